@@ -1,0 +1,61 @@
+// Crash-safe file writes: a reader (or a restarted process) sees either the old file or the
+// complete new one, never a torn mix. The recipe is: write a temporary file in the target's
+// directory, fsync it, rename it over the target, fsync the directory.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace gradients {
+
+// Streams data into `<path>.tmp-<random>`; Commit() makes it durable under `path`.
+// Destroying an uncommitted writer removes the temporary file. Not thread-safe.
+class DurableFileWriter {
+ public:
+  // Creates the temporary file with `mode` (subject to the umask only through explicit fchmod).
+  static Result<DurableFileWriter> Create(const std::filesystem::path& path, mode_t mode = 0644);
+
+  DurableFileWriter(DurableFileWriter&& other) noexcept;
+  DurableFileWriter& operator=(DurableFileWriter&& other) noexcept;
+  DurableFileWriter(const DurableFileWriter&) = delete;
+  DurableFileWriter& operator=(const DurableFileWriter&) = delete;
+  ~DurableFileWriter();
+
+  Status Append(std::span<const uint8_t> data);
+  Status Append(std::string_view data);
+  uint64_t bytes_written() const { return bytes_written_; }
+
+  // fsync, rename over the target, fsync the directory. The writer is finished afterwards.
+  Status Commit();
+
+ private:
+  DurableFileWriter(int fd, std::filesystem::path path, std::filesystem::path temp_path)
+      : fd_(fd), path_(std::move(path)), temp_path_(std::move(temp_path)) {}
+  void Abandon();
+
+  int fd_ = -1;
+  std::filesystem::path path_;
+  std::filesystem::path temp_path_;
+  uint64_t bytes_written_ = 0;
+};
+
+// Writes `data` durably to `path` in one call.
+Status WriteFileDurably(const std::filesystem::path& path, std::string_view data, mode_t mode = 0644);
+
+// fsyncs a directory, so that a rename or file creation inside it survives a crash.
+Status SyncDirectory(const std::filesystem::path& dir);
+
+// Reads a whole file; a file larger than `max_bytes` is refused rather than read.
+Result<std::string> ReadFileToString(const std::filesystem::path& path, uint64_t max_bytes);
+
+// "<what>: <strerror(errno)>", for the IoError of a failed system call.
+Status ErrnoStatus(std::string_view what, int error_number);
+
+}  // namespace gradients
