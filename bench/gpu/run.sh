@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The device check, run on a GPU machine that has a CUDA PyTorch but no apt and no gRPC:
+#   1. builds common/, trainers/, their tests and bench/ against the libtorch inside PyTorch;
+#   2. runs those tests (the device tests resolve cuda:0 there);
+#   3. checks safetensors interoperability with Hugging Face's library both ways
+#      (bench/gpu/safetensors_interop.py), writing its files to $OUT.
+# The Debian headers and libraries the build needs are unpacked beforehand, on a machine with
+# apt, by `bench/gpu/fetch_deps.sh` into .device/root (git ignores it; the device tool carries it).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+deps=${GRADIENTS_DEVICE_DEPS:-$PWD/.device/root}
+out=${OUT:-$PWD/build-gpu/out}
+build=${GRADIENTS_BUILD_DIR:-build-gpu}
+mkdir -p "$out"
+
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")' | tee "$out/device.txt"
+export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DGRADIENTS_BUILD_SERVICES=OFF -DGRADIENTS_BUILD_FUZZERS=OFF \
+  -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" >"$out/configure.log" 2>&1 ||
+  { tail -40 "$out/configure.log"; exit 1; }
+cmake --build "$build" -j "$(nproc)" >"$out/build.log" 2>&1 || { grep -m20 -A5 error "$out/build.log"; exit 1; }
+echo "build: ok"
+ctest --test-dir "$build" --output-on-failure -j 8 2>&1 | tee "$out/ctest.log" | tail -15
+python3 bench/gpu/safetensors_interop.py --repo . --out "$out"

@@ -1,0 +1,32 @@
+#include "cli/inspect_command.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/safetensors.h"
+
+namespace gradients::cli {
+
+int RunInspect(const std::filesystem::path& path, std::ostream& out, std::ostream& err) {
+  Result<SafetensorsFile> file = SafetensorsFile::Open(path);
+  if (!file.ok()) {
+    err << "gradients inspect: " << file.status().message() << "\n";
+    return 1;
+  }
+  const SafetensorsHeader& header = file->header();
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const SafetensorsTensor& tensor : header.tensors) {
+    tensors.push_back({{"name", tensor.name},
+                       {"dtype", DTypeName(tensor.dtype)},
+                       {"shape", tensor.shape},
+                       {"data_offsets", {tensor.data_begin, tensor.data_end}}});
+  }
+  nlohmann::json report = {{"file", path.string()},
+                           {"header_bytes", header.header_size},
+                           {"metadata", header.metadata},
+                           {"tensors", std::move(tensors)}};
+  // Tensor names come from the file: replace invalid UTF-8 rather than throw.
+  out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  return 0;
+}
+
+}  // namespace gradients::cli

@@ -1,0 +1,27 @@
+#include "cli/key_commands.h"
+
+#include "common/keys.h"
+
+namespace gradients::cli {
+
+int RunKeygen(const std::filesystem::path& out_path, std::ostream& out, std::ostream& err) {
+  SigningKey key = SigningKey::Generate();
+  if (Status status = WriteKeyFile(out_path, key); !status.ok()) {
+    err << "gradients keygen: " << status.message() << "\n";
+    return 1;
+  }
+  out << key.public_key().ToHex() << "\n";
+  return 0;
+}
+
+int RunPubkey(const std::filesystem::path& key_path, std::ostream& out, std::ostream& err) {
+  Result<SigningKey> key = ReadKeyFile(key_path);
+  if (!key.ok()) {
+    err << "gradients pubkey: " << key.status().message() << "\n";
+    return 1;
+  }
+  out << key->public_key().ToHex() << "\n";
+  return 0;
+}
+
+}  // namespace gradients::cli

@@ -1,0 +1,17 @@
+// Runs a real program and captures its exit code, stdout and stderr; for tests of binaries.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gradients::testing {
+
+struct ProcessResult {
+  int exit_code = -1;  // -1 when the process did not exit normally
+  std::string out;
+  std::string err;
+};
+
+ProcessResult RunProcess(const std::vector<std::string>& argv);
+
+}  // namespace gradients::testing

@@ -1,0 +1,42 @@
+#include "trainers/compute_device.h"
+
+#include <charconv>
+
+#include <torch/cuda.h>
+
+namespace gradients {
+
+Result<c10::Device> ResolveComputeDevice(std::string_view name) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name != "cuda" && !name.starts_with("cuda:")) {
+    return Status::InvalidArgument("device \"" + std::string(name.substr(0, 32)) +
+                                   "\": expected \"cpu\", \"cuda\" or \"cuda:N\"");
+  }
+  unsigned index = 0;  // unsigned: from_chars then refuses a sign
+  if (name != "cuda") {
+    std::string_view digits = name.substr(5);
+    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+    if (error != std::errc() || end != digits.data() + digits.size() || digits.empty() || digits.size() > 3) {
+      return Status::InvalidArgument("device \"" + std::string(name.substr(0, 32)) +
+                                     "\": the GPU index must be a small non-negative integer");
+    }
+  }
+  if (!torch::cuda::is_available()) {
+    return Status::FailedPrecondition("device \"" + std::string(name) +
+                                      "\": CUDA is not available (this libtorch has no CUDA support or no GPU is "
+                                      "visible); use \"cpu\"");
+  }
+  auto count = static_cast<int>(torch::cuda::device_count());
+  if (static_cast<int>(index) >= count) {
+    return Status::FailedPrecondition("device \"" + std::string(name) + "\": only " + std::to_string(count) +
+                                      " GPU(s) visible");
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+std::string ComputeDeviceName(const c10::Device& device) {
+  if (device.is_cpu()) return "cpu";
+  return "cuda:" + std::to_string(device.has_index() ? device.index() : 0);
+}
+
+}  // namespace gradients
