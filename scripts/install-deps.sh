@@ -2,6 +2,8 @@
 # Installs, from Debian 12's archive, the packages Gradients builds and tests with.
 # Idempotent: packages already installed are left alone, and apt is not touched at all
 # when nothing is missing. Prints what it installs and why.
+#   --reference  also the tools that regenerate test fixtures and run the baselines in bench/
+#                (Debian's python3-torch for ../shared/bench/torch_reference.py)
 set -euo pipefail
 
 # name:reason, one package a line.
@@ -26,7 +28,17 @@ PACKAGES=(
   "libgtest-dev:unit tests"
   "libsqlite3-dev:validator state"
   "libcli11-dev:command line parsing"
+  "libpcre2-dev:Unicode-aware pre-tokenizer regexes"
+  "libsentencepiece-dev:SentencePiece tokenizer.model files"
+  "sentencepiece:spm_train, to build SentencePiece models in tests"
 )
+# Node.js runs the reference GPT-2 encoder (npm's gpt-3-encoder) in the tokenizer tests. Only the
+# commands matter: a machine with Node.js from elsewhere (NodeSource) keeps it.
+command -v node >/dev/null || PACKAGES+=("nodejs:runs the reference GPT-2 tokenizer in tests")
+command -v npm >/dev/null || PACKAGES+=("npm:fetches the reference GPT-2 tokenizer for tests")
+if [ "${1:-}" = "--reference" ]; then
+  PACKAGES+=("python3-torch:the PyTorch reference that fixtures and baselines come from")
+fi
 
 missing=()
 for entry in "${PACKAGES[@]}"; do

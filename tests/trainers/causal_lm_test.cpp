@@ -1,0 +1,106 @@
+// The model against fixtures from the independent PyTorch reference
+// (tests/data/models/make_fixtures.py): logits and loss within 1e-4 relative.
+#include "trainers/causal_lm.h"
+
+#include <gtest/gtest.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/types.h>
+
+#include "common/config.h"
+#include "common/safetensors.h"
+#include "trainers/model_loader.h"
+
+namespace gradients {
+namespace {
+
+const std::filesystem::path kModels = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models";
+
+struct Fixture {
+  at::Tensor ids;
+  at::Tensor logits;
+  double loss = 0;
+};
+
+Fixture ReadFixture(const std::string& name) {
+  Fixture fixture;
+  nlohmann::json expected = *ReadJsonFile(kModels / name / "expected.json");
+  std::vector<int64_t> flat;
+  for (const auto& row : expected["ids"])
+    for (const auto& id : row) flat.push_back(id.get<int64_t>());
+  fixture.ids = torch::tensor(flat, torch::kLong).view({static_cast<int64_t>(expected["ids"].size()), -1});
+  fixture.loss = expected["loss"].get<double>();
+  SafetensorsFile file = std::move(SafetensorsFile::Open(kModels / name / "expected.safetensors")).value();
+  const SafetensorsTensor& logits = *file.header().Find("logits");
+  std::vector<int64_t> shape(logits.shape.begin(), logits.shape.end());
+  fixture.logits =
+      torch::from_blob(const_cast<uint8_t*>(file.Data(logits).data()), shape, torch::kFloat).clone();
+  return fixture;
+}
+
+double NextTokenLoss(const at::Tensor& logits, const at::Tensor& ids) {
+  at::Tensor predicted = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, logits.size(-1)}).to(at::kFloat);
+  at::Tensor targets = ids.narrow(1, 1, ids.size(1) - 1).reshape({-1});
+  return torch::nn::functional::cross_entropy(predicted, targets).item<double>();
+}
+
+class ReferenceFixture : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ReferenceFixture, LogitsAndLossMatchTheReference) {
+  Result<CausalLm> model = LoadCausalLm(kModels / GetParam());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  Fixture fixture = ReadFixture(GetParam());
+  torch::NoGradGuard no_grad;
+  at::Tensor logits = (*model)->forward(fixture.ids);
+  ASSERT_EQ(logits.sizes(), fixture.logits.sizes());
+  double max_difference = (logits - fixture.logits).abs().max().item<double>();
+  EXPECT_TRUE(torch::allclose(logits, fixture.logits, 1e-4, 1e-5)) << "max |difference| " << max_difference;
+  EXPECT_NEAR(NextTokenLoss(logits, fixture.ids), fixture.loss, 1e-4 * fixture.loss);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ReferenceFixture,
+                         ::testing::Values("llama_mha", "llama_gqa_tied_theta", "llama_head_dim_bias",
+                                           "llama_bf16_weights", "llama_rope_linear", "llama_rope_llama3", "mistral",
+                                           "qwen2", "llama_sharded"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+TEST(CausalLm, DocumentsPackedInOneRowGiveTheSameLogitsAsAlone) {
+  CausalLm model = std::move(LoadCausalLm(kModels / "llama_gqa_tied_theta")).value();
+  torch::NoGradGuard no_grad;
+  at::Tensor first = torch::tensor({5, 9, 17, 3, 44}, torch::kLong).unsqueeze(0);
+  at::Tensor second = torch::tensor({7, 2, 81, 66}, torch::kLong).unsqueeze(0);
+  at::Tensor packed = torch::cat({first, second}, 1);
+  ForwardOptions options;
+  options.document_ids = torch::tensor({0, 0, 0, 0, 0, 1, 1, 1, 1}, torch::kLong).unsqueeze(0);
+  options.position_ids = torch::tensor({0, 1, 2, 3, 4, 0, 1, 2, 3}, torch::kLong).unsqueeze(0);
+  at::Tensor logits = model->forward(packed, options);
+  EXPECT_TRUE(torch::allclose(logits.narrow(1, 0, 5), model->forward(first), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(logits.narrow(1, 5, 4), model->forward(second), 1e-5, 1e-6));
+}
+
+TEST(CausalLm, IncrementalDecodingWithACacheEqualsTheFullForward) {
+  CausalLm model = std::move(LoadCausalLm(kModels / "qwen2")).value();
+  torch::NoGradGuard no_grad;
+  at::Tensor ids = torch::tensor({3, 14, 15, 92, 65, 35, 89, 79}, torch::kLong).unsqueeze(0);
+  at::Tensor full = model->forward(ids);
+  KvCache cache;
+  at::Tensor prefix = model->forward(ids.narrow(1, 0, 5), {.cache = &cache});
+  std::vector<at::Tensor> steps = {prefix};
+  for (int64_t i = 5; i < 8; ++i) steps.push_back(model->forward(ids.narrow(1, i, 1), {.cache = &cache}));
+  EXPECT_EQ(cache.length(), 8);
+  EXPECT_TRUE(torch::allclose(torch::cat(steps, 1), full, 1e-5, 1e-6));
+}
+
+TEST(CausalLm, SlidingWindowLimitsHowFarBackAPositionSees) {
+  at::Tensor mask = AttentionMask(5, 0, 2, {}, at::kCPU).squeeze();
+  at::Tensor expected = torch::tensor({1, 0, 0, 0, 0,  //
+                                       1, 1, 0, 0, 0,  //
+                                       0, 1, 1, 0, 0,  //
+                                       0, 0, 1, 1, 0,  //
+                                       0, 0, 0, 1, 1},
+                                      torch::kBool)
+                            .view({5, 5});
+  EXPECT_TRUE(torch::equal(mask, expected));
+}
+
+}  // namespace
+}  // namespace gradients

@@ -1,0 +1,167 @@
+#include "trainers/causal_lm.h"
+
+#include <cmath>
+
+#include <torch/nn/functional/activation.h>
+#include <torch/version.h>
+
+namespace gradients {
+namespace {
+
+torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+}
+
+// Scaled dot-product attention over q [b, h, s, d] and k, v [b, h, t, d].
+at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed) {
+#if TORCH_VERSION_MAJOR >= 2
+  // Fused kernels (flash / memory-efficient) on CUDA; plain causal needs no mask tensor at all.
+  if (!allowed.defined()) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
+  return at::scaled_dot_product_attention(q, k, v, allowed, 0.0, /*is_causal=*/false);
+#else
+  // libtorch 1.13 (Debian) has no SDPA: transformers' eager attention, softmax in float32.
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  at::Tensor mask = allowed.defined() ? allowed : AttentionMask(q.size(2), 0, std::nullopt, {}, q.device());
+  scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  at::Tensor probabilities = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(probabilities, v);
+#endif
+}
+
+}  // namespace
+
+at::Tensor AttentionMask(int64_t seq, int64_t past, std::optional<int64_t> window, const at::Tensor& document_ids,
+                         const at::Device& device) {
+  auto long_options = at::TensorOptions().dtype(at::kLong).device(device);
+  at::Tensor query_positions = at::arange(past, past + seq, long_options).unsqueeze(1);
+  at::Tensor key_positions = at::arange(0, past + seq, long_options).unsqueeze(0);
+  at::Tensor allowed = key_positions <= query_positions;
+  if (window) allowed = allowed.logical_and(key_positions > query_positions - *window);
+  allowed = allowed.view({1, 1, seq, past + seq});
+  if (document_ids.defined()) {
+    // Documents are only packed into rows without a cache, so keys and queries are the same positions.
+    at::Tensor same = document_ids.unsqueeze(2) == document_ids.unsqueeze(1);
+    allowed = allowed.logical_and(same.unsqueeze(1));
+  }
+  return allowed;
+}
+
+RmsNormImpl::RmsNormImpl(int64_t size, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({size}));
+}
+
+at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
+  // As transformers: normalise in float32, cast back, then scale.
+  at::Tensor x32 = x.to(at::kFloat);
+  x32 = x32 * at::rsqrt(x32.pow(2).mean(-1, true) + eps_);
+  return weight * x32.to(x.scalar_type());
+}
+
+AttentionImpl::AttentionImpl(const ModelConfig& c)
+    : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
+  q_proj = register_module("q_proj", MakeLinear(c.hidden_size, heads_ * head_dim_, c.qkv_bias()));
+  k_proj = register_module("k_proj", MakeLinear(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias()));
+  v_proj = register_module("v_proj", MakeLinear(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias()));
+  o_proj = register_module("o_proj", MakeLinear(heads_ * head_dim_, c.hidden_size, c.o_bias()));
+}
+
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables& rope, const at::Tensor& allowed,
+                                  at::Tensor* cached_keys, at::Tensor* cached_values) {
+  const int64_t batch = x.size(0), seq = x.size(1);
+  at::Tensor q = q_proj(x).view({batch, seq, heads_, head_dim_}).transpose(1, 2);
+  at::Tensor k = k_proj(x).view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
+  at::Tensor v = v_proj(x).view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
+  q = ApplyRope(q, rope);
+  k = ApplyRope(k, rope);
+  if (cached_keys != nullptr) {
+    if (cached_keys->defined()) {
+      k = at::cat({*cached_keys, k}, 2);
+      v = at::cat({*cached_values, v}, 2);
+    }
+    *cached_keys = k;
+    *cached_values = v;
+  }
+  if (kv_heads_ != heads_) {
+    k = k.repeat_interleave(heads_ / kv_heads_, 1);
+    v = v.repeat_interleave(heads_ / kv_heads_, 1);
+  }
+  at::Tensor y = Attend(q, k, v, allowed);
+  return o_proj(y.transpose(1, 2).reshape({batch, seq, heads_ * head_dim_}));
+}
+
+MlpImpl::MlpImpl(const ModelConfig& c) {
+  gate_proj = register_module("gate_proj", MakeLinear(c.hidden_size, c.intermediate_size, false));
+  up_proj = register_module("up_proj", MakeLinear(c.hidden_size, c.intermediate_size, false));
+  down_proj = register_module("down_proj", MakeLinear(c.intermediate_size, c.hidden_size, false));
+}
+
+at::Tensor MlpImpl::forward(const at::Tensor& x) {
+  return down_proj(torch::nn::functional::silu(gate_proj(x)) * up_proj(x));
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
+  self_attn = register_module("self_attn", Attention(c));
+  mlp = register_module("mlp", Mlp(c));
+  input_layernorm = register_module("input_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+  post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const RopeTables& rope, const at::Tensor& allowed,
+                                     at::Tensor* cached_keys, at::Tensor* cached_values) {
+  at::Tensor h = x + self_attn(input_layernorm(x), rope, allowed, cached_keys, cached_values);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+DecoderImpl::DecoderImpl(const ModelConfig& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c));
+  norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+CausalLmImpl::CausalLmImpl(const ModelConfig& config) : config_(config) {
+  model = register_module("model", Decoder(config));
+  if (!config.tie_word_embeddings) {
+    lm_head = register_module("lm_head", MakeLinear(config.hidden_size, config.vocab_size, false));
+  }
+}
+
+at::Tensor CausalLmImpl::Hidden(const at::Tensor& input_ids, const ForwardOptions& options) {
+  const int64_t batch = input_ids.size(0), seq = input_ids.size(1);
+  const at::Device device = input_ids.device();
+  KvCache* cache = options.cache;
+  const int64_t past = cache != nullptr ? cache->length() : 0;
+  if (cache != nullptr && cache->keys.empty()) {
+    cache->keys.resize(static_cast<size_t>(config_.num_hidden_layers));
+    cache->values.resize(static_cast<size_t>(config_.num_hidden_layers));
+  }
+  at::Tensor positions = options.position_ids;
+  if (!positions.defined()) {
+    positions = at::arange(past, past + seq, at::TensorOptions().dtype(at::kLong).device(device))
+                    .unsqueeze(0)
+                    .expand({batch, seq});
+  }
+  at::Tensor x = model->embed_tokens(input_ids);
+  RopeTables rope = ComputeRope(RopeInverseFrequencies(config_, device), positions, x.scalar_type());
+  const bool plain_causal = past == 0 && !options.document_ids.defined() &&
+                            (!config_.sliding_window || *config_.sliding_window >= seq);
+  at::Tensor allowed;
+  if (!plain_causal) allowed = AttentionMask(seq, past, config_.sliding_window, options.document_ids, device);
+  for (size_t i = 0; i < model->layers->size(); ++i) {
+    at::Tensor* keys = cache != nullptr ? &cache->keys[i] : nullptr;
+    at::Tensor* values = cache != nullptr ? &cache->values[i] : nullptr;
+    x = model->layers[i]->as<DecoderLayer>()->forward(x, rope, allowed, keys, values);
+  }
+  return model->norm(x);
+}
+
+at::Tensor CausalLmImpl::Logits(const at::Tensor& hidden) {
+  if (lm_head) return lm_head(hidden);
+  return at::matmul(hidden, model->embed_tokens->weight.t());
+}
+
+at::Tensor CausalLmImpl::forward(const at::Tensor& input_ids, const ForwardOptions& options) {
+  return Logits(Hidden(input_ids, options));
+}
+
+}  // namespace gradients
