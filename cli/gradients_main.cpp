@@ -6,6 +6,8 @@
 
 #include "cli/inspect_command.h"
 #include "cli/key_commands.h"
+#include "cli/model_commands.h"
+#include "cli/tokenize_command.h"
 #include "cli/version.h"
 #include "common/logging.h"
 
@@ -29,6 +31,48 @@ int main(int argc, char** argv) {
   CLI::App* inspect = app.add_subcommand("inspect", "Validate a .safetensors file and print its tensors as JSON");
   inspect->add_option("file", tensors_file, "The .safetensors file")->required();
 
+  gradients::cli::EvalArgs eval_args;
+  CLI::App* eval = app.add_subcommand("eval", "Mean next-token loss of a model on a dataset; prints JSON");
+  eval->add_option("--model", eval_args.model, "Hugging Face model directory (config.json, safetensors, tokenizer)")
+      ->required();
+  eval->add_option("--data", eval_args.data, "Dataset file (.jsonl or .csv)")->required();
+  eval->add_option("--format", eval_args.format, "text, instruct or chat")->capture_default_str();
+  eval->add_option("--field", eval_args.field, "Text format: the column holding the text (default: text)");
+  eval->add_option("--columns", eval_args.columns, "Role to column mapping, e.g. instruction=q,output=a");
+  eval->add_option("--max-len", eval_args.max_length, "Tokens per document; longer ones are truncated")
+      ->capture_default_str();
+  eval->add_option("--device", eval_args.device, "cpu, cuda or cuda:N")->capture_default_str();
+  eval->add_option("--batch-tokens", eval_args.batch_tokens, "Padded tokens per forward pass")->capture_default_str();
+
+  gradients::cli::GenerateArgs generate_args;
+  CLI::App* generate = app.add_subcommand("generate", "Continue a prompt with a model (KV cache; greedy or sampled)");
+  generate->add_option("--model", generate_args.model, "Hugging Face model directory")->required();
+  generate->add_option("--prompt", generate_args.prompt, "The text to continue")->required();
+  generate->add_option("--max-new", generate_args.max_new_tokens, "Most tokens to generate")->capture_default_str();
+  generate->add_option("--temperature", generate_args.temperature, "0 for greedy decoding")->capture_default_str();
+  generate->add_option("--top-p", generate_args.top_p, "Nucleus sampling mass")->capture_default_str();
+  generate->add_option("--seed", generate_args.seed, "Sampling seed")->capture_default_str();
+  generate->add_option("--device", generate_args.device, "cpu, cuda or cuda:N")->capture_default_str();
+
+  gradients::cli::InitModelArgs init_args;
+  CLI::App* init_model = app.add_subcommand(
+      "init-model", "Write a randomly initialised model in Hugging Face layout (presets: tiny, small, base, "
+                    "tinyllama-1.1b)");
+  init_model->add_option("--preset", init_args.preset, "Model shape")->capture_default_str();
+  init_model->add_option("--out", init_args.out, "Output directory")->required();
+  init_model->add_option("--tokenizer", init_args.tokenizer,
+                         "tokenizer.json, tokenizer.model or a directory; sets the vocabulary and is copied");
+  init_model->add_option("--seed", init_args.seed, "Initialisation seed")->capture_default_str();
+  init_model->add_option("--dtype", init_args.dtype, "float32 or bfloat16")->capture_default_str();
+
+  std::string tokenizer_path;
+  bool add_special = false;
+  CLI::App* tokenize = app.add_subcommand(
+      "tokenize", "Encode stdin (one JSON string per line) to token ids (one JSON array per line)");
+  tokenize->add_option("--tokenizer", tokenizer_path, "tokenizer.json, tokenizer.model or a model directory")
+      ->required();
+  tokenize->add_flag("--add-special", add_special, "Add what the tokenizer's post-processor adds (BOS/EOS)");
+
   CLI::App* version = app.add_subcommand("version", "Print the version and library versions");
 
   CLI11_PARSE(app, argc, argv);
@@ -43,6 +87,10 @@ int main(int argc, char** argv) {
   if (*keygen) return gradients::cli::RunKeygen(key_out, std::cout, std::cerr);
   if (*pubkey) return gradients::cli::RunPubkey(key_in, std::cout, std::cerr);
   if (*inspect) return gradients::cli::RunInspect(tensors_file, std::cout, std::cerr);
+  if (*tokenize) return gradients::cli::RunTokenize(tokenizer_path, add_special, std::cin, std::cout, std::cerr);
+  if (*eval) return gradients::cli::RunEval(eval_args, std::cout, std::cerr);
+  if (*generate) return gradients::cli::RunGenerate(generate_args, std::cout, std::cerr);
+  if (*init_model) return gradients::cli::RunInitModel(init_args, std::cout, std::cerr);
   if (*version) {
     std::cout << gradients::cli::VersionString() << "\n";
     return 0;

@@ -29,8 +29,8 @@ PACKAGES=(
   "libsqlite3-dev:validator state"
   "libcli11-dev:command line parsing"
   "libpcre2-dev:Unicode-aware pre-tokenizer regexes"
-  "libsentencepiece-dev:SentencePiece tokenizer.model files"
-  "sentencepiece:spm_train, to build SentencePiece models in tests"
+  "sentencepiece:spm_train and spm_encode, the SentencePiece reference in tests"
+  "libutf8proc-dev:Unicode normalization (NFC, NFKC) for tokenizers"
 )
 # Node.js runs the reference GPT-2 encoder (npm's gpt-3-encoder) in the tokenizer tests. Only the
 # commands matter: a machine with Node.js from elsewhere (NodeSource) keeps it.

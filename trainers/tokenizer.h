@@ -21,7 +21,8 @@ class Tokenizer {
 
   // The ids of `text`. With `add_special_tokens`, what the post-processor adds (BOS and/or EOS),
   // as Hugging Face's `encode(text, add_special_tokens=True)`. Added/special tokens that occur
-  // literally in `text` are recognised either way.
+  // literally in `text` are recognised either way. Ill-formed UTF-8 in `text` is read as U+FFFD,
+  // as Python's decode(errors="replace") would hand it to the tokenizer. Thread-safe.
   virtual std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens) const = 0;
 
   // The text of `ids`; with `skip_special_tokens`, special tokens are left out. Ids outside the
@@ -42,6 +43,9 @@ class Tokenizer {
 // Loads `path`: a tokenizer.json, a SentencePiece tokenizer.model, or a model directory holding
 // one of them (tokenizer.json preferred; tokenizer_config.json beside it is read when present).
 // Errors name the file and what is wrong or unsupported.
+// Supported: tokenizer.json with a BPE model (byte-level as GPT-2/Llama-3/Qwen2, or SentencePiece
+// style as Llama-2/Mistral; see tokenizer_huggingface.h), and any tokenizer.model libsentencepiece
+// loads (see sentencepiece_tokenizer.h).
 Result<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::filesystem::path& path);
 
 }  // namespace gradients

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 packages=(nlohmann-json3-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libsodium-dev libsodium23
-          libgtest-dev libgmock-dev libpcre2-dev libpcre2-8-0 libsentencepiece-dev libsentencepiece0)
+          libgtest-dev libgmock-dev libpcre2-dev libpcre2-8-0
+          libutf8proc-dev libutf8proc2)
 rm -rf .device && mkdir -p .device/debs .device/root
 (cd .device/debs && apt-get download "${packages[@]}")
 for deb in .device/debs/*.deb; do dpkg-deb -x "$deb" .device/root; done

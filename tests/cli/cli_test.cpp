@@ -25,7 +25,8 @@ ProcessResult Gradients(std::vector<std::string> args) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* subcommand : {"keygen", "pubkey", "inspect", "version"}) {
+  for (const char* subcommand :
+       {"keygen", "pubkey", "inspect", "tokenize", "eval", "generate", "init-model", "version"}) {
     ProcessResult result = Gradients({subcommand, "--help"});
     EXPECT_EQ(result.exit_code, 0) << subcommand;
     EXPECT_NE(result.out.find("Usage"), std::string::npos) << subcommand << ": " << result.out;

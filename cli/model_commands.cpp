@@ -1,0 +1,101 @@
+#include "cli/model_commands.h"
+
+#include <nlohmann/json.hpp>
+
+#include "trainers/compute_device.h"
+#include "trainers/dataset.h"
+#include "trainers/evaluate.h"
+#include "trainers/generate.h"
+#include "trainers/init_model.h"
+#include "trainers/model_loader.h"
+#include "trainers/tokenizer.h"
+
+namespace gradients::cli {
+namespace {
+
+int Fail(std::ostream& err, const char* command, const Status& status) {
+  err << "gradients " << command << ": " << status.message() << "\n";
+  return 1;
+}
+
+Result<DatasetOptions> EvalDatasetOptions(const EvalArgs& args) {
+  DatasetOptions options;
+  GRADIENTS_ASSIGN_OR_RETURN(options.format, ParseDatasetFormat(args.format));
+  GRADIENTS_ASSIGN_OR_RETURN(options.columns, ParseColumnMapping(args.columns, options.format));
+  if (!args.field.empty()) {
+    if (options.format != DatasetFormat::kText) return Status::InvalidArgument("--field applies to --format text only");
+    options.columns.columns["text"] = args.field;
+  }
+  options.max_length = args.max_length;
+  GRADIENTS_RETURN_IF_ERROR(ValidateDatasetOptions(options));
+  return options;
+}
+
+Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::string& device_name) {
+  GRADIENTS_ASSIGN_OR_RETURN(c10::Device device, ResolveComputeDevice(device_name));
+  ModelLoadOptions options;
+  options.device = device;
+  return LoadCausalLm(model_dir, options);
+}
+
+}  // namespace
+
+int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
+  Result<DatasetOptions> options = EvalDatasetOptions(args);
+  if (!options.ok()) return Fail(err, "eval", options.status());
+  Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
+  if (!tokenizer.ok()) return Fail(err, "eval", tokenizer.status());
+  Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(args.data, **tokenizer, *options);
+  if (!examples.ok()) return Fail(err, "eval", examples.status());
+  Result<CausalLm> model = LoadOnDevice(args.model, args.device);
+  if (!model.ok()) return Fail(err, "eval", model.status());
+  EvalOptions eval_options;
+  eval_options.max_batch_tokens = args.batch_tokens;
+  Result<EvalResult> result = EvaluateLoss(*model, *examples, eval_options);
+  if (!result.ok()) return Fail(err, "eval", result.status());
+  out << nlohmann::json{{"loss", result->loss}, {"tokens", result->tokens}, {"documents", result->documents}}.dump()
+      << "\n";
+  return 0;
+}
+
+int RunGenerate(const GenerateArgs& args, std::ostream& out, std::ostream& err) {
+  Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
+  if (!tokenizer.ok()) return Fail(err, "generate", tokenizer.status());
+  Result<CausalLm> model = LoadOnDevice(args.model, args.device);
+  if (!model.ok()) return Fail(err, "generate", model.status());
+  GenerateOptions options;
+  options.max_new_tokens = args.max_new_tokens;
+  options.temperature = args.temperature;
+  options.top_p = args.top_p;
+  options.seed = args.seed;
+  if (auto eos = (*tokenizer)->eos_id(); eos && (*model)->config().eos_token_ids.empty()) options.stop_ids = {*eos};
+  std::vector<int32_t> prompt = (*tokenizer)->Encode(args.prompt, /*add_special_tokens=*/true);
+  Result<std::vector<int32_t>> generated = Generate(*model, prompt, options);
+  if (!generated.ok()) return Fail(err, "generate", generated.status());
+  out << (*tokenizer)->Decode(*generated, /*skip_special_tokens=*/true) << "\n";
+  return 0;
+}
+
+int RunInitModel(const InitModelArgs& args, std::ostream& out, std::ostream& err) {
+  InitModelOptions options;
+  options.preset = args.preset;
+  options.seed = args.seed;
+  if (!args.tokenizer.empty()) options.tokenizer = args.tokenizer;
+  if (args.dtype == "bfloat16") {
+    options.dtype = at::kBFloat16;
+  } else if (args.dtype != "float32") {
+    return Fail(err, "init-model", Status::InvalidArgument("--dtype must be float32 or bfloat16"));
+  }
+  if (Status status = InitModel(args.out, options); !status.ok()) return Fail(err, "init-model", status);
+  Result<ModelConfig> config = LoadModelConfig(args.out);
+  if (!config.ok()) return Fail(err, "init-model", config.status());
+  out << nlohmann::json{{"out", args.out.string()},
+                        {"preset", args.preset},
+                        {"parameters", config->ParameterCount()},
+                        {"vocab_size", config->vocab_size}}
+             .dump()
+      << "\n";
+  return 0;
+}
+
+}  // namespace gradients::cli

@@ -1,0 +1,46 @@
+// `gradients eval`, `gradients generate` and `gradients init-model`: the model subcommands.
+// Each returns the process exit code; errors go to `err` as "gradients <command>: <message>".
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <string>
+
+namespace gradients::cli {
+
+struct EvalArgs {
+  std::filesystem::path model;
+  std::filesystem::path data;
+  std::string format = "text";
+  std::string field;    // text format: the column holding the text
+  std::string columns;  // "instruction=q,output=a"
+  int64_t max_length = 2048;
+  std::string device = "cpu";
+  int64_t batch_tokens = 2048;
+};
+// Prints {"loss": L, "tokens": T, "documents": D}.
+int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err);
+
+struct GenerateArgs {
+  std::filesystem::path model;
+  std::string prompt;
+  int64_t max_new_tokens = 64;
+  double temperature = 0.0;
+  double top_p = 1.0;
+  uint64_t seed = 0;
+  std::string device = "cpu";
+};
+// Prints the generated continuation (the prompt is not repeated).
+int RunGenerate(const GenerateArgs& args, std::ostream& out, std::ostream& err);
+
+struct InitModelArgs {
+  std::string preset = "tiny";
+  std::filesystem::path out;
+  std::filesystem::path tokenizer;  // empty: none
+  uint64_t seed = 0;
+  std::string dtype = "float32";
+};
+int RunInitModel(const InitModelArgs& args, std::ostream& out, std::ostream& err);
+
+}  // namespace gradients::cli

@@ -1,0 +1,104 @@
+#include "trainers/init_model.h"
+
+#include <torch/types.h>
+
+#include "trainers/model_loader.h"
+#include "trainers/tokenizer.h"
+
+namespace gradients {
+namespace {
+
+ModelConfig Llama(int64_t hidden, int64_t ffn, int64_t layers, int64_t heads, int64_t kv_heads, int64_t vocab) {
+  ModelConfig c;
+  c.family = ModelFamily::kLlama;
+  c.hidden_size = hidden;
+  c.intermediate_size = ffn;
+  c.num_hidden_layers = layers;
+  c.num_attention_heads = heads;
+  c.num_key_value_heads = kv_heads;
+  c.head_dim = hidden / heads;
+  c.vocab_size = vocab;
+  c.rms_norm_eps = 1e-5;
+  c.max_position_embeddings = 2048;
+  c.bos_token_id = 1;
+  c.eos_token_ids = {2};
+  return c;
+}
+
+// The tokenizer files a Hugging Face model directory carries.
+constexpr const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+                                           "special_tokens_map.json"};
+
+// `source` is a tokenizer file or a directory; the configuration files beside a tokenizer file
+// go along, since they carry the special tokens.
+Status CopyTokenizerFiles(const std::filesystem::path& source, const std::filesystem::path& out_dir) {
+  const bool is_directory = std::filesystem::is_directory(source);
+  const std::filesystem::path source_dir = is_directory ? source : source.parent_path();
+  std::vector<std::string> names(std::begin(kTokenizerFiles), std::end(kTokenizerFiles));
+  if (!is_directory) names = {source.filename().string(), "tokenizer_config.json", "special_tokens_map.json"};
+  for (const std::string& name : names) {
+    if (!std::filesystem::exists(source_dir / name)) continue;
+    std::error_code ec;
+    std::filesystem::copy_file(source_dir / name, out_dir / name, std::filesystem::copy_options::overwrite_existing,
+                               ec);
+    if (ec) return Status::IoError("copying " + (source_dir / name).string() + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const std::vector<ModelPreset>& ModelPresets() {
+  static const std::vector<ModelPreset> presets = {
+      {"tiny", "CI-sized: hidden 64, 2 layers, 4 heads (2 kv), vocab 512", Llama(64, 172, 2, 4, 2, 512)},
+      {"small", "~5M parameters: hidden 256, 4 layers, 4 heads, vocab 4096", Llama(256, 688, 4, 4, 4, 4096)},
+      {"base", "~25M parameters: hidden 512, 6 layers, 8 heads (4 kv), vocab 8192", Llama(512, 1376, 6, 8, 4, 8192)},
+      {"tinyllama-1.1b", "TinyLlama 1.1B shape: hidden 2048, 22 layers, 32 heads (4 kv), vocab 32000",
+       Llama(2048, 5632, 22, 32, 4, 32000)},
+  };
+  return presets;
+}
+
+Result<ModelPreset> FindModelPreset(const std::string& name) {
+  std::string known;
+  for (const ModelPreset& preset : ModelPresets()) {
+    if (preset.name == name) return preset;
+    known += (known.empty() ? "" : ", ") + preset.name;
+  }
+  return Status::InvalidArgument("unknown preset \"" + name.substr(0, 40) + "\" (expected one of " + known + ")");
+}
+
+void InitializeWeights(CausalLm& model, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  at::Generator generator = at::detail::createCPUGenerator(seed);
+  for (auto& item : model->named_parameters()) {
+    const std::string& name = item.key();
+    at::Tensor& parameter = item.value();
+    if (name.ends_with("norm.weight")) {
+      parameter.fill_(1.0);
+    } else if (name.ends_with(".bias")) {
+      parameter.zero_();
+    } else {
+      parameter.normal_(0.0, 0.02, generator);
+    }
+  }
+}
+
+Status InitModel(const std::filesystem::path& out_dir, const InitModelOptions& options) {
+  GRADIENTS_ASSIGN_OR_RETURN(ModelPreset preset, FindModelPreset(options.preset));
+  ModelConfig config = preset.config;
+  if (options.tokenizer) {
+    GRADIENTS_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(*options.tokenizer));
+    config.vocab_size = tokenizer->vocab_size();
+    config.bos_token_id = tokenizer->bos_id();
+    config.eos_token_ids.clear();
+    if (auto eos = tokenizer->eos_id()) config.eos_token_ids = {*eos};
+  }
+  CausalLm model(config);
+  InitializeWeights(model, options.seed);
+  GRADIENTS_RETURN_IF_ERROR(SaveCausalLm(model, out_dir, options.dtype));
+  if (options.tokenizer) GRADIENTS_RETURN_IF_ERROR(CopyTokenizerFiles(*options.tokenizer, out_dir));
+  return Status::Ok();
+}
+
+}  // namespace gradients
