@@ -3,6 +3,10 @@
 
 #include <stdlib.h>
 
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
 #include <filesystem>
 #include <string>
 
@@ -12,7 +16,10 @@ class TempDir {
  public:
   TempDir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "gradients-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
+    }
+    path_ = pattern;
   }
   ~TempDir() {
     std::error_code ignored;
