@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
   eval->add_option("--columns", eval_args.columns, "Role to column mapping, e.g. instruction=q,output=a");
   eval->add_option("--max-len", eval_args.max_length, "Tokens per document; longer ones are truncated")
       ->capture_default_str();
-  eval->add_option("--device", eval_args.device, "cpu, cuda or cuda:N")->capture_default_str();
+  eval->add_option("--device", eval_args.device, "auto (a GPU when present), cpu, cuda or cuda:N")
+      ->capture_default_str();
+  eval->add_option("--dtype", eval_args.dtype, "Compute dtype: float32 or bfloat16")->capture_default_str();
   eval->add_option("--batch-tokens", eval_args.batch_tokens, "Padded tokens per forward pass")->capture_default_str();
 
   gradients::cli::GenerateArgs generate_args;
@@ -52,7 +54,8 @@ int main(int argc, char** argv) {
   generate->add_option("--temperature", generate_args.temperature, "0 for greedy decoding")->capture_default_str();
   generate->add_option("--top-p", generate_args.top_p, "Nucleus sampling mass")->capture_default_str();
   generate->add_option("--seed", generate_args.seed, "Sampling seed")->capture_default_str();
-  generate->add_option("--device", generate_args.device, "cpu, cuda or cuda:N")->capture_default_str();
+  generate->add_option("--device", generate_args.device, "auto (a GPU when present), cpu, cuda or cuda:N")
+      ->capture_default_str();
 
   gradients::cli::InitModelArgs init_args;
   CLI::App* init_model = app.add_subcommand(

@@ -31,10 +31,16 @@ Result<DatasetOptions> EvalDatasetOptions(const EvalArgs& args) {
   return options;
 }
 
-Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::string& device_name) {
+Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::string& device_name,
+                              const std::string& dtype = "float32") {
   GRADIENTS_ASSIGN_OR_RETURN(c10::Device device, ResolveComputeDevice(device_name));
   ModelLoadOptions options;
   options.device = device;
+  if (dtype == "bfloat16") {
+    options.dtype = at::kBFloat16;
+  } else if (dtype != "float32") {
+    return Status::InvalidArgument("--dtype must be float32 or bfloat16, got \"" + dtype.substr(0, 20) + "\"");
+  }
   return LoadCausalLm(model_dir, options);
 }
 
@@ -47,7 +53,7 @@ int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
   if (!tokenizer.ok()) return Fail(err, "eval", tokenizer.status());
   Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(args.data, **tokenizer, *options);
   if (!examples.ok()) return Fail(err, "eval", examples.status());
-  Result<CausalLm> model = LoadOnDevice(args.model, args.device);
+  Result<CausalLm> model = LoadOnDevice(args.model, args.device, args.dtype);
   if (!model.ok()) return Fail(err, "eval", model.status());
   EvalOptions eval_options;
   eval_options.max_batch_tokens = args.batch_tokens;

@@ -16,7 +16,8 @@ struct EvalArgs {
   std::string field;    // text format: the column holding the text
   std::string columns;  // "instruction=q,output=a"
   int64_t max_length = 2048;
-  std::string device = "cpu";
+  std::string device = "auto";
+  std::string dtype = "float32";  // compute dtype: float32 (deterministic on CPU) or bfloat16
   int64_t batch_tokens = 2048;
 };
 // Prints {"loss": L, "tokens": T, "documents": D}.
@@ -29,7 +30,7 @@ struct GenerateArgs {
   double temperature = 0.0;
   double top_p = 1.0;
   uint64_t seed = 0;
-  std::string device = "cpu";
+  std::string device = "auto";
 };
 // Prints the generated continuation (the prompt is not repeated).
 int RunGenerate(const GenerateArgs& args, std::ostream& out, std::ostream& err);

@@ -1,6 +1,7 @@
 #include "common/durable_file.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -126,6 +127,25 @@ Status SyncDirectory(const std::filesystem::path& dir) {
   int saved = errno;
   ::close(fd);
   if (rc != 0) return ErrnoStatus("fsync of directory " + dir.string(), saved);
+  return Status::Ok();
+}
+
+namespace {
+
+int RemoveEntry(const char* path, const struct stat*, int type, struct FTW*) {
+  return (type == FTW_DP ? ::rmdir(path) : ::unlink(path)) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+Status RemoveTree(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    return errno == ENOENT ? Status::Ok() : ErrnoStatus("stat of " + path.string(), errno);
+  }
+  // Depth first (children before their directory), physical (links are not followed).
+  int rc = ::nftw(path.c_str(), RemoveEntry, 32, FTW_DEPTH | FTW_PHYS);
+  if (rc != 0) return ErrnoStatus("removing " + path.string(), rc > 0 ? rc : errno);
   return Status::Ok();
 }
 

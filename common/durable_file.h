@@ -55,6 +55,11 @@ Status SyncDirectory(const std::filesystem::path& dir);
 // Reads a whole file; a file larger than `max_bytes` is refused rather than read.
 Result<std::string> ReadFileToString(const std::filesystem::path& path, uint64_t max_bytes);
 
+// Removes `path` and, for a directory, everything below it (symbolic links are removed, not
+// followed). A missing path is not an error. std::filesystem::remove_all is not used because
+// PyTorch's libtorch.so exports a copy of it that crashes in processes linked with it.
+Status RemoveTree(const std::filesystem::path& path);
+
 // "<what>: <strerror(errno)>", for the IoError of a failed system call.
 Status ErrnoStatus(std::string_view what, int error_number);
 

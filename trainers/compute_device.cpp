@@ -8,9 +8,10 @@ namespace gradients {
 
 Result<c10::Device> ResolveComputeDevice(std::string_view name) {
   if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   if (name != "cuda" && !name.starts_with("cuda:")) {
     return Status::InvalidArgument("device \"" + std::string(name.substr(0, 32)) +
-                                   "\": expected \"cpu\", \"cuda\" or \"cuda:N\"");
+                                   "\": expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\"");
   }
   unsigned index = 0;  // unsigned: from_chars then refuses a sign
   if (name != "cuda") {

@@ -1,4 +1,5 @@
-// Which device training and evaluation run on: "cpu", "cuda" (the first GPU) or "cuda:N".
+// Which device training and evaluation run on: "auto" (the first GPU when there is one, else the
+// CPU), "cpu", "cuda" (the first GPU) or "cuda:N".
 // Configs and command lines name devices as strings; this turns them into a torch device
 // after checking the machine actually has it, so a miner configured for a GPU it lacks fails
 // at start-up with a clear error instead of mid-task.

@@ -77,3 +77,23 @@ TEST(DurableFile, MissingFilesAndDirectoriesAreReportedByName) {
 
 }  // namespace
 }  // namespace gradients
+
+namespace gradients {
+namespace {
+
+TEST(RemoveTree, RemovesNestedDirectoriesWithoutFollowingLinks) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "tree/a/b");
+  ASSERT_TRUE(WriteFileDurably(dir / "tree/a/b/file", "x").ok());
+  ASSERT_TRUE(WriteFileDurably(dir / "kept", "y").ok());
+  std::filesystem::create_symlink(dir / "kept", dir / "tree/link");
+  ASSERT_TRUE(RemoveTree(dir / "tree").ok());
+  EXPECT_FALSE(std::filesystem::exists(dir / "tree"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "kept")) << "the link's target survives";
+  EXPECT_TRUE(RemoveTree(dir / "tree").ok()) << "a missing path is no error";
+  ASSERT_TRUE(RemoveTree(dir / "kept").ok());
+  EXPECT_FALSE(std::filesystem::exists(dir / "kept"));
+}
+
+}  // namespace
+}  // namespace gradients

@@ -1,4 +1,5 @@
 // A fresh directory under $TMPDIR for one test, removed with everything in it afterwards.
+// Tests that include this link gradients_common.
 #pragma once
 
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 
 #include <filesystem>
 #include <string>
+
+#include "common/durable_file.h"
 
 namespace gradients::testing {
 
@@ -21,10 +24,7 @@ class TempDir {
     }
     path_ = pattern;
   }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
+  ~TempDir() { (void)RemoveTree(path_); }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 

@@ -13,6 +13,12 @@ TEST(ComputeDevice, CpuIsAlwaysAvailable) {
   EXPECT_EQ(ComputeDeviceName(*device), "cpu");
 }
 
+TEST(ComputeDevice, AutoPicksTheGpuWhenThereIsOne) {
+  Result<c10::Device> device = ResolveComputeDevice("auto");
+  ASSERT_TRUE(device.ok());
+  EXPECT_EQ(device->is_cuda(), torch::cuda::is_available());
+}
+
 TEST(ComputeDevice, MalformedNamesAreRejected) {
   for (const char* name : {"gpu", "CUDA", "cuda:", "cuda:-1", "cuda:x", "cuda:1x", "cuda:99999", ""}) {
     Result<c10::Device> device = ResolveComputeDevice(name);

