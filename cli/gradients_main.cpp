@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   CLI::App* eval = app.add_subcommand("eval", "Mean next-token loss of a model on a dataset; prints JSON");
   eval->add_option("--model", eval_args.model, "Hugging Face model directory (config.json, safetensors, tokenizer)")
       ->required();
+  eval->add_option("--adapter", eval_args.adapter, "PEFT LoRA adapter directory, merged into the model");
   eval->add_option("--data", eval_args.data, "Dataset file (.jsonl or .csv)")->required();
   eval->add_option("--format", eval_args.format, "text, instruct or chat")->capture_default_str();
   eval->add_option("--field", eval_args.field, "Text format: the column holding the text (default: text)");
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   gradients::cli::GenerateArgs generate_args;
   CLI::App* generate = app.add_subcommand("generate", "Continue a prompt with a model (KV cache; greedy or sampled)");
   generate->add_option("--model", generate_args.model, "Hugging Face model directory")->required();
+  generate->add_option("--adapter", generate_args.adapter, "PEFT LoRA adapter directory, merged into the model");
   generate->add_option("--prompt", generate_args.prompt, "The text to continue")->required();
   generate->add_option("--max-new", generate_args.max_new_tokens, "Most tokens to generate")->capture_default_str();
   generate->add_option("--temperature", generate_args.temperature, "0 for greedy decoding")->capture_default_str();

@@ -31,11 +31,12 @@ Result<DatasetOptions> EvalDatasetOptions(const EvalArgs& args) {
   return options;
 }
 
-Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::string& device_name,
-                              const std::string& dtype = "float32") {
+Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
+                              const std::string& device_name, const std::string& dtype = "float32") {
   GRADIENTS_ASSIGN_OR_RETURN(c10::Device device, ResolveComputeDevice(device_name));
   ModelLoadOptions options;
   options.device = device;
+  options.adapter = adapter;
   if (dtype == "bfloat16") {
     options.dtype = at::kBFloat16;
   } else if (dtype != "float32") {
@@ -53,7 +54,7 @@ int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
   if (!tokenizer.ok()) return Fail(err, "eval", tokenizer.status());
   Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(args.data, **tokenizer, *options);
   if (!examples.ok()) return Fail(err, "eval", examples.status());
-  Result<CausalLm> model = LoadOnDevice(args.model, args.device, args.dtype);
+  Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device, args.dtype);
   if (!model.ok()) return Fail(err, "eval", model.status());
   EvalOptions eval_options;
   eval_options.max_batch_tokens = args.batch_tokens;
@@ -67,7 +68,7 @@ int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
 int RunGenerate(const GenerateArgs& args, std::ostream& out, std::ostream& err) {
   Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
   if (!tokenizer.ok()) return Fail(err, "generate", tokenizer.status());
-  Result<CausalLm> model = LoadOnDevice(args.model, args.device);
+  Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device);
   if (!model.ok()) return Fail(err, "generate", model.status());
   GenerateOptions options;
   options.max_new_tokens = args.max_new_tokens;

@@ -11,6 +11,7 @@ namespace gradients::cli {
 
 struct EvalArgs {
   std::filesystem::path model;
+  std::filesystem::path adapter;  // a PEFT LoRA adapter directory merged into the model; empty: none
   std::filesystem::path data;
   std::string format = "text";
   std::string field;    // text format: the column holding the text
@@ -25,6 +26,7 @@ int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err);
 
 struct GenerateArgs {
   std::filesystem::path model;
+  std::filesystem::path adapter;
   std::string prompt;
   int64_t max_new_tokens = 64;
   double temperature = 0.0;

@@ -10,6 +10,7 @@
 #include "common/durable_file.h"
 #include "common/safetensors.h"
 #include "common/strict_json.h"
+#include "trainers/lora_adapter.h"
 
 namespace gradients {
 namespace {
@@ -130,6 +131,11 @@ Result<CausalLm> LoadCausalLm(const std::filesystem::path& model_dir, const Mode
   GRADIENTS_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(model_dir));
   CausalLm model(config);
   GRADIENTS_RETURN_IF_ERROR(LoadModelWeights(model, model_dir));
+  if (!options.adapter.empty()) {
+    GRADIENTS_ASSIGN_OR_RETURN(LoraAdapter adapter, LoadLoraAdapter(options.adapter));
+    Status merged = MergeLoraAdapter(model, adapter);
+    if (!merged.ok()) return merged.WithContext(options.adapter.string());
+  }
   model->to(options.device, options.dtype);
   model->eval();
   return model;

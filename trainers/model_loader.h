@@ -16,12 +16,14 @@ struct ModelLoadOptions {
   // deterministic). The weights may be stored as float32, float16 or bfloat16.
   at::ScalarType dtype = at::kFloat;
   at::Device device = at::kCPU;
+  // A PEFT LoRA adapter directory merged into the weights (in float32, before the dtype and device).
+  std::filesystem::path adapter{};
 };
 
 // Copies the safetensors tensors of `model_dir` into `model`'s parameters by name.
 Status LoadModelWeights(CausalLm& model, const std::filesystem::path& model_dir);
 
-// config.json + weights, on the requested device and dtype, in evaluation mode.
+// config.json + weights (+ the adapter), on the requested device and dtype, in evaluation mode.
 Result<CausalLm> LoadCausalLm(const std::filesystem::path& model_dir, const ModelLoadOptions& options = {});
 
 // The model's parameters by Hugging Face name, as stored in model.safetensors (a tied lm_head is

@@ -1,4 +1,4 @@
-// model_check MODEL_DIR IDS_JSON DEVICE DTYPE OUT.safetensors
+// model_check MODEL_DIR IDS_JSON DEVICE DTYPE OUT.safetensors [ADAPTER_DIR]
 // Runs the trainer's model on token ids ([[...], ...], equal lengths) and writes its logits
 // (float32) and the mean next-token loss to OUT, for bench/gpu/transformers_check.py to compare
 // with transformers on the same machine.
@@ -14,8 +14,8 @@
 #include "trainers/model_loader.h"
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::cerr << "usage: model_check MODEL_DIR IDS_JSON DEVICE DTYPE OUT.safetensors\n";
+  if (argc != 6 && argc != 7) {
+    std::cerr << "usage: model_check MODEL_DIR IDS_JSON DEVICE DTYPE OUT.safetensors [ADAPTER_DIR]\n";
     return 2;
   }
   using namespace gradients;
@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   ModelLoadOptions options;
   options.device = *device;
   options.dtype = std::string(argv[4]) == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  if (argc == 7) options.adapter = argv[6];
   Result<CausalLm> model = LoadCausalLm(argv[1], options);
   if (!model.ok()) {
     std::cerr << model.status().message() << "\n";

@@ -2,7 +2,8 @@
 """Compares the trainer's model (bench/gpu/model_check, built against this machine's libtorch 2.x,
 so attention runs through SDPA) with transformers on every model fixture of tests/data/models,
 in float32 and bfloat16, on CUDA when present. Also a Mistral variant whose sliding window is
-shorter than the sequence. Writes transformers_check.json to --out; exits 1 on a mismatch.
+shorter than the sequence, and LoRA adapters written by PEFT (plain and rsLoRA) evaluated by
+PEFT and by the trainer (merged). Writes transformers_check.json to --out; exits 1 on a mismatch.
 
   python3 bench/gpu/transformers_check.py --build build-gpu --out OUT
 """
@@ -34,17 +35,32 @@ def transformers_logits(model_dir, ids, dtype, device):
     return out.logits.float().cpu(), float(out.loss)
 
 
-def check(build, model_dir, ids, dtype_name, device, out_dir, tag):
+def peft_logits(model_dir, adapter_dir, ids, device, use_rslora):
+    """Writes a randomly initialised PEFT LoRA adapter (B not zero) and returns PEFT's logits and loss."""
+    import peft
+    torch.manual_seed(3)
+    base = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    config = peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, init_lora_weights=False, use_rslora=use_rslora,
+                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                             "down_proj"], task_type="CAUSAL_LM")
+    model = peft.get_peft_model(base, config).to(device).eval()
+    model.save_pretrained(adapter_dir)
+    with torch.no_grad():
+        out = model(input_ids=ids.to(device), labels=ids.to(device))
+    return out.logits.float().cpu(), float(out.loss), peft.__version__
+
+
+def check(build, model_dir, ids, dtype_name, device, out_dir, tag, adapter=None, reference=None):
     out_file = os.path.join(out_dir, f"{tag}_{dtype_name}.safetensors")
     run = subprocess.run([os.path.join(build, "bench/model_check"), model_dir, json.dumps(ids.tolist()), device,
-                          dtype_name, out_file], capture_output=True, text=True)
+                          dtype_name, out_file] + ([adapter] if adapter else []), capture_output=True, text=True)
     if run.returncode != 0:
         return {"fixture": tag, "dtype": dtype_name, "ok": False, "error": run.stderr.strip()}
     ours = load_file(out_file)["logits"]
     ours_loss = json.loads(run.stdout)["loss"]
     os.remove(out_file)
     dtype = torch.float32 if dtype_name == "float32" else torch.bfloat16
-    theirs, theirs_loss = transformers_logits(model_dir, ids, dtype, device)
+    theirs, theirs_loss = reference if reference else transformers_logits(model_dir, ids, dtype, device)
     max_abs = float((ours - theirs).abs().max())
     scale = float(theirs.abs().max())
     loss_rel = abs(ours_loss - theirs_loss) / abs(theirs_loss)
@@ -79,6 +95,16 @@ def main():
                                  os.path.basename(model_dir)))
             print(json.dumps(results[-1]))
     shutil.rmtree(windowed)
+    base = os.path.join(args.models, "llama_head_dim_bias")
+    ids = torch.tensor(json.load(open(os.path.join(base, "expected.json")))["ids"])
+    for use_rslora in (False, True):
+        adapter = os.path.join(args.out, "peft_adapter")
+        logits, loss, peft_version = peft_logits(base, adapter, ids, device, use_rslora)
+        tag = "peft_lora" + ("_rslora" if use_rslora else "")
+        results.append(check(args.build, base, ids, "float32", device, args.out, tag, adapter, (logits, loss)))
+        results[-1]["peft"] = peft_version
+        print(json.dumps(results[-1]))
+        shutil.rmtree(adapter)
     report = {"torch": torch.__version__, "transformers": transformers.__version__, "device": device,
               "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None, "results": results}
     json.dump(report, open(os.path.join(args.out, "transformers_check.json"), "w"), indent=1)

@@ -1,0 +1,158 @@
+#include "trainers/lora_adapter.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <torch/types.h>
+
+#include "common/config.h"
+#include "common/safetensors.h"
+#include "common/strict_json.h"
+
+namespace gradients {
+namespace {
+
+constexpr std::string_view kKeyPrefix = "base_model.model.";
+
+Status RequireAbsentOrEmpty(const nlohmann::json& config, const char* key, const char* what) {
+  auto it = config.find(key);
+  if (it == config.end() || it->is_null() || (it->is_boolean() && !it->get<bool>()) ||
+      ((it->is_object() || it->is_array()) && it->empty())) {
+    return Status::Ok();
+  }
+  return Status::InvalidArgument(std::string(key) + ": " + what + " is not supported, got " + JsonSnippet(*it));
+}
+
+Result<LoraAdapterConfig> ParseAdapterConfig(const nlohmann::json& json) {
+  if (!json.is_object()) return Status::InvalidArgument("expected a JSON object");
+  auto peft_type = json.find("peft_type");
+  if (peft_type == json.end() || *peft_type != "LORA") {
+    return Status::InvalidArgument("peft_type: expected \"LORA\", got " +
+                                   (peft_type == json.end() ? std::string("nothing") : JsonSnippet(*peft_type)));
+  }
+  LoraAdapterConfig config;
+  auto r = json.find("r");
+  if (r == json.end() || !r->is_number_integer() || r->get<int64_t>() < 1 || r->get<int64_t>() > 65536) {
+    return Status::InvalidArgument("r: expected a positive integer");
+  }
+  config.r = r->get<int64_t>();
+  auto alpha = json.find("lora_alpha");
+  if (alpha == json.end() || !alpha->is_number() || !std::isfinite(alpha->get<double>())) {
+    return Status::InvalidArgument("lora_alpha: expected a number");
+  }
+  config.lora_alpha = alpha->get<double>();
+  if (auto dropout = json.find("lora_dropout"); dropout != json.end() && dropout->is_number()) {
+    config.lora_dropout = dropout->get<double>();
+  }
+  if (auto rslora = json.find("use_rslora"); rslora != json.end() && !rslora->is_null()) {
+    if (!rslora->is_boolean()) return Status::InvalidArgument("use_rslora: expected true or false");
+    config.use_rslora = rslora->get<bool>();
+  }
+  auto targets = json.find("target_modules");
+  if (targets == json.end() || !targets->is_array() || targets->empty()) {
+    return Status::InvalidArgument("target_modules: expected a non-empty list of module names");
+  }
+  for (const auto& target : *targets) {
+    if (!target.is_string()) return Status::InvalidArgument("target_modules: expected module names");
+    config.target_modules.push_back(target.get<std::string>());
+  }
+  if (auto base = json.find("base_model_name_or_path"); base != json.end() && base->is_string()) {
+    config.base_model_name_or_path = base->get<std::string>();
+  }
+  GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "fan_in_fan_out", "transposed weights"));
+  GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "use_dora", "DoRA"));
+  GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "modules_to_save", "saving whole modules"));
+  GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "layers_to_transform", "a layer subset"));
+  GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "rank_pattern", "a per-module rank"));
+  GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "alpha_pattern", "a per-module alpha"));
+  if (auto bias = json.find("bias"); bias != json.end() && *bias != "none") {
+    return Status::InvalidArgument("bias: only \"none\" is supported, got " + JsonSnippet(*bias));
+  }
+  return config;
+}
+
+}  // namespace
+
+double LoraAdapterConfig::Scale() const {
+  return use_rslora ? lora_alpha / std::sqrt(static_cast<double>(r)) : lora_alpha / static_cast<double>(r);
+}
+
+Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir) {
+  std::filesystem::path config_path = dir / "adapter_config.json";
+  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json config_json, ReadJsonFile(config_path));
+  LoraAdapter adapter;
+  Result<LoraAdapterConfig> config = ParseAdapterConfig(config_json);
+  if (!config.ok()) return config.status().WithContext(config_path.string());
+  adapter.config = *config;
+
+  std::filesystem::path weights_path = dir / "adapter_model.safetensors";
+  GRADIENTS_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(weights_path));
+  const auto fail = [&weights_path](const std::string& message) {
+    return Status::InvalidArgument(weights_path.string() + ": " + message);
+  };
+  for (const SafetensorsTensor& tensor : file.header().tensors) {
+    const std::string& key = tensor.name;
+    bool is_a = key.ends_with(".lora_A.weight");
+    if (!key.starts_with(kKeyPrefix) || (!is_a && !key.ends_with(".lora_B.weight"))) {
+      return fail("unexpected tensor \"" + key + "\" (expected base_model.model.<module>.lora_A.weight or lora_B)");
+    }
+    std::string module = key.substr(kKeyPrefix.size(), key.size() - kKeyPrefix.size() - 14);
+    if (tensor.shape.size() != 2) return fail("tensor \"" + key + "\" is not a matrix");
+    at::ScalarType dtype = tensor.dtype == DType::kF32    ? at::kFloat
+                           : tensor.dtype == DType::kF16  ? at::kHalf
+                           : tensor.dtype == DType::kBF16 ? at::kBFloat16
+                                                          : at::kByte;
+    if (dtype == at::kByte) return fail("tensor \"" + key + "\" is " + std::string(DTypeName(tensor.dtype)));
+    std::vector<int64_t> shape(tensor.shape.begin(), tensor.shape.end());
+    at::Tensor value = at::from_blob(const_cast<uint8_t*>(file.Data(tensor).data()), shape,
+                                     at::TensorOptions().dtype(dtype))
+                           .to(at::kFloat)
+                           .clone();
+    int64_t rank_dim = is_a ? shape[0] : shape[1];
+    if (rank_dim != adapter.config.r) {
+      return fail("tensor \"" + key + "\" has rank " + std::to_string(rank_dim) + ", the config says r=" +
+                  std::to_string(adapter.config.r));
+    }
+    (is_a ? adapter.modules[module].a : adapter.modules[module].b) = value;
+  }
+  if (adapter.modules.empty()) return fail("no LoRA tensors");
+  for (const auto& [module, weights] : adapter.modules) {
+    if (!weights.a.defined() || !weights.b.defined()) {
+      return fail("module \"" + module + "\" has lora_" + (weights.a.defined() ? "A" : "B") + " but not lora_" +
+                  (weights.a.defined() ? "B" : "A"));
+    }
+  }
+  return adapter;
+}
+
+Status MergeLoraAdapter(CausalLm& model, const LoraAdapter& adapter) {
+  std::map<std::string, at::Tensor> parameters;
+  for (const auto& item : model->named_parameters()) parameters[item.key()] = item.value();
+  const double scale = adapter.config.Scale();
+  torch::NoGradGuard no_grad;
+  for (const auto& [module, weights] : adapter.modules) {
+    std::string leaf = module.substr(module.rfind('.') + 1);
+    const auto& targets = adapter.config.target_modules;
+    if (std::find(targets.begin(), targets.end(), leaf) == targets.end()) {
+      return Status::InvalidArgument("adapter module \"" + module + "\" is not among target_modules");
+    }
+    auto weight = parameters.find(module + ".weight");
+    if (weight == parameters.end() || weight->second.dim() != 2 || module.starts_with("lm_head") ||
+        module.ends_with("embed_tokens")) {
+      return Status::InvalidArgument("adapter module \"" + module + "\" is not a linear layer of this model");
+    }
+    at::Tensor& w = weight->second;
+    if (weights.a.size(1) != w.size(1) || weights.b.size(0) != w.size(0)) {
+      return Status::InvalidArgument("adapter module \"" + module + "\": lora_A is [" +
+                                     std::to_string(weights.a.size(0)) + "," + std::to_string(weights.a.size(1)) +
+                                     "] and lora_B [" + std::to_string(weights.b.size(0)) + "," +
+                                     std::to_string(weights.b.size(1)) + "], the weight is [" +
+                                     std::to_string(w.size(0)) + "," + std::to_string(w.size(1)) + "]");
+    }
+    at::Tensor delta = at::matmul(weights.b, weights.a) * scale;
+    w.copy_((w.to(at::kFloat) + delta.to(w.device())).to(w.scalar_type()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace gradients
