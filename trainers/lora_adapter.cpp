@@ -65,6 +65,8 @@ Result<LoraAdapterConfig> ParseAdapterConfig(const nlohmann::json& json) {
   GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "layers_to_transform", "a layer subset"));
   GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "rank_pattern", "a per-module rank"));
   GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "alpha_pattern", "a per-module alpha"));
+  GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "lora_bias", "a LoRA bias"));
+  GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "trainable_token_indices", "training token embeddings"));
   if (auto bias = json.find("bias"); bias != json.end() && *bias != "none") {
     return Status::InvalidArgument("bias: only \"none\" is supported, got " + JsonSnippet(*bias));
   }
