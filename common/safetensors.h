@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/utf8.h"  // FindInvalidUtf8
 
 namespace gradients {
 
@@ -68,9 +69,6 @@ struct SafetensorsLimits {
 Result<SafetensorsHeader> ParseSafetensorsHeader(std::span<const uint8_t> bytes, uint64_t file_size,
                                                  const SafetensorsLimits& limits = {});
 
-// Byte offset of the first byte of `text` that is not well-formed UTF-8 (RFC 3629: no overlong
-// forms, no surrogates, nothing above U+10FFFF), or nullopt when all of it is.
-std::optional<size_t> FindInvalidUtf8(std::string_view text);
 
 // A validated safetensors file mapped read-only into memory. Move-only; the mapping lives as long
 // as the object, and every span from Data() dies with it. Thread-safe for concurrent reads.

@@ -262,42 +262,6 @@ size_t DTypeSize(DType dtype) {
   return index < kDTypes.size() ? kDTypes[index].size : 0;
 }
 
-std::optional<size_t> FindInvalidUtf8(std::string_view text) {
-  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    uint8_t lead = s[i];
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    // The allowed range of the second byte excludes overlong forms, surrogates and > U+10FFFF.
-    size_t length = 0;
-    uint8_t low = 0x80, high = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) low = 0xA0;
-      if (lead == 0xED) high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) low = 0x90;
-      if (lead == 0xF4) high = 0x8F;
-    } else {
-      return i;
-    }
-    if (n - i < length) return i;
-    if (s[i + 1] < low || s[i + 1] > high) return i;
-    for (size_t k = 2; k < length; ++k) {
-      if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
-    }
-    i += length;
-  }
-  return std::nullopt;
-}
-
 const SafetensorsTensor* SafetensorsHeader::Find(std::string_view name) const {
   for (const SafetensorsTensor& tensor : tensors) {
     if (tensor.name == name) return &tensor;

@@ -7,14 +7,11 @@
 #include <string>
 #include <string_view>
 
+// ToValidUtf8, IsValidUtf8, AppendUtf8: the tokenizers only ever see valid UTF-8, as Hugging
+// Face's and SentencePiece's Python APIs accept nothing else.
+#include "common/utf8.h"
+
 namespace gradients {
-
-// `text` with every ill-formed UTF-8 sequence replaced by U+FFFD (one per maximal ill-formed
-// subpart, as Python's `bytes.decode("utf-8", "replace")` does). The tokenizers only ever see
-// valid UTF-8: Hugging Face's and SentencePiece's Python APIs accept nothing else.
-std::string ToValidUtf8(std::string_view text);
-
-bool IsValidUtf8(std::string_view text);
 
 // The code point starting at byte `pos` of valid UTF-8 `text`, and its length in bytes.
 char32_t DecodeUtf8(std::string_view text, size_t pos, size_t* length);
@@ -22,7 +19,6 @@ char32_t DecodeUtf8(std::string_view text, size_t pos, size_t* length);
 // The length in bytes of the UTF-8 character whose first byte is `lead`.
 size_t Utf8SequenceLength(unsigned char lead);
 
-void AppendUtf8(std::string& out, char32_t code_point);
 
 // Unicode White_Space: what Rust's `char::is_whitespace`, Rust's and Oniguruma's `\s` match.
 bool IsUnicodeWhitespace(char32_t c);
