@@ -139,6 +139,14 @@ void ConfigReader::CheckUnknownKeys() {
         best = known;
       }
     }
+    if (best.empty()) {
+      // A truncated name ("micro_batch" for "micro_batch_size") is far in edits but unambiguous.
+      std::vector<std::string_view> extensions;
+      for (const std::string& known : known_keys_) {
+        if (known.starts_with(key)) extensions.push_back(known);
+      }
+      if (extensions.size() == 1) best = extensions.front();
+    }
     if (!best.empty()) message += " (did you mean \"" + std::string(best) + "\"?)";
     AddError(Child(key), message);
   }

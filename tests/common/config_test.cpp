@@ -104,6 +104,8 @@ TEST(Config, UnknownKeysAreRejectedWithASuggestion) {
   EXPECT_EQ(ErrorOf(R"({"validators": [], "strategy": {"max_trails": 3}})"),
             "miner.strategy.max_trails: unknown key (did you mean \"max_trials\"?)");
   EXPECT_EQ(ErrorOf(R"({"validators": [], "colour": 1})"), "miner.colour: unknown key");
+  EXPECT_EQ(ErrorOf(R"({"validators": [], "max_param": 1})"),
+            "miner.max_param: unknown key (did you mean \"max_parameters\"?)");
 }
 
 TEST(Config, RangeAndChoiceErrorsNameTheRule) {
