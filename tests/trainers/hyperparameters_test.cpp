@@ -69,3 +69,17 @@ TEST(LearningRateMultiplier, FollowsTransformersSchedules) {
 
 }  // namespace
 }  // namespace gradients
+
+namespace gradients {
+namespace {
+
+TEST(Hyperparameters, TheExampleConfigHoldsExactlyTheDefaults) {
+  const std::filesystem::path example =
+      std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "../../configs/hyperparameters.example.json";
+  Result<Hyperparameters> loaded = LoadConfigFile<Hyperparameters>(example, "hyperparameters");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->ToJson(), Hyperparameters().ToJson());
+}
+
+}  // namespace
+}  // namespace gradients
