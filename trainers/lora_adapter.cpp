@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/safetensors.h"
 #include "common/strict_json.h"
+#include "trainers/tensor_io.h"
 
 namespace gradients {
 namespace {
@@ -100,17 +101,10 @@ Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir) {
     }
     std::string module = key.substr(kKeyPrefix.size(), key.size() - kKeyPrefix.size() - 14);
     if (tensor.shape.size() != 2) return fail("tensor \"" + key + "\" is not a matrix");
-    at::ScalarType dtype = tensor.dtype == DType::kF32    ? at::kFloat
-                           : tensor.dtype == DType::kF16  ? at::kHalf
-                           : tensor.dtype == DType::kBF16 ? at::kBFloat16
-                                                          : at::kByte;
-    if (dtype == at::kByte) return fail("tensor \"" + key + "\" is " + std::string(DTypeName(tensor.dtype)));
-    std::vector<int64_t> shape(tensor.shape.begin(), tensor.shape.end());
-    at::Tensor value = at::from_blob(const_cast<uint8_t*>(file.Data(tensor).data()), shape,
-                                     at::TensorOptions().dtype(dtype))
-                           .to(at::kFloat)
-                           .clone();
-    int64_t rank_dim = is_a ? shape[0] : shape[1];
+    Result<at::Tensor> view = WeightView(file, tensor);
+    if (!view.ok()) return view.status().WithContext(weights_path.string());
+    at::Tensor value = view->to(at::kFloat).clone();
+    int64_t rank_dim = value.size(is_a ? 0 : 1);
     if (rank_dim != adapter.config.r) {
       return fail("tensor \"" + key + "\" has rank " + std::to_string(rank_dim) + ", the config says r=" +
                   std::to_string(adapter.config.r));

@@ -11,6 +11,7 @@
 #include "common/safetensors.h"
 #include "common/strict_json.h"
 #include "trainers/lora_adapter.h"
+#include "trainers/tensor_io.h"
 
 namespace gradients {
 namespace {
@@ -19,17 +20,6 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
   std::string out = "[";
   for (size_t i = 0; i < shape.size(); ++i) out += (i ? "," : "") + std::to_string(shape[i]);
   return out + "]";
-}
-
-Result<at::ScalarType> TorchDtype(DType dtype, const std::string& name) {
-  switch (dtype) {
-    case DType::kF32: return at::kFloat;
-    case DType::kF16: return at::kHalf;
-    case DType::kBF16: return at::kBFloat16;
-    default:
-      return Status::InvalidArgument("tensor \"" + name + "\": dtype " + std::string(DTypeName(dtype)) +
-                                     " is not a weight dtype (expected F32, F16 or BF16)");
-  }
 }
 
 // Shard file names come from a downloaded index: plain names in the model directory only.
@@ -107,11 +97,9 @@ Status LoadModelWeights(CausalLm& model, const std::filesystem::path& model_dir)
         return Status::InvalidArgument(path.string() + ": tensor \"" + name + "\" has shape " + ShapeText(shape) +
                                        ", the config needs " + ShapeText(target->second.sizes().vec()));
       }
-      Result<at::ScalarType> dtype = TorchDtype(tensor.dtype, name);
-      if (!dtype.ok()) return dtype.status().WithContext(path.string());
-      std::span<const uint8_t> bytes = file.Data(tensor);
-      at::Tensor source = at::from_blob(const_cast<uint8_t*>(bytes.data()), shape, at::TensorOptions().dtype(*dtype));
-      target->second.copy_(source);
+      Result<at::Tensor> source = WeightView(file, tensor);
+      if (!source.ok()) return source.status().WithContext(path.string());
+      target->second.copy_(*source);
     }
     if (!listed_set.empty()) {
       return Status::InvalidArgument(path.string() + ": tensor \"" + *listed_set.begin() +
@@ -145,13 +133,9 @@ Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, at:
   std::error_code ec;
   std::filesystem::create_directories(model_dir, ec);
   if (ec) return Status::IoError("creating " + model_dir.string() + ": " + ec.message());
-  DType stored = dtype == at::kBFloat16 ? DType::kBF16 : dtype == at::kHalf ? DType::kF16 : DType::kF32;
   SafetensorsWriter writer;
   for (const auto& [name, parameter] : NamedWeights(model)) {
-    at::Tensor cpu = parameter.detach().to(at::kCPU, dtype).contiguous();
-    std::vector<uint64_t> shape(cpu.sizes().begin(), cpu.sizes().end());
-    auto* data = static_cast<const uint8_t*>(cpu.data_ptr());
-    GRADIENTS_RETURN_IF_ERROR(writer.Add(name, stored, shape, std::span(data, cpu.nbytes())));
+    GRADIENTS_RETURN_IF_ERROR(AddTensor(writer, name, parameter.to(dtype)));
   }
   writer.SetMetadata({{"format", "pt"}});
   GRADIENTS_RETURN_IF_ERROR(writer.WriteFile(model_dir / "model.safetensors"));

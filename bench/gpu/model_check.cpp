@@ -12,6 +12,7 @@
 #include "trainers/compute_device.h"
 #include "trainers/evaluate.h"
 #include "trainers/model_loader.h"
+#include "trainers/tensor_io.h"
 
 int main(int argc, char** argv) {
   if (argc != 6 && argc != 7) {
@@ -50,9 +51,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   SafetensorsWriter writer;
-  std::vector<uint64_t> shape(logits.sizes().begin(), logits.sizes().end());
-  Status added = writer.Add("logits", DType::kF32, shape,
-                            std::span(static_cast<const uint8_t*>(logits.data_ptr()), logits.nbytes()));
+  Status added = AddTensor(writer, "logits", logits);
   writer.SetMetadata({{"loss", std::to_string(loss->loss)}});
   if (!added.ok() || !writer.WriteFile(argv[5]).ok()) {
     std::cerr << "writing " << argv[5] << " failed\n";

@@ -1,6 +1,7 @@
 // Runs a real program and captures its exit code, stdout and stderr; for tests of binaries.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -13,5 +14,8 @@ struct ProcessResult {
 };
 
 ProcessResult RunProcess(const std::vector<std::string>& argv);
+
+// The absolute path of `name` on PATH, or empty.
+std::filesystem::path FindExecutable(const std::string& name);
 
 }  // namespace gradients::testing

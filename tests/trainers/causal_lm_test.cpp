@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/safetensors.h"
 #include "trainers/model_loader.h"
+#include "trainers/tensor_io.h"
 
 namespace gradients {
 namespace {
@@ -30,10 +31,7 @@ Fixture ReadFixture(const std::string& name) {
   fixture.ids = torch::tensor(flat, torch::kLong).view({static_cast<int64_t>(expected["ids"].size()), -1});
   fixture.loss = expected["loss"].get<double>();
   SafetensorsFile file = std::move(SafetensorsFile::Open(kModels / name / "expected.safetensors")).value();
-  const SafetensorsTensor& logits = *file.header().Find("logits");
-  std::vector<int64_t> shape(logits.shape.begin(), logits.shape.end());
-  fixture.logits =
-      torch::from_blob(const_cast<uint8_t*>(file.Data(logits).data()), shape, torch::kFloat).clone();
+  fixture.logits = WeightView(file, *file.header().Find("logits"))->clone();
   return fixture;
 }
 

