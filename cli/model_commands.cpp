@@ -31,30 +31,35 @@ Result<DatasetOptions> EvalDatasetOptions(const EvalArgs& args) {
   return options;
 }
 
+Result<at::ScalarType> ParseDtype(const std::string& dtype) {
+  if (dtype == "float32") return at::kFloat;
+  if (dtype == "bfloat16") return at::kBFloat16;
+  return Status::InvalidArgument("--dtype must be float32 or bfloat16, got \"" + dtype.substr(0, 20) + "\"");
+}
+
 Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
-                              const std::string& device_name, const std::string& dtype = "float32") {
+                              const std::string& device_name, at::ScalarType dtype = at::kFloat) {
   GRADIENTS_ASSIGN_OR_RETURN(c10::Device device, ResolveComputeDevice(device_name));
   ModelLoadOptions options;
   options.device = device;
   options.adapter = adapter;
-  if (dtype == "bfloat16") {
-    options.dtype = at::kBFloat16;
-  } else if (dtype != "float32") {
-    return Status::InvalidArgument("--dtype must be float32 or bfloat16, got \"" + dtype.substr(0, 20) + "\"");
-  }
+  options.dtype = dtype;
   return LoadCausalLm(model_dir, options);
 }
 
 }  // namespace
 
 int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
+  // Flags are checked before the tokenizer, the dataset and the model are read.
+  Result<at::ScalarType> dtype = ParseDtype(args.dtype);
+  if (!dtype.ok()) return Fail(err, "eval", dtype.status());
   Result<DatasetOptions> options = EvalDatasetOptions(args);
   if (!options.ok()) return Fail(err, "eval", options.status());
   Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
   if (!tokenizer.ok()) return Fail(err, "eval", tokenizer.status());
   Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(args.data, **tokenizer, *options);
   if (!examples.ok()) return Fail(err, "eval", examples.status());
-  Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device, args.dtype);
+  Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device, *dtype);
   if (!model.ok()) return Fail(err, "eval", model.status());
   EvalOptions eval_options;
   eval_options.max_batch_tokens = args.batch_tokens;
@@ -88,11 +93,9 @@ int RunInitModel(const InitModelArgs& args, std::ostream& out, std::ostream& err
   options.preset = args.preset;
   options.seed = args.seed;
   if (!args.tokenizer.empty()) options.tokenizer = args.tokenizer;
-  if (args.dtype == "bfloat16") {
-    options.dtype = at::kBFloat16;
-  } else if (args.dtype != "float32") {
-    return Fail(err, "init-model", Status::InvalidArgument("--dtype must be float32 or bfloat16"));
-  }
+  Result<at::ScalarType> dtype = ParseDtype(args.dtype);
+  if (!dtype.ok()) return Fail(err, "init-model", dtype.status());
+  options.dtype = *dtype;
   if (Status status = InitModel(args.out, options); !status.ok()) return Fail(err, "init-model", status);
   Result<ModelConfig> config = LoadModelConfig(args.out);
   if (!config.ok()) return Fail(err, "init-model", config.status());

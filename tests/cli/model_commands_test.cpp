@@ -134,3 +134,21 @@ TEST_F(ModelCommands, InitModelRejectsAnUnknownPreset) {
 
 }  // namespace
 }  // namespace gradients
+
+namespace gradients {
+namespace {
+
+TEST(ModelCommandsOptions, AnUnknownDtypeIsRefusedByInitModelAndEval) {
+  testing::TempDir dir;
+  ProcessResult init = Gradients({"init-model", "--out", (dir / "m").string(), "--dtype", "float8"});
+  EXPECT_EQ(init.exit_code, 1);
+  EXPECT_NE(init.err.find("--dtype must be float32 or bfloat16, got \"float8\""), std::string::npos) << init.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "m"));
+  ProcessResult eval = Gradients({"eval", "--model", (kData / "models/llama_mha").string(), "--data",
+                                  (kData / "datasets/text.jsonl").string(), "--dtype", "float8"});
+  EXPECT_EQ(eval.exit_code, 1);
+  EXPECT_NE(eval.err.find("--dtype must be float32 or bfloat16, got \"float8\""), std::string::npos) << eval.err;
+}
+
+}  // namespace
+}  // namespace gradients
