@@ -1,4 +1,6 @@
 // `gradients`: the command-line tool. Only wiring lives here; each subcommand is a function in cli/.
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 
@@ -6,8 +8,10 @@
 
 #include "cli/inspect_command.h"
 #include "cli/key_commands.h"
+#include "cli/merge_command.h"
 #include "cli/model_commands.h"
 #include "cli/tokenize_command.h"
+#include "cli/train_command.h"
 #include "cli/version.h"
 #include "common/logging.h"
 
@@ -70,6 +74,45 @@ int main(int argc, char** argv) {
   init_model->add_option("--seed", init_args.seed, "Initialisation seed")->capture_default_str();
   init_model->add_option("--dtype", init_args.dtype, "float32 or bfloat16")->capture_default_str();
 
+  gradients::cli::MergeArgs merge_args;
+  CLI::App* merge = app.add_subcommand(
+      "merge", "Merge a LoRA adapter into its base model; writes a full model in Hugging Face layout");
+  merge->add_option("--model", merge_args.model, "Base model directory")->required();
+  merge->add_option("--adapter", merge_args.adapter, "PEFT LoRA adapter directory")->required();
+  merge->add_option("--out", merge_args.out, "Output directory; must not exist or be empty")->required();
+  merge->add_option("--dtype", merge_args.dtype, "float32 or bfloat16")->capture_default_str();
+
+  gradients::cli::TrainArgs train_args;
+  CLI::App* train = app.add_subcommand(
+      "train", "Fine-tune a model (LoRA or full) on a dataset; writes a PEFT adapter or a full model");
+  train->add_option("--model", train_args.model, "Base model directory (config.json, safetensors, tokenizer)")
+      ->required();
+  train->add_option("--data", train_args.data, "Dataset file (.jsonl or .csv)")->required();
+  train->add_option("--format", train_args.format, "text, instruct or chat")->capture_default_str();
+  train->add_option("--field", train_args.field, "Text format: the column holding the text (default: text)");
+  train->add_option("--columns", train_args.columns, "Role to column mapping, e.g. instruction=q,output=a");
+  train->add_option("--out", train_args.out, "Output directory (the result, training_summary.json, checkpoint/)")
+      ->required();
+  train->add_option("--config", train_args.config, "Hyperparameters JSON (configs/hyperparameters.example.json)");
+  train->add_option("--mode", train_args.mode, "lora or full (overrides the config's mode)");
+  train->add_flag("--resume", train_args.resume, "Continue the run checkpointed in --out");
+  train->add_option("--metrics", train_args.metrics, "Append progress as JSON lines to this file");
+  train->add_option("--device", train_args.device, "auto (a GPU when present), cpu, cuda or cuda:N")
+      ->capture_default_str();
+  train->add_option("--time-limit", train_args.time_limit_seconds,
+                    "Seconds the run may take; it stops in time to write its result (0: no limit)");
+  train->add_option("--log-every", train_args.log_every, "Optimizer steps between progress reports")
+      ->capture_default_str();
+  train->add_option("--checkpoint-every", train_args.checkpoint_every,
+                    "Optimizer steps between checkpoints (0: at evaluations and at the end)")
+      ->capture_default_str();
+  train->add_flag("--activation-checkpointing", train_args.activation_checkpointing,
+                  "Recompute activations in the backward pass (less memory for long sequences)");
+  train->add_option("--cpu-threads", train_args.cpu_threads,
+                    "libtorch's threads on the CPU (0: one with an external BLAS such as OpenBLAS, which "
+                    "threads itself)")
+      ->capture_default_str();
+
   std::string tokenizer_path;
   bool add_special = false;
   CLI::App* tokenize = app.add_subcommand(
@@ -96,6 +139,8 @@ int main(int argc, char** argv) {
   if (*eval) return gradients::cli::RunEval(eval_args, std::cout, std::cerr);
   if (*generate) return gradients::cli::RunGenerate(generate_args, std::cout, std::cerr);
   if (*init_model) return gradients::cli::RunInitModel(init_args, std::cout, std::cerr);
+  if (*merge) return gradients::cli::RunMerge(merge_args, std::cout, std::cerr);
+  if (*train) return gradients::cli::RunTrain(train_args, std::cout, std::cerr, isatty(STDERR_FILENO) == 1);
   if (*version) {
     std::cout << gradients::cli::VersionString() << "\n";
     return 0;

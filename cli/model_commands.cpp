@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/dataset_flags.h"
+#include "cli/dtype_flag.h"
 #include "trainers/compute_device.h"
 #include "trainers/dataset.h"
 #include "trainers/evaluate.h"
@@ -16,25 +18,6 @@ namespace {
 int Fail(std::ostream& err, const char* command, const Status& status) {
   err << "gradients " << command << ": " << status.message() << "\n";
   return 1;
-}
-
-Result<DatasetOptions> EvalDatasetOptions(const EvalArgs& args) {
-  DatasetOptions options;
-  GRADIENTS_ASSIGN_OR_RETURN(options.format, ParseDatasetFormat(args.format));
-  GRADIENTS_ASSIGN_OR_RETURN(options.columns, ParseColumnMapping(args.columns, options.format));
-  if (!args.field.empty()) {
-    if (options.format != DatasetFormat::kText) return Status::InvalidArgument("--field applies to --format text only");
-    options.columns.columns["text"] = args.field;
-  }
-  options.max_length = args.max_length;
-  GRADIENTS_RETURN_IF_ERROR(ValidateDatasetOptions(options));
-  return options;
-}
-
-Result<at::ScalarType> ParseDtype(const std::string& dtype) {
-  if (dtype == "float32") return at::kFloat;
-  if (dtype == "bfloat16") return at::kBFloat16;
-  return Status::InvalidArgument("--dtype must be float32 or bfloat16, got \"" + dtype.substr(0, 20) + "\"");
 }
 
 Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
@@ -53,7 +36,7 @@ int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
   // Flags are checked before the tokenizer, the dataset and the model are read.
   Result<at::ScalarType> dtype = ParseDtype(args.dtype);
   if (!dtype.ok()) return Fail(err, "eval", dtype.status());
-  Result<DatasetOptions> options = EvalDatasetOptions(args);
+  Result<DatasetOptions> options = DatasetOptionsFromFlags(args.format, args.columns, args.field, args.max_length);
   if (!options.ok()) return Fail(err, "eval", options.status());
   Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
   if (!tokenizer.ok()) return Fail(err, "eval", tokenizer.status());

@@ -2,14 +2,21 @@
 
 #include <cmath>
 
+#include <torch/autograd.h>
 #include <torch/nn/functional/activation.h>
 #include <torch/version.h>
 
 namespace gradients {
 namespace {
 
-torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+at::Tensor CastTo(const at::Tensor& tensor, at::ScalarType dtype) {
+  return tensor.scalar_type() == dtype ? tensor : tensor.to(dtype);
+}
+
+// Inverted dropout with masks drawn from `generator`, so a resumed run draws the same masks.
+at::Tensor Dropout(const at::Tensor& x, double p, at::Generator& generator) {
+  at::Tensor keep = at::empty_like(x).bernoulli_(1.0 - p, generator);
+  return x * keep.mul_(1.0 / (1.0 - p));
 }
 
 // Scaled dot-product attention over q [b, h, s, d] and k, v [b, h, t, d].
@@ -26,6 +33,66 @@ at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   at::Tensor probabilities = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   return at::matmul(probabilities, v);
 #endif
+}
+
+// Runs a decoder layer without keeping its activations; the backward pass recomputes them (with
+// the same dropout masks: the generator's state is rewound) and back-propagates through the
+// recomputed graph, which also accumulates the layer's parameter gradients. The parameters are
+// therefore not inputs of this function, as in PyTorch's reentrant checkpoint.
+class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* context, const at::Tensor& x, DecoderLayerImpl* layer,
+                            const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& allowed,
+                            std::optional<at::Generator> generator) {
+    context->saved_data["x"] = x.detach();
+    context->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
+    context->saved_data["cos"] = cos;
+    context->saved_data["sin"] = sin;
+    context->saved_data["allowed"] = allowed;
+    // An autograd function's tensor arguments must be defined: no mask travels as an empty one.
+    const at::Tensor mask = allowed.numel() > 0 ? allowed : at::Tensor();
+    if (generator) {
+      context->saved_data["generator"] = *generator;
+      context->saved_data["generator_state"] = generator->get_state();
+    }
+    return layer->forward(x, RopeTables{cos, sin}, mask, nullptr, nullptr);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list grad_outputs) {
+    auto* layer = reinterpret_cast<DecoderLayerImpl*>(context->saved_data["layer"].toInt());
+    at::Tensor input = context->saved_data["x"].toTensor().detach().requires_grad_(true);
+    RopeTables rope{context->saved_data["cos"].toTensor(), context->saved_data["sin"].toTensor()};
+    at::Tensor allowed = context->saved_data["allowed"].toTensor();
+    if (allowed.numel() == 0) allowed = at::Tensor();
+    std::optional<at::Generator> generator;
+    at::Tensor current_state;
+    if (context->saved_data.find("generator") != context->saved_data.end()) {
+      generator = context->saved_data["generator"].toGenerator();
+      current_state = generator->get_state();
+      generator->set_state(context->saved_data["generator_state"].toTensor());
+    }
+    {
+      at::AutoGradMode enable_grad(true);
+      at::Tensor output = layer->forward(input, rope, allowed, nullptr, nullptr);
+      torch::autograd::backward({output}, {grad_outputs[0]});
+    }
+    if (generator) generator->set_state(current_state);
+    return {input.grad(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+// The generator the layer's LoRA dropout draws from, if any.
+std::optional<at::Generator> DropoutGenerator(DecoderLayerImpl& layer) {
+  for (ProjectionImpl* projection :
+       {layer.self_attn->q_proj.get(), layer.self_attn->k_proj.get(), layer.self_attn->v_proj.get(),
+        layer.self_attn->o_proj.get(), layer.mlp->gate_proj.get(), layer.mlp->up_proj.get(),
+        layer.mlp->down_proj.get()}) {
+    if (projection->lora.a.defined() && projection->lora.dropout > 0 && projection->is_training()) {
+      return projection->lora.generator;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -46,6 +113,30 @@ at::Tensor AttentionMask(int64_t seq, int64_t past, std::optional<int64_t> windo
   return allowed;
 }
 
+ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features, bool with_bias) {
+  // torch.nn.Linear's initialisation; loaded and initialised models overwrite it.
+  weight = register_parameter("weight", at::empty({out_features, in_features}));
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  {
+    at::NoGradGuard no_grad;
+    weight.uniform_(-bound, bound);
+  }
+  if (with_bias) {
+    bias = register_parameter("bias", at::empty({out_features}));
+    at::NoGradGuard no_grad;
+    bias.uniform_(-bound, bound);
+  }
+}
+
+at::Tensor ProjectionImpl::forward(const at::Tensor& x) {
+  const at::ScalarType dtype = x.scalar_type();
+  at::Tensor y = at::linear(x, CastTo(weight, dtype), bias.defined() ? CastTo(bias, dtype) : at::Tensor());
+  if (!lora.a.defined()) return y;
+  at::Tensor input = is_training() && lora.dropout > 0 ? Dropout(x, lora.dropout, lora.generator) : x;
+  at::Tensor update = at::linear(at::linear(input, CastTo(lora.a, dtype)), CastTo(lora.b, dtype));
+  return at::add(y, update, lora.scale);
+}
+
 RmsNormImpl::RmsNormImpl(int64_t size, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({size}));
 }
@@ -54,15 +145,15 @@ at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
   // As transformers: normalise in float32, cast back, then scale.
   at::Tensor x32 = x.to(at::kFloat);
   x32 = x32 * at::rsqrt(x32.pow(2).mean(-1, true) + eps_);
-  return weight * x32.to(x.scalar_type());
+  return CastTo(weight, x.scalar_type()) * x32.to(x.scalar_type());
 }
 
 AttentionImpl::AttentionImpl(const ModelConfig& c)
     : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
-  q_proj = register_module("q_proj", MakeLinear(c.hidden_size, heads_ * head_dim_, c.qkv_bias()));
-  k_proj = register_module("k_proj", MakeLinear(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias()));
-  v_proj = register_module("v_proj", MakeLinear(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias()));
-  o_proj = register_module("o_proj", MakeLinear(heads_ * head_dim_, c.hidden_size, c.o_bias()));
+  q_proj = register_module("q_proj", Projection(c.hidden_size, heads_ * head_dim_, c.qkv_bias()));
+  k_proj = register_module("k_proj", Projection(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias()));
+  v_proj = register_module("v_proj", Projection(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias()));
+  o_proj = register_module("o_proj", Projection(heads_ * head_dim_, c.hidden_size, c.o_bias()));
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables& rope, const at::Tensor& allowed,
@@ -90,9 +181,9 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables& rope, c
 }
 
 MlpImpl::MlpImpl(const ModelConfig& c) {
-  gate_proj = register_module("gate_proj", MakeLinear(c.hidden_size, c.intermediate_size, false));
-  up_proj = register_module("up_proj", MakeLinear(c.hidden_size, c.intermediate_size, false));
-  down_proj = register_module("down_proj", MakeLinear(c.intermediate_size, c.hidden_size, false));
+  gate_proj = register_module("gate_proj", Projection(c.hidden_size, c.intermediate_size, false));
+  up_proj = register_module("up_proj", Projection(c.hidden_size, c.intermediate_size, false));
+  down_proj = register_module("down_proj", Projection(c.intermediate_size, c.hidden_size, false));
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
@@ -122,7 +213,7 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) {
 CausalLmImpl::CausalLmImpl(const ModelConfig& config) : config_(config) {
   model = register_module("model", Decoder(config));
   if (!config.tie_word_embeddings) {
-    lm_head = register_module("lm_head", MakeLinear(config.hidden_size, config.vocab_size, false));
+    lm_head = register_module("lm_head", Projection(config.hidden_size, config.vocab_size, false));
   }
 }
 
@@ -142,11 +233,22 @@ at::Tensor CausalLmImpl::Hidden(const at::Tensor& input_ids, const ForwardOption
                     .expand({batch, seq});
   }
   at::Tensor x = model->embed_tokens(input_ids);
+  if (compute_dtype_) x = CastTo(x, *compute_dtype_);
   RopeTables rope = ComputeRope(RopeInverseFrequencies(config_, device), positions, x.scalar_type());
   const bool plain_causal = past == 0 && !options.document_ids.defined() &&
                             (!config_.sliding_window || *config_.sliding_window >= seq);
   at::Tensor allowed;
   if (!plain_causal) allowed = AttentionMask(seq, past, config_.sliding_window, options.document_ids, device);
+  if (options.checkpoint_layers && cache == nullptr && at::GradMode::is_enabled()) {
+    // Gradients must flow into the checkpointed layers even when the embeddings are frozen.
+    if (!x.requires_grad()) x = x.detach().requires_grad_(true);
+    for (size_t i = 0; i < model->layers->size(); ++i) {
+      DecoderLayerImpl* layer = model->layers[i]->as<DecoderLayer>();
+      x = CheckpointedLayer::apply(x, layer, rope.cos, rope.sin, allowed.defined() ? allowed : at::empty({0}),
+                                   DropoutGenerator(*layer));
+    }
+    return model->norm(x);
+  }
   for (size_t i = 0; i < model->layers->size(); ++i) {
     at::Tensor* keys = cache != nullptr ? &cache->keys[i] : nullptr;
     at::Tensor* values = cache != nullptr ? &cache->values[i] : nullptr;
@@ -155,9 +257,11 @@ at::Tensor CausalLmImpl::Hidden(const at::Tensor& input_ids, const ForwardOption
   return model->norm(x);
 }
 
+at::Tensor& CausalLmImpl::OutputWeight() { return lm_head ? lm_head->weight : model->embed_tokens->weight; }
+
 at::Tensor CausalLmImpl::Logits(const at::Tensor& hidden) {
   if (lm_head) return lm_head(hidden);
-  return at::matmul(hidden, model->embed_tokens->weight.t());
+  return at::matmul(hidden, CastTo(model->embed_tokens->weight, hidden.scalar_type()).t());
 }
 
 at::Tensor CausalLmImpl::forward(const at::Tensor& input_ids, const ForwardOptions& options) {

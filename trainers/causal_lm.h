@@ -9,7 +9,6 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/embedding.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 #include "trainers/model_config.h"
@@ -32,7 +31,36 @@ struct ForwardOptions {
   at::Tensor document_ids{};
   // Appended to and read from when given.
   KvCache* cache = nullptr;
+  // Activation checkpointing: keep only each layer's input and recompute the layer in the backward
+  // pass (training without a cache only). Trades about a third more compute for activations of
+  // one layer instead of all.
+  bool checkpoint_layers = false;
 };
+
+// A linear projection (y = x W^T + b) that can carry a LoRA adapter, as PEFT's LoraLayer:
+// y += scale * B(A(dropout(x))). The adapter's tensors are not registered parameters, so the
+// module's parameters stay exactly the base model's (what model files hold); the trainer owns,
+// trains and saves them (trainers/lora_training.h). The weight is cast to the input's dtype, so
+// float32 master weights can serve a bfloat16 forward pass.
+class ProjectionImpl : public torch::nn::Module {
+ public:
+  ProjectionImpl(int64_t in_features, int64_t out_features, bool bias);
+  at::Tensor forward(const at::Tensor& x);
+
+  at::Tensor weight;  // [out, in]
+  at::Tensor bias;    // [out] or undefined
+
+  struct Lora {
+    at::Tensor a;  // [r, in]
+    at::Tensor b;  // [out, r]
+    double scale = 1;
+    double dropout = 0;
+    at::Generator generator{};  // draws the dropout masks (its state is part of a resumable run)
+  };
+  // Undefined tensors when no adapter is attached.
+  Lora lora;
+};
+TORCH_MODULE(Projection);
 
 class RmsNormImpl : public torch::nn::Module {
  public:
@@ -52,7 +80,7 @@ class AttentionImpl : public torch::nn::Module {
   // plain causal attention without a cache.
   at::Tensor forward(const at::Tensor& x, const RopeTables& rope, const at::Tensor& allowed, at::Tensor* cached_keys,
                      at::Tensor* cached_values);
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Projection q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
  private:
   int64_t heads_, kv_heads_, head_dim_;
@@ -63,7 +91,7 @@ class MlpImpl : public torch::nn::Module {
  public:
   explicit MlpImpl(const ModelConfig& config);
   at::Tensor forward(const at::Tensor& x);
-  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Projection gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(Mlp);
 
@@ -97,14 +125,21 @@ class CausalLmImpl : public torch::nn::Module {
   // Logits [batch, seq, vocab] in the compute dtype.
   at::Tensor forward(const at::Tensor& input_ids, const ForwardOptions& options = {});
   at::Tensor Logits(const at::Tensor& hidden);
+  // The output projection's weight [vocab, hidden]: lm_head's, or the embeddings' when tied.
+  at::Tensor& OutputWeight();
+
+  // The dtype activations are computed in. Undefined (the default): the parameters' dtype. Set to
+  // bfloat16 over float32 parameters for mixed precision: each weight is cast where it is used.
+  void SetComputeDtype(std::optional<at::ScalarType> dtype) { compute_dtype_ = dtype; }
 
   const ModelConfig& config() const { return config_; }
 
   Decoder model{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // null when the embeddings are tied
+  Projection lm_head{nullptr};  // null when the embeddings are tied
 
  private:
   ModelConfig config_;
+  std::optional<at::ScalarType> compute_dtype_;
 };
 TORCH_MODULE(CausalLm);
 

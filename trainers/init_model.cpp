@@ -25,23 +25,23 @@ ModelConfig Llama(int64_t hidden, int64_t ffn, int64_t layers, int64_t heads, in
   return c;
 }
 
-// The tokenizer files a Hugging Face model directory carries.
-constexpr const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
-                                           "special_tokens_map.json"};
-
 // `source` is a tokenizer file or a directory; the configuration files beside a tokenizer file
-// go along, since they carry the special tokens.
-Status CopyTokenizerFiles(const std::filesystem::path& source, const std::filesystem::path& out_dir) {
-  const bool is_directory = std::filesystem::is_directory(source);
-  const std::filesystem::path source_dir = is_directory ? source : source.parent_path();
-  std::vector<std::string> names(std::begin(kTokenizerFiles), std::end(kTokenizerFiles));
-  if (!is_directory) names = {source.filename().string(), "tokenizer_config.json", "special_tokens_map.json"};
-  for (const std::string& name : names) {
-    if (!std::filesystem::exists(source_dir / name)) continue;
+// go along, since they carry the special tokens. A single file is copied under the name a model
+// directory gives it (tokenizer.model for SentencePiece, else tokenizer.json), whatever it was
+// called, so that the model directory's tokenizer loads.
+Status CopyTokenizerSource(const std::filesystem::path& source, const std::filesystem::path& out_dir) {
+  if (std::filesystem::is_directory(source)) return CopyTokenizerFiles(source, out_dir);
+  const std::filesystem::path source_dir = source.parent_path();
+  const std::string canonical = source.extension() == ".model" ? "tokenizer.model" : "tokenizer.json";
+  const std::vector<std::pair<std::filesystem::path, std::string>> copies = {
+      {source, canonical},
+      {source_dir / "tokenizer_config.json", "tokenizer_config.json"},
+      {source_dir / "special_tokens_map.json", "special_tokens_map.json"}};
+  for (const auto& [from, name] : copies) {
+    if (!std::filesystem::exists(from)) continue;
     std::error_code ec;
-    std::filesystem::copy_file(source_dir / name, out_dir / name, std::filesystem::copy_options::overwrite_existing,
-                               ec);
-    if (ec) return Status::IoError("copying " + (source_dir / name).string() + ": " + ec.message());
+    std::filesystem::copy_file(from, out_dir / name, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return Status::IoError("copying " + from.string() + ": " + ec.message());
   }
   return Status::Ok();
 }
@@ -97,7 +97,7 @@ Status InitModel(const std::filesystem::path& out_dir, const InitModelOptions& o
   CausalLm model(config);
   InitializeWeights(model, options.seed);
   GRADIENTS_RETURN_IF_ERROR(SaveCausalLm(model, out_dir, options.dtype));
-  if (options.tokenizer) GRADIENTS_RETURN_IF_ERROR(CopyTokenizerFiles(*options.tokenizer, out_dir));
+  if (options.tokenizer) GRADIENTS_RETURN_IF_ERROR(CopyTokenizerSource(*options.tokenizer, out_dir));
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <torch/types.h>
 
 #include "common/config.h"
+#include "common/durable_file.h"
 #include "common/safetensors.h"
 #include "common/strict_json.h"
 #include "trainers/tensor_io.h"
@@ -74,6 +75,65 @@ Result<LoraAdapterConfig> ParseAdapterConfig(const nlohmann::json& json) {
   return config;
 }
 
+// What LoadLoraAdapter would refuse, refused before anything is written.
+Status CheckSavable(const LoraAdapter& adapter) {
+  const LoraAdapterConfig& config = adapter.config;
+  if (config.r < 1 || config.r > 65536) return Status::InvalidArgument("r: expected a positive integer");
+  if (!std::isfinite(config.lora_alpha)) return Status::InvalidArgument("lora_alpha: expected a finite number");
+  if (config.target_modules.empty()) return Status::InvalidArgument("target_modules: expected at least one name");
+  if (adapter.modules.empty()) return Status::InvalidArgument("no LoRA modules to save");
+  for (const auto& [module, weights] : adapter.modules) {
+    const std::string where = "module \"" + module + "\": ";
+    if (!weights.a.defined() || !weights.b.defined() || weights.a.dim() != 2 || weights.b.dim() != 2) {
+      return Status::InvalidArgument(where + "lora_A and lora_B must both be matrices");
+    }
+    if (weights.a.size(0) != config.r || weights.b.size(1) != config.r) {
+      return Status::InvalidArgument(where + "lora_A is [" + std::to_string(weights.a.size(0)) + "," +
+                                     std::to_string(weights.a.size(1)) + "] and lora_B [" +
+                                     std::to_string(weights.b.size(0)) + "," + std::to_string(weights.b.size(1)) +
+                                     "], the config says r=" + std::to_string(config.r));
+    }
+    for (const at::Tensor& tensor : {weights.a, weights.b}) {
+      if (!at::isFloatingType(tensor.scalar_type()) || tensor.scalar_type() == at::kDouble) {
+        return Status::InvalidArgument(where + "weights must be float32, float16 or bfloat16");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// Every key PEFT's LoraConfig writes that LoadLoraAdapter looks at, plus the off values of the
+// features it refuses, as PEFT itself writes them: PEFT versions from 0.9 (use_dora) on read it.
+nlohmann::json AdapterConfigJson(const LoraAdapterConfig& config) {
+  // PEFT writes an integral alpha as an integer (its type is int); 32 rather than 32.0.
+  nlohmann::json alpha = config.lora_alpha;
+  if (config.lora_alpha == std::trunc(config.lora_alpha) && std::abs(config.lora_alpha) < 1e15) {
+    alpha = static_cast<int64_t>(config.lora_alpha);
+  }
+  nlohmann::json base = nullptr;
+  if (!config.base_model_name_or_path.empty()) base = config.base_model_name_or_path;
+  return {
+      {"peft_type", "LORA"},
+      {"task_type", "CAUSAL_LM"},
+      {"base_model_name_or_path", base},
+      {"revision", nullptr},
+      {"r", config.r},
+      {"lora_alpha", alpha},
+      {"lora_dropout", config.lora_dropout},
+      {"use_rslora", config.use_rslora},
+      {"target_modules", config.target_modules},
+      {"bias", "none"},
+      {"fan_in_fan_out", false},
+      {"inference_mode", true},
+      {"init_lora_weights", true},
+      {"modules_to_save", nullptr},
+      {"use_dora", false},
+      {"rank_pattern", nlohmann::json::object()},
+      {"alpha_pattern", nlohmann::json::object()},
+      {"layers_to_transform", nullptr},
+  };
+}
+
 }  // namespace
 
 double LoraAdapterConfig::Scale() const {
@@ -119,6 +179,23 @@ Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir) {
     }
   }
   return adapter;
+}
+
+Status SaveLoraAdapter(const LoraAdapter& adapter, const std::filesystem::path& dir) {
+  GRADIENTS_RETURN_IF_ERROR(CheckSavable(adapter));
+  SafetensorsWriter writer;
+  for (const auto& [module, weights] : adapter.modules) {
+    const std::string key = std::string(kKeyPrefix) + module;
+    GRADIENTS_RETURN_IF_ERROR(AddTensor(writer, key + ".lora_A.weight", weights.a));
+    GRADIENTS_RETURN_IF_ERROR(AddTensor(writer, key + ".lora_B.weight", weights.b));
+  }
+  writer.SetMetadata({{"format", "pt"}});  // what PEFT (through safetensors.torch) writes
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError("creating " + dir.string() + ": " + ec.message());
+  // The weights first: a directory with a config but no weights would look like a finished adapter.
+  GRADIENTS_RETURN_IF_ERROR(writer.WriteFile(dir / "adapter_model.safetensors"));
+  return WriteFileDurably(dir / "adapter_config.json", AdapterConfigJson(adapter.config).dump(2) + "\n");
 }
 
 Status MergeLoraAdapter(CausalLm& model, const LoraAdapter& adapter) {

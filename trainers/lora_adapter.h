@@ -1,6 +1,7 @@
-// LoRA adapters in PEFT's layout (adapter_config.json + adapter_model.safetensors), loaded and
-// merged into a model's weights: W' = W + scale * B A, with scale = lora_alpha / r, or
-// lora_alpha / sqrt(r) with rsLoRA. This is how the validator evaluates a submitted adapter.
+// LoRA adapters in PEFT's layout (adapter_config.json + adapter_model.safetensors): saved (what a
+// miner submits), loaded and merged into a model's weights: W' = W + scale * B A, with
+// scale = lora_alpha / r, or lora_alpha / sqrt(r) with rsLoRA. This is how the validator evaluates a
+// submitted adapter.
 #pragma once
 
 #include <filesystem>
@@ -39,6 +40,14 @@ struct LoraAdapter {
 // r, or a configuration this loader cannot honour (DoRA, fan_in_fan_out, biases, modules_to_save,
 // per-layer rank or alpha patterns) is an error naming it.
 Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir);
+
+// Writes `adapter` into `dir` (created if missing) so that PEFT's `PeftModel.from_pretrained` and
+// LoadLoraAdapter read it unchanged: adapter_model.safetensors with
+// `base_model.model.<module>.lora_A.weight` [r, in] and `.lora_B.weight` [out, r] in the tensors' own
+// dtype, then adapter_config.json; each file durably. An adapter LoadLoraAdapter would refuse (no
+// modules or target_modules, a rank other than config.r, non-matrix weights) is an InvalidArgument
+// naming the module, and nothing is written.
+Status SaveLoraAdapter(const LoraAdapter& adapter, const std::filesystem::path& dir);
 
 // Adds scale * B A to each adapted weight, after checking that the module exists in `model`, is
 // one of the config's target modules and has the shapes A and B imply.

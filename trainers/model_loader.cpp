@@ -1,6 +1,13 @@
 #include "trainers/model_loader.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <regex>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include <torch/types.h>
@@ -15,6 +22,8 @@
 
 namespace gradients {
 namespace {
+
+constexpr const char* kIndexFileName = "model.safetensors.index.json";
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
   std::string out = "[";
@@ -35,7 +44,7 @@ Status CheckShardName(const std::string& name) {
 // Which file holds each tensor: the index's weight_map, or the single model.safetensors.
 Result<std::map<std::string, std::vector<std::string>>> ShardTensors(const std::filesystem::path& model_dir) {
   std::map<std::string, std::vector<std::string>> shards;  // file -> tensor names it must hold
-  std::filesystem::path index_path = model_dir / "model.safetensors.index.json";
+  std::filesystem::path index_path = model_dir / kIndexFileName;
   if (!std::filesystem::exists(index_path)) {
     if (!std::filesystem::exists(model_dir / "model.safetensors")) {
       return Status::NotFound(model_dir.string() + ": neither model.safetensors nor model.safetensors.index.json");
@@ -57,6 +66,79 @@ Result<std::map<std::string, std::vector<std::string>>> ShardTensors(const std::
     shards[file.get<std::string>()].push_back(tensor);
   }
   return shards;
+}
+
+constexpr const char* kTokenizerFileNames[] = {
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",     "vocab.json",
+    "merges.txt",     "added_tokens.json",     "generation_config.json",  "chat_template.jinja"};
+
+// The parameters one safetensors file of a save holds, and their bytes in the saved dtype.
+struct Shard {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  uint64_t bytes = 0;
+};
+
+// huggingface_hub's split_state_dict_into_shards, which save_pretrained uses: greedy in the state
+// dict's order (our parameter order is transformers' module order); a tensor above the limit is
+// put in a shard of its own right away, ahead of the shard still being filled.
+std::vector<Shard> PlanShards(CausalLm& model, at::ScalarType dtype, uint64_t max_shard_bytes) {
+  std::vector<Shard> shards;
+  Shard current;
+  for (const auto& item : model->named_parameters()) {
+    const uint64_t bytes = static_cast<uint64_t>(item.value().numel()) * at::elementSize(dtype);
+    if (bytes > max_shard_bytes) {
+      shards.push_back(Shard{.tensors = {{item.key(), item.value()}}, .bytes = bytes});
+      continue;
+    }
+    if (current.bytes + bytes > max_shard_bytes) shards.push_back(std::exchange(current, Shard{}));
+    current.tensors.emplace_back(item.key(), item.value());
+    current.bytes += bytes;
+  }
+  if (!current.tensors.empty()) shards.push_back(std::move(current));
+  return shards;
+}
+
+// "model-00002-of-00005.safetensors" for index 1 of 5.
+std::string ShardFileName(size_t index, size_t count) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", index + 1, count);
+  return name;
+}
+
+bool IsWeightFileName(const std::string& name) {
+  static const std::regex shard(R"(model-\d{5}-of-\d{5}\.safetensors)");
+  return name == "model.safetensors" || name == kIndexFileName || std::regex_match(name, shard);
+}
+
+// Removed only after the new files are in place: until the single file or the index that replaces
+// them is written, the old set still loads.
+Status RemoveStaleWeightFiles(const std::filesystem::path& model_dir, const std::set<std::string>& written) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> stale;
+  for (std::filesystem::directory_iterator it(model_dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (IsWeightFileName(name) && !written.contains(name)) stale.push_back(it->path());
+  }
+  if (ec) return Status::IoError("listing " + model_dir.string() + ": " + ec.message());
+  if (stale.empty()) return Status::Ok();
+  // The index first: without it the loader reads model.safetensors, which is new when it exists.
+  std::partition(stale.begin(), stale.end(), [](const auto& path) { return path.filename() == kIndexFileName; });
+  for (const auto& path : stale) GRADIENTS_RETURN_IF_ERROR(RemoveTree(path));
+  return SyncDirectory(model_dir);
+}
+
+Status CopyFileDurably(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) return Status::IoError("opening " + from.string() + ": " + std::strerror(errno));
+  GRADIENTS_ASSIGN_OR_RETURN(DurableFileWriter out, DurableFileWriter::Create(to));
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    GRADIENTS_RETURN_IF_ERROR(out.Append(std::string_view(buffer.data(), static_cast<size_t>(in.gcount()))));
+  }
+  if (in.bad()) return Status::IoError("reading " + from.string());
+  return out.Commit();
 }
 
 }  // namespace
@@ -129,19 +211,52 @@ Result<CausalLm> LoadCausalLm(const std::filesystem::path& model_dir, const Mode
   return model;
 }
 
-Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, at::ScalarType dtype) {
+Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, const ModelSaveOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(model_dir, ec);
   if (ec) return Status::IoError("creating " + model_dir.string() + ": " + ec.message());
-  SafetensorsWriter writer;
-  for (const auto& [name, parameter] : NamedWeights(model)) {
-    GRADIENTS_RETURN_IF_ERROR(AddTensor(writer, name, parameter.to(dtype)));
+  const std::vector<Shard> shards = PlanShards(model, options.dtype, options.max_shard_bytes);
+  std::set<std::string> written;
+  nlohmann::json weight_map = nlohmann::json::object();
+  uint64_t total_size = 0;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const std::string file_name = shards.size() == 1 ? "model.safetensors" : ShardFileName(i, shards.size());
+    // One shard's copy in memory at a time, not the whole model's.
+    SafetensorsWriter writer;
+    for (const auto& [name, parameter] : shards[i].tensors) {
+      GRADIENTS_RETURN_IF_ERROR(AddTensor(writer, name, parameter.to(options.dtype)));
+      weight_map[name] = file_name;
+    }
+    writer.SetMetadata({{"format", "pt"}});
+    GRADIENTS_RETURN_IF_ERROR(writer.WriteFile(model_dir / file_name));
+    written.insert(file_name);
+    total_size += shards[i].bytes;
   }
-  writer.SetMetadata({{"format", "pt"}});
-  GRADIENTS_RETURN_IF_ERROR(writer.WriteFile(model_dir / "model.safetensors"));
+  if (shards.size() > 1) {
+    nlohmann::json index = {{"metadata", {{"total_size", total_size}}}, {"weight_map", weight_map}};
+    GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(model_dir / kIndexFileName, index.dump(2) + "\n"));
+    written.insert(kIndexFileName);
+  }
+  GRADIENTS_RETURN_IF_ERROR(RemoveStaleWeightFiles(model_dir, written));
   ModelConfig config = model->config();
-  config.torch_dtype = dtype == at::kBFloat16 ? "bfloat16" : dtype == at::kHalf ? "float16" : "float32";
+  config.torch_dtype = options.dtype == at::kBFloat16 ? "bfloat16" : options.dtype == at::kHalf ? "float16" : "float32";
   return WriteFileDurably(model_dir / "config.json", config.ToJson().dump(2) + "\n");
+}
+
+Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, at::ScalarType dtype) {
+  return SaveCausalLm(model, model_dir, ModelSaveOptions{.dtype = dtype});
+}
+
+Status CopyTokenizerFiles(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(to_dir, ec);
+  if (ec) return Status::IoError("creating " + to_dir.string() + ": " + ec.message());
+  for (const char* name : kTokenizerFileNames) {
+    // Follows symbolic links: Hugging Face's cache links each file to a blob.
+    if (!std::filesystem::is_regular_file(from_dir / name, ec)) continue;
+    GRADIENTS_RETURN_IF_ERROR(CopyFileDurably(from_dir / name, to_dir / name));
+  }
+  return Status::Ok();
 }
 
 }  // namespace gradients

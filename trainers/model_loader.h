@@ -30,7 +30,27 @@ Result<CausalLm> LoadCausalLm(const std::filesystem::path& model_dir, const Mode
 // not written: transformers ties it again on load).
 std::map<std::string, at::Tensor> NamedWeights(CausalLm& model);
 
-// Writes config.json and model.safetensors (weights in `dtype`), durably.
-Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, at::ScalarType dtype = at::kFloat);
+struct ModelSaveOptions {
+  // The weights are written in this dtype, and config.json's torch_dtype says so.
+  at::ScalarType dtype = at::kFloat;
+  // transformers' max_shard_size (its default "5GB" is 5 * 10^9 bytes): weights above it are split
+  // into model-00001-of-0000N.safetensors ... with a model.safetensors.index.json.
+  uint64_t max_shard_bytes = 5'000'000'000;
+};
+
+// Writes config.json and the weights into `model_dir` (created if missing), each file durably, as
+// transformers' save_pretrained does: one model.safetensors up to options.max_shard_bytes, shards
+// above it (tensors assigned in the model's parameter order, a new shard when the next tensor would
+// pass the limit, a tensor larger than the limit alone in its own shard). Weight files of an earlier
+// save in `model_dir` that this one does not replace are removed, since the loader prefers an index.
+Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, const ModelSaveOptions& options = {});
+// The same with only the dtype chosen.
+Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, at::ScalarType dtype);
+
+// Copies whichever of the tokenizer files a Hugging Face model directory carries (tokenizer.json,
+// tokenizer_config.json, special_tokens_map.json, tokenizer.model, vocab.json, merges.txt,
+// added_tokens.json, generation_config.json, chat_template.jinja) exist in `from_dir` into `to_dir`
+// (created if missing), each durably, replacing files of the same name.
+Status CopyTokenizerFiles(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir);
 
 }  // namespace gradients

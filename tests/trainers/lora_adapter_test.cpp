@@ -114,5 +114,90 @@ TEST(LoraAdapter, RejectsTensorsThatDoNotFitTheModel) {
   EXPECT_NE(LoadError(files).find("unexpected tensor \"base_model.model.lm_head.weight\""), std::string::npos);
 }
 
+// An adapter for the llama_head_dim_bias fixture, as a trainer holds it in memory.
+LoraAdapter TrainedAdapter(at::ScalarType dtype = at::kFloat) {
+  torch::manual_seed(12);
+  LoraAdapter adapter;
+  adapter.config = {.r = 2, .lora_alpha = 6, .lora_dropout = 0.05, .use_rslora = true,
+                    .target_modules = {"q_proj", "down_proj"}, .base_model_name_or_path = "fixtures/llama"};
+  const auto random = [dtype](int64_t rows, int64_t columns) { return torch::randn({rows, columns}).to(dtype); };
+  adapter.modules["model.layers.0.self_attn.q_proj"] = {random(2, 64), random(96, 2)};
+  adapter.modules["model.layers.1.mlp.down_proj"] = {random(2, 96), random(64, 2)};
+  return adapter;
+}
+
+TEST(SaveLoraAdapter, RoundTripsThroughLoadLoraAdapterIntoANewDirectory) {
+  testing::TempDir dir;
+  const LoraAdapter saved = TrainedAdapter();
+  const std::filesystem::path path = dir / "not" / "yet" / "there";
+  ASSERT_TRUE(SaveLoraAdapter(saved, path).ok());
+  Result<LoraAdapter> loaded = LoadLoraAdapter(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->config.r, 2);
+  EXPECT_EQ(loaded->config.lora_alpha, 6);
+  EXPECT_EQ(loaded->config.lora_dropout, 0.05);
+  EXPECT_TRUE(loaded->config.use_rslora);
+  EXPECT_EQ(loaded->config.target_modules, saved.config.target_modules);
+  EXPECT_EQ(loaded->config.base_model_name_or_path, "fixtures/llama");
+  ASSERT_EQ(loaded->modules.size(), saved.modules.size());
+  for (const auto& [module, weights] : saved.modules) {
+    EXPECT_TRUE(torch::equal(loaded->modules[module].a, weights.a)) << module;
+    EXPECT_TRUE(torch::equal(loaded->modules[module].b, weights.b)) << module;
+  }
+  EXPECT_TRUE(LoadCausalLm(kModel, {.adapter = path}).ok()) << "and merges into the model it was made for";
+}
+
+TEST(SaveLoraAdapter, WritesTheConfigurationPeftWrites) {
+  testing::TempDir dir;
+  ASSERT_TRUE(SaveLoraAdapter(TrainedAdapter(), dir.path()).ok());
+  nlohmann::json config = nlohmann::json::parse(*ReadFileToString(dir / "adapter_config.json", 1 << 20));
+  const nlohmann::json expected = {
+      {"peft_type", "LORA"}, {"task_type", "CAUSAL_LM"}, {"base_model_name_or_path", "fixtures/llama"},
+      {"revision", nullptr}, {"r", 2}, {"lora_alpha", 6}, {"lora_dropout", 0.05}, {"use_rslora", true},
+      {"target_modules", {"q_proj", "down_proj"}}, {"bias", "none"}, {"fan_in_fan_out", false},
+      {"inference_mode", true}, {"init_lora_weights", true}, {"modules_to_save", nullptr}, {"use_dora", false},
+      {"rank_pattern", nlohmann::json::object()}, {"alpha_pattern", nlohmann::json::object()},
+      {"layers_to_transform", nullptr}};
+  EXPECT_EQ(config, expected) << config.dump(2);
+  EXPECT_TRUE(config["lora_alpha"].is_number_integer()) << "PEFT writes an integral alpha as an integer";
+}
+
+TEST(SaveLoraAdapter, WritesPeftKeysAndShapesInTheTensorsDtype) {
+  for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+    testing::TempDir dir;
+    ASSERT_TRUE(SaveLoraAdapter(TrainedAdapter(dtype), dir.path()).ok());
+    SafetensorsFile file = std::move(SafetensorsFile::Open(dir / "adapter_model.safetensors")).value();
+    std::map<std::string, std::vector<uint64_t>> shapes;
+    for (const SafetensorsTensor& tensor : file.header().tensors) {
+      shapes[tensor.name] = tensor.shape;
+      EXPECT_EQ(tensor.dtype, dtype == at::kFloat ? DType::kF32 : DType::kBF16) << tensor.name;
+    }
+    const std::map<std::string, std::vector<uint64_t>> expected = {
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", {2, 64}},
+        {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", {96, 2}},
+        {"base_model.model.model.layers.1.mlp.down_proj.lora_A.weight", {2, 96}},
+        {"base_model.model.model.layers.1.mlp.down_proj.lora_B.weight", {64, 2}}};
+    EXPECT_EQ(shapes, expected);
+    EXPECT_EQ(file.header().metadata, (std::map<std::string, std::string>{{"format", "pt"}}));
+  }
+}
+
+TEST(SaveLoraAdapter, RefusesWhatLoadLoraAdapterWouldRefuseAndWritesNothing) {
+  testing::TempDir dir;
+  LoraAdapter adapter = TrainedAdapter();
+  adapter.config.r = 4;
+  Status status = SaveLoraAdapter(adapter, dir / "a");
+  EXPECT_EQ(status.message(), "module \"model.layers.0.self_attn.q_proj\": lora_A is [2,64] and lora_B [96,2], the "
+                              "config says r=4");
+  EXPECT_FALSE(std::filesystem::exists(dir / "a"));
+  adapter = TrainedAdapter();
+  adapter.modules.clear();
+  EXPECT_EQ(SaveLoraAdapter(adapter, dir / "a").message(), "no LoRA modules to save");
+  adapter = TrainedAdapter();
+  adapter.modules["model.layers.0.self_attn.q_proj"].b = at::Tensor();
+  EXPECT_EQ(SaveLoraAdapter(adapter, dir / "a").message(),
+            "module \"model.layers.0.self_attn.q_proj\": lora_A and lora_B must both be matrices");
+}
+
 }  // namespace
 }  // namespace gradients

@@ -1,0 +1,175 @@
+#include "cli/train_command.h"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/dataset_flags.h"
+#include "common/config.h"
+#include "trainers/dataset.h"
+#include "trainers/tokenizer.h"
+#include "trainers/trainer.h"
+
+namespace gradients::cli {
+namespace {
+
+int Fail(std::ostream& err, const Status& status) {
+  err << "gradients train: " << status.message() << "\n";
+  return 1;
+}
+
+std::string Duration(double seconds) {
+  const auto total = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
+  if (total >= 3600) return fmt::format("{}h{:02}m", total / 3600, total % 3600 / 60);
+  if (total >= 60) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}s", total);
+}
+
+nlohmann::json ProgressJson(const TrainProgress& progress) {
+  nlohmann::json json = {{"event", progress.event},
+                         {"step", progress.step},
+                         {"total_steps", progress.total_steps},
+                         {"epoch", progress.epoch},
+                         {"loss", progress.loss},
+                         {"learning_rate", progress.learning_rate},
+                         {"grad_norm", progress.grad_norm},
+                         {"tokens", progress.tokens},
+                         {"tokens_per_second", progress.tokens_per_second},
+                         {"elapsed_seconds", progress.elapsed_seconds},
+                         {"eta_seconds", progress.eta_seconds}};
+  if (progress.validation_loss) json["validation_loss"] = *progress.validation_loss;
+  return json;
+}
+
+std::string ProgressLine(const TrainProgress& progress, bool bar) {
+  std::string line;
+  if (bar) {
+    constexpr int kWidth = 24;
+    const double done = progress.total_steps > 0 ? static_cast<double>(progress.step) /
+                                                       static_cast<double>(progress.total_steps)
+                                                 : 0;
+    const int filled = std::clamp(static_cast<int>(done * kWidth), 0, kWidth);
+    line = "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(kWidth - filled), '.') + "] ";
+  }
+  line += fmt::format("step {}/{}", progress.step, progress.total_steps);
+  if (progress.validation_loss) return line + fmt::format("  validation loss {:.4f}", *progress.validation_loss);
+  line += fmt::format("  loss {:.4f}  lr {:.2e}  {:.0f} tok/s  ETA {}", progress.loss, progress.learning_rate,
+                      progress.tokens_per_second, Duration(progress.eta_seconds));
+  return line;
+}
+
+// Ctrl-C (or SIGTERM) stops the run cleanly: it checkpoints and writes its result. A second
+// signal gets the default action.
+std::atomic<bool> stop_requested{false};
+
+extern "C" void RequestStop(int signal_number) {
+  stop_requested = true;
+  std::signal(signal_number, SIG_DFL);
+}
+
+// The output directory must be new (or empty) unless the run continues there.
+Status CheckOutputDirectory(const std::filesystem::path& out, bool resume) {
+  std::error_code error;
+  const bool exists = std::filesystem::exists(out, error);
+  if (exists && !std::filesystem::is_directory(out, error)) {
+    return Status::InvalidArgument("--out " + out.string() + " is not a directory");
+  }
+  if (!resume && exists && !std::filesystem::is_empty(out, error)) {
+    return Status::AlreadyExists("--out " + out.string() +
+                                 " exists and is not empty; pass --resume to continue its run, or choose another "
+                                 "directory");
+  }
+  if (resume && !std::filesystem::exists(out / "checkpoint" / "state.json") &&
+      !std::filesystem::exists(out / "checkpoint.old" / "state.json")) {
+    return Status::NotFound("--resume: no checkpoint in " + (out / "checkpoint").string());
+  }
+  std::filesystem::create_directories(out, error);
+  if (error) return Status::IoError("creating " + out.string() + ": " + error.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool progress_is_terminal) {
+  // Everything cheap is checked before the tokenizer, the data and the model are read.
+  Hyperparameters hyperparameters;
+  if (!args.config.empty()) {
+    Result<Hyperparameters> loaded = LoadConfigFile<Hyperparameters>(args.config, "");
+    if (!loaded.ok()) return Fail(err, loaded.status());
+    hyperparameters = *loaded;
+  }
+  if (!args.mode.empty()) {
+    if (args.mode != "lora" && args.mode != "full") {
+      return Fail(err, Status::InvalidArgument("--mode must be lora or full, got \"" + args.mode.substr(0, 20) + "\""));
+    }
+    hyperparameters.mode = args.mode;
+  }
+  if (args.time_limit_seconds < 0) return Fail(err, Status::InvalidArgument("--time-limit must not be negative"));
+  Result<DatasetOptions> dataset_options =
+      DatasetOptionsFromFlags(args.format, args.columns, args.field, hyperparameters.max_length);
+  if (!dataset_options.ok()) return Fail(err, dataset_options.status());
+  std::ofstream metrics;
+  if (Status status = CheckOutputDirectory(args.out, args.resume); !status.ok()) return Fail(err, status);
+  if (!args.metrics.empty()) {
+    metrics.open(args.metrics, std::ios::app);
+    if (!metrics) return Fail(err, Status::IoError("cannot open --metrics " + args.metrics.string()));
+  }
+
+  Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
+  if (!tokenizer.ok()) return Fail(err, tokenizer.status());
+  Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(args.data, **tokenizer, *dataset_options);
+  if (!examples.ok()) return Fail(err, examples.status());
+
+  TrainOptions options;
+  options.hyperparameters = hyperparameters;
+  options.model_dir = args.model;
+  options.out_dir = args.out;
+  options.device = args.device;
+  options.resume = args.resume;
+  options.log_every_steps = args.log_every;
+  options.checkpoint_every_steps = args.checkpoint_every;
+  options.activation_checkpointing = args.activation_checkpointing;
+  options.cpu_threads = args.cpu_threads;
+  options.cancel = &stop_requested;
+  std::signal(SIGINT, RequestStop);
+  std::signal(SIGTERM, RequestStop);
+  if (args.time_limit_seconds > 0) {
+    options.deadline = std::chrono::system_clock::now() +
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                           std::chrono::duration<double>(args.time_limit_seconds));
+  }
+  bool bar_drawn = false;
+  options.on_progress = [&](const TrainProgress& progress) {
+    if (metrics.is_open()) metrics << ProgressJson(progress).dump() << "\n" << std::flush;
+    if (progress_is_terminal) {
+      err << "\r" << ProgressLine(progress, true) << "\033[K" << std::flush;
+      bar_drawn = true;
+    } else {
+      err << ProgressLine(progress, false) << "\n";
+    }
+  };
+  // Padding is never a label, so any id serves; EOS is what Hugging Face trainers use.
+  const int32_t pad_id = (*tokenizer)->eos_id().value_or(0);
+  Result<TrainResult> result = Train(options, std::move(*examples), pad_id);
+  if (bar_drawn) err << "\n";
+  if (!result.ok()) return Fail(err, result.status());
+  nlohmann::json summary = {{"out", args.out.string()},
+                            {"mode", hyperparameters.mode},
+                            {"steps", result->steps},
+                            {"total_steps", result->total_steps},
+                            {"tokens", result->tokens},
+                            {"stop_reason", result->stop_reason},
+                            {"train_loss", result->train_loss},
+                            {"best_validation_loss", nullptr},
+                            {"best_step", result->best_step}};
+  if (result->best_validation_loss) summary["best_validation_loss"] = *result->best_validation_loss;
+  out << summary.dump() << "\n";
+  return 0;
+}
+
+}  // namespace gradients::cli

@@ -1,0 +1,123 @@
+#include "trainers/train_checkpoint.h"
+
+#include <system_error>
+
+#include "common/durable_file.h"
+#include "common/safetensors.h"
+#include "common/strict_json.h"
+#include "trainers/tensor_io.h"
+
+namespace gradients {
+namespace {
+
+constexpr int kFormatVersion = 1;
+constexpr uint64_t kMaxStateBytes = 16 << 20;
+
+std::filesystem::path Sibling(const std::filesystem::path& dir, const char* suffix) {
+  return dir.parent_path() / (dir.filename().string() + suffix);
+}
+
+nlohmann::json StateJson(const TrainState& state) {
+  nlohmann::json json = {{"version", kFormatVersion},
+                         {"step", state.step},
+                         {"micro_batches", state.micro_batches},
+                         {"tokens", state.tokens},
+                         {"generator_state", state.generator_state},
+                         {"best_validation_loss", nullptr},
+                         {"best_step", state.best_step},
+                         {"evaluations_without_improvement", state.evaluations_without_improvement},
+                         {"hyperparameters", state.hyperparameters},
+                         {"data_digest", state.data_digest}};
+  if (state.best_validation_loss) json["best_validation_loss"] = *state.best_validation_loss;
+  return json;
+}
+
+Result<TrainState> ParseState(const std::filesystem::path& path) {
+  GRADIENTS_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxStateBytes));
+  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, ParseStrictJson(text));
+  TrainState state;
+  try {
+    if (json.at("version").get<int>() != kFormatVersion) {
+      return Status::InvalidArgument(path.string() + ": unsupported checkpoint version " + json.at("version").dump());
+    }
+    state.step = json.at("step").get<int64_t>();
+    state.micro_batches = json.at("micro_batches").get<int64_t>();
+    state.tokens = json.at("tokens").get<int64_t>();
+    state.generator_state = json.at("generator_state").get<std::string>();
+    if (!json.at("best_validation_loss").is_null()) {
+      state.best_validation_loss = json.at("best_validation_loss").get<double>();
+    }
+    state.best_step = json.at("best_step").get<int64_t>();
+    state.evaluations_without_improvement = json.at("evaluations_without_improvement").get<int64_t>();
+    state.hyperparameters = json.at("hyperparameters");
+    state.data_digest = json.at("data_digest").get<std::string>();
+  } catch (const nlohmann::json::exception& error) {
+    return Status::InvalidArgument(path.string() + ": " + error.what());
+  }
+  if (state.step < 0 || state.micro_batches < 0 || state.tokens < 0) {
+    return Status::InvalidArgument(path.string() + ": negative counters");
+  }
+  return state;
+}
+
+}  // namespace
+
+Status WriteTensorFile(const std::filesystem::path& path, const NamedTensors& tensors) {
+  SafetensorsWriter writer;
+  for (const auto& [name, tensor] : tensors) GRADIENTS_RETURN_IF_ERROR(AddTensor(writer, name, tensor));
+  return writer.WriteFile(path);
+}
+
+Result<NamedTensors> ReadTensorFile(const std::filesystem::path& path) {
+  GRADIENTS_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
+  NamedTensors tensors;
+  for (const SafetensorsTensor& entry : file.header().tensors) {
+    GRADIENTS_ASSIGN_OR_RETURN(at::Tensor view, WeightView(file, entry));
+    tensors[entry.name] = view.clone();
+  }
+  return tensors;
+}
+
+Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoint& checkpoint) {
+  const std::filesystem::path fresh = Sibling(dir, ".new"), previous = Sibling(dir, ".old");
+  GRADIENTS_RETURN_IF_ERROR(RemoveTree(fresh));
+  std::error_code error;
+  std::filesystem::create_directories(fresh, error);
+  if (error) return Status::IoError("creating " + fresh.string() + ": " + error.message());
+  GRADIENTS_RETURN_IF_ERROR(WriteTensorFile(fresh / "trainable.safetensors", checkpoint.trainable));
+  GRADIENTS_RETURN_IF_ERROR(WriteTensorFile(fresh / "optimizer.safetensors", checkpoint.optimizer));
+  if (!checkpoint.best.empty()) GRADIENTS_RETURN_IF_ERROR(WriteTensorFile(fresh / "best.safetensors", checkpoint.best));
+  GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(fresh / "state.json", StateJson(checkpoint.state).dump(1) + "\n"));
+  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(fresh));
+  // dir -> dir.old, dir.new -> dir, then drop dir.old: at every moment a complete checkpoint exists
+  // under one of the names, and LoadTrainCheckpoint looks at both.
+  GRADIENTS_RETURN_IF_ERROR(RemoveTree(previous));
+  if (std::filesystem::exists(dir)) {
+    std::filesystem::rename(dir, previous, error);
+    if (error) return Status::IoError("renaming " + dir.string() + ": " + error.message());
+  }
+  std::filesystem::rename(fresh, dir, error);
+  if (error) return Status::IoError("renaming " + fresh.string() + ": " + error.message());
+  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(dir.parent_path()));
+  return RemoveTree(previous);
+}
+
+Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& requested) {
+  std::filesystem::path dir = requested;
+  if (!std::filesystem::exists(dir / "state.json")) {
+    dir = Sibling(requested, ".old");
+    if (!std::filesystem::exists(dir / "state.json")) {
+      return Status::NotFound("no checkpoint in " + requested.string());
+    }
+  }
+  TrainCheckpoint checkpoint;
+  GRADIENTS_ASSIGN_OR_RETURN(checkpoint.state, ParseState(dir / "state.json"));
+  GRADIENTS_ASSIGN_OR_RETURN(checkpoint.trainable, ReadTensorFile(dir / "trainable.safetensors"));
+  GRADIENTS_ASSIGN_OR_RETURN(checkpoint.optimizer, ReadTensorFile(dir / "optimizer.safetensors"));
+  if (std::filesystem::exists(dir / "best.safetensors")) {
+    GRADIENTS_ASSIGN_OR_RETURN(checkpoint.best, ReadTensorFile(dir / "best.safetensors"));
+  }
+  return checkpoint;
+}
+
+}  // namespace gradients

@@ -1,0 +1,51 @@
+// The resumable state of a fine-tuning run (trainers/trainer.h describes the directory): written
+// to a fresh directory and renamed into place, read back strictly.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace gradients {
+
+struct TrainState {
+  int64_t step = 0;           // optimizer steps done
+  int64_t micro_batches = 0;  // micro-batches consumed: the data position
+  int64_t tokens = 0;         // training tokens consumed
+  std::string generator_state;  // hex of the generator state (dropout masks)
+  std::optional<double> best_validation_loss;
+  int64_t best_step = 0;
+  int64_t evaluations_without_improvement = 0;
+  // What the run must match to resume.
+  nlohmann::json hyperparameters;
+  std::string data_digest;
+};
+
+using NamedTensors = std::map<std::string, at::Tensor>;
+
+struct TrainCheckpoint {
+  TrainState state;
+  NamedTensors trainable;
+  NamedTensors optimizer;
+  NamedTensors best;  // empty when no validation has happened
+};
+
+// Writes `checkpoint` as `dir` (replacing a previous one only once the new one is complete).
+Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoint& checkpoint);
+
+// Reads a checkpoint SaveTrainCheckpoint wrote (falling back to the previous one when a save was
+// interrupted between its two renames). NotFound when there is none.
+Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& dir);
+
+// Safetensors files of float32 / float16 / bfloat16 / int64 tensors, to and from CPU tensors.
+Status WriteTensorFile(const std::filesystem::path& path, const NamedTensors& tensors);
+Result<NamedTensors> ReadTensorFile(const std::filesystem::path& path);
+
+}  // namespace gradients

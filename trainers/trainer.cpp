@@ -1,0 +1,473 @@
+#include "trainers/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <ATen/core/Generator.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
+
+#include "common/digest.h"
+#include "common/durable_file.h"
+#include "common/hex.h"
+#include "common/logging.h"
+#include "trainers/adamw.h"
+#include "trainers/compute_device.h"
+#include "trainers/evaluate.h"
+#include "trainers/lora_training.h"
+#include "trainers/model_loader.h"
+#include "trainers/train_checkpoint.h"
+#include "trainers/training_batches.h"
+#include "trainers/training_loss.h"
+
+namespace gradients {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
+
+// A digest of the examples, so a resume on other data (or other tokenization) is refused.
+std::string DataDigest(const std::vector<TokenizedExample>& examples) {
+  std::string bytes;
+  auto append = [&bytes](int64_t value) { bytes.append(reinterpret_cast<const char*>(&value), sizeof(value)); };
+  for (const TokenizedExample& example : examples) {
+    append(static_cast<int64_t>(example.input_ids.size()));
+    for (int32_t id : example.input_ids) append(id);
+    for (int32_t label : example.labels) append(label);
+  }
+  return ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, bytes));
+}
+
+struct Trainable {
+  std::string name;
+  at::Tensor tensor;
+};
+
+bool IsNormOrBias(const std::string& name) { return name.ends_with("norm.weight") || name.ends_with(".bias"); }
+
+}  // namespace
+
+// One run: the model, its trainable tensors, the optimizer, the data plan and the counters that a
+// checkpoint saves.
+class TrainingRun {
+ public:
+  explicit TrainingRun(const TrainOptions& options) : options_(options), hp_(options.hyperparameters) {}
+
+  Result<TrainResult> Run(std::vector<TokenizedExample> examples, int32_t pad_id);
+
+ private:
+  Status Setup();
+  Status Resume();
+  Status CheckpointNow();
+  Result<double> Validate();
+  TrainingBatch BatchAt(int64_t micro_batch);
+  NamedTensors TrainableCopies() const;
+  Status LoadTrainables(const NamedTensors& tensors, const std::string& what);
+  Status Export();
+  void Report(const std::string& event, std::optional<double> validation_loss);
+
+  const TrainOptions& options_;
+  const Hyperparameters& hp_;
+  at::Device device_{at::kCPU};
+  CausalLm model_{nullptr};
+  std::string stored_dtype_;
+  std::vector<Trainable> trainables_;
+  std::unique_ptr<AdamW> optimizer_;
+  at::Generator dropout_generator_;
+
+  DataSplit split_;
+  std::string data_digest_;
+  BatchingOptions batching_;
+  std::optional<EpochPlan> plan_;
+  int64_t batches_per_epoch_ = 0;
+  int64_t total_micro_batches_ = 0;
+  int64_t total_steps_ = 0;
+
+  TrainState state_;
+  NamedTensors best_;
+  // Since the last report.
+  at::Tensor interval_loss_;
+  int64_t interval_steps_ = 0;
+  int64_t interval_tokens_ = 0;
+  Clock::time_point interval_start_;
+  at::Tensor last_grad_norm_;
+  double last_learning_rate_ = 0;
+  double last_train_loss_ = 0;
+  Clock::time_point run_start_;
+  int64_t steps_at_start_ = 0;
+};
+
+Status TrainingRun::Setup() {
+  GRADIENTS_ASSIGN_OR_RETURN(device_, ResolveComputeDevice(options_.device));
+  const bool cuda = device_.is_cuda();
+  const bool lora = hp_.mode == "lora";
+  if (!cuda) {
+    const int threads = options_.cpu_threads > 0 ? options_.cpu_threads : at::hasMKL() ? 0 : 1;
+    if (threads > 0) at::set_num_threads(threads);
+  }
+  // On a GPU the compute is bfloat16. LoRA keeps the frozen base in bfloat16 (half the memory, no
+  // casts) and its adapters in float32; full fine-tuning keeps float32 master weights, cast to
+  // bfloat16 where used. On the CPU everything is float32: exact and deterministic.
+  ModelLoadOptions load;
+  load.device = device_;
+  load.dtype = cuda && lora ? at::kBFloat16 : at::kFloat;
+  GRADIENTS_ASSIGN_OR_RETURN(model_, LoadCausalLm(options_.model_dir, load));
+  stored_dtype_ = model_->config().torch_dtype;
+  if (cuda) model_->SetComputeDtype(at::kBFloat16);
+  model_->train();
+
+  at::Generator init_generator = at::detail::createCPUGenerator(hp_.seed);
+  if (cuda) {
+    dropout_generator_ = at::globalContext().defaultGenerator(device_);
+    dropout_generator_.set_current_seed(hp_.seed);
+  } else {
+    dropout_generator_ = at::detail::createCPUGenerator(hp_.seed + 1);
+  }
+
+  std::vector<ParameterGroup> groups;
+  if (lora) {
+    GRADIENTS_RETURN_IF_ERROR(AttachLora(model_, hp_.lora, init_generator, dropout_generator_));
+    ParameterGroup a_group{.weight_decay = hp_.weight_decay};
+    ParameterGroup b_group{.learning_rate_scale = hp_.lora.plus_lr_ratio > 0 ? hp_.lora.plus_lr_ratio : 1.0,
+                           .weight_decay = hp_.weight_decay};
+    for (auto& [path, projection] : LoraProjections(model_)) {
+      trainables_.push_back({path + ".lora_A", projection->lora.a});
+      trainables_.push_back({path + ".lora_B", projection->lora.b});
+      a_group.names.push_back(path + ".lora_A");
+      a_group.parameters.push_back(projection->lora.a);
+      b_group.names.push_back(path + ".lora_B");
+      b_group.parameters.push_back(projection->lora.b);
+    }
+    groups = {std::move(a_group), std::move(b_group)};
+  } else {
+    ParameterGroup decayed{.weight_decay = hp_.weight_decay}, not_decayed{.weight_decay = 0};
+    for (const auto& item : model_->named_parameters()) {
+      at::Tensor parameter = item.value();
+      parameter.set_requires_grad(true);
+      trainables_.push_back({item.key(), parameter});
+      ParameterGroup& group = IsNormOrBias(item.key()) ? not_decayed : decayed;
+      group.names.push_back(item.key());
+      group.parameters.push_back(parameter);
+    }
+    groups = {std::move(decayed), std::move(not_decayed)};
+  }
+  optimizer_ = std::make_unique<AdamW>(
+      std::move(groups), AdamWOptions{.beta1 = hp_.adam_beta1, .beta2 = hp_.adam_beta2, .epsilon = hp_.adam_epsilon});
+  return Status::Ok();
+}
+
+NamedTensors TrainingRun::TrainableCopies() const {
+  NamedTensors copies;
+  for (const Trainable& trainable : trainables_) {
+    copies[trainable.name] = trainable.tensor.detach().to(at::kCPU, /*non_blocking=*/false, /*copy=*/true);
+  }
+  return copies;
+}
+
+Status TrainingRun::LoadTrainables(const NamedTensors& tensors, const std::string& what) {
+  if (tensors.size() != trainables_.size()) {
+    return Status::InvalidArgument(what + " holds " + std::to_string(tensors.size()) + " tensors, the run trains " +
+                                   std::to_string(trainables_.size()));
+  }
+  at::NoGradGuard no_grad;
+  for (Trainable& trainable : trainables_) {
+    auto found = tensors.find(trainable.name);
+    if (found == tensors.end()) return Status::InvalidArgument(what + " lacks \"" + trainable.name + "\"");
+    if (!found->second.sizes().equals(trainable.tensor.sizes())) {
+      return Status::InvalidArgument(what + ": \"" + trainable.name + "\" has the wrong shape");
+    }
+    trainable.tensor.copy_(found->second);
+  }
+  return Status::Ok();
+}
+
+Status TrainingRun::Resume() {
+  GRADIENTS_ASSIGN_OR_RETURN(TrainCheckpoint checkpoint, LoadTrainCheckpoint(options_.out_dir / "checkpoint"));
+  const std::string where = (options_.out_dir / "checkpoint").string();
+  if (checkpoint.state.hyperparameters != hp_.ToJson()) {
+    return Status::FailedPrecondition("cannot resume: the hyperparameters differ from those of " + where);
+  }
+  if (checkpoint.state.data_digest != data_digest_) {
+    return Status::FailedPrecondition("cannot resume: the data (or its tokenization) differs from that of " + where);
+  }
+  GRADIENTS_RETURN_IF_ERROR(LoadTrainables(checkpoint.trainable, where + "/trainable.safetensors"));
+  // The moments are created on the parameters' devices, then filled from the file.
+  NamedTensors moments;
+  for (auto& [name, tensor] : checkpoint.optimizer) moments[name] = tensor;
+  GRADIENTS_RETURN_IF_ERROR(optimizer_->LoadState(moments, checkpoint.state.step));
+  GRADIENTS_ASSIGN_OR_RETURN(std::vector<uint8_t> generator_bytes, FromHex(checkpoint.state.generator_state));
+  at::Tensor generator_state = at::empty({static_cast<int64_t>(generator_bytes.size())}, at::kByte);
+  std::copy(generator_bytes.begin(), generator_bytes.end(), generator_state.data_ptr<uint8_t>());
+  try {
+    dropout_generator_.set_state(generator_state);
+  } catch (const c10::Error&) {
+    return Status::InvalidArgument(where + "/state.json: generator_state does not fit this device's generator");
+  }
+  state_ = checkpoint.state;
+  best_ = std::move(checkpoint.best);
+  return Status::Ok();
+}
+
+Status TrainingRun::CheckpointNow() {
+  TrainCheckpoint checkpoint;
+  checkpoint.state = state_;
+  checkpoint.state.hyperparameters = hp_.ToJson();
+  checkpoint.state.data_digest = data_digest_;
+  at::Tensor generator_state = dropout_generator_.get_state();
+  checkpoint.state.generator_state =
+      ToHex({generator_state.data_ptr<uint8_t>(), static_cast<size_t>(generator_state.numel())});
+  checkpoint.trainable = TrainableCopies();
+  for (auto& [name, tensor] : optimizer_->StateTensors()) checkpoint.optimizer[name] = tensor.to(at::kCPU);
+  checkpoint.best = best_;
+  return SaveTrainCheckpoint(options_.out_dir / "checkpoint", checkpoint);
+}
+
+TrainingBatch TrainingRun::BatchAt(int64_t micro_batch) {
+  const int64_t epoch = micro_batch / batches_per_epoch_;
+  if (!plan_ || plan_->epoch() != epoch) {
+    // Create cannot fail here: the same options and examples were accepted for epoch 0.
+    plan_ = EpochPlan::Create(split_.train, batching_, epoch).value();
+  }
+  return plan_->Batch(micro_batch % batches_per_epoch_);
+}
+
+Result<double> TrainingRun::Validate() {
+  model_->eval();
+  Result<EvalResult> result = EvaluateLoss(model_, split_.validation);
+  model_->train();
+  if (!result.ok()) return result.status();
+  return result->loss;
+}
+
+void TrainingRun::Report(const std::string& event, std::optional<double> validation_loss) {
+  const Clock::time_point now = Clock::now();
+  TrainProgress progress;
+  progress.event = event;
+  progress.step = state_.step;
+  progress.total_steps = total_steps_;
+  progress.epoch = batches_per_epoch_ > 0
+                       ? static_cast<double>(state_.micro_batches) / static_cast<double>(batches_per_epoch_)
+                       : 0;
+  if (interval_steps_ > 0) {
+    last_train_loss_ = interval_loss_.item<double>() / static_cast<double>(interval_steps_);
+  }
+  progress.loss = last_train_loss_;
+  progress.learning_rate = last_learning_rate_;
+  progress.grad_norm = last_grad_norm_.defined() ? last_grad_norm_.item<double>() : 0;
+  progress.tokens = state_.tokens;
+  const double interval_seconds = Seconds(now - interval_start_);
+  progress.tokens_per_second = interval_seconds > 0 ? static_cast<double>(interval_tokens_) / interval_seconds : 0;
+  progress.elapsed_seconds = Seconds(now - run_start_);
+  const int64_t steps_here = state_.step - steps_at_start_;
+  progress.eta_seconds = steps_here > 0 ? progress.elapsed_seconds / static_cast<double>(steps_here) *
+                                              static_cast<double>(total_steps_ - state_.step)
+                                        : 0;
+  progress.validation_loss = validation_loss;
+  if (event == "step") {
+    interval_loss_ = at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(device_));
+    interval_steps_ = 0;
+    interval_tokens_ = 0;
+    interval_start_ = now;
+  }
+  if (options_.on_progress) options_.on_progress(progress);
+}
+
+Status TrainingRun::Export() {
+  GRADIENTS_RETURN_IF_ERROR(RemoveTree(options_.out_dir / "checkpoint.new"));
+  if (hp_.mode == "lora") {
+    LoraAdapter adapter =
+        ExtractLoraAdapter(model_, MakeLoraAdapterConfig(hp_.lora, options_.model_dir.string()));
+    return SaveLoraAdapter(adapter, options_.out_dir);
+  }
+  ModelSaveOptions save;
+  // The fine-tune is stored as its base was (a bfloat16 model stays bfloat16).
+  save.dtype = stored_dtype_ == "bfloat16" ? at::kBFloat16 : stored_dtype_ == "float16" ? at::kHalf : at::kFloat;
+  GRADIENTS_RETURN_IF_ERROR(SaveCausalLm(model_, options_.out_dir, save));
+  return CopyTokenizerFiles(options_.model_dir, options_.out_dir);
+}
+
+Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int32_t pad_id) {
+  auto logger = GetLogger("trainer");
+  data_digest_ = DataDigest(examples);
+  split_ = SplitValidation(std::move(examples), hp_.validation_fraction, hp_.seed);
+  batching_ = BatchingOptions{.micro_batch_size = hp_.micro_batch_size,
+                              .max_length = hp_.max_length,
+                              .packing = hp_.packing,
+                              .pad_id = pad_id,
+                              .seed = hp_.seed};
+  GRADIENTS_ASSIGN_OR_RETURN(batches_per_epoch_, MicroBatchesPerEpoch(split_.train, batching_));
+  if (batches_per_epoch_ == 0) {
+    return Status::InvalidArgument("no training example has a token to learn (after the validation split)");
+  }
+  const int64_t accumulation = hp_.gradient_accumulation_steps;
+  if (hp_.max_steps > 0) {
+    total_steps_ = hp_.max_steps;
+    total_micro_batches_ = hp_.max_steps * accumulation;
+  } else {
+    total_micro_batches_ =
+        std::max<int64_t>(1, static_cast<int64_t>(std::ceil(hp_.epochs * static_cast<double>(batches_per_epoch_))));
+    total_steps_ = (total_micro_batches_ + accumulation - 1) / accumulation;
+  }
+  GRADIENTS_RETURN_IF_ERROR(Setup());
+  if (options_.resume) GRADIENTS_RETURN_IF_ERROR(Resume());
+  logger->info("training {} ({} examples, {} for validation), {} micro-batches per epoch, {} optimizer steps",
+               hp_.mode, split_.train.size(), split_.validation.size(), batches_per_epoch_, total_steps_);
+
+  const int64_t warmup = hp_.WarmupSteps(total_steps_);
+  const auto float_options = at::TensorOptions().dtype(at::kFloat).device(device_);
+  interval_loss_ = at::zeros({}, float_options);
+  run_start_ = interval_start_ = Clock::now();
+  steps_at_start_ = state_.step;
+  std::string stop_reason;
+  int64_t evaluated_at = -1;
+
+  auto evaluate = [&]() -> Status {
+    GRADIENTS_ASSIGN_OR_RETURN(double loss, Validate());
+    evaluated_at = state_.step;
+    if (!state_.best_validation_loss || loss < *state_.best_validation_loss) {
+      state_.best_validation_loss = loss;
+      state_.best_step = state_.step;
+      state_.evaluations_without_improvement = 0;
+      best_ = TrainableCopies();
+    } else {
+      ++state_.evaluations_without_improvement;
+    }
+    Report("eval", loss);
+    return Status::Ok();
+  };
+
+  while (true) {
+    if (state_.step >= total_steps_) {
+      stop_reason = hp_.max_steps > 0 ? "max_steps" : "completed";
+      break;
+    }
+    if (options_.cancel != nullptr && options_.cancel->load()) {
+      stop_reason = "cancelled";
+      break;
+    }
+    if (hp_.max_train_tokens > 0 && state_.tokens >= hp_.max_train_tokens) {
+      stop_reason = "max_train_tokens";
+      break;
+    }
+    if (options_.deadline) {
+      // Stop when one more step (twice the average, for safety) would pass the deadline.
+      const int64_t steps_here = state_.step - steps_at_start_;
+      const double step_seconds = steps_here > 0 ? Seconds(Clock::now() - run_start_) / static_cast<double>(steps_here) : 0;
+      const auto remaining = std::chrono::duration<double>(*options_.deadline - std::chrono::system_clock::now());
+      if (remaining.count() <= 2 * step_seconds) {
+        stop_reason = "deadline";
+        break;
+      }
+    }
+    if (hp_.early_stopping_patience > 0 && state_.evaluations_without_improvement >= hp_.early_stopping_patience) {
+      stop_reason = "early_stopping";
+      break;
+    }
+
+    // The step's micro-batches, and the tokens its loss averages over (known before any compute,
+    // so every micro-batch's gradient is already scaled for the whole step).
+    const int64_t first = state_.micro_batches;
+    const int64_t last = std::min(first + accumulation, std::max(total_micro_batches_, first + 1));
+    std::vector<TrainingBatch> batches;
+    int64_t predicted = 0;
+    for (int64_t m = first; m < last; ++m) {
+      batches.push_back(BatchAt(m));
+      predicted += batches.back().predicted_tokens;
+    }
+    at::Tensor step_loss = at::zeros({}, float_options);
+    for (const TrainingBatch& batch : batches) {
+      if (batch.predicted_tokens == 0) continue;
+      at::Tensor loss =
+          TrainingLoss(model_, batch, static_cast<double>(predicted), options_.activation_checkpointing);
+      loss.backward();
+      step_loss.add_(loss.detach());
+      state_.tokens += batch.tokens;
+      interval_tokens_ += batch.tokens;
+    }
+    state_.micro_batches = last;
+
+    {
+      at::NoGradGuard no_grad;
+      std::vector<at::Tensor> norms;
+      for (Trainable& trainable : trainables_) {
+        if (trainable.tensor.grad().defined()) norms.push_back(trainable.tensor.grad().norm(2, at::kFloat));
+      }
+      last_grad_norm_ = norms.empty() ? at::zeros({}, float_options) : at::stack(norms).norm();
+      if (hp_.max_grad_norm > 0) {
+        // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1, as a
+        // tensor, so no value has to come back to the host.
+        at::Tensor factor = (hp_.max_grad_norm / (last_grad_norm_ + 1e-6)).clamp_max(1.0);
+        for (Trainable& trainable : trainables_) {
+          if (trainable.tensor.grad().defined()) trainable.tensor.mutable_grad().mul_(factor);
+        }
+      }
+    }
+    last_learning_rate_ =
+        hp_.learning_rate * LearningRateMultiplier(hp_.lr_scheduler, state_.step, warmup, total_steps_);
+    optimizer_->Step(last_learning_rate_);
+    optimizer_->ZeroGrad();
+    ++state_.step;
+    interval_loss_.add_(step_loss);
+    ++interval_steps_;
+
+    if (state_.step % options_.log_every_steps == 0 || state_.step == total_steps_) Report("step", std::nullopt);
+    const bool evaluation_due = !split_.validation.empty() && hp_.eval_every_steps > 0 &&
+                                state_.step % hp_.eval_every_steps == 0;
+    if (evaluation_due) GRADIENTS_RETURN_IF_ERROR(evaluate());
+    if (evaluation_due ||
+        (options_.checkpoint_every_steps > 0 && state_.step % options_.checkpoint_every_steps == 0)) {
+      GRADIENTS_RETURN_IF_ERROR(CheckpointNow());
+    }
+  }
+  if (interval_steps_ > 0) Report("step", std::nullopt);
+
+  if (!split_.validation.empty() && evaluated_at != state_.step) GRADIENTS_RETURN_IF_ERROR(evaluate());
+  // The checkpoint holds the last weights (to continue training); the result holds the best.
+  GRADIENTS_RETURN_IF_ERROR(CheckpointNow());
+  if (!best_.empty() && state_.best_step != state_.step) {
+    GRADIENTS_RETURN_IF_ERROR(LoadTrainables(best_, "the best weights"));
+  }
+  GRADIENTS_RETURN_IF_ERROR(Export());
+
+  TrainResult result;
+  result.steps = state_.step;
+  result.total_steps = total_steps_;
+  result.tokens = state_.tokens;
+  result.stop_reason = stop_reason;
+  result.train_loss = last_train_loss_;
+  result.best_validation_loss = state_.best_validation_loss;
+  result.best_step = best_.empty() ? state_.step : state_.best_step;
+  result.train_examples = static_cast<int64_t>(split_.train.size());
+  result.validation_examples = static_cast<int64_t>(split_.validation.size());
+  nlohmann::json summary = {{"steps", result.steps},
+                            {"total_steps", result.total_steps},
+                            {"tokens", result.tokens},
+                            {"stop_reason", result.stop_reason},
+                            {"train_loss", result.train_loss},
+                            {"best_validation_loss", nullptr},
+                            {"best_step", result.best_step},
+                            {"train_examples", result.train_examples},
+                            {"validation_examples", result.validation_examples},
+                            {"hyperparameters", hp_.ToJson()}};
+  if (result.best_validation_loss) summary["best_validation_loss"] = *result.best_validation_loss;
+  GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(options_.out_dir / "training_summary.json", summary.dump(2) + "\n"));
+  return result;
+}
+
+Result<TrainResult> Train(const TrainOptions& options, std::vector<TokenizedExample> examples, int32_t pad_id) {
+  if (options.log_every_steps < 1) return Status::InvalidArgument("log_every_steps must be at least 1");
+  if (options.checkpoint_every_steps < 0) return Status::InvalidArgument("checkpoint_every_steps must not be negative");
+  try {
+    TrainingRun run(options);
+    return run.Run(std::move(examples), pad_id);
+  } catch (const c10::Error& error) {
+    // libtorch reports device failures (out of memory above all) as exceptions.
+    return Status::Internal(std::string("training failed: ") + error.what_without_backtrace());
+  }
+}
+
+}  // namespace gradients

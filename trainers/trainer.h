@@ -1,0 +1,93 @@
+// A fine-tuning run: LoRA or full fine-tuning of a Hugging Face-layout model on tokenized
+// examples, with AdamW, a warmup + decay schedule, gradient accumulation and clipping, a local
+// validation split with early stopping and keep-best, budgets (steps, tokens, a deadline) and
+// checkpoints that resume exactly.
+//
+// The output directory holds the result (a PEFT adapter, or a full model with its tokenizer
+// files), training_summary.json, and checkpoint/ (what --resume continues from):
+//   checkpoint/state.json            step, data position, generator state, best validation loss,
+//                                    the hyperparameters and a digest of the data (a resume with
+//                                    other ones is refused)
+//   checkpoint/trainable.safetensors the trained tensors (adapter or model)
+//   checkpoint/optimizer.safetensors AdamW's moments
+//   checkpoint/best.safetensors      the trained tensors at the best validation loss
+// A checkpoint is written to checkpoint.new/ and renamed into place, so a crash leaves the last
+// complete one.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "common/status.h"
+#include "trainers/dataset.h"
+#include "trainers/hyperparameters.h"
+
+namespace gradients {
+
+// What a progress report carries; the loss and speed are averages since the previous report.
+struct TrainProgress {
+  std::string event;  // "step" or "eval"
+  int64_t step = 0;
+  int64_t total_steps = 0;
+  double epoch = 0;  // fractional epochs done
+  double loss = 0;
+  double learning_rate = 0;
+  double grad_norm = 0;  // before clipping
+  int64_t tokens = 0;    // training tokens so far (padding excluded)
+  double tokens_per_second = 0;
+  double elapsed_seconds = 0;
+  double eta_seconds = 0;
+  std::optional<double> validation_loss;
+};
+
+struct TrainOptions {
+  Hyperparameters hyperparameters;
+  std::filesystem::path model_dir;
+  std::filesystem::path out_dir;
+  std::string device = "cpu";  // see trainers/compute_device.h
+  // Continue from out_dir/checkpoint; refused when the hyperparameters or the data differ.
+  bool resume = false;
+  // Stop in time to save the result before this moment.
+  std::optional<std::chrono::system_clock::time_point> deadline;
+  // Reports (and the host synchronisation they cost on a GPU) every this many optimizer steps.
+  int64_t log_every_steps = 1;
+  // A checkpoint every this many optimizer steps (0: at evaluations and at the end only).
+  int64_t checkpoint_every_steps = 0;
+  // Recompute each layer's activations in the backward pass instead of keeping them: less memory
+  // for long sequences, about a third more compute.
+  bool activation_checkpointing = false;
+  // libtorch's intra-op threads when training on the CPU; 0 chooses: one when libtorch calls an
+  // external BLAS (Debian's libtorch on OpenBLAS, which runs its own thread on every core: two
+  // pools spinning on the same cores made a step 2.2x slower, bench/RESULTS.md), else libtorch's
+  // default (MKL shares libtorch's OpenMP pool).
+  int cpu_threads = 0;
+  std::function<void(const TrainProgress&)> on_progress;
+  // When it becomes true (a signal handler, the miner cancelling a task), the run stops before its
+  // next step, checkpoints and writes its result as for any other stop.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  int64_t total_steps = 0;
+  int64_t tokens = 0;
+  // "completed", "max_steps", "max_train_tokens", "deadline", "early_stopping" or "cancelled".
+  std::string stop_reason;
+  double train_loss = 0;  // mean over the last reporting interval
+  std::optional<double> best_validation_loss;
+  int64_t best_step = 0;  // the step whose weights were saved when keep-best applied
+  int64_t train_examples = 0;
+  int64_t validation_examples = 0;
+};
+
+// Splits `examples` (a validation share per the hyperparameters), trains and writes the result to
+// out_dir. `pad_id` pads rows (the tokenizer's pad, else EOS, else 0).
+Result<TrainResult> Train(const TrainOptions& options, std::vector<TokenizedExample> examples, int32_t pad_id);
+
+}  // namespace gradients
