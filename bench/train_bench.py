@@ -13,6 +13,8 @@ see trainers/trainer.h). The same run measures the machine's float32 matrix-prod
 products of the step: forward 2*T*P for P weights in matrix products (lm_head included) and
 2*2*b*s^2*h per layer for attention; backward twice that for full fine-tuning, once for LoRA
 (no weight gradients of the base), attention's always twice.
+Timings on this shared 2-core machine vary by 10-20% from run to run, so the three are run
+--repeats times, interleaved, and the median of each is reported.
 
   /usr/bin/python3 bench/train_bench.py [--build build] [--reference ../shared/bench/torch_reference.py]
 """
@@ -69,7 +71,7 @@ def make_model(gradients, work):
 
 
 def gradients_train(gradients, model, data, work, mode, warmup, steps):
-    out, metrics = os.path.join(work, f"out-{mode}"), os.path.join(work, f"metrics-{mode}.jsonl")
+    out, metrics = tempfile.mkdtemp(dir=work), os.path.join(tempfile.mkdtemp(dir=work), "metrics.jsonl")
     hp = {"mode": mode, "learning_rate": 1e-4, "lr_scheduler": "constant", "warmup_steps": 0,
           "micro_batch_size": SHAPE["batch"], "gradient_accumulation_steps": 1, "max_length": SHAPE["seq"],
           "max_steps": warmup + steps, "validation_fraction": 0, "weight_decay": 0, "max_grad_norm": 0,
@@ -104,6 +106,7 @@ def main():
     parser.add_argument("--python", default="/usr/bin/python3", help="the reference's interpreter")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     gradients = os.path.join(args.build, "cli/gradients")
     peak_line = run([os.path.join(args.build, "bench/matmul_gflops"), "1024", "10"])
@@ -111,18 +114,23 @@ def main():
     print(f"matrix-product peak: {peak_line.strip()}")
     with tempfile.TemporaryDirectory() as work:
         model, data = make_model(gradients, work)
-        print("| mode | implementation | tokens/s | step ms | GFLOP/s | share of peak | vs reference (2 threads) |")
+        print("| mode | implementation | tokens/s, median (each run) | step ms | GFLOP/s | share of peak | "
+              "vs reference (2 threads) |")
         print("|---|---|---|---|---|---|---|")
         for mode in ("lora", "full"):
-            results = [reference(args.python, args.reference, mode, 2, args.warmup, args.steps),
-                       reference(args.python, args.reference, mode, 1, args.warmup, args.steps),
-                       gradients_train(gradients, model, data, work, mode, args.warmup, args.steps)]
-            baseline = results[0]["tokens_per_s"]
-            for r in results:
+            runs = {}
+            for _ in range(args.repeats):
+                for result in (reference(args.python, args.reference, mode, 2, args.warmup, args.steps),
+                               reference(args.python, args.reference, mode, 1, args.warmup, args.steps),
+                               gradients_train(gradients, model, data, work, mode, args.warmup, args.steps)):
+                    runs.setdefault(result["impl"], []).append(result)
+            medians = {impl: sorted(rs, key=lambda r: r["tokens_per_s"])[len(rs) // 2] for impl, rs in runs.items()}
+            baseline = medians["reference, 2 threads"]["tokens_per_s"]
+            for impl, r in medians.items():
                 gflops = step_flops(mode) / (r["step_ms"] / 1000) / 1e9
-                print(f"| {mode} | {r['impl']} | {r['tokens_per_s']:,.0f} | {r['step_ms']:.0f} | {gflops:.1f} | "
+                spread = ", ".join(f"{x['tokens_per_s']:,.0f}" for x in runs[impl])
+                print(f"| {mode} | {impl} | {r['tokens_per_s']:,.0f} ({spread}) | {r['step_ms']:.0f} | {gflops:.1f} | "
                       f"{100 * gflops / peak:.0f}% | {r['tokens_per_s'] / baseline:.2f}x |", flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,6 @@
 #include "trainers/adamw.h"
 
+#include <ATen/core/grad_mode.h>
 #include <cmath>
 
 #include <ATen/Parallel.h>

@@ -1,5 +1,6 @@
 #include "trainers/causal_lm.h"
 
+#include <ATen/core/grad_mode.h>
 #include <cmath>
 
 #include <torch/autograd.h>
@@ -26,12 +27,20 @@ at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   if (!allowed.defined()) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
   return at::scaled_dot_product_attention(q, k, v, allowed, 0.0, /*is_causal=*/false);
 #else
-  // libtorch 1.13 (Debian) has no SDPA: transformers' eager attention, softmax in float32.
-  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))));
-  at::Tensor mask = allowed.defined() ? allowed : AttentionMask(q.size(2), 0, std::nullopt, {}, q.device());
-  scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  // libtorch 1.13 (Debian) has no SDPA: transformers' eager attention, softmax in float32. The
+  // scale and the mask enter the score product itself (baddbmm: mask + scale * q k^T), which saves
+  // two passes over the scores forward and two backward.
+  const int64_t batch = q.size(0), heads = q.size(1), seq = q.size(2), keys = k.size(2), dim = q.size(3);
+  at::Tensor mask = allowed.defined() ? allowed : AttentionMask(seq, 0, std::nullopt, {}, q.device());
+  at::Tensor additive = at::zeros(mask.sizes(), q.options())
+                            .masked_fill_(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  additive = additive.size(0) == 1 ? additive.view({1, seq, keys})
+                                   : additive.expand({batch, heads, seq, keys}).reshape({batch * heads, seq, keys});
+  at::Tensor scores = at::baddbmm(additive, q.reshape({batch * heads, seq, dim}),
+                                  k.reshape({batch * heads, keys, dim}).transpose(1, 2), /*beta=*/1,
+                                  /*alpha=*/1.0 / std::sqrt(static_cast<double>(dim)));
   at::Tensor probabilities = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-  return at::matmul(probabilities, v);
+  return at::bmm(probabilities, v.reshape({batch * heads, keys, dim})).view({batch, heads, seq, dim});
 #endif
 }
 
@@ -134,7 +143,8 @@ at::Tensor ProjectionImpl::forward(const at::Tensor& x) {
   if (!lora.a.defined()) return y;
   at::Tensor input = is_training() && lora.dropout > 0 ? Dropout(x, lora.dropout, lora.generator) : x;
   at::Tensor update = at::linear(at::linear(input, CastTo(lora.a, dtype)), CastTo(lora.b, dtype));
-  return at::add(y, update, lora.scale);
+  // In place: the projection's backward does not need its output.
+  return y.add_(update, lora.scale);
 }
 
 RmsNormImpl::RmsNormImpl(int64_t size, double eps) : eps_(eps) {

@@ -1,5 +1,6 @@
 #include "trainers/trainer.h"
 
+#include <ATen/core/grad_mode.h>
 #include <algorithm>
 #include <cmath>
 #include <limits>

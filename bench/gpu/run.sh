@@ -5,7 +5,11 @@
 #   3. checks safetensors interoperability with Hugging Face's library both ways
 #      (bench/gpu/safetensors_interop.py), writing its files to $OUT;
 #   4. compares the model with transformers in float32 and bfloat16 on the GPU
-#      (bench/gpu/transformers_check.py).
+#      (bench/gpu/transformers_check.py);
+#   5. trains with `gradients train` on the GPU and loads the results with PEFT and transformers
+#      (bench/gpu/trainer_check.py);
+#   6. benchmarks training against transformers + PEFT (bench/gpu/train_bench.sh), unless
+#      GRADIENTS_GPU_BENCH_SHAPES is empty (default: h288 h768 tinyllama).
 # The Debian headers and libraries the build needs are unpacked beforehand, on a machine with
 # apt, by `bench/gpu/fetch_deps.sh` into .device/root (git ignores it; the device tool carries it).
 set -euo pipefail
@@ -26,7 +30,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   { tail -40 "$out/build.log"; exit 1; }
 # (The device tool returns at most 8 files from $OUT: one log for configure and build.)
 cmake --build "$build" -j "$(nproc)" >>"$out/build.log" 2>&1 || { grep -m20 -A5 error "$out/build.log"; exit 1; }
-echo "build: ok"
+echo "[$SECONDS s] build: ok"
 # Each check runs even when an earlier one fails; the script fails if any did.
 failed=0
 # The GPT-2 and SentencePiece references (npm registry, spm_train/spm_encode) are not on the GPU
@@ -42,4 +46,14 @@ else
 fi
 python3 bench/gpu/transformers_check.py --build "$build" --out "$out" >"$out/transformers_check.log" 2>&1 || failed=1
 tail -24 "$out/transformers_check.log"
+echo "[$SECONDS s] trainer check"
+python3 bench/gpu/trainer_check.py --build "$build" --out "$out" >"$out/trainer_check.log" 2>&1 || failed=1
+tail -8 "$out/trainer_check.log"
+shapes=${GRADIENTS_GPU_BENCH_SHAPES-h288 h768 tinyllama}
+if [[ -n "$shapes" ]]; then
+  echo "[$SECONDS s] training benchmark: $shapes"
+  # shellcheck disable=SC2086
+  bench/gpu/train_bench.sh "$build" $shapes | tee "$out/train_bench.jsonl"
+fi
+echo "[$SECONDS s] done"
 exit $failed
