@@ -1,8 +1,8 @@
 #include "trainers/adamw.h"
 
-#include <ATen/core/grad_mode.h>
 #include <cmath>
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 

@@ -1,8 +1,8 @@
 #include "trainers/causal_lm.h"
 
-#include <ATen/core/grad_mode.h>
 #include <cmath>
 
+#include <ATen/core/grad_mode.h>
 #include <torch/autograd.h>
 #include <torch/nn/functional/activation.h>
 #include <torch/version.h>

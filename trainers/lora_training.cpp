@@ -1,10 +1,10 @@
 #include "trainers/lora_training.h"
 
-#include <ATen/core/grad_mode.h>
 #include <algorithm>
 #include <cmath>
 #include <set>
 
+#include <ATen/core/grad_mode.h>
 #include <torch/types.h>
 
 namespace gradients {

@@ -1,10 +1,9 @@
 #include "trainers/trainer.h"
 
-#include <ATen/core/grad_mode.h>
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/core/Generator.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
@@ -50,7 +49,25 @@ struct Trainable {
 
 bool IsNormOrBias(const std::string& name) { return name.ends_with("norm.weight") || name.ends_with(".bias"); }
 
-}  // namespace
+// Token ids the model's embeddings cannot look up (a tokenizer that does not belong to the model)
+// are an error naming the example, before anything is trained.
+Status CheckVocabulary(const std::vector<TokenizedExample>& examples, int64_t vocab_size) {
+  for (size_t i = 0; i < examples.size(); ++i) {
+    for (int32_t id : examples[i].input_ids) {
+      if (id < 0 || id >= vocab_size) {
+        return Status::InvalidArgument("example " + std::to_string(i + 1) + ": token id " + std::to_string(id) +
+                                       " is outside the model's vocabulary of " + std::to_string(vocab_size));
+      }
+    }
+    for (int32_t label : examples[i].labels) {
+      if (label != kIgnoredLabel && (label < 0 || label >= vocab_size)) {
+        return Status::InvalidArgument("example " + std::to_string(i + 1) + ": label " + std::to_string(label) +
+                                       " is outside the model's vocabulary of " + std::to_string(vocab_size));
+      }
+    }
+  }
+  return Status::Ok();
+}
 
 // One run: the model, its trainable tensors, the optimizer, the data plan and the counters that a
 // checkpoint saves.
@@ -294,6 +311,8 @@ Status TrainingRun::Export() {
 Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int32_t pad_id) {
   auto logger = GetLogger("trainer");
   data_digest_ = DataDigest(examples);
+  GRADIENTS_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(options_.model_dir));
+  GRADIENTS_RETURN_IF_ERROR(CheckVocabulary(examples, config.vocab_size));
   split_ = SplitValidation(std::move(examples), hp_.validation_fraction, hp_.seed);
   batching_ = BatchingOptions{.micro_batch_size = hp_.micro_batch_size,
                               .max_length = hp_.max_length,
@@ -458,6 +477,8 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
   GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(options_.out_dir / "training_summary.json", summary.dump(2) + "\n"));
   return result;
 }
+
+}  // namespace
 
 Result<TrainResult> Train(const TrainOptions& options, std::vector<TokenizedExample> examples, int32_t pad_id) {
   if (options.log_every_steps < 1) return Status::InvalidArgument("log_every_steps must be at least 1");

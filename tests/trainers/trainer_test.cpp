@@ -281,6 +281,15 @@ TEST_F(TrainerTest, FullFineTuningWritesAModelThatLoadsWithItsTokenizer) {
   EXPECT_FALSE(torch::equal((*model)->model->norm->weight, base->model->norm->weight));
 }
 
+TEST_F(TrainerTest, TokenIdsOutsideTheModelsVocabularyAreAnErrorBeforeTraining) {
+  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 8), DatasetFormat::kInstruct);
+  data[2].input_ids[1] = 512;  // the tiny preset with this tokenizer has 512 ids
+  Result<Run> run = Train(SmallRun(), dir_ / "out", data);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().message(), "example 3: token id 512 is outside the model's vocabulary of 512");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / "checkpoint"));
+}
+
 TEST_F(TrainerTest, AnUnknownTargetModuleIsAnErrorNamingIt) {
   std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 8), DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
