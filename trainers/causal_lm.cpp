@@ -44,6 +44,41 @@ at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
 #endif
 }
 
+// RMSNorm with a backward pass of its own: it keeps only the input (in its own dtype) and the
+// per-row inverse RMS, where autograd through the float32 chain keeps float32 copies of the input
+// (for bfloat16 activations, twice their size) and takes more passes.
+class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* context, const at::Tensor& x, const at::Tensor& weight,
+                            double eps) {
+    at::Tensor x32 = x.to(at::kFloat);
+    at::Tensor inverse_rms = at::rsqrt(x32.pow(2).mean(-1, true) + eps);
+    context->save_for_backward({x, inverse_rms, weight});
+    return CastTo(weight, x.scalar_type()) * (x32 * inverse_rms).to(x.scalar_type());
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto saved = context->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& inverse_rms = saved[1];
+    const at::Tensor& weight = saved[2];
+    const at::Tensor x32 = x.to(at::kFloat);
+    const at::Tensor grad = grad_outputs[0].to(at::kFloat);
+    at::Tensor grad_weight;
+    if (weight.requires_grad()) {
+      const at::Tensor normalized = (x32 * inverse_rms).to(x.scalar_type()).to(at::kFloat);
+      grad_weight = (grad * normalized).reshape({-1, x.size(-1)}).sum(0).to(weight.scalar_type());
+    }
+    // y = w * x * r with r = (mean(x^2) + eps)^-1/2, so
+    // dx = r * (w * g) - x * r^3 * mean(w * g * x).
+    const at::Tensor grad_normalized = grad * weight.to(at::kFloat);
+    const at::Tensor projection = (grad_normalized * x32).mean(-1, true) * inverse_rms.pow(3);
+    at::Tensor grad_x = (grad_normalized * inverse_rms - x32 * projection).to(x.scalar_type());
+    return {grad_x, grad_weight, at::Tensor()};
+  }
+};
+
 // Runs a decoder layer without keeping its activations; the backward pass recomputes them (with
 // the same dropout masks: the generator's state is rewound) and back-propagates through the
 // recomputed graph, which also accumulates the layer's parameter gradients. The parameters are
@@ -152,6 +187,9 @@ RmsNormImpl::RmsNormImpl(int64_t size, double eps) : eps_(eps) {
 }
 
 at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
+  if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) {
+    return RmsNormFunction::apply(x, weight, eps_);
+  }
   // As transformers: normalise in float32, cast back, then scale.
   at::Tensor x32 = x.to(at::kFloat);
   x32 = x32 * at::rsqrt(x32.pow(2).mean(-1, true) + eps_);

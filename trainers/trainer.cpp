@@ -434,7 +434,16 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
     interval_loss_.add_(step_loss);
     ++interval_steps_;
 
-    if (state_.step % options_.log_every_steps == 0 || state_.step == total_steps_) Report("step", std::nullopt);
+    if (state_.step % options_.log_every_steps == 0 || state_.step == total_steps_) {
+      Report("step", std::nullopt);
+      // Checked where the loss reaches the host anyway. Nothing is written: the checkpoint and the
+      // result keep the last finite weights saved before.
+      if (!std::isfinite(last_train_loss_)) {
+        return Status::FailedPrecondition("training diverged: the loss is " + std::to_string(last_train_loss_) +
+                                          " at step " + std::to_string(state_.step) +
+                                          "; lower the learning rate");
+      }
+    }
     const bool evaluation_due = !split_.validation.empty() && hp_.eval_every_steps > 0 &&
                                 state_.step % hp_.eval_every_steps == 0;
     if (evaluation_due) GRADIENTS_RETURN_IF_ERROR(evaluate());

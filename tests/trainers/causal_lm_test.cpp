@@ -102,3 +102,35 @@ TEST(CausalLm, SlidingWindowLimitsHowFarBackAPositionSees) {
 
 }  // namespace
 }  // namespace gradients
+
+namespace gradients {
+namespace {
+
+// The norm's own backward pass against autograd through transformers' formula.
+TEST(RmsNorm, ItsBackwardPassEqualsAutogradThroughTheFormula) {
+  torch::manual_seed(4);
+  RmsNorm norm(16, 1e-6);
+  {
+    torch::NoGradGuard no_grad;
+    norm->weight.copy_(1.0 + 0.3 * torch::randn({16}));
+  }
+  const at::Tensor input = torch::randn({3, 5, 16}) * 2;
+  const at::Tensor upstream = torch::randn({3, 5, 16});
+
+  at::Tensor x1 = input.clone().requires_grad_(true);
+  at::Tensor y1 = norm(x1);
+  (y1 * upstream).sum().backward();
+  const at::Tensor weight_grad = norm->weight.grad().clone();
+
+  at::Tensor x2 = input.clone().requires_grad_(true);
+  at::Tensor w2 = norm->weight.detach().clone().requires_grad_(true);
+  at::Tensor y2 = w2 * (x2 * at::rsqrt(x2.pow(2).mean(-1, true) + 1e-6));
+  (y2 * upstream).sum().backward();
+
+  EXPECT_TRUE(torch::allclose(y1, y2, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(x1.grad(), x2.grad(), 1e-5, 1e-6)) << (x1.grad() - x2.grad()).abs().max().item<double>();
+  EXPECT_TRUE(torch::allclose(weight_grad, w2.grad(), 1e-5, 1e-6));
+}
+
+}  // namespace
+}  // namespace gradients

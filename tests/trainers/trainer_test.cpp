@@ -290,6 +290,22 @@ TEST_F(TrainerTest, TokenIdsOutsideTheModelsVocabularyAreAnErrorBeforeTraining) 
   EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / "checkpoint"));
 }
 
+TEST_F(TrainerTest, ADivergingRunStopsWithAnErrorInsteadOfWritingBrokenWeights) {
+  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 16), DatasetFormat::kInstruct);
+  Hyperparameters hp = SmallRun();
+  hp.mode = "full";
+  hp.learning_rate = 1e30;  // weights overflow float32 within a few steps
+  hp.lr_scheduler = "constant";
+  hp.warmup_steps = 0;
+  hp.max_grad_norm = 0;
+  hp.max_steps = 8;
+  Result<Run> run = Train(hp, dir_ / "out", data);
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.status().message().find("training diverged: the loss is "), std::string::npos)
+      << run.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / "model.safetensors"));
+}
+
 TEST_F(TrainerTest, AnUnknownTargetModuleIsAnErrorNamingIt) {
   std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 8), DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
