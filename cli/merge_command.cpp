@@ -56,7 +56,13 @@ int RunMerge(const MergeArgs& args, std::ostream& out, std::ostream& err) {
   if (!out_dir.ok()) return fail(out_dir.status());
   const std::filesystem::path partial = out_dir->string() + ".partial";
   if (Status removed = RemoveTree(partial); !removed.ok()) return fail(removed);
-  Status written = WriteMergedModel(args, *dtype, partial);
+  Status written;
+  try {
+    written = WriteMergedModel(args, *dtype, partial);
+  } catch (const std::exception& error) {
+    // libtorch (out of memory above all) and the file system report some failures as exceptions.
+    written = Status::Internal(std::string("merging failed: ") + error.what());
+  }
   if (written.ok()) written = Publish(partial, *out_dir);
   if (!written.ok()) {
     (void)RemoveTree(partial);  // the error that matters is `written`

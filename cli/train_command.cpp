@@ -96,6 +96,8 @@ Status CheckOutputDirectory(const std::filesystem::path& out, bool resume) {
 }  // namespace
 
 int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool progress_is_terminal) {
+  // The time limit counts from the start: reading and tokenizing the data is part of it.
+  const auto started = std::chrono::system_clock::now();
   // Everything cheap is checked before the tokenizer, the data and the model are read.
   Hyperparameters hyperparameters;
   if (!args.config.empty()) {
@@ -139,7 +141,7 @@ int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool p
   std::signal(SIGINT, RequestStop);
   std::signal(SIGTERM, RequestStop);
   if (args.time_limit_seconds > 0) {
-    options.deadline = std::chrono::system_clock::now() +
+    options.deadline = started +
                        std::chrono::duration_cast<std::chrono::system_clock::duration>(
                            std::chrono::duration<double>(args.time_limit_seconds));
   }

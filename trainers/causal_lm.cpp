@@ -282,7 +282,10 @@ at::Tensor CausalLmImpl::Hidden(const at::Tensor& input_ids, const ForwardOption
   }
   at::Tensor x = model->embed_tokens(input_ids);
   if (compute_dtype_) x = CastTo(x, *compute_dtype_);
-  RopeTables rope = ComputeRope(RopeInverseFrequencies(config_, device), positions, x.scalar_type());
+  if (!inverse_frequencies_.defined() || inverse_frequencies_.device() != device) {
+    inverse_frequencies_ = RopeInverseFrequencies(config_, device);
+  }
+  RopeTables rope = ComputeRope(inverse_frequencies_, positions, x.scalar_type());
   const bool plain_causal = past == 0 && !options.document_ids.defined() &&
                             (!config_.sliding_window || *config_.sliding_window >= seq);
   at::Tensor allowed;

@@ -140,6 +140,9 @@ class CausalLmImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   std::optional<at::ScalarType> compute_dtype_;
+  // RoPE's inverse frequencies on the device of the last forward pass, computed once: computing
+  // them on the host and copying them in every pass would wait for the GPU's queue each time.
+  at::Tensor inverse_frequencies_;
 };
 TORCH_MODULE(CausalLm);
 

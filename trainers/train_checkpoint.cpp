@@ -27,7 +27,8 @@ nlohmann::json StateJson(const TrainState& state) {
                          {"best_step", state.best_step},
                          {"evaluations_without_improvement", state.evaluations_without_improvement},
                          {"hyperparameters", state.hyperparameters},
-                         {"data_digest", state.data_digest}};
+                         {"data_digest", state.data_digest},
+                         {"model_fingerprint", state.model_fingerprint}};
   if (state.best_validation_loss) json["best_validation_loss"] = *state.best_validation_loss;
   return json;
 }
@@ -51,6 +52,7 @@ Result<TrainState> ParseState(const std::filesystem::path& path) {
     state.evaluations_without_improvement = json.at("evaluations_without_improvement").get<int64_t>();
     state.hyperparameters = json.at("hyperparameters");
     state.data_digest = json.at("data_digest").get<std::string>();
+    state.model_fingerprint = json.at("model_fingerprint").get<std::string>();
   } catch (const nlohmann::json::exception& error) {
     return Status::InvalidArgument(path.string() + ": " + error.what());
   }
@@ -80,8 +82,20 @@ Result<NamedTensors> ReadTensorFile(const std::filesystem::path& path) {
 
 Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoint& checkpoint) {
   const std::filesystem::path fresh = Sibling(dir, ".new"), previous = Sibling(dir, ".old");
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(fresh));
   std::error_code error;
+  // A complete checkpoint must exist under one of the three names at every moment. When an earlier
+  // save stopped half-way, `dir` may be missing: keep whichever of .new and .old LoadTrainCheckpoint
+  // would pick as `dir` before clearing the others.
+  if (!std::filesystem::exists(dir / "state.json", error)) {
+    for (const std::filesystem::path& candidate : {fresh, previous}) {
+      if (!std::filesystem::exists(candidate / "state.json", error)) continue;
+      GRADIENTS_RETURN_IF_ERROR(RemoveTree(dir));
+      std::filesystem::rename(candidate, dir, error);
+      if (error) return Status::IoError("renaming " + candidate.string() + ": " + error.message());
+      break;
+    }
+  }
+  GRADIENTS_RETURN_IF_ERROR(RemoveTree(fresh));
   std::filesystem::create_directories(fresh, error);
   if (error) return Status::IoError("creating " + fresh.string() + ": " + error.message());
   GRADIENTS_RETURN_IF_ERROR(WriteTensorFile(fresh / "trainable.safetensors", checkpoint.trainable));
@@ -89,10 +103,9 @@ Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoi
   if (!checkpoint.best.empty()) GRADIENTS_RETURN_IF_ERROR(WriteTensorFile(fresh / "best.safetensors", checkpoint.best));
   GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(fresh / "state.json", StateJson(checkpoint.state).dump(1) + "\n"));
   GRADIENTS_RETURN_IF_ERROR(SyncDirectory(fresh));
-  // dir -> dir.old, dir.new -> dir, then drop dir.old: at every moment a complete checkpoint exists
-  // under one of the names, and LoadTrainCheckpoint looks at both.
+  // dir -> dir.old, dir.new -> dir, then drop dir.old.
   GRADIENTS_RETURN_IF_ERROR(RemoveTree(previous));
-  if (std::filesystem::exists(dir)) {
+  if (std::filesystem::exists(dir, error)) {
     std::filesystem::rename(dir, previous, error);
     if (error) return Status::IoError("renaming " + dir.string() + ": " + error.message());
   }
@@ -103,18 +116,20 @@ Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoi
 }
 
 Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& requested) {
-  std::filesystem::path dir = requested;
-  if (!std::filesystem::exists(dir / "state.json")) {
-    dir = Sibling(requested, ".old");
-    if (!std::filesystem::exists(dir / "state.json")) {
-      return Status::NotFound("no checkpoint in " + requested.string());
+  std::filesystem::path dir;
+  std::error_code error;
+  for (const std::filesystem::path& candidate : {requested, Sibling(requested, ".new"), Sibling(requested, ".old")}) {
+    if (std::filesystem::exists(candidate / "state.json", error)) {
+      dir = candidate;
+      break;
     }
   }
+  if (dir.empty()) return Status::NotFound("no checkpoint in " + requested.string());
   TrainCheckpoint checkpoint;
   GRADIENTS_ASSIGN_OR_RETURN(checkpoint.state, ParseState(dir / "state.json"));
   GRADIENTS_ASSIGN_OR_RETURN(checkpoint.trainable, ReadTensorFile(dir / "trainable.safetensors"));
   GRADIENTS_ASSIGN_OR_RETURN(checkpoint.optimizer, ReadTensorFile(dir / "optimizer.safetensors"));
-  if (std::filesystem::exists(dir / "best.safetensors")) {
+  if (std::filesystem::exists(dir / "best.safetensors", error)) {
     GRADIENTS_ASSIGN_OR_RETURN(checkpoint.best, ReadTensorFile(dir / "best.safetensors"));
   }
   return checkpoint;

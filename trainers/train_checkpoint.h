@@ -26,6 +26,7 @@ struct TrainState {
   // What the run must match to resume.
   nlohmann::json hyperparameters;
   std::string data_digest;
+  std::string model_fingerprint;
 };
 
 using NamedTensors = std::map<std::string, at::Tensor>;
@@ -40,8 +41,10 @@ struct TrainCheckpoint {
 // Writes `checkpoint` as `dir` (replacing a previous one only once the new one is complete).
 Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoint& checkpoint);
 
-// Reads a checkpoint SaveTrainCheckpoint wrote (falling back to the previous one when a save was
-// interrupted between its two renames). NotFound when there is none.
+// Reads the newest complete checkpoint SaveTrainCheckpoint wrote: `dir`, else a finished
+// `dir`.new (a save interrupted before its rename), else `dir`.old (one interrupted between its two
+// renames). A directory is complete when it holds state.json, which is written last. NotFound when
+// there is none.
 Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& dir);
 
 // Safetensors files of float32 / float16 / bfloat16 / int64 tensors, to and from CPU tensors.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 
 #include <ATen/core/grad_mode.h>
 #include <ATen/core/Generator.h>
@@ -42,6 +43,38 @@ std::string DataDigest(const std::vector<TokenizedExample>& examples) {
   return ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, bytes));
 }
 
+// Up to `bytes` bytes at both ends of a file (its whole content when it is short).
+std::string FileEnds(const std::filesystem::path& path, uint64_t size, uint64_t bytes) {
+  std::ifstream file(path, std::ios::binary);
+  std::string head(static_cast<size_t>(std::min(size, bytes)), '\0');
+  file.read(head.data(), static_cast<std::streamsize>(head.size()));
+  if (size <= 2 * bytes) return head;
+  std::string tail(static_cast<size_t>(bytes), '\0');
+  file.seekg(static_cast<std::streamoff>(size - bytes));
+  file.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  return head + tail;
+}
+
+// What identifies the base model for a resume: its config.json and, for each weight file, its
+// name, size and first and last MiB (the header and some of the weights: another model of the
+// same shape differs there; hashing gigabytes at every start would cost more than it protects).
+Result<std::string> ModelFingerprint(const std::filesystem::path& model_dir) {
+  GRADIENTS_ASSIGN_OR_RETURN(std::string identity, ReadFileToString(model_dir / "config.json", 16 << 20));
+  std::error_code error;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(model_dir, error)) {
+    if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
+  }
+  if (error) return Status::IoError("reading " + model_dir.string() + ": " + error.message());
+  std::sort(files.begin(), files.end());
+  for (const std::filesystem::path& file : files) {
+    const uint64_t size = std::filesystem::file_size(file, error);
+    if (error) return Status::IoError("reading " + file.string() + ": " + error.message());
+    identity += "\n" + file.filename().string() + ":" + std::to_string(size) + ":" + FileEnds(file, size, 1 << 20);
+  }
+  return ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, identity));
+}
+
 struct Trainable {
   std::string name;
   at::Tensor tensor;
@@ -80,7 +113,13 @@ class TrainingRun {
  private:
   Status Setup();
   Status Resume();
+  // A copy of everything a resume needs, taken now (refused if a trained tensor is not finite).
+  Result<TrainCheckpoint> MakeCheckpoint();
+  Status SaveCheckpoint(const TrainCheckpoint& checkpoint);
   Status CheckpointNow();
+  Status CheckFinite(const std::string& what);
+  // How long stopping takes: the closing evaluation, the result and the checkpoint.
+  double StopReserveSeconds() const;
   Result<double> Validate();
   TrainingBatch BatchAt(int64_t micro_batch);
   NamedTensors TrainableCopies() const;
@@ -117,6 +156,9 @@ class TrainingRun {
   double last_train_loss_ = 0;
   Clock::time_point run_start_;
   int64_t steps_at_start_ = 0;
+  std::string model_fingerprint_;
+  double last_save_seconds_ = -1;  // -1: no checkpoint written yet
+  double last_eval_seconds_ = 0;
 };
 
 Status TrainingRun::Setup() {
@@ -209,6 +251,9 @@ Status TrainingRun::Resume() {
   if (checkpoint.state.hyperparameters != hp_.ToJson()) {
     return Status::FailedPrecondition("cannot resume: the hyperparameters differ from those of " + where);
   }
+  if (checkpoint.state.model_fingerprint != model_fingerprint_) {
+    return Status::FailedPrecondition("cannot resume: the model differs from the one " + where + " was trained on");
+  }
   if (checkpoint.state.data_digest != data_digest_) {
     return Status::FailedPrecondition("cannot resume: the data (or its tokenization) differs from that of " + where);
   }
@@ -230,18 +275,56 @@ Status TrainingRun::Resume() {
   return Status::Ok();
 }
 
-Status TrainingRun::CheckpointNow() {
+Status TrainingRun::CheckFinite(const std::string& what) {
+  at::NoGradGuard no_grad;
+  for (const Trainable& trainable : trainables_) {
+    if (!at::isfinite(trainable.tensor).all().item<bool>()) {
+      return Status::FailedPrecondition("training diverged: " + trainable.name + " holds a non-finite value " + what +
+                                        "; lower the learning rate");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<TrainCheckpoint> TrainingRun::MakeCheckpoint() {
+  GRADIENTS_RETURN_IF_ERROR(CheckFinite("at step " + std::to_string(state_.step)));
   TrainCheckpoint checkpoint;
   checkpoint.state = state_;
   checkpoint.state.hyperparameters = hp_.ToJson();
   checkpoint.state.data_digest = data_digest_;
+  checkpoint.state.model_fingerprint = model_fingerprint_;
   at::Tensor generator_state = dropout_generator_.get_state();
   checkpoint.state.generator_state =
       ToHex({generator_state.data_ptr<uint8_t>(), static_cast<size_t>(generator_state.numel())});
   checkpoint.trainable = TrainableCopies();
   for (auto& [name, tensor] : optimizer_->StateTensors()) checkpoint.optimizer[name] = tensor.to(at::kCPU);
   checkpoint.best = best_;
-  return SaveTrainCheckpoint(options_.out_dir / "checkpoint", checkpoint);
+  return checkpoint;
+}
+
+Status TrainingRun::SaveCheckpoint(const TrainCheckpoint& checkpoint) {
+  const Clock::time_point start = Clock::now();
+  GRADIENTS_RETURN_IF_ERROR(SaveTrainCheckpoint(options_.out_dir / "checkpoint", checkpoint));
+  last_save_seconds_ = Seconds(Clock::now() - start);
+  return Status::Ok();
+}
+
+Status TrainingRun::CheckpointNow() {
+  GRADIENTS_ASSIGN_OR_RETURN(TrainCheckpoint checkpoint, MakeCheckpoint());
+  return SaveCheckpoint(checkpoint);
+}
+
+double TrainingRun::StopReserveSeconds() const {
+  double save = last_save_seconds_;
+  if (save < 0) {
+    // Not measured yet: the trained tensors, AdamW's two moments and a best copy, at a cautious
+    // 100 MB/s.
+    double bytes = 0;
+    for (const Trainable& trainable : trainables_) bytes += static_cast<double>(trainable.tensor.numel()) * 4 * 4;
+    save = bytes / 100e6;
+  }
+  // The result is about the size of a checkpoint's trained tensors; count it as a whole checkpoint.
+  return last_eval_seconds_ + 2 * save;
 }
 
 TrainingBatch TrainingRun::BatchAt(int64_t micro_batch) {
@@ -311,6 +394,7 @@ Status TrainingRun::Export() {
 Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int32_t pad_id) {
   auto logger = GetLogger("trainer");
   data_digest_ = DataDigest(examples);
+  GRADIENTS_ASSIGN_OR_RETURN(model_fingerprint_, ModelFingerprint(options_.model_dir));
   GRADIENTS_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(options_.model_dir));
   GRADIENTS_RETURN_IF_ERROR(CheckVocabulary(examples, config.vocab_size));
   split_ = SplitValidation(std::move(examples), hp_.validation_fraction, hp_.seed);
@@ -346,7 +430,13 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
   int64_t evaluated_at = -1;
 
   auto evaluate = [&]() -> Status {
+    const Clock::time_point start = Clock::now();
     GRADIENTS_ASSIGN_OR_RETURN(double loss, Validate());
+    last_eval_seconds_ = Seconds(Clock::now() - start);
+    if (!std::isfinite(loss)) {
+      return Status::FailedPrecondition("training diverged: the validation loss is " + std::to_string(loss) +
+                                        " at step " + std::to_string(state_.step) + "; lower the learning rate");
+    }
     evaluated_at = state_.step;
     if (!state_.best_validation_loss || loss < *state_.best_validation_loss) {
       state_.best_validation_loss = loss;
@@ -374,11 +464,12 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
       break;
     }
     if (options_.deadline) {
-      // Stop when one more step (twice the average, for safety) would pass the deadline.
+      // Stop when one more step (twice the average, for safety) and then stopping (the closing
+      // evaluation, writing the result and the checkpoint) would pass the deadline.
       const int64_t steps_here = state_.step - steps_at_start_;
       const double step_seconds = steps_here > 0 ? Seconds(Clock::now() - run_start_) / static_cast<double>(steps_here) : 0;
       const auto remaining = std::chrono::duration<double>(*options_.deadline - std::chrono::system_clock::now());
-      if (remaining.count() <= 2 * step_seconds) {
+      if (remaining.count() <= 2 * step_seconds + StopReserveSeconds()) {
         stop_reason = "deadline";
         break;
       }
@@ -453,14 +544,22 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
     }
   }
   if (interval_steps_ > 0) Report("step", std::nullopt);
+  if (!std::isfinite(last_train_loss_)) {
+    return Status::FailedPrecondition("training diverged: the loss is " + std::to_string(last_train_loss_) +
+                                      " at step " + std::to_string(state_.step) + "; lower the learning rate");
+  }
 
+  // The checkpoint is copied before the closing evaluation: an uninterrupted run would not have
+  // evaluated here, so a resume from it continues exactly as if there had been no stop. The result
+  // (the best evaluation's weights) is written before the checkpoint: near a deadline it is what
+  // must not be missing.
+  GRADIENTS_ASSIGN_OR_RETURN(TrainCheckpoint last_state, MakeCheckpoint());
   if (!split_.validation.empty() && evaluated_at != state_.step) GRADIENTS_RETURN_IF_ERROR(evaluate());
-  // The checkpoint holds the last weights (to continue training); the result holds the best.
-  GRADIENTS_RETURN_IF_ERROR(CheckpointNow());
   if (!best_.empty() && state_.best_step != state_.step) {
     GRADIENTS_RETURN_IF_ERROR(LoadTrainables(best_, "the best weights"));
   }
   GRADIENTS_RETURN_IF_ERROR(Export());
+  GRADIENTS_RETURN_IF_ERROR(SaveCheckpoint(last_state));
 
   TrainResult result;
   result.steps = state_.step;
@@ -498,6 +597,9 @@ Result<TrainResult> Train(const TrainOptions& options, std::vector<TokenizedExam
   } catch (const c10::Error& error) {
     // libtorch reports device failures (out of memory above all) as exceptions.
     return Status::Internal(std::string("training failed: ") + error.what_without_backtrace());
+  } catch (const std::exception& error) {
+    // Memory exhaustion on the host, file system errors: the run fails, the process does not.
+    return Status::Internal(std::string("training failed: ") + error.what());
   }
 }
 

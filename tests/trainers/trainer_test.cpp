@@ -142,6 +142,10 @@ TEST_F(TrainerTest, AResumedRunHasTheLossCurveAndResultOfAnUninterruptedOne) {
     hp.packing = true;     // packed rows, shuffled per epoch (6 steps span several epochs)
     hp.lora.dropout = 0.2;  // the dropout generator's state must be restored too
     hp.weight_decay = 0.01;
+    // Evaluations and their early-stopping bookkeeping too; the stop at step 3 falls between two.
+    hp.validation_fraction = 0.2;
+    hp.eval_every_steps = 2;
+    hp.early_stopping_patience = 3;
     Result<Run> whole = Train(hp, dir_ / (mode + "-whole"), data);
     ASSERT_TRUE(whole.ok()) << whole.status().message();
     Result<Run> first = Train(hp, dir_ / (mode + "-parts"), data, false, /*cancel_at_step=*/3);
@@ -159,6 +163,8 @@ TEST_F(TrainerTest, AResumedRunHasTheLossCurveAndResultOfAnUninterruptedOne) {
     NamedTensors b = *ReadTensorFile(dir_ / (mode + "-parts") / "checkpoint" / "trainable.safetensors");
     ASSERT_EQ(a.size(), b.size());
     for (const auto& [name, tensor] : a) EXPECT_TRUE(torch::equal(tensor, b.at(name))) << mode << " " << name;
+    EXPECT_EQ(second->result.best_step, whole->result.best_step) << mode;
+    EXPECT_EQ(second->result.best_validation_loss, whole->result.best_validation_loss) << mode;
   }
 }
 
@@ -175,6 +181,19 @@ TEST_F(TrainerTest, ResumingWithOtherHyperparametersOrDataIsRefused) {
   EXPECT_EQ(Train(hp, dir_ / "out", other_data, true).status().message(),
             "cannot resume: the data (or its tokenization) differs from that of " +
                 (dir_ / "out" / "checkpoint").string());
+  // Another base model with the same shapes.
+  InitModelOptions init;
+  init.tokenizer = kTokenizer;
+  init.seed = 6;
+  ASSERT_TRUE(InitModel(dir_ / "other-model", init).ok());
+  TrainOptions other_model;
+  other_model.hyperparameters = hp;
+  other_model.model_dir = dir_ / "other-model";
+  other_model.out_dir = dir_ / "out";
+  other_model.resume = true;
+  EXPECT_EQ(gradients::Train(other_model, data, 0).status().message(),
+            "cannot resume: the model differs from the one " + (dir_ / "out" / "checkpoint").string() +
+                " was trained on");
   EXPECT_EQ(Train(hp, dir_ / "nothing", data, true).status().message(),
             "no checkpoint in " + (dir_ / "nothing" / "checkpoint").string());
 }
