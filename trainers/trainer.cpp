@@ -503,11 +503,12 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
 
     {
       at::NoGradGuard no_grad;
-      std::vector<at::Tensor> norms;
+      std::vector<at::Tensor> grads;
       for (Trainable& trainable : trainables_) {
-        if (trainable.tensor.grad().defined()) norms.push_back(trainable.tensor.grad().norm(2, at::kFloat));
+        if (trainable.tensor.grad().defined()) grads.push_back(trainable.tensor.grad());
       }
-      last_grad_norm_ = norms.empty() ? at::zeros({}, float_options) : at::stack(norms).norm();
+      // One multi-tensor kernel for all the norms on a GPU rather than one launch per parameter.
+      last_grad_norm_ = grads.empty() ? at::zeros({}, float_options) : at::stack(at::_foreach_norm(grads)).norm();
       if (hp_.max_grad_norm > 0) {
         // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1, as a
         // tensor, so no value has to come back to the host.

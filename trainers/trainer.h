@@ -87,7 +87,8 @@ struct TrainResult {
 };
 
 // Splits `examples` (a validation share per the hyperparameters), trains and writes the result to
-// out_dir. `pad_id` pads rows (the tokenizer's pad, else EOS, else 0).
+// out_dir. `pad_id` fills the padding of short rows; it is never a label, so any id serves (the
+// CLI passes the tokenizer's EOS, as Hugging Face trainers do, else 0).
 Result<TrainResult> Train(const TrainOptions& options, std::vector<TokenizedExample> examples, int32_t pad_id);
 
 }  // namespace gradients
