@@ -79,6 +79,26 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
   }
 };
 
+// silu(gate) * up with a backward pass of its own that keeps only gate and up: autograd through
+// the two operations also keeps silu(gate), one more [tokens, intermediate] tensor per layer (for
+// TinyLlama at 8 x 2048 tokens, 184 MiB a layer), for one more elementwise pass in the backward.
+class SwiGluFunction : public torch::autograd::Function<SwiGluFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* context, const at::Tensor& gate, const at::Tensor& up) {
+    context->save_for_backward({gate, up});
+    return at::silu(gate) * up;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto saved = context->get_saved_variables();
+    const at::Tensor& gate = saved[0];
+    const at::Tensor& up = saved[1];
+    const at::Tensor& grad = grad_outputs[0];
+    return {at::silu_backward(grad * up, gate), grad * at::silu(gate)};
+  }
+};
+
 // Runs a decoder layer without keeping its activations; the backward pass recomputes them (with
 // the same dropout masks: the generator's state is rewound) and back-propagates through the
 // recomputed graph, which also accumulates the layer's parameter gradients. The parameters are
@@ -235,7 +255,11 @@ MlpImpl::MlpImpl(const ModelConfig& c) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  return down_proj(torch::nn::functional::silu(gate_proj(x)) * up_proj(x));
+  at::Tensor gate = gate_proj(x), up = up_proj(x);
+  if (at::GradMode::is_enabled() && (gate.requires_grad() || up.requires_grad())) {
+    return down_proj(SwiGluFunction::apply(gate, up));
+  }
+  return down_proj(at::silu(gate) * up);
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {

@@ -134,3 +134,32 @@ TEST(RmsNorm, ItsBackwardPassEqualsAutogradThroughTheFormula) {
 
 }  // namespace
 }  // namespace gradients
+
+namespace gradients {
+namespace {
+
+TEST(Mlp, ItsSwiGluBackwardEqualsAutogradThroughSiluAndProduct) {
+  torch::manual_seed(5);
+  ModelConfig config;
+  config.hidden_size = 8;
+  config.intermediate_size = 12;
+  Mlp mlp(config);
+  const at::Tensor input = torch::randn({2, 3, 8});
+  const at::Tensor upstream = torch::randn({2, 3, 8});
+
+  at::Tensor x1 = input.clone().requires_grad_(true);
+  (mlp(x1) * upstream).sum().backward();
+  const at::Tensor gate_grad = mlp->gate_proj->weight.grad().clone();
+
+  mlp->zero_grad();
+  at::Tensor x2 = input.clone().requires_grad_(true);
+  at::Tensor unfused = mlp->down_proj(torch::silu(at::linear(x2, mlp->gate_proj->weight)) *
+                                      at::linear(x2, mlp->up_proj->weight));
+  (unfused * upstream).sum().backward();
+
+  EXPECT_TRUE(torch::allclose(x1.grad(), x2.grad(), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(gate_grad, mlp->gate_proj->weight.grad(), 1e-5, 1e-6));
+}
+
+}  // namespace
+}  // namespace gradients
