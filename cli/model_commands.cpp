@@ -23,6 +23,7 @@ int Fail(std::ostream& err, const char* command, const Status& status) {
 Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
                               const std::string& device_name, at::ScalarType dtype = at::kFloat) {
   GRADIENTS_ASSIGN_OR_RETURN(c10::Device device, ResolveComputeDevice(device_name));
+  if (device.is_cpu()) ConfigureCpuThreads();
   ModelLoadOptions options;
   options.device = device;
   options.adapter = adapter;

@@ -2,9 +2,16 @@
 
 #include <charconv>
 
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
 namespace gradients {
+
+void ConfigureCpuThreads(int requested) {
+  const int threads = requested > 0 ? requested : at::hasMKL() ? 0 : 1;
+  if (threads > 0) at::set_num_threads(threads);
+}
 
 Result<c10::Device> ResolveComputeDevice(std::string_view name) {
   if (name == "cpu") return c10::Device(c10::kCPU);

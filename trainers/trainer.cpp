@@ -7,8 +7,6 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/core/Generator.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Context.h>
-#include <ATen/Parallel.h>
 #include <torch/types.h>
 
 #include "common/digest.h"
@@ -166,8 +164,7 @@ Status TrainingRun::Setup() {
   const bool cuda = device_.is_cuda();
   const bool lora = hp_.mode == "lora";
   if (!cuda) {
-    const int threads = options_.cpu_threads > 0 ? options_.cpu_threads : at::hasMKL() ? 0 : 1;
-    if (threads > 0) at::set_num_threads(threads);
+    ConfigureCpuThreads(options_.cpu_threads);
   }
   // On a GPU the compute is bfloat16. LoRA keeps the frozen base in bfloat16 (half the memory, no
   // casts) and its adapters in float32; full fine-tuning keeps float32 master weights, cast to

@@ -62,10 +62,8 @@ struct TrainOptions {
   // Recompute each layer's activations in the backward pass instead of keeping them: less memory
   // for long sequences, about a third more compute.
   bool activation_checkpointing = false;
-  // libtorch's intra-op threads when training on the CPU; 0 chooses: one when libtorch calls an
-  // external BLAS (Debian's libtorch on OpenBLAS, which runs its own thread on every core: two
-  // pools spinning on the same cores made a step 2.2x slower, bench/RESULTS.md), else libtorch's
-  // default (MKL shares libtorch's OpenMP pool).
+  // libtorch's intra-op threads when training on the CPU; 0 chooses (ConfigureCpuThreads in
+  // trainers/compute_device.h).
   int cpu_threads = 0;
   std::function<void(const TrainProgress&)> on_progress;
   // When it becomes true (a signal handler, the miner cancelling a task), the run stops before its
