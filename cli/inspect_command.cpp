@@ -2,16 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/command_failure.h"
 #include "common/safetensors.h"
 
 namespace gradients::cli {
 
 int RunInspect(const std::filesystem::path& path, std::ostream& out, std::ostream& err) {
   Result<SafetensorsFile> file = SafetensorsFile::Open(path);
-  if (!file.ok()) {
-    err << "gradients inspect: " << file.status().message() << "\n";
-    return 1;
-  }
+  if (!file.ok()) return Fail(err, "inspect", file.status());
   const SafetensorsHeader& header = file->header();
   nlohmann::json tensors = nlohmann::json::array();
   for (const SafetensorsTensor& tensor : header.tensors) {

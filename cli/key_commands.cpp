@@ -1,25 +1,20 @@
 #include "cli/key_commands.h"
 
+#include "cli/command_failure.h"
 #include "common/keys.h"
 
 namespace gradients::cli {
 
 int RunKeygen(const std::filesystem::path& out_path, std::ostream& out, std::ostream& err) {
   SigningKey key = SigningKey::Generate();
-  if (Status status = WriteKeyFile(out_path, key); !status.ok()) {
-    err << "gradients keygen: " << status.message() << "\n";
-    return 1;
-  }
+  if (Status status = WriteKeyFile(out_path, key); !status.ok()) return Fail(err, "keygen", status);
   out << key.public_key().ToHex() << "\n";
   return 0;
 }
 
 int RunPubkey(const std::filesystem::path& key_path, std::ostream& out, std::ostream& err) {
   Result<SigningKey> key = ReadKeyFile(key_path);
-  if (!key.ok()) {
-    err << "gradients pubkey: " << key.status().message() << "\n";
-    return 1;
-  }
+  if (!key.ok()) return Fail(err, "pubkey", key.status());
   out << key->public_key().ToHex() << "\n";
   return 0;
 }

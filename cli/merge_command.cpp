@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/command_failure.h"
 #include "cli/dtype_flag.h"
 #include "common/durable_file.h"
 #include "trainers/model_loader.h"
@@ -46,16 +47,12 @@ Status Publish(const std::filesystem::path& partial, const std::filesystem::path
 }  // namespace
 
 int RunMerge(const MergeArgs& args, std::ostream& out, std::ostream& err) {
-  const auto fail = [&err](const Status& status) {
-    err << "gradients merge: " << status.message() << "\n";
-    return 1;
-  };
   Result<at::ScalarType> dtype = ParseDtype(args.dtype);
-  if (!dtype.ok()) return fail(dtype.status());
+  if (!dtype.ok()) return Fail(err, "merge", dtype.status());
   Result<std::filesystem::path> out_dir = CheckOutDir(args.out);
-  if (!out_dir.ok()) return fail(out_dir.status());
+  if (!out_dir.ok()) return Fail(err, "merge", out_dir.status());
   const std::filesystem::path partial = out_dir->string() + ".partial";
-  if (Status removed = RemoveTree(partial); !removed.ok()) return fail(removed);
+  if (Status removed = RemoveTree(partial); !removed.ok()) return Fail(err, "merge", removed);
   Status written;
   try {
     written = WriteMergedModel(args, *dtype, partial);
@@ -66,10 +63,10 @@ int RunMerge(const MergeArgs& args, std::ostream& out, std::ostream& err) {
   if (written.ok()) written = Publish(partial, *out_dir);
   if (!written.ok()) {
     (void)RemoveTree(partial);  // the error that matters is `written`
-    return fail(written);
+    return Fail(err, "merge", written);
   }
   Result<ModelConfig> config = LoadModelConfig(*out_dir);
-  if (!config.ok()) return fail(config.status());
+  if (!config.ok()) return Fail(err, "merge", config.status());
   out << nlohmann::json{{"out", out_dir->string()}, {"dtype", args.dtype}, {"parameters", config->ParameterCount()}}
              .dump()
       << "\n";

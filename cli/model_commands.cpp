@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/command_failure.h"
 #include "cli/dataset_flags.h"
 #include "cli/dtype_flag.h"
 #include "trainers/compute_device.h"
@@ -14,11 +15,6 @@
 
 namespace gradients::cli {
 namespace {
-
-int Fail(std::ostream& err, const char* command, const Status& status) {
-  err << "gradients " << command << ": " << status.message() << "\n";
-  return 1;
-}
 
 Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
                               const std::string& device_name, at::ScalarType dtype = at::kFloat) {

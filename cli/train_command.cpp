@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/command_failure.h"
 #include "cli/dataset_flags.h"
 #include "common/config.h"
 #include "trainers/dataset.h"
@@ -17,11 +18,6 @@
 
 namespace gradients::cli {
 namespace {
-
-int Fail(std::ostream& err, const Status& status) {
-  err << "gradients train: " << status.message() << "\n";
-  return 1;
-}
 
 std::string Duration(double seconds) {
   const auto total = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
@@ -54,7 +50,8 @@ std::string ProgressLine(const TrainProgress& progress, bool bar) {
                                                        static_cast<double>(progress.total_steps)
                                                  : 0;
     const int filled = std::clamp(static_cast<int>(done * kWidth), 0, kWidth);
-    line = "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(kWidth - filled), '.') + "] ";
+    line = "[" + std::string(static_cast<size_t>(filled), '#') +
+           std::string(static_cast<size_t>(kWidth - filled), '.') + "] ";
   }
   line += fmt::format("step {}/{}", progress.step, progress.total_steps);
   if (progress.validation_loss) return line + fmt::format("  validation loss {:.4f}", *progress.validation_loss);
@@ -102,30 +99,33 @@ int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool p
   Hyperparameters hyperparameters;
   if (!args.config.empty()) {
     Result<Hyperparameters> loaded = LoadConfigFile<Hyperparameters>(args.config, "");
-    if (!loaded.ok()) return Fail(err, loaded.status());
+    if (!loaded.ok()) return Fail(err, "train", loaded.status());
     hyperparameters = *loaded;
   }
   if (!args.mode.empty()) {
     if (args.mode != "lora" && args.mode != "full") {
-      return Fail(err, Status::InvalidArgument("--mode must be lora or full, got \"" + args.mode.substr(0, 20) + "\""));
+      return Fail(err, "train",
+                  Status::InvalidArgument("--mode must be lora or full, got \"" + args.mode.substr(0, 20) + "\""));
     }
     hyperparameters.mode = args.mode;
   }
-  if (args.time_limit_seconds < 0) return Fail(err, Status::InvalidArgument("--time-limit must not be negative"));
+  if (args.time_limit_seconds < 0) {
+    return Fail(err, "train", Status::InvalidArgument("--time-limit must not be negative"));
+  }
   Result<DatasetOptions> dataset_options =
       DatasetOptionsFromFlags(args.format, args.columns, args.field, hyperparameters.max_length);
-  if (!dataset_options.ok()) return Fail(err, dataset_options.status());
+  if (!dataset_options.ok()) return Fail(err, "train", dataset_options.status());
   std::ofstream metrics;
-  if (Status status = CheckOutputDirectory(args.out, args.resume); !status.ok()) return Fail(err, status);
+  if (Status status = CheckOutputDirectory(args.out, args.resume); !status.ok()) return Fail(err, "train", status);
   if (!args.metrics.empty()) {
     metrics.open(args.metrics, std::ios::app);
-    if (!metrics) return Fail(err, Status::IoError("cannot open --metrics " + args.metrics.string()));
+    if (!metrics) return Fail(err, "train", Status::IoError("cannot open --metrics " + args.metrics.string()));
   }
 
   Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
-  if (!tokenizer.ok()) return Fail(err, tokenizer.status());
+  if (!tokenizer.ok()) return Fail(err, "train", tokenizer.status());
   Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(args.data, **tokenizer, *dataset_options);
-  if (!examples.ok()) return Fail(err, examples.status());
+  if (!examples.ok()) return Fail(err, "train", examples.status());
 
   TrainOptions options;
   options.hyperparameters = hyperparameters;
@@ -159,7 +159,7 @@ int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool p
   const int32_t pad_id = (*tokenizer)->eos_id().value_or(0);
   Result<TrainResult> result = Train(options, std::move(*examples), pad_id);
   if (bar_drawn) err << "\n";
-  if (!result.ok()) return Fail(err, result.status());
+  if (!result.ok()) return Fail(err, "train", result.status());
   nlohmann::json summary = {{"out", args.out.string()},
                             {"mode", hyperparameters.mode},
                             {"steps", result->steps},

@@ -15,7 +15,8 @@ class LinearCrossEntropyFunction : public torch::autograd::Function<LinearCrossE
   static at::Tensor forward(AutogradContext* context, const at::Tensor& hidden, const at::Tensor& weight,
                             const at::Tensor& targets, double normalizer, int64_t chunk_rows) {
     const bool weight_grad = weight.requires_grad();
-    const at::Tensor compute_weight = weight.scalar_type() == hidden.scalar_type() ? weight : weight.to(hidden.scalar_type());
+    const at::Tensor compute_weight =
+        weight.scalar_type() == hidden.scalar_type() ? weight : weight.to(hidden.scalar_type());
     const int64_t rows = hidden.size(0);
     at::Tensor grad_hidden = at::empty_like(hidden);
     at::Tensor grad_weight = weight_grad ? at::zeros_like(weight) : at::Tensor();

@@ -78,6 +78,12 @@ struct Trainable {
   at::Tensor tensor;
 };
 
+// The error of a run whose numbers left the finite range; it is returned before anything
+// non-finite is written, so the checkpoint and the result keep the last finite weights.
+Status Diverged(const std::string& what) {
+  return Status::FailedPrecondition("training diverged: " + what + "; lower the learning rate");
+}
+
 bool IsNormOrBias(const std::string& name) { return name.ends_with("norm.weight") || name.ends_with(".bias"); }
 
 // Token ids the model's embeddings cannot look up (a tokenizer that does not belong to the model)
@@ -123,7 +129,8 @@ class TrainingRun {
   NamedTensors TrainableCopies() const;
   Status LoadTrainables(const NamedTensors& tensors, const std::string& what);
   Status Export();
-  void Report(const std::string& event, std::optional<double> validation_loss);
+  // Reports progress; the loss reaches the host here, so a non-finite one is found here (an error).
+  Status Report(const std::string& event, std::optional<double> validation_loss);
 
   const TrainOptions& options_;
   const Hyperparameters& hp_;
@@ -276,8 +283,7 @@ Status TrainingRun::CheckFinite(const std::string& what) {
   at::NoGradGuard no_grad;
   for (const Trainable& trainable : trainables_) {
     if (!at::isfinite(trainable.tensor).all().item<bool>()) {
-      return Status::FailedPrecondition("training diverged: " + trainable.name + " holds a non-finite value " + what +
-                                        "; lower the learning rate");
+      return Diverged(trainable.name + " holds a non-finite value " + what);
     }
   }
   return Status::Ok();
@@ -341,7 +347,7 @@ Result<double> TrainingRun::Validate() {
   return result->loss;
 }
 
-void TrainingRun::Report(const std::string& event, std::optional<double> validation_loss) {
+Status TrainingRun::Report(const std::string& event, std::optional<double> validation_loss) {
   const Clock::time_point now = Clock::now();
   TrainProgress progress;
   progress.event = event;
@@ -372,6 +378,10 @@ void TrainingRun::Report(const std::string& event, std::optional<double> validat
     interval_start_ = now;
   }
   if (options_.on_progress) options_.on_progress(progress);
+  if (!std::isfinite(last_train_loss_)) {
+    return Diverged("the loss is " + std::to_string(last_train_loss_) + " at step " + std::to_string(state_.step));
+  }
+  return Status::Ok();
 }
 
 Status TrainingRun::Export() {
@@ -431,8 +441,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
     GRADIENTS_ASSIGN_OR_RETURN(double loss, Validate());
     last_eval_seconds_ = Seconds(Clock::now() - start);
     if (!std::isfinite(loss)) {
-      return Status::FailedPrecondition("training diverged: the validation loss is " + std::to_string(loss) +
-                                        " at step " + std::to_string(state_.step) + "; lower the learning rate");
+      return Diverged("the validation loss is " + std::to_string(loss) + " at step " + std::to_string(state_.step));
     }
     evaluated_at = state_.step;
     if (!state_.best_validation_loss || loss < *state_.best_validation_loss) {
@@ -443,8 +452,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
     } else {
       ++state_.evaluations_without_improvement;
     }
-    Report("eval", loss);
-    return Status::Ok();
+    return Report("eval", loss);
   };
 
   while (true) {
@@ -524,14 +532,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
     ++interval_steps_;
 
     if (state_.step % options_.log_every_steps == 0 || state_.step == total_steps_) {
-      Report("step", std::nullopt);
-      // Checked where the loss reaches the host anyway. Nothing is written: the checkpoint and the
-      // result keep the last finite weights saved before.
-      if (!std::isfinite(last_train_loss_)) {
-        return Status::FailedPrecondition("training diverged: the loss is " + std::to_string(last_train_loss_) +
-                                          " at step " + std::to_string(state_.step) +
-                                          "; lower the learning rate");
-      }
+      GRADIENTS_RETURN_IF_ERROR(Report("step", std::nullopt));
     }
     const bool evaluation_due = !split_.validation.empty() && hp_.eval_every_steps > 0 &&
                                 state_.step % hp_.eval_every_steps == 0;
@@ -541,11 +542,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
       GRADIENTS_RETURN_IF_ERROR(CheckpointNow());
     }
   }
-  if (interval_steps_ > 0) Report("step", std::nullopt);
-  if (!std::isfinite(last_train_loss_)) {
-    return Status::FailedPrecondition("training diverged: the loss is " + std::to_string(last_train_loss_) +
-                                      " at step " + std::to_string(state_.step) + "; lower the learning rate");
-  }
+  if (interval_steps_ > 0) GRADIENTS_RETURN_IF_ERROR(Report("step", std::nullopt));
 
   // The checkpoint is copied before the closing evaluation: an uninterrupted run would not have
   // evaluated here, so a resume from it continues exactly as if there had been no stop. The result
