@@ -32,6 +32,7 @@
 #include "trainers/compute_device.h"
 #include "trainers/init_model.h"
 #include "trainers/lora_training.h"
+#include "trainers/trainer.h"
 #include "trainers/training_loss.h"
 
 namespace {
@@ -84,14 +85,13 @@ int main(int argc, char** argv) {
   config.rms_norm_eps = 1e-5;
   config.max_position_embeddings = std::max<int64_t>(2048, integer("seq"));
   const bool lora = flags["mode"] == "lora";
-  const bool cuda = device->is_cuda();
 
   CausalLm model(config);
   gradients::InitializeWeights(model, 0);
-  // As gradients train: on a GPU, LoRA keeps a bfloat16 base and full fine-tuning float32 master
-  // weights, both computing in bfloat16; the CPU computes in float32.
-  model->to(*device, cuda && lora ? at::kBFloat16 : at::kFloat);
-  if (cuda) model->SetComputeDtype(at::kBFloat16);
+  // As gradients train keeps and computes them.
+  const gradients::TrainingPrecision precision = gradients::PrecisionFor(*device, flags["mode"]);
+  model->to(*device, precision.weights);
+  model->SetComputeDtype(precision.compute);
   model->train();
   std::vector<gradients::ParameterGroup> groups(1);
   if (lora) {
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
   std::chrono::steady_clock::time_point start;
 #ifdef GRADIENTS_BENCH_CUDA
   // As bench/gpu/hf_train_bench.py: the peak counts from the built model on (weights included).
-  if (cuda) c10::cuda::CUDACachingAllocator::resetPeakStats(device->index());
+  if (device->is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device->index());
 #endif
   for (int64_t i = 0; i < warmup + steps; ++i) {
     if (i == warmup) {
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
                            {"step_ms", 1000 * seconds / static_cast<double>(steps)},
                            {"loss", final_loss}};
 #ifdef GRADIENTS_BENCH_CUDA
-  if (cuda) {
+  if (device->is_cuda()) {
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device->index());
     // Entry 0 is the aggregate over pool types (StatType::AGGREGATE, whose namespace moved between
     // PyTorch versions).

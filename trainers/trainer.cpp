@@ -170,18 +170,14 @@ Status TrainingRun::Setup() {
   GRADIENTS_ASSIGN_OR_RETURN(device_, ResolveComputeDevice(options_.device));
   const bool cuda = device_.is_cuda();
   const bool lora = hp_.mode == "lora";
-  if (!cuda) {
-    ConfigureCpuThreads(options_.cpu_threads);
-  }
-  // On a GPU the compute is bfloat16. LoRA keeps the frozen base in bfloat16 (half the memory, no
-  // casts) and its adapters in float32; full fine-tuning keeps float32 master weights, cast to
-  // bfloat16 where used. On the CPU everything is float32: exact and deterministic.
+  if (!cuda) ConfigureCpuThreads(options_.cpu_threads);
+  const TrainingPrecision precision = PrecisionFor(device_, hp_.mode);
   ModelLoadOptions load;
   load.device = device_;
-  load.dtype = cuda && lora ? at::kBFloat16 : at::kFloat;
+  load.dtype = precision.weights;
   GRADIENTS_ASSIGN_OR_RETURN(model_, LoadCausalLm(options_.model_dir, load));
   stored_dtype_ = model_->config().torch_dtype;
-  if (cuda) model_->SetComputeDtype(at::kBFloat16);
+  model_->SetComputeDtype(precision.compute);
   model_->train();
 
   at::Generator init_generator = at::detail::createCPUGenerator(hp_.seed);
@@ -582,6 +578,11 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
 }
 
 }  // namespace
+
+TrainingPrecision PrecisionFor(const c10::Device& device, const std::string& mode) {
+  if (!device.is_cuda()) return {};
+  return {.weights = mode == "lora" ? at::kBFloat16 : at::kFloat, .compute = at::kBFloat16};
+}
 
 Result<TrainResult> Train(const TrainOptions& options, std::vector<TokenizedExample> examples, int32_t pad_id) {
   if (options.log_every_steps < 1) return Status::InvalidArgument("log_every_steps must be at least 1");

@@ -24,11 +24,24 @@
 #include <span>
 #include <string>
 
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
 #include "common/status.h"
 #include "trainers/dataset.h"
 #include "trainers/hyperparameters.h"
 
 namespace gradients {
+
+// How a run keeps its weights and computes. On a GPU the compute is bfloat16: LoRA keeps the frozen
+// base in bfloat16 (half the memory, no casts; its adapters are float32), full fine-tuning keeps
+// float32 master weights cast to bfloat16 where used. On the CPU everything is float32: exact and
+// deterministic.
+struct TrainingPrecision {
+  at::ScalarType weights = at::kFloat;
+  std::optional<at::ScalarType> compute;  // none: the weights' dtype
+};
+TrainingPrecision PrecisionFor(const c10::Device& device, const std::string& mode);
 
 // What a progress report carries; the loss and speed are averages since the previous report.
 struct TrainProgress {
