@@ -19,6 +19,7 @@
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/types.h>
 #include <torch/version.h>
 
@@ -44,7 +45,7 @@ std::map<std::string, std::string> ParseFlags(int argc, char** argv) {
       {"hidden", "256"}, {"layers", "4"},  {"heads", "4"},   {"kv-heads", "4"}, {"ffn", "688"},
       {"vocab", "4096"}, {"batch", "8"},   {"seq", "256"},   {"steps", "20"},   {"warmup", "3"},
       {"threads", "1"},  {"rank", "16"},   {"alpha", "32"},  {"mode", "lora"},  {"device", "cpu"},
-      {"activation-checkpointing", "0"}};
+      {"activation-checkpointing", "0"}, {"profile", ""}};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string name = argv[i];
     if (name.rfind("--", 0) != 0 || !flags.contains(name.substr(2))) {
@@ -127,6 +128,13 @@ int main(int argc, char** argv) {
   rows.predicted_tokens = batch * (seq - 1);
   const bool checkpoint = integer("activation-checkpointing") != 0;
 
+  auto train_step = [&] {
+    at::Tensor step_loss = gradients::TrainingLoss(model, rows, static_cast<double>(rows.predicted_tokens), checkpoint);
+    step_loss.backward();
+    optimizer.Step(1e-4);
+    optimizer.ZeroGrad();
+    return step_loss;
+  };
   const int64_t warmup = integer("warmup"), steps = integer("steps");
   at::Tensor loss;
   std::chrono::steady_clock::time_point start;
@@ -139,14 +147,32 @@ int main(int argc, char** argv) {
       Synchronize(*device);
       start = std::chrono::steady_clock::now();
     }
-    loss = gradients::TrainingLoss(model, rows, static_cast<double>(rows.predicted_tokens), checkpoint);
-    loss.backward();
-    optimizer.Step(1e-4);
-    optimizer.ZeroGrad();
+    loss = train_step();
   }
   const double final_loss = loss.item<double>();  // synchronises
   Synchronize(*device);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  if (!flags["profile"].empty()) {
+    // Three more steps under PyTorch's profiler (kineto): a Chrome trace of the operators and, on
+    // CUDA, the kernels; bench/gpu/profile_summary.py reads it.
+    namespace profiler = torch::autograd::profiler;
+    const torch::profiler::impl::ProfilerConfig profile_config(torch::profiler::impl::ProfilerState::KINETO);
+    std::set<torch::profiler::impl::ActivityType> activities = {torch::profiler::impl::ActivityType::CPU};
+    if (device->is_cuda()) activities.insert(torch::profiler::impl::ActivityType::CUDA);
+    profiler::prepareProfiler(profile_config, activities);
+    profiler::enableProfiler(profile_config, activities);
+    for (int i = 0; i < 3; ++i) {
+      loss = train_step();
+    }
+    Synchronize(*device);
+    try {
+      profiler::disableProfiler()->save(flags["profile"]);
+    } catch (const c10::Error& error) {  // Debian's libtorch is built without kineto
+      std::fprintf(stderr, "--profile: %s\n", error.what_without_backtrace());
+      return 1;
+    }
+  }
 
   nlohmann::json result = {{"impl", "gradients"},
                            {"torch", TORCH_VERSION},

@@ -78,9 +78,11 @@ void AdamW::Step(double learning_rate) {
     ParameterGroup& group = groups_[g];
     const double lr = learning_rate * group.learning_rate_scale;
 #if TORCH_VERSION_MAJOR >= 2
-    // PyTorch's fused kernel: one launch for the group, no host synchronisation. It reads the step
-    // count from device tensors; ours is exact on the host, so they are built from it.
+    // PyTorch's fused kernel: one launch for the group, no host synchronisation. It reads each
+    // parameter's step count from a device tensor; ours is exact on the host, and one tensor built
+    // from it serves the whole group.
     std::vector<at::Tensor> params, grads, means, variances, steps;
+    at::Tensor step;
     for (size_t i = 0; i < group.parameters.size(); ++i) {
       at::Tensor& parameter = group.parameters[i];
       if (!parameter.is_cuda() || parameter.scalar_type() != at::kFloat || !parameter.grad().defined()) continue;
@@ -88,7 +90,8 @@ void AdamW::Step(double learning_rate) {
       grads.push_back(parameter.grad());
       means.push_back(exp_avg_[g][i]);
       variances.push_back(exp_avg_sq_[g][i]);
-      steps.push_back(at::full({}, static_cast<double>(steps_), parameter.options()));
+      if (!step.defined()) step = at::full({}, static_cast<double>(steps_), parameter.options());
+      steps.push_back(step);
     }
     if (!params.empty()) {
       const std::vector<at::Tensor> no_max_exp_avg_sqs;  // amsgrad is off

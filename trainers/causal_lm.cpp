@@ -20,10 +20,25 @@ at::Tensor Dropout(const at::Tensor& x, double p, at::Generator& generator) {
   return x * keep.mul_(1.0 / (1.0 - p));
 }
 
-// Scaled dot-product attention over q [b, h, s, d] and k, v [b, h, t, d].
-at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& allowed) {
+// Scaled dot-product attention over q [b, h, s, d] and k, v [b, kv, t, d], kv dividing h (grouped
+// queries: each key/value head serves h / kv query heads).
+at::Tensor Attend(const at::Tensor& q, at::Tensor k, at::Tensor v, const at::Tensor& allowed) {
+  const int64_t groups = q.size(1) / k.size(1);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5)
+  // Plain causal attention on CUDA runs in flash / cuDNN kernels that read the shared key/value
+  // heads in place: copies repeated per query head would be kept for the backward pass (for
+  // TinyLlama, 8x the keys and values). With a mask, the memory-efficient kernel runs, which
+  // needs the copies.
+  if (!allowed.defined()) {
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, std::nullopt,
+                                            /*enable_gqa=*/groups > 1);
+  }
+#endif
+  if (groups > 1) {
+    k = k.repeat_interleave(groups, 1);
+    v = v.repeat_interleave(groups, 1);
+  }
 #if TORCH_VERSION_MAJOR >= 2
-  // Fused kernels (flash / memory-efficient) on CUDA; plain causal needs no mask tensor at all.
   if (!allowed.defined()) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
   return at::scaled_dot_product_attention(q, k, v, allowed, 0.0, /*is_causal=*/false);
 #else
@@ -79,23 +94,30 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
   }
 };
 
-// silu(gate) * up with a backward pass of its own that keeps only gate and up: autograd through
-// the two operations also keeps silu(gate), one more [tokens, intermediate] tensor per layer (for
-// TinyLlama at 8 x 2048 tokens, 184 MiB a layer), for one more elementwise pass in the backward.
+// silu(gate) * up over the joint output [..., 2 * intermediate] of gate_proj and up_proj, with a
+// backward pass of its own that keeps only that input and writes both halves of its gradient
+// into one tensor: autograd through the two operations also keeps silu(gate), one more
+// [tokens, intermediate] tensor per layer (for TinyLlama at 8 x 2048 tokens, 184 MiB a layer), and
+// would join the two halves' gradients in another pass.
 class SwiGluFunction : public torch::autograd::Function<SwiGluFunction> {
  public:
-  static at::Tensor forward(torch::autograd::AutogradContext* context, const at::Tensor& gate, const at::Tensor& up) {
-    context->save_for_backward({gate, up});
-    return at::silu(gate) * up;
+  static at::Tensor forward(torch::autograd::AutogradContext* context, const at::Tensor& gate_up) {
+    context->save_for_backward({gate_up});
+    const int64_t half = gate_up.size(-1) / 2;
+    return at::silu(gate_up.narrow(-1, 0, half)) * gate_up.narrow(-1, half, half);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
                                                  torch::autograd::variable_list grad_outputs) {
-    const auto saved = context->get_saved_variables();
-    const at::Tensor& gate = saved[0];
-    const at::Tensor& up = saved[1];
+    const at::Tensor gate_up = context->get_saved_variables()[0];
+    const int64_t half = gate_up.size(-1) / 2;
+    const at::Tensor gate = gate_up.narrow(-1, 0, half), up = gate_up.narrow(-1, half, half);
     const at::Tensor& grad = grad_outputs[0];
-    return {at::silu_backward(grad * up, gate), grad * at::silu(gate)};
+    at::Tensor grad_gate_up = at::empty_like(gate_up);
+    at::Tensor grad_gate = grad_gate_up.narrow(-1, 0, half), grad_up = grad_gate_up.narrow(-1, half, half);
+    at::silu_backward_out(grad_gate, grad * up, gate);
+    at::mul_out(grad_up, grad, at::silu(gate));
+    return {grad_gate_up};
   }
 };
 
@@ -146,6 +168,17 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
   }
 };
 
+at::Tensor Joined(const std::vector<at::Tensor>& tensors, int64_t dim) {
+  return tensors.size() == 1 ? tensors[0] : at::cat(tensors, dim);
+}
+
+// x's shape with the last dimension replaced.
+std::vector<int64_t> WithLastDim(const at::Tensor& x, int64_t last) {
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = last;
+  return shape;
+}
+
 // The generator the layer's LoRA dropout draws from, if any.
 std::optional<at::Generator> DropoutGenerator(DecoderLayerImpl& layer) {
   for (ProjectionImpl* projection :
@@ -160,6 +193,50 @@ std::optional<at::Generator> DropoutGenerator(DecoderLayerImpl& layer) {
 }
 
 }  // namespace
+
+at::Tensor ProjectJointly(const at::Tensor& x, const std::vector<ProjectionImpl*>& projections) {
+  const at::ScalarType dtype = x.scalar_type();
+  const at::Tensor rows = x.reshape({-1, x.size(-1)});
+  std::vector<at::Tensor> weights, biases;
+  bool any_bias = false, any_lora = false, any_dropout = false;
+  for (ProjectionImpl* projection : projections) {
+    weights.push_back(CastTo(projection->weight, dtype));
+    any_bias = any_bias || projection->bias.defined();
+    any_lora = any_lora || projection->lora.a.defined();
+    any_dropout = any_dropout ||
+                  (projection->lora.a.defined() && projection->lora.dropout > 0 && projection->is_training());
+  }
+  if (any_bias) {
+    for (ProjectionImpl* projection : projections) {
+      biases.push_back(projection->bias.defined() ? CastTo(projection->bias, dtype)
+                                                  : at::zeros({projection->weight.size(0)}, x.options()));
+    }
+  }
+  at::Tensor y = at::linear(rows, Joined(weights, 0), any_bias ? Joined(biases, 0) : at::Tensor());
+  if (!any_lora) return y;
+  std::vector<at::Tensor> downs, ups;  // A's (or, under dropout, their outputs) and scaled B's
+  for (ProjectionImpl* projection : projections) {
+    const ProjectionImpl::Lora& lora = projection->lora;
+    if (!lora.a.defined()) {
+      ups.push_back(at::zeros({projection->weight.size(0), 0}, x.options()));
+      continue;
+    }
+    const at::Tensor up = CastTo(lora.b, dtype);
+    ups.push_back(lora.scale == 1.0 ? up : up * lora.scale);
+    if (!any_dropout) {
+      downs.push_back(CastTo(lora.a, dtype));
+    } else {
+      at::Tensor input = projection->is_training() && lora.dropout > 0
+                             ? Dropout(rows, lora.dropout, projection->lora.generator)
+                             : rows;
+      downs.push_back(at::linear(input, CastTo(lora.a, dtype)));
+    }
+  }
+  const at::Tensor down = any_dropout ? Joined(downs, 1) : at::linear(rows, Joined(downs, 0));
+  const at::Tensor up = ups.size() == 1 ? ups[0] : at::block_diag(ups);
+  // In place: the weights' product does not keep its output for the backward pass.
+  return y.addmm_(down, up.t());
+}
 
 at::Tensor AttentionMask(int64_t seq, int64_t past, std::optional<int64_t> window, const at::Tensor& document_ids,
                          const at::Device& device) {
@@ -193,13 +270,7 @@ ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features, bool w
 }
 
 at::Tensor ProjectionImpl::forward(const at::Tensor& x) {
-  const at::ScalarType dtype = x.scalar_type();
-  at::Tensor y = at::linear(x, CastTo(weight, dtype), bias.defined() ? CastTo(bias, dtype) : at::Tensor());
-  if (!lora.a.defined()) return y;
-  at::Tensor input = is_training() && lora.dropout > 0 ? Dropout(x, lora.dropout, lora.generator) : x;
-  at::Tensor update = at::linear(at::linear(input, CastTo(lora.a, dtype)), CastTo(lora.b, dtype));
-  // In place: the projection's backward does not need its output.
-  return y.add_(update, lora.scale);
+  return ProjectJointly(x, {this}).view(WithLastDim(x, weight.size(0)));
 }
 
 RmsNormImpl::RmsNormImpl(int64_t size, double eps) : eps_(eps) {
@@ -208,6 +279,12 @@ RmsNormImpl::RmsNormImpl(int64_t size, double eps) : eps_(eps) {
 
 at::Tensor RmsNormImpl::forward(const at::Tensor& x) {
   if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
+    // On GPUs, PyTorch's fused kernels, forward and backward (one pass each where the function
+    // below takes several). They scale by the weight before rounding to x's dtype, where
+    // transformers rounds first: a difference within bfloat16's precision, in training only.
+    if (x.is_cuda()) return at::rms_norm(x, {x.size(-1)}, CastTo(weight, x.scalar_type()), eps_);
+#endif
     return RmsNormFunction::apply(x, weight, eps_);
   }
   // As transformers: normalise in float32, cast back, then scale.
@@ -227,9 +304,25 @@ AttentionImpl::AttentionImpl(const ModelConfig& c)
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables& rope, const at::Tensor& allowed,
                                   at::Tensor* cached_keys, at::Tensor* cached_values) {
   const int64_t batch = x.size(0), seq = x.size(1);
-  at::Tensor q = q_proj(x).view({batch, seq, heads_, head_dim_}).transpose(1, 2);
-  at::Tensor k = k_proj(x).view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
-  at::Tensor v = v_proj(x).view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
+  at::Tensor q, k, v;
+  if (at::GradMode::is_enabled()) {
+    // Training: one product for the three (see ProjectJointly). Without gradients (evaluation,
+    // generation) the weights are not concatenated at every call.
+    const std::vector<at::Tensor> parts =
+        ProjectJointly(x, {q_proj.get(), k_proj.get(), v_proj.get()})
+            .view({batch, seq, -1})
+            .split_with_sizes({heads_ * head_dim_, kv_heads_ * head_dim_, kv_heads_ * head_dim_}, -1);
+    q = parts[0];
+    k = parts[1];
+    v = parts[2];
+  } else {
+    q = q_proj(x);
+    k = k_proj(x);
+    v = v_proj(x);
+  }
+  q = q.view({batch, seq, heads_, head_dim_}).transpose(1, 2);
+  k = k.view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
+  v = v.view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
   q = ApplyRope(q, rope);
   k = ApplyRope(k, rope);
   if (cached_keys != nullptr) {
@@ -239,10 +332,6 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables& rope, c
     }
     *cached_keys = k;
     *cached_values = v;
-  }
-  if (kv_heads_ != heads_) {
-    k = k.repeat_interleave(heads_ / kv_heads_, 1);
-    v = v.repeat_interleave(heads_ / kv_heads_, 1);
   }
   at::Tensor y = Attend(q, k, v, allowed);
   return o_proj(y.transpose(1, 2).reshape({batch, seq, heads_ * head_dim_}));
@@ -255,10 +344,13 @@ MlpImpl::MlpImpl(const ModelConfig& c) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  at::Tensor gate = gate_proj(x), up = up_proj(x);
-  if (at::GradMode::is_enabled() && (gate.requires_grad() || up.requires_grad())) {
-    return down_proj(SwiGluFunction::apply(gate, up));
+  if (at::GradMode::is_enabled()) {  // training: one product for gate and up (see ProjectJointly)
+    const at::Tensor gate_up = ProjectJointly(x, {gate_proj.get(), up_proj.get()});
+    return down_proj(SwiGluFunction::apply(gate_up).view(WithLastDim(x, gate_proj->weight.size(0))));
   }
+  // Two statements: the dropout masks are drawn in this order.
+  const at::Tensor gate = gate_proj(x);
+  const at::Tensor up = up_proj(x);
   return down_proj(at::silu(gate) * up);
 }
 

@@ -62,6 +62,16 @@ class ProjectionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Projection);
 
+// The outputs of projections that read the same input x [..., in], side by side ([positions, sum
+// of their outputs]), from one matrix product for the weights and one for the LoRA updates:
+//   x [W1; W2; ...]^T + (x [A1; A2; ...]^T) blockdiag(s1 B1, s2 B2, ...)^T.
+// One product in place of several saves launches and, in the backward pass, the sums of the
+// input's gradient over the projections; the LoRA update is added inside the product (addmm_), not
+// in passes of its own over the output. Under LoRA dropout each adapter draws its own mask, in the
+// order of `projections` (as when they run one by one). A projection without an adapter gets a
+// block without columns.
+at::Tensor ProjectJointly(const at::Tensor& x, const std::vector<ProjectionImpl*>& projections);
+
 class RmsNormImpl : public torch::nn::Module {
  public:
   RmsNormImpl(int64_t size, double eps);

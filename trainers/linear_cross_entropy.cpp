@@ -25,16 +25,25 @@ class LinearCrossEntropyFunction : public torch::autograd::Function<LinearCrossE
       const int64_t n = std::min(chunk_rows, rows - start);
       at::Tensor h = hidden.narrow(0, start, n);
       at::Tensor t = targets.narrow(0, start, n).unsqueeze(1);
-      at::Tensor logits = at::matmul(h, compute_weight.t()).to(at::kFloat);
-      at::Tensor log_normalizer = logits.logsumexp(1, /*keepdim=*/true);
-      loss.add_((log_normalizer - logits.gather(1, t)).sum());
-      // d loss / d logits = (softmax - one_hot(target)) / normalizer, formed in place of the logits.
-      at::Tensor grad_logits = logits.sub_(log_normalizer).exp_();
-      grad_logits.scatter_add_(1, t, at::full({n, 1}, -1.0, grad_logits.options()));
-      grad_logits = grad_logits.mul_(1.0 / normalizer).to(hidden.scalar_type());
+      at::Tensor logits = at::matmul(h, compute_weight.t());
+      // Log-probabilities in float32 (transformers upcasts the logits before the loss), in one
+      // fused pass over the logits.
+      const at::Tensor log_probabilities = at::log_softmax(logits, 1, at::kFloat);
+      const at::Tensor target_log_probabilities = log_probabilities.gather(1, t);
+      loss.sub_(target_log_probabilities.sum());
+      // d loss / d logits = softmax - one_hot(target), written over the logits (no longer needed)
+      // in their dtype; the target entries are formed in float32 before rounding, as p - 1 loses
+      // most of its digits when p is close to 1. The 1 / normalizer enters the products below.
+      at::Tensor grad_logits = at::exp_out(logits, log_probabilities);
+      grad_logits.scatter_(1, t, target_log_probabilities.exp().sub_(1.0).to(grad_logits.scalar_type()));
       at::Tensor grad_rows = grad_hidden.narrow(0, start, n);
-      at::mm_out(grad_rows, grad_logits, compute_weight);
-      if (weight_grad) grad_weight.add_(at::mm(grad_logits.t(), h));
+      at::addmm_out(grad_rows, grad_rows, grad_logits, compute_weight, /*beta=*/0, /*alpha=*/1.0 / normalizer);
+      if (!weight_grad) continue;
+      if (grad_weight.scalar_type() == h.scalar_type()) {
+        grad_weight.addmm_(grad_logits.t(), h, /*beta=*/1, /*alpha=*/1.0 / normalizer);
+      } else {  // float32 weights, bfloat16 products
+        grad_weight.add_(at::mm(grad_logits.t(), h), 1.0 / normalizer);
+      }
     }
     context->saved_data["grad_hidden"] = grad_hidden;
     context->saved_data["grad_weight"] = grad_weight;

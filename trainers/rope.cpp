@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include <ATen/core/grad_mode.h>
+#include <torch/autograd.h>
+
 namespace gradients {
 
 at::Tensor RopeInverseFrequencies(const ModelConfig& config, const at::Device& device) {
@@ -34,8 +37,50 @@ RopeTables ComputeRope(const at::Tensor& inverse_frequencies, const at::Tensor& 
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
+namespace {
+
+// rotate_half(x) = cat(-x2, x1) over the last dimension's halves, or its transpose cat(x2, -x1),
+// written in one pass.
+at::Tensor RotateHalf(const at::Tensor& x, bool transposed) {
+  const int64_t half = x.size(-1) / 2;
+  at::Tensor rotated = at::empty_like(x);
+  const at::Tensor first = x.narrow(-1, 0, half), second = x.narrow(-1, half, half);
+  at::Tensor out_first = rotated.narrow(-1, 0, half), out_second = rotated.narrow(-1, half, half);
+  if (transposed) {
+    out_first.copy_(second);
+    at::neg_out(out_second, first);
+  } else {
+    at::neg_out(out_first, second);
+    out_second.copy_(first);
+  }
+  return rotated;
+}
+
+// The rotation with a backward pass of its own, x' = x cos + R x sin, dx = g cos + R^T (g sin):
+// three passes each way, where autograd through cat, neg and the slices takes twice as many and
+// allocates zero-filled gradients for each half. Each product is rounded once (addcmul), where
+// transformers rounds x cos and R x sin before adding them; this is for training only.
+class RopeFunction : public torch::autograd::Function<RopeFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* context, const at::Tensor& x, const at::Tensor& cos,
+                            const at::Tensor& sin) {
+    context->save_for_backward({cos, sin});
+    return at::addcmul(x * cos, RotateHalf(x, false), sin);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto saved = context->get_saved_variables();
+    const at::Tensor& grad = grad_outputs[0];
+    return {at::addcmul(RotateHalf(grad * saved[1], true), grad, saved[0]), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
 at::Tensor ApplyRope(const at::Tensor& x, const RopeTables& rope) {
-  int64_t half = x.size(-1) / 2;
+  if (at::GradMode::is_enabled() && x.requires_grad()) return RopeFunction::apply(x, rope.cos, rope.sin);
+  const int64_t half = x.size(-1) / 2;
   at::Tensor rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
   return x * rope.cos + rotated * rope.sin;
 }

@@ -105,6 +105,13 @@ def run_one(name, mode, args):
         loss = step(ids)
     torch.cuda.synchronize()
     seconds = time.perf_counter() - start
+    if args.profile:  # three more steps under the profiler, for bench/gpu/profile_summary.py
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as profiler:
+            for ids in rows[args.warmup:args.warmup + 3]:
+                step(ids)
+            torch.cuda.synchronize()
+        profiler.export_chrome_trace(args.profile)
 
     return {"tokens_per_s": batch * seq * args.steps / seconds,
             "peak_gib": torch.cuda.max_memory_allocated() / 2**30,
@@ -132,6 +139,7 @@ def parse_args():
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the rows (default 0)")
+    parser.add_argument("--profile", metavar="TRACE.json", help="profile three more steps into a Chrome trace")
     parser.add_argument("--out", metavar="FILE.jsonl", help="also append the JSON lines to this file")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit (no torch needed)")
     args = parser.parse_args()

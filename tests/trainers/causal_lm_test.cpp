@@ -163,3 +163,81 @@ TEST(Mlp, ItsSwiGluBackwardEqualsAutogradThroughSiluAndProduct) {
 
 }  // namespace
 }  // namespace gradients
+
+namespace gradients {
+namespace {
+
+// Random LoRA tensors on a projection (B nonzero, so the update shows).
+void AttachRandomLora(ProjectionImpl& projection, int64_t rank, double scale) {
+  projection.lora.a = torch::randn({rank, projection.weight.size(1)}).requires_grad_(true);
+  projection.lora.b = torch::randn({projection.weight.size(0), rank}).requires_grad_(true);
+  projection.lora.scale = scale;
+}
+
+TEST(ProjectJointly, EqualsTheProjectionsOneByOneInOutputsAndGradients) {
+  torch::manual_seed(6);
+  // q and v carry adapters of different ranks and scales, k none (its block has no columns);
+  // all three have biases, as Qwen2's.
+  Projection q(8, 12, true), k(8, 4, true), v(8, 4, true);
+  AttachRandomLora(*q, 2, 2.0);
+  AttachRandomLora(*v, 3, 0.5);
+  const at::Tensor input = torch::randn({2, 3, 8});
+  const at::Tensor upstream = torch::randn({6, 20});
+  std::vector<at::Tensor> tensors = {q->weight, k->bias, q->lora.a, q->lora.b, v->lora.a, v->lora.b};
+
+  auto gradients = [&](const at::Tensor& output, const at::Tensor& x) {
+    (output * upstream).sum().backward();
+    std::vector<at::Tensor> grads = {x.grad().clone()};
+    for (at::Tensor& tensor : tensors) {
+      grads.push_back(tensor.grad().clone());
+      tensor.mutable_grad() = at::Tensor();
+    }
+    return grads;
+  };
+  at::Tensor x1 = input.clone().requires_grad_(true);
+  const at::Tensor joint = ProjectJointly(x1, {q.get(), k.get(), v.get()});
+  const std::vector<at::Tensor> joint_grads = gradients(joint, x1);
+  at::Tensor x2 = input.clone().requires_grad_(true);
+  const at::Tensor separate = at::cat({q(x2), k(x2), v(x2)}, -1).view({6, 20});
+  const std::vector<at::Tensor> separate_grads = gradients(separate, x2);
+
+  // The update as PEFT writes it, for one of them.
+  const at::Tensor expected_q =
+      at::linear(input, q->weight, q->bias) + 2.0 * at::linear(at::linear(input, q->lora.a), q->lora.b);
+  EXPECT_TRUE(torch::allclose(joint.narrow(1, 0, 12), expected_q.view({6, 12}), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(joint, separate, 1e-5, 1e-6));
+  ASSERT_EQ(joint_grads.size(), separate_grads.size());
+  for (size_t i = 0; i < joint_grads.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(joint_grads[i], separate_grads[i], 1e-5, 1e-5)) << "gradient " << i;
+  }
+}
+
+TEST(Rope, ItsBackwardPassEqualsAutogradThroughRotateHalf) {
+  torch::manual_seed(8);
+  ModelConfig config;
+  config.head_dim = 8;
+  const RopeTables rope = ComputeRope(RopeInverseFrequencies(config, at::kCPU),
+                                      at::arange(5).view({1, 5}).expand({2, 5}), at::kFloat);
+  const at::Tensor input = torch::randn({2, 3, 5, 8});
+  const at::Tensor upstream = torch::randn({2, 3, 5, 8});
+
+  at::Tensor x1 = input.clone().requires_grad_(true);
+  const at::Tensor y1 = ApplyRope(x1, rope);
+  (y1 * upstream).sum().backward();
+
+  at::Tensor x2 = input.clone().requires_grad_(true);
+  const at::Tensor rotated = at::cat({-x2.narrow(-1, 4, 4), x2.narrow(-1, 0, 4)}, -1);
+  const at::Tensor y2 = x2 * rope.cos + rotated * rope.sin;
+  (y2 * upstream).sum().backward();
+
+  EXPECT_TRUE(torch::allclose(y1, y2, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(x1.grad(), x2.grad(), 1e-5, 1e-6));
+  // Without gradients the rotation is transformers' expression itself.
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(ApplyRope(input, rope), input * rope.cos + at::cat({-input.narrow(-1, 4, 4),
+                                                                                input.narrow(-1, 0, 4)}, -1) *
+                                                                          rope.sin));
+}
+
+}  // namespace
+}  // namespace gradients
