@@ -10,6 +10,9 @@
 #include "cli/key_commands.h"
 #include "cli/merge_command.h"
 #include "cli/model_commands.h"
+#ifdef GRADIENTS_CLI_REGISTRY
+#include "cli/registry_commands.h"
+#endif
 #include "cli/tokenize_command.h"
 #include "cli/train_command.h"
 #include "cli/version.h"
@@ -123,6 +126,28 @@ int main(int argc, char** argv) {
 
   CLI::App* version = app.add_subcommand("version", "Print the version and library versions");
 
+#ifdef GRADIENTS_CLI_REGISTRY
+  gradients::cli::RegisterArgs model_add_args, dataset_add_args;
+  std::filesystem::path list_data_dir;
+  CLI::App* model = app.add_subcommand("model", "Base models registered in a validator's data directory");
+  model->require_subcommand(1);
+  CLI::App* model_add = model->add_subcommand(
+      "add", "Register a Hugging Face model directory (config.json, *.safetensors; pickles are refused)");
+  model_add->add_option("--data-dir", model_add_args.data_dir, "The validator's data directory")->required();
+  model_add->add_option("--name", model_add_args.name, "A name for people (default: the directory's name)");
+  model_add->add_option("dir", model_add_args.path, "The model directory")->required();
+  CLI::App* model_list = model->add_subcommand("list", "List the registered models as JSON");
+  model_list->add_option("--data-dir", list_data_dir, "The validator's data directory")->required();
+  CLI::App* dataset = app.add_subcommand("dataset", "Datasets registered in a validator's data directory");
+  dataset->require_subcommand(1);
+  CLI::App* dataset_add = dataset->add_subcommand("add", "Register a .jsonl or .csv dataset file");
+  dataset_add->add_option("--data-dir", dataset_add_args.data_dir, "The validator's data directory")->required();
+  dataset_add->add_option("--name", dataset_add_args.name, "A name for people (default: the file's name)");
+  dataset_add->add_option("file", dataset_add_args.path, "The dataset file")->required();
+  CLI::App* dataset_list = dataset->add_subcommand("list", "List the registered datasets as JSON");
+  dataset_list->add_option("--data-dir", list_data_dir, "The validator's data directory")->required();
+#endif
+
   CLI11_PARSE(app, argc, argv);
 
   gradients::LogOptions log_options;
@@ -141,6 +166,12 @@ int main(int argc, char** argv) {
   if (*init_model) return gradients::cli::RunInitModel(init_args, std::cout, std::cerr);
   if (*merge) return gradients::cli::RunMerge(merge_args, std::cout, std::cerr);
   if (*train) return gradients::cli::RunTrain(train_args, std::cout, std::cerr, isatty(STDERR_FILENO) == 1);
+#ifdef GRADIENTS_CLI_REGISTRY
+  if (*model_add) return gradients::cli::RunModelAdd(model_add_args, std::cout, std::cerr);
+  if (*model_list) return gradients::cli::RunModelList(list_data_dir, std::cout, std::cerr);
+  if (*dataset_add) return gradients::cli::RunDatasetAdd(dataset_add_args, std::cout, std::cerr);
+  if (*dataset_list) return gradients::cli::RunDatasetList(list_data_dir, std::cout, std::cerr);
+#endif
   if (*version) {
     std::cout << gradients::cli::VersionString() << "\n";
     return 0;

@@ -120,4 +120,9 @@ Result<SigningKey> ReadKeyFile(const std::filesystem::path& path) {
   return key;
 }
 
+void FillRandom(std::span<uint8_t> out) {
+  EnsureSodiumInitialized();
+  randombytes_buf(out.data(), out.size());
+}
+
 }  // namespace gradients

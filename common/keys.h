@@ -56,6 +56,9 @@ class SigningKey {
 
 bool VerifySignature(const PublicKey& key, std::span<const uint8_t> message, const Signature& signature);
 
+// Fills `out` from libsodium's CSPRNG (the operating system's): for nonces and session tokens.
+void FillRandom(std::span<uint8_t> out);
+
 // Writes the seed with mode 0600, durably. An existing file is never overwritten (AlreadyExists).
 Status WriteKeyFile(const std::filesystem::path& path, const SigningKey& key);
 

@@ -1,0 +1,85 @@
+#include "cli/registry_commands.h"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command_failure.h"
+#include "validator/data_directory.h"
+#include "validator/registry.h"
+
+namespace gradients::cli {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+nlohmann::json ToJson(const ModelRecord& model) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const ModelFile& file : model.files) {
+    files.push_back({{"path", file.path}, {"bytes", file.bytes}, {"blob", file.blob}});
+  }
+  return {{"hash", model.hash}, {"name", model.name}, {"files", files}, {"added_at_ms", model.added_at_ms}};
+}
+
+nlohmann::json ToJson(const DatasetRecord& dataset) {
+  return {{"hash", dataset.hash},
+          {"name", dataset.name},
+          {"format", dataset.format},
+          {"bytes", dataset.bytes},
+          {"added_at_ms", dataset.added_at_ms}};
+}
+
+std::string NameOf(const RegisterArgs& args) {
+  return args.name.empty() ? DefaultContentName(args.path) : args.name;
+}
+
+template <typename Record, typename Register>
+int Add(const RegisterArgs& args, std::string_view command, Register register_one, std::ostream& out,
+        std::ostream& err) {
+  Result<DataDirectory> data = OpenDataDirectory(args.data_dir);
+  if (!data.ok()) return Fail(err, command, data.status());
+  Result<Record> record = register_one(*data->store, *data->blobs, args.path, NameOf(args), NowMs());
+  if (!record.ok()) return Fail(err, command, record.status());
+  out << ToJson(*record).dump(2) << "\n";
+  return 0;
+}
+
+template <typename List>
+int ListRecords(const std::filesystem::path& data_dir, std::string_view command, List list, std::ostream& out,
+                std::ostream& err) {
+  Result<DataDirectory> data = OpenDataDirectory(data_dir);
+  if (!data.ok()) return Fail(err, command, data.status());
+  auto records = list(*data->store);
+  if (!records.ok()) return Fail(err, command, records.status());
+  nlohmann::json array = nlohmann::json::array();
+  for (const auto& record : *records) array.push_back(ToJson(record));
+  out << array.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int RunModelAdd(const RegisterArgs& args, std::ostream& out, std::ostream& err) {
+  return Add<ModelRecord>(
+      args, "model add",
+      [](Store& store, const BlobStore& blobs, const std::filesystem::path& path, const std::string& name,
+         int64_t now_ms) { return RegisterModel(store, blobs, path, name, now_ms); },
+      out, err);
+}
+
+int RunDatasetAdd(const RegisterArgs& args, std::ostream& out, std::ostream& err) {
+  return Add<DatasetRecord>(args, "dataset add", RegisterDataset, out, err);
+}
+
+int RunModelList(const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err) {
+  return ListRecords(data_dir, "model list", [](Store& store) { return store.ListModels(); }, out, err);
+}
+
+int RunDatasetList(const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err) {
+  return ListRecords(data_dir, "dataset list", [](Store& store) { return store.ListDatasets(); }, out, err);
+}
+
+}  // namespace gradients::cli

@@ -1,0 +1,15 @@
+// Between this project's Status and grpc::Status: handlers return precise gRPC codes for the
+// errors the services report, and clients turn a failed call back into a Status. The codes map
+// one to one (both follow the same canonical list); messages pass unchanged.
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include "common/status.h"
+
+namespace gradients {
+
+grpc::Status ToGrpcStatus(const Status& status);
+Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace gradients

@@ -1,0 +1,108 @@
+#include "validator/blob_store.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/hex.h"
+#include "tests/support/temp_dir.h"
+
+namespace gradients {
+namespace {
+
+size_t FilesUnder(const std::filesystem::path& dir) {
+  size_t count = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) count += entry.is_regular_file();
+  return count;
+}
+
+TEST(BlobStore, NamesABlobByTheHashOfItsBytes) {
+  testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  // Written in two appends, as an upload arrives.
+  Result<BlobWriter> writer = store.NewBlob();
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer->Append("hello, ").ok());
+  ASSERT_TRUE(writer->Append("validator").ok());
+  Result<StoredBlob> blob = writer->Finish();
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  EXPECT_EQ(blob->hash, ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, "hello, validator")));
+  EXPECT_EQ(blob->bytes, 16u);
+  EXPECT_TRUE(store.Contains(blob->hash));
+  EXPECT_EQ(*store.Size(blob->hash), 16u);
+  EXPECT_EQ(*store.Read(blob->hash, 0, 1 << 20), "hello, validator");
+  EXPECT_TRUE(store.Verify(blob->hash).ok());
+  EXPECT_EQ(*store.PathOf(blob->hash), dir / "blobs" / blob->hash.substr(0, 2) / blob->hash);
+}
+
+TEST(BlobStore, StoresTheSameContentOnce) {
+  testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  Result<StoredBlob> first = store.Put("same bytes");
+  Result<StoredBlob> second = store.Put("same bytes");
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->hash, second->hash);
+  EXPECT_EQ(FilesUnder(dir / "blobs"), 1u);
+}
+
+TEST(BlobStore, ReadsFromAnOffsetSoAnInterruptedFetchCanResume) {
+  testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  const std::string hash = store.Put("0123456789")->hash;
+  EXPECT_EQ(*store.Read(hash, 3, 4), "3456");
+  EXPECT_EQ(*store.Read(hash, 8, 100), "89");
+  EXPECT_EQ(*store.Read(hash, 10, 100), "");
+  Result<std::string> past = store.Read(hash, 11, 1);
+  ASSERT_FALSE(past.ok());
+  EXPECT_EQ(past.status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(store.Read(std::string(64, 'a'), 0, 1).status().code(), StatusCode::kNotFound);
+}
+
+TEST(BlobStore, RefusesNamesThatAreNotHashes) {
+  testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  for (const std::string& name : {std::string("../../etc/passwd"), std::string(64, 'A'), std::string(63, 'a'), std::string()}) {
+    EXPECT_EQ(store.Read(name, 0, 1).status().code(), StatusCode::kInvalidArgument) << name;
+    EXPECT_FALSE(store.Contains(name)) << name;
+  }
+}
+
+TEST(BlobStore, FindsABlobWhoseBytesChanged) {
+  testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  const std::string hash = store.Put("original content")->hash;
+  std::ofstream(*store.PathOf(hash), std::ios::binary | std::ios::trunc) << "tampered content";
+  Status verified = store.Verify(hash);
+  EXPECT_EQ(verified.code(), StatusCode::kDataLoss);
+  EXPECT_NE(verified.message().find(hash), std::string::npos);
+}
+
+TEST(BlobStore, AnUnfinishedWriteLeavesNothingBehind) {
+  testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  {
+    Result<BlobWriter> writer = store.NewBlob();
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE(writer->Append("never finished").ok());
+  }
+  EXPECT_EQ(FilesUnder(dir / "blobs"), 0u);
+  // A crash leaves its temporary file: the next open removes it.
+  std::ofstream(dir / "blobs" / "incoming" / "12345") << "partial";
+  BlobStore reopened = *BlobStore::Open(dir / "blobs");
+  EXPECT_EQ(FilesUnder(dir / "blobs"), 0u);
+}
+
+TEST(BlobStore, CopiesAFileIn) {
+  testing::TempDir dir;
+  BlobStore store = *BlobStore::Open(dir / "blobs");
+  const std::string content(3 << 20, 'x');  // larger than one read block
+  std::ofstream(dir / "model.safetensors", std::ios::binary) << content;
+  Result<StoredBlob> blob = store.PutFile(dir / "model.safetensors");
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  EXPECT_EQ(blob->bytes, content.size());
+  EXPECT_EQ(blob->hash, ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, content)));
+  EXPECT_EQ(store.PutFile(dir / "missing").status().code(), StatusCode::kIoError);
+}
+
+}  // namespace
+}  // namespace gradients

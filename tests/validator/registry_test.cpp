@@ -1,0 +1,137 @@
+#include "validator/registry.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+#include "validator/sqlite_store.h"
+
+namespace gradients {
+namespace {
+
+const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";
+
+// A store and blob store in a fresh data directory, and a copy of the fixture model to alter.
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(*SqliteStore::Open(dir_ / "state.db"));
+    blobs_ = std::make_unique<BlobStore>(*BlobStore::Open(dir_ / "blobs"));
+    std::filesystem::copy(kModel, dir_ / "model", std::filesystem::copy_options::recursive);
+  }
+  Result<ModelRecord> Register(const std::filesystem::path& dir, const std::string& name = "tiny") {
+    return RegisterModel(*store_, *blobs_, dir, name, 1000);
+  }
+  void Write(const std::filesystem::path& path, std::string_view content) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<BlobStore> blobs_;
+};
+
+TEST_F(RegistryTest, AModelIsStoredAndNamedByItsContent) {
+  Result<ModelRecord> model = Register(kModel, "llama");
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ(model->name, "llama");
+  std::vector<std::string> paths;
+  for (const ModelFile& file : model->files) {
+    paths.push_back(file.path);
+    EXPECT_EQ(*blobs_->Read(file.blob, 0, 1 << 30), *ReadFileToString(kModel / file.path, 1 << 30)) << file.path;
+    EXPECT_EQ(file.bytes, static_cast<int64_t>(std::filesystem::file_size(kModel / file.path)));
+  }
+  EXPECT_EQ(paths, (std::vector<std::string>{"config.json", "expected.json", "expected.safetensors", "model.safetensors"}));
+  EXPECT_EQ(*store_->GetModel(model->hash), *model);
+
+  // The same bytes elsewhere, under another name: the same model, registered once.
+  Result<ModelRecord> again = Register(dir_ / "model", "renamed");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->hash, model->hash);
+  EXPECT_EQ(again->name, "llama");
+  EXPECT_EQ(store_->ListModels()->size(), 1u);
+}
+
+TEST_F(RegistryTest, OneChangedByteMakesAnotherModel) {
+  const std::string original = Register(dir_ / "model")->hash;
+  std::string config = *ReadFileToString(dir_ / "model" / "config.json", 1 << 20);
+  Write(dir_ / "model" / "config.json", config + " ");
+  Result<ModelRecord> changed = Register(dir_ / "model");
+  ASSERT_TRUE(changed.ok());
+  EXPECT_NE(changed->hash, original);
+}
+
+TEST_F(RegistryTest, RefusesPickledWeights) {
+  Write(dir_ / "model" / "pytorch_model.bin", "not loaded, ever");
+  Result<ModelRecord> model = Register(dir_ / "model");
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(model.status().message().find("pytorch_model.bin"), std::string::npos) << model.status().message();
+  EXPECT_TRUE(store_->ListModels()->empty());
+}
+
+TEST_F(RegistryTest, RefusesADirectoryWithoutConfigOrWithBrokenWeights) {
+  std::filesystem::remove(dir_ / "model" / "config.json");
+  Result<ModelRecord> no_config = Register(dir_ / "model");
+  ASSERT_FALSE(no_config.ok());
+  EXPECT_NE(no_config.status().message().find("no config.json"), std::string::npos);
+
+  std::filesystem::copy(kModel / "config.json", dir_ / "model" / "config.json");
+  std::filesystem::resize_file(dir_ / "model" / "model.safetensors", 100);
+  Result<ModelRecord> truncated = Register(dir_ / "model");
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.status().message().find("model.safetensors"), std::string::npos) << truncated.status().message();
+
+  EXPECT_EQ(Register(dir_ / "missing").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->ListModels()->empty());
+}
+
+TEST_F(RegistryTest, SkipsHiddenEntries) {
+  const std::string hash = Register(dir_ / "model")->hash;
+  std::filesystem::create_directories(dir_ / "model" / ".git" / "objects");
+  Write(dir_ / "model" / ".git" / "objects" / "pack", "git's own");
+  Write(dir_ / "model" / ".DS_Store", "finder's own");
+  EXPECT_EQ(Register(dir_ / "model")->hash, hash);
+}
+
+TEST_F(RegistryTest, ADatasetIsNamedByTheHashOfItsBytes) {
+  const std::string rows = "{\"instruction\": \"add\", \"output\": \"4\"}\n";
+  Write(dir_ / "train.jsonl", rows);
+  Result<DatasetRecord> dataset = RegisterDataset(*store_, *blobs_, dir_ / "train.jsonl", "arith", 1000);
+  ASSERT_TRUE(dataset.ok()) << dataset.status().ToString();
+  EXPECT_EQ(dataset->format, "jsonl");
+  EXPECT_EQ(dataset->bytes, static_cast<int64_t>(rows.size()));
+  EXPECT_EQ(*blobs_->Read(dataset->hash, 0, 1 << 20), rows);
+  EXPECT_EQ(*store_->GetDataset(dataset->hash), *dataset);
+}
+
+TEST_F(RegistryTest, RefusesDatasetsThatAreNotJsonlOrCsvText) {
+  Write(dir_ / "rows.txt", "text\n");
+  Write(dir_ / "empty.csv", "\n\n");
+  Write(dir_ / "latin1.csv", "name\ncaf\xe9\n");
+  for (const auto& [file, expected] : {std::pair{"rows.txt", ".jsonl or .csv"}, std::pair{"empty.csv", "empty"},
+                                       std::pair{"latin1.csv", "not UTF-8 (byte 8)"}}) {
+    Result<DatasetRecord> dataset = RegisterDataset(*store_, *blobs_, dir_ / file, "bad", 1000);
+    ASSERT_FALSE(dataset.ok()) << file;
+    EXPECT_NE(dataset.status().message().find(expected), std::string::npos) << dataset.status().message();
+  }
+  EXPECT_TRUE(store_->ListDatasets()->empty());
+}
+
+}  // namespace
+}  // namespace gradients
+
+namespace gradients {
+namespace {
+
+TEST(DefaultContentName, IsTheDirectorysNameOrTheFilesStem) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "TinyLlama-1.1B");
+  EXPECT_EQ(DefaultContentName(dir / "TinyLlama-1.1B"), "TinyLlama-1.1B");
+  EXPECT_EQ(DefaultContentName((dir / "TinyLlama-1.1B").string() + "/"), "TinyLlama-1.1B");
+  EXPECT_EQ(DefaultContentName(dir / "alpaca.jsonl"), "alpaca");
+}
+
+}  // namespace
+}  // namespace gradients

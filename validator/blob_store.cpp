@@ -1,0 +1,172 @@
+#include "validator/blob_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+#include <system_error>
+#include <vector>
+
+#include "common/hex.h"
+
+namespace gradients {
+namespace {
+
+// Writes in progress; emptied on open (what is there was interrupted).
+constexpr const char* kIncoming = "incoming";
+constexpr uint64_t kReadBlock = uint64_t{1} << 20;
+
+Status CheckHash(std::string_view hash) {
+  bool well_formed = hash.size() == 64;
+  for (char c : hash) well_formed = well_formed && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!well_formed) {
+    return Status::InvalidArgument("blob hash \"" + std::string(hash.substr(0, 80)) +
+                                   "\" is not 64 lower-case hexadecimal digits");
+  }
+  return Status::Ok();
+}
+
+Result<std::filesystem::path> BlobPath(const std::filesystem::path& root, std::string_view hash) {
+  GRADIENTS_RETURN_IF_ERROR(CheckHash(hash));
+  return root / std::string(hash.substr(0, 2)) / std::string(hash);
+}
+
+std::string RandomName() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::to_string(rng());
+}
+
+// Closes a file descriptor when it leaves scope.
+struct Descriptor {
+  int fd;
+  ~Descriptor() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+}  // namespace
+
+Status BlobWriter::Append(std::string_view data) {
+  hasher_.Update(data);
+  return writer_.Append(data);
+}
+
+Result<StoredBlob> BlobWriter::Finish() {
+  const uint64_t bytes = writer_.bytes_written();
+  GRADIENTS_RETURN_IF_ERROR(writer_.Commit());
+  const std::string hash = ToHex(hasher_.Finish());
+  Result<std::filesystem::path> target = BlobPath(root_, hash);
+  if (!target.ok()) return target.status();
+  std::error_code error;
+  std::filesystem::create_directories(target->parent_path(), error);
+  if (error) return Status::IoError(target->parent_path().string() + ": " + error.message());
+  if (std::filesystem::exists(*target, error)) {
+    // Stored already: the same bytes under the same name.
+    GRADIENTS_RETURN_IF_ERROR(RemoveTree(temp_target_));
+    return StoredBlob{.hash = hash, .bytes = bytes};
+  }
+  if (std::rename(temp_target_.c_str(), target->c_str()) != 0) {
+    return ErrnoStatus("renaming " + temp_target_.string() + " to " + target->string(), errno);
+  }
+  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(target->parent_path()));
+  return StoredBlob{.hash = hash, .bytes = bytes};
+}
+
+Result<BlobStore> BlobStore::Open(const std::filesystem::path& root) {
+  GRADIENTS_RETURN_IF_ERROR(RemoveTree(root / kIncoming));
+  std::error_code error;
+  std::filesystem::create_directories(root / kIncoming, error);
+  if (error) return Status::IoError((root / kIncoming).string() + ": " + error.message());
+  return BlobStore(root);
+}
+
+Result<BlobWriter> BlobStore::NewBlob() const {
+  std::filesystem::path temp_target = root_ / kIncoming / RandomName();
+  Result<DurableFileWriter> writer = DurableFileWriter::Create(temp_target, 0644);
+  if (!writer.ok()) return writer.status();
+  return BlobWriter(root_, std::move(*writer), std::move(temp_target));
+}
+
+Result<StoredBlob> BlobStore::Put(std::string_view data) const {
+  Result<BlobWriter> writer = NewBlob();
+  if (!writer.ok()) return writer.status();
+  GRADIENTS_RETURN_IF_ERROR(writer->Append(data));
+  return writer->Finish();
+}
+
+Result<StoredBlob> BlobStore::PutFile(const std::filesystem::path& file) const {
+  Descriptor input{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (input.fd < 0) return ErrnoStatus("opening " + file.string(), errno);
+  Result<BlobWriter> writer = NewBlob();
+  if (!writer.ok()) return writer.status();
+  std::vector<char> buffer(kReadBlock);
+  for (;;) {
+    const ssize_t n = read(input.fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("reading " + file.string(), errno);
+    }
+    if (n == 0) break;
+    GRADIENTS_RETURN_IF_ERROR(writer->Append(std::string_view(buffer.data(), static_cast<size_t>(n))));
+  }
+  return writer->Finish();
+}
+
+Result<std::filesystem::path> BlobStore::PathOf(std::string_view hash) const { return BlobPath(root_, hash); }
+
+bool BlobStore::Contains(std::string_view hash) const {
+  Result<std::filesystem::path> path = PathOf(hash);
+  std::error_code error;
+  return path.ok() && std::filesystem::is_regular_file(*path, error);
+}
+
+Result<uint64_t> BlobStore::Size(std::string_view hash) const {
+  Result<std::filesystem::path> path = PathOf(hash);
+  if (!path.ok()) return path.status();
+  std::error_code error;
+  const uint64_t size = std::filesystem::file_size(*path, error);
+  if (error) return Status::NotFound("no blob " + std::string(hash));
+  return size;
+}
+
+Result<std::string> BlobStore::Read(std::string_view hash, uint64_t offset, uint64_t max_bytes) const {
+  Result<std::filesystem::path> path = PathOf(hash);
+  if (!path.ok()) return path.status();
+  Descriptor input{open(path->c_str(), O_RDONLY | O_CLOEXEC)};
+  if (input.fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("no blob " + std::string(hash));
+    return ErrnoStatus("opening blob " + std::string(hash), errno);
+  }
+  const off_t size = lseek(input.fd, 0, SEEK_END);
+  if (size < 0) return ErrnoStatus("sizing blob " + std::string(hash), errno);
+  if (offset > static_cast<uint64_t>(size)) {
+    return Status::OutOfRange("offset " + std::to_string(offset) + " is past the end of blob " + std::string(hash) +
+                              " (" + std::to_string(size) + " bytes)");
+  }
+  std::string data(std::min<uint64_t>(max_bytes, static_cast<uint64_t>(size) - offset), '\0');
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = pread(input.fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("reading blob " + std::string(hash), errno);
+    }
+    if (n == 0) return Status::DataLoss("blob " + std::string(hash) + " shrank while it was read");
+    done += static_cast<size_t>(n);
+  }
+  return data;
+}
+
+Status BlobStore::Verify(std::string_view hash) const {
+  Result<std::filesystem::path> path = PathOf(hash);
+  if (!path.ok()) return path.status();
+  Result<Digest> digest = DigestFile(DigestAlgorithm::kBlake2b256, *path);
+  if (!digest.ok()) return digest.status();
+  if (ToHex(*digest) != hash) {
+    return Status::DataLoss("blob " + std::string(hash) + " is corrupt: its bytes hash to " + ToHex(*digest));
+  }
+  return Status::Ok();
+}
+
+}  // namespace gradients

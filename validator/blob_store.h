@@ -1,0 +1,68 @@
+// Content-addressed files in the validator's data directory (DESIGN.md, State): a blob is named by
+// the BLAKE2b-256 of its bytes (64 hex digits) and lives at <root>/<first two digits>/<digest>. A
+// blob is written to a temporary file while it is hashed, synced, and renamed into place, so a
+// blob that exists is complete; the same content written twice is stored once.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/digest.h"
+#include "common/durable_file.h"
+#include "common/status.h"
+
+namespace gradients {
+
+struct StoredBlob {
+  std::string hash;  // lower-case hex
+  uint64_t bytes = 0;
+};
+
+// Streams bytes into a new blob; Finish() names it by its digest. Destroying an unfinished writer
+// leaves nothing behind.
+class BlobWriter {
+ public:
+  Status Append(std::string_view data);
+  uint64_t bytes_written() const { return writer_.bytes_written(); }
+  // Makes the blob durable under its content hash.
+  Result<StoredBlob> Finish();
+
+ private:
+  friend class BlobStore;
+  BlobWriter(std::filesystem::path root, DurableFileWriter writer, std::filesystem::path temp_target)
+      : root_(std::move(root)), writer_(std::move(writer)), temp_target_(std::move(temp_target)) {}
+  std::filesystem::path root_;
+  DurableFileWriter writer_;
+  std::filesystem::path temp_target_;  // where the writer commits before the rename to the hash
+  Hasher hasher_{DigestAlgorithm::kBlake2b256};
+};
+
+class BlobStore {
+ public:
+  // Creates `root` if needed; temporary files of interrupted writes found there are removed.
+  static Result<BlobStore> Open(const std::filesystem::path& root);
+
+  Result<BlobWriter> NewBlob() const;
+  // Stores bytes held in memory.
+  Result<StoredBlob> Put(std::string_view data) const;
+  // Copies a file into the store.
+  Result<StoredBlob> PutFile(const std::filesystem::path& file) const;
+  bool Contains(std::string_view hash) const;
+  Result<uint64_t> Size(std::string_view hash) const;
+  // Up to `max_bytes` from `offset` (fewer at the end; none at the end exactly): what a fetch with a
+  // resumable offset serves. An offset past the end is OutOfRange.
+  Result<std::string> Read(std::string_view hash, uint64_t offset, uint64_t max_bytes) const;
+  // Re-hashes the stored bytes: DataLoss when they no longer match the name.
+  Status Verify(std::string_view hash) const;
+  // The blob's file, for readers that take a path (a child process). The hash must be well formed.
+  Result<std::filesystem::path> PathOf(std::string_view hash) const;
+
+ private:
+  explicit BlobStore(std::filesystem::path root) : root_(std::move(root)) {}
+  std::filesystem::path root_;
+};
+
+}  // namespace gradients

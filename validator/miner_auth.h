@@ -1,0 +1,81 @@
+// Miner authentication (proto/gradients/v1/miner_gateway.proto, header): challenge-response with
+// the miner's ed25519 identity key. A challenge is 32 random bytes issued to one key, valid for a
+// short time and usable once; the miner signs a "gradients/auth/v1" envelope over (validator id,
+// its key, the nonce) and gets a session token that later calls carry. Sessions live in memory: a
+// restarted validator asks miners to authenticate again. Thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/envelope.h"
+#include "common/keys.h"
+#include "common/status.h"
+
+namespace gradients {
+
+struct MinerAuthOptions {
+  std::string validator_id = "gradients-validator";  // what miners put into their envelopes
+  int64_t challenge_ttl_ms = 60'000;
+  int64_t session_ttl_ms = 24 * 3'600'000;
+  // Open (issued, unused, unexpired) challenges one key may hold, and all keys together: a peer
+  // cannot fill the validator's memory with challenges.
+  size_t max_challenges_per_key = 4;
+  size_t max_challenges = 100'000;
+  size_t max_sessions = 100'000;
+};
+
+inline constexpr std::string_view kAuthDomain = "gradients/auth/v1";
+inline constexpr size_t kNonceBytes = 32;
+
+struct AuthChallenge {
+  std::array<uint8_t, kNonceBytes> nonce{};
+  int64_t expires_at_ms = 0;
+};
+
+struct MinerSession {
+  std::string token;  // 64 lower-case hex digits
+  PublicKey miner;
+  int64_t expires_at_ms = 0;
+};
+
+// The envelope a miner signs to answer `nonce` (what MinerAuthenticator checks; miners build it).
+Envelope AuthEnvelope(std::string_view validator_id, const PublicKey& miner, std::span<const uint8_t> nonce);
+
+class MinerAuthenticator {
+ public:
+  explicit MinerAuthenticator(MinerAuthOptions options) : options_(std::move(options)) {}
+
+  const std::string& validator_id() const { return options_.validator_id; }
+
+  // ResourceExhausted when the key, or the validator, holds too many open challenges.
+  Result<AuthChallenge> IssueChallenge(const PublicKey& miner, int64_t now_ms);
+  // Unauthenticated for a wrong domain, fields, signer or signature, or a nonce that was never
+  // issued to this key, has expired or was presented before (a nonce is spent by the first
+  // attempt that names it, whatever its outcome).
+  Result<MinerSession> Authenticate(const SignedEnvelope& proof, int64_t now_ms);
+  // The session's miner; Unauthenticated when the token is unknown or expired.
+  Result<PublicKey> SessionMiner(std::string_view token, int64_t now_ms);
+
+ private:
+  struct OpenChallenge {
+    PublicKey miner;
+    int64_t expires_at_ms = 0;
+  };
+  void DropExpired(int64_t now_ms);
+  void DropChallenge(std::map<std::string, OpenChallenge, std::less<>>::iterator challenge);
+
+  const MinerAuthOptions options_;
+  std::mutex mutex_;
+  std::map<std::string, OpenChallenge, std::less<>> challenges_;  // by nonce bytes
+  std::map<std::string, size_t, std::less<>> challenges_per_key_;  // by key bytes
+  std::map<std::string, MinerSession, std::less<>> sessions_;     // by token
+  // What expires when: expired entries are dropped without scanning the live ones.
+  std::multimap<int64_t, std::string> challenge_expiry_, session_expiry_;
+};
+
+}  // namespace gradients

@@ -1,0 +1,80 @@
+#include "validator/miner_gateway_service.h"
+
+#include <chrono>
+
+#include "common/logging.h"
+#include "common/utf8.h"
+#include "proto/grpc_status.h"
+
+namespace gradients {
+namespace {
+
+constexpr size_t kMaxEnvelopeBytes = 4096;
+constexpr size_t kMaxClientVersionBytes = 64;
+
+void SetTimestamp(int64_t ms, google::protobuf::Timestamp* timestamp) {
+  timestamp->set_seconds(ms / 1000);
+  timestamp->set_nanos(static_cast<int32_t>((ms % 1000) * 1'000'000));
+}
+
+std::span<const uint8_t> Bytes(const std::string& bytes) {
+  return {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
+}
+
+// The wire form of a signed envelope, checked for size and decoded strictly.
+Result<SignedEnvelope> ParseSignedEnvelope(const v1::SignedEnvelope& wire) {
+  if (wire.encoded().size() > kMaxEnvelopeBytes) {
+    return Status::InvalidArgument("envelope of " + std::to_string(wire.encoded().size()) +
+                                   " bytes exceeds the limit of " + std::to_string(kMaxEnvelopeBytes));
+  }
+  Result<Envelope> body = DecodeEnvelopeBody(Bytes(wire.encoded()));
+  if (!body.ok()) return body.status().WithContext("envelope");
+  Result<PublicKey> signer = PublicKey::FromBytes(Bytes(wire.signer_public_key()));
+  if (!signer.ok()) return signer.status().WithContext("signer_public_key");
+  if (wire.signature().size() != kSignatureBytes) {
+    return Status::InvalidArgument("signature: expected " + std::to_string(kSignatureBytes) + " bytes, got " +
+                                   std::to_string(wire.signature().size()));
+  }
+  SignedEnvelope envelope{.body = std::move(*body), .signer = *signer, .signature = {}};
+  std::copy(wire.signature().begin(), wire.signature().end(), envelope.signature.begin());
+  return envelope;
+}
+
+}  // namespace
+
+int64_t SystemClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+grpc::Status MinerGatewayService::GetChallenge(grpc::ServerContext*, const v1::GetChallengeRequest* request,
+                                               v1::GetChallengeResponse* response) {
+  Result<PublicKey> miner = PublicKey::FromBytes(Bytes(request->miner_public_key()));
+  if (!miner.ok()) return ToGrpcStatus(miner.status().WithContext("miner_public_key"));
+  Result<AuthChallenge> challenge = auth_.IssueChallenge(*miner, now_ms_());
+  if (!challenge.ok()) return ToGrpcStatus(challenge.status());
+  response->set_nonce(challenge->nonce.data(), challenge->nonce.size());
+  SetTimestamp(challenge->expires_at_ms, response->mutable_expires_at());
+  response->set_validator_id(auth_.validator_id());
+  return grpc::Status::OK;
+}
+
+grpc::Status MinerGatewayService::Authenticate(grpc::ServerContext*, const v1::AuthenticateRequest* request,
+                                               v1::AuthenticateResponse* response) {
+  if (request->client_version().size() > kMaxClientVersionBytes) {
+    return ToGrpcStatus(Status::InvalidArgument("client_version exceeds " + std::to_string(kMaxClientVersionBytes) +
+                                                " bytes"));
+  }
+  Result<SignedEnvelope> proof = ParseSignedEnvelope(request->proof());
+  if (!proof.ok()) return ToGrpcStatus(proof.status().WithContext("proof"));
+  Result<MinerSession> session = auth_.Authenticate(*proof, now_ms_());
+  if (!session.ok()) return ToGrpcStatus(session.status());
+  response->set_session_token(session->token);
+  SetTimestamp(session->expires_at_ms, response->mutable_expires_at());
+  // The version is the miner's text: escaped and bounded before it reaches a log line.
+  GetLogger("gateway")->info("miner {} authenticated ({})", session->miner.ToHex(),
+                             ToValidUtf8(request->client_version()));
+  return grpc::Status::OK;
+}
+
+}  // namespace gradients

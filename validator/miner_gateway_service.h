@@ -1,0 +1,33 @@
+// The MinerGateway gRPC service (proto/gradients/v1/miner_gateway.proto): thin handlers that check
+// each request's shape, delegate to the validator's services and return precise status codes.
+// Served so far: GetChallenge and Authenticate; the other calls answer UNIMPLEMENTED until their
+// services exist (issue 5).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "gradients/v1/miner_gateway.grpc.pb.h"
+#include "validator/miner_auth.h"
+
+namespace gradients {
+
+// Milliseconds since the Unix epoch: the system clock in the daemon, a fake one in tests.
+using ClockMs = std::function<int64_t()>;
+int64_t SystemClockMs();
+
+class MinerGatewayService final : public v1::MinerGateway::Service {
+ public:
+  MinerGatewayService(MinerAuthenticator& auth, ClockMs now_ms) : auth_(auth), now_ms_(std::move(now_ms)) {}
+
+  grpc::Status GetChallenge(grpc::ServerContext* context, const v1::GetChallengeRequest* request,
+                            v1::GetChallengeResponse* response) override;
+  grpc::Status Authenticate(grpc::ServerContext* context, const v1::AuthenticateRequest* request,
+                            v1::AuthenticateResponse* response) override;
+
+ private:
+  MinerAuthenticator& auth_;
+  ClockMs now_ms_;
+};
+
+}  // namespace gradients

@@ -1,0 +1,163 @@
+#include "validator/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace gradients {
+
+SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
+    : db_(other.db_), statement_(other.statement_), bind_error_(std::move(other.bind_error_)) {
+  other.statement_ = nullptr;
+}
+
+SqliteStatement::~SqliteStatement() { sqlite3_finalize(statement_); }
+
+Status SqliteStatement::BindError(int index, int code) {
+  return Status::Internal("sqlite: binding parameter " + std::to_string(index) + ": " + sqlite3_errstr(code));
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, std::string_view text) {
+  // An empty view may have no data pointer, which SQLite would bind as NULL rather than ''.
+  const char* data = text.data() != nullptr ? text.data() : "";
+  const int code = sqlite3_bind_text(statement_, index, data, static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  if (code != SQLITE_OK && bind_error_.ok()) bind_error_ = BindError(index, code);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, int64_t value) {
+  const int code = sqlite3_bind_int64(statement_, index, value);
+  if (code != SQLITE_OK && bind_error_.ok()) bind_error_ = BindError(index, code);
+  return *this;
+}
+
+Result<bool> SqliteStatement::Step() {
+  if (!bind_error_.ok()) return bind_error_;
+  const int code = sqlite3_step(statement_);
+  if (code == SQLITE_ROW) return true;
+  if (code == SQLITE_DONE) return false;
+  const std::string message = std::string("sqlite: ") + sqlite3_errmsg(db_);
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Status::Unavailable(message);
+  if ((code & 0xff) == SQLITE_CONSTRAINT) return Status::FailedPrecondition(message);
+  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) return Status::DataLoss(message);
+  return Status::IoError(message);
+}
+
+Status SqliteStatement::Run() {
+  for (;;) {
+    Result<bool> row = Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+  }
+}
+
+std::string SqliteStatement::Text(int column) const {
+  const unsigned char* text = sqlite3_column_text(statement_, column);
+  if (text == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_column_bytes(statement_, column)));
+}
+
+int64_t SqliteStatement::Integer(int column) const { return sqlite3_column_int64(statement_, column); }
+
+bool SqliteStatement::IsNull(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+
+Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::filesystem::path& path) {
+  sqlite3* handle = nullptr;
+  const int code = sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(handle, path));
+  if (code != SQLITE_OK) return db->Error("opening the database", code);
+  sqlite3_extended_result_codes(handle, 1);
+  // The write-ahead log lets readers run beside the writer; FULL syncs it at every commit, so an
+  // acknowledged write survives a power cut. journal_mode answers with the mode it took.
+  Result<SqliteStatement> wal = db->Prepare("PRAGMA journal_mode=WAL");
+  if (!wal.ok()) return wal.status();
+  Result<bool> row = wal->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || wal->Text(0) != "wal") {
+    return Status::FailedPrecondition(path.string() + ": the database cannot use write-ahead logging (journal mode \"" +
+                                      (*row ? wal->Text(0) : std::string()) + "\")");
+  }
+  GRADIENTS_RETURN_IF_ERROR(db->Execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  sqlite3_busy_timeout(handle, 5000);
+  // A file that is not a database fails here, on its first read, with a message naming it.
+  GRADIENTS_RETURN_IF_ERROR(db->SchemaVersion().status());
+  return db;
+}
+
+SqliteDatabase::~SqliteDatabase() { sqlite3_close_v2(db_); }
+
+Status SqliteDatabase::Error(std::string_view what, int code) const {
+  std::string message = path_.string() + ": " + std::string(what) + ": " +
+                        (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(code));
+  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) return Status::DataLoss(std::move(message));
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Status::Unavailable(std::move(message));
+  return Status::IoError(std::move(message));
+}
+
+Result<SqliteStatement> SqliteDatabase::Prepare(std::string_view sql) {
+  sqlite3_stmt* statement = nullptr;
+  const int code = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
+  if (code != SQLITE_OK) return Error("preparing \"" + std::string(sql.substr(0, 60)) + "\"", code);
+  return SqliteStatement(db_, statement);
+}
+
+Status SqliteDatabase::Execute(std::string_view sql) {
+  const std::string text(sql);
+  char* error = nullptr;
+  const int code = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
+  if (code == SQLITE_OK) return Status::Ok();
+  Status status = Error("executing \"" + text.substr(0, 60) + "\"", code);
+  sqlite3_free(error);
+  return status;
+}
+
+int64_t SqliteDatabase::Changes() const { return sqlite3_changes64(db_); }
+
+Result<int64_t> SqliteDatabase::SchemaVersion() {
+  Result<SqliteStatement> statement = Prepare("PRAGMA user_version");
+  if (!statement.ok()) return statement.status();
+  Result<bool> row = statement->Step();
+  if (!row.ok()) return Status(row.status().code(), path_.string() + ": reading the schema version: " +
+                                                        row.status().message());
+  return *row ? statement->Integer(0) : 0;
+}
+
+Status SqliteDatabase::Migrate(const std::vector<std::string>& migrations) {
+  Result<int64_t> version = SchemaVersion();
+  if (!version.ok()) return version.status();
+  const auto known = static_cast<int64_t>(migrations.size());
+  if (*version > known) {
+    return Status::FailedPrecondition(path_.string() + ": schema version " + std::to_string(*version) +
+                                      " is newer than this program's " + std::to_string(known) +
+                                      " (written by a newer release?)");
+  }
+  for (int64_t next = *version; next < known; ++next) {
+    Result<Transaction> transaction = Begin();
+    if (!transaction.ok()) return transaction.status();
+    GRADIENTS_RETURN_IF_ERROR(Execute(migrations[static_cast<size_t>(next)])
+                                  .WithContext("schema migration " + std::to_string(next + 1)));
+    GRADIENTS_RETURN_IF_ERROR(Execute("PRAGMA user_version=" + std::to_string(next + 1)));
+    GRADIENTS_RETURN_IF_ERROR(transaction->Commit());
+  }
+  return Status::Ok();
+}
+
+Result<SqliteDatabase::Transaction> SqliteDatabase::Begin() {
+  GRADIENTS_RETURN_IF_ERROR(Execute("BEGIN IMMEDIATE"));
+  return Transaction(this);
+}
+
+Status SqliteDatabase::Transaction::Commit() {
+  SqliteDatabase* db = db_;
+  db_ = nullptr;
+  Status status = db->Execute("COMMIT");
+  // A commit that failed (a full disk, say) may leave the transaction open: nothing of it stays.
+  if (!status.ok()) (void)db->Execute("ROLLBACK");
+  return status;
+}
+
+SqliteDatabase::Transaction::~Transaction() {
+  if (db_ != nullptr) (void)db_->Execute("ROLLBACK");
+}
+
+}  // namespace gradients

@@ -1,0 +1,92 @@
+// A thin RAII layer over the SQLite C API: a connection opened for durability (WAL,
+// synchronous=FULL, foreign keys on), prepared statements with typed binds and columns,
+// transactions that roll back unless committed, and numbered schema migrations.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace gradients {
+
+class SqliteStatement {
+ public:
+  SqliteStatement(SqliteStatement&& other) noexcept;
+  SqliteStatement& operator=(SqliteStatement&&) = delete;
+  SqliteStatement(const SqliteStatement&) = delete;
+  ~SqliteStatement();
+
+  // Parameters are numbered from 1, as in SQL's ?1, ?2...
+  SqliteStatement& Bind(int index, std::string_view text);
+  SqliteStatement& Bind(int index, int64_t value);
+  // Runs until the next row (true) or the end (false).
+  Result<bool> Step();
+  // Runs to the end, for statements that return no rows.
+  Status Run();
+  // Columns of the current row, numbered from 0.
+  std::string Text(int column) const;
+  int64_t Integer(int column) const;
+  bool IsNull(int column) const;
+
+ private:
+  friend class SqliteDatabase;
+  SqliteStatement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  Status BindError(int index, int code);
+  sqlite3* db_;
+  sqlite3_stmt* statement_;
+  Status bind_error_;  // the first failed bind, reported by Step()
+};
+
+class SqliteDatabase {
+ public:
+  // Opens (creating it if needed) the database file: journal_mode=WAL, synchronous=FULL,
+  // foreign_keys=ON and a busy timeout, each checked.
+  static Result<std::unique_ptr<SqliteDatabase>> Open(const std::filesystem::path& path);
+  SqliteDatabase(const SqliteDatabase&) = delete;
+  SqliteDatabase& operator=(const SqliteDatabase&) = delete;
+  ~SqliteDatabase();
+
+  Result<SqliteStatement> Prepare(std::string_view sql);
+  // Runs SQL text that returns no rows (one or several statements).
+  Status Execute(std::string_view sql);
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const;
+
+  // Brings the schema to migrations.size(): migration i (from 0) moves the schema from version i
+  // to i + 1, each in its own transaction with the version (PRAGMA user_version). A database of a
+  // newer version than `migrations` knows is refused, not touched.
+  Status Migrate(const std::vector<std::string>& migrations);
+  Result<int64_t> SchemaVersion();
+
+  // A transaction (BEGIN IMMEDIATE: it takes the write lock at once) that rolls back when
+  // destroyed without Commit().
+  class Transaction {
+   public:
+    Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+    Transaction& operator=(Transaction&&) = delete;
+    ~Transaction();
+    Status Commit();
+
+   private:
+    friend class SqliteDatabase;
+    explicit Transaction(SqliteDatabase* db) : db_(db) {}
+    SqliteDatabase* db_;
+  };
+  Result<Transaction> Begin();
+
+ private:
+  explicit SqliteDatabase(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  Status Error(std::string_view what, int code) const;
+  sqlite3* db_;
+  std::filesystem::path path_;
+};
+
+}  // namespace gradients

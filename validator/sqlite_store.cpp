@@ -1,0 +1,376 @@
+#include "validator/sqlite_store.h"
+
+#include <string>
+#include <utility>
+
+namespace gradients {
+
+const std::vector<std::string>& SqliteStoreMigrations() {
+  static const std::vector<std::string> migrations = {
+      R"sql(
+CREATE TABLE models (
+  hash TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  added_at_ms INTEGER NOT NULL
+);
+CREATE TABLE model_files (
+  model_hash TEXT NOT NULL REFERENCES models(hash),
+  path TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  blob TEXT NOT NULL,
+  PRIMARY KEY (model_hash, path)
+);
+CREATE TABLE datasets (
+  hash TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  format TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  added_at_ms INTEGER NOT NULL
+);
+CREATE TABLE tasks (
+  id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  model_hash TEXT NOT NULL REFERENCES models(hash),
+  dataset_hash TEXT NOT NULL REFERENCES datasets(hash),
+  columns_json TEXT NOT NULL,
+  minutes INTEGER NOT NULL,
+  pool_size INTEGER NOT NULL,
+  split_seed TEXT NOT NULL,
+  status TEXT NOT NULL,
+  failure_reason TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  deadline_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  sequence INTEGER NOT NULL
+);
+CREATE INDEX tasks_by_status ON tasks(status, sequence);
+CREATE TABLE task_events (
+  sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  from_status TEXT,
+  to_status TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE INDEX task_events_by_task ON task_events(task_id, sequence);
+)sql",
+      R"sql(
+ALTER TABLE tasks ADD COLUMN train_blob TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN test_blob TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN train_rows INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN test_rows INTEGER NOT NULL DEFAULT 0;
+)sql",
+  };
+  return migrations;
+}
+
+namespace {
+
+constexpr std::string_view kTaskColumns =
+    "id, type, model_hash, dataset_hash, columns_json, minutes, pool_size, split_seed, status, failure_reason, "
+    "created_at_ms, deadline_ms, updated_at_ms, train_blob, test_blob, train_rows, test_rows";
+
+Result<TaskRecord> ReadTask(const SqliteStatement& row) {
+  TaskRecord task;
+  task.id = row.Text(0);
+  task.type = row.Text(1);
+  task.model_hash = row.Text(2);
+  task.dataset_hash = row.Text(3);
+  task.columns_json = row.Text(4);
+  task.minutes = row.Integer(5);
+  task.pool_size = row.Integer(6);
+  task.split_seed = row.Text(7);
+  Result<TaskStatus> status = ParseTaskStatus(row.Text(8));
+  if (!status.ok()) return Status::DataLoss("task " + task.id + ": " + status.status().message());
+  task.status = *status;
+  task.failure_reason = row.Text(9);
+  task.created_at_ms = row.Integer(10);
+  task.deadline_ms = row.Integer(11);
+  task.updated_at_ms = row.Integer(12);
+  task.train_blob = row.Text(13);
+  task.test_blob = row.Text(14);
+  task.train_rows = row.Integer(15);
+  task.test_rows = row.Integer(16);
+  return task;
+}
+
+// Collects every row of `statement` through `read`.
+template <typename T, typename Read>
+Result<std::vector<T>> ReadAll(SqliteStatement& statement, Read read) {
+  std::vector<T> rows;
+  for (;;) {
+    Result<bool> row = statement.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return rows;
+    Result<T> value = read(statement);
+    if (!value.ok()) return value.status();
+    rows.push_back(std::move(*value));
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& path) {
+  Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path);
+  if (!db.ok()) return db.status();
+  GRADIENTS_RETURN_IF_ERROR((*db)->Migrate(SqliteStoreMigrations()));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(*db)));
+}
+
+Status SqliteStore::AddModel(const ModelRecord& model) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  if (!transaction.ok()) return transaction.status();
+  Result<SqliteStatement> insert =
+      db_->Prepare("INSERT INTO models (hash, name, added_at_ms) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING");
+  if (!insert.ok()) return insert.status();
+  GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, model.hash).Bind(2, model.name).Bind(3, model.added_at_ms).Run());
+  if (db_->Changes() == 0) return Status::Ok();  // already registered
+  for (const ModelFile& file : model.files) {
+    Result<SqliteStatement> file_insert =
+        db_->Prepare("INSERT INTO model_files (model_hash, path, bytes, blob) VALUES (?1, ?2, ?3, ?4)");
+    if (!file_insert.ok()) return file_insert.status();
+    GRADIENTS_RETURN_IF_ERROR(
+        file_insert->Bind(1, model.hash).Bind(2, file.path).Bind(3, file.bytes).Bind(4, file.blob).Run());
+  }
+  return transaction->Commit();
+}
+
+Result<std::vector<ModelFile>> SqliteStore::ModelFiles(std::string_view hash) {
+  Result<SqliteStatement> select =
+      db_->Prepare("SELECT path, bytes, blob FROM model_files WHERE model_hash = ?1 ORDER BY path");
+  if (!select.ok()) return select.status();
+  select->Bind(1, hash);
+  return ReadAll<ModelFile>(*select, [](const SqliteStatement& row) -> Result<ModelFile> {
+    return ModelFile{.path = row.Text(0), .bytes = row.Integer(1), .blob = row.Text(2)};
+  });
+}
+
+Result<ModelRecord> SqliteStore::GetModel(std::string_view hash) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare("SELECT hash, name, added_at_ms FROM models WHERE hash = ?1");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, hash).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no model with hash " + std::string(hash.substr(0, 80)));
+  ModelRecord model{.hash = select->Text(0), .name = select->Text(1), .files = {}, .added_at_ms = select->Integer(2)};
+  Result<std::vector<ModelFile>> files = ModelFiles(model.hash);
+  if (!files.ok()) return files.status();
+  model.files = std::move(*files);
+  return model;
+}
+
+Result<std::vector<ModelRecord>> SqliteStore::ListModels() {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare("SELECT hash, name, added_at_ms FROM models ORDER BY added_at_ms, hash");
+  if (!select.ok()) return select.status();
+  return ReadAll<ModelRecord>(*select, [&](const SqliteStatement& row) -> Result<ModelRecord> {
+    ModelRecord model{.hash = row.Text(0), .name = row.Text(1), .files = {}, .added_at_ms = row.Integer(2)};
+    Result<std::vector<ModelFile>> files = ModelFiles(model.hash);
+    if (!files.ok()) return files.status();
+    model.files = std::move(*files);
+    return model;
+  });
+}
+
+Status SqliteStore::AddDataset(const DatasetRecord& dataset) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> insert = db_->Prepare(
+      "INSERT INTO datasets (hash, name, format, bytes, added_at_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "ON CONFLICT (hash) DO NOTHING");
+  if (!insert.ok()) return insert.status();
+  return insert->Bind(1, dataset.hash)
+      .Bind(2, dataset.name)
+      .Bind(3, dataset.format)
+      .Bind(4, dataset.bytes)
+      .Bind(5, dataset.added_at_ms)
+      .Run();
+}
+
+namespace {
+
+DatasetRecord ReadDataset(const SqliteStatement& row) {
+  return DatasetRecord{.hash = row.Text(0),
+                       .name = row.Text(1),
+                       .format = row.Text(2),
+                       .bytes = row.Integer(3),
+                       .added_at_ms = row.Integer(4)};
+}
+
+}  // namespace
+
+Result<DatasetRecord> SqliteStore::GetDataset(std::string_view hash) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select =
+      db_->Prepare("SELECT hash, name, format, bytes, added_at_ms FROM datasets WHERE hash = ?1");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, hash).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no dataset with hash " + std::string(hash.substr(0, 80)));
+  return ReadDataset(*select);
+}
+
+Result<std::vector<DatasetRecord>> SqliteStore::ListDatasets() {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select =
+      db_->Prepare("SELECT hash, name, format, bytes, added_at_ms FROM datasets ORDER BY added_at_ms, hash");
+  if (!select.ok()) return select.status();
+  return ReadAll<DatasetRecord>(*select, [](const SqliteStatement& row) -> Result<DatasetRecord> {
+    return ReadDataset(row);
+  });
+}
+
+Status SqliteStore::RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to,
+                                std::string_view reason, int64_t at_ms) {
+  Result<SqliteStatement> insert = db_->Prepare(
+      "INSERT INTO task_events (task_id, from_status, to_status, reason, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!insert.ok()) return insert.status();
+  insert->Bind(1, id).Bind(3, TaskStatusName(to)).Bind(4, reason).Bind(5, at_ms);
+  if (from) insert->Bind(2, TaskStatusName(*from));  // else NULL
+  return insert->Run();
+}
+
+Status SqliteStore::CreateTask(const TaskRecord& task) {
+  std::lock_guard lock(mutex_);
+  if (task.status != TaskStatus::kPending) return Status::InvalidArgument("task " + task.id + ": a new task is pending");
+  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  if (!transaction.ok()) return transaction.status();
+  struct Reference {
+    const char* table;
+    const char* what;
+    const std::string& hash;
+  };
+  for (const Reference& reference : {Reference{"models", "model", task.model_hash},
+                                     Reference{"datasets", "dataset", task.dataset_hash}}) {
+    Result<SqliteStatement> select = db_->Prepare(std::string("SELECT 1 FROM ") + reference.table + " WHERE hash = ?1");
+    if (!select.ok()) return select.status();
+    Result<bool> row = select->Bind(1, reference.hash).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) {
+      return Status::NotFound("task " + task.id + ": no registered " + reference.what + " with hash " +
+                              reference.hash.substr(0, 80));
+    }
+  }
+  Result<SqliteStatement> insert = db_->Prepare(
+      "INSERT INTO tasks (id, type, model_hash, dataset_hash, columns_json, minutes, pool_size, split_seed, status, "
+      "failure_reason, created_at_ms, deadline_ms, updated_at_ms, sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+      "?9, '', ?10, ?11, ?10, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM tasks)) ON CONFLICT (id) DO NOTHING");
+  if (!insert.ok()) return insert.status();
+  GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task.id)
+                                .Bind(2, task.type)
+                                .Bind(3, task.model_hash)
+                                .Bind(4, task.dataset_hash)
+                                .Bind(5, task.columns_json)
+                                .Bind(6, task.minutes)
+                                .Bind(7, task.pool_size)
+                                .Bind(8, task.split_seed)
+                                .Bind(9, TaskStatusName(TaskStatus::kPending))
+                                .Bind(10, task.created_at_ms)
+                                .Bind(11, task.deadline_ms)
+                                .Run());
+  if (db_->Changes() == 0) return Status::AlreadyExists("task " + task.id + " already exists");
+  GRADIENTS_RETURN_IF_ERROR(RecordEvent(task.id, std::nullopt, TaskStatus::kPending, "created", task.created_at_ms));
+  return transaction->Commit();
+}
+
+Result<TaskRecord> SqliteStore::GetTask(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE id = ?1");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, id).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no task " + std::string(id.substr(0, 80)));
+  return ReadTask(*select);
+}
+
+Result<std::vector<TaskRecord>> SqliteStore::ListTasks(std::optional<TaskStatus> status) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks" +
+                                                (status ? " WHERE status = ?1" : "") + " ORDER BY sequence");
+  if (!select.ok()) return select.status();
+  if (status) select->Bind(1, TaskStatusName(*status));
+  return ReadAll<TaskRecord>(*select, ReadTask);
+}
+
+Status SqliteStore::Transition(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
+                               int64_t at_ms, std::optional<int64_t> deadline_ms) {
+  const std::string task = "task " + std::string(id.substr(0, 80));
+  if (!IsAllowedTransition(from, to)) {
+    return Status::FailedPrecondition(task + ": " + std::string(TaskStatusName(from)) + " -> " +
+                                      std::string(TaskStatusName(to)) + " is not a step a task takes");
+  }
+  std::lock_guard lock(mutex_);
+  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  if (!transaction.ok()) return transaction.status();
+  Result<SqliteStatement> update = db_->Prepare(
+      "UPDATE tasks SET status = ?1, failure_reason = ?2, updated_at_ms = ?3, deadline_ms = COALESCE(?4, deadline_ms) "
+      "WHERE id = ?5 AND status = ?6");
+  if (!update.ok()) return update.status();
+  update->Bind(1, TaskStatusName(to))
+      .Bind(2, to == TaskStatus::kFailed ? reason : std::string_view())
+      .Bind(3, at_ms)
+      .Bind(5, id)
+      .Bind(6, TaskStatusName(from));
+  if (deadline_ms) update->Bind(4, *deadline_ms);
+  GRADIENTS_RETURN_IF_ERROR(update->Run());
+  if (db_->Changes() == 0) {
+    Result<SqliteStatement> select = db_->Prepare("SELECT status FROM tasks WHERE id = ?1");
+    if (!select.ok()) return select.status();
+    Result<bool> row = select->Bind(1, id).Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("no " + task);
+    return Status::FailedPrecondition(task + " is " + select->Text(0) + ", not " + std::string(TaskStatusName(from)));
+  }
+  GRADIENTS_RETURN_IF_ERROR(RecordEvent(id, from, to, reason, at_ms));
+  return transaction->Commit();
+}
+
+Status SqliteStore::TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
+                                   int64_t at_ms) {
+  return Transition(id, from, to, reason, at_ms, std::nullopt);
+}
+
+Status SqliteStore::RecordSplit(std::string_view id, const std::string& train_blob, const std::string& test_blob,
+                                int64_t train_rows, int64_t test_rows) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> update = db_->Prepare(
+      "UPDATE tasks SET train_blob = ?1, test_blob = ?2, train_rows = ?3, test_rows = ?4 WHERE id = ?5 AND status = ?6");
+  if (!update.ok()) return update.status();
+  GRADIENTS_RETURN_IF_ERROR(update->Bind(1, train_blob)
+                                .Bind(2, test_blob)
+                                .Bind(3, train_rows)
+                                .Bind(4, test_rows)
+                                .Bind(5, id)
+                                .Bind(6, TaskStatusName(TaskStatus::kPreparing))
+                                .Run());
+  if (db_->Changes() == 0) {
+    return Status::FailedPrecondition("task " + std::string(id.substr(0, 80)) + " is not preparing (or does not exist)");
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::StartTraining(std::string_view id, int64_t deadline_ms, int64_t at_ms) {
+  return Transition(id, TaskStatus::kOffering, TaskStatus::kTraining, "training started", at_ms, deadline_ms);
+}
+
+Result<std::vector<TaskEvent>> SqliteStore::TaskHistory(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare(
+      "SELECT task_id, from_status, to_status, reason, at_ms FROM task_events WHERE task_id = ?1 ORDER BY sequence");
+  if (!select.ok()) return select.status();
+  select->Bind(1, id);
+  return ReadAll<TaskEvent>(*select, [](const SqliteStatement& row) -> Result<TaskEvent> {
+    TaskEvent event{.task_id = row.Text(0), .from = std::nullopt, .to = {}, .reason = row.Text(3), .at_ms = row.Integer(4)};
+    if (!row.IsNull(1)) {
+      Result<TaskStatus> from = ParseTaskStatus(row.Text(1));
+      if (!from.ok()) return Status::DataLoss("task " + event.task_id + " history: " + from.status().message());
+      event.from = *from;
+    }
+    Result<TaskStatus> to = ParseTaskStatus(row.Text(2));
+    if (!to.ok()) return Status::DataLoss("task " + event.task_id + " history: " + to.status().message());
+    event.to = *to;
+    return event;
+  });
+}
+
+}  // namespace gradients

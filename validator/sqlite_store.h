@@ -1,0 +1,54 @@
+// The Store in a SQLite file (DESIGN.md, State): WAL with synchronous=FULL, so a method that
+// returned OK survives a crash or power cut; the schema carries its version and is migrated
+// forward on open.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "validator/sqlite_db.h"
+#include "validator/store.h"
+
+namespace gradients {
+
+// The schema's migrations: entry i moves it from version i to i + 1. Released entries are never
+// edited; a change is a new entry.
+const std::vector<std::string>& SqliteStoreMigrations();
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database at `path` and migrates its schema.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& path);
+
+  Status AddModel(const ModelRecord& model) override;
+  Result<ModelRecord> GetModel(std::string_view hash) override;
+  Result<std::vector<ModelRecord>> ListModels() override;
+  Status AddDataset(const DatasetRecord& dataset) override;
+  Result<DatasetRecord> GetDataset(std::string_view hash) override;
+  Result<std::vector<DatasetRecord>> ListDatasets() override;
+  Status CreateTask(const TaskRecord& task) override;
+  Result<TaskRecord> GetTask(std::string_view id) override;
+  Result<std::vector<TaskRecord>> ListTasks(std::optional<TaskStatus> status) override;
+  Status TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
+                        int64_t at_ms) override;
+  Status RecordSplit(std::string_view id, const std::string& train_blob, const std::string& test_blob,
+                     int64_t train_rows, int64_t test_rows) override;
+  Status StartTraining(std::string_view id, int64_t deadline_ms, int64_t at_ms) override;
+  Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) override;
+
+ private:
+  explicit SqliteStore(std::unique_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
+  Result<std::vector<ModelFile>> ModelFiles(std::string_view hash);
+  Status RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to, std::string_view reason,
+                     int64_t at_ms);
+  Status Transition(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason, int64_t at_ms,
+                    std::optional<int64_t> deadline_ms);
+
+  std::mutex mutex_;  // one connection, one caller at a time
+  std::unique_ptr<SqliteDatabase> db_;
+};
+
+}  // namespace gradients

@@ -1,0 +1,112 @@
+// The validator's durable state behind one interface (DESIGN.md, State): SQLite is the embedded
+// implementation (validator/sqlite_store.h); a PostgreSQL backend for multi-node deployments
+// implements the same interface. Records hold content hashes, never file contents: the bytes live
+// in the blob store (validator/blob_store.h).
+//
+// Every method is one transaction: it either happens entirely (and is durable when it returns OK)
+// or not at all. Implementations are safe to call from several threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "validator/task_status.h"
+
+namespace gradients {
+
+// A file of a registered model directory (config.json, *.safetensors, tokenizer files...).
+struct ModelFile {
+  std::string path{};  // relative to the model directory, '/'-separated
+  int64_t bytes = 0;
+  std::string blob{};  // content hash of its bytes in the blob store
+  friend bool operator==(const ModelFile&, const ModelFile&) = default;
+};
+
+// A base model: identified by the hash of its file list (names, sizes, blobs).
+struct ModelRecord {
+  std::string hash{};
+  std::string name{};  // operator-chosen, for people; not unique
+  std::vector<ModelFile> files{};
+  int64_t added_at_ms = 0;
+  friend bool operator==(const ModelRecord&, const ModelRecord&) = default;
+};
+
+// A dataset file (JSONL or CSV), identified by the hash of its bytes (its blob).
+struct DatasetRecord {
+  std::string hash{};
+  std::string name{};
+  std::string format{};  // "jsonl" or "csv"
+  int64_t bytes = 0;
+  int64_t added_at_ms = 0;
+  friend bool operator==(const DatasetRecord&, const DatasetRecord&) = default;
+};
+
+struct TaskRecord {
+  std::string id{};
+  std::string type{};  // instruct | chat | text | dpo | grpo | image
+  std::string model_hash{};
+  std::string dataset_hash{};
+  std::string columns_json{};  // the column mapping, as a JSON object
+  int64_t minutes = 0;       // training time miners get
+  int64_t pool_size = 0;     // how many miners may claim it
+  std::string split_seed{};    // secret: decides which rows form the hidden test split
+  TaskStatus status = TaskStatus::kPending;
+  std::string failure_reason{};  // set when status is failed
+  int64_t created_at_ms = 0;
+  int64_t deadline_ms = 0;  // 0 until training starts
+  int64_t updated_at_ms = 0;
+  // Set while preparing: the dataset's two splits (blob hashes; empty before).
+  std::string train_blob{};  // what miners fetch
+  std::string test_blob{};   // hidden: never leaves the validator
+  int64_t train_rows = 0;
+  int64_t test_rows = 0;
+  friend bool operator==(const TaskRecord&, const TaskRecord&) = default;
+};
+
+// One status change, kept for the task's history and the audit log.
+struct TaskEvent {
+  std::string task_id{};
+  std::optional<TaskStatus> from{};  // none for the creation
+  TaskStatus to = TaskStatus::kPending;
+  std::string reason{};
+  int64_t at_ms = 0;
+  friend bool operator==(const TaskEvent&, const TaskEvent&) = default;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Registering the same content again is not an error: the first record stays (and is returned
+  // by later gets); a different name does not rename it.
+  virtual Status AddModel(const ModelRecord& model) = 0;
+  virtual Result<ModelRecord> GetModel(std::string_view hash) = 0;
+  virtual Result<std::vector<ModelRecord>> ListModels() = 0;
+  virtual Status AddDataset(const DatasetRecord& dataset) = 0;
+  virtual Result<DatasetRecord> GetDataset(std::string_view hash) = 0;
+  virtual Result<std::vector<DatasetRecord>> ListDatasets() = 0;
+
+  // A new task in status pending; its model and dataset must be registered, its id unused.
+  virtual Status CreateTask(const TaskRecord& task) = 0;
+  virtual Result<TaskRecord> GetTask(std::string_view id) = 0;
+  // Oldest first; only those in `status` when given.
+  virtual Result<std::vector<TaskRecord>> ListTasks(std::optional<TaskStatus> status) = 0;
+  // Moves a task from `from` to `to` if it is still in `from` (compare and set), recording the
+  // event; `reason` becomes the failure reason when `to` is failed. FailedPrecondition when the
+  // task is in another status or the step is not allowed (IsAllowedTransition).
+  virtual Status TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
+                                int64_t at_ms) = 0;
+  // Records the dataset's splits of a task that is preparing (FailedPrecondition otherwise).
+  virtual Status RecordSplit(std::string_view id, const std::string& train_blob, const std::string& test_blob,
+                             int64_t train_rows, int64_t test_rows) = 0;
+  // Sets the deadline when training starts: offering -> training with the deadline, in one step.
+  virtual Status StartTraining(std::string_view id, int64_t deadline_ms, int64_t at_ms) = 0;
+  // Oldest first.
+  virtual Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) = 0;
+};
+
+}  // namespace gradients

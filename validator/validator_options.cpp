@@ -1,0 +1,52 @@
+#include "validator/validator_options.h"
+
+namespace gradients {
+
+void ReadConfig(ConfigReader& reader, GatewayOptions& options) {
+  reader.Optional("listen", options.listen)
+      .Optional("max_message_bytes", options.max_message_bytes)
+      .Optional("keepalive_time_ms", options.keepalive_time_ms)
+      .Optional("keepalive_timeout_ms", options.keepalive_timeout_ms)
+      .Optional("tls_certificate_file", options.tls_certificate_file)
+      .Optional("tls_private_key_file", options.tls_private_key_file)
+      .Check(options.listen.rfind(':') != std::string::npos, "listen", "expected host:port")
+      .Check(options.max_message_bytes >= 64 * 1024 && options.max_message_bytes <= (int64_t{1} << 30),
+             "max_message_bytes", "must be between 65536 and 1073741824")
+      .Check(options.keepalive_time_ms >= 1000, "keepalive_time_ms", "must be at least 1000")
+      .Check(options.keepalive_timeout_ms >= 1000, "keepalive_timeout_ms", "must be at least 1000")
+      .Check(options.tls_certificate_file.empty() == options.tls_private_key_file.empty(), "tls_private_key_file",
+             "TLS needs both tls_certificate_file and tls_private_key_file, or neither");
+}
+
+void ReadConfig(ConfigReader& reader, ContentSource& source) {
+  reader.Required("path", source.path).Optional("name", source.name).Check(!source.path.empty(), "path", "is empty");
+}
+
+void ReadConfig(ConfigReader& reader, MinerAuthOptions& options) {
+  reader.Required("validator_id", options.validator_id)
+      .Optional("challenge_ttl_ms", options.challenge_ttl_ms)
+      .Optional("session_ttl_ms", options.session_ttl_ms)
+      .Optional("max_challenges_per_key", options.max_challenges_per_key)
+      .Optional("max_challenges", options.max_challenges)
+      .Optional("max_sessions", options.max_sessions)
+      .Check(!options.validator_id.empty() && options.validator_id.size() <= 64, "validator_id",
+             "must be 1 to 64 bytes")
+      .Check(options.challenge_ttl_ms >= 1000, "challenge_ttl_ms", "must be at least 1000")
+      .Check(options.session_ttl_ms >= 60'000, "session_ttl_ms", "must be at least 60000")
+      .Check(options.max_challenges_per_key >= 1, "max_challenges_per_key", "must be at least 1")
+      .Check(options.max_challenges >= options.max_challenges_per_key, "max_challenges",
+             "must be at least max_challenges_per_key")
+      .Check(options.max_sessions >= 1, "max_sessions", "must be at least 1");
+}
+
+void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
+  reader.Required("data_dir", options.data_dir)
+      .Optional("gateway", options.gateway)
+      .Required("auth", options.auth)
+      .Optional("log", options.log)
+      .Optional("models", options.models)
+      .Optional("datasets", options.datasets)
+      .Check(!options.data_dir.empty(), "data_dir", "is empty");
+}
+
+}  // namespace gradients

@@ -1,0 +1,47 @@
+// The validator's configuration (`gradients-validator --config FILE`), JSON validated at start:
+// unknown keys are refused and every error names its field (common/config.h). Example:
+// configs/validator.example.json.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "validator/miner_auth.h"
+
+namespace gradients {
+
+// The MinerGateway server miners connect to.
+struct GatewayOptions {
+  std::string listen = "0.0.0.0:7400";  // host:port; port 0 picks a free one (written to ports.json)
+  int64_t max_message_bytes = 4 << 20;  // any one gRPC message, either way
+  int64_t keepalive_time_ms = 60'000;   // pings on idle connections...
+  int64_t keepalive_timeout_ms = 20'000;  // ...which close when a ping goes unanswered this long
+  // TLS: both paths (PEM) or neither (plaintext, for a private network or a TLS-terminating proxy).
+  std::string tls_certificate_file;
+  std::string tls_private_key_file;
+};
+void ReadConfig(ConfigReader& reader, GatewayOptions& options);
+
+// A base model or dataset registered at start (as `gradients model add` / `dataset add` would).
+struct ContentSource {
+  std::string path;
+  std::string name;  // default: the path's last component
+};
+void ReadConfig(ConfigReader& reader, ContentSource& source);
+
+void ReadConfig(ConfigReader& reader, MinerAuthOptions& options);
+
+struct ValidatorOptions {
+  std::string data_dir;  // required: state.db, blobs/ (created private to the owner)
+  GatewayOptions gateway{};
+  MinerAuthOptions auth{};  // validator_id: what miners sign (required here)
+  LogOptions log{};
+  std::vector<ContentSource> models{};
+  std::vector<ContentSource> datasets{};
+};
+void ReadConfig(ConfigReader& reader, ValidatorOptions& options);
+
+}  // namespace gradients
