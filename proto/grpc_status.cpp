@@ -38,7 +38,11 @@ Status FromGrpcStatus(const grpc::Status& status) {
   for (const auto& [ours, theirs] : kCodes) {
     if (theirs == status.error_code()) return Status(ours, status.error_message());
   }
-  // CANCELLED, UNKNOWN, ABORTED, UNIMPLEMENTED: nothing of ours says more than "try again later".
+  // A call the other side does not serve will not succeed on retry: versions differ.
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    return Status::FailedPrecondition("not served by the other side (another version?): " + status.error_message());
+  }
+  // CANCELLED, UNKNOWN, ABORTED: nothing of ours says more than "try again later".
   return Status::Unavailable("rpc " + std::to_string(static_cast<int>(status.error_code())) + ": " +
                              status.error_message());
 }

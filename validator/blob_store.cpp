@@ -1,6 +1,8 @@
 #include "validator/blob_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -58,32 +60,51 @@ Result<StoredBlob> BlobWriter::Finish() {
   const std::string hash = ToHex(hasher_.Finish());
   Result<std::filesystem::path> target = BlobPath(root_, hash);
   if (!target.ok()) return target.status();
+  const std::filesystem::path shard = target->parent_path();
   std::error_code error;
-  std::filesystem::create_directories(target->parent_path(), error);
-  if (error) return Status::IoError(target->parent_path().string() + ": " + error.message());
+  if (!std::filesystem::is_directory(shard, error)) {
+    if (mkdir(shard.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("creating " + shard.string(), errno);
+    GRADIENTS_RETURN_IF_ERROR(SyncDirectory(root_));  // the new shard's name
+  }
   if (std::filesystem::exists(*target, error)) {
-    // Stored already: the same bytes under the same name.
+    // Stored already: the same bytes under the same name. Its rename, perhaps another process's,
+    // is made durable before the caller records the blob.
     GRADIENTS_RETURN_IF_ERROR(RemoveTree(temp_target_));
+    GRADIENTS_RETURN_IF_ERROR(SyncDirectory(shard));
     return StoredBlob{.hash = hash, .bytes = bytes};
   }
   if (std::rename(temp_target_.c_str(), target->c_str()) != 0) {
     return ErrnoStatus("renaming " + temp_target_.string() + " to " + target->string(), errno);
   }
-  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(target->parent_path()));
+  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(shard));
   return StoredBlob{.hash = hash, .bytes = bytes};
 }
 
+struct BlobStore::OpenLock {
+  int fd = -1;
+  ~OpenLock() { close(fd); }  // releases the lock
+};
+
 Result<BlobStore> BlobStore::Open(const std::filesystem::path& root) {
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(root / kIncoming));
   std::error_code error;
+  if (!std::filesystem::is_directory(root, error)) {
+    if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("creating " + root.string(), errno);
+    GRADIENTS_RETURN_IF_ERROR(SyncDirectory(root.parent_path().empty() ? "." : root.parent_path()));
+  }
+  auto lock = std::make_shared<OpenLock>();
+  lock->fd = open((root / "incoming.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock->fd < 0) return ErrnoStatus("opening " + (root / "incoming.lock").string(), errno);
+  // Alone (the exclusive lock is free): what is in incoming/ was left by interrupted writes.
+  if (flock(lock->fd, LOCK_EX | LOCK_NB) == 0) GRADIENTS_RETURN_IF_ERROR(RemoveTree(root / kIncoming));
+  if (flock(lock->fd, LOCK_SH) != 0) return ErrnoStatus("locking " + (root / "incoming.lock").string(), errno);
   std::filesystem::create_directories(root / kIncoming, error);
   if (error) return Status::IoError((root / kIncoming).string() + ": " + error.message());
-  return BlobStore(root);
+  return BlobStore(root, std::move(lock));
 }
 
 Result<BlobWriter> BlobStore::NewBlob() const {
   std::filesystem::path temp_target = root_ / kIncoming / RandomName();
-  Result<DurableFileWriter> writer = DurableFileWriter::Create(temp_target, 0644);
+  Result<DurableFileWriter> writer = DurableFileWriter::Create(temp_target, 0600);
   if (!writer.ok()) return writer.status();
   return BlobWriter(root_, std::move(*writer), std::move(temp_target));
 }

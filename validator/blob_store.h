@@ -42,7 +42,8 @@ class BlobWriter {
 
 class BlobStore {
  public:
-  // Creates `root` if needed; temporary files of interrupted writes found there are removed.
+  // Creates `root` if needed. Temporary files that interrupted writes left are removed when no
+  // other process has the store open (theirs may be writes in progress).
   static Result<BlobStore> Open(const std::filesystem::path& root);
 
   Result<BlobWriter> NewBlob() const;
@@ -61,8 +62,11 @@ class BlobStore {
   Result<std::filesystem::path> PathOf(std::string_view hash) const;
 
  private:
-  explicit BlobStore(std::filesystem::path root) : root_(std::move(root)) {}
+  struct OpenLock;  // a shared lock on <root>/incoming.lock while the store is open
+  BlobStore(std::filesystem::path root, std::shared_ptr<const OpenLock> lock)
+      : root_(std::move(root)), lock_(std::move(lock)) {}
   std::filesystem::path root_;
+  std::shared_ptr<const OpenLock> lock_;
 };
 
 }  // namespace gradients

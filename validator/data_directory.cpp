@@ -17,6 +17,13 @@ Result<DataDirectory> OpenDataDirectory(const std::filesystem::path& root) {
     if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("creating " + root.string(), errno);
   } else if (!std::filesystem::is_directory(root, error)) {
     return Status::InvalidArgument(root.string() + ": not a directory");
+  } else {
+    struct stat info {};
+    if (stat(root.c_str(), &info) != 0) return ErrnoStatus("reading " + root.string(), errno);
+    if ((info.st_mode & 077) != 0) {
+      return Status::PermissionDenied(root.string() + ": open to group or others; it holds the hidden test splits "
+                                      "and their seeds (chmod 700 " + root.string() + ")");
+    }
   }
   Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(root / "state.db");
   if (!store.ok()) return store.status();

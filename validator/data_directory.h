@@ -19,7 +19,8 @@ struct DataDirectory {
   std::unique_ptr<BlobStore> blobs;
 };
 
-// Opens the directory, creating it (and its parents) if needed.
+// Opens the directory, creating it (and its parents) if needed; an existing one that group or
+// others may access is refused (PermissionDenied, with the chmod that mends it).
 Result<DataDirectory> OpenDataDirectory(const std::filesystem::path& root);
 
 }  // namespace gradients

@@ -40,6 +40,13 @@ Result<SignedEnvelope> ParseSignedEnvelope(const v1::SignedEnvelope& wire) {
   return envelope;
 }
 
+// gRPC's peer string without the port ("ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7"): one address
+// may open many connections.
+std::string PeerHost(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  return colon == std::string::npos || colon < peer.find(':') + 1 ? peer : peer.substr(0, colon);
+}
+
 }  // namespace
 
 int64_t SystemClockMs() {
@@ -47,11 +54,11 @@ int64_t SystemClockMs() {
       .count();
 }
 
-grpc::Status MinerGatewayService::GetChallenge(grpc::ServerContext*, const v1::GetChallengeRequest* request,
+grpc::Status MinerGatewayService::GetChallenge(grpc::ServerContext* context, const v1::GetChallengeRequest* request,
                                                v1::GetChallengeResponse* response) {
   Result<PublicKey> miner = PublicKey::FromBytes(Bytes(request->miner_public_key()));
   if (!miner.ok()) return ToGrpcStatus(miner.status().WithContext("miner_public_key"));
-  Result<AuthChallenge> challenge = auth_.IssueChallenge(*miner, now_ms_());
+  Result<AuthChallenge> challenge = auth_.IssueChallenge(*miner, PeerHost(context->peer()), now_ms_());
   if (!challenge.ok()) return ToGrpcStatus(challenge.status());
   response->set_nonce(challenge->nonce.data(), challenge->nonce.size());
   SetTimestamp(challenge->expires_at_ms, response->mutable_expires_at());

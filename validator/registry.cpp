@@ -8,6 +8,7 @@
 #include "common/digest.h"
 #include "common/durable_file.h"
 #include "common/hex.h"
+#include "common/keys.h"
 #include "common/safetensors.h"
 #include "common/utf8.h"
 
@@ -30,7 +31,12 @@ Result<std::vector<std::string>> ListModelFiles(const std::filesystem::path& dir
       continue;
     }
     if (it->is_directory(error)) continue;
-    const std::string relative = std::filesystem::relative(it->path(), dir, error).generic_string();
+    // Lexically: a symbolic link (as in Hugging Face's cache) keeps the name it has here.
+    const std::filesystem::path relative_path = it->path().lexically_relative(dir);
+    const std::string relative = relative_path.generic_string();
+    if (relative_path.empty() || relative_path.is_absolute() || relative.starts_with("../") || relative == "..") {
+      return Status::InvalidArgument(dir.string() + ": " + it->path().string() + " is outside the directory");
+    }
     if (!it->is_regular_file(error)) return Status::InvalidArgument(dir.string() + ": " + relative + " is not a regular file");
     for (std::string_view extension : kPickleExtensions) {
       if (it->path().extension() == extension) {
@@ -49,20 +55,28 @@ Result<std::vector<std::string>> ListModelFiles(const std::filesystem::path& dir
   return files;
 }
 
-Status CheckModelFiles(const std::filesystem::path& dir, const std::vector<std::string>& files) {
-  if (std::find(files.begin(), files.end(), "config.json") == files.end()) {
-    return Status::InvalidArgument(dir.string() + ": no config.json");
+// Checks what was stored (not the source files, which may change meanwhile): config.json is a JSON
+// object and every *.safetensors header is valid.
+Status CheckModelFiles(const std::filesystem::path& dir, const std::vector<ModelFile>& files, const BlobStore& blobs) {
+  bool any_config = false, any_weights = false;
+  for (const ModelFile& file : files) {
+    const bool config = file.path == "config.json", weights = file.path.ends_with(".safetensors");
+    if (!config && !weights) continue;
+    Result<std::filesystem::path> stored = blobs.PathOf(file.blob);
+    if (!stored.ok()) return stored.status();
+    const std::string name = (dir / file.path).string();
+    if (config) {
+      any_config = true;
+      Result<nlohmann::json> json = ReadJsonFile(*stored);
+      if (!json.ok()) return Status(json.status().code(), name + ": " + json.status().message());
+      if (!json->is_object()) return Status::InvalidArgument(name + ": not a JSON object");
+    } else {
+      any_weights = true;
+      Result<SafetensorsFile> header = SafetensorsFile::Open(*stored);
+      if (!header.ok()) return Status(header.status().code(), name + ": " + header.status().message());
+    }
   }
-  Result<nlohmann::json> config = ReadJsonFile(dir / "config.json");
-  if (!config.ok()) return config.status();
-  if (!config->is_object()) return Status::InvalidArgument((dir / "config.json").string() + ": not a JSON object");
-  bool any_weights = false;
-  for (const std::string& file : files) {
-    if (!file.ends_with(".safetensors")) continue;
-    any_weights = true;
-    Result<SafetensorsFile> weights = SafetensorsFile::Open(dir / file);
-    if (!weights.ok()) return weights.status();
-  }
+  if (!any_config) return Status::InvalidArgument(dir.string() + ": no config.json");
   if (!any_weights) return Status::InvalidArgument(dir.string() + ": no *.safetensors weights");
   return Status::Ok();
 }
@@ -91,13 +105,13 @@ Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const st
                                   const std::string& name, int64_t now_ms, const RegistryLimits& limits) {
   Result<std::vector<std::string>> paths = ListModelFiles(dir, limits);
   if (!paths.ok()) return paths.status();
-  GRADIENTS_RETURN_IF_ERROR(CheckModelFiles(dir, *paths));
   ModelRecord model{.hash = {}, .name = name, .files = {}, .added_at_ms = now_ms};
   for (const std::string& path : *paths) {
     Result<StoredBlob> blob = blobs.PutFile(dir / path);
     if (!blob.ok()) return blob.status();
     model.files.push_back(ModelFile{.path = path, .bytes = static_cast<int64_t>(blob->bytes), .blob = blob->hash});
   }
+  GRADIENTS_RETURN_IF_ERROR(CheckModelFiles(dir, model.files, blobs));
   model.hash = ModelHash(model.files);
   GRADIENTS_RETURN_IF_ERROR(store.AddModel(model));
   return store.GetModel(model.hash);
@@ -115,12 +129,16 @@ Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, cons
   if (std::optional<size_t> bad = FindInvalidUtf8(*text)) {
     return Status::InvalidArgument(file.string() + ": not UTF-8 (byte " + std::to_string(*bad) + ")");
   }
-  Result<StoredBlob> blob = blobs.PutFile(file);
+  // The bytes checked are the bytes stored (the file may change meanwhile).
+  Result<StoredBlob> blob = blobs.Put(*text);
   if (!blob.ok()) return blob.status();
+  std::array<uint8_t, 32> seed{};
+  FillRandom(seed);
   GRADIENTS_RETURN_IF_ERROR(store.AddDataset(DatasetRecord{.hash = blob->hash,
                                                            .name = name,
                                                            .format = extension.substr(1),
                                                            .bytes = static_cast<int64_t>(blob->bytes),
+                                                           .split_seed = ToHex(seed),
                                                            .added_at_ms = now_ms}));
   return store.GetDataset(blob->hash);
 }

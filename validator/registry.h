@@ -30,7 +30,7 @@ Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const st
 std::string DefaultContentName(const std::filesystem::path& path);
 
 // A JSONL or CSV file (by extension), named by the hash of its bytes; it must be valid UTF-8 and not
-// empty. Its rows are checked when a task splits it.
+// empty. It gets a secret split seed (see DatasetRecord). Its rows are checked when a task splits it.
 Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
                                       const std::string& name, int64_t now_ms);
 

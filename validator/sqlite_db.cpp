@@ -6,15 +6,38 @@
 
 namespace gradients {
 
+namespace {
+
+// The status for an SQLite result code (extended codes carry the primary one in their low byte).
+Status SqliteStatus(int code, std::string message) {
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Unavailable(std::move(message));
+    case SQLITE_CONSTRAINT:
+      return Status::FailedPrecondition(std::move(message));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Status::DataLoss(std::move(message));
+    default:
+      return Status::IoError(std::move(message));
+  }
+}
+
+}  // namespace
+
 SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
-    : db_(other.db_), statement_(other.statement_), bind_error_(std::move(other.bind_error_)) {
+    : db_(other.db_),
+      statement_(other.statement_),
+      context_(std::move(other.context_)),
+      bind_error_(std::move(other.bind_error_)) {
   other.statement_ = nullptr;
 }
 
 SqliteStatement::~SqliteStatement() { sqlite3_finalize(statement_); }
 
 Status SqliteStatement::BindError(int index, int code) {
-  return Status::Internal("sqlite: binding parameter " + std::to_string(index) + ": " + sqlite3_errstr(code));
+  return Status::Internal(context_ + ": binding parameter " + std::to_string(index) + ": " + sqlite3_errstr(code));
 }
 
 SqliteStatement& SqliteStatement::Bind(int index, std::string_view text) {
@@ -36,11 +59,7 @@ Result<bool> SqliteStatement::Step() {
   const int code = sqlite3_step(statement_);
   if (code == SQLITE_ROW) return true;
   if (code == SQLITE_DONE) return false;
-  const std::string message = std::string("sqlite: ") + sqlite3_errmsg(db_);
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Status::Unavailable(message);
-  if ((code & 0xff) == SQLITE_CONSTRAINT) return Status::FailedPrecondition(message);
-  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) return Status::DataLoss(message);
-  return Status::IoError(message);
+  return SqliteStatus(code, context_ + ": " + sqlite3_errmsg(db_));
 }
 
 Status SqliteStatement::Run() {
@@ -67,6 +86,8 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::filesyst
   std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(handle, path));
   if (code != SQLITE_OK) return db->Error("opening the database", code);
   sqlite3_extended_result_codes(handle, 1);
+  // Before anything else: another process (the daemon, `gradients model add`) may hold the lock.
+  sqlite3_busy_timeout(handle, 5000);
   // The write-ahead log lets readers run beside the writer; FULL syncs it at every commit, so an
   // acknowledged write survives a power cut. journal_mode answers with the mode it took.
   Result<SqliteStatement> wal = db->Prepare("PRAGMA journal_mode=WAL");
@@ -78,7 +99,6 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::filesyst
                                       (*row ? wal->Text(0) : std::string()) + "\")");
   }
   GRADIENTS_RETURN_IF_ERROR(db->Execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
-  sqlite3_busy_timeout(handle, 5000);
   // A file that is not a database fails here, on its first read, with a message naming it.
   GRADIENTS_RETURN_IF_ERROR(db->SchemaVersion().status());
   return db;
@@ -87,18 +107,15 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::filesyst
 SqliteDatabase::~SqliteDatabase() { sqlite3_close_v2(db_); }
 
 Status SqliteDatabase::Error(std::string_view what, int code) const {
-  std::string message = path_.string() + ": " + std::string(what) + ": " +
-                        (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(code));
-  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) return Status::DataLoss(std::move(message));
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return Status::Unavailable(std::move(message));
-  return Status::IoError(std::move(message));
+  return SqliteStatus(code, path_.string() + ": " + std::string(what) + ": " +
+                                (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(code)));
 }
 
 Result<SqliteStatement> SqliteDatabase::Prepare(std::string_view sql) {
   sqlite3_stmt* statement = nullptr;
   const int code = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
   if (code != SQLITE_OK) return Error("preparing \"" + std::string(sql.substr(0, 60)) + "\"", code);
-  return SqliteStatement(db_, statement);
+  return SqliteStatement(db_, statement, path_.string() + ": \"" + std::string(sql.substr(0, 60)) + "\"");
 }
 
 Status SqliteDatabase::Execute(std::string_view sql) {
@@ -123,23 +140,25 @@ Result<int64_t> SqliteDatabase::SchemaVersion() {
 }
 
 Status SqliteDatabase::Migrate(const std::vector<std::string>& migrations) {
-  Result<int64_t> version = SchemaVersion();
-  if (!version.ok()) return version.status();
   const auto known = static_cast<int64_t>(migrations.size());
-  if (*version > known) {
-    return Status::FailedPrecondition(path_.string() + ": schema version " + std::to_string(*version) +
-                                      " is newer than this program's " + std::to_string(known) +
-                                      " (written by a newer release?)");
-  }
-  for (int64_t next = *version; next < known; ++next) {
+  for (;;) {
+    // The version is read inside the write transaction: another process opening the same file at
+    // the same time (the daemon and `gradients model add`) may have just applied a migration.
     Result<Transaction> transaction = Begin();
     if (!transaction.ok()) return transaction.status();
-    GRADIENTS_RETURN_IF_ERROR(Execute(migrations[static_cast<size_t>(next)])
-                                  .WithContext("schema migration " + std::to_string(next + 1)));
-    GRADIENTS_RETURN_IF_ERROR(Execute("PRAGMA user_version=" + std::to_string(next + 1)));
+    Result<int64_t> version = SchemaVersion();
+    if (!version.ok()) return version.status();
+    if (*version > known) {
+      return Status::FailedPrecondition(path_.string() + ": schema version " + std::to_string(*version) +
+                                        " is newer than this program's " + std::to_string(known) +
+                                        " (written by a newer release?)");
+    }
+    if (*version == known) return transaction->Commit();
+    GRADIENTS_RETURN_IF_ERROR(Execute(migrations[static_cast<size_t>(*version)])
+                                  .WithContext("schema migration " + std::to_string(*version + 1)));
+    GRADIENTS_RETURN_IF_ERROR(Execute("PRAGMA user_version=" + std::to_string(*version + 1)));
     GRADIENTS_RETURN_IF_ERROR(transaction->Commit());
   }
-  return Status::Ok();
 }
 
 Result<SqliteDatabase::Transaction> SqliteDatabase::Begin() {

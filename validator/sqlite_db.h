@@ -38,10 +38,12 @@ class SqliteStatement {
 
  private:
   friend class SqliteDatabase;
-  SqliteStatement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  SqliteStatement(sqlite3* db, sqlite3_stmt* statement, std::string context)
+      : db_(db), statement_(statement), context_(std::move(context)) {}
   Status BindError(int index, int code);
   sqlite3* db_;
   sqlite3_stmt* statement_;
+  std::string context_;  // "<database path>: <start of the SQL>", for error messages
   Status bind_error_;  // the first failed bind, reported by Step()
 };
 

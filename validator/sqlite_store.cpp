@@ -60,6 +60,10 @@ ALTER TABLE tasks ADD COLUMN test_blob TEXT NOT NULL DEFAULT '';
 ALTER TABLE tasks ADD COLUMN train_rows INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN test_rows INTEGER NOT NULL DEFAULT 0;
 )sql",
+      R"sql(
+ALTER TABLE datasets ADD COLUMN split_seed TEXT NOT NULL DEFAULT '';
+UPDATE datasets SET split_seed = lower(hex(randomblob(32)));
+)sql",
   };
   return migrations;
 }
@@ -176,14 +180,16 @@ Result<std::vector<ModelRecord>> SqliteStore::ListModels() {
 Status SqliteStore::AddDataset(const DatasetRecord& dataset) {
   std::lock_guard lock(mutex_);
   Result<SqliteStatement> insert = db_->Prepare(
-      "INSERT INTO datasets (hash, name, format, bytes, added_at_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "INSERT INTO datasets (hash, name, format, bytes, added_at_ms, split_seed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
       "ON CONFLICT (hash) DO NOTHING");
   if (!insert.ok()) return insert.status();
+  if (dataset.split_seed.empty()) return Status::InvalidArgument("dataset " + dataset.name + ": no split seed");
   return insert->Bind(1, dataset.hash)
       .Bind(2, dataset.name)
       .Bind(3, dataset.format)
       .Bind(4, dataset.bytes)
       .Bind(5, dataset.added_at_ms)
+      .Bind(6, dataset.split_seed)
       .Run();
 }
 
@@ -194,6 +200,7 @@ DatasetRecord ReadDataset(const SqliteStatement& row) {
                        .name = row.Text(1),
                        .format = row.Text(2),
                        .bytes = row.Integer(3),
+                       .split_seed = row.Text(5),
                        .added_at_ms = row.Integer(4)};
 }
 
@@ -202,7 +209,7 @@ DatasetRecord ReadDataset(const SqliteStatement& row) {
 Result<DatasetRecord> SqliteStore::GetDataset(std::string_view hash) {
   std::lock_guard lock(mutex_);
   Result<SqliteStatement> select =
-      db_->Prepare("SELECT hash, name, format, bytes, added_at_ms FROM datasets WHERE hash = ?1");
+      db_->Prepare("SELECT hash, name, format, bytes, added_at_ms, split_seed FROM datasets WHERE hash = ?1");
   if (!select.ok()) return select.status();
   Result<bool> row = select->Bind(1, hash).Step();
   if (!row.ok()) return row.status();
@@ -213,7 +220,7 @@ Result<DatasetRecord> SqliteStore::GetDataset(std::string_view hash) {
 Result<std::vector<DatasetRecord>> SqliteStore::ListDatasets() {
   std::lock_guard lock(mutex_);
   Result<SqliteStatement> select =
-      db_->Prepare("SELECT hash, name, format, bytes, added_at_ms FROM datasets ORDER BY added_at_ms, hash");
+      db_->Prepare("SELECT hash, name, format, bytes, added_at_ms, split_seed FROM datasets ORDER BY added_at_ms, hash");
   if (!select.ok()) return select.status();
   return ReadAll<DatasetRecord>(*select, [](const SqliteStatement& row) -> Result<DatasetRecord> {
     return ReadDataset(row);
@@ -233,6 +240,9 @@ Status SqliteStore::RecordEvent(std::string_view id, std::optional<TaskStatus> f
 Status SqliteStore::CreateTask(const TaskRecord& task) {
   std::lock_guard lock(mutex_);
   if (task.status != TaskStatus::kPending) return Status::InvalidArgument("task " + task.id + ": a new task is pending");
+  if (!task.split_seed.empty()) {
+    return Status::InvalidArgument("task " + task.id + ": the split seed is the dataset's, not the caller's");
+  }
   Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
   struct Reference {
@@ -253,8 +263,9 @@ Status SqliteStore::CreateTask(const TaskRecord& task) {
   }
   Result<SqliteStatement> insert = db_->Prepare(
       "INSERT INTO tasks (id, type, model_hash, dataset_hash, columns_json, minutes, pool_size, split_seed, status, "
-      "failure_reason, created_at_ms, deadline_ms, updated_at_ms, sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-      "?9, '', ?10, ?11, ?10, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM tasks)) ON CONFLICT (id) DO NOTHING");
+      "failure_reason, created_at_ms, deadline_ms, updated_at_ms, sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+      "(SELECT split_seed FROM datasets WHERE hash = ?4), ?9, '', ?10, ?11, ?10, "
+      "(SELECT COALESCE(MAX(sequence), 0) + 1 FROM tasks)) ON CONFLICT (id) DO NOTHING");
   if (!insert.ok()) return insert.status();
   GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task.id)
                                 .Bind(2, task.type)
@@ -263,7 +274,6 @@ Status SqliteStore::CreateTask(const TaskRecord& task) {
                                 .Bind(5, task.columns_json)
                                 .Bind(6, task.minutes)
                                 .Bind(7, task.pool_size)
-                                .Bind(8, task.split_seed)
                                 .Bind(9, TaskStatusName(TaskStatus::kPending))
                                 .Bind(10, task.created_at_ms)
                                 .Bind(11, task.deadline_ms)

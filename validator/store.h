@@ -41,6 +41,10 @@ struct DatasetRecord {
   std::string name{};
   std::string format{};  // "jsonl" or "csv"
   int64_t bytes = 0;
+  // Secret, random at registration: decides which rows every task on this dataset holds out. One
+  // seed per dataset, not per task: two tasks holding out different rows of the same data would
+  // together hand a miner most of each other's test split.
+  std::string split_seed{};
   int64_t added_at_ms = 0;
   friend bool operator==(const DatasetRecord&, const DatasetRecord&) = default;
 };
@@ -53,7 +57,7 @@ struct TaskRecord {
   std::string columns_json{};  // the column mapping, as a JSON object
   int64_t minutes = 0;       // training time miners get
   int64_t pool_size = 0;     // how many miners may claim it
-  std::string split_seed{};    // secret: decides which rows form the hidden test split
+  std::string split_seed{};  // the dataset's (set by CreateTask), recorded with the task for its audit
   TaskStatus status = TaskStatus::kPending;
   std::string failure_reason{};  // set when status is failed
   int64_t created_at_ms = 0;
@@ -90,7 +94,8 @@ class Store {
   virtual Result<DatasetRecord> GetDataset(std::string_view hash) = 0;
   virtual Result<std::vector<DatasetRecord>> ListDatasets() = 0;
 
-  // A new task in status pending; its model and dataset must be registered, its id unused.
+  // A new task in status pending; its model and dataset must be registered, its id unused. Its
+  // split_seed is taken from the dataset (a task given one is refused).
   virtual Status CreateTask(const TaskRecord& task) = 0;
   virtual Result<TaskRecord> GetTask(std::string_view id) = 0;
   // Oldest first; only those in `status` when given.

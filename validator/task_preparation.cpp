@@ -14,19 +14,24 @@ Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_i
     return Status::FailedPrecondition("task " + task->id + " is " + std::string(TaskStatusName(task->status)) +
                                       ", not pending or preparing");
   }
-  Result<DatasetRecord> dataset = store.GetDataset(task->dataset_hash);
-  if (!dataset.ok()) return dataset.status();
-  Result<uint64_t> size = blobs.Size(dataset->hash);
-  if (!size.ok()) return size.status().WithContext("dataset " + dataset->name);
-  Result<std::string> text = blobs.Read(dataset->hash, 0, *size);
-  if (!text.ok()) return text.status().WithContext("dataset " + dataset->name);
-  Result<DatasetSplit> split = SplitDataset(*text, dataset->format, task->split_seed, options);
-  if (!split.ok()) {
-    const Status reason = split.status().WithContext("dataset " + dataset->name);
+  // What makes this task impossible fails it, with the reason; the validator goes on.
+  auto fail = [&](const Status& reason) -> Status {
     GRADIENTS_RETURN_IF_ERROR(
         store.TransitionTask(task_id, TaskStatus::kPreparing, TaskStatus::kFailed, reason.message(), now_ms));
     return reason;
+  };
+  Result<DatasetRecord> dataset = store.GetDataset(task->dataset_hash);
+  if (!dataset.ok()) return dataset.status();
+  Result<uint64_t> size = blobs.Size(dataset->hash);
+  Result<std::string> text = size.ok() ? blobs.Read(dataset->hash, 0, *size) : Result<std::string>(size.status());
+  if (!text.ok()) {
+    if (text.status().code() != StatusCode::kNotFound && text.status().code() != StatusCode::kDataLoss) {
+      return text.status();  // the disk, not the task: try again later
+    }
+    return fail(text.status().WithContext("dataset " + dataset->name));
   }
+  Result<DatasetSplit> split = SplitDataset(*text, dataset->format, task->split_seed, options);
+  if (!split.ok()) return fail(split.status().WithContext("dataset " + dataset->name));
   Result<StoredBlob> train = blobs.Put(split->train);
   if (!train.ok()) return train.status();
   Result<StoredBlob> test = blobs.Put(split->test);

@@ -15,7 +15,8 @@ namespace gradients {
 
 // Takes a pending task, or one a crash left preparing, to offering. Running it again after an
 // interruption gives the same splits (the split is deterministic, the blobs content-addressed). A
-// dataset that cannot be split fails the task with the reason, which is then the returned error.
+// dataset that cannot be split, or whose blob is missing or corrupt, fails the task with the
+// reason, which is then the returned error (the task's status says which happened).
 Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_id, int64_t now_ms,
                    const SplitOptions& options = {});
 

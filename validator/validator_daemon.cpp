@@ -61,15 +61,15 @@ Status ValidatorDaemon::ResumeTasks(int64_t now_ms) {
     Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(status);
     if (!tasks.ok()) return tasks.status();
     for (const TaskRecord& task : *tasks) {
-      // A dataset that cannot be split fails its task (recorded with the reason), not the validator.
       Status prepared = PrepareTask(*data_.store, *data_.blobs, task.id, now_ms);
       if (prepared.ok()) {
         GetLogger("validator")->info("task {}: {} -> offering", task.id, TaskStatusName(status));
-      } else if (prepared.code() == StatusCode::kInvalidArgument) {
-        GetLogger("validator")->warn("task {}: failed: {}", task.id, prepared.message());
-      } else {
-        return prepared.WithContext("task " + task.id);
+        continue;
       }
+      // A task that cannot be prepared fails (with the reason), not the validator.
+      Result<TaskRecord> now = data_.store->GetTask(task.id);
+      if (!now.ok() || now->status != TaskStatus::kFailed) return prepared.WithContext("task " + task.id);
+      GetLogger("validator")->warn("task {}: failed: {}", task.id, prepared.message());
     }
   }
   return Status::Ok();

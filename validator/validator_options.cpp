@@ -1,6 +1,12 @@
 #include "validator/validator_options.h"
 
 namespace gradients {
+namespace {
+
+// gRPC takes its times in milliseconds as int.
+constexpr int64_t kMaxIntMs = 2'147'483'647;
+
+}  // namespace
 
 void ReadConfig(ConfigReader& reader, GatewayOptions& options) {
   reader.Optional("listen", options.listen)
@@ -12,8 +18,10 @@ void ReadConfig(ConfigReader& reader, GatewayOptions& options) {
       .Check(options.listen.rfind(':') != std::string::npos, "listen", "expected host:port")
       .Check(options.max_message_bytes >= 64 * 1024 && options.max_message_bytes <= (int64_t{1} << 30),
              "max_message_bytes", "must be between 65536 and 1073741824")
-      .Check(options.keepalive_time_ms >= 1000, "keepalive_time_ms", "must be at least 1000")
-      .Check(options.keepalive_timeout_ms >= 1000, "keepalive_timeout_ms", "must be at least 1000")
+      .Check(options.keepalive_time_ms >= 1000 && options.keepalive_time_ms <= kMaxIntMs, "keepalive_time_ms",
+             "must be between 1000 and 2147483647")
+      .Check(options.keepalive_timeout_ms >= 1000 && options.keepalive_timeout_ms <= kMaxIntMs, "keepalive_timeout_ms",
+             "must be between 1000 and 2147483647")
       .Check(options.tls_certificate_file.empty() == options.tls_private_key_file.empty(), "tls_private_key_file",
              "TLS needs both tls_certificate_file and tls_private_key_file, or neither");
 }
@@ -27,13 +35,17 @@ void ReadConfig(ConfigReader& reader, MinerAuthOptions& options) {
       .Optional("challenge_ttl_ms", options.challenge_ttl_ms)
       .Optional("session_ttl_ms", options.session_ttl_ms)
       .Optional("max_challenges_per_key", options.max_challenges_per_key)
+      .Optional("max_challenges_per_peer", options.max_challenges_per_peer)
       .Optional("max_challenges", options.max_challenges)
       .Optional("max_sessions", options.max_sessions)
       .Check(!options.validator_id.empty() && options.validator_id.size() <= 64, "validator_id",
              "must be 1 to 64 bytes")
-      .Check(options.challenge_ttl_ms >= 1000, "challenge_ttl_ms", "must be at least 1000")
-      .Check(options.session_ttl_ms >= 60'000, "session_ttl_ms", "must be at least 60000")
+      .Check(options.challenge_ttl_ms >= 1000 && options.challenge_ttl_ms <= 3'600'000, "challenge_ttl_ms",
+             "must be between 1000 and 3600000 (an hour)")
+      .Check(options.session_ttl_ms >= 60'000 && options.session_ttl_ms <= 30 * 86'400'000LL, "session_ttl_ms",
+             "must be between 60000 and 2592000000 (30 days)")
       .Check(options.max_challenges_per_key >= 1, "max_challenges_per_key", "must be at least 1")
+      .Check(options.max_challenges_per_peer >= 1, "max_challenges_per_peer", "must be at least 1")
       .Check(options.max_challenges >= options.max_challenges_per_key, "max_challenges",
              "must be at least max_challenges_per_key")
       .Check(options.max_sessions >= 1, "max_sessions", "must be at least 1");

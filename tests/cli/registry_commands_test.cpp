@@ -37,6 +37,7 @@ TEST(RegistryCommands, AddedModelsAndDatasetsAreListedFromThePrivateDataDirector
                                      (dir / "qa.jsonl").string()});
   ASSERT_EQ(dataset.exit_code, 0) << dataset.err;
   EXPECT_EQ(nlohmann::json::parse(dataset.out)["format"], "jsonl");
+  EXPECT_EQ(dataset.out.find("seed"), std::string::npos);  // the split seed stays secret
 
   ProcessResult models = Gradients({"model", "list", "--data-dir", data});
   ASSERT_EQ(models.exit_code, 0) << models.err;

@@ -23,10 +23,11 @@ TEST(GrpcStatus, TheServersOwnIoFailureIsInternalToTheCaller) {
   EXPECT_EQ(ToGrpcStatus(Status::IoError("disk full")).error_code(), grpc::StatusCode::INTERNAL);
 }
 
-TEST(GrpcStatus, CodesWithoutACounterpartAreRetryable) {
-  const Status status = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not served"));
-  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
-  EXPECT_NE(status.message().find("not served"), std::string::npos);
+TEST(GrpcStatus, AnUnservedCallIsNotRetriedButOtherUnmappedCodesAre) {
+  const Status unserved = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not served"));
+  EXPECT_EQ(unserved.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(unserved.message().find("not served"), std::string::npos);
+  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::ABORTED, "replaced")).code(), StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "validator/blob_store.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -10,9 +12,12 @@
 namespace gradients {
 namespace {
 
+// Blobs and temporary files (the store's lock file aside).
 size_t FilesUnder(const std::filesystem::path& dir) {
   size_t count = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) count += entry.is_regular_file();
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    count += entry.is_regular_file() && entry.path().filename() != "incoming.lock";
+  }
   return count;
 }
 
@@ -79,17 +84,33 @@ TEST(BlobStore, FindsABlobWhoseBytesChanged) {
 
 TEST(BlobStore, AnUnfinishedWriteLeavesNothingBehind) {
   testing::TempDir dir;
-  BlobStore store = *BlobStore::Open(dir / "blobs");
   {
+    BlobStore store = *BlobStore::Open(dir / "blobs");
     Result<BlobWriter> writer = store.NewBlob();
     ASSERT_TRUE(writer.ok());
     ASSERT_TRUE(writer->Append("never finished").ok());
   }
   EXPECT_EQ(FilesUnder(dir / "blobs"), 0u);
-  // A crash leaves its temporary file: the next open removes it.
+  // A crash leaves its temporary file: the next open by a process alone with the store removes it.
   std::ofstream(dir / "blobs" / "incoming" / "12345") << "partial";
   BlobStore reopened = *BlobStore::Open(dir / "blobs");
   EXPECT_EQ(FilesUnder(dir / "blobs"), 0u);
+}
+
+TEST(BlobStore, OpeningItBesideAWriterLeavesTheWriteInProgressAlone) {
+  testing::TempDir dir;
+  BlobStore daemon = *BlobStore::Open(dir / "blobs");
+  Result<BlobWriter> upload = daemon.NewBlob();
+  ASSERT_TRUE(upload.ok());
+  ASSERT_TRUE(upload->Append("half of an upload").ok());
+  BlobStore command = *BlobStore::Open(dir / "blobs");  // `gradients model add` meanwhile
+  ASSERT_TRUE(upload->Append(", then the rest").ok());
+  Result<StoredBlob> stored = upload->Finish();
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(*command.Read(stored->hash, 0, 100), "half of an upload, then the rest");
+  struct stat info {};
+  ASSERT_EQ(stat(command.PathOf(stored->hash)->c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);  // hidden test splits are blobs too
 }
 
 TEST(BlobStore, CopiesAFileIn) {

@@ -20,7 +20,7 @@ class MinerAuth : public ::testing::Test {
 };
 
 TEST_F(MinerAuth, AnAnsweredChallengeOpensASessionForThatKey) {
-  const AuthChallenge challenge = *auth_.IssueChallenge(miner_.public_key(), 0);
+  const AuthChallenge challenge = *auth_.IssueChallenge(miner_.public_key(), "ipv4:10.0.0.1", 0);
   EXPECT_EQ(challenge.expires_at_ms, 1000);
   Result<MinerSession> session = auth_.Authenticate(Answer(challenge, miner_), 10);
   ASSERT_TRUE(session.ok()) << session.status().ToString();
@@ -32,7 +32,7 @@ TEST_F(MinerAuth, AnAnsweredChallengeOpensASessionForThatKey) {
 }
 
 TEST_F(MinerAuth, ANonceWorksOnceEvenWhenItsFirstUseFailed) {
-  const AuthChallenge challenge = *auth_.IssueChallenge(miner_.public_key(), 0);
+  const AuthChallenge challenge = *auth_.IssueChallenge(miner_.public_key(), "ipv4:10.0.0.1", 0);
   SignedEnvelope tampered = Answer(challenge, miner_);
   tampered.signature[0] ^= 1;
   EXPECT_EQ(auth_.Authenticate(tampered, 10).status().code(), StatusCode::kUnauthenticated);
@@ -61,28 +61,42 @@ TEST_F(MinerAuth, RefusesAnswersThatDoNotMatchTheChallenge) {
        "domain"},
   };
   for (const Case& c : cases) {
-    const AuthChallenge challenge = *auth_.IssueChallenge(miner_.public_key(), 0);
+    const AuthChallenge challenge = *auth_.IssueChallenge(miner_.public_key(), "ipv4:10.0.0.1", 0);
     Result<MinerSession> session = auth_.Authenticate(c.answer(challenge), 10);
     ASSERT_FALSE(session.ok()) << c.what;
     EXPECT_EQ(session.status().code(), StatusCode::kUnauthenticated) << c.what;
     EXPECT_NE(session.status().message().find(c.message), std::string::npos) << c.what << ": " << session.status().message();
   }
-  const AuthChallenge expired = *auth_.IssueChallenge(miner_.public_key(), 0);
+  const AuthChallenge expired = *auth_.IssueChallenge(miner_.public_key(), "ipv4:10.0.0.1", 0);
   EXPECT_EQ(auth_.Authenticate(Answer(expired, miner_), 1000).status().code(), StatusCode::kUnauthenticated);
 }
 
-TEST_F(MinerAuth, AKeyHoldsFewOpenChallenges) {
-  ASSERT_TRUE(auth_.IssueChallenge(miner_.public_key(), 0).ok());
-  const AuthChallenge second = *auth_.IssueChallenge(miner_.public_key(), 0);
-  Result<AuthChallenge> third = auth_.IssueChallenge(miner_.public_key(), 0);
-  ASSERT_FALSE(third.ok());
-  EXPECT_EQ(third.status().code(), StatusCode::kResourceExhausted);
-  EXPECT_TRUE(auth_.IssueChallenge(SigningKey::Generate().public_key(), 0).ok());  // others are not held back
-  // Answering one frees its place; so does expiry.
-  ASSERT_TRUE(auth_.Authenticate(Answer(second, miner_), 10).ok());
-  EXPECT_TRUE(auth_.IssueChallenge(miner_.public_key(), 10).ok());
-  EXPECT_FALSE(auth_.IssueChallenge(miner_.public_key(), 10).ok());
-  EXPECT_TRUE(auth_.IssueChallenge(miner_.public_key(), 1010).ok());
+TEST_F(MinerAuth, AKeysNewestChallengesStayOpenWhoeverAsksInItsName) {
+  // Someone else asks for challenges in the miner's name from another address: the oldest of the
+  // key's challenges make room, so the miner's own newest one stays good.
+  const AuthChallenge mine = *auth_.IssueChallenge(miner_.public_key(), "ipv4:10.0.0.1", 0);
+  const AuthChallenge also_mine = *auth_.IssueChallenge(miner_.public_key(), "ipv4:10.0.0.1", 0);
+  const AuthChallenge theirs = *auth_.IssueChallenge(miner_.public_key(), "ipv4:10.6.6.6", 0);
+  (void)theirs;
+  EXPECT_EQ(auth_.Authenticate(Answer(mine, miner_), 10).status().message(), "unknown, used or expired nonce");
+  EXPECT_TRUE(auth_.Authenticate(Answer(also_mine, miner_), 10).ok());
+}
+
+TEST_F(MinerAuth, AnAddressHoldsFewOpenChallenges) {
+  MinerAuthenticator auth{MinerAuthOptions{.validator_id = "validator-1", .challenge_ttl_ms = 1000,
+                                           .max_challenges_per_peer = 3}};
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(auth.IssueChallenge(SigningKey::Generate().public_key(), "ipv4:10.6.6.6", 0).ok());
+  Result<AuthChallenge> refused = auth.IssueChallenge(SigningKey::Generate().public_key(), "ipv4:10.6.6.6", 0);
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(auth.IssueChallenge(miner_.public_key(), "ipv4:10.0.0.1", 0).ok());  // others are not held back
+  EXPECT_TRUE(auth.IssueChallenge(SigningKey::Generate().public_key(), "ipv4:10.6.6.6", 1000).ok());  // expired
+}
+
+TEST_F(MinerAuth, AuthenticatingAgainReplacesTheKeysSession) {
+  const MinerSession first = *auth_.Authenticate(Answer(*auth_.IssueChallenge(miner_.public_key(), "ipv4:10.0.0.1", 0), miner_), 0);
+  const MinerSession second = *auth_.Authenticate(Answer(*auth_.IssueChallenge(miner_.public_key(), "ipv4:10.0.0.1", 0), miner_), 0);
+  EXPECT_EQ(auth_.SessionMiner(first.token, 10).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(*auth_.SessionMiner(second.token, 10), miner_.public_key());
 }
 
 }  // namespace

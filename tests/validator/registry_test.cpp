@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/temp_dir.h"
+#include "validator/data_directory.h"
 #include "validator/sqlite_store.h"
 
 namespace gradients {
@@ -87,6 +88,22 @@ TEST_F(RegistryTest, RefusesADirectoryWithoutConfigOrWithBrokenWeights) {
   EXPECT_TRUE(store_->ListModels()->empty());
 }
 
+TEST_F(RegistryTest, FilesLinkedFromElsewhereKeepTheirNamesHere) {
+  // Hugging Face's cache: snapshots/<revision>/<file> -> ../../blobs/<sha>.
+  std::filesystem::create_directories(dir_ / "cache" / "blobs");
+  std::filesystem::create_directories(dir_ / "cache" / "snapshots" / "main");
+  for (const char* file : {"config.json", "model.safetensors"}) {
+    std::filesystem::copy_file(kModel / file, dir_ / "cache" / "blobs" / (std::string(file) + ".sha"));
+    std::filesystem::create_symlink(std::filesystem::path("../../blobs") / (std::string(file) + ".sha"),
+                                    dir_ / "cache" / "snapshots" / "main" / file);
+  }
+  Result<ModelRecord> model = Register(dir_ / "cache" / "snapshots" / "main");
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  ASSERT_EQ(model->files.size(), 2u);
+  EXPECT_EQ(model->files[0].path, "config.json");
+  EXPECT_EQ(model->files[1].path, "model.safetensors");
+}
+
 TEST_F(RegistryTest, SkipsHiddenEntries) {
   const std::string hash = Register(dir_ / "model")->hash;
   std::filesystem::create_directories(dir_ / "model" / ".git" / "objects");
@@ -131,6 +148,25 @@ TEST(DefaultContentName, IsTheDirectorysNameOrTheFilesStem) {
   EXPECT_EQ(DefaultContentName(dir / "TinyLlama-1.1B"), "TinyLlama-1.1B");
   EXPECT_EQ(DefaultContentName((dir / "TinyLlama-1.1B").string() + "/"), "TinyLlama-1.1B");
   EXPECT_EQ(DefaultContentName(dir / "alpaca.jsonl"), "alpaca");
+}
+
+}  // namespace
+}  // namespace gradients
+
+namespace gradients {
+namespace {
+
+TEST(DataDirectory, AnExistingDirectoryOthersCanReadIsRefused) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir / "data");
+  std::filesystem::permissions(dir / "data", std::filesystem::perms(0755));
+  Result<DataDirectory> data = OpenDataDirectory(dir / "data");
+  ASSERT_FALSE(data.ok());
+  EXPECT_EQ(data.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(data.status().message().find("chmod 700"), std::string::npos) << data.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir / "data" / "state.db"));
+  std::filesystem::permissions(dir / "data", std::filesystem::perms(0700));
+  EXPECT_TRUE(OpenDataDirectory(dir / "data").ok());
 }
 
 }  // namespace

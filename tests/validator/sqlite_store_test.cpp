@@ -25,7 +25,8 @@ ModelRecord Model() {
 }
 
 DatasetRecord Dataset() {
-  return DatasetRecord{.hash = std::string(64, 'd'), .name = "alpaca", .format = "jsonl", .bytes = 4096, .added_at_ms = 1001};
+  return DatasetRecord{.hash = std::string(64, 'd'), .name = "alpaca", .format = "jsonl", .bytes = 4096,
+                       .split_seed = "d5eed", .added_at_ms = 1001};
 }
 
 TaskRecord Task(std::string id, int64_t created_at_ms = 2000) {
@@ -36,7 +37,7 @@ TaskRecord Task(std::string id, int64_t created_at_ms = 2000) {
                     .columns_json = R"({"instruction":"prompt","output":"answer"})",
                     .minutes = 60,
                     .pool_size = 3,
-                    .split_seed = "5eed",
+                    .split_seed = "",
                     .status = TaskStatus::kPending,
                     .failure_reason = "",
                     .created_at_ms = created_at_ms,
@@ -76,6 +77,7 @@ TEST(SqliteStore, KeepsEverythingAcrossAReopen) {
   EXPECT_EQ(*store->GetModel(Model().hash), Model());
   EXPECT_EQ(*store->GetDataset(Dataset().hash), Dataset());
   TaskRecord expected = Task("t1");
+  expected.split_seed = "d5eed";  // the dataset's
   expected.status = TaskStatus::kPreparing;
   expected.updated_at_ms = 2100;
   EXPECT_EQ(*store->GetTask("t1"), expected);
@@ -119,7 +121,8 @@ TEST(SqliteStore, MigratesADatabaseOfTheFirstSchemaKeepingItsRows) {
   Result<TaskRecord> task = store->GetTask("t1");
   ASSERT_TRUE(task.ok()) << task.status().ToString();
   EXPECT_EQ(task->status, TaskStatus::kOffering);
-  EXPECT_EQ(task->split_seed, "5eed");
+  EXPECT_EQ(task->split_seed, "5eed");  // a task keeps the seed it was prepared with
+  EXPECT_EQ(store->GetDataset("d")->split_seed.size(), 64u);  // an old dataset gets a secret seed
   EXPECT_EQ(task->train_blob, "");
   EXPECT_EQ(task->test_rows, 0);
   EXPECT_EQ(Pragma(dir / "state.db", "user_version"), std::to_string(SqliteStoreMigrations().size()));
@@ -172,6 +175,18 @@ TEST(SqliteStore, RefusesATaskOverUnregisteredContentOrAnIdInUse) {
   ASSERT_TRUE(store->CreateTask(Task("t1")).ok());
   EXPECT_EQ(store->CreateTask(Task("t1", 3000)).code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(store->GetTask("t1")->created_at_ms, 2000);
+}
+
+TEST(SqliteStore, EveryTaskOnADatasetTakesTheDatasetsSplitSeed) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenWithModelAndDataset(dir / "state.db");
+  ASSERT_TRUE(store->CreateTask(Task("t1")).ok());
+  ASSERT_TRUE(store->CreateTask(Task("t2")).ok());
+  EXPECT_EQ(store->GetTask("t1")->split_seed, "d5eed");
+  EXPECT_EQ(store->GetTask("t2")->split_seed, "d5eed");
+  TaskRecord own_seed = Task("t3");
+  own_seed.split_seed = "chosen";
+  EXPECT_EQ(store->CreateTask(own_seed).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(SqliteStore, MovesATaskOnlyFromTheStatusItIsIn) {

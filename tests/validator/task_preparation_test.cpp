@@ -20,11 +20,12 @@ class TaskPreparation : public ::testing::Test {
     ASSERT_TRUE(blob.ok());
     ASSERT_TRUE(data_.store
                     ->AddDataset({.hash = blob->hash, .name = "data", .format = "jsonl",
-                                  .bytes = static_cast<int64_t>(rows.size()), .added_at_ms = 1})
+                                  .bytes = static_cast<int64_t>(rows.size()), .split_seed = "secret-of-" + id,
+                                  .added_at_ms = 1})
                     .ok());
     ASSERT_TRUE(data_.store
                     ->CreateTask({.id = id, .type = "instruct", .model_hash = "m", .dataset_hash = blob->hash,
-                                  .columns_json = "{}", .minutes = 10, .pool_size = 3, .split_seed = "secret-" + id,
+                                  .columns_json = "{}", .minutes = 10, .pool_size = 3,
                                   .created_at_ms = 10, .updated_at_ms = 10})
                     .ok());
   }
@@ -45,7 +46,7 @@ TEST_F(TaskPreparation, SplitsTheDatasetAndOpensTheTaskForOffers) {
   EXPECT_EQ(task.status, TaskStatus::kOffering);
   EXPECT_EQ(task.train_rows, 27);
   EXPECT_EQ(task.test_rows, 3);
-  const DatasetSplit expected = *SplitDataset(Rows(30), "jsonl", "secret-t1");
+  const DatasetSplit expected = *SplitDataset(Rows(30), "jsonl", "secret-of-t1");
   EXPECT_EQ(*data_.blobs->Read(task.train_blob, 0, 1 << 20), expected.train);
   EXPECT_EQ(*data_.blobs->Read(task.test_blob, 0, 1 << 20), expected.test);
   EXPECT_EQ(data_.store->TaskHistory("t1")->back().reason, "split 27 training and 3 test rows");
@@ -57,7 +58,7 @@ TEST_F(TaskPreparation, ATaskACrashLeftPreparingIsPreparedAgainToTheSameSplit) {
   ASSERT_TRUE(PrepareTask(*data_.store, *data_.blobs, "t1", 20).ok());
   const TaskRecord task = *data_.store->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kOffering);
-  EXPECT_EQ(*data_.blobs->Read(task.test_blob, 0, 1 << 20), SplitDataset(Rows(30), "jsonl", "secret-t1")->test);
+  EXPECT_EQ(*data_.blobs->Read(task.test_blob, 0, 1 << 20), SplitDataset(Rows(30), "jsonl", "secret-of-t1")->test);
   // Done: a second call refuses rather than splitting again.
   EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 30).code(), StatusCode::kFailedPrecondition);
 }
@@ -70,6 +71,22 @@ TEST_F(TaskPreparation, ADatasetThatCannotBeSplitFailsTheTaskWithTheReason) {
   EXPECT_EQ(task.status, TaskStatus::kFailed);
   EXPECT_TRUE(task.failure_reason.starts_with("dataset data: line 4: ")) << task.failure_reason;
   EXPECT_EQ(task.test_blob, "");
+}
+
+}  // namespace
+}  // namespace gradients
+
+namespace gradients {
+namespace {
+
+TEST_F(TaskPreparation, ATaskWhoseDatasetBlobIsGoneFailsAndSaysSo) {
+  CreateTask("t1", Rows(30));
+  const TaskRecord task = *data_.store->GetTask("t1");
+  std::filesystem::remove(*data_.blobs->PathOf(task.dataset_hash));
+  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 20).code(), StatusCode::kNotFound);
+  const TaskRecord failed = *data_.store->GetTask("t1");
+  EXPECT_EQ(failed.status, TaskStatus::kFailed);
+  EXPECT_TRUE(failed.failure_reason.starts_with("dataset data: no blob ")) << failed.failure_reason;
 }
 
 }  // namespace

@@ -94,7 +94,7 @@ TEST_F(ValidatorDaemonProcess, ATaskLeftPendingByTheLastRunIsPreparedAtStart) {
     ASSERT_TRUE(data.store
                     ->CreateTask({.id = task_id, .type = "instruct", .model_hash = model.hash,
                                   .dataset_hash = dataset.hash, .columns_json = "{}", .minutes = 10, .pool_size = 3,
-                                  .split_seed = "seed", .created_at_ms = 1, .updated_at_ms = 1})
+                                  .created_at_ms = 1, .updated_at_ms = 1})
                     .ok());
   }
   std::unique_ptr<BackgroundProcess> validator = Start();
