@@ -17,6 +17,7 @@ constexpr size_t kMaxCsvRecordBytes = size_t{16} << 20;
 // The dataset's rows as text ready to be written back, and what precedes them (a CSV header).
 struct Rows {
   std::string header;
+  std::vector<std::string> header_fields;  // CSV only
   std::vector<std::string> rows;
 };
 
@@ -53,6 +54,7 @@ Result<Rows> CsvRows(std::string_view text) {
     if (header) {
       columns = fields.size();
       AppendCsvRecord(fields, rows.header);
+      rows.header_fields = fields;
       continue;
     }
     if (fields.size() != columns) {
@@ -78,16 +80,30 @@ uint64_t Rank(std::string_view seed, uint64_t index) {
   return rank;
 }
 
+Result<Rows> ParseRows(std::string_view text, std::string_view format) {
+  if (format == "jsonl") return JsonlRows(text);
+  if (format == "csv") return CsvRows(text);
+  return Status::InvalidArgument("unknown dataset format \"" + std::string(format.substr(0, 20)) +
+                                 "\" (expected jsonl or csv)");
+}
+
 }  // namespace
+
+Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::string_view format) {
+  Result<Rows> parsed = ParseRows(text, format);
+  if (!parsed.ok()) return parsed.status();
+  if (format == "csv") return parsed->header_fields;
+  if (parsed->rows.empty()) return Status::InvalidArgument("no rows");
+  std::vector<std::string> columns;
+  const Result<nlohmann::json> first = ParseStrictJson(parsed->rows.front());  // parsed above already
+  for (const auto& [key, value] : first->items()) columns.push_back(key);
+  return columns;
+}
 
 Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format, std::string_view seed,
                                   const SplitOptions& options) {
   if (seed.empty()) return Status::InvalidArgument("the split needs a seed");
-  Result<Rows> parsed = format == "jsonl" ? JsonlRows(text)
-                        : format == "csv" ? CsvRows(text)
-                                          : Result<Rows>(Status::InvalidArgument("unknown dataset format \"" +
-                                                                                 std::string(format.substr(0, 20)) +
-                                                                                 "\" (expected jsonl or csv)"));
+  Result<Rows> parsed = ParseRows(text, format);
   if (!parsed.ok()) return parsed.status();
   const auto count = static_cast<int64_t>(parsed->rows.size());
   if (count < 2) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -28,5 +29,8 @@ struct DatasetSplit {
 // A malformed row is an error naming its line; fewer than two rows cannot be split.
 Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format, std::string_view seed,
                                   const SplitOptions& options = {});
+
+// The columns a dataset offers: a CSV file's header, or the keys of a JSONL file's first row.
+Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::string_view format);
 
 }  // namespace gradients

@@ -5,17 +5,13 @@
 #include "common/logging.h"
 #include "common/utf8.h"
 #include "proto/grpc_status.h"
+#include "proto/timestamps.h"
 
 namespace gradients {
 namespace {
 
 constexpr size_t kMaxEnvelopeBytes = 4096;
 constexpr size_t kMaxClientVersionBytes = 64;
-
-void SetTimestamp(int64_t ms, google::protobuf::Timestamp* timestamp) {
-  timestamp->set_seconds(ms / 1000);
-  timestamp->set_nanos(static_cast<int32_t>((ms % 1000) * 1'000'000));
-}
 
 std::span<const uint8_t> Bytes(const std::string& bytes) {
   return {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
@@ -61,7 +57,7 @@ grpc::Status MinerGatewayService::GetChallenge(grpc::ServerContext* context, con
   Result<AuthChallenge> challenge = auth_.IssueChallenge(*miner, PeerHost(context->peer()), now_ms_());
   if (!challenge.ok()) return ToGrpcStatus(challenge.status());
   response->set_nonce(challenge->nonce.data(), challenge->nonce.size());
-  SetTimestamp(challenge->expires_at_ms, response->mutable_expires_at());
+  SetTimestampMs(challenge->expires_at_ms, response->mutable_expires_at());
   response->set_validator_id(auth_.validator_id());
   return grpc::Status::OK;
 }
@@ -77,7 +73,7 @@ grpc::Status MinerGatewayService::Authenticate(grpc::ServerContext*, const v1::A
   Result<MinerSession> session = auth_.Authenticate(*proof, now_ms_());
   if (!session.ok()) return ToGrpcStatus(session.status());
   response->set_session_token(session->token);
-  SetTimestamp(session->expires_at_ms, response->mutable_expires_at());
+  SetTimestampMs(session->expires_at_ms, response->mutable_expires_at());
   // The version is the miner's text: escaped and bounded before it reaches a log line.
   GetLogger("gateway")->info("miner {} authenticated ({})", session->miner.ToHex(),
                              ToValidUtf8(request->client_version()));

@@ -64,6 +64,13 @@ ALTER TABLE tasks ADD COLUMN test_rows INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE datasets ADD COLUMN split_seed TEXT NOT NULL DEFAULT '';
 UPDATE datasets SET split_seed = lower(hex(randomblob(32)));
 )sql",
+      R"sql(
+ALTER TABLE tasks ADD COLUMN min_pool_size INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE tasks ADD COLUMN max_training_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN request_id TEXT;
+ALTER TABLE tasks ADD COLUMN request_fingerprint TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX tasks_by_request ON tasks(request_id) WHERE request_id IS NOT NULL;
+)sql",
   };
   return migrations;
 }
@@ -72,7 +79,8 @@ namespace {
 
 constexpr std::string_view kTaskColumns =
     "id, type, model_hash, dataset_hash, columns_json, minutes, pool_size, split_seed, status, failure_reason, "
-    "created_at_ms, deadline_ms, updated_at_ms, train_blob, test_blob, train_rows, test_rows";
+    "created_at_ms, deadline_ms, updated_at_ms, train_blob, test_blob, train_rows, test_rows, min_pool_size, "
+    "max_training_tokens, COALESCE(request_id, ''), request_fingerprint";
 
 Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   TaskRecord task;
@@ -95,6 +103,10 @@ Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   task.test_blob = row.Text(14);
   task.train_rows = row.Integer(15);
   task.test_rows = row.Integer(16);
+  task.min_pool_size = row.Integer(17);
+  task.max_training_tokens = row.Integer(18);
+  task.request_id = row.Text(19);
+  task.request_fingerprint = row.Text(20);
   return task;
 }
 
@@ -263,9 +275,11 @@ Status SqliteStore::CreateTask(const TaskRecord& task) {
   }
   Result<SqliteStatement> insert = db_->Prepare(
       "INSERT INTO tasks (id, type, model_hash, dataset_hash, columns_json, minutes, pool_size, split_seed, status, "
-      "failure_reason, created_at_ms, deadline_ms, updated_at_ms, sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+      "failure_reason, created_at_ms, deadline_ms, updated_at_ms, sequence, min_pool_size, max_training_tokens, "
+      "request_id, request_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
       "(SELECT split_seed FROM datasets WHERE hash = ?4), ?9, '', ?10, ?11, ?10, "
-      "(SELECT COALESCE(MAX(sequence), 0) + 1 FROM tasks)) ON CONFLICT (id) DO NOTHING");
+      "(SELECT COALESCE(MAX(sequence), 0) + 1 FROM tasks), ?12, ?13, NULLIF(?14, ''), ?15) "
+      "ON CONFLICT (id) DO NOTHING");
   if (!insert.ok()) return insert.status();
   GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task.id)
                                 .Bind(2, task.type)
@@ -277,20 +291,32 @@ Status SqliteStore::CreateTask(const TaskRecord& task) {
                                 .Bind(9, TaskStatusName(TaskStatus::kPending))
                                 .Bind(10, task.created_at_ms)
                                 .Bind(11, task.deadline_ms)
+                                .Bind(12, task.min_pool_size)
+                                .Bind(13, task.max_training_tokens)
+                                .Bind(14, task.request_id)
+                                .Bind(15, task.request_fingerprint)
                                 .Run());
   if (db_->Changes() == 0) return Status::AlreadyExists("task " + task.id + " already exists");
   GRADIENTS_RETURN_IF_ERROR(RecordEvent(task.id, std::nullopt, TaskStatus::kPending, "created", task.created_at_ms));
   return transaction->Commit();
 }
 
-Result<TaskRecord> SqliteStore::GetTask(std::string_view id) {
+Result<TaskRecord> SqliteStore::GetTaskWhere(std::string_view column, std::string_view value) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE id = ?1");
+  Result<SqliteStatement> select =
+      db_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE " + std::string(column) + " = ?1");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, id).Step();
+  Result<bool> row = select->Bind(1, value).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no task " + std::string(id.substr(0, 80)));
+  if (!*row) return Status::NotFound("no task " + std::string(column == "id" ? "" : "with request id ") +
+                                     std::string(value.substr(0, 80)));
   return ReadTask(*select);
+}
+
+Result<TaskRecord> SqliteStore::GetTask(std::string_view id) { return GetTaskWhere("id", id); }
+
+Result<TaskRecord> SqliteStore::GetTaskByRequestId(std::string_view request_id) {
+  return GetTaskWhere("request_id", request_id);
 }
 
 Result<std::vector<TaskRecord>> SqliteStore::ListTasks(std::optional<TaskStatus> status) {

@@ -31,6 +31,7 @@ class SqliteStore final : public Store {
   Result<std::vector<DatasetRecord>> ListDatasets() override;
   Status CreateTask(const TaskRecord& task) override;
   Result<TaskRecord> GetTask(std::string_view id) override;
+  Result<TaskRecord> GetTaskByRequestId(std::string_view request_id) override;
   Result<std::vector<TaskRecord>> ListTasks(std::optional<TaskStatus> status) override;
   Status TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
                         int64_t at_ms) override;
@@ -44,6 +45,7 @@ class SqliteStore final : public Store {
   Result<std::vector<ModelFile>> ModelFiles(std::string_view hash);
   Status RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to, std::string_view reason,
                      int64_t at_ms);
+  Result<TaskRecord> GetTaskWhere(std::string_view column, std::string_view value);
   Status Transition(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason, int64_t at_ms,
                     std::optional<int64_t> deadline_ms);
 

@@ -55,14 +55,20 @@ struct TaskRecord {
   std::string model_hash{};
   std::string dataset_hash{};
   std::string columns_json{};  // the column mapping, as a JSON object
-  int64_t minutes = 0;       // training time miners get
-  int64_t pool_size = 0;     // how many miners may claim it
+  int64_t minutes = 0;         // training time miners get
+  int64_t pool_size = 0;       // offers close once this many miners accepted
+  int64_t min_pool_size = 1;   // fewer when the offer window closes: the task fails
+  int64_t max_training_tokens = 0;  // a budget passed to miners; 0: none
   std::string split_seed{};  // the dataset's (set by CreateTask), recorded with the task for its audit
   TaskStatus status = TaskStatus::kPending;
   std::string failure_reason{};  // set when status is failed
   int64_t created_at_ms = 0;
   int64_t deadline_ms = 0;  // 0 until training starts
   int64_t updated_at_ms = 0;
+  // The creating client's idempotency key (empty: none) and a digest of what it asked for: the
+  // same request again finds this task; another request under the same key is refused.
+  std::string request_id{};
+  std::string request_fingerprint{};
   // Set while preparing: the dataset's two splits (blob hashes; empty before).
   std::string train_blob{};  // what miners fetch
   std::string test_blob{};   // hidden: never leaves the validator
@@ -98,6 +104,8 @@ class Store {
   // split_seed is taken from the dataset (a task given one is refused).
   virtual Status CreateTask(const TaskRecord& task) = 0;
   virtual Result<TaskRecord> GetTask(std::string_view id) = 0;
+  // The task created under a client's idempotency key; NotFound when none was.
+  virtual Result<TaskRecord> GetTaskByRequestId(std::string_view request_id) = 0;
   // Oldest first; only those in `status` when given.
   virtual Result<std::vector<TaskRecord>> ListTasks(std::optional<TaskStatus> status) = 0;
   // Moves a task from `from` to `to` if it is still in `from` (compare and set), recording the

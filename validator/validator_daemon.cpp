@@ -1,5 +1,8 @@
 #include "validator/validator_daemon.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
 
 #include <grpcpp/grpcpp.h>
@@ -15,9 +18,27 @@ namespace {
 
 constexpr uint64_t kMaxPemBytes = 1 << 20;
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
+constexpr auto kPreparerInterval = std::chrono::seconds(5);
 
 std::string SourceName(const ContentSource& source) {
   return source.name.empty() ? DefaultContentName(source.path) : source.name;
+}
+
+// The admin token: the file's content without surrounding whitespace, from a file only its owner
+// may access.
+Result<std::string> ReadAdminToken(const std::string& path) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0) return ErrnoStatus("admin.token_file: " + path, errno);
+  if ((info.st_mode & 077) != 0) {
+    return Status::PermissionDenied("admin.token_file: " + path + " is open to group or others (chmod 600 " + path + ")");
+  }
+  Result<std::string> text = ReadFileToString(path, 4096);
+  if (!text.ok()) return text.status().WithContext("admin.token_file");
+  const size_t begin = text->find_first_not_of(" \t\r\n"), end = text->find_last_not_of(" \t\r\n");
+  if (begin == std::string::npos || end + 1 - begin < 16) {
+    return Status::InvalidArgument("admin.token_file: " + path + ": the token must be at least 16 characters");
+  }
+  return text->substr(begin, end + 1 - begin);
 }
 
 Result<std::shared_ptr<grpc::ServerCredentials>> GatewayCredentials(const GatewayOptions& options) {
@@ -48,15 +69,47 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
     if (!record.ok()) return record.status().WithContext("datasets");
     GetLogger("validator")->info("dataset {} ({}) registered", record->name, record->hash);
   }
-  std::unique_ptr<ValidatorDaemon> daemon(new ValidatorDaemon(std::move(*data), options.auth, std::move(now_ms)));
-  GRADIENTS_RETURN_IF_ERROR(daemon->ResumeTasks(now));
+  AdminServiceOptions admin{.validator_id = options.auth.validator_id, .version = GRADIENTS_VERSION, .token = {}};
+  if (!IsLoopback(options.admin.listen)) {
+    Result<std::string> token = ReadAdminToken(options.admin.token_file);
+    if (!token.ok()) return token.status();
+    admin.token = std::move(*token);
+  }
+  std::unique_ptr<ValidatorDaemon> daemon(
+      new ValidatorDaemon(std::move(*data), options.auth, std::move(admin), now_ms));
+  GRADIENTS_RETURN_IF_ERROR(daemon->PrepareTasks(now));
   GRADIENTS_RETURN_IF_ERROR(daemon->StartGateway(options.gateway));
-  const nlohmann::json ports = {{"gateway", daemon->gateway_port_}};
+  GRADIENTS_RETURN_IF_ERROR(daemon->StartAdmin(options.admin));
+  const nlohmann::json ports = {{"gateway", daemon->gateway_port_}, {"admin", daemon->admin_port_}};
   GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(daemon->data_.root / "ports.json", ports.dump() + "\n"));
+  daemon->preparer_ = std::thread([raw = daemon.get()] { raw->PrepareInBackground(); });
   return daemon;
 }
 
-Status ValidatorDaemon::ResumeTasks(int64_t now_ms) {
+AdminServiceOptions ValidatorDaemon::WithWakeUp(AdminServiceOptions admin) {
+  admin.task_created = [this] {
+    std::lock_guard lock(preparer_mutex_);
+    task_created_ = true;
+    preparer_wake_.notify_one();
+  };
+  return admin;
+}
+
+void ValidatorDaemon::PrepareInBackground() {
+  std::unique_lock lock(preparer_mutex_);
+  while (!stopping_) {
+    preparer_wake_.wait_for(lock, kPreparerInterval, [this] { return stopping_ || task_created_; });
+    if (stopping_) break;
+    task_created_ = false;
+    lock.unlock();
+    if (Status status = PrepareTasks(now_ms_()); !status.ok()) {
+      GetLogger("validator")->error("preparing tasks: {}", status.message());  // retried at the next round
+    }
+    lock.lock();
+  }
+}
+
+Status ValidatorDaemon::PrepareTasks(int64_t now_ms) {
   for (TaskStatus status : {TaskStatus::kPending, TaskStatus::kPreparing}) {
     Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(status);
     if (!tasks.ok()) return tasks.status();
@@ -93,11 +146,34 @@ Status ValidatorDaemon::StartGateway(const GatewayOptions& options) {
   return Status::Ok();
 }
 
+Status ValidatorDaemon::StartAdmin(const AdminOptions& options) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &admin_port_);
+  builder.RegisterService(&admin_service_);
+  admin_ = builder.BuildAndStart();
+  if (admin_ == nullptr || admin_port_ == 0) return Status::Unavailable("admin.listen: cannot listen on " + options.listen);
+  GetLogger("validator")->info("serving the operator on port {}{}", admin_port_,
+                               IsLoopback(options.listen) ? " (loopback)" : " (token required)");
+  return Status::Ok();
+}
+
 void ValidatorDaemon::Shutdown() {
-  if (gateway_ == nullptr) return;
-  gateway_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
-  gateway_->Wait();
-  gateway_.reset();
+  if (gateway_ == nullptr && admin_ == nullptr && !preparer_.joinable()) return;
+  const auto deadline = std::chrono::system_clock::now() + kShutdownGrace;
+  for (std::unique_ptr<grpc::Server>* server : {&gateway_, &admin_}) {
+    if (*server == nullptr) continue;
+    (*server)->Shutdown(deadline);
+    (*server)->Wait();
+    server->reset();
+  }
+  if (preparer_.joinable()) {
+    {
+      std::lock_guard lock(preparer_mutex_);
+      stopping_ = true;
+    }
+    preparer_wake_.notify_one();
+    preparer_.join();
+  }
   GetLogger("validator")->info("stopped");
 }
 

@@ -26,6 +26,19 @@ void ReadConfig(ConfigReader& reader, GatewayOptions& options) {
              "TLS needs both tls_certificate_file and tls_private_key_file, or neither");
 }
 
+bool IsLoopback(std::string_view listen) {
+  const std::string_view host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host.starts_with("127.");
+}
+
+void ReadConfig(ConfigReader& reader, AdminOptions& options) {
+  reader.Optional("listen", options.listen)
+      .Optional("token_file", options.token_file)
+      .Check(options.listen.rfind(':') != std::string::npos, "listen", "expected host:port")
+      .Check(IsLoopback(options.listen) || !options.token_file.empty(), "token_file",
+             "required when admin.listen is not a loopback address");
+}
+
 void ReadConfig(ConfigReader& reader, ContentSource& source) {
   reader.Required("path", source.path).Optional("name", source.name).Check(!source.path.empty(), "path", "is empty");
 }
@@ -54,6 +67,7 @@ void ReadConfig(ConfigReader& reader, MinerAuthOptions& options) {
 void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
   reader.Required("data_dir", options.data_dir)
       .Optional("gateway", options.gateway)
+      .Optional("admin", options.admin)
       .Required("auth", options.auth)
       .Optional("log", options.log)
       .Optional("models", options.models)

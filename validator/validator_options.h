@@ -25,6 +25,17 @@ struct GatewayOptions {
 };
 void ReadConfig(ConfigReader& reader, GatewayOptions& options);
 
+// The Admin server the operator's `gradients` commands call.
+struct AdminOptions {
+  std::string listen = "127.0.0.1:7401";  // loopback: no token needed
+  // Required when `listen` is not a loopback address: the token callers must send, in a file only
+  // its owner may read (a group- or world-readable one is refused).
+  std::string token_file;
+};
+void ReadConfig(ConfigReader& reader, AdminOptions& options);
+// Whether `listen` (host:port) binds a loopback address only.
+bool IsLoopback(std::string_view listen);
+
 // A base model or dataset registered at start (as `gradients model add` / `dataset add` would).
 struct ContentSource {
   std::string path;
@@ -37,6 +48,7 @@ void ReadConfig(ConfigReader& reader, MinerAuthOptions& options);
 struct ValidatorOptions {
   std::string data_dir;  // required: state.db, blobs/ (created private to the owner)
   GatewayOptions gateway{};
+  AdminOptions admin{};
   MinerAuthOptions auth{};  // validator_id: what miners sign (required here)
   LogOptions log{};
   std::vector<ContentSource> models{};

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/durable_file.h"
+#include "gradients/v1/admin.grpc.pb.h"
 #include "gradients/v1/miner_gateway.grpc.pb.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
@@ -33,6 +34,7 @@ class ValidatorDaemonProcess : public ::testing::Test {
     std::ofstream(dir_ / "train.jsonl") << rows;
     config_ = {{"data_dir", (dir_ / "data").string()},
                {"gateway", {{"listen", "127.0.0.1:0"}}},
+               {"admin", {{"listen", "127.0.0.1:0"}}},
                {"auth", {{"validator_id", "validator-under-test"}}},
                {"log", {{"level", "info"}}},
                {"models", {{{"path", kModel.string()}}}},
@@ -44,11 +46,12 @@ class ValidatorDaemonProcess : public ::testing::Test {
         std::vector<std::string>{GRADIENTS_VALIDATOR_PATH, "--config", (dir_ / "validator.json").string()},
         dir_ / "validator.log");
   }
-  // The gateway's port, once the daemon has written ports.json (it does so when it serves).
-  int WaitForPort(BackgroundProcess& process) {
+  // A server's port ("gateway" or "admin"), once the daemon has written ports.json (it does so
+  // when it serves).
+  int WaitForPort(BackgroundProcess& process, const char* server = "gateway") {
     for (int i = 0; i < 600; ++i) {
       Result<std::string> ports = ReadFileToString(dir_ / "data" / "ports.json", 1024);
-      if (ports.ok()) return nlohmann::json::parse(*ports)["gateway"];
+      if (ports.ok()) return nlohmann::json::parse(*ports)[server];
       if (process.WaitFor(std::chrono::milliseconds(50))) break;  // it exited
     }
     ADD_FAILURE() << "no ports.json; log:\n" << Log();
@@ -75,6 +78,20 @@ TEST_F(ValidatorDaemonProcess, ServesMinerAuthenticationAndStopsCleanlyOnSigterm
   grpc::Status status = stub->GetChallenge(&context, request, &challenge);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(challenge.validator_id(), "validator-under-test");
+
+  // The operator's side, on its own loopback port.
+  const int admin_port = WaitForPort(*validator, "admin");
+  ASSERT_GT(admin_port, 0);
+  ASSERT_NE(admin_port, port);
+  auto admin = v1::Admin::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(admin_port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext admin_context;
+  admin_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::HealthResponse health;
+  status = admin->Health(&admin_context, v1::HealthRequest(), &health);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(health.validator_id(), "validator-under-test");
+  EXPECT_EQ(health.version(), "0.1.0");
 
   validator->Signal(SIGTERM);
   EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
@@ -105,6 +122,33 @@ TEST_F(ValidatorDaemonProcess, ATaskLeftPendingByTheLastRunIsPreparedAtStart) {
   const TaskRecord task = *data.store->GetTask(task_id);
   EXPECT_EQ(task.status, TaskStatus::kOffering);
   EXPECT_EQ(task.train_rows + task.test_rows, 20);
+}
+
+TEST_F(ValidatorDaemonProcess, AdminBeyondLoopbackNeedsAPrivateTokenFileAndTheToken) {
+  std::ofstream(dir_ / "admin.token") << "a-token-of-some-length\n";
+  std::filesystem::permissions(dir_ / "admin.token", std::filesystem::perms(0644));
+  config_["admin"] = {{"listen", "0.0.0.0:0"}, {"token_file", (dir_ / "admin.token").string()}};
+  std::ofstream(dir_ / "validator.json") << config_.dump(2);
+  testing::ProcessResult refused =
+      testing::RunProcess({GRADIENTS_VALIDATOR_PATH, "--config", (dir_ / "validator.json").string()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("is open to group or others (chmod 600"), std::string::npos) << refused.err;
+
+  std::filesystem::permissions(dir_ / "admin.token", std::filesystem::perms(0600));
+  std::unique_ptr<BackgroundProcess> validator = Start();
+  const int port = WaitForPort(*validator, "admin");
+  ASSERT_GT(port, 0);
+  auto admin = v1::Admin::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  for (const std::string token : {"", "a-token-of-some-length"}) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    v1::HealthResponse health;
+    const grpc::Status status = admin->Health(&context, v1::HealthRequest(), &health);
+    EXPECT_EQ(status.error_code(), token.empty() ? grpc::StatusCode::UNAUTHENTICATED : grpc::StatusCode::OK) << token;
+  }
+  validator->Signal(SIGTERM);
+  EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
 }
 
 TEST_F(ValidatorDaemonProcess, ABadConfigIsRefusedNamingEachField) {

@@ -1,0 +1,207 @@
+#include "cli/admin_commands.h"
+
+#include <cctype>
+#include <chrono>
+#include <map>
+#include <stdexcept>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "cli/command_failure.h"
+#include "common/durable_file.h"
+#include "gradients/v1/admin.grpc.pb.h"
+#include "proto/grpc_status.h"
+#include "trainers/dataset.h"
+
+namespace gradients::cli {
+namespace {
+
+// A stub and the token to present, or why there is none.
+struct AdminClient {
+  std::unique_ptr<v1::Admin::Stub> stub;
+  std::string token;
+  int64_t timeout_seconds = 30;
+
+  std::unique_ptr<grpc::ClientContext> Context() const {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    return context;
+  }
+};
+
+Result<AdminClient> Connect(const AdminConnection& connection) {
+  AdminClient client;
+  client.timeout_seconds = connection.timeout_seconds;
+  if (!connection.token_file.empty()) {
+    Result<std::string> text = ReadFileToString(connection.token_file, 4096);
+    if (!text.ok()) return text.status().WithContext("--token-file");
+    const size_t begin = text->find_first_not_of(" \t\r\n"), end = text->find_last_not_of(" \t\r\n");
+    if (begin == std::string::npos) return Status::InvalidArgument("--token-file: " + connection.token_file.string() + " is empty");
+    client.token = text->substr(begin, end + 1 - begin);
+  }
+  client.stub = v1::Admin::NewStub(grpc::CreateChannel(connection.validator, grpc::InsecureChannelCredentials()));
+  return client;
+}
+
+// The call's failure, with a hint when nothing answered.
+Status CallFailure(const grpc::Status& status, const AdminConnection& connection) {
+  Status failure = FromGrpcStatus(status);
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return Status(failure.code(), "no answer from a validator at " + connection.validator + " (is it running? its "
+                                      "admin.listen?): " + failure.message());
+  }
+  return failure;
+}
+
+// "pending" -> "TASK_STATUS_PENDING": the protocol's enum value name for a command-line word.
+std::string ProtoEnumName(std::string_view prefix, std::string_view word) {
+  std::string name(prefix);
+  for (char c : word) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+int PrintJson(const google::protobuf::Message& message, std::ostream& out) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  out << json;
+  return 0;
+}
+
+// One call: connect, run `call` with a fresh context, print the response or the failure.
+template <typename Response, typename Call>
+int Invoke(const AdminConnection& connection, std::string_view command, Call call, std::ostream& out,
+           std::ostream& err) {
+  Result<AdminClient> client = Connect(connection);
+  if (!client.ok()) return Fail(err, command, client.status());
+  Response response;
+  const grpc::Status status = call(*client, response);
+  if (!status.ok()) return Fail(err, command, CallFailure(status, connection));
+  return PrintJson(response, out);
+}
+
+}  // namespace
+
+int RunTaskList(const TaskListArgs& args, std::ostream& out, std::ostream& err) {
+  v1::ListTasksRequest request;
+  for (const std::string& name : args.statuses) {
+    v1::TaskStatus status;
+    if (!v1::TaskStatus_Parse(ProtoEnumName("TASK_STATUS_", name), &status) || status == v1::TASK_STATUS_UNSPECIFIED) {
+      return Fail(err, "task list", Status::InvalidArgument("--status: unknown status \"" + name + "\""));
+    }
+    request.add_statuses(status);
+  }
+  if (!args.type.empty()) {
+    v1::TaskType type;
+    if (!v1::TaskType_Parse(ProtoEnumName("TASK_TYPE_", args.type), &type) || type == v1::TASK_TYPE_UNSPECIFIED) {
+      return Fail(err, "task list", Status::InvalidArgument("--type: unknown task type \"" + args.type + "\""));
+    }
+    request.set_type(type);
+  }
+  if (args.limit < 1 || args.limit > 500) {
+    return Fail(err, "task list", Status::InvalidArgument("--limit: between 1 and 500"));
+  }
+  request.set_page_size(static_cast<uint32_t>(args.limit));
+  return Invoke<v1::ListTasksResponse>(
+      args.connection, "task list",
+      [&](const AdminClient& client, v1::ListTasksResponse& response) {
+        return client.stub->ListTasks(client.Context().get(), request, &response);
+      },
+      out, err);
+}
+
+namespace {
+
+// "3..8" -> {3, 8}; "4" -> {4, 4}.
+Result<std::pair<uint32_t, uint32_t>> ParsePool(const std::string& text) {
+  const size_t dots = text.find("..");
+  try {
+    size_t used = 0;
+    const std::string low = dots == std::string::npos ? text : text.substr(0, dots);
+    const std::string high = dots == std::string::npos ? text : text.substr(dots + 2);
+    const unsigned long min = std::stoul(low, &used);
+    if (used != low.size()) throw std::invalid_argument(low);
+    const unsigned long max = std::stoul(high, &used);
+    if (used != high.size() || max > 256) throw std::invalid_argument(high);
+    return std::pair{static_cast<uint32_t>(min), static_cast<uint32_t>(max)};
+  } catch (const std::exception&) {
+    return Status::InvalidArgument("--pool: expected MIN..MAX or a number (at most 256), got \"" + text + "\"");
+  }
+}
+
+}  // namespace
+
+int RunTaskCreate(const TaskCreateArgs& args, std::ostream& out, std::ostream& err) {
+  v1::CreateTaskRequest request;
+  v1::TaskType type;
+  if (!v1::TaskType_Parse(ProtoEnumName("TASK_TYPE_", args.type), &type) || type == v1::TASK_TYPE_UNSPECIFIED) {
+    return Fail(err, "task create", Status::InvalidArgument("--type: unknown task type \"" + args.type + "\""));
+  }
+  Result<std::pair<uint32_t, uint32_t>> pool = ParsePool(args.pool);
+  if (!pool.ok()) return Fail(err, "task create", pool.status());
+  // The trainers' reading of the same flag (`gradients train --columns`), for the type's roles.
+  Result<DatasetFormat> format = ParseDatasetFormat(args.type);
+  if (!format.ok()) {
+    return Fail(err, "task create",
+                Status::InvalidArgument("--type: \"" + args.type + "\" is not a task type miners train (instruct, chat "
+                                        "or text)"));
+  }
+  Result<ColumnMapping> columns = ParseColumnMapping(args.columns, *format);
+  if (!columns.ok()) return Fail(err, "task create", columns.status().WithContext("--columns"));
+  if (args.minutes < 0 || args.minutes > 100000 || args.max_tokens < 0) {
+    return Fail(err, "task create", Status::InvalidArgument("--minutes and --max-tokens: not negative"));
+  }
+  request.set_type(type);
+  request.set_base_model(args.model);
+  request.set_dataset(args.dataset);
+  request.mutable_column_mapping()->mutable_columns()->insert(columns->columns.begin(), columns->columns.end());
+  request.set_duration_minutes(static_cast<uint32_t>(args.minutes));
+  request.set_min_pool_size(pool->first);
+  request.set_max_pool_size(pool->second);
+  if (args.max_tokens > 0) request.set_max_training_tokens(static_cast<uint64_t>(args.max_tokens));
+  request.set_request_id(args.request_id);
+  return Invoke<v1::CreateTaskResponse>(
+      args.connection, "task create",
+      [&](const AdminClient& client, v1::CreateTaskResponse& response) {
+        return client.stub->CreateTask(client.Context().get(), request, &response);
+      },
+      out, err);
+}
+
+int RunTaskShow(const AdminConnection& connection, const std::string& task_id, std::ostream& out, std::ostream& err) {
+  v1::GetTaskRequest request;
+  request.set_task_id(task_id);
+  return Invoke<v1::GetTaskResponse>(
+      connection, "task show",
+      [&](const AdminClient& client, v1::GetTaskResponse& response) {
+        return client.stub->GetTask(client.Context().get(), request, &response);
+      },
+      out, err);
+}
+
+int RunTaskCancel(const AdminConnection& connection, const std::string& task_id, const std::string& reason,
+                  std::ostream& out, std::ostream& err) {
+  v1::CancelTaskRequest request;
+  request.set_task_id(task_id);
+  request.set_reason(reason);
+  return Invoke<v1::CancelTaskResponse>(
+      connection, "task cancel",
+      [&](const AdminClient& client, v1::CancelTaskResponse& response) {
+        return client.stub->CancelTask(client.Context().get(), request, &response);
+      },
+      out, err);
+}
+
+int RunHealth(const AdminConnection& connection, std::ostream& out, std::ostream& err) {
+  return Invoke<v1::HealthResponse>(
+      connection, "health",
+      [&](const AdminClient& client, v1::HealthResponse& response) {
+        return client.stub->Health(client.Context().get(), v1::HealthRequest(), &response);
+      },
+      out, err);
+}
+
+}  // namespace gradients::cli

@@ -1,0 +1,47 @@
+// The operator's commands, clients of a running validator's Admin service:
+//   gradients task list|show|cancel, gradients health.
+// Each prints JSON (the protocol's messages in their JSON form) and returns the process exit code;
+// errors go to `err` as "gradients <command>: <message>".
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace gradients::cli {
+
+struct AdminConnection {
+  std::string validator = "127.0.0.1:7401";  // the validator's admin.listen
+  std::filesystem::path token_file;          // needed when the validator listens beyond loopback
+  int64_t timeout_seconds = 30;              // every call's deadline
+};
+
+struct TaskListArgs {
+  AdminConnection connection;
+  std::vector<std::string> statuses;  // pending, preparing, ...; empty: all
+  std::string type;                   // instruct, chat, ...; empty: all
+  int64_t limit = 50;
+};
+int RunTaskList(const TaskListArgs& args, std::ostream& out, std::ostream& err);
+
+struct TaskCreateArgs {
+  AdminConnection connection;
+  std::string type;     // instruct, chat or text
+  std::string model;    // a registered model's name, or a model directory on the validator's host
+  std::string dataset;  // a registered dataset's name, or a .jsonl/.csv file on the validator's host
+  std::string columns;  // "instruction=q,output=a"; roles not mapped read their own name
+  int64_t minutes = 60;
+  std::string pool = "1..8";  // "MIN..MAX", or one number for both
+  int64_t max_tokens = 0;
+  std::string request_id;
+};
+int RunTaskCreate(const TaskCreateArgs& args, std::ostream& out, std::ostream& err);
+
+int RunTaskShow(const AdminConnection& connection, const std::string& task_id, std::ostream& out, std::ostream& err);
+int RunTaskCancel(const AdminConnection& connection, const std::string& task_id, const std::string& reason,
+                  std::ostream& out, std::ostream& err);
+int RunHealth(const AdminConnection& connection, std::ostream& out, std::ostream& err);
+
+}  // namespace gradients::cli

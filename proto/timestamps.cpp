@@ -1,0 +1,25 @@
+#include "proto/timestamps.h"
+
+namespace gradients {
+
+void SetTimestampMs(int64_t ms, google::protobuf::Timestamp* timestamp) {
+  // Floor division: a negative time keeps nanos in [0, 1e9), as Timestamp requires.
+  int64_t seconds = ms / 1000, rest = ms % 1000;
+  if (rest < 0) {
+    --seconds;
+    rest += 1000;
+  }
+  timestamp->set_seconds(seconds);
+  timestamp->set_nanos(static_cast<int32_t>(rest * 1'000'000));
+}
+
+void SetDurationMs(int64_t ms, google::protobuf::Duration* duration) {
+  duration->set_seconds(ms / 1000);  // a Duration's nanos share the sign of its seconds
+  duration->set_nanos(static_cast<int32_t>((ms % 1000) * 1'000'000));
+}
+
+int64_t TimestampMs(const google::protobuf::Timestamp& timestamp) {
+  return timestamp.seconds() * 1000 + timestamp.nanos() / 1'000'000;
+}
+
+}  // namespace gradients

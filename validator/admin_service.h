@@ -1,0 +1,52 @@
+// The Admin gRPC service (proto/gradients/v1/admin.proto) for the validator's operator: thin
+// handlers over the Store. Served so far: Health, CreateTask, GetTask, ListTasks and CancelTask; the others
+// answer UNIMPLEMENTED until their services exist (issue 5). When the validator listens for Admin
+// beyond loopback, every call must carry "authorization: Bearer <token>" (compared in constant
+// time); on loopback no token is needed.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "gradients/v1/admin.grpc.pb.h"
+#include "validator/blob_store.h"
+#include "validator/miner_gateway_service.h"
+#include "validator/store.h"
+
+namespace gradients {
+
+struct AdminServiceOptions {
+  std::string validator_id;
+  std::string version;
+  std::optional<std::string> token;  // required of callers when set
+  std::function<void()> task_created = [] {};  // wakes whoever prepares new tasks
+};
+
+class AdminService final : public v1::Admin::Service {
+ public:
+  AdminService(Store& store, const BlobStore& blobs, AdminServiceOptions options, ClockMs now_ms);
+
+  grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest* request,
+                      v1::HealthResponse* response) override;
+  grpc::Status CreateTask(grpc::ServerContext* context, const v1::CreateTaskRequest* request,
+                          v1::CreateTaskResponse* response) override;
+  grpc::Status GetTask(grpc::ServerContext* context, const v1::GetTaskRequest* request,
+                       v1::GetTaskResponse* response) override;
+  grpc::Status ListTasks(grpc::ServerContext* context, const v1::ListTasksRequest* request,
+                         v1::ListTasksResponse* response) override;
+  grpc::Status CancelTask(grpc::ServerContext* context, const v1::CancelTaskRequest* request,
+                          v1::CancelTaskResponse* response) override;
+
+ private:
+  grpc::Status CheckToken(const grpc::ServerContext& context) const;
+  Status ToProto(const TaskRecord& task, v1::Task* out);
+
+  Store& store_;
+  const BlobStore& blobs_;
+  const AdminServiceOptions options_;
+  ClockMs now_ms_;
+  const int64_t started_at_ms_;
+};
+
+}  // namespace gradients

@@ -1,0 +1,80 @@
+#include "validator/scoring.h"
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
+namespace gradients {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+
+bool Ranked(const SubmissionResult& submission) {
+  return submission.outcome == SubmissionOutcome::kScored && std::isfinite(submission.test_loss);
+}
+
+double TypeWeight(const ScoringOptions& options, const std::string& type) {
+  auto found = options.type_weights.find(type);
+  return found == options.type_weights.end() ? 0.0 : found->second;
+}
+
+}  // namespace
+
+std::vector<MinerPoints> ScoreTask(const std::vector<SubmissionResult>& submissions, const ScoringOptions& options) {
+  std::vector<const SubmissionResult*> order;
+  for (const SubmissionResult& submission : submissions) order.push_back(&submission);
+  std::sort(order.begin(), order.end(), [](const SubmissionResult* a, const SubmissionResult* b) {
+    const bool a_ranked = Ranked(*a), b_ranked = Ranked(*b);
+    if (a_ranked != b_ranked) return a_ranked;
+    if (!a_ranked) return a->miner < b->miner;
+    return std::tie(a->test_loss, a->received_at_ms, a->miner) < std::tie(b->test_loss, b->received_at_ms, b->miner);
+  });
+  std::vector<MinerPoints> points;
+  int64_t rank = 0;
+  for (const SubmissionResult* submission : order) {
+    if (!Ranked(*submission)) {
+      points.push_back({.miner = submission->miner, .points = options.penalty_points, .rank = 0});
+      continue;
+    }
+    ++rank;
+    points.push_back({.miner = submission->miner,
+                      .points = rank == 1 ? options.first_place_points : options.other_points,
+                      .rank = rank});
+  }
+  return points;
+}
+
+std::map<std::string, double> ComputeWeights(const std::vector<ScoredTask>& tasks, int64_t now_ms,
+                                             const ScoringOptions& options) {
+  std::map<std::string, double> combined;
+  for (const WeightWindow& window : options.windows) {
+    const int64_t since = now_ms - window.days * kDayMs;
+    auto in_window = [&](const ScoredTask& task) {
+      return task.scored_at_ms > since && task.scored_at_ms <= now_ms && !task.points.empty();
+    };
+    double total_work = 0;
+    for (const ScoredTask& task : tasks) {
+      if (in_window(task)) total_work += task.work * TypeWeight(options, task.type);
+    }
+    for (const ScoredTask& task : tasks) {
+      if (!in_window(task)) continue;
+      for (const MinerPoints& entry : task.points) {
+        double& score = combined[entry.miner];  // every participant of a window is a candidate
+        if (total_work > 0) {
+          score += window.weight * entry.points * task.work * TypeWeight(options, task.type) / total_work;
+        }
+      }
+    }
+  }
+  std::map<std::string, double> weights;
+  double sum = 0;
+  for (const auto& [miner, score] : combined) {
+    const double squashed = 1.0 / (1.0 + std::exp(-options.sigmoid_steepness * score));
+    weights[miner] = squashed;
+    sum += squashed;
+  }
+  for (auto& [miner, weight] : weights) weight /= sum;
+  return weights;
+}
+
+}  // namespace gradients

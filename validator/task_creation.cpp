@@ -1,0 +1,184 @@
+#include "validator/task_creation.h"
+
+#include <algorithm>
+#include <array>
+#include <set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/digest.h"
+#include "common/hex.h"
+#include "common/keys.h"
+#include "validator/dataset_split.h"
+#include "validator/registry.h"
+
+namespace gradients {
+namespace {
+
+struct TypeRoles {
+  std::string_view type;
+  std::vector<std::string_view> required;
+  std::vector<std::string_view> optional;
+};
+
+// The roles each trainable type reads (proto/gradients/v1/task.proto, ColumnMapping).
+const std::array<TypeRoles, 3>& Roles() {
+  static const std::array<TypeRoles, 3> roles = {{
+      {"instruct", {"instruction", "output"}, {"input", "system"}},
+      {"chat", {"messages"}, {"system"}},
+      {"text", {"text"}, {}},
+  }};
+  return roles;
+}
+
+constexpr size_t kMaxRequestIdBytes = 64;
+constexpr size_t kMaxColumnBytes = 128;
+
+// What identifies a request: the same fields give the same digest.
+std::string Fingerprint(const NewTask& request) {
+  const nlohmann::json fields = {{"type", request.type},
+                                 {"base_model", request.base_model},
+                                 {"dataset", request.dataset},
+                                 {"columns", request.columns},
+                                 {"duration_minutes", request.duration_minutes},
+                                 {"min_pool_size", request.min_pool_size},
+                                 {"max_pool_size", request.max_pool_size},
+                                 {"max_training_tokens", request.max_training_tokens}};
+  return ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, fields.dump()));
+}
+
+Status CheckRequest(const NewTask& request, const TypeRoles*& roles) {
+  roles = nullptr;
+  for (const TypeRoles& candidate : Roles()) {
+    if (candidate.type == request.type) roles = &candidate;
+  }
+  if (roles == nullptr) {
+    return Status::InvalidArgument("type: \"" + request.type.substr(0, 20) +
+                                   "\" is not a task type miners train (instruct, chat or text)");
+  }
+  if (request.duration_minutes < 10 || request.duration_minutes > 10080) {
+    return Status::InvalidArgument("duration_minutes: must be between 10 and 10080");
+  }
+  if (request.min_pool_size < 1) return Status::InvalidArgument("min_pool_size: must be at least 1");
+  if (request.max_pool_size < request.min_pool_size || request.max_pool_size > 256) {
+    return Status::InvalidArgument("max_pool_size: must be between min_pool_size and 256");
+  }
+  if (request.max_training_tokens < 0) return Status::InvalidArgument("max_training_tokens: must not be negative");
+  if (request.request_id.size() > kMaxRequestIdBytes) {
+    return Status::InvalidArgument("request_id: at most " + std::to_string(kMaxRequestIdBytes) + " bytes");
+  }
+  if (request.columns.size() > 16) return Status::InvalidArgument("column_mapping: at most 16 entries");
+  for (const auto& [role, column] : request.columns) {
+    const bool known = std::find(roles->required.begin(), roles->required.end(), role) != roles->required.end() ||
+                       std::find(roles->optional.begin(), roles->optional.end(), role) != roles->optional.end();
+    if (!known) return Status::InvalidArgument("column_mapping: " + request.type + " tasks have no role \"" + role.substr(0, 40) + "\"");
+    if (column.empty() || column.size() > kMaxColumnBytes) {
+      return Status::InvalidArgument("column_mapping: the column for \"" + role + "\" must be 1 to 128 bytes");
+    }
+  }
+  return Status::Ok();
+}
+
+// The registered model or dataset of this name (the newest of that name), or the content at this
+// path, registered now.
+Result<ModelRecord> ResolveModel(Store& store, const BlobStore& blobs, const std::string& name, int64_t now_ms) {
+  Result<std::vector<ModelRecord>> models = store.ListModels();
+  if (!models.ok()) return models.status();
+  for (auto it = models->rbegin(); it != models->rend(); ++it) {
+    if (it->name == name) return *it;
+  }
+  std::error_code error;
+  if (std::filesystem::is_directory(name, error)) return RegisterModel(store, blobs, name, DefaultContentName(name), now_ms);
+  return Status::NotFound("base_model: no registered model named \"" + name.substr(0, 200) + "\" and no such directory");
+}
+
+Result<DatasetRecord> ResolveDataset(Store& store, const BlobStore& blobs, const std::string& name, int64_t now_ms) {
+  Result<std::vector<DatasetRecord>> datasets = store.ListDatasets();
+  if (!datasets.ok()) return datasets.status();
+  for (auto it = datasets->rbegin(); it != datasets->rend(); ++it) {
+    if (it->name == name) return *it;
+  }
+  std::error_code error;
+  if (std::filesystem::is_regular_file(name, error)) {
+    return RegisterDataset(store, blobs, name, DefaultContentName(name), now_ms);
+  }
+  return Status::NotFound("dataset: no registered dataset named \"" + name.substr(0, 200) + "\" and no such file");
+}
+
+// Every role the type needs, and every mapped role, names a column the dataset has.
+Status CheckColumns(const NewTask& request, const TypeRoles& roles, const DatasetRecord& dataset,
+                    const BlobStore& blobs) {
+  Result<uint64_t> size = blobs.Size(dataset.hash);
+  if (!size.ok()) return size.status();
+  Result<std::string> text = blobs.Read(dataset.hash, 0, *size);
+  if (!text.ok()) return text.status();
+  Result<std::vector<std::string>> columns = DatasetColumns(*text, dataset.format);
+  if (!columns.ok()) return columns.status().WithContext("dataset " + dataset.name);
+  const std::set<std::string> available(columns->begin(), columns->end());
+  auto column_of = [&](std::string_view role) {
+    auto mapped = request.columns.find(std::string(role));
+    return mapped == request.columns.end() ? std::string(role) : mapped->second;
+  };
+  std::vector<std::string_view> needed = roles.required;
+  for (const auto& [role, column] : request.columns) needed.push_back(role);
+  for (std::string_view role : needed) {
+    const std::string column = column_of(role);
+    if (!available.contains(column)) {
+      std::string listed;
+      for (const std::string& name : available) listed += (listed.empty() ? "" : ", ") + name;
+      return Status::InvalidArgument("column_mapping: role \"" + std::string(role) + "\" reads column \"" + column +
+                                     "\", which dataset " + dataset.name + " does not have (it has: " + listed + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, int64_t now_ms) {
+  const TypeRoles* roles = nullptr;
+  GRADIENTS_RETURN_IF_ERROR(CheckRequest(request, roles));
+  const std::string fingerprint = Fingerprint(request);
+  auto earlier = [&]() -> Result<TaskRecord> {
+    Result<TaskRecord> task = store.GetTaskByRequestId(request.request_id);
+    if (!task.ok()) return task.status();
+    if (task->request_fingerprint != fingerprint) {
+      return Status::AlreadyExists("request_id \"" + request.request_id + "\" was used for another request (task " +
+                                   task->id + ")");
+    }
+    return task;
+  };
+  if (!request.request_id.empty()) {
+    Result<TaskRecord> task = earlier();
+    if (task.ok() || task.status().code() != StatusCode::kNotFound) return task;
+  }
+  Result<ModelRecord> model = ResolveModel(store, blobs, request.base_model, now_ms);
+  if (!model.ok()) return model.status();
+  Result<DatasetRecord> dataset = ResolveDataset(store, blobs, request.dataset, now_ms);
+  if (!dataset.ok()) return dataset.status();
+  GRADIENTS_RETURN_IF_ERROR(CheckColumns(request, *roles, *dataset, blobs));
+
+  std::array<uint8_t, 8> id{};
+  FillRandom(id);
+  const TaskRecord task{.id = "task-" + ToHex(id),
+                        .type = request.type,
+                        .model_hash = model->hash,
+                        .dataset_hash = dataset->hash,
+                        .columns_json = nlohmann::json(request.columns).dump(),
+                        .minutes = request.duration_minutes,
+                        .pool_size = request.max_pool_size,
+                        .min_pool_size = request.min_pool_size,
+                        .max_training_tokens = request.max_training_tokens,
+                        .created_at_ms = now_ms,
+                        .updated_at_ms = now_ms,
+                        .request_id = request.request_id,
+                        .request_fingerprint = fingerprint};
+  Status created = store.CreateTask(task);
+  // Another create under the same key may have won the race: its task is the answer.
+  if (!created.ok() && !request.request_id.empty() && created.code() == StatusCode::kFailedPrecondition) return earlier();
+  if (!created.ok()) return created;
+  return store.GetTask(task.id);
+}
+
+}  // namespace gradients
