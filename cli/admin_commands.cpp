@@ -1,5 +1,6 @@
 #include "cli/admin_commands.h"
 
+#include <array>
 #include <cctype>
 #include <chrono>
 #include <map>
@@ -10,6 +11,8 @@
 
 #include "cli/command_failure.h"
 #include "common/durable_file.h"
+#include "common/hex.h"
+#include "common/keys.h"
 #include "gradients/v1/admin.grpc.pb.h"
 #include "proto/grpc_status.h"
 #include "trainers/dataset.h"
@@ -162,7 +165,16 @@ int RunTaskCreate(const TaskCreateArgs& args, std::ostream& out, std::ostream& e
   request.set_min_pool_size(pool->first);
   request.set_max_pool_size(pool->second);
   if (args.max_tokens > 0) request.set_max_training_tokens(static_cast<uint64_t>(args.max_tokens));
-  request.set_request_id(args.request_id);
+  // Always an idempotency key, so that a retry after a lost answer finds the task it created.
+  std::string request_id = args.request_id;
+  if (request_id.empty()) {
+    std::array<uint8_t, 12> random{};
+    FillRandom(random);
+    request_id = ToHex(random);
+    err << "gradients task create: request id " << request_id << " (to retry without a second task: --request-id "
+        << request_id << ")\n";
+  }
+  request.set_request_id(request_id);
   return Invoke<v1::CreateTaskResponse>(
       args.connection, "task create",
       [&](const AdminClient& client, v1::CreateTaskResponse& response) {

@@ -35,7 +35,7 @@ struct TaskCreateArgs {
   int64_t minutes = 60;
   std::string pool = "1..8";  // "MIN..MAX", or one number for both
   int64_t max_tokens = 0;
-  std::string request_id;
+  std::string request_id;  // empty: a random one, printed on stderr
 };
 int RunTaskCreate(const TaskCreateArgs& args, std::ostream& out, std::ostream& err);
 

@@ -149,26 +149,29 @@ int main(int argc, char** argv) {
   dataset_list->add_option("--data-dir", list_data_dir, "The validator's data directory")->required();
 
   gradients::cli::AdminConnection admin;
-  auto add_connection = [&admin](CLI::App* command) {
-    command->add_option("--validator", admin.validator, "The validator's admin address (admin.listen)")
+  auto add_connection = [](CLI::App* command, gradients::cli::AdminConnection& connection) {
+    command->add_option("--validator", connection.validator, "The validator's admin address (admin.listen)")
         ->capture_default_str();
-    command->add_option("--token-file", admin.token_file, "The admin token, when the validator is beyond loopback");
-    command->add_option("--timeout", admin.timeout_seconds, "Seconds each call may take")->capture_default_str();
+    command->add_option("--token-file", connection.token_file,
+                        "The admin token, when the validator is beyond loopback");
+    command->add_option("--timeout", connection.timeout_seconds, "Seconds the call may take")->capture_default_str();
   };
   gradients::cli::TaskListArgs task_list_args;
   std::string task_id, cancel_reason;
   CLI::App* task = app.add_subcommand("task", "A running validator's tasks");
   task->require_subcommand(1);
   CLI::App* task_list = task->add_subcommand("list", "List tasks, newest first, as JSON");
-  add_connection(task_list);
+  add_connection(task_list, admin);
   task_list->add_option("--status", task_list_args.statuses, "Only these statuses (pending, preparing, offering, "
                                                              "training, evaluating, scored, failed); repeatable");
   task_list->add_option("--type", task_list_args.type, "Only this type (instruct, chat, text, ...)");
   task_list->add_option("--limit", task_list_args.limit, "Most tasks to list (1 to 500)")->capture_default_str();
   gradients::cli::TaskCreateArgs task_create_args;
+  // Registering a model given by path copies and hashes it inside the call: minutes, not seconds.
+  task_create_args.connection.timeout_seconds = 600;
   CLI::App* task_create = task->add_subcommand(
       "create", "Create a task; the validator splits its dataset and offers it to miners (prints it as JSON)");
-  add_connection(task_create);
+  add_connection(task_create, task_create_args.connection);
   task_create->add_option("--type", task_create_args.type, "instruct, chat or text")->required();
   task_create->add_option("--model", task_create_args.model,
                           "A registered model's name, or a model directory on the validator's host")
@@ -185,16 +188,17 @@ int main(int argc, char** argv) {
   task_create->add_option("--max-tokens", task_create_args.max_tokens, "A training-token budget for miners (0: none)")
       ->capture_default_str();
   task_create->add_option("--request-id", task_create_args.request_id,
-                          "An idempotency key: repeating the same create returns the same task");
+                          "An idempotency key: repeating the same create returns the same task (default: a new "
+                          "random one, printed on stderr)");
   CLI::App* task_show = task->add_subcommand("show", "Show one task as JSON");
-  add_connection(task_show);
+  add_connection(task_show, admin);
   task_show->add_option("id", task_id, "The task")->required();
   CLI::App* task_cancel = task->add_subcommand("cancel", "Cancel a task: it fails with the reason");
-  add_connection(task_cancel);
+  add_connection(task_cancel, admin);
   task_cancel->add_option("id", task_id, "The task")->required();
   task_cancel->add_option("--reason", cancel_reason, "Why (stored as the failure reason)");
   CLI::App* health = app.add_subcommand("health", "A running validator's health, version and uptime as JSON");
-  add_connection(health);
+  add_connection(health, admin);
 #endif
 
   CLI11_PARSE(app, argc, argv);
@@ -224,10 +228,7 @@ int main(int argc, char** argv) {
     task_list_args.connection = admin;
     return gradients::cli::RunTaskList(task_list_args, std::cout, std::cerr);
   }
-  if (*task_create) {
-    task_create_args.connection = admin;
-    return gradients::cli::RunTaskCreate(task_create_args, std::cout, std::cerr);
-  }
+  if (*task_create) return gradients::cli::RunTaskCreate(task_create_args, std::cout, std::cerr);
   if (*task_show) return gradients::cli::RunTaskShow(admin, task_id, std::cout, std::cerr);
   if (*task_cancel) return gradients::cli::RunTaskCancel(admin, task_id, cancel_reason, std::cout, std::cerr);
   if (*health) return gradients::cli::RunHealth(admin, std::cout, std::cerr);

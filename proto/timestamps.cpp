@@ -18,7 +18,13 @@ void SetDurationMs(int64_t ms, google::protobuf::Duration* duration) {
   duration->set_nanos(static_cast<int32_t>((ms % 1000) * 1'000'000));
 }
 
-int64_t TimestampMs(const google::protobuf::Timestamp& timestamp) {
+Result<int64_t> TimestampMs(const google::protobuf::Timestamp& timestamp) {
+  constexpr int64_t kMinSeconds = -62'135'596'800, kMaxSeconds = 253'402'300'799;  // 0001-01-01 to 9999-12-31
+  if (timestamp.seconds() < kMinSeconds || timestamp.seconds() > kMaxSeconds || timestamp.nanos() < 0 ||
+      timestamp.nanos() >= 1'000'000'000) {
+    return Status::InvalidArgument("timestamp out of range (seconds " + std::to_string(timestamp.seconds()) +
+                                   ", nanos " + std::to_string(timestamp.nanos()) + ")");
+  }
   return timestamp.seconds() * 1000 + timestamp.nanos() / 1'000'000;
 }
 

@@ -7,10 +7,13 @@
 #include <google/protobuf/duration.pb.h>
 #include <google/protobuf/timestamp.pb.h>
 
+#include "common/status.h"
+
 namespace gradients {
 
 void SetTimestampMs(int64_t ms, google::protobuf::Timestamp* timestamp);
 void SetDurationMs(int64_t ms, google::protobuf::Duration* duration);
-int64_t TimestampMs(const google::protobuf::Timestamp& timestamp);
+// InvalidArgument outside Timestamp's range (years 1 to 9999, nanos below a second): a client sent it.
+Result<int64_t> TimestampMs(const google::protobuf::Timestamp& timestamp);
 
 }  // namespace gradients

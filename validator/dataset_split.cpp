@@ -90,14 +90,35 @@ Result<Rows> ParseRows(std::string_view text, std::string_view format) {
 }  // namespace
 
 Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::string_view format) {
-  Result<Rows> parsed = ParseRows(text, format);
-  if (!parsed.ok()) return parsed.status();
-  if (format == "csv") return parsed->header_fields;
-  if (parsed->rows.empty()) return Status::InvalidArgument("no rows");
-  std::vector<std::string> columns;
-  const Result<nlohmann::json> first = ParseStrictJson(parsed->rows.front());  // parsed above already
-  for (const auto& [key, value] : first->items()) columns.push_back(key);
-  return columns;
+  if (format == "csv") {
+    CsvReader reader(text, kMaxCsvRecordBytes);
+    std::vector<std::string> header;
+    Result<bool> read = reader.Next(header);
+    if (!read.ok()) return Status::InvalidArgument("line 1: " + read.status().message());
+    if (!*read) return Status::InvalidArgument("no header");
+    return header;
+  }
+  if (format != "jsonl") return ParseRows(text, format).status();
+  // The first non-blank line, which must be whole in `text`.
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    std::string_view line = text.substr(start, end == std::string_view::npos ? text.size() - start : end - start);
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
+      if (end == std::string_view::npos && text.size() >= (uint64_t{1} << 20)) {
+        return Status::InvalidArgument("the first row is longer than 1 MiB");
+      }
+      Result<nlohmann::json> row = ParseStrictJson(line);
+      if (!row.ok()) return Status::InvalidArgument("first row: " + row.status().message());
+      if (!row->is_object()) return Status::InvalidArgument("first row: not a JSON object");
+      std::vector<std::string> columns;
+      for (const auto& [key, value] : row->items()) columns.push_back(key);
+      return columns;
+    }
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return Status::InvalidArgument("no rows");
 }
 
 Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format, std::string_view seed,

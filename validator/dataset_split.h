@@ -31,6 +31,7 @@ Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format
                                   const SplitOptions& options = {});
 
 // The columns a dataset offers: a CSV file's header, or the keys of a JSONL file's first row.
+// `text` may be only the start of the file (the first record must be whole in it).
 Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::string_view format);
 
 }  // namespace gradients

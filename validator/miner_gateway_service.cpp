@@ -2,15 +2,19 @@
 
 #include <chrono>
 
+#include "common/hex.h"
 #include "common/logging.h"
 #include "common/utf8.h"
 #include "proto/grpc_status.h"
 #include "proto/timestamps.h"
+#include "validator/task_spec.h"
 
 namespace gradients {
 namespace {
 
 constexpr size_t kMaxEnvelopeBytes = 4096;
+constexpr size_t kMaxTaskIdBytes = 64;
+constexpr size_t kMaxDeclineDetailBytes = 256;
 constexpr size_t kMaxClientVersionBytes = 64;
 
 std::span<const uint8_t> Bytes(const std::string& bytes) {
@@ -77,6 +81,53 @@ grpc::Status MinerGatewayService::Authenticate(grpc::ServerContext*, const v1::A
   // The version is the miner's text: escaped and bounded before it reaches a log line.
   GetLogger("gateway")->info("miner {} authenticated ({})", session->miner.ToHex(),
                              ToValidUtf8(request->client_version()));
+  return grpc::Status::OK;
+}
+
+Result<PublicKey> MinerGatewayService::SessionMiner(const grpc::ServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto found = metadata.find("gradients-session");
+  if (found == metadata.end()) return Status::Unauthenticated("no session: authenticate first");
+  return auth_.SessionMiner(std::string_view(found->second.data(), found->second.size()), now_ms_());
+}
+
+grpc::Status MinerGatewayService::RespondToOffer(grpc::ServerContext* context, const v1::RespondToOfferRequest* request,
+                                                 v1::RespondToOfferResponse* response) {
+  Result<PublicKey> miner = SessionMiner(*context);
+  if (!miner.ok()) return ToGrpcStatus(miner.status());
+  if (request->task_id().empty() || request->task_id().size() > kMaxTaskIdBytes) {
+    return ToGrpcStatus(Status::InvalidArgument("task_id: 1 to " + std::to_string(kMaxTaskIdBytes) + " bytes"));
+  }
+  if (request->detail().size() > kMaxDeclineDetailBytes) {
+    return ToGrpcStatus(Status::InvalidArgument("detail: at most " + std::to_string(kMaxDeclineDetailBytes) + " bytes"));
+  }
+  const int64_t now = now_ms_();
+  if (request->decision() == v1::OFFER_DECISION_DECLINE) {
+    if (request->decline_reason() == v1::DECLINE_REASON_UNSPECIFIED) {
+      return ToGrpcStatus(Status::InvalidArgument("decline_reason: required with DECLINE"));
+    }
+    return ToGrpcStatus(store_.RecordDecline(request->task_id(), miner->ToHex(),
+                                             v1::DeclineReason_Name(request->decline_reason()),
+                                             ToValidUtf8(request->detail()), now));
+  }
+  if (request->decision() != v1::OFFER_DECISION_ACCEPT) return ToGrpcStatus(Status::InvalidArgument("decision: required"));
+  if (request->decline_reason() != v1::DECLINE_REASON_UNSPECIFIED) {
+    return ToGrpcStatus(Status::InvalidArgument("decline_reason: must be unset with ACCEPT"));
+  }
+  std::array<uint8_t, kNonceBytes> nonce{};
+  FillRandom(nonce);
+  Result<ClaimRecord> claim = store_.ClaimTask(request->task_id(), miner->ToHex(), ToHex(nonce), now);
+  if (!claim.ok()) return ToGrpcStatus(claim.status());
+  Result<TaskRecord> task = store_.GetTask(claim->task_id);
+  if (!task.ok()) return ToGrpcStatus(task.status());
+  Result<std::vector<uint8_t>> claim_nonce = FromHex(claim->nonce);
+  if (!claim_nonce.ok()) return ToGrpcStatus(Status::DataLoss("stored claim nonce: " + claim_nonce.status().message()));
+  v1::Claim* out = response->mutable_claim();
+  out->set_task_id(claim->task_id);
+  out->set_claim_nonce(claim_nonce->data(), claim_nonce->size());
+  SetTimestampMs(task->deadline_ms, out->mutable_deadline());
+  if (Status status = FillTaskSpec(store_, *task, out->mutable_task()); !status.ok()) return ToGrpcStatus(status);
+  GetLogger("gateway")->info("miner {} claimed task {}", miner->ToHex(), claim->task_id);
   return grpc::Status::OK;
 }
 

@@ -44,6 +44,7 @@ Result<std::vector<std::string>> ListModelFiles(const std::filesystem::path& dir
                                        ": model weights must be safetensors (pickle formats are never loaded)");
       }
     }
+    if (!IsValidUtf8(relative)) return Status::InvalidArgument(dir.string() + ": a file name is not UTF-8");
     files.push_back(relative);
     if (files.size() > limits.max_model_files) {
       return Status::ResourceExhausted(dir.string() + ": more than " + std::to_string(limits.max_model_files) +
@@ -101,8 +102,21 @@ std::string DefaultContentName(const std::filesystem::path& path) {
   return std::filesystem::is_directory(named) ? named.filename().string() : named.stem().string();
 }
 
+namespace {
+
+// Names reach logs, JSON and protocol messages: UTF-8, and short.
+Status CheckName(const std::string& name) {
+  if (name.empty() || name.size() > 200 || !IsValidUtf8(name)) {
+    return Status::InvalidArgument("name: 1 to 200 bytes of UTF-8");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const std::filesystem::path& dir,
                                   const std::string& name, int64_t now_ms, const RegistryLimits& limits) {
+  GRADIENTS_RETURN_IF_ERROR(CheckName(name));
   Result<std::vector<std::string>> paths = ListModelFiles(dir, limits);
   if (!paths.ok()) return paths.status();
   ModelRecord model{.hash = {}, .name = name, .files = {}, .added_at_ms = now_ms};
@@ -119,6 +133,7 @@ Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const st
 
 Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
                                       const std::string& name, int64_t now_ms) {
+  GRADIENTS_RETURN_IF_ERROR(CheckName(name));
   const std::string extension = file.extension().string();
   if (extension != ".jsonl" && extension != ".csv") {
     return Status::InvalidArgument(file.string() + ": a dataset is a .jsonl or .csv file");

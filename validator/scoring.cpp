@@ -56,23 +56,24 @@ std::map<std::string, double> ComputeWeights(const std::vector<ScoredTask>& task
     for (const ScoredTask& task : tasks) {
       if (in_window(task)) total_work += task.work * TypeWeight(options, task.type);
     }
+    if (total_work <= 0) continue;
     for (const ScoredTask& task : tasks) {
-      if (!in_window(task)) continue;
+      const double work = task.work * TypeWeight(options, task.type);
+      if (!in_window(task) || work <= 0) continue;  // a type that counts for nothing makes no candidates
       for (const MinerPoints& entry : task.points) {
-        double& score = combined[entry.miner];  // every participant of a window is a candidate
-        if (total_work > 0) {
-          score += window.weight * entry.points * task.work * TypeWeight(options, task.type) / total_work;
-        }
+        combined[entry.miner] += window.weight * entry.points * work / total_work;
       }
     }
   }
+  // Only a positive combined score earns weight: claiming tasks and never delivering must not pay.
   std::map<std::string, double> weights;
   double sum = 0;
   for (const auto& [miner, score] : combined) {
-    const double squashed = 1.0 / (1.0 + std::exp(-options.sigmoid_steepness * score));
+    const double squashed = score > 0 ? 1.0 / (1.0 + std::exp(-options.sigmoid_steepness * score)) : 0.0;
     weights[miner] = squashed;
     sum += squashed;
   }
+  if (sum <= 0) return {};
   for (auto& [miner, weight] : weights) weight /= sum;
   return weights;
 }

@@ -62,10 +62,11 @@ struct ScoredTask {
   std::vector<MinerPoints> points;
 };
 
-// Each miner's weight, summing to 1; empty when no task in the longest window has participants.
-// For each window, a miner's score is its points times each task's work and type weight, over the
-// window's total weighted work; the windows' scores are combined with their weights, passed through
-// a sigmoid, and normalised.
+// Each miner's weight, summing to 1; empty when no miner of a counted task (in a window, of a
+// weighted type, with work) has a positive score. For each window, a miner's score is its points
+// times each task's work and type weight, over the window's total weighted work; the windows'
+// scores are combined with their weights; a positive combined score passes through a sigmoid, zero
+// or less earns nothing (weight 0); then the weights are normalised.
 std::map<std::string, double> ComputeWeights(const std::vector<ScoredTask>& tasks, int64_t now_ms,
                                              const ScoringOptions& options);
 

@@ -1,5 +1,6 @@
 #include "validator/sqlite_store.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -70,6 +71,24 @@ ALTER TABLE tasks ADD COLUMN max_training_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN request_id TEXT;
 ALTER TABLE tasks ADD COLUMN request_fingerprint TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX tasks_by_request ON tasks(request_id) WHERE request_id IS NOT NULL;
+)sql",
+      R"sql(
+CREATE TABLE claims (
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  miner TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  claimed_at_ms INTEGER NOT NULL,
+  sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+  UNIQUE (task_id, miner)
+);
+CREATE TABLE declines (
+  sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  miner TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
 )sql",
   };
   return migrations;
@@ -385,8 +404,84 @@ Status SqliteStore::RecordSplit(std::string_view id, const std::string& train_bl
   return Status::Ok();
 }
 
-Status SqliteStore::StartTraining(std::string_view id, int64_t deadline_ms, int64_t at_ms) {
-  return Transition(id, TaskStatus::kOffering, TaskStatus::kTraining, "training started", at_ms, deadline_ms);
+Status SqliteStore::OpenOffers(std::string_view id, int64_t deadline_ms, std::string_view reason, int64_t at_ms) {
+  return Transition(id, TaskStatus::kPreparing, TaskStatus::kOffering, reason, at_ms, deadline_ms);
+}
+
+Result<std::optional<ClaimRecord>> SqliteStore::FindClaim(std::string_view task_id, std::string_view miner) {
+  Result<SqliteStatement> select =
+      db_->Prepare("SELECT task_id, miner, nonce, claimed_at_ms FROM claims WHERE task_id = ?1 AND miner = ?2");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<ClaimRecord>();
+  return std::optional<ClaimRecord>(ClaimRecord{
+      .task_id = select->Text(0), .miner = select->Text(1), .nonce = select->Text(2), .claimed_at_ms = select->Integer(3)});
+}
+
+Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
+                                           int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  if (!transaction.ok()) return transaction.status();
+  Result<std::optional<ClaimRecord>> existing = FindClaim(task_id, miner);
+  if (!existing.ok()) return existing.status();
+  if (*existing) return **existing;  // idempotent: a miner that restarts loses nothing
+  const std::string task = "task " + std::string(task_id.substr(0, 80));
+  Result<SqliteStatement> select = db_->Prepare(
+      "SELECT status, deadline_ms, pool_size, (SELECT COUNT(*) FROM claims WHERE task_id = ?1) FROM tasks WHERE id = ?1");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, task_id).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no " + task);
+  const std::string status = select->Text(0);
+  const int64_t deadline_ms = select->Integer(1), pool_size = select->Integer(2), claims = select->Integer(3);
+  if (status != TaskStatusName(TaskStatus::kOffering)) {
+    return Status::FailedPrecondition(task + " is " + status + ": its offers are closed");
+  }
+  if (now_ms >= deadline_ms) return Status::FailedPrecondition(task + ": its deadline has passed");
+  if (claims >= pool_size) return Status::FailedPrecondition(task + ": its pool is full");
+  Result<SqliteStatement> insert =
+      db_->Prepare("INSERT INTO claims (task_id, miner, nonce, claimed_at_ms) VALUES (?1, ?2, ?3, ?4)");
+  if (!insert.ok()) return insert.status();
+  GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task_id).Bind(2, miner).Bind(3, nonce).Bind(4, now_ms).Run());
+  if (claims + 1 == pool_size) {
+    Result<SqliteStatement> update = db_->Prepare(
+        "UPDATE tasks SET status = ?1, updated_at_ms = ?2 WHERE id = ?3 AND status = ?4");
+    if (!update.ok()) return update.status();
+    GRADIENTS_RETURN_IF_ERROR(update->Bind(1, TaskStatusName(TaskStatus::kTraining))
+                                  .Bind(2, now_ms)
+                                  .Bind(3, task_id)
+                                  .Bind(4, TaskStatusName(TaskStatus::kOffering))
+                                  .Run());
+    GRADIENTS_RETURN_IF_ERROR(RecordEvent(task_id, TaskStatus::kOffering, TaskStatus::kTraining, "the pool is full", now_ms));
+  }
+  GRADIENTS_RETURN_IF_ERROR(transaction->Commit());
+  return ClaimRecord{.task_id = std::string(task_id), .miner = std::string(miner), .nonce = std::string(nonce),
+                     .claimed_at_ms = now_ms};
+}
+
+Result<std::vector<ClaimRecord>> SqliteStore::ListClaims(std::string_view task_id) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare(
+      "SELECT task_id, miner, nonce, claimed_at_ms FROM claims WHERE task_id = ?1 ORDER BY sequence");
+  if (!select.ok()) return select.status();
+  select->Bind(1, task_id);
+  return ReadAll<ClaimRecord>(*select, [](const SqliteStatement& row) -> Result<ClaimRecord> {
+    return ClaimRecord{.task_id = row.Text(0), .miner = row.Text(1), .nonce = row.Text(2), .claimed_at_ms = row.Integer(3)};
+  });
+}
+
+Status SqliteStore::RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
+                                  std::string_view detail, int64_t at_ms) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> insert = db_->Prepare(
+      "INSERT INTO declines (task_id, miner, reason, detail, at_ms) SELECT ?1, ?2, ?3, ?4, ?5 "
+      "WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?1)");
+  if (!insert.ok()) return insert.status();
+  GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task_id).Bind(2, miner).Bind(3, reason).Bind(4, detail).Bind(5, at_ms).Run());
+  if (db_->Changes() == 0) return Status::NotFound("no task " + std::string(task_id.substr(0, 80)));
+  return Status::Ok();
 }
 
 Result<std::vector<TaskEvent>> SqliteStore::TaskHistory(std::string_view id) {

@@ -37,12 +37,18 @@ class SqliteStore final : public Store {
                         int64_t at_ms) override;
   Status RecordSplit(std::string_view id, const std::string& train_blob, const std::string& test_blob,
                      int64_t train_rows, int64_t test_rows) override;
-  Status StartTraining(std::string_view id, int64_t deadline_ms, int64_t at_ms) override;
+  Status OpenOffers(std::string_view id, int64_t deadline_ms, std::string_view reason, int64_t at_ms) override;
+  Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
+                                int64_t now_ms) override;
+  Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) override;
+  Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
+                       std::string_view detail, int64_t at_ms) override;
   Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) override;
 
  private:
   explicit SqliteStore(std::unique_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
   Result<std::vector<ModelFile>> ModelFiles(std::string_view hash);
+  Result<std::optional<ClaimRecord>> FindClaim(std::string_view task_id, std::string_view miner);
   Status RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to, std::string_view reason,
                      int64_t at_ms);
   Result<TaskRecord> GetTaskWhere(std::string_view column, std::string_view value);

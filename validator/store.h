@@ -87,6 +87,15 @@ struct TaskEvent {
   friend bool operator==(const TaskEvent&, const TaskEvent&) = default;
 };
 
+// A miner's right to submit to a task.
+struct ClaimRecord {
+  std::string task_id{};
+  std::string miner{};  // public key, hex
+  std::string nonce{};  // hex; bound into the miner's checkpoint envelope
+  int64_t claimed_at_ms = 0;
+  friend bool operator==(const ClaimRecord&, const ClaimRecord&) = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -116,8 +125,21 @@ class Store {
   // Records the dataset's splits of a task that is preparing (FailedPrecondition otherwise).
   virtual Status RecordSplit(std::string_view id, const std::string& train_blob, const std::string& test_blob,
                              int64_t train_rows, int64_t test_rows) = 0;
-  // Sets the deadline when training starts: offering -> training with the deadline, in one step.
-  virtual Status StartTraining(std::string_view id, int64_t deadline_ms, int64_t at_ms) = 0;
+  // preparing -> offering with the upload deadline, in one step: a task's training time counts
+  // from the moment its offers open.
+  virtual Status OpenOffers(std::string_view id, int64_t deadline_ms, std::string_view reason, int64_t at_ms) = 0;
+
+  // A miner's claim on a task, in one transaction. The same miner again gets its existing claim
+  // (also after the pool closed); a new claim needs the task offering, before its deadline, with
+  // room in its pool, and the claim that fills the pool moves the task to training.
+  // FailedPrecondition says which does not hold; NotFound for an unknown task.
+  virtual Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
+                                        int64_t now_ms) = 0;
+  // In claim order.
+  virtual Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) = 0;
+  // A miner's "no" to an offer, kept for the operator (why offers go untaken).
+  virtual Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
+                               std::string_view detail, int64_t at_ms) = 0;
   // Oldest first.
   virtual Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) = 0;
 };

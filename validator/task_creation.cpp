@@ -10,6 +10,7 @@
 #include "common/digest.h"
 #include "common/hex.h"
 #include "common/keys.h"
+#include "common/utf8.h"
 #include "validator/dataset_split.h"
 #include "validator/registry.h"
 
@@ -22,17 +23,21 @@ struct TypeRoles {
   std::vector<std::string_view> optional;
 };
 
-// The roles each trainable type reads (proto/gradients/v1/task.proto, ColumnMapping).
+// The roles each trainable type reads: what the trainers read (trainers/dataset.h), so that every
+// miner can train what is asked. (The protocol also names "system" for chat; the trainers read the
+// system turn from the messages.)
 const std::array<TypeRoles, 3>& Roles() {
   static const std::array<TypeRoles, 3> roles = {{
       {"instruct", {"instruction", "output"}, {"input", "system"}},
-      {"chat", {"messages"}, {"system"}},
+      {"chat", {"messages"}, {}},
       {"text", {"text"}, {}},
   }};
   return roles;
 }
 
 constexpr size_t kMaxRequestIdBytes = 64;
+constexpr uint64_t kColumnsReadBytes = uint64_t{1} << 20;
+constexpr size_t kMaxListedColumns = 20;
 constexpr size_t kMaxColumnBytes = 128;
 
 // What identifies a request: the same fields give the same digest.
@@ -54,7 +59,7 @@ Status CheckRequest(const NewTask& request, const TypeRoles*& roles) {
     if (candidate.type == request.type) roles = &candidate;
   }
   if (roles == nullptr) {
-    return Status::InvalidArgument("type: \"" + request.type.substr(0, 20) +
+    return Status::InvalidArgument("type: \"" + ToValidUtf8(request.type.substr(0, 20)) +
                                    "\" is not a task type miners train (instruct, chat or text)");
   }
   if (request.duration_minutes < 10 || request.duration_minutes > 10080) {
@@ -109,9 +114,8 @@ Result<DatasetRecord> ResolveDataset(Store& store, const BlobStore& blobs, const
 // Every role the type needs, and every mapped role, names a column the dataset has.
 Status CheckColumns(const NewTask& request, const TypeRoles& roles, const DatasetRecord& dataset,
                     const BlobStore& blobs) {
-  Result<uint64_t> size = blobs.Size(dataset.hash);
-  if (!size.ok()) return size.status();
-  Result<std::string> text = blobs.Read(dataset.hash, 0, *size);
+  // The header (or first row) is near the start: no need to hold the whole dataset.
+  Result<std::string> text = blobs.Read(dataset.hash, 0, kColumnsReadBytes);
   if (!text.ok()) return text.status();
   Result<std::vector<std::string>> columns = DatasetColumns(*text, dataset.format);
   if (!columns.ok()) return columns.status().WithContext("dataset " + dataset.name);
@@ -126,7 +130,14 @@ Status CheckColumns(const NewTask& request, const TypeRoles& roles, const Datase
     const std::string column = column_of(role);
     if (!available.contains(column)) {
       std::string listed;
-      for (const std::string& name : available) listed += (listed.empty() ? "" : ", ") + name;
+      size_t shown = 0;
+      for (const std::string& name : available) {
+        if (shown++ == kMaxListedColumns) {
+          listed += ", ...";
+          break;
+        }
+        listed += (listed.empty() ? "" : ", ") + ToValidUtf8(name.substr(0, 40));
+      }
       return Status::InvalidArgument("column_mapping: role \"" + std::string(role) + "\" reads column \"" + column +
                                      "\", which dataset " + dataset.name + " does not have (it has: " + listed + ")");
     }

@@ -37,10 +37,11 @@ Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_i
   Result<StoredBlob> test = blobs.Put(split->test);
   if (!test.ok()) return test.status();
   GRADIENTS_RETURN_IF_ERROR(store.RecordSplit(task_id, train->hash, test->hash, split->train_rows, split->test_rows));
-  return store.TransitionTask(task_id, TaskStatus::kPreparing, TaskStatus::kOffering,
-                              "split " + std::to_string(split->train_rows) + " training and " +
-                                  std::to_string(split->test_rows) + " test rows",
-                              now_ms);
+  // Training time counts from the moment the offers open (CreateTaskRequest.duration_minutes).
+  return store.OpenOffers(task_id, now_ms + task->minutes * 60'000,
+                          "split " + std::to_string(split->train_rows) + " training and " +
+                              std::to_string(split->test_rows) + " test rows",
+                          now_ms);
 }
 
 }  // namespace gradients

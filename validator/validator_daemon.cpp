@@ -38,7 +38,15 @@ Result<std::string> ReadAdminToken(const std::string& path) {
   if (begin == std::string::npos || end + 1 - begin < 16) {
     return Status::InvalidArgument("admin.token_file: " + path + ": the token must be at least 16 characters");
   }
-  return text->substr(begin, end + 1 - begin);
+  const std::string token = text->substr(begin, end + 1 - begin);
+  // It travels as a gRPC metadata value, which takes printable ASCII only.
+  for (char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      return Status::InvalidArgument("admin.token_file: " + path +
+                                     ": the token must be printable ASCII without spaces or line breaks");
+    }
+  }
+  return token;
 }
 
 Result<std::shared_ptr<grpc::ServerCredentials>> GatewayCredentials(const GatewayOptions& options) {
@@ -119,10 +127,14 @@ Status ValidatorDaemon::PrepareTasks(int64_t now_ms) {
         GetLogger("validator")->info("task {}: {} -> offering", task.id, TaskStatusName(status));
         continue;
       }
-      // A task that cannot be prepared fails (with the reason), not the validator.
+      // A task that cannot be prepared fails with the reason; one that hit a passing trouble (a full
+      // disk, say) is tried again at the next round. Neither holds up the others.
       Result<TaskRecord> now = data_.store->GetTask(task.id);
-      if (!now.ok() || now->status != TaskStatus::kFailed) return prepared.WithContext("task " + task.id);
-      GetLogger("validator")->warn("task {}: failed: {}", task.id, prepared.message());
+      if (now.ok() && now->status == TaskStatus::kFailed) {
+        GetLogger("validator")->warn("task {}: failed: {}", task.id, prepared.message());
+      } else {
+        GetLogger("validator")->error("task {}: not prepared yet: {}", task.id, prepared.message());
+      }
     }
   }
   return Status::Ok();

@@ -38,7 +38,7 @@ class ValidatorDaemon {
       : data_(std::move(data)),
         now_ms_(now_ms),
         auth_(auth),
-        gateway_service_(auth_, now_ms),
+        gateway_service_(auth_, *data_.store, now_ms),
         admin_service_(*data_.store, *data_.blobs, WithWakeUp(std::move(admin)), now_ms) {}
   AdminServiceOptions WithWakeUp(AdminServiceOptions admin);
   // Prepares pending tasks (and those a stop left preparing); one that cannot be prepared fails.

@@ -1,5 +1,7 @@
 #include "proto/timestamps.h"
 
+#include <cstdint>
+
 #include <gtest/gtest.h>
 
 namespace gradients {
@@ -11,8 +13,14 @@ TEST(Timestamps, MillisecondsRoundTripIncludingBeforeTheEpoch) {
     SetTimestampMs(ms, &timestamp);
     EXPECT_GE(timestamp.nanos(), 0) << ms;
     EXPECT_LT(timestamp.nanos(), 1'000'000'000) << ms;
-    EXPECT_EQ(TimestampMs(timestamp), ms);
+    EXPECT_EQ(*TimestampMs(timestamp), ms);
   }
+  google::protobuf::Timestamp hostile;
+  hostile.set_seconds(INT64_MAX);
+  EXPECT_EQ(TimestampMs(hostile).status().code(), StatusCode::kInvalidArgument);
+  hostile.set_seconds(0);
+  hostile.set_nanos(-5);
+  EXPECT_EQ(TimestampMs(hostile).status().code(), StatusCode::kInvalidArgument);
   google::protobuf::Duration duration;
   SetDurationMs(5'250, &duration);
   EXPECT_EQ(duration.seconds(), 5);

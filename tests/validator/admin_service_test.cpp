@@ -115,6 +115,22 @@ TEST_F(Admin, ListsTasksNewestFirstByPagesAndFilters) {
   EXPECT_EQ(stub_->ListTasks(Context().get(), filtered, &pending).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(Admin, APageFollowsThePreviousOneWhileNewTasksArrive) {
+  Serve(std::nullopt);
+  for (const char* id : {"t1", "t2", "t3"}) CreateTask(id);
+  v1::ListTasksRequest request;
+  request.set_page_size(2);
+  v1::ListTasksResponse first, second;
+  ASSERT_TRUE(stub_->ListTasks(Context().get(), request, &first).ok());
+  EXPECT_EQ(Ids(first), (std::vector<std::string>{"t3", "t2"}));
+  CreateTask("t4");  // newer than everything listed: it must not shift the next page
+  request.set_page_token(first.next_page_token());
+  ASSERT_TRUE(stub_->ListTasks(Context().get(), request, &second).ok());
+  EXPECT_EQ(Ids(second), (std::vector<std::string>{"t1"}));
+  request.set_page_token("garbage");
+  EXPECT_EQ(stub_->ListTasks(Context().get(), request, &second).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(Admin, CancellingFailsTheTaskWithTheReasonOnce) {
   Serve(std::nullopt);
   CreateTask("t1");
@@ -133,6 +149,19 @@ TEST_F(Admin, CancellingFailsTheTaskWithTheReasonOnce) {
   EXPECT_EQ(status.error_message(), "task t1 is already failed");
   request.set_task_id("nope");
   EXPECT_EQ(stub_->CancelTask(Context().get(), request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  CreateTask("t2");
+  request.set_task_id("t2");
+  request.set_reason(std::string(500, 'x'));  // with the prefix, past the 512 bytes a reason may have
+  EXPECT_EQ(stub_->CancelTask(Context().get(), request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  std::string accents;
+  for (int i = 0; i < 240; ++i) accents += "\xc3\xa9";  // "é" x 240: 480 bytes
+  request.set_reason(accents);
+  ASSERT_TRUE(stub_->CancelTask(Context().get(), request, &response).ok());
+  v1::GetTaskRequest show;
+  show.set_task_id("t2");
+  v1::GetTaskResponse shown;
+  ASSERT_TRUE(stub_->GetTask(Context().get(), show, &shown).ok());  // still a readable message
+  EXPECT_EQ(shown.task().failure_reason(), "cancelled by the operator: " + accents);
 }
 
 TEST_F(Admin, WithATokenEveryCallMustCarryIt) {

@@ -9,6 +9,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/temp_dir.h"
+#include "validator/sqlite_store.h"
+
 namespace gradients {
 namespace {
 
@@ -56,9 +59,11 @@ class MinerGateway : public ::testing::Test {
     return request;
   }
 
+  testing::TempDir dir_;
   std::atomic<int64_t> now_ms_{1'700'000'000'000};
   MinerAuthenticator auth_{MinerAuthOptions{.validator_id = "validator-under-test"}};
-  MinerGatewayService service_{auth_, [this] { return now_ms_.load(); }};
+  std::unique_ptr<SqliteStore> store_ = std::move(*SqliteStore::Open(dir_ / "state.db"));
+  MinerGatewayService service_{auth_, *store_, [this] { return now_ms_.load(); }};
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::MinerGateway::Stub> stub_;
 };
@@ -122,6 +127,92 @@ TEST_F(MinerGateway, AnAnswerAfterTheChallengeExpiredIsRefused) {
   v1::AuthenticateResponse session;
   EXPECT_EQ(stub_->Authenticate(Context().get(), Answer(challenge, miner), &session).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// Offers: a fixture with an offering task and an authenticated miner.
+class Offers : public MinerGateway {
+ protected:
+  void SetUp() override {
+    MinerGateway::SetUp();
+    ASSERT_TRUE(store_->AddModel({.hash = std::string(64, 'a'), .name = "tiny",
+                                  .files = {{.path = "config.json", .bytes = 10, .blob = std::string(64, 'b')}},
+                                  .added_at_ms = 1})
+                    .ok());
+    ASSERT_TRUE(store_->AddDataset({.hash = std::string(64, 'd'), .name = "qa", .format = "jsonl", .bytes = 100,
+                                    .split_seed = "seed", .added_at_ms = 1})
+                    .ok());
+    ASSERT_TRUE(store_->CreateTask({.id = "t1", .type = "instruct", .model_hash = std::string(64, 'a'),
+                                    .dataset_hash = std::string(64, 'd'), .columns_json = "{}", .minutes = 60,
+                                    .pool_size = 2, .created_at_ms = now_ms_, .updated_at_ms = now_ms_})
+                    .ok());
+    ASSERT_TRUE(store_->TransitionTask("t1", TaskStatus::kPending, TaskStatus::kPreparing, "", now_ms_).ok());
+    ASSERT_TRUE(store_->RecordSplit("t1", std::string(64, 'e'), std::string(64, 'f'), 90, 10).ok());
+    ASSERT_TRUE(store_->OpenOffers("t1", now_ms_ + 3'600'000, "", now_ms_).ok());
+  }
+  // A session token for a new miner.
+  std::string Session(const SigningKey& miner) {
+    v1::GetChallengeResponse challenge;
+    EXPECT_TRUE(GetChallenge(KeyBytes(miner), &challenge).ok());
+    v1::AuthenticateResponse session;
+    EXPECT_TRUE(stub_->Authenticate(Context().get(), Answer(challenge, miner), &session).ok());
+    return session.session_token();
+  }
+  grpc::Status Respond(const std::string& token, const std::string& task, v1::OfferDecision decision,
+                       v1::RespondToOfferResponse* response, v1::DeclineReason reason = v1::DECLINE_REASON_UNSPECIFIED) {
+    std::unique_ptr<grpc::ClientContext> context = Context();
+    if (!token.empty()) context->AddMetadata("gradients-session", token);
+    v1::RespondToOfferRequest request;
+    request.set_task_id(task);
+    request.set_decision(decision);
+    request.set_decline_reason(reason);
+    return stub_->RespondToOffer(context.get(), request, response);
+  }
+};
+
+TEST_F(Offers, AnAcceptGivesAClaimWithTheTaskAndTheSameClaimAgain) {
+  const std::string token = Session(SigningKey::Generate());
+  v1::RespondToOfferResponse first, again;
+  grpc::Status status = Respond(token, "t1", v1::OFFER_DECISION_ACCEPT, &first);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(first.claim().task_id(), "t1");
+  EXPECT_EQ(first.claim().claim_nonce().size(), 32u);
+  EXPECT_EQ(first.claim().deadline().seconds(), 1'700'000'000 + 3600);
+  EXPECT_EQ(first.claim().task().training_rows(), 90u);
+  EXPECT_EQ(first.claim().task().training_split().digest().value(), std::string(32, '\xee'));
+  // A miner that restarted and accepts again loses nothing: the same claim.
+  ASSERT_TRUE(Respond(token, "t1", v1::OFFER_DECISION_ACCEPT, &again).ok());
+  EXPECT_EQ(again.claim().claim_nonce(), first.claim().claim_nonce());
+  EXPECT_EQ(store_->ListClaims("t1")->size(), 1u);
+}
+
+TEST_F(Offers, TheClaimThatFillsThePoolStartsTrainingAndClosesTheOffer) {
+  v1::RespondToOfferResponse response;
+  ASSERT_TRUE(Respond(Session(SigningKey::Generate()), "t1", v1::OFFER_DECISION_ACCEPT, &response).ok());
+  EXPECT_EQ(store_->GetTask("t1")->status, TaskStatus::kOffering);
+  ASSERT_TRUE(Respond(Session(SigningKey::Generate()), "t1", v1::OFFER_DECISION_ACCEPT, &response).ok());
+  EXPECT_EQ(store_->GetTask("t1")->status, TaskStatus::kTraining);
+  grpc::Status late = Respond(Session(SigningKey::Generate()), "t1", v1::OFFER_DECISION_ACCEPT, &response);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(late.error_message(), "task t1 is training: its offers are closed");
+}
+
+TEST_F(Offers, RefusalsNameTheReason) {
+  v1::RespondToOfferResponse response;
+  EXPECT_EQ(Respond("", "t1", v1::OFFER_DECISION_ACCEPT, &response).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Respond("forged", "t1", v1::OFFER_DECISION_ACCEPT, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  const std::string token = Session(SigningKey::Generate());
+  EXPECT_EQ(Respond(token, "nope", v1::OFFER_DECISION_ACCEPT, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Respond(token, "t1", v1::OFFER_DECISION_UNSPECIFIED, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Respond(token, "t1", v1::OFFER_DECISION_DECLINE, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // a decline needs its reason
+  EXPECT_TRUE(Respond(token, "t1", v1::OFFER_DECISION_DECLINE, &response, v1::DECLINE_REASON_BUSY).ok());
+  EXPECT_FALSE(response.has_claim());
+  now_ms_ += 3'600'000;  // the deadline
+  grpc::Status expired = Respond(token, "t1", v1::OFFER_DECISION_ACCEPT, &response);
+  EXPECT_EQ(expired.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(expired.error_message(), "task t1: its deadline has passed");
 }
 
 }  // namespace

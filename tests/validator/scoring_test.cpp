@@ -74,6 +74,17 @@ TEST(ComputeWeights, WeightsSumToOneAndTheWinnerLeads) {
   EXPECT_NEAR(Sum(weights), 1.0, 1e-12);
   EXPECT_GT(weights.at("a"), weights.at("b"));
   EXPECT_GT(weights.at("b"), weights.at("c"));
+  EXPECT_EQ(weights.at("c"), 0.0);  // never won: its score is 0
+}
+
+TEST(ComputeWeights, ClaimingWithoutDeliveringEarnsNothing) {
+  ScoredTask task = Won("a", {}, 0.5);
+  task.points = ScoreTask({Scored("a", 1.0), Outcome("lazy", SubmissionOutcome::kMissing)}, {});
+  const std::map<std::string, double> weights = ComputeWeights({task}, kNow, {});
+  EXPECT_EQ(weights.at("a"), 1.0);
+  EXPECT_EQ(weights.at("lazy"), 0.0);
+  task.points = ScoreTask({Outcome("lazy", SubmissionOutcome::kMissing)}, {});
+  EXPECT_TRUE(ComputeWeights({task}, kNow, {}).empty());  // nobody earned anything
 }
 
 TEST(ComputeWeights, RecentWinsWeighMoreThanOlderOnes) {
@@ -92,9 +103,11 @@ TEST(ComputeWeights, BiggerTasksWeighMore) {
 TEST(ComputeWeights, TasksOutsideTheWindowsOrOfUnweightedTypesDoNotCount) {
   EXPECT_TRUE(ComputeWeights({Won("a", {"b"}, 8)}, kNow, {}).empty());
   EXPECT_TRUE(ComputeWeights({Won("a", {"b"}, -1)}, kNow, {}).empty());  // scored after `now`
+  EXPECT_TRUE(ComputeWeights({Won("a", {"b"}, 0.5, 1, "dpo")}, kNow, {}).empty());  // dpo counts for nothing here
   const std::map<std::string, double> weights =
       ComputeWeights({Won("a", {"b"}, 0.5, 1, "dpo"), Won("b", {"a"}, 0.5)}, kNow, {});
-  EXPECT_GT(weights.at("b"), weights.at("a"));  // the dpo win counts for nothing here
+  EXPECT_EQ(weights.at("b"), 1.0);
+  EXPECT_EQ(weights.at("a"), 0.0);
 }
 
 TEST(ComputeWeights, TheSameInputsGiveTheSameBits) {

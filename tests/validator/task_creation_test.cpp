@@ -74,6 +74,11 @@ TEST_F(TaskCreation, WhatDoesNotFitIsRefusedNamingTheField) {
       {[](NewTask& r) { r.columns.erase("output"); }, StatusCode::kInvalidArgument,
        "role \"output\" reads column \"output\", which dataset qa does not have (it has: answer, question)"},
       {[](NewTask& r) { r.base_model = "gpt-5"; }, StatusCode::kNotFound, "base_model: no registered model named"},
+      {[](NewTask& r) {
+         r.type = "chat";
+         r.columns = {{"system", "sys"}};
+       },
+       StatusCode::kInvalidArgument, "chat tasks have no role \"system\""},
       {[](NewTask& r) { r.dataset = "/no/such.jsonl"; }, StatusCode::kNotFound, "dataset: no registered dataset"},
   };
   for (const Case& c : cases) {

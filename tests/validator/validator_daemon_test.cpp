@@ -135,6 +135,11 @@ TEST_F(ValidatorDaemonProcess, AdminBeyondLoopbackNeedsAPrivateTokenFileAndTheTo
   EXPECT_NE(refused.err.find("is open to group or others (chmod 600"), std::string::npos) << refused.err;
 
   std::filesystem::permissions(dir_ / "admin.token", std::filesystem::perms(0600));
+  std::ofstream(dir_ / "admin.token", std::ios::trunc) << "a-token-of\nsome-length\n";  // no client could send it
+  refused = testing::RunProcess({GRADIENTS_VALIDATOR_PATH, "--config", (dir_ / "validator.json").string()});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("printable ASCII without spaces or line breaks"), std::string::npos) << refused.err;
+  std::ofstream(dir_ / "admin.token", std::ios::trunc) << "a-token-of-some-length\n";
   std::unique_ptr<BackgroundProcess> validator = Start();
   const int port = WaitForPort(*validator, "admin");
   ASSERT_GT(port, 0);

@@ -1,0 +1,24 @@
+// A task as the protocol describes it to miners (TaskSpec) and the conversions both services use:
+// task type names, statuses and stored hashes to their protocol forms.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "gradients/v1/task.pb.h"
+#include "validator/store.h"
+
+namespace gradients {
+
+v1::TaskType ToProtoType(std::string_view type);  // UNSPECIFIED for an unknown name
+std::string_view TaskTypeName(v1::TaskType type);  // "" for UNSPECIFIED
+v1::TaskStatus ToProtoStatus(TaskStatus status);
+// A stored BLAKE2b-256 hash (hex) as a Digest; DataLoss when it is not hex.
+Status SetDigest(const std::string& hex, v1::Digest* digest);
+
+// What miners see of a task: the base model's files, the training split, the column mapping,
+// times and pool. Never the test split or the seed.
+Status FillTaskSpec(Store& store, const TaskRecord& task, v1::TaskSpec* spec);
+
+}  // namespace gradients
