@@ -21,7 +21,11 @@ nlohmann::json ToJson(const ModelRecord& model) {
   for (const ModelFile& file : model.files) {
     files.push_back({{"path", file.path}, {"bytes", file.bytes}, {"blob", file.blob}});
   }
-  return {{"hash", model.hash}, {"name", model.name}, {"files", files}, {"added_at_ms", model.added_at_ms}};
+  return {{"hash", model.hash},
+          {"name", model.name},
+          {"parameters", model.parameters},
+          {"files", files},
+          {"added_at_ms", model.added_at_ms}};
 }
 
 nlohmann::json ToJson(const DatasetRecord& dataset) {

@@ -15,7 +15,7 @@ struct RegisterArgs {
   std::string name;                // default: the directory's or file's name
 };
 
-// Prints the record: {"hash", "name", "files": [{"path", "bytes", "blob"}], "added_at_ms"}.
+// Prints the record: {"hash", "name", "parameters", "files": [{"path", "bytes", "blob"}], "added_at_ms"}.
 int RunModelAdd(const RegisterArgs& args, std::ostream& out, std::ostream& err);
 // Prints {"hash", "name", "format", "bytes", "added_at_ms"}.
 int RunDatasetAdd(const RegisterArgs& args, std::ostream& out, std::ostream& err);

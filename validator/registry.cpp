@@ -57,9 +57,11 @@ Result<std::vector<std::string>> ListModelFiles(const std::filesystem::path& dir
 }
 
 // Checks what was stored (not the source files, which may change meanwhile): config.json is a JSON
-// object and every *.safetensors header is valid.
-Status CheckModelFiles(const std::filesystem::path& dir, const std::vector<ModelFile>& files, const BlobStore& blobs) {
+// object and every *.safetensors header is valid. Returns the tensors' total element count.
+Result<int64_t> CheckModelFiles(const std::filesystem::path& dir, const std::vector<ModelFile>& files,
+                                const BlobStore& blobs) {
   bool any_config = false, any_weights = false;
+  uint64_t parameters = 0;
   for (const ModelFile& file : files) {
     const bool config = file.path == "config.json", weights = file.path.ends_with(".safetensors");
     if (!config && !weights) continue;
@@ -75,11 +77,17 @@ Status CheckModelFiles(const std::filesystem::path& dir, const std::vector<Model
       any_weights = true;
       Result<SafetensorsFile> header = SafetensorsFile::Open(*stored);
       if (!header.ok()) return Status(header.status().code(), name + ": " + header.status().message());
+      // The header's validation ties each tensor's elements to its bytes: no product overflows.
+      for (const SafetensorsTensor& tensor : header->header().tensors) {
+        uint64_t elements = 1;
+        for (uint64_t dimension : tensor.shape) elements *= dimension;
+        parameters += elements;
+      }
     }
   }
   if (!any_config) return Status::InvalidArgument(dir.string() + ": no config.json");
   if (!any_weights) return Status::InvalidArgument(dir.string() + ": no *.safetensors weights");
-  return Status::Ok();
+  return static_cast<int64_t>(parameters);
 }
 
 std::string ModelHash(const std::vector<ModelFile>& files) {
@@ -125,7 +133,9 @@ Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const st
     if (!blob.ok()) return blob.status();
     model.files.push_back(ModelFile{.path = path, .bytes = static_cast<int64_t>(blob->bytes), .blob = blob->hash});
   }
-  GRADIENTS_RETURN_IF_ERROR(CheckModelFiles(dir, model.files, blobs));
+  Result<int64_t> parameters = CheckModelFiles(dir, model.files, blobs);
+  if (!parameters.ok()) return parameters.status();
+  model.parameters = *parameters;
   model.hash = ModelHash(model.files);
   GRADIENTS_RETURN_IF_ERROR(store.AddModel(model));
   return store.GetModel(model.hash);

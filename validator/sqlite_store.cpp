@@ -90,6 +90,9 @@ CREATE TABLE declines (
   at_ms INTEGER NOT NULL
 );
 )sql",
+      R"sql(
+ALTER TABLE models ADD COLUMN parameters INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return migrations;
 }
@@ -157,9 +160,11 @@ Status SqliteStore::AddModel(const ModelRecord& model) {
   Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
   Result<SqliteStatement> insert =
-      db_->Prepare("INSERT INTO models (hash, name, added_at_ms) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING");
+      db_->Prepare("INSERT INTO models (hash, name, added_at_ms, parameters) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT (hash) DO NOTHING");
   if (!insert.ok()) return insert.status();
-  GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, model.hash).Bind(2, model.name).Bind(3, model.added_at_ms).Run());
+  GRADIENTS_RETURN_IF_ERROR(
+      insert->Bind(1, model.hash).Bind(2, model.name).Bind(3, model.added_at_ms).Bind(4, model.parameters).Run());
   if (db_->Changes() == 0) return Status::Ok();  // already registered
   for (const ModelFile& file : model.files) {
     Result<SqliteStatement> file_insert =
@@ -183,12 +188,14 @@ Result<std::vector<ModelFile>> SqliteStore::ModelFiles(std::string_view hash) {
 
 Result<ModelRecord> SqliteStore::GetModel(std::string_view hash) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare("SELECT hash, name, added_at_ms FROM models WHERE hash = ?1");
+  Result<SqliteStatement> select =
+      db_->Prepare("SELECT hash, name, added_at_ms, parameters FROM models WHERE hash = ?1");
   if (!select.ok()) return select.status();
   Result<bool> row = select->Bind(1, hash).Step();
   if (!row.ok()) return row.status();
   if (!*row) return Status::NotFound("no model with hash " + std::string(hash.substr(0, 80)));
-  ModelRecord model{.hash = select->Text(0), .name = select->Text(1), .files = {}, .added_at_ms = select->Integer(2)};
+  ModelRecord model{.hash = select->Text(0), .name = select->Text(1), .files = {}, .parameters = select->Integer(3),
+                    .added_at_ms = select->Integer(2)};
   Result<std::vector<ModelFile>> files = ModelFiles(model.hash);
   if (!files.ok()) return files.status();
   model.files = std::move(*files);
@@ -197,10 +204,12 @@ Result<ModelRecord> SqliteStore::GetModel(std::string_view hash) {
 
 Result<std::vector<ModelRecord>> SqliteStore::ListModels() {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare("SELECT hash, name, added_at_ms FROM models ORDER BY added_at_ms, hash");
+  Result<SqliteStatement> select =
+      db_->Prepare("SELECT hash, name, added_at_ms, parameters FROM models ORDER BY added_at_ms, hash");
   if (!select.ok()) return select.status();
   return ReadAll<ModelRecord>(*select, [&](const SqliteStatement& row) -> Result<ModelRecord> {
-    ModelRecord model{.hash = row.Text(0), .name = row.Text(1), .files = {}, .added_at_ms = row.Integer(2)};
+    ModelRecord model{.hash = row.Text(0), .name = row.Text(1), .files = {}, .parameters = row.Integer(3),
+                      .added_at_ms = row.Integer(2)};
     Result<std::vector<ModelFile>> files = ModelFiles(model.hash);
     if (!files.ok()) return files.status();
     model.files = std::move(*files);

@@ -31,6 +31,7 @@ struct ModelRecord {
   std::string hash{};
   std::string name{};  // operator-chosen, for people; not unique
   std::vector<ModelFile> files{};
+  int64_t parameters = 0;  // elements of every tensor in its *.safetensors files
   int64_t added_at_ms = 0;
   friend bool operator==(const ModelRecord&, const ModelRecord&) = default;
 };

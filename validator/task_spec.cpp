@@ -55,6 +55,7 @@ Status FillTaskSpec(Store& store, const TaskRecord& task, v1::TaskSpec* spec) {
   if (!model.ok()) return model.status();
   spec->set_base_model_name(ToValidUtf8(model->name));
   GRADIENTS_RETURN_IF_ERROR(SetDigest(model->hash, spec->mutable_base_model_digest()));
+  spec->set_base_model_parameters(static_cast<uint64_t>(model->parameters));
   for (const ModelFile& file : model->files) {
     v1::BlobRef* ref = spec->add_base_model_files();
     GRADIENTS_RETURN_IF_ERROR(SetDigest(file.blob, ref->mutable_digest()));

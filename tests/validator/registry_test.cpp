@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/safetensors.h"
 #include "tests/support/temp_dir.h"
 #include "validator/data_directory.h"
 #include "validator/sqlite_store.h"
@@ -44,6 +45,19 @@ TEST_F(RegistryTest, AModelIsStoredAndNamedByItsContent) {
     EXPECT_EQ(file.bytes, static_cast<int64_t>(std::filesystem::file_size(kModel / file.path)));
   }
   EXPECT_EQ(paths, (std::vector<std::string>{"config.json", "expected.json", "expected.safetensors", "model.safetensors"}));
+  // Every tensor of every *.safetensors file counts, as read independently here.
+  int64_t parameters = 0;
+  for (const char* file : {"expected.safetensors", "model.safetensors"}) {
+    const Result<SafetensorsFile> weights = SafetensorsFile::Open(kModel / file);
+    ASSERT_TRUE(weights.ok());
+    for (const SafetensorsTensor& tensor : weights->header().tensors) {
+      int64_t elements = 1;
+      for (uint64_t dimension : tensor.shape) elements *= static_cast<int64_t>(dimension);
+      parameters += elements;
+    }
+  }
+  EXPECT_GT(parameters, 0);
+  EXPECT_EQ(model->parameters, parameters);
   EXPECT_EQ(*store_->GetModel(model->hash), *model);
 
   // The same bytes elsewhere, under another name: the same model, registered once.
