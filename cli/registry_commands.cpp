@@ -1,20 +1,14 @@
 #include "cli/registry_commands.h"
 
-#include <chrono>
-
 #include <nlohmann/json.hpp>
 
 #include "cli/command_failure.h"
+#include "common/clock.h"
 #include "validator/data_directory.h"
 #include "validator/registry.h"
 
 namespace gradients::cli {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 nlohmann::json ToJson(const ModelRecord& model) {
   nlohmann::json files = nlohmann::json::array();
@@ -36,16 +30,12 @@ nlohmann::json ToJson(const DatasetRecord& dataset) {
           {"added_at_ms", dataset.added_at_ms}};
 }
 
-std::string NameOf(const RegisterArgs& args) {
-  return args.name.empty() ? DefaultContentName(args.path) : args.name;
-}
-
 template <typename Record, typename Register>
 int Add(const RegisterArgs& args, std::string_view command, Register register_one, std::ostream& out,
         std::ostream& err) {
   Result<DataDirectory> data = OpenDataDirectory(args.data_dir);
   if (!data.ok()) return Fail(err, command, data.status());
-  Result<Record> record = register_one(*data->store, *data->blobs, args.path, NameOf(args), NowMs());
+  Result<Record> record = register_one(*data->store, *data->blobs, args.path, args.name, SystemClockMs());
   if (!record.ok()) return Fail(err, command, record.status());
   out << ToJson(*record).dump(2) << "\n";
   return 0;

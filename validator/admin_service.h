@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
 #include "gradients/v1/admin.grpc.pb.h"
 #include "validator/blob_store.h"
-#include "validator/miner_gateway_service.h"
 #include "validator/store.h"
 
 namespace gradients {

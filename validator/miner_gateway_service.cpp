@@ -49,11 +49,6 @@ std::string PeerHost(const std::string& peer) {
 
 }  // namespace
 
-int64_t SystemClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 grpc::Status MinerGatewayService::GetChallenge(grpc::ServerContext* context, const v1::GetChallengeRequest* request,
                                                v1::GetChallengeResponse* response) {
   Result<PublicKey> miner = PublicKey::FromBytes(Bytes(request->miner_public_key()));

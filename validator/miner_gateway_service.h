@@ -6,17 +6,13 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 
+#include "common/clock.h"
 #include "gradients/v1/miner_gateway.grpc.pb.h"
 #include "validator/miner_auth.h"
 #include "validator/store.h"
 
 namespace gradients {
-
-// Milliseconds since the Unix epoch: the system clock in the daemon, a fake one in tests.
-using ClockMs = std::function<int64_t()>;
-int64_t SystemClockMs();
 
 class MinerGatewayService final : public v1::MinerGateway::Service {
  public:

@@ -112,22 +112,25 @@ std::string DefaultContentName(const std::filesystem::path& path) {
 
 namespace {
 
-// Names reach logs, JSON and protocol messages: UTF-8, and short.
-Status CheckName(const std::string& name) {
-  if (name.empty() || name.size() > 200 || !IsValidUtf8(name)) {
+// The name given, or the path's default; names reach logs, JSON and protocol messages: UTF-8, and
+// short.
+Result<std::string> ContentName(const std::string& name, const std::filesystem::path& path) {
+  std::string resolved = name.empty() ? DefaultContentName(path) : name;
+  if (resolved.empty() || resolved.size() > 200 || !IsValidUtf8(resolved)) {
     return Status::InvalidArgument("name: 1 to 200 bytes of UTF-8");
   }
-  return Status::Ok();
+  return resolved;
 }
 
 }  // namespace
 
 Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const std::filesystem::path& dir,
                                   const std::string& name, int64_t now_ms, const RegistryLimits& limits) {
-  GRADIENTS_RETURN_IF_ERROR(CheckName(name));
+  Result<std::string> model_name = ContentName(name, dir);
+  if (!model_name.ok()) return model_name.status();
   Result<std::vector<std::string>> paths = ListModelFiles(dir, limits);
   if (!paths.ok()) return paths.status();
-  ModelRecord model{.hash = {}, .name = name, .files = {}, .added_at_ms = now_ms};
+  ModelRecord model{.hash = {}, .name = *model_name, .files = {}, .added_at_ms = now_ms};
   for (const std::string& path : *paths) {
     Result<StoredBlob> blob = blobs.PutFile(dir / path);
     if (!blob.ok()) return blob.status();
@@ -143,7 +146,8 @@ Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const st
 
 Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
                                       const std::string& name, int64_t now_ms) {
-  GRADIENTS_RETURN_IF_ERROR(CheckName(name));
+  Result<std::string> dataset_name = ContentName(name, file);
+  if (!dataset_name.ok()) return dataset_name.status();
   const std::string extension = file.extension().string();
   if (extension != ".jsonl" && extension != ".csv") {
     return Status::InvalidArgument(file.string() + ": a dataset is a .jsonl or .csv file");
@@ -160,7 +164,7 @@ Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, cons
   std::array<uint8_t, 32> seed{};
   FillRandom(seed);
   GRADIENTS_RETURN_IF_ERROR(store.AddDataset(DatasetRecord{.hash = blob->hash,
-                                                           .name = name,
+                                                           .name = *dataset_name,
                                                            .format = extension.substr(1),
                                                            .bytes = static_cast<int64_t>(blob->bytes),
                                                            .split_seed = ToHex(seed),

@@ -21,7 +21,8 @@ struct RegistryLimits {
 // A Hugging Face model directory: config.json (a JSON object) and weights in *.safetensors only
 // (each header validated); pickle formats (.bin, .pt, .pth, .pkl, .ckpt) are refused, hidden entries
 // (.git, .cache) skipped. The model's hash is the BLAKE2b-256 of its sorted file list (path, size,
-// blob). Registering the same content again returns the existing record.
+// blob). Registering the same content again returns the existing record. An empty `name` stands for
+// DefaultContentName(dir); a name must be 1 to 200 bytes of UTF-8.
 Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const std::filesystem::path& dir,
                                   const std::string& name, int64_t now_ms, const RegistryLimits& limits = {});
 
@@ -31,6 +32,7 @@ std::string DefaultContentName(const std::filesystem::path& path);
 
 // A JSONL or CSV file (by extension), named by the hash of its bytes; it must be valid UTF-8 and not
 // empty. It gets a secret split seed (see DatasetRecord). Its rows are checked when a task splits it.
+// An empty `name` stands for DefaultContentName(file).
 Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
                                       const std::string& name, int64_t now_ms);
 

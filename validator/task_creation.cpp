@@ -94,7 +94,7 @@ Result<ModelRecord> ResolveModel(Store& store, const BlobStore& blobs, const std
     if (it->name == name) return *it;
   }
   std::error_code error;
-  if (std::filesystem::is_directory(name, error)) return RegisterModel(store, blobs, name, DefaultContentName(name), now_ms);
+  if (std::filesystem::is_directory(name, error)) return RegisterModel(store, blobs, name, "", now_ms);
   return Status::NotFound("base_model: no registered model named \"" + name.substr(0, 200) + "\" and no such directory");
 }
 
@@ -106,7 +106,7 @@ Result<DatasetRecord> ResolveDataset(Store& store, const BlobStore& blobs, const
   }
   std::error_code error;
   if (std::filesystem::is_regular_file(name, error)) {
-    return RegisterDataset(store, blobs, name, DefaultContentName(name), now_ms);
+    return RegisterDataset(store, blobs, name, "", now_ms);
   }
   return Status::NotFound("dataset: no registered dataset named \"" + name.substr(0, 200) + "\" and no such file");
 }

@@ -20,10 +20,6 @@ constexpr uint64_t kMaxPemBytes = 1 << 20;
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
 constexpr auto kPreparerInterval = std::chrono::seconds(5);
 
-std::string SourceName(const ContentSource& source) {
-  return source.name.empty() ? DefaultContentName(source.path) : source.name;
-}
-
 // The admin token: the file's content without surrounding whitespace, from a file only its owner
 // may access.
 Result<std::string> ReadAdminToken(const std::string& path) {
@@ -67,13 +63,13 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
   if (!data.ok()) return data.status().WithContext("data_dir");
   const int64_t now = now_ms();
   for (const ContentSource& model : options.models) {
-    Result<ModelRecord> record = RegisterModel(*data->store, *data->blobs, model.path, SourceName(model), now);
+    Result<ModelRecord> record = RegisterModel(*data->store, *data->blobs, model.path, model.name, now);
     if (!record.ok()) return record.status().WithContext("models");
     GetLogger("validator")->info("model {} ({}) registered", record->name, record->hash);
   }
   for (const ContentSource& dataset : options.datasets) {
     Result<DatasetRecord> record =
-        RegisterDataset(*data->store, *data->blobs, dataset.path, SourceName(dataset), now);
+        RegisterDataset(*data->store, *data->blobs, dataset.path, dataset.name, now);
     if (!record.ok()) return record.status().WithContext("datasets");
     GetLogger("validator")->info("dataset {} ({}) registered", record->name, record->hash);
   }

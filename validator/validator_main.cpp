@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "validator/validator_daemon.h"
