@@ -17,7 +17,6 @@ constexpr size_t kMaxCsvRecordBytes = size_t{16} << 20;
 // The dataset's rows as text ready to be written back, and what precedes them (a CSV header).
 struct Rows {
   std::string header;
-  std::vector<std::string> header_fields;  // CSV only
   std::vector<std::string> rows;
 };
 
@@ -54,7 +53,6 @@ Result<Rows> CsvRows(std::string_view text) {
     if (header) {
       columns = fields.size();
       AppendCsvRecord(fields, rows.header);
-      rows.header_fields = fields;
       continue;
     }
     if (fields.size() != columns) {
@@ -105,8 +103,9 @@ Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::stri
     const size_t end = text.find('\n', start);
     std::string_view line = text.substr(start, end == std::string_view::npos ? text.size() - start : end - start);
     if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
-      if (end == std::string_view::npos && text.size() >= (uint64_t{1} << 20)) {
-        return Status::InvalidArgument("the first row is longer than 1 MiB");
+      if (end == std::string_view::npos && text.size() >= kDatasetColumnsPrefixBytes) {
+        return Status::InvalidArgument("the first row is longer than " +
+                                       std::to_string(kDatasetColumnsPrefixBytes >> 20) + " MiB");
       }
       Result<nlohmann::json> row = ParseStrictJson(line);
       if (!row.ok()) return Status::InvalidArgument("first row: " + row.status().message());

@@ -30,8 +30,11 @@ struct DatasetSplit {
 Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format, std::string_view seed,
                                   const SplitOptions& options = {});
 
+// How much of the start of a dataset DatasetColumns needs: its first record must fit.
+inline constexpr uint64_t kDatasetColumnsPrefixBytes = uint64_t{1} << 20;
+
 // The columns a dataset offers: a CSV file's header, or the keys of a JSONL file's first row.
-// `text` may be only the start of the file (the first record must be whole in it).
+// `text` may be only the start of the file, up to kDatasetColumnsPrefixBytes.
 Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::string_view format);
 
 }  // namespace gradients

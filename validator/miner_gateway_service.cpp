@@ -1,7 +1,5 @@
 #include "validator/miner_gateway_service.h"
 
-#include <chrono>
-
 #include "common/hex.h"
 #include "common/logging.h"
 #include "common/utf8.h"

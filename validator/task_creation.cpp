@@ -36,7 +36,6 @@ const std::array<TypeRoles, 3>& Roles() {
 }
 
 constexpr size_t kMaxRequestIdBytes = 64;
-constexpr uint64_t kColumnsReadBytes = uint64_t{1} << 20;
 constexpr size_t kMaxListedColumns = 20;
 constexpr size_t kMaxColumnBytes = 128;
 
@@ -115,7 +114,7 @@ Result<DatasetRecord> ResolveDataset(Store& store, const BlobStore& blobs, const
 Status CheckColumns(const NewTask& request, const TypeRoles& roles, const DatasetRecord& dataset,
                     const BlobStore& blobs) {
   // The header (or first row) is near the start: no need to hold the whole dataset.
-  Result<std::string> text = blobs.Read(dataset.hash, 0, kColumnsReadBytes);
+  Result<std::string> text = blobs.Read(dataset.hash, 0, kDatasetColumnsPrefixBytes);
   if (!text.ok()) return text.status();
   Result<std::vector<std::string>> columns = DatasetColumns(*text, dataset.format);
   if (!columns.ok()) return columns.status().WithContext("dataset " + dataset.name);
