@@ -41,9 +41,11 @@ grpc::Status AdminService::CheckToken(const grpc::ServerContext& context) const 
 }
 
 Status AdminService::ToProto(const TaskRecord& task, v1::Task* out) {
-  GRADIENTS_RETURN_IF_ERROR(FillTaskSpec(store_, task, out->mutable_spec()));
+  Result<ModelRecord> model = store_.GetModel(task.model_hash);
+  if (!model.ok()) return model.status();
   Result<DatasetRecord> dataset = store_.GetDataset(task.dataset_hash);
   if (!dataset.ok()) return dataset.status();
+  GRADIENTS_RETURN_IF_ERROR(FillTaskSpec(task, *model, *dataset, out->mutable_spec()));
   out->set_status(ToProtoStatus(task.status));
   out->set_failure_reason(ToValidUtf8(task.failure_reason.substr(0, kMaxReasonBytes)));
   out->set_dataset_name(ToValidUtf8(dataset->name));

@@ -119,7 +119,13 @@ grpc::Status MinerGatewayService::RespondToOffer(grpc::ServerContext* context, c
   out->set_task_id(claim->task_id);
   out->set_claim_nonce(claim_nonce->data(), claim_nonce->size());
   SetTimestampMs(task->deadline_ms, out->mutable_deadline());
-  if (Status status = FillTaskSpec(store_, *task, out->mutable_task()); !status.ok()) return ToGrpcStatus(status);
+  Result<ModelRecord> model = store_.GetModel(task->model_hash);
+  if (!model.ok()) return ToGrpcStatus(model.status());
+  Result<DatasetRecord> dataset = store_.GetDataset(task->dataset_hash);
+  if (!dataset.ok()) return ToGrpcStatus(dataset.status());
+  if (Status status = FillTaskSpec(*task, *model, *dataset, out->mutable_task()); !status.ok()) {
+    return ToGrpcStatus(status);
+  }
   GetLogger("gateway")->info("miner {} claimed task {}", miner->ToHex(), claim->task_id);
   return grpc::Status::OK;
 }

@@ -48,29 +48,26 @@ Status SetDigest(const std::string& hex, v1::Digest* digest) {
   return Status::Ok();
 }
 
-Status FillTaskSpec(Store& store, const TaskRecord& task, v1::TaskSpec* spec) {
+Status FillTaskSpec(const TaskRecord& task, const ModelRecord& model, const DatasetRecord& dataset,
+                    v1::TaskSpec* spec) {
   spec->set_task_id(task.id);
   spec->set_type(ToProtoType(task.type));
-  Result<ModelRecord> model = store.GetModel(task.model_hash);
-  if (!model.ok()) return model.status();
-  spec->set_base_model_name(ToValidUtf8(model->name));
-  GRADIENTS_RETURN_IF_ERROR(SetDigest(model->hash, spec->mutable_base_model_digest()));
-  spec->set_base_model_parameters(static_cast<uint64_t>(model->parameters));
-  for (const ModelFile& file : model->files) {
+  spec->set_base_model_name(ToValidUtf8(model.name));
+  GRADIENTS_RETURN_IF_ERROR(SetDigest(model.hash, spec->mutable_base_model_digest()));
+  spec->set_base_model_parameters(static_cast<uint64_t>(model.parameters));
+  for (const ModelFile& file : model.files) {
     v1::BlobRef* ref = spec->add_base_model_files();
     GRADIENTS_RETURN_IF_ERROR(SetDigest(file.blob, ref->mutable_digest()));
     ref->set_size_bytes(static_cast<uint64_t>(file.bytes));
     ref->set_file_name(ToValidUtf8(file.path));
     ref->set_role(v1::BLOB_ROLE_BASE_MODEL_FILE);
   }
-  Result<DatasetRecord> dataset = store.GetDataset(task.dataset_hash);
-  if (!dataset.ok()) return dataset.status();
   if (!task.train_blob.empty()) {
     v1::BlobRef* ref = spec->mutable_training_split();
     GRADIENTS_RETURN_IF_ERROR(SetDigest(task.train_blob, ref->mutable_digest()));
-    ref->set_file_name("train." + dataset->format);
+    ref->set_file_name("train." + dataset.format);
     ref->set_role(v1::BLOB_ROLE_TRAINING_SPLIT);
-    spec->set_training_split_format(dataset->format == "csv" ? v1::DATASET_FORMAT_CSV : v1::DATASET_FORMAT_JSONL);
+    spec->set_training_split_format(dataset.format == "csv" ? v1::DATASET_FORMAT_CSV : v1::DATASET_FORMAT_JSONL);
     spec->set_training_rows(static_cast<uint64_t>(task.train_rows));
   }
   const nlohmann::json columns = nlohmann::json::parse(task.columns_json, nullptr, /*allow_exceptions=*/false);

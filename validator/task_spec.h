@@ -17,8 +17,9 @@ v1::TaskStatus ToProtoStatus(TaskStatus status);
 // A stored BLAKE2b-256 hash (hex) as a Digest; DataLoss when it is not hex.
 Status SetDigest(const std::string& hex, v1::Digest* digest);
 
-// What miners see of a task: the base model's files, the training split, the column mapping,
-// times and pool. Never the test split or the seed.
-Status FillTaskSpec(Store& store, const TaskRecord& task, v1::TaskSpec* spec);
+// What miners see of a task (over its model and dataset): the base model's files, the training
+// split, the column mapping, times and pool. Never the test split or the seed.
+Status FillTaskSpec(const TaskRecord& task, const ModelRecord& model, const DatasetRecord& dataset,
+                    v1::TaskSpec* spec);
 
 }  // namespace gradients
