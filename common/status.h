@@ -25,6 +25,7 @@ enum class StatusCode {
   kOutOfRange,          // an offset or size past the end of something
   kResourceExhausted,   // a size or count limit was hit
   kDeadlineExceeded,
+  kAborted,             // a newer operation took this one's place (a replaced stream)
   kDataLoss,            // stored data is corrupt or truncated
   kIoError,             // the operating system refused an I/O operation
   kUnavailable,         // a transient failure; retrying may help
@@ -48,6 +49,7 @@ class [[nodiscard]] Status {
   static Status OutOfRange(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
   static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
   static Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
+  static Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
   static Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }

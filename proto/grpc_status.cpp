@@ -6,7 +6,7 @@
 namespace gradients {
 namespace {
 
-constexpr std::array<std::pair<StatusCode, grpc::StatusCode>, 14> kCodes = {{
+constexpr std::array<std::pair<StatusCode, grpc::StatusCode>, 15> kCodes = {{
     {StatusCode::kOk, grpc::StatusCode::OK},
     {StatusCode::kInvalidArgument, grpc::StatusCode::INVALID_ARGUMENT},
     {StatusCode::kNotFound, grpc::StatusCode::NOT_FOUND},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<StatusCode, grpc::StatusCode>, 14> kCodes = {{
     {StatusCode::kOutOfRange, grpc::StatusCode::OUT_OF_RANGE},
     {StatusCode::kResourceExhausted, grpc::StatusCode::RESOURCE_EXHAUSTED},
     {StatusCode::kDeadlineExceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
+    {StatusCode::kAborted, grpc::StatusCode::ABORTED},
     {StatusCode::kDataLoss, grpc::StatusCode::DATA_LOSS},
     {StatusCode::kUnavailable, grpc::StatusCode::UNAVAILABLE},
     {StatusCode::kInternal, grpc::StatusCode::INTERNAL},
@@ -42,7 +43,7 @@ Status FromGrpcStatus(const grpc::Status& status) {
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     return Status::FailedPrecondition("not served by the other side (another version?): " + status.error_message());
   }
-  // CANCELLED, UNKNOWN, ABORTED: nothing of ours says more than "try again later".
+  // CANCELLED, UNKNOWN: nothing of ours says more than "try again later".
   return Status::Unavailable("rpc " + std::to_string(static_cast<int>(status.error_code())) + ": " +
                              status.error_message());
 }

@@ -54,30 +54,35 @@ Status BlobWriter::Append(std::string_view data) {
   return writer_.Append(data);
 }
 
-Result<StoredBlob> BlobWriter::Finish() {
-  const uint64_t bytes = writer_.bytes_written();
-  GRADIENTS_RETURN_IF_ERROR(writer_.Commit());
-  const std::string hash = ToHex(hasher_.Finish());
-  Result<std::filesystem::path> target = BlobPath(root_, hash);
+// Renames a complete, synced file into place as blob `hash` (or drops it when the blob is stored
+// already: the same bytes under the same name) and makes the name durable.
+static Result<StoredBlob> InstallBlob(const std::filesystem::path& root, const std::filesystem::path& file,
+                               const std::string& hash, uint64_t bytes) {
+  Result<std::filesystem::path> target = BlobPath(root, hash);
   if (!target.ok()) return target.status();
   const std::filesystem::path shard = target->parent_path();
   std::error_code error;
   if (!std::filesystem::is_directory(shard, error)) {
     if (mkdir(shard.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("creating " + shard.string(), errno);
-    GRADIENTS_RETURN_IF_ERROR(SyncDirectory(root_));  // the new shard's name
+    GRADIENTS_RETURN_IF_ERROR(SyncDirectory(root));  // the new shard's name
   }
   if (std::filesystem::exists(*target, error)) {
-    // Stored already: the same bytes under the same name. Its rename, perhaps another process's,
-    // is made durable before the caller records the blob.
-    GRADIENTS_RETURN_IF_ERROR(RemoveTree(temp_target_));
+    // Its rename, perhaps another process's, is made durable before the caller records the blob.
+    GRADIENTS_RETURN_IF_ERROR(RemoveTree(file));
     GRADIENTS_RETURN_IF_ERROR(SyncDirectory(shard));
     return StoredBlob{.hash = hash, .bytes = bytes};
   }
-  if (std::rename(temp_target_.c_str(), target->c_str()) != 0) {
-    return ErrnoStatus("renaming " + temp_target_.string() + " to " + target->string(), errno);
+  if (std::rename(file.c_str(), target->c_str()) != 0) {
+    return ErrnoStatus("renaming " + file.string() + " to " + target->string(), errno);
   }
   GRADIENTS_RETURN_IF_ERROR(SyncDirectory(shard));
   return StoredBlob{.hash = hash, .bytes = bytes};
+}
+
+Result<StoredBlob> BlobWriter::Finish() {
+  const uint64_t bytes = writer_.bytes_written();
+  GRADIENTS_RETURN_IF_ERROR(writer_.Commit());
+  return InstallBlob(root_, temp_target_, ToHex(hasher_.Finish()), bytes);
 }
 
 struct BlobStore::OpenLock {
@@ -100,6 +105,17 @@ Result<BlobStore> BlobStore::Open(const std::filesystem::path& root) {
   std::filesystem::create_directories(root / kIncoming, error);
   if (error) return Status::IoError((root / kIncoming).string() + ": " + error.message());
   return BlobStore(root, std::move(lock));
+}
+
+Result<StoredBlob> BlobStore::Adopt(const std::filesystem::path& file, std::string_view hash) const {
+  GRADIENTS_RETURN_IF_ERROR(CheckHash(hash));
+  Descriptor input{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (input.fd < 0) return ErrnoStatus("opening " + file.string(), errno);
+  struct stat info {};
+  if (fstat(input.fd, &info) != 0) return ErrnoStatus("stat " + file.string(), errno);
+  if (fsync(input.fd) != 0) return ErrnoStatus("syncing " + file.string(), errno);
+  if (fchmod(input.fd, 0600) != 0) return ErrnoStatus("chmod " + file.string(), errno);
+  return InstallBlob(root_, file, std::string(hash), static_cast<uint64_t>(info.st_size));
 }
 
 Result<BlobWriter> BlobStore::NewBlob() const {

@@ -51,6 +51,10 @@ class BlobStore {
   Result<StoredBlob> Put(std::string_view data) const;
   // Copies a file into the store.
   Result<StoredBlob> PutFile(const std::filesystem::path& file) const;
+  // Moves a complete file into the store as blob `hash` without copying it: for bytes the caller
+  // hashed while it received them (an upload). The file must be on the store's file system and
+  // its BLAKE2b-256 must be `hash`; it is synced before it is renamed into place.
+  Result<StoredBlob> Adopt(const std::filesystem::path& file, std::string_view hash) const;
   bool Contains(std::string_view hash) const;
   Result<uint64_t> Size(std::string_view hash) const;
   // Up to `max_bytes` from `offset` (fewer at the end; none at the end exactly): what a fetch with a

@@ -13,13 +13,6 @@ std::string_view AsText(std::span<const uint8_t> bytes) {
 
 }  // namespace
 
-Envelope AuthEnvelope(std::string_view validator_id, const PublicKey& miner, std::span<const uint8_t> nonce) {
-  return Envelope{.domain = std::string(kAuthDomain),
-                  .fields = {{"validator_id", std::string(validator_id)},
-                             {"miner_key", std::string(AsText(miner.bytes))},
-                             {"nonce", std::string(AsText(nonce))}}};
-}
-
 void MinerAuthenticator::DropChallenge(Challenges::iterator challenge) {
   const std::string key(AsText(challenge->second.miner.bytes));
   auto nonces = key_nonces_.find(key);

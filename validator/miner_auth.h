@@ -15,6 +15,7 @@
 
 #include "common/envelope.h"
 #include "common/keys.h"
+#include "common/protocol_envelopes.h"
 #include "common/status.h"
 
 namespace gradients {
@@ -34,9 +35,6 @@ struct MinerAuthOptions {
   size_t max_sessions = 100'000;
 };
 
-inline constexpr std::string_view kAuthDomain = "gradients/auth/v1";
-inline constexpr size_t kNonceBytes = 32;
-
 struct AuthChallenge {
   std::array<uint8_t, kNonceBytes> nonce{};
   int64_t expires_at_ms = 0;
@@ -47,9 +45,6 @@ struct MinerSession {
   PublicKey miner;
   int64_t expires_at_ms = 0;
 };
-
-// The envelope a miner signs to answer `nonce` (what MinerAuthenticator checks; miners build it).
-Envelope AuthEnvelope(std::string_view validator_id, const PublicKey& miner, std::span<const uint8_t> nonce);
 
 class MinerAuthenticator {
  public:

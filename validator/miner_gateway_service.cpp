@@ -1,8 +1,17 @@
 #include "validator/miner_gateway_service.h"
 
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <mutex>
+#include <tuple>
+
+#include <google/protobuf/util/json_util.h>
+
 #include "common/hex.h"
 #include "common/logging.h"
 #include "common/utf8.h"
+#include "proto/checkpoint_messages.h"
 #include "proto/grpc_status.h"
 #include "proto/timestamps.h"
 #include "validator/task_spec.h"
@@ -10,32 +19,41 @@
 namespace gradients {
 namespace {
 
-constexpr size_t kMaxEnvelopeBytes = 4096;
 constexpr size_t kMaxTaskIdBytes = 64;
 constexpr size_t kMaxDeclineDetailBytes = 256;
 constexpr size_t kMaxClientVersionBytes = 64;
+constexpr size_t kMaxStrategyBytes = 64;
+constexpr int kMaxHyperparameters = 32;
+constexpr size_t kMaxHyperparameterKeyBytes = 64;
+constexpr size_t kMaxHyperparameterValueBytes = 128;
+// ReportProgress: at most one report per task per miner this often (miner_gateway.proto).
+constexpr int64_t kProgressIntervalMs = 1000;
 
 std::span<const uint8_t> Bytes(const std::string& bytes) {
   return {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
 }
 
-// The wire form of a signed envelope, checked for size and decoded strictly.
-Result<SignedEnvelope> ParseSignedEnvelope(const v1::SignedEnvelope& wire) {
-  if (wire.encoded().size() > kMaxEnvelopeBytes) {
-    return Status::InvalidArgument("envelope of " + std::to_string(wire.encoded().size()) +
-                                   " bytes exceeds the limit of " + std::to_string(kMaxEnvelopeBytes));
+// Task ids are the validator's: printable ASCII (common.proto), so one that is not names no task,
+// and error messages that quote it stay printable.
+Status CheckTaskId(const std::string& task_id) {
+  const bool printable = std::all_of(task_id.begin(), task_id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  if (task_id.empty() || task_id.size() > kMaxTaskIdBytes || !printable) {
+    return Status::InvalidArgument("task_id: 1 to " + std::to_string(kMaxTaskIdBytes) + " printable ASCII bytes");
   }
-  Result<Envelope> body = DecodeEnvelopeBody(Bytes(wire.encoded()));
-  if (!body.ok()) return body.status().WithContext("envelope");
-  Result<PublicKey> signer = PublicKey::FromBytes(Bytes(wire.signer_public_key()));
-  if (!signer.ok()) return signer.status().WithContext("signer_public_key");
-  if (wire.signature().size() != kSignatureBytes) {
-    return Status::InvalidArgument("signature: expected " + std::to_string(kSignatureBytes) + " bytes, got " +
-                                   std::to_string(wire.signature().size()));
+  return Status::Ok();
+}
+
+// The status a miner gets: the validator's own failures (storage, bugs) are logged in full and
+// reported without their details, which name files and paths on the validator's host.
+grpc::Status Reply(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kIoError:
+    case StatusCode::kInternal:
+    case StatusCode::kDataLoss:
+      GetLogger("gateway")->error("{}", status.ToString());
+      return grpc::Status(grpc::StatusCode::INTERNAL, "the validator failed to serve this call (logged there)");
+    default: return ToGrpcStatus(status);
   }
-  SignedEnvelope envelope{.body = std::move(*body), .signer = *signer, .signature = {}};
-  std::copy(wire.signature().begin(), wire.signature().end(), envelope.signature.begin());
-  return envelope;
 }
 
 // gRPC's peer string without the port ("ipv4:10.0.0.7:51234" -> "ipv4:10.0.0.7"): one address
@@ -45,14 +63,159 @@ std::string PeerHost(const std::string& peer) {
   return colon == std::string::npos || colon < peer.find(':') + 1 ? peer : peer.substr(0, colon);
 }
 
+// A progress report's fields within the protocol's limits, losses finite.
+Status CheckProgress(const v1::TrainingProgress& progress) {
+  for (const auto& [name, has, value] : {std::tuple{"train_loss", progress.has_train_loss(), progress.train_loss()},
+                                         std::tuple{"validation_loss", progress.has_validation_loss(),
+                                                    progress.validation_loss()}}) {
+    if (has && !std::isfinite(value)) return Status::InvalidArgument(std::string("progress.") + name + ": not finite");
+  }
+  if (progress.message().size() > v1::LIMIT_MAX_PROGRESS_MESSAGE_BYTES) {
+    return Status::InvalidArgument("progress.message: over " + std::to_string(v1::LIMIT_MAX_PROGRESS_MESSAGE_BYTES) +
+                                   " bytes");
+  }
+  const v1::TrialInfo& trial = progress.trial();
+  if (trial.strategy().size() > kMaxStrategyBytes) {
+    return Status::InvalidArgument("progress.trial.strategy: over " + std::to_string(kMaxStrategyBytes) + " bytes");
+  }
+  if (trial.hyperparameters_size() > kMaxHyperparameters) {
+    return Status::InvalidArgument("progress.trial.hyperparameters: over " + std::to_string(kMaxHyperparameters) +
+                                   " entries");
+  }
+  for (const auto& [key, value] : trial.hyperparameters()) {
+    if (key.size() > kMaxHyperparameterKeyBytes || value.size() > kMaxHyperparameterValueBytes) {
+      return Status::InvalidArgument("progress.trial.hyperparameters: keys at most " +
+                                     std::to_string(kMaxHyperparameterKeyBytes) + " bytes, values at most " +
+                                     std::to_string(kMaxHyperparameterValueBytes));
+    }
+  }
+  return Status::Ok();
+}
+
+// Offers a miner has not read yet; beyond this the stream ends (the miner resubscribes and gets
+// the open offers again).
+constexpr size_t kMaxUnreadOffers = 256;
+
+// One miner's SubscribeOffers stream: offers from the board are queued and written one at a time
+// (the callback API allows one write in flight).
+class OfferStream final : public grpc::ServerWriteReactor<v1::TaskOffer>, public OfferSink {
+ public:
+  explicit OfferStream(OfferBoard& board) : board_(board) {}
+
+  // Called by the handler before it returns the stream to gRPC, so before OnDone can run.
+  void Subscribed(uint64_t id) { id_ = id; }
+
+  void Send(const Offer& offer) override {
+    std::lock_guard lock(mutex_);
+    if (finishing_) return;
+    if (unread_.size() >= kMaxUnreadOffers) {
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many unread offers; subscribe again"));
+      return;
+    }
+    v1::TaskOffer& message = unread_.emplace_back();
+    message.set_task_id(offer.task_id);
+    message.set_type(ToProtoType(offer.type));
+    message.set_base_model_name(ToValidUtf8(offer.model_name));
+    message.set_base_model_parameters(static_cast<uint64_t>(offer.model_parameters));
+    message.set_base_model_size_bytes(static_cast<uint64_t>(offer.model_bytes));
+    message.set_training_split_size_bytes(static_cast<uint64_t>(offer.training_bytes));
+    message.set_training_rows(static_cast<uint64_t>(offer.training_rows));
+    SetTimestampMs(offer.deadline_ms, message.mutable_deadline());
+    SetTimestampMs(offer.respond_by_ms, message.mutable_respond_by());
+    if (offer.max_training_tokens > 0) message.set_max_training_tokens(static_cast<uint64_t>(offer.max_training_tokens));
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&unread_.front());
+    }
+  }
+  void End(const Status& why) override {
+    std::lock_guard lock(mutex_);
+    FinishLocked(Reply(why));
+  }
+  void FinishNow(const grpc::Status& status) {
+    std::lock_guard lock(mutex_);
+    FinishLocked(status);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mutex_);
+    unread_.pop_front();
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the offer stream broke"));
+    } else if (finishing_) {
+      Finish(finish_status_);  // deferred until the write in flight was done
+    } else if (!unread_.empty()) {
+      writing_ = true;
+      StartWrite(&unread_.front());
+    }
+  }
+  void OnCancel() override { FinishNow(grpc::Status(grpc::StatusCode::CANCELLED, "the miner went away")); }
+  void OnDone() override {
+    if (id_ != 0) board_.Unsubscribe(id_);
+    delete this;
+  }
+
+ private:
+  // Finishes once; a write in flight is let complete first (OnWriteDone finishes then).
+  void FinishLocked(const grpc::Status& status) {
+    if (finishing_) return;
+    finishing_ = true;
+    finish_status_ = status;
+    if (!writing_) Finish(status);
+  }
+
+  OfferBoard& board_;
+  uint64_t id_ = 0;
+  std::mutex mutex_;
+  std::deque<v1::TaskOffer> unread_;  // front() is being written while writing_
+  bool writing_ = false, finishing_ = false;
+  grpc::Status finish_status_;
+};
+
+// The declared capacity, checked (miner.proto, MinerCapacity).
+Result<OfferCapacity> ReadCapacity(const v1::MinerCapacity& capacity) {
+  if (capacity.max_model_parameters() == 0 || capacity.max_model_parameters() > static_cast<uint64_t>(INT64_MAX)) {
+    return Status::InvalidArgument("capacity.max_model_parameters: must be positive");
+  }
+  if (capacity.device() != v1::DEVICE_KIND_CPU && capacity.device() != v1::DEVICE_KIND_CUDA) {
+    return Status::InvalidArgument("capacity.device: required");
+  }
+  if (capacity.max_concurrent_tasks() == 0) {
+    return Status::InvalidArgument("capacity.max_concurrent_tasks: at least 1");
+  }
+  if (capacity.device_name().size() > 128) return Status::InvalidArgument("capacity.device_name: over 128 bytes");
+  if (capacity.task_types_size() == 0) return Status::InvalidArgument("capacity.task_types: at least one");
+  OfferCapacity out{.max_model_parameters = static_cast<int64_t>(capacity.max_model_parameters()),
+                    .task_types = {},
+                    .max_concurrent_tasks = capacity.max_concurrent_tasks()};
+  for (int type : capacity.task_types()) {
+    const std::string_view name = TaskTypeName(static_cast<v1::TaskType>(type));
+    if (name.empty()) return Status::InvalidArgument("capacity.task_types: unknown type " + std::to_string(type));
+    if (!out.task_types.emplace(name).second) {
+      return Status::InvalidArgument("capacity.task_types: " + std::string(name) + " listed twice");
+    }
+  }
+  return out;
+}
+
+void FillReceipt(const SubmissionRecord& submission, uint64_t bytes_received, v1::UploadReceipt* receipt) {
+  receipt->set_task_id(submission.task_id);
+  (void)SetDigest(submission.manifest_digest, receipt->mutable_manifest_digest());
+  SetTimestampMs(submission.received_at_ms, receipt->mutable_received_at());
+  receipt->set_receipt_id(submission.receipt_id);
+  receipt->set_bytes_received(bytes_received);
+  receipt->set_file_count(static_cast<uint32_t>(submission.manifest.files.size()));
+}
+
 }  // namespace
 
 grpc::Status MinerGatewayService::GetChallenge(grpc::ServerContext* context, const v1::GetChallengeRequest* request,
                                                v1::GetChallengeResponse* response) {
   Result<PublicKey> miner = PublicKey::FromBytes(Bytes(request->miner_public_key()));
-  if (!miner.ok()) return ToGrpcStatus(miner.status().WithContext("miner_public_key"));
+  if (!miner.ok()) return Reply(miner.status().WithContext("miner_public_key"));
   Result<AuthChallenge> challenge = auth_.IssueChallenge(*miner, PeerHost(context->peer()), now_ms_());
-  if (!challenge.ok()) return ToGrpcStatus(challenge.status());
+  if (!challenge.ok()) return Reply(challenge.status());
   response->set_nonce(challenge->nonce.data(), challenge->nonce.size());
   SetTimestampMs(challenge->expires_at_ms, response->mutable_expires_at());
   response->set_validator_id(auth_.validator_id());
@@ -62,13 +225,13 @@ grpc::Status MinerGatewayService::GetChallenge(grpc::ServerContext* context, con
 grpc::Status MinerGatewayService::Authenticate(grpc::ServerContext*, const v1::AuthenticateRequest* request,
                                                v1::AuthenticateResponse* response) {
   if (request->client_version().size() > kMaxClientVersionBytes) {
-    return ToGrpcStatus(Status::InvalidArgument("client_version exceeds " + std::to_string(kMaxClientVersionBytes) +
+    return Reply(Status::InvalidArgument("client_version exceeds " + std::to_string(kMaxClientVersionBytes) +
                                                 " bytes"));
   }
-  Result<SignedEnvelope> proof = ParseSignedEnvelope(request->proof());
-  if (!proof.ok()) return ToGrpcStatus(proof.status().WithContext("proof"));
+  Result<SignedEnvelope> proof = FromProto(request->proof());
+  if (!proof.ok()) return Reply(proof.status().WithContext("proof"));
   Result<MinerSession> session = auth_.Authenticate(*proof, now_ms_());
-  if (!session.ok()) return ToGrpcStatus(session.status());
+  if (!session.ok()) return Reply(session.status());
   response->set_session_token(session->token);
   SetTimestampMs(session->expires_at_ms, response->mutable_expires_at());
   // The version is the miner's text: escaped and bounded before it reaches a log line.
@@ -77,56 +240,218 @@ grpc::Status MinerGatewayService::Authenticate(grpc::ServerContext*, const v1::A
   return grpc::Status::OK;
 }
 
-Result<PublicKey> MinerGatewayService::SessionMiner(const grpc::ServerContext& context) {
+Result<PublicKey> MinerGatewayService::SessionMiner(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();
   auto found = metadata.find("gradients-session");
   if (found == metadata.end()) return Status::Unauthenticated("no session: authenticate first");
   return auth_.SessionMiner(std::string_view(found->second.data(), found->second.size()), now_ms_());
 }
 
+grpc::ServerWriteReactor<v1::TaskOffer>* MinerGatewayService::SubscribeOffers(grpc::CallbackServerContext* context,
+                                                                              const v1::SubscribeOffersRequest* request) {
+  auto* stream = new OfferStream(offers_);
+  Result<PublicKey> miner = SessionMiner(*context);
+  if (!miner.ok()) {
+    stream->FinishNow(Reply(miner.status()));
+    return stream;
+  }
+  Result<OfferCapacity> capacity = ReadCapacity(request->capacity());
+  if (!capacity.ok()) {
+    stream->FinishNow(Reply(capacity.status()));
+    return stream;
+  }
+  Result<uint64_t> id = offers_.Subscribe(miner->ToHex(), std::move(*capacity), stream);
+  if (!id.ok()) {
+    stream->FinishNow(Reply(id.status()));
+    return stream;
+  }
+  stream->Subscribed(*id);
+  return stream;
+}
+
 grpc::Status MinerGatewayService::RespondToOffer(grpc::ServerContext* context, const v1::RespondToOfferRequest* request,
                                                  v1::RespondToOfferResponse* response) {
   Result<PublicKey> miner = SessionMiner(*context);
-  if (!miner.ok()) return ToGrpcStatus(miner.status());
-  if (request->task_id().empty() || request->task_id().size() > kMaxTaskIdBytes) {
-    return ToGrpcStatus(Status::InvalidArgument("task_id: 1 to " + std::to_string(kMaxTaskIdBytes) + " bytes"));
-  }
+  if (!miner.ok()) return Reply(miner.status());
+  if (Status status = CheckTaskId(request->task_id()); !status.ok()) return Reply(status);
   if (request->detail().size() > kMaxDeclineDetailBytes) {
-    return ToGrpcStatus(Status::InvalidArgument("detail: at most " + std::to_string(kMaxDeclineDetailBytes) + " bytes"));
+    return Reply(Status::InvalidArgument("detail: at most " + std::to_string(kMaxDeclineDetailBytes) + " bytes"));
   }
   const int64_t now = now_ms_();
   if (request->decision() == v1::OFFER_DECISION_DECLINE) {
     if (request->decline_reason() == v1::DECLINE_REASON_UNSPECIFIED) {
-      return ToGrpcStatus(Status::InvalidArgument("decline_reason: required with DECLINE"));
+      return Reply(Status::InvalidArgument("decline_reason: required with DECLINE"));
     }
-    return ToGrpcStatus(store_.RecordDecline(request->task_id(), miner->ToHex(),
-                                             v1::DeclineReason_Name(request->decline_reason()),
-                                             ToValidUtf8(request->detail()), now));
+    Status recorded = store_.RecordDecline(request->task_id(), miner->ToHex(),
+                                           v1::DeclineReason_Name(request->decline_reason()),
+                                           ToValidUtf8(request->detail()), now);
+    if (recorded.ok()) offers_.Declined(request->task_id(), miner->ToHex(), now);
+    return Reply(recorded);
   }
-  if (request->decision() != v1::OFFER_DECISION_ACCEPT) return ToGrpcStatus(Status::InvalidArgument("decision: required"));
+  if (request->decision() != v1::OFFER_DECISION_ACCEPT) return Reply(Status::InvalidArgument("decision: required"));
   if (request->decline_reason() != v1::DECLINE_REASON_UNSPECIFIED) {
-    return ToGrpcStatus(Status::InvalidArgument("decline_reason: must be unset with ACCEPT"));
+    return Reply(Status::InvalidArgument("decline_reason: must be unset with ACCEPT"));
   }
   std::array<uint8_t, kNonceBytes> nonce{};
   FillRandom(nonce);
   Result<ClaimRecord> claim = store_.ClaimTask(request->task_id(), miner->ToHex(), ToHex(nonce), now);
-  if (!claim.ok()) return ToGrpcStatus(claim.status());
+  if (!claim.ok()) return Reply(claim.status());
   Result<TaskRecord> task = store_.GetTask(claim->task_id);
-  if (!task.ok()) return ToGrpcStatus(task.status());
+  if (!task.ok()) return Reply(task.status());
   Result<std::vector<uint8_t>> claim_nonce = FromHex(claim->nonce);
-  if (!claim_nonce.ok()) return ToGrpcStatus(Status::DataLoss("stored claim nonce: " + claim_nonce.status().message()));
+  if (!claim_nonce.ok()) return Reply(Status::DataLoss("stored claim nonce: " + claim_nonce.status().message()));
   v1::Claim* out = response->mutable_claim();
   out->set_task_id(claim->task_id);
   out->set_claim_nonce(claim_nonce->data(), claim_nonce->size());
   SetTimestampMs(task->deadline_ms, out->mutable_deadline());
   Result<ModelRecord> model = store_.GetModel(task->model_hash);
-  if (!model.ok()) return ToGrpcStatus(model.status());
+  if (!model.ok()) return Reply(model.status());
   Result<DatasetRecord> dataset = store_.GetDataset(task->dataset_hash);
-  if (!dataset.ok()) return ToGrpcStatus(dataset.status());
+  if (!dataset.ok()) return Reply(dataset.status());
   if (Status status = FillTaskSpec(*task, *model, *dataset, out->mutable_task()); !status.ok()) {
-    return ToGrpcStatus(status);
+    return Reply(status);
   }
   GetLogger("gateway")->info("miner {} claimed task {}", miner->ToHex(), claim->task_id);
+  return grpc::Status::OK;
+}
+
+grpc::Status MinerGatewayService::FetchBlob(grpc::ServerContext* context, const v1::FetchBlobRequest* request,
+                                            grpc::ServerWriter<v1::BlobChunk>* writer) {
+  Result<PublicKey> miner = SessionMiner(*context);
+  if (!miner.ok()) return Reply(miner.status());
+  Result<std::pair<DigestAlgorithm, Digest>> digest = FromProto(request->digest());
+  if (!digest.ok()) return Reply(digest.status());
+  if (digest->first != DigestAlgorithm::kBlake2b256) {
+    return Reply(Status::InvalidArgument("digest: blobs are named by BLAKE2b-256"));
+  }
+  const std::string hash = ToHex(digest->second);
+  // Permission first: a miner learns nothing about blobs outside its claims, not even whether
+  // they exist (the hidden test splits are blobs too).
+  Result<bool> allowed = store_.MayFetchBlob(miner->ToHex(), hash);
+  if (!allowed.ok()) return Reply(allowed.status());
+  if (!*allowed) return Reply(Status::PermissionDenied("blob " + hash + " is not a file of a task you claimed"));
+  Result<uint64_t> size = blobs_.Size(hash);
+  if (!size.ok()) return Reply(size.status());
+  const uint64_t offset = request->offset();
+  if (offset > *size) {
+    return Reply(Status::OutOfRange("offset " + std::to_string(offset) + " passes the end of blob " + hash +
+                                           " (" + std::to_string(*size) + " bytes)"));
+  }
+  uint64_t end = *size;
+  if (request->has_length()) {
+    if (request->length() > *size - offset) {
+      return Reply(Status::OutOfRange("offset + length passes the end of blob " + hash + " (" +
+                                             std::to_string(*size) + " bytes)"));
+    }
+    end = offset + request->length();
+  }
+  v1::BlobChunk chunk;
+  chunk.set_blob_size_bytes(*size);
+  for (uint64_t position = offset; position < end;) {
+    if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the fetch was cancelled");
+    Result<std::string> data = blobs_.Read(hash, position, std::min<uint64_t>(v1::LIMIT_MAX_CHUNK_BYTES, end - position));
+    if (!data.ok()) return Reply(data.status());
+    if (data->empty()) return Reply(Status::DataLoss("blob " + hash + " is shorter than its recorded size"));
+    chunk.set_offset(position);
+    position += data->size();
+    chunk.set_data(std::move(*data));
+    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "the miner went away");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MinerGatewayService::ReportProgress(grpc::ServerContext* context, const v1::ReportProgressRequest* request,
+                                                 v1::ReportProgressResponse* response) {
+  Result<PublicKey> miner = SessionMiner(*context);
+  if (!miner.ok()) return Reply(miner.status());
+  if (Status status = CheckTaskId(request->task_id()); !status.ok()) return Reply(status);
+  if (!request->has_progress()) return Reply(Status::InvalidArgument("progress: required"));
+  if (Status status = CheckProgress(request->progress()); !status.ok()) return Reply(status);
+  Result<TaskRecord> task = store_.GetTask(request->task_id());
+  if (!task.ok()) return Reply(task.status());
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(request->progress(), &json).ok()) {
+    return Reply(Status::InvalidArgument("progress: not representable"));
+  }
+  Status recorded = store_.RecordProgress(task->id, miner->ToHex(), json, now_ms_(), kProgressIntervalMs);
+  if (recorded.code() == StatusCode::kNotFound) {
+    return Reply(Status::PermissionDenied("task " + task->id + ": you hold no claim on it"));
+  }
+  if (!recorded.ok()) return Reply(recorded);
+  response->set_task_status(ToProtoStatus(task->status));
+  return grpc::Status::OK;
+}
+
+grpc::Status MinerGatewayService::UploadCheckpoint(grpc::ServerContext* context,
+                                                   grpc::ServerReader<v1::UploadMessage>* reader,
+                                                   v1::UploadReceipt* receipt) {
+  Result<PublicKey> miner = SessionMiner(*context);
+  if (!miner.ok()) return Reply(miner.status());
+  v1::UploadMessage message;
+  if (!reader->Read(&message) || !message.has_begin()) {
+    return Reply(Status::InvalidArgument("an upload starts with UploadBegin"));
+  }
+  const v1::UploadBegin& begin = message.begin();
+  if (Status status = CheckTaskId(begin.task_id()); !status.ok()) return Reply(status);
+  if (begin.claim_nonce().size() != kNonceBytes) {
+    return Reply(Status::InvalidArgument("claim_nonce: expected " + std::to_string(kNonceBytes) + " bytes"));
+  }
+  Result<CheckpointManifest> manifest = FromProto(begin.manifest());
+  if (!manifest.ok()) return Reply(manifest.status());
+  const std::string task_id = begin.task_id();
+  Result<std::unique_ptr<UploadStream>> stream =
+      uploads_.Begin(*miner, task_id, Bytes(begin.claim_nonce()), *manifest, begin.resume());
+  if (!stream.ok()) return Reply(stream.status());
+  while (reader->Read(&message)) {
+    if (message.has_chunk()) {
+      const v1::FileChunk& chunk = message.chunk();
+      Status appended = (*stream)->Append(chunk.file_index(), chunk.offset(), chunk.data());
+      if (!appended.ok()) return Reply(appended);  // what arrived before stays for a resume
+      continue;
+    }
+    if (message.has_begin()) return Reply(Status::InvalidArgument("a second UploadBegin in one upload"));
+    if (!message.has_end()) return Reply(Status::InvalidArgument("an upload message with nothing set"));
+    Result<SignedEnvelope> envelope = FromProto(message.end().envelope());
+    if (!envelope.ok()) return Reply(envelope.status().WithContext("envelope"));
+    Result<SubmissionRecord> submission = (*stream)->Finish(*envelope);
+    if (!submission.ok()) return Reply(submission.status());
+    FillReceipt(*submission, (*stream)->bytes_received(), receipt);
+    GetLogger("gateway")->info("miner {} uploaded checkpoint {} to task {} ({} files)", miner->ToHex(),
+                               submission->receipt_id, task_id, submission->manifest.files.size());
+    return grpc::Status::OK;
+  }
+  return Reply(Status::InvalidArgument(
+      "the upload ended without UploadEnd; what arrived is kept: resume after GetUploadStatus"));
+}
+
+grpc::Status MinerGatewayService::GetUploadStatus(grpc::ServerContext* context,
+                                                  const v1::GetUploadStatusRequest* request,
+                                                  v1::GetUploadStatusResponse* response) {
+  Result<PublicKey> miner = SessionMiner(*context);
+  if (!miner.ok()) return Reply(miner.status());
+  if (Status status = CheckTaskId(request->task_id()); !status.ok()) return Reply(status);
+  Result<UploadProgress> progress = uploads_.Progress(*miner, request->task_id());
+  if (!progress.ok()) return Reply(progress.status());
+  switch (progress->state) {
+    case UploadState::kNone: response->set_state(v1::UPLOAD_STATE_NONE); break;
+    case UploadState::kPartial:
+      response->set_state(v1::UPLOAD_STATE_PARTIAL);
+      ToProto(DigestAlgorithm::kBlake2b256, CheckpointManifestDigest(progress->partial->manifest),
+              response->mutable_manifest_digest());
+      for (uint64_t offset : progress->partial->durable_offsets) response->add_durable_offsets(offset);
+      break;
+    case UploadState::kComplete:
+      response->set_state(v1::UPLOAD_STATE_COMPLETE);
+      if (Status status = SetDigest(progress->submission->manifest_digest, response->mutable_manifest_digest());
+          !status.ok()) {
+        return Reply(status);
+      }
+      for (const CheckpointFileEntry& file : progress->submission->manifest.files) {
+        response->add_durable_offsets(file.size_bytes);
+      }
+      FillReceipt(*progress->submission, CheckpointBytes(progress->submission->manifest), response->mutable_receipt());
+      break;
+  }
   return grpc::Status::OK;
 }
 

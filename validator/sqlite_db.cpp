@@ -54,6 +54,12 @@ SqliteStatement& SqliteStatement::Bind(int index, int64_t value) {
   return *this;
 }
 
+SqliteStatement& SqliteStatement::BindReal(int index, double value) {
+  const int code = sqlite3_bind_double(statement_, index, value);
+  if (code != SQLITE_OK && bind_error_.ok()) bind_error_ = BindError(index, code);
+  return *this;
+}
+
 Result<bool> SqliteStatement::Step() {
   if (!bind_error_.ok()) return bind_error_;
   const int code = sqlite3_step(statement_);
@@ -77,6 +83,8 @@ std::string SqliteStatement::Text(int column) const {
 }
 
 int64_t SqliteStatement::Integer(int column) const { return sqlite3_column_int64(statement_, column); }
+
+double SqliteStatement::Real(int column) const { return sqlite3_column_double(statement_, column); }
 
 bool SqliteStatement::IsNull(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
 

@@ -27,6 +27,8 @@ class SqliteStatement {
   // Parameters are numbered from 1, as in SQL's ?1, ?2...
   SqliteStatement& Bind(int index, std::string_view text);
   SqliteStatement& Bind(int index, int64_t value);
+  // Not an overload of Bind: an int argument would be ambiguous between int64_t and double.
+  SqliteStatement& BindReal(int index, double value);
   // Runs until the next row (true) or the end (false).
   Result<bool> Step();
   // Runs to the end, for statements that return no rows.
@@ -34,6 +36,7 @@ class SqliteStatement {
   // Columns of the current row, numbered from 0.
   std::string Text(int column) const;
   int64_t Integer(int column) const;
+  double Real(int column) const;
   bool IsNull(int column) const;
 
  private:

@@ -4,6 +4,10 @@
 #include <string>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
+#include "common/hex.h"
+
 namespace gradients {
 
 const std::vector<std::string>& SqliteStoreMigrations() {
@@ -93,6 +97,36 @@ CREATE TABLE declines (
       R"sql(
 ALTER TABLE models ADD COLUMN parameters INTEGER NOT NULL DEFAULT 0;
 )sql",
+      R"sql(
+ALTER TABLE tasks ADD COLUMN train_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN offer_closes_at_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN offer_rounds INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX claims_by_miner ON claims(miner, claimed_at_ms);
+ALTER TABLE claims ADD COLUMN progress TEXT NOT NULL DEFAULT '';
+ALTER TABLE claims ADD COLUMN progress_at_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE claims ADD COLUMN uploads INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE partial_uploads (
+  task_id TEXT NOT NULL,
+  miner TEXT NOT NULL,
+  manifest_json TEXT NOT NULL,
+  durable_offsets TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (task_id, miner),
+  FOREIGN KEY (task_id, miner) REFERENCES claims(task_id, miner)
+);
+CREATE TABLE submissions (
+  task_id TEXT NOT NULL,
+  miner TEXT NOT NULL,
+  receipt_id TEXT NOT NULL UNIQUE,
+  manifest_json TEXT NOT NULL,
+  manifest_digest TEXT NOT NULL,
+  file_blobs TEXT NOT NULL,
+  received_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (task_id, miner),
+  FOREIGN KEY (task_id, miner) REFERENCES claims(task_id, miner)
+);
+CREATE INDEX submissions_by_digest ON submissions(task_id, manifest_digest, received_at_ms);
+)sql",
   };
   return migrations;
 }
@@ -102,7 +136,7 @@ namespace {
 constexpr std::string_view kTaskColumns =
     "id, type, model_hash, dataset_hash, columns_json, minutes, pool_size, split_seed, status, failure_reason, "
     "created_at_ms, deadline_ms, updated_at_ms, train_blob, test_blob, train_rows, test_rows, min_pool_size, "
-    "max_training_tokens, COALESCE(request_id, ''), request_fingerprint";
+    "max_training_tokens, COALESCE(request_id, ''), request_fingerprint, train_bytes, offer_closes_at_ms, offer_rounds";
 
 Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   TaskRecord task;
@@ -129,8 +163,97 @@ Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   task.max_training_tokens = row.Integer(18);
   task.request_id = row.Text(19);
   task.request_fingerprint = row.Text(20);
+  task.train_bytes = row.Integer(21);
+  task.offer_closes_at_ms = row.Integer(22);
+  task.offer_rounds = row.Integer(23);
   return task;
 }
+
+// Manifests are kept as JSON: readable with the sqlite3 shell, and parsed back strictly (a row that
+// does not parse is DataLoss, never a guess).
+std::string ManifestToJson(const CheckpointManifest& manifest) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const CheckpointFileEntry& file : manifest.files) {
+    files.push_back({{"path", file.path},
+                     {"size", file.size_bytes},
+                     {"algorithm", file.algorithm == DigestAlgorithm::kBlake2b256 ? 1 : 2},
+                     {"digest", ToHex(file.digest)}});
+  }
+  return nlohmann::json{{"kind", static_cast<int>(manifest.kind)}, {"files", std::move(files)}}.dump();
+}
+
+Result<CheckpointManifest> ManifestFromJson(const std::string& text, std::string_view where) {
+  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const auto corrupt = [&] { return Status::DataLoss(std::string(where) + ": stored manifest does not parse"); };
+  if (!json.is_object() || !json.contains("kind") || !json["kind"].is_number_integer() || !json.contains("files") ||
+      !json["files"].is_array()) {
+    return corrupt();
+  }
+  const int kind = json["kind"].get<int>();
+  if (kind != 1 && kind != 2) return corrupt();
+  CheckpointManifest manifest{.kind = static_cast<CheckpointKind>(kind), .files = {}};
+  for (const nlohmann::json& file : json["files"]) {
+    if (!file.is_object() || !file.contains("path") || !file["path"].is_string() || !file.contains("size") ||
+        !file["size"].is_number_unsigned() || !file.contains("algorithm") || !file["algorithm"].is_number_integer() ||
+        !file.contains("digest") || !file["digest"].is_string()) {
+      return corrupt();
+    }
+    Result<std::vector<uint8_t>> digest = FromHex(file["digest"].get<std::string>());
+    if (!digest.ok() || digest->size() != 32) return corrupt();
+    CheckpointFileEntry entry{.path = file["path"].get<std::string>(),
+                              .size_bytes = file["size"].get<uint64_t>(),
+                              .algorithm = file["algorithm"].get<int>() == 1 ? DigestAlgorithm::kBlake2b256
+                                                                             : DigestAlgorithm::kSha256,
+                              .digest = {}};
+    std::copy(digest->begin(), digest->end(), entry.digest.begin());
+    manifest.files.push_back(std::move(entry));
+  }
+  return manifest;
+}
+
+// A list of numbers or hashes as one text column: "a,b,c".
+template <typename T>
+std::string JoinList(const std::vector<T>& values) {
+  std::string out;
+  for (const T& value : values) {
+    if (!out.empty()) out += ',';
+    if constexpr (std::is_same_v<T, std::string>) {
+      out += value;
+    } else {
+      out += std::to_string(value);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+Result<SubmissionRecord> ReadSubmission(const SqliteStatement& row) {
+  SubmissionRecord submission{.task_id = row.Text(0), .miner = row.Text(1), .receipt_id = row.Text(2), .manifest = {},
+                              .manifest_digest = row.Text(4), .file_blobs = SplitList(row.Text(5)),
+                              .received_at_ms = row.Integer(6)};
+  const std::string where = "submission " + submission.receipt_id;
+  Result<CheckpointManifest> manifest = ManifestFromJson(row.Text(3), where);
+  if (!manifest.ok()) return manifest.status();
+  submission.manifest = std::move(*manifest);
+  if (submission.file_blobs.size() != submission.manifest.files.size()) {
+    return Status::DataLoss(where + ": stored blob list does not match its manifest");
+  }
+  return submission;
+}
+
+constexpr std::string_view kSubmissionColumns =
+    "task_id, miner, receipt_id, manifest_json, manifest_digest, file_blobs, received_at_ms";
 
 // Collects every row of `statement` through `read`.
 template <typename T, typename Read>
@@ -357,7 +480,8 @@ Result<std::vector<TaskRecord>> SqliteStore::ListTasks(std::optional<TaskStatus>
 }
 
 Status SqliteStore::Transition(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
-                               int64_t at_ms, std::optional<int64_t> deadline_ms) {
+                               int64_t at_ms, std::optional<int64_t> deadline_ms,
+                               std::optional<int64_t> offer_closes_at_ms) {
   const std::string task = "task " + std::string(id.substr(0, 80));
   if (!IsAllowedTransition(from, to)) {
     return Status::FailedPrecondition(task + ": " + std::string(TaskStatusName(from)) + " -> " +
@@ -367,7 +491,8 @@ Status SqliteStore::Transition(std::string_view id, TaskStatus from, TaskStatus 
   Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
   Result<SqliteStatement> update = db_->Prepare(
-      "UPDATE tasks SET status = ?1, failure_reason = ?2, updated_at_ms = ?3, deadline_ms = COALESCE(?4, deadline_ms) "
+      "UPDATE tasks SET status = ?1, failure_reason = ?2, updated_at_ms = ?3, deadline_ms = COALESCE(?4, deadline_ms), "
+      "offer_closes_at_ms = COALESCE(?7, offer_closes_at_ms), offer_rounds = offer_rounds + (?7 IS NOT NULL) "
       "WHERE id = ?5 AND status = ?6");
   if (!update.ok()) return update.status();
   update->Bind(1, TaskStatusName(to))
@@ -376,6 +501,7 @@ Status SqliteStore::Transition(std::string_view id, TaskStatus from, TaskStatus 
       .Bind(5, id)
       .Bind(6, TaskStatusName(from));
   if (deadline_ms) update->Bind(4, *deadline_ms);
+  if (offer_closes_at_ms) update->Bind(7, *offer_closes_at_ms);
   GRADIENTS_RETURN_IF_ERROR(update->Run());
   if (db_->Changes() == 0) {
     Result<SqliteStatement> select = db_->Prepare("SELECT status FROM tasks WHERE id = ?1");
@@ -394,18 +520,19 @@ Status SqliteStore::TransitionTask(std::string_view id, TaskStatus from, TaskSta
   return Transition(id, from, to, reason, at_ms, std::nullopt);
 }
 
-Status SqliteStore::RecordSplit(std::string_view id, const std::string& train_blob, const std::string& test_blob,
-                                int64_t train_rows, int64_t test_rows) {
+Status SqliteStore::RecordSplit(std::string_view id, const TaskSplit& split) {
   std::lock_guard lock(mutex_);
   Result<SqliteStatement> update = db_->Prepare(
-      "UPDATE tasks SET train_blob = ?1, test_blob = ?2, train_rows = ?3, test_rows = ?4 WHERE id = ?5 AND status = ?6");
+      "UPDATE tasks SET train_blob = ?1, test_blob = ?2, train_rows = ?3, test_rows = ?4, train_bytes = ?7 "
+      "WHERE id = ?5 AND status = ?6");
   if (!update.ok()) return update.status();
-  GRADIENTS_RETURN_IF_ERROR(update->Bind(1, train_blob)
-                                .Bind(2, test_blob)
-                                .Bind(3, train_rows)
-                                .Bind(4, test_rows)
+  GRADIENTS_RETURN_IF_ERROR(update->Bind(1, split.train_blob)
+                                .Bind(2, split.test_blob)
+                                .Bind(3, split.train_rows)
+                                .Bind(4, split.test_rows)
                                 .Bind(5, id)
                                 .Bind(6, TaskStatusName(TaskStatus::kPreparing))
+                                .Bind(7, split.train_bytes)
                                 .Run());
   if (db_->Changes() == 0) {
     return Status::FailedPrecondition("task " + std::string(id.substr(0, 80)) + " is not preparing (or does not exist)");
@@ -413,19 +540,57 @@ Status SqliteStore::RecordSplit(std::string_view id, const std::string& train_bl
   return Status::Ok();
 }
 
-Status SqliteStore::OpenOffers(std::string_view id, int64_t deadline_ms, std::string_view reason, int64_t at_ms) {
-  return Transition(id, TaskStatus::kPreparing, TaskStatus::kOffering, reason, at_ms, deadline_ms);
+Status SqliteStore::OpenOffers(std::string_view id, int64_t deadline_ms, int64_t offer_closes_at_ms,
+                               std::string_view reason, int64_t at_ms) {
+  return Transition(id, TaskStatus::kPreparing, TaskStatus::kOffering, reason, at_ms, deadline_ms, offer_closes_at_ms);
+}
+
+Status SqliteStore::ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms,
+                                 std::string_view reason, int64_t at_ms) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  if (!transaction.ok()) return transaction.status();
+  Result<SqliteStatement> update = db_->Prepare(
+      "UPDATE tasks SET offer_closes_at_ms = ?1, deadline_ms = ?2, offer_rounds = offer_rounds + 1, updated_at_ms = ?3 "
+      "WHERE id = ?4 AND status = ?5");
+  if (!update.ok()) return update.status();
+  GRADIENTS_RETURN_IF_ERROR(update->Bind(1, offer_closes_at_ms)
+                                .Bind(2, deadline_ms)
+                                .Bind(3, at_ms)
+                                .Bind(4, id)
+                                .Bind(5, TaskStatusName(TaskStatus::kOffering))
+                                .Run());
+  if (db_->Changes() == 0) {
+    return Status::FailedPrecondition("task " + std::string(id.substr(0, 80)) + " is not offering (or does not exist)");
+  }
+  GRADIENTS_RETURN_IF_ERROR(RecordEvent(id, TaskStatus::kOffering, TaskStatus::kOffering, reason, at_ms));
+  return transaction->Commit();
+}
+
+Result<std::vector<MinerClaims>> SqliteStore::ListMinerClaims() {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare(
+      "SELECT claims.miner, MAX(claims.claimed_at_ms), SUM(tasks.status IN (?1, ?2)) FROM claims "
+      "JOIN tasks ON tasks.id = claims.task_id GROUP BY claims.miner ORDER BY claims.miner");
+  if (!select.ok()) return select.status();
+  select->Bind(1, TaskStatusName(TaskStatus::kOffering)).Bind(2, TaskStatusName(TaskStatus::kTraining));
+  return ReadAll<MinerClaims>(*select, [](const SqliteStatement& row) -> Result<MinerClaims> {
+    return MinerClaims{.miner = row.Text(0), .last_claim_at_ms = row.Integer(1), .active_claims = row.Integer(2)};
+  });
 }
 
 Result<std::optional<ClaimRecord>> SqliteStore::FindClaim(std::string_view task_id, std::string_view miner) {
   Result<SqliteStatement> select =
-      db_->Prepare("SELECT task_id, miner, nonce, claimed_at_ms FROM claims WHERE task_id = ?1 AND miner = ?2");
+      db_->Prepare("SELECT task_id, miner, nonce, claimed_at_ms, uploads FROM claims WHERE task_id = ?1 AND miner = ?2");
   if (!select.ok()) return select.status();
   Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<ClaimRecord>();
-  return std::optional<ClaimRecord>(ClaimRecord{
-      .task_id = select->Text(0), .miner = select->Text(1), .nonce = select->Text(2), .claimed_at_ms = select->Integer(3)});
+  return std::optional<ClaimRecord>(ClaimRecord{.task_id = select->Text(0),
+                                                .miner = select->Text(1),
+                                                .nonce = select->Text(2),
+                                                .claimed_at_ms = select->Integer(3),
+                                                .uploads = select->Integer(4)});
 }
 
 Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
@@ -438,7 +603,8 @@ Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string
   if (*existing) return **existing;  // idempotent: a miner that restarts loses nothing
   const std::string task = "task " + std::string(task_id.substr(0, 80));
   Result<SqliteStatement> select = db_->Prepare(
-      "SELECT status, deadline_ms, pool_size, (SELECT COUNT(*) FROM claims WHERE task_id = ?1) FROM tasks WHERE id = ?1");
+      "SELECT status, deadline_ms, pool_size, (SELECT COUNT(*) FROM claims WHERE task_id = ?1), offer_closes_at_ms "
+      "FROM tasks WHERE id = ?1");
   if (!select.ok()) return select.status();
   Result<bool> row = select->Bind(1, task_id).Step();
   if (!row.ok()) return row.status();
@@ -449,6 +615,7 @@ Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string
     return Status::FailedPrecondition(task + " is " + status + ": its offers are closed");
   }
   if (now_ms >= deadline_ms) return Status::FailedPrecondition(task + ": its deadline has passed");
+  if (now_ms >= select->Integer(4)) return Status::FailedPrecondition(task + ": its offer window has closed");
   if (claims >= pool_size) return Status::FailedPrecondition(task + ": its pool is full");
   Result<SqliteStatement> insert =
       db_->Prepare("INSERT INTO claims (task_id, miner, nonce, claimed_at_ms) VALUES (?1, ?2, ?3, ?4)");
@@ -473,11 +640,12 @@ Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string
 Result<std::vector<ClaimRecord>> SqliteStore::ListClaims(std::string_view task_id) {
   std::lock_guard lock(mutex_);
   Result<SqliteStatement> select = db_->Prepare(
-      "SELECT task_id, miner, nonce, claimed_at_ms FROM claims WHERE task_id = ?1 ORDER BY sequence");
+      "SELECT task_id, miner, nonce, claimed_at_ms, uploads FROM claims WHERE task_id = ?1 ORDER BY sequence");
   if (!select.ok()) return select.status();
   select->Bind(1, task_id);
   return ReadAll<ClaimRecord>(*select, [](const SqliteStatement& row) -> Result<ClaimRecord> {
-    return ClaimRecord{.task_id = row.Text(0), .miner = row.Text(1), .nonce = row.Text(2), .claimed_at_ms = row.Integer(3)};
+    return ClaimRecord{.task_id = row.Text(0), .miner = row.Text(1), .nonce = row.Text(2),
+                       .claimed_at_ms = row.Integer(3), .uploads = row.Integer(4)};
   });
 }
 
@@ -491,6 +659,166 @@ Status SqliteStore::RecordDecline(std::string_view task_id, std::string_view min
   GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task_id).Bind(2, miner).Bind(3, reason).Bind(4, detail).Bind(5, at_ms).Run());
   if (db_->Changes() == 0) return Status::NotFound("no task " + std::string(task_id.substr(0, 80)));
   return Status::Ok();
+}
+
+Result<ClaimRecord> SqliteStore::GetClaim(std::string_view task_id, std::string_view miner) {
+  std::lock_guard lock(mutex_);
+  Result<std::optional<ClaimRecord>> claim = FindClaim(task_id, miner);
+  if (!claim.ok()) return claim.status();
+  if (!*claim) return Status::NotFound("no claim on task " + std::string(task_id.substr(0, 80)) + " by this miner");
+  return **claim;
+}
+
+Result<bool> SqliteStore::MayFetchBlob(std::string_view miner, std::string_view blob) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare(
+      "SELECT 1 FROM claims JOIN tasks ON tasks.id = claims.task_id WHERE claims.miner = ?1 AND "
+      "(tasks.train_blob = ?2 OR EXISTS (SELECT 1 FROM model_files WHERE model_files.model_hash = tasks.model_hash "
+      "AND model_files.blob = ?2)) LIMIT 1");
+  if (!select.ok()) return select.status();
+  return select->Bind(1, miner).Bind(2, blob).Step();
+}
+
+Status SqliteStore::RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress,
+                                   int64_t at_ms, int64_t min_interval_ms) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  if (!transaction.ok()) return transaction.status();
+  Result<SqliteStatement> select =
+      db_->Prepare("SELECT progress_at_ms FROM claims WHERE task_id = ?1 AND miner = ?2");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no claim on task " + std::string(task_id.substr(0, 80)) + " by this miner");
+  const int64_t previous_ms = select->Integer(0);
+  if (previous_ms > 0 && at_ms - previous_ms < min_interval_ms) {
+    return Status::ResourceExhausted("progress reports: at most one per " + std::to_string(min_interval_ms) +
+                                     " ms per task");
+  }
+  Result<SqliteStatement> update =
+      db_->Prepare("UPDATE claims SET progress = ?3, progress_at_ms = ?4 WHERE task_id = ?1 AND miner = ?2");
+  if (!update.ok()) return update.status();
+  GRADIENTS_RETURN_IF_ERROR(update->Bind(1, task_id).Bind(2, miner).Bind(3, progress).Bind(4, at_ms).Run());
+  return transaction->Commit();
+}
+
+Result<std::optional<PartialUpload>> SqliteStore::GetPartialUpload(std::string_view task_id, std::string_view miner) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare(
+      "SELECT manifest_json, durable_offsets, updated_at_ms FROM partial_uploads WHERE task_id = ?1 AND miner = ?2");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<PartialUpload>();
+  const std::string where = "partial upload to task " + std::string(task_id.substr(0, 80));
+  Result<CheckpointManifest> manifest = ManifestFromJson(select->Text(0), where);
+  if (!manifest.ok()) return manifest.status();
+  PartialUpload upload{.task_id = std::string(task_id), .miner = std::string(miner), .manifest = std::move(*manifest),
+                       .durable_offsets = {}, .updated_at_ms = select->Integer(2)};
+  for (const std::string& offset : SplitList(select->Text(1))) {
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(offset.c_str(), &end, 10);
+    if (offset.empty() || end != offset.c_str() + offset.size()) return Status::DataLoss(where + ": bad offsets");
+    upload.durable_offsets.push_back(value);
+  }
+  if (upload.durable_offsets.size() != upload.manifest.files.size()) {
+    return Status::DataLoss(where + ": offsets do not match its manifest");
+  }
+  return std::optional<PartialUpload>(std::move(upload));
+}
+
+Status SqliteStore::SavePartialUpload(const PartialUpload& upload) {
+  if (upload.durable_offsets.size() != upload.manifest.files.size()) {
+    return Status::InvalidArgument("partial upload: one offset per manifest file");
+  }
+  std::lock_guard lock(mutex_);
+  Result<std::optional<ClaimRecord>> claim = FindClaim(upload.task_id, upload.miner);
+  if (!claim.ok()) return claim.status();
+  if (!*claim) return Status::NotFound("no claim on task " + upload.task_id.substr(0, 80) + " by this miner");
+  Result<SqliteStatement> upsert = db_->Prepare(
+      "INSERT INTO partial_uploads (task_id, miner, manifest_json, durable_offsets, updated_at_ms) "
+      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (task_id, miner) DO UPDATE SET manifest_json = excluded.manifest_json, "
+      "durable_offsets = excluded.durable_offsets, updated_at_ms = excluded.updated_at_ms");
+  if (!upsert.ok()) return upsert.status();
+  return upsert->Bind(1, upload.task_id)
+      .Bind(2, upload.miner)
+      .Bind(3, ManifestToJson(upload.manifest))
+      .Bind(4, JoinList(upload.durable_offsets))
+      .Bind(5, upload.updated_at_ms)
+      .Run();
+}
+
+Status SqliteStore::DeletePartialUploadLocked(std::string_view task_id, std::string_view miner) {
+  Result<SqliteStatement> remove = db_->Prepare("DELETE FROM partial_uploads WHERE task_id = ?1 AND miner = ?2");
+  if (!remove.ok()) return remove.status();
+  return remove->Bind(1, task_id).Bind(2, miner).Run();
+}
+
+Status SqliteStore::DeletePartialUpload(std::string_view task_id, std::string_view miner) {
+  std::lock_guard lock(mutex_);
+  return DeletePartialUploadLocked(task_id, miner);
+}
+
+Status SqliteStore::RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) {
+  if (submission.file_blobs.size() != submission.manifest.files.size()) {
+    return Status::InvalidArgument("submission: one blob per manifest file");
+  }
+  std::lock_guard lock(mutex_);
+  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  if (!transaction.ok()) return transaction.status();
+  const std::string task = "task " + submission.task_id.substr(0, 80);
+  Result<std::optional<ClaimRecord>> claim = FindClaim(submission.task_id, submission.miner);
+  if (!claim.ok()) return claim.status();
+  if (!*claim) return Status::FailedPrecondition(task + ": no claim by this miner");
+  Result<SqliteStatement> select = db_->Prepare("SELECT status, deadline_ms FROM tasks WHERE id = ?1");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, submission.task_id).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no " + task);
+  const std::string status = select->Text(0);
+  if (status != TaskStatusName(TaskStatus::kOffering) && status != TaskStatusName(TaskStatus::kTraining)) {
+    return Status::FailedPrecondition(task + " is " + status + ": it takes no uploads");
+  }
+  if (now_ms > select->Integer(1)) return Status::FailedPrecondition(task + ": its deadline has passed");
+  Result<SqliteStatement> upsert = db_->Prepare(
+      "INSERT INTO submissions (" + std::string(kSubmissionColumns) +
+      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (task_id, miner) DO UPDATE SET receipt_id = excluded.receipt_id, "
+      "manifest_json = excluded.manifest_json, manifest_digest = excluded.manifest_digest, "
+      "file_blobs = excluded.file_blobs, received_at_ms = excluded.received_at_ms");
+  if (!upsert.ok()) return upsert.status();
+  GRADIENTS_RETURN_IF_ERROR(upsert->Bind(1, submission.task_id)
+                                .Bind(2, submission.miner)
+                                .Bind(3, submission.receipt_id)
+                                .Bind(4, ManifestToJson(submission.manifest))
+                                .Bind(5, submission.manifest_digest)
+                                .Bind(6, JoinList(submission.file_blobs))
+                                .Bind(7, submission.received_at_ms)
+                                .Run());
+  GRADIENTS_RETURN_IF_ERROR(DeletePartialUploadLocked(submission.task_id, submission.miner));
+  Result<SqliteStatement> count = db_->Prepare("UPDATE claims SET uploads = uploads + 1 WHERE task_id = ?1 AND miner = ?2");
+  if (!count.ok()) return count.status();
+  GRADIENTS_RETURN_IF_ERROR(count->Bind(1, submission.task_id).Bind(2, submission.miner).Run());
+  return transaction->Commit();
+}
+
+Result<SubmissionRecord> SqliteStore::GetSubmission(std::string_view task_id, std::string_view miner) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kSubmissionColumns) +
+                                                " FROM submissions WHERE task_id = ?1 AND miner = ?2");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no submission to task " + std::string(task_id.substr(0, 80)) + " by this miner");
+  return ReadSubmission(*select);
+}
+
+Result<std::vector<SubmissionRecord>> SqliteStore::ListSubmissions(std::string_view task_id) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kSubmissionColumns) +
+                                                " FROM submissions WHERE task_id = ?1 ORDER BY received_at_ms, receipt_id");
+  if (!select.ok()) return select.status();
+  select->Bind(1, task_id);
+  return ReadAll<SubmissionRecord>(*select, ReadSubmission);
 }
 
 Result<std::vector<TaskEvent>> SqliteStore::TaskHistory(std::string_view id) {

@@ -35,12 +35,25 @@ class SqliteStore final : public Store {
   Result<std::vector<TaskRecord>> ListTasks(std::optional<TaskStatus> status) override;
   Status TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
                         int64_t at_ms) override;
-  Status RecordSplit(std::string_view id, const std::string& train_blob, const std::string& test_blob,
-                     int64_t train_rows, int64_t test_rows) override;
-  Status OpenOffers(std::string_view id, int64_t deadline_ms, std::string_view reason, int64_t at_ms) override;
+  Status RecordSplit(std::string_view id, const TaskSplit& split) override;
+  Status OpenOffers(std::string_view id, int64_t deadline_ms, int64_t offer_closes_at_ms, std::string_view reason,
+                    int64_t at_ms) override;
+  Status ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms, std::string_view reason,
+                      int64_t at_ms) override;
+  Result<std::vector<MinerClaims>> ListMinerClaims() override;
   Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
                                 int64_t now_ms) override;
   Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) override;
+  Result<ClaimRecord> GetClaim(std::string_view task_id, std::string_view miner) override;
+  Result<bool> MayFetchBlob(std::string_view miner, std::string_view blob) override;
+  Status RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress, int64_t at_ms,
+                        int64_t min_interval_ms) override;
+  Result<std::optional<PartialUpload>> GetPartialUpload(std::string_view task_id, std::string_view miner) override;
+  Status SavePartialUpload(const PartialUpload& upload) override;
+  Status DeletePartialUpload(std::string_view task_id, std::string_view miner) override;
+  Status RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) override;
+  Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) override;
+  Result<std::vector<SubmissionRecord>> ListSubmissions(std::string_view task_id) override;
   Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
                        std::string_view detail, int64_t at_ms) override;
   Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) override;
@@ -49,11 +62,13 @@ class SqliteStore final : public Store {
   explicit SqliteStore(std::unique_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
   Result<std::vector<ModelFile>> ModelFiles(std::string_view hash);
   Result<std::optional<ClaimRecord>> FindClaim(std::string_view task_id, std::string_view miner);
+  Status DeletePartialUploadLocked(std::string_view task_id, std::string_view miner);
   Status RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to, std::string_view reason,
                      int64_t at_ms);
   Result<TaskRecord> GetTaskWhere(std::string_view column, std::string_view value);
+  // `offer_closes_at_ms`, when given, also starts the first offer window.
   Status Transition(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason, int64_t at_ms,
-                    std::optional<int64_t> deadline_ms);
+                    std::optional<int64_t> deadline_ms, std::optional<int64_t> offer_closes_at_ms = std::nullopt);
 
   std::mutex mutex_;  // one connection, one caller at a time
   std::unique_ptr<SqliteDatabase> db_;

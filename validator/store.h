@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/checkpoint_manifest.h"
 #include "common/status.h"
 #include "validator/task_status.h"
 
@@ -75,7 +76,20 @@ struct TaskRecord {
   std::string test_blob{};   // hidden: never leaves the validator
   int64_t train_rows = 0;
   int64_t test_rows = 0;
+  int64_t train_bytes = 0;
+  // While offering: when the current offer window closes, and how many windows it has had.
+  int64_t offer_closes_at_ms = 0;
+  int64_t offer_rounds = 0;
   friend bool operator==(const TaskRecord&, const TaskRecord&) = default;
+};
+
+// A task's dataset split into the blobs miners fetch and the blob that stays hidden.
+struct TaskSplit {
+  std::string train_blob{};
+  std::string test_blob{};
+  int64_t train_rows = 0;
+  int64_t test_rows = 0;
+  int64_t train_bytes = 0;
 };
 
 // One status change, kept for the task's history and the audit log.
@@ -94,7 +108,38 @@ struct ClaimRecord {
   std::string miner{};  // public key, hex
   std::string nonce{};  // hex; bound into the miner's checkpoint envelope
   int64_t claimed_at_ms = 0;
+  int64_t uploads = 0;  // verified uploads so far (each re-upload counts)
   friend bool operator==(const ClaimRecord&, const ClaimRecord&) = default;
+};
+
+struct MinerClaims {
+  std::string miner{};
+  int64_t last_claim_at_ms = 0;
+  int64_t active_claims = 0;
+  friend bool operator==(const MinerClaims&, const MinerClaims&) = default;
+};
+
+// The part of a miner's upload that is durably stored: per manifest file, how many bytes (the
+// files themselves live in the validator's uploads directory).
+struct PartialUpload {
+  std::string task_id{};
+  std::string miner{};
+  CheckpointManifest manifest{};
+  std::vector<uint64_t> durable_offsets{};  // one per manifest file
+  int64_t updated_at_ms = 0;
+  friend bool operator==(const PartialUpload&, const PartialUpload&) = default;
+};
+
+// A verified checkpoint: its manifest and, per file, the blob holding its bytes.
+struct SubmissionRecord {
+  std::string task_id{};
+  std::string miner{};
+  std::string receipt_id{};
+  CheckpointManifest manifest{};
+  std::string manifest_digest{};        // hex of CheckpointManifestDigest
+  std::vector<std::string> file_blobs{};  // one per manifest file
+  int64_t received_at_ms = 0;
+  friend bool operator==(const SubmissionRecord&, const SubmissionRecord&) = default;
 };
 
 class Store {
@@ -124,20 +169,53 @@ class Store {
   virtual Status TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
                                 int64_t at_ms) = 0;
   // Records the dataset's splits of a task that is preparing (FailedPrecondition otherwise).
-  virtual Status RecordSplit(std::string_view id, const std::string& train_blob, const std::string& test_blob,
-                             int64_t train_rows, int64_t test_rows) = 0;
-  // preparing -> offering with the upload deadline, in one step: a task's training time counts
-  // from the moment its offers open.
-  virtual Status OpenOffers(std::string_view id, int64_t deadline_ms, std::string_view reason, int64_t at_ms) = 0;
+  virtual Status RecordSplit(std::string_view id, const TaskSplit& split) = 0;
+  // preparing -> offering with the upload deadline and the end of the first offer window, in one
+  // step: a task's training time counts from the moment its offers open.
+  virtual Status OpenOffers(std::string_view id, int64_t deadline_ms, int64_t offer_closes_at_ms,
+                            std::string_view reason, int64_t at_ms) = 0;
+  // Another offer window for a task still offering (its round count goes up, the event is recorded
+  // with `reason`); the deadline moves to `deadline_ms` (a task nobody took yet gets its whole
+  // training time again).
+  virtual Status ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms,
+                              std::string_view reason, int64_t at_ms) = 0;
 
   // A miner's claim on a task, in one transaction. The same miner again gets its existing claim
-  // (also after the pool closed); a new claim needs the task offering, before its deadline, with
-  // room in its pool, and the claim that fills the pool moves the task to training.
+  // (also after the pool closed); a new claim needs the task offering, its offer window open,
+  // before its deadline, with room in its pool, and the claim that fills the pool moves the task to
+  // training.
   // FailedPrecondition says which does not hold; NotFound for an unknown task.
   virtual Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
                                         int64_t now_ms) = 0;
   // In claim order.
   virtual Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) = 0;
+  // Per miner that ever claimed a task: its latest claim and its claims on tasks still offering or
+  // training (what offers are ordered and capped by).
+  virtual Result<std::vector<MinerClaims>> ListMinerClaims() = 0;
+  // NotFound when the miner has no claim on the task.
+  virtual Result<ClaimRecord> GetClaim(std::string_view task_id, std::string_view miner) = 0;
+  // Whether `blob` is a file of the base model or the training split of a task the miner claimed
+  // (never the hidden test split).
+  virtual Result<bool> MayFetchBlob(std::string_view miner, std::string_view blob) = 0;
+  // Keeps a claim's latest progress report (opaque to the store). NotFound without a claim;
+  // ResourceExhausted when the previous report is less than `min_interval_ms` old.
+  virtual Status RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress,
+                                int64_t at_ms, int64_t min_interval_ms) = 0;
+
+  // A miner's upload in progress for a task; none when there is nothing stored.
+  virtual Result<std::optional<PartialUpload>> GetPartialUpload(std::string_view task_id, std::string_view miner) = 0;
+  // Creates or replaces it; the miner must hold a claim on the task.
+  virtual Status SavePartialUpload(const PartialUpload& upload) = 0;
+  virtual Status DeletePartialUpload(std::string_view task_id, std::string_view miner) = 0;
+  // Records a verified checkpoint and drops the partial upload it came from, in one transaction:
+  // the miner holds a claim, the task takes uploads (offering or training) and `now_ms` is not
+  // past its deadline (FailedPrecondition naming which does not hold). An earlier submission of
+  // the same miner to the task is replaced; the claim's upload count goes up.
+  virtual Status RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) = 0;
+  // NotFound when the miner has not submitted to the task.
+  virtual Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) = 0;
+  // Oldest receipt first.
+  virtual Result<std::vector<SubmissionRecord>> ListSubmissions(std::string_view task_id) = 0;
   // A miner's "no" to an offer, kept for the operator (why offers go untaken).
   virtual Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
                                std::string_view detail, int64_t at_ms) = 0;

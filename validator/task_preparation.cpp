@@ -1,10 +1,12 @@
 #include "validator/task_preparation.h"
 
+#include <algorithm>
+
 #include <string>
 
 namespace gradients {
 Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_id, int64_t now_ms,
-                   const SplitOptions& options) {
+                   int64_t offer_window_ms, const SplitOptions& options) {
   Result<TaskRecord> task = store.GetTask(task_id);
   if (!task.ok()) return task.status();
   if (task->status == TaskStatus::kPending) {
@@ -36,9 +38,14 @@ Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_i
   if (!train.ok()) return train.status();
   Result<StoredBlob> test = blobs.Put(split->test);
   if (!test.ok()) return test.status();
-  GRADIENTS_RETURN_IF_ERROR(store.RecordSplit(task_id, train->hash, test->hash, split->train_rows, split->test_rows));
+  GRADIENTS_RETURN_IF_ERROR(store.RecordSplit(task_id, {.train_blob = train->hash,
+                                                        .test_blob = test->hash,
+                                                        .train_rows = split->train_rows,
+                                                        .test_rows = split->test_rows,
+                                                        .train_bytes = static_cast<int64_t>(train->bytes)}));
   // Training time counts from the moment the offers open (CreateTaskRequest.duration_minutes).
-  return store.OpenOffers(task_id, now_ms + task->minutes * 60'000,
+  const int64_t deadline_ms = now_ms + task->minutes * 60'000;
+  return store.OpenOffers(task_id, deadline_ms, std::min(now_ms + offer_window_ms, deadline_ms),
                           "split " + std::to_string(split->train_rows) + " training and " +
                               std::to_string(split->test_rows) + " test rows",
                           now_ms);

@@ -65,6 +65,7 @@ Status FillTaskSpec(const TaskRecord& task, const ModelRecord& model, const Data
   if (!task.train_blob.empty()) {
     v1::BlobRef* ref = spec->mutable_training_split();
     GRADIENTS_RETURN_IF_ERROR(SetDigest(task.train_blob, ref->mutable_digest()));
+    ref->set_size_bytes(static_cast<uint64_t>(task.train_bytes));
     ref->set_file_name("train." + dataset.format);
     ref->set_role(v1::BLOB_ROLE_TRAINING_SPLIT);
     spec->set_training_split_format(dataset.format == "csv" ? v1::DATASET_FORMAT_CSV : v1::DATASET_FORMAT_JSONL);

@@ -10,6 +10,7 @@
 
 #include "common/durable_file.h"
 #include "common/logging.h"
+#include "validator/offer_rounds.h"
 #include "validator/registry.h"
 #include "validator/task_preparation.h"
 
@@ -19,6 +20,7 @@ namespace {
 constexpr uint64_t kMaxPemBytes = 1 << 20;
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
 constexpr auto kPreparerInterval = std::chrono::seconds(5);
+constexpr auto kOfferInterval = std::chrono::seconds(1);
 
 // The admin token: the file's content without surrounding whitespace, from a file only its owner
 // may access.
@@ -79,38 +81,60 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
     if (!token.ok()) return token.status();
     admin.token = std::move(*token);
   }
+  Result<std::unique_ptr<CheckpointUploads>> uploads = CheckpointUploads::Open(
+      *data->store, *data->blobs, data->root / "uploads", options.auth.validator_id, options.uploads, now_ms);
+  if (!uploads.ok()) return uploads.status().WithContext("data_dir");
   std::unique_ptr<ValidatorDaemon> daemon(
-      new ValidatorDaemon(std::move(*data), options.auth, std::move(admin), now_ms));
+      new ValidatorDaemon(std::move(*data), std::move(*uploads), options.auth, options.offers, std::move(admin), now_ms));
   GRADIENTS_RETURN_IF_ERROR(daemon->PrepareTasks(now));
   GRADIENTS_RETURN_IF_ERROR(daemon->StartGateway(options.gateway));
   GRADIENTS_RETURN_IF_ERROR(daemon->StartAdmin(options.admin));
   const nlohmann::json ports = {{"gateway", daemon->gateway_port_}, {"admin", daemon->admin_port_}};
   GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(daemon->data_.root / "ports.json", ports.dump() + "\n"));
-  daemon->preparer_ = std::thread([raw = daemon.get()] { raw->PrepareInBackground(); });
+  daemon->task_loop_ = std::thread([raw = daemon.get()] { raw->RunTaskLoop(); });
   return daemon;
 }
 
 AdminServiceOptions ValidatorDaemon::WithWakeUp(AdminServiceOptions admin) {
   admin.task_created = [this] {
-    std::lock_guard lock(preparer_mutex_);
+    std::lock_guard lock(loop_mutex_);
     task_created_ = true;
-    preparer_wake_.notify_one();
+    loop_wake_.notify_one();
   };
   return admin;
 }
 
-void ValidatorDaemon::PrepareInBackground() {
-  std::unique_lock lock(preparer_mutex_);
+void ValidatorDaemon::RunTaskLoop() {
+  std::unique_lock lock(loop_mutex_);
+  auto next_preparation = std::chrono::steady_clock::now();
   while (!stopping_) {
-    preparer_wake_.wait_for(lock, kPreparerInterval, [this] { return stopping_ || task_created_; });
+    loop_wake_.wait_for(lock, kOfferInterval, [this] { return stopping_ || task_created_; });
     if (stopping_) break;
+    const bool prepare = task_created_ || std::chrono::steady_clock::now() >= next_preparation;
     task_created_ = false;
     lock.unlock();
-    if (Status status = PrepareTasks(now_ms_()); !status.ok()) {
-      GetLogger("validator")->error("preparing tasks: {}", status.message());  // retried at the next round
+    // Errors are the disk's or the database's, not a task's: logged, and tried again next round.
+    if (prepare) {
+      next_preparation = std::chrono::steady_clock::now() + kPreparerInterval;
+      if (Status status = PrepareTasks(now_ms_()); !status.ok()) {
+        GetLogger("validator")->error("preparing tasks: {}", status.message());
+      }
+    }
+    if (Status status = AdvanceOffers(now_ms_()); !status.ok()) {
+      GetLogger("validator")->error("advancing offers: {}", status.message());
     }
     lock.lock();
   }
+}
+
+Status ValidatorDaemon::AdvanceOffers(int64_t now_ms) {
+  GRADIENTS_RETURN_IF_ERROR(CloseOfferWindows(*data_.store, offer_options_, now_ms));
+  Result<std::vector<Offer>> open = ListOpenOffers(*data_.store, now_ms);
+  if (!open.ok()) return open.status();
+  Result<std::vector<MinerClaims>> claims = data_.store->ListMinerClaims();
+  if (!claims.ok()) return claims.status();
+  offers_.Update(*open, *claims, now_ms);
+  return Status::Ok();
 }
 
 Status ValidatorDaemon::PrepareTasks(int64_t now_ms) {
@@ -118,7 +142,7 @@ Status ValidatorDaemon::PrepareTasks(int64_t now_ms) {
     Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(status);
     if (!tasks.ok()) return tasks.status();
     for (const TaskRecord& task : *tasks) {
-      Status prepared = PrepareTask(*data_.store, *data_.blobs, task.id, now_ms);
+      Status prepared = PrepareTask(*data_.store, *data_.blobs, task.id, now_ms, offer_options_.window_ms);
       if (prepared.ok()) {
         GetLogger("validator")->info("task {}: {} -> offering", task.id, TaskStatusName(status));
         continue;
@@ -166,21 +190,23 @@ Status ValidatorDaemon::StartAdmin(const AdminOptions& options) {
 }
 
 void ValidatorDaemon::Shutdown() {
-  if (gateway_ == nullptr && admin_ == nullptr && !preparer_.joinable()) return;
+  if (gateway_ == nullptr && admin_ == nullptr && !task_loop_.joinable()) return;
   const auto deadline = std::chrono::system_clock::now() + kShutdownGrace;
+  // Open offer streams would hold the server's shutdown up until its grace ran out.
+  offers_.EndAll(Status::Unavailable("the validator is stopping; subscribe again later"));
   for (std::unique_ptr<grpc::Server>* server : {&gateway_, &admin_}) {
     if (*server == nullptr) continue;
     (*server)->Shutdown(deadline);
     (*server)->Wait();
     server->reset();
   }
-  if (preparer_.joinable()) {
+  if (task_loop_.joinable()) {
     {
-      std::lock_guard lock(preparer_mutex_);
+      std::lock_guard lock(loop_mutex_);
       stopping_ = true;
     }
-    preparer_wake_.notify_one();
-    preparer_.join();
+    loop_wake_.notify_one();
+    task_loop_.join();
   }
   GetLogger("validator")->info("stopped");
 }

@@ -11,6 +11,7 @@
 
 #include "common/status.h"
 #include "validator/admin_service.h"
+#include "validator/checkpoint_uploads.h"
 #include "validator/data_directory.h"
 #include "validator/miner_auth.h"
 #include "validator/miner_gateway_service.h"
@@ -22,43 +23,54 @@ class ValidatorDaemon {
  public:
   // Opens the data directory, registers the configured models and datasets, resumes the tasks a
   // stop interrupted (pending and preparing ones are prepared), starts the MinerGateway and Admin
-  // servers and the background preparer of new tasks; then writes <data_dir>/ports.json ({"gateway": port, "admin": port}), so ports
+  // servers and the background task loop (preparation, offer windows); then writes <data_dir>/ports.json ({"gateway": port, "admin": port}), so ports
   // chosen by the system (":0") can be found. Errors name what failed.
   static Result<std::unique_ptr<ValidatorDaemon>> Start(const ValidatorOptions& options, ClockMs now_ms);
   ~ValidatorDaemon();
 
   int gateway_port() const { return gateway_port_; }
   int admin_port() const { return admin_port_; }
-  // Stops taking calls, waits for the running ones (at most a few seconds) and for the preparer.
+  // Ends the offer streams, stops taking calls, waits for the running ones (at most a few seconds)
+  // and for the task loop.
   // Idempotent.
   void Shutdown();
 
  private:
-  ValidatorDaemon(DataDirectory data, const MinerAuthOptions& auth, AdminServiceOptions admin, const ClockMs& now_ms)
+  ValidatorDaemon(DataDirectory data, std::unique_ptr<CheckpointUploads> uploads, const MinerAuthOptions& auth,
+                  const OfferOptions& offers, AdminServiceOptions admin, const ClockMs& now_ms)
       : data_(std::move(data)),
         now_ms_(now_ms),
         auth_(auth),
-        gateway_service_(auth_, *data_.store, now_ms),
+        uploads_(std::move(uploads)),
+        offer_options_(offers),
+        offers_(offers),
+        gateway_service_(auth_, *data_.store, *data_.blobs, *uploads_, offers_, now_ms),
         admin_service_(*data_.store, *data_.blobs, WithWakeUp(std::move(admin)), now_ms) {}
   AdminServiceOptions WithWakeUp(AdminServiceOptions admin);
   // Prepares pending tasks (and those a stop left preparing); one that cannot be prepared fails.
   Status PrepareTasks(int64_t now_ms);
-  // The background preparer: runs PrepareTasks when a task is created, and every few seconds.
-  void PrepareInBackground();
+  // Settles closed offer windows and hands the open offers to the board.
+  Status AdvanceOffers(int64_t now_ms);
+  // The background task loop: prepares tasks when one is created and every few seconds, and
+  // advances the offers every second.
+  void RunTaskLoop();
   Status StartGateway(const GatewayOptions& options);
   Status StartAdmin(const AdminOptions& options);
 
   DataDirectory data_;
   ClockMs now_ms_;
   MinerAuthenticator auth_;
+  std::unique_ptr<CheckpointUploads> uploads_;
+  const OfferOptions offer_options_;
+  OfferBoard offers_;
   MinerGatewayService gateway_service_;
   AdminService admin_service_;
   std::unique_ptr<grpc::Server> gateway_, admin_;
   int gateway_port_ = 0, admin_port_ = 0;
-  std::mutex preparer_mutex_;
-  std::condition_variable preparer_wake_;
+  std::mutex loop_mutex_;
+  std::condition_variable loop_wake_;
   bool task_created_ = false, stopping_ = false;
-  std::thread preparer_;
+  std::thread task_loop_;
 };
 
 }  // namespace gradients

@@ -64,11 +64,43 @@ void ReadConfig(ConfigReader& reader, MinerAuthOptions& options) {
       .Check(options.max_sessions >= 1, "max_sessions", "must be at least 1");
 }
 
+void ReadConfig(ConfigReader& reader, UploadOptions& options) {
+  reader.Optional("max_chunk_bytes", options.max_chunk_bytes)
+      .Optional("max_bytes_per_model_byte", options.max_bytes_per_model_byte)
+      .Optional("max_bytes_allowance", options.max_bytes_allowance)
+      .Optional("sync_interval_bytes", options.sync_interval_bytes)
+      .Optional("max_open_uploads", options.max_open_uploads)
+      .Optional("max_uploads_per_claim", options.max_uploads_per_claim)
+      .Check(options.max_chunk_bytes >= 4096 && options.max_chunk_bytes <= (1 << 20), "max_chunk_bytes",
+             "must be between 4096 and 1048576 (the protocol's limit)")
+      .Check(options.max_bytes_per_model_byte >= 0.01 && options.max_bytes_per_model_byte <= 100, "max_bytes_per_model_byte",
+             "must be between 0.01 and 100")
+      .Check(options.max_bytes_allowance <= (uint64_t{1} << 40), "max_bytes_allowance", "must be at most 1 TiB")
+      .Check(options.sync_interval_bytes >= (1 << 20), "sync_interval_bytes", "must be at least 1048576")
+      .Check(options.max_open_uploads >= 1, "max_open_uploads", "must be at least 1")
+      .Check(options.max_uploads_per_claim >= 1, "max_uploads_per_claim", "must be at least 1");
+}
+
+void ReadConfig(ConfigReader& reader, OfferOptions& options) {
+  reader.Optional("window_ms", options.window_ms)
+      .Optional("rounds", options.rounds)
+      .Optional("wave_interval_ms", options.wave_interval_ms)
+      .Optional("recent_ms", options.recent_ms)
+      .Check(options.window_ms >= 1000 && options.window_ms <= 86'400'000, "window_ms",
+             "must be between 1000 and 86400000 (a day)")
+      .Check(options.rounds >= 1 && options.rounds <= 100, "rounds", "must be between 1 and 100")
+      .Check(options.wave_interval_ms >= 100 && options.wave_interval_ms <= options.window_ms, "wave_interval_ms",
+             "must be between 100 and window_ms")
+      .Check(options.recent_ms >= 0, "recent_ms", "must not be negative");
+}
+
 void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
   reader.Required("data_dir", options.data_dir)
       .Optional("gateway", options.gateway)
       .Optional("admin", options.admin)
       .Required("auth", options.auth)
+      .Optional("uploads", options.uploads)
+      .Optional("offers", options.offers)
       .Optional("log", options.log)
       .Optional("models", options.models)
       .Optional("datasets", options.datasets)

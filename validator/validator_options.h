@@ -9,7 +9,9 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "validator/checkpoint_uploads.h"
 #include "validator/miner_auth.h"
+#include "validator/offer_board.h"
 
 namespace gradients {
 
@@ -44,12 +46,16 @@ struct ContentSource {
 void ReadConfig(ConfigReader& reader, ContentSource& source);
 
 void ReadConfig(ConfigReader& reader, MinerAuthOptions& options);
+void ReadConfig(ConfigReader& reader, UploadOptions& options);
+void ReadConfig(ConfigReader& reader, OfferOptions& options);
 
 struct ValidatorOptions {
   std::string data_dir;  // required: state.db, blobs/ (created private to the owner)
   GatewayOptions gateway{};
   AdminOptions admin{};
   MinerAuthOptions auth{};  // validator_id: what miners sign (required here)
+  UploadOptions uploads{};
+  OfferOptions offers{};
   LogOptions log{};
   std::vector<ContentSource> models{};
   std::vector<ContentSource> datasets{};

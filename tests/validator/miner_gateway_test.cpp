@@ -2,71 +2,19 @@
 // a miner would.
 #include "validator/miner_gateway_service.h"
 
+#include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <memory>
+#include <thread>
 
-#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include "tests/support/temp_dir.h"
-#include "validator/sqlite_store.h"
+#include "tests/validator/gateway_fixture.h"
+#include "validator/offer_rounds.h"
 
 namespace gradients {
 namespace {
 
-class MinerGateway : public ::testing::Test {
- protected:
-  void SetUp() override {
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    ASSERT_GT(port, 0);
-    stub_ = v1::MinerGateway::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
-  }
-  void TearDown() override { server_->Shutdown(); }
-
-  // Every call carries a deadline, as every client's must.
-  static std::unique_ptr<grpc::ClientContext> Context() {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    return context;
-  }
-  grpc::Status GetChallenge(const std::string& key, v1::GetChallengeResponse* response) {
-    v1::GetChallengeRequest request;
-    request.set_miner_public_key(key);
-    return stub_->GetChallenge(Context().get(), request, response);
-  }
-  static std::string KeyBytes(const SigningKey& key) {
-    return std::string(reinterpret_cast<const char*>(key.public_key().bytes.data()), key.public_key().bytes.size());
-  }
-  // The miner's answer to a challenge, on the wire.
-  static v1::AuthenticateRequest Answer(const v1::GetChallengeResponse& challenge, const SigningKey& key) {
-    const std::string& nonce = challenge.nonce();
-    const SignedEnvelope signed_envelope = *SignEnvelope(
-        AuthEnvelope(challenge.validator_id(), key.public_key(),
-                     std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size())),
-        key);
-    v1::AuthenticateRequest request;
-    request.mutable_proof()->set_encoded(*EncodeEnvelopeBody(signed_envelope.body));
-    request.mutable_proof()->set_signer_public_key(KeyBytes(key));
-    request.mutable_proof()->set_signature(
-        std::string(reinterpret_cast<const char*>(signed_envelope.signature.data()), signed_envelope.signature.size()));
-    request.set_client_version("gradients-miner/test");
-    return request;
-  }
-
-  testing::TempDir dir_;
-  std::atomic<int64_t> now_ms_{1'700'000'000'000};
-  MinerAuthenticator auth_{MinerAuthOptions{.validator_id = "validator-under-test"}};
-  std::unique_ptr<SqliteStore> store_ = std::move(*SqliteStore::Open(dir_ / "state.db"));
-  MinerGatewayService service_{auth_, *store_, [this] { return now_ms_.load(); }};
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::MinerGateway::Stub> stub_;
-};
+using MinerGateway = MinerGatewayFixture;
 
 TEST_F(MinerGateway, AMinerThatSignsItsChallengeGetsASessionToken) {
   const SigningKey miner = SigningKey::Generate();
@@ -146,26 +94,9 @@ class Offers : public MinerGateway {
                                     .pool_size = 2, .created_at_ms = now_ms_, .updated_at_ms = now_ms_})
                     .ok());
     ASSERT_TRUE(store_->TransitionTask("t1", TaskStatus::kPending, TaskStatus::kPreparing, "", now_ms_).ok());
-    ASSERT_TRUE(store_->RecordSplit("t1", std::string(64, 'e'), std::string(64, 'f'), 90, 10).ok());
-    ASSERT_TRUE(store_->OpenOffers("t1", now_ms_ + 3'600'000, "", now_ms_).ok());
-  }
-  // A session token for a new miner.
-  std::string Session(const SigningKey& miner) {
-    v1::GetChallengeResponse challenge;
-    EXPECT_TRUE(GetChallenge(KeyBytes(miner), &challenge).ok());
-    v1::AuthenticateResponse session;
-    EXPECT_TRUE(stub_->Authenticate(Context().get(), Answer(challenge, miner), &session).ok());
-    return session.session_token();
-  }
-  grpc::Status Respond(const std::string& token, const std::string& task, v1::OfferDecision decision,
-                       v1::RespondToOfferResponse* response, v1::DeclineReason reason = v1::DECLINE_REASON_UNSPECIFIED) {
-    std::unique_ptr<grpc::ClientContext> context = Context();
-    if (!token.empty()) context->AddMetadata("gradients-session", token);
-    v1::RespondToOfferRequest request;
-    request.set_task_id(task);
-    request.set_decision(decision);
-    request.set_decline_reason(reason);
-    return stub_->RespondToOffer(context.get(), request, response);
+    ASSERT_TRUE(store_->RecordSplit("t1", {.train_blob = std::string(64, 'e'), .test_blob = std::string(64, 'f'),
+                                             .train_rows = 90, .test_rows = 10, .train_bytes = 900}).ok());
+    ASSERT_TRUE(store_->OpenOffers("t1", now_ms_ + 3'600'000, now_ms_ + 600'000, "", now_ms_).ok());
   }
 };
 
@@ -213,6 +144,119 @@ TEST_F(Offers, RefusalsNameTheReason) {
   grpc::Status expired = Respond(token, "t1", v1::OFFER_DECISION_ACCEPT, &response);
   EXPECT_EQ(expired.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(expired.error_message(), "task t1: its deadline has passed");
+}
+
+// SubscribeOffers: a fixture with an offering task.
+class OfferStreams : public MinerGatewayFixture {
+ protected:
+  void SetUp() override {
+    MinerGatewayFixture::SetUp();
+    AddOfferingTask("t1", 2);
+  }
+  static v1::SubscribeOffersRequest Subscription() {
+    v1::SubscribeOffersRequest request;
+    request.mutable_capacity()->set_max_model_parameters(1'000'000'000);
+    request.mutable_capacity()->add_task_types(v1::TASK_TYPE_INSTRUCT);
+    request.mutable_capacity()->set_device(v1::DEVICE_KIND_CPU);
+    request.mutable_capacity()->set_device_count(1);
+    request.mutable_capacity()->set_max_concurrent_tasks(1);
+    return request;
+  }
+  // Waits until the board holds `count` streams (a subscription reaches it after the call starts).
+  bool AwaitConnected(size_t count) {
+    for (int i = 0; i < 500 && offers_.connected() != count; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return offers_.connected() == count;
+  }
+  void PublishOffers() {
+    Result<std::vector<Offer>> open = ListOpenOffers(*store_, now_ms_);
+    ASSERT_TRUE(open.ok());
+    offers_.Update(*open, {}, now_ms_);
+  }
+};
+
+TEST_F(OfferStreams, ASubscribedMinerReceivesTheOpenOfferWithWhatItNeedsToDecide) {
+  const TestMiner miner = NewMiner();
+  std::unique_ptr<grpc::ClientContext> context = SessionContext(miner);
+  std::unique_ptr<grpc::ClientReader<v1::TaskOffer>> stream = stub_->SubscribeOffers(context.get(), Subscription());
+  ASSERT_TRUE(AwaitConnected(1));
+  PublishOffers();
+  v1::TaskOffer offer;
+  ASSERT_TRUE(stream->Read(&offer));
+  EXPECT_EQ(offer.task_id(), "t1");
+  EXPECT_EQ(offer.type(), v1::TASK_TYPE_INSTRUCT);
+  EXPECT_EQ(offer.base_model_name(), "tiny");
+  EXPECT_EQ(offer.base_model_size_bytes(), 300'000u + std::string(R"({"model_type": "llama"})").size());
+  EXPECT_EQ(offer.training_rows(), 100'000u);
+  EXPECT_GT(offer.training_split_size_bytes(), 1'000'000u);
+  EXPECT_EQ(offer.deadline().seconds(), 1'700'000'000 + 3600);
+  EXPECT_EQ(offer.respond_by().seconds(), 1'700'000'000 + 600);
+
+  // The same miner subscribing again (a restart, say) ends the older stream.
+  std::unique_ptr<grpc::ClientContext> again = SessionContext(miner);
+  std::unique_ptr<grpc::ClientReader<v1::TaskOffer>> newer = stub_->SubscribeOffers(again.get(), Subscription());
+  EXPECT_FALSE(stream->Read(&offer));
+  grpc::Status ended = stream->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(ended.error_message(), "a newer subscription of this miner replaced this one");
+  ASSERT_TRUE(AwaitConnected(1));
+  again->TryCancel();
+  EXPECT_TRUE(AwaitConnected(0));  // a cancelled stream leaves the board
+}
+
+TEST_F(OfferStreams, ASubscriptionWithoutASessionOrWithABadCapacityIsRefused) {
+  v1::TaskOffer offer;
+  std::unique_ptr<grpc::ClientContext> anonymous = Context();
+  auto refused = stub_->SubscribeOffers(anonymous.get(), Subscription());
+  EXPECT_FALSE(refused->Read(&offer));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  const TestMiner miner = NewMiner();
+  v1::SubscribeOffersRequest twice = Subscription();
+  twice.mutable_capacity()->add_task_types(v1::TASK_TYPE_INSTRUCT);
+  std::unique_ptr<grpc::ClientContext> context = SessionContext(miner);
+  auto bad = stub_->SubscribeOffers(context.get(), twice);
+  EXPECT_FALSE(bad->Read(&offer));
+  grpc::Status status = bad->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "capacity.task_types: instruct listed twice");
+  EXPECT_EQ(offers_.connected(), 0u);
+}
+
+TEST_F(OfferStreams, ADeclinePassesTheOfferToTheNextMinerInLine) {
+  std::vector<TestMiner> miners;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::TaskOffer>>> streams;
+  for (int i = 0; i < 5; ++i) {
+    miners.push_back(NewMiner());
+    contexts.push_back(SessionContext(miners.back()));
+    streams.push_back(stub_->SubscribeOffers(contexts.back().get(), Subscription()));
+    ASSERT_TRUE(AwaitConnected(miners.size()));
+  }
+  // Each stream is read on its own thread; received[i] turns true when miner i got the offer.
+  std::vector<std::atomic<bool>> received(miners.size());
+  std::vector<std::thread> readers;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    readers.emplace_back([&, i] {
+      v1::TaskOffer offer;
+      if (streams[i]->Read(&offer) && offer.task_id() == "t1") received[i] = true;
+    });
+  }
+  const auto count = [&] { return std::count_if(received.begin(), received.end(), [](auto& r) { return r.load(); }); };
+  const auto await_count = [&](long expected) {
+    for (int i = 0; i < 500 && count() < expected; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return count();
+  };
+  PublishOffers();  // a pool of 2: the first wave reaches 4 of the 5
+  EXPECT_EQ(await_count(4), 4);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(count(), 4);  // the fifth waits for its turn...
+  const size_t decliner = static_cast<size_t>(std::find(received.begin(), received.end(), true) - received.begin());
+  v1::RespondToOfferResponse response;
+  ASSERT_TRUE(Respond(miners[decliner].token, "t1", v1::OFFER_DECISION_DECLINE, &response, v1::DECLINE_REASON_BUSY).ok());
+  EXPECT_EQ(await_count(5), 5);  // ...which comes when a miner declines
+  for (auto& context : contexts) context->TryCancel();
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_TRUE(AwaitConnected(0));
 }
 
 }  // namespace

@@ -203,7 +203,7 @@ TEST(SqliteStore, MovesATaskOnlyFromTheStatusItIsIn) {
   EXPECT_EQ(store->TransitionTask("nope", TaskStatus::kPending, TaskStatus::kPreparing, "", 2200).code(),
             StatusCode::kNotFound);
 
-  ASSERT_TRUE(store->OpenOffers("t1", 2300 + 3'600'000, "", 2300).ok());
+  ASSERT_TRUE(store->OpenOffers("t1", 2300 + 3'600'000, 2300 + 600'000, "", 2300).ok());
   EXPECT_EQ(store->GetTask("t1")->deadline_ms, 2300 + 3'600'000);
   ASSERT_TRUE(store->TransitionTask("t1", TaskStatus::kOffering, TaskStatus::kTraining, "training started", 2300).ok());
   ASSERT_TRUE(store->TransitionTask("t1", TaskStatus::kTraining, TaskStatus::kFailed, "no submissions", 2400).ok());

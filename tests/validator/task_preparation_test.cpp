@@ -41,12 +41,16 @@ class TaskPreparation : public ::testing::Test {
 
 TEST_F(TaskPreparation, SplitsTheDatasetAndOpensTheTaskForOffers) {
   CreateTask("t1", Rows(30));
-  ASSERT_TRUE(PrepareTask(*data_.store, *data_.blobs, "t1", 20).ok());
+  ASSERT_TRUE(PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000).ok());
   const TaskRecord task = *data_.store->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kOffering);
   EXPECT_EQ(task.train_rows, 27);
   EXPECT_EQ(task.test_rows, 3);
+  EXPECT_EQ(task.deadline_ms, 20 + 10 * 60'000);
+  EXPECT_EQ(task.offer_closes_at_ms, 20 + 300'000);  // the first offer window
+  EXPECT_EQ(task.offer_rounds, 1);
   const DatasetSplit expected = *SplitDataset(Rows(30), "jsonl", "secret-of-t1");
+  EXPECT_EQ(task.train_bytes, static_cast<int64_t>(expected.train.size()));
   EXPECT_EQ(*data_.blobs->Read(task.train_blob, 0, 1 << 20), expected.train);
   EXPECT_EQ(*data_.blobs->Read(task.test_blob, 0, 1 << 20), expected.test);
   EXPECT_EQ(data_.store->TaskHistory("t1")->back().reason, "split 27 training and 3 test rows");
@@ -55,17 +59,17 @@ TEST_F(TaskPreparation, SplitsTheDatasetAndOpensTheTaskForOffers) {
 TEST_F(TaskPreparation, ATaskACrashLeftPreparingIsPreparedAgainToTheSameSplit) {
   CreateTask("t1", Rows(30));
   ASSERT_TRUE(data_.store->TransitionTask("t1", TaskStatus::kPending, TaskStatus::kPreparing, "", 15).ok());
-  ASSERT_TRUE(PrepareTask(*data_.store, *data_.blobs, "t1", 20).ok());
+  ASSERT_TRUE(PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000).ok());
   const TaskRecord task = *data_.store->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kOffering);
   EXPECT_EQ(*data_.blobs->Read(task.test_blob, 0, 1 << 20), SplitDataset(Rows(30), "jsonl", "secret-of-t1")->test);
   // Done: a second call refuses rather than splitting again.
-  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 30).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 30, 300'000).code(), StatusCode::kFailedPrecondition);
 }
 
 TEST_F(TaskPreparation, ADatasetThatCannotBeSplitFailsTheTaskWithTheReason) {
   CreateTask("t1", Rows(3) + "not json\n");
-  Status status = PrepareTask(*data_.store, *data_.blobs, "t1", 20);
+  Status status = PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000);
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   const TaskRecord task = *data_.store->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kFailed);
@@ -83,7 +87,7 @@ TEST_F(TaskPreparation, ATaskWhoseDatasetBlobIsGoneFailsAndSaysSo) {
   CreateTask("t1", Rows(30));
   const TaskRecord task = *data_.store->GetTask("t1");
   std::filesystem::remove(*data_.blobs->PathOf(task.dataset_hash));
-  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 20).code(), StatusCode::kNotFound);
+  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000).code(), StatusCode::kNotFound);
   const TaskRecord failed = *data_.store->GetTask("t1");
   EXPECT_EQ(failed.status, TaskStatus::kFailed);
   EXPECT_TRUE(failed.failure_reason.starts_with("dataset data: no blob ")) << failed.failure_reason;

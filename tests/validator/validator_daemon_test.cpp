@@ -2,6 +2,7 @@
 // loopback, stopped with a signal.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "gradients/v1/miner_gateway.grpc.pb.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "tests/validator/scripted_miner.h"
 #include "validator/data_directory.h"
 #include "validator/miner_auth.h"
 #include "validator/registry.h"
@@ -178,6 +180,147 @@ TEST_F(ValidatorDaemonProcess, AModelThatCannotBeRegisteredStopsTheStartWithTheR
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("models: "), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("no *.safetensors weights"), std::string::npos) << result.err;
+}
+
+// A miner's calls to a running validator, as gradients-miner makes them.
+class MinerClient {
+ public:
+  explicit MinerClient(int port)
+      : stub_(v1::MinerGateway::NewStub(
+            grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()))) {}
+
+  // A fresh session for `miner` (a restarted validator forgot the earlier one).
+  void Authenticate(TestMiner& miner) {
+    v1::GetChallengeRequest request;
+    request.set_miner_public_key(KeyBytes(miner.key));
+    v1::GetChallengeResponse challenge;
+    ASSERT_TRUE(stub_->GetChallenge(Context().get(), request, &challenge).ok());
+    v1::AuthenticateResponse session;
+    ASSERT_TRUE(stub_->Authenticate(Context().get(), Answer(challenge, miner.key), &session).ok());
+    miner.token = session.session_token();
+  }
+  std::unique_ptr<grpc::ClientContext> Context(const TestMiner* miner = nullptr, int seconds = 20) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+    if (miner != nullptr) context->AddMetadata("gradients-session", miner->token);
+    return context;
+  }
+  v1::MinerGateway::Stub& stub() { return *stub_; }
+
+ private:
+  std::unique_ptr<v1::MinerGateway::Stub> stub_;
+};
+
+TEST_F(ValidatorDaemonProcess, AMinerTakesATaskFromOfferToReceiptAndNoAcknowledgedUploadIsLostToAKill) {
+  config_["uploads"] = {{"sync_interval_bytes", 1 << 20}};
+  std::unique_ptr<BackgroundProcess> validator = Start();
+  const int admin_port = WaitForPort(*validator, "admin");
+  ASSERT_GT(admin_port, 0);
+  auto admin = v1::Admin::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(admin_port), grpc::InsecureChannelCredentials()));
+  v1::CreateTaskRequest create;
+  create.set_type(v1::TASK_TYPE_INSTRUCT);
+  create.set_base_model("llama_mha");
+  create.set_dataset("qa");
+  (*create.mutable_column_mapping()->mutable_columns())["instruction"] = "instruction";
+  (*create.mutable_column_mapping()->mutable_columns())["output"] = "output";
+  create.set_duration_minutes(10);
+  create.set_min_pool_size(1);
+  create.set_max_pool_size(2);
+  grpc::ClientContext create_context;
+  create_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::CreateTaskResponse created;
+  grpc::Status status = admin->CreateTask(&create_context, create, &created);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string task_id = created.task().spec().task_id();
+
+  // The miner: offer, claim, training split.
+  TestMiner miner;
+  auto client = std::make_unique<MinerClient>(WaitForPort(*validator));
+  client->Authenticate(miner);
+  v1::SubscribeOffersRequest subscription;
+  subscription.mutable_capacity()->set_max_model_parameters(1'000'000'000);
+  subscription.mutable_capacity()->add_task_types(v1::TASK_TYPE_INSTRUCT);
+  subscription.mutable_capacity()->set_device(v1::DEVICE_KIND_CPU);
+  subscription.mutable_capacity()->set_max_concurrent_tasks(1);
+  auto offers_context = client->Context(&miner, 60);
+  auto offers = client->stub().SubscribeOffers(offers_context.get(), subscription);
+  v1::TaskOffer offer;
+  ASSERT_TRUE(offers->Read(&offer)) << Log();
+  EXPECT_EQ(offer.task_id(), task_id);
+  v1::RespondToOfferRequest accept;
+  accept.set_task_id(task_id);
+  accept.set_decision(v1::OFFER_DECISION_ACCEPT);
+  v1::RespondToOfferResponse claim;
+  status = client->stub().RespondToOffer(client->Context(&miner).get(), accept, &claim);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  miner.claim_nonce = claim.claim().claim_nonce();
+  const v1::BlobRef& split = claim.claim().task().training_split();
+  v1::FetchBlobRequest fetch;
+  *fetch.mutable_digest() = split.digest();
+  auto fetch_context = client->Context(&miner);
+  auto reader = client->stub().FetchBlob(fetch_context.get(), fetch);
+  std::string training;
+  for (v1::BlobChunk chunk; reader->Read(&chunk);) training += chunk.data();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(training.size(), split.size_bytes());
+  EXPECT_EQ(std::count(training.begin(), training.end(), '\n'), static_cast<long>(claim.claim().task().training_rows()));
+  offers_context->TryCancel();
+
+  // Half an upload, then the validator is killed.
+  const Checkpoint checkpoint = LoraCheckpoint(3'000'000);
+  {
+    v1::UploadReceipt receipt;
+    auto upload_context = client->Context(&miner);
+    auto writer = client->stub().UploadCheckpoint(upload_context.get(), &receipt);
+    ASSERT_TRUE(writer->Write(BeginMessage(task_id, miner.claim_nonce, checkpoint.manifest)));
+    for (const v1::UploadMessage& chunk : ChunkMessages(checkpoint, {}, {checkpoint.contents[0].size(), 2'500'000})) {
+      ASSERT_TRUE(writer->Write(chunk));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    validator->Signal(SIGKILL);
+    EXPECT_FALSE(writer->Finish().ok());
+  }
+  validator->WaitFor(std::chrono::seconds(20));
+  const auto restart = [&] {
+    std::filesystem::remove(dir_ / "data" / "ports.json");
+    validator = Start();
+    client = std::make_unique<MinerClient>(WaitForPort(*validator));
+    client->Authenticate(miner);
+  };
+  restart();
+
+  // The miner resumes from what the validator kept.
+  v1::GetUploadStatusRequest status_request;
+  status_request.set_task_id(task_id);
+  v1::GetUploadStatusResponse upload_status;
+  ASSERT_TRUE(client->stub().GetUploadStatus(client->Context(&miner).get(), status_request, &upload_status).ok());
+  const bool resume = upload_status.state() == v1::UPLOAD_STATE_PARTIAL;
+  std::vector<uint64_t> from(2, 0);
+  if (resume) from = {upload_status.durable_offsets(0), upload_status.durable_offsets(1)};
+  std::vector<v1::UploadMessage> rest = {BeginMessage(task_id, miner.claim_nonce, checkpoint.manifest, resume)};
+  for (v1::UploadMessage& chunk : ChunkMessages(checkpoint, from)) rest.push_back(std::move(chunk));
+  rest.push_back(EndMessage(miner.key, miner.key.public_key(), task_id, miner.claim_nonce, checkpoint.manifest));
+  v1::UploadReceipt receipt;
+  {
+    auto upload_context = client->Context(&miner);
+    auto writer = client->stub().UploadCheckpoint(upload_context.get(), &receipt);
+    for (const v1::UploadMessage& message : rest) ASSERT_TRUE(writer->Write(message));
+    writer->WritesDone();
+    status = writer->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << Log();
+  }
+  EXPECT_EQ(receipt.bytes_received(), CheckpointBytes(checkpoint.manifest) - from[0] - from[1]);
+
+  // Killed right after the receipt: the submission is there after the restart.
+  validator->Signal(SIGKILL);
+  validator->WaitFor(std::chrono::seconds(20));
+  restart();
+  ASSERT_TRUE(client->stub().GetUploadStatus(client->Context(&miner).get(), status_request, &upload_status).ok());
+  EXPECT_EQ(upload_status.state(), v1::UPLOAD_STATE_COMPLETE);
+  EXPECT_EQ(upload_status.receipt().receipt_id(), receipt.receipt_id());
+  validator->Signal(SIGTERM);
+  EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
 }
 
 }  // namespace

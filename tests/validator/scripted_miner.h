@@ -1,0 +1,109 @@
+// What a scripted miner sends: its answers to challenges, its checkpoints and
+// the messages that upload them. Shared by the gateway's tests and the tests of
+// the validator process.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/checkpoint_manifest.h"
+#include "common/envelope.h"
+#include "common/protocol_envelopes.h"
+#include "gradients/v1/miner_gateway.grpc.pb.h"
+#include "proto/checkpoint_messages.h"
+
+namespace gradients {
+
+// A miner with a session and, once it claimed a task, the claim's nonce.
+struct TestMiner {
+  SigningKey key = SigningKey::Generate();
+  std::string token;
+  std::string claim_nonce;  // raw bytes
+};
+
+inline std::string KeyBytes(const SigningKey& key) {
+  return std::string(reinterpret_cast<const char*>(key.public_key().bytes.data()), key.public_key().bytes.size());
+}
+// The miner's answer to a challenge, on the wire.
+inline v1::AuthenticateRequest Answer(const v1::GetChallengeResponse& challenge, const SigningKey& key) {
+  const std::string& nonce = challenge.nonce();
+  const SignedEnvelope signed_envelope =
+      *SignEnvelope(AuthEnvelope(challenge.validator_id(), key.public_key(),
+                                 std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size())),
+                    key);
+  v1::AuthenticateRequest request;
+  request.mutable_proof()->set_encoded(*EncodeEnvelopeBody(signed_envelope.body));
+  request.mutable_proof()->set_signer_public_key(KeyBytes(key));
+  request.mutable_proof()->set_signature(
+      std::string(reinterpret_cast<const char*>(signed_envelope.signature.data()), signed_envelope.signature.size()));
+  request.set_client_version("gradients-miner/test");
+  return request;
+}
+
+// A checkpoint's files and their manifest, as a miner exports them.
+struct Checkpoint {
+  CheckpointManifest manifest;
+  std::vector<std::string> contents;
+};
+inline Checkpoint LoraCheckpoint(size_t weight_bytes, char fill = 'x') {
+  Checkpoint checkpoint{.manifest = {.kind = CheckpointKind::kLoraAdapter, .files = {}},
+                        .contents = {R"({"peft_type": "LORA", "r": 4})", std::string(weight_bytes, fill)}};
+  for (size_t i = 0; i < checkpoint.contents.size(); ++i) {
+    checkpoint.manifest.files.push_back(
+        {.path = i == 0 ? "adapter_config.json" : "adapter_model.safetensors",
+         .size_bytes = checkpoint.contents[i].size(),
+         .algorithm = DigestAlgorithm::kBlake2b256,
+         .digest = ComputeDigest(DigestAlgorithm::kBlake2b256, checkpoint.contents[i])});
+  }
+  return checkpoint;
+}
+inline v1::UploadMessage BeginMessage(const std::string& task, const std::string& nonce,
+                                      const CheckpointManifest& manifest, bool resume = false) {
+  v1::UploadMessage message;
+  message.mutable_begin()->set_task_id(task);
+  message.mutable_begin()->set_claim_nonce(nonce);
+  ToProto(manifest, message.mutable_begin()->mutable_manifest());
+  message.mutable_begin()->set_resume(resume);
+  return message;
+}
+// The chunks of every file from `from[i]` (0 when absent) to `to[i]` (its end
+// when absent).
+inline std::vector<v1::UploadMessage> ChunkMessages(const Checkpoint& checkpoint, std::vector<uint64_t> from = {},
+                                                    std::vector<uint64_t> to = {}, size_t chunk_bytes = 256 << 10) {
+  std::vector<v1::UploadMessage> messages;
+  for (size_t i = 0; i < checkpoint.contents.size(); ++i) {
+    const uint64_t end = i < to.size() ? to[i] : checkpoint.contents[i].size();
+    for (uint64_t offset = i < from.size() ? from[i] : 0; offset < end; offset += chunk_bytes) {
+      v1::UploadMessage& message = messages.emplace_back();
+      message.mutable_chunk()->set_file_index(static_cast<uint32_t>(i));
+      message.mutable_chunk()->set_offset(offset);
+      message.mutable_chunk()->set_data(
+          checkpoint.contents[i].substr(offset, std::min<uint64_t>(chunk_bytes, end - offset)));
+    }
+  }
+  return messages;
+}
+// UploadEnd with the envelope `signer` signs over (task, nonce, manifest) for
+// `miner`.
+inline v1::UploadMessage EndMessage(const SigningKey& signer, const PublicKey& miner, const std::string& task,
+                                    const std::string& nonce, const CheckpointManifest& manifest,
+                                    const std::string& validator_id = "validator-under-test") {
+  const Envelope body = CheckpointEnvelope(validator_id, task, miner,
+                                           std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size()),
+                                           CheckpointManifestDigest(manifest), 1'700'000'000'000);
+  v1::UploadMessage message;
+  EXPECT_TRUE(ToProto(*SignEnvelope(body, signer), message.mutable_end()->mutable_envelope()).ok());
+  return message;
+}
+// Begin, chunks and end of a whole honest upload.
+inline std::vector<v1::UploadMessage> HonestUpload(const TestMiner& miner, const std::string& task,
+                                                   const Checkpoint& checkpoint) {
+  std::vector<v1::UploadMessage> messages = {BeginMessage(task, miner.claim_nonce, checkpoint.manifest)};
+  for (v1::UploadMessage& chunk : ChunkMessages(checkpoint)) messages.push_back(std::move(chunk));
+  messages.push_back(EndMessage(miner.key, miner.key.public_key(), task, miner.claim_nonce, checkpoint.manifest));
+  return messages;
+}
+
+}  // namespace gradients

@@ -1,0 +1,133 @@
+#include "validator/offer_board.h"
+
+#include <algorithm>
+
+namespace gradients {
+
+OfferBoard::OfferBoard(OfferOptions options, uint64_t seed) : options_(options), random_(seed) {}
+
+size_t OfferBoard::connected() const {
+  std::lock_guard lock(mutex_);
+  return subscribers_.size();
+}
+
+const OfferBoard::Subscriber* OfferBoard::Find(const std::string& miner) const {
+  auto id = by_miner_.find(miner);
+  return id == by_miner_.end() ? nullptr : &subscribers_.at(id->second);
+}
+
+bool OfferBoard::Fits(const Subscriber& subscriber, const Offer& offer) const {
+  if (offer.claimants.contains(subscriber.miner)) return false;
+  if (offer.model_parameters > subscriber.capacity.max_model_parameters) return false;
+  if (!subscriber.capacity.task_types.contains(offer.type)) return false;
+  auto claims = claims_.find(subscriber.miner);
+  const int64_t active = claims == claims_.end() ? 0 : claims->second.active_claims;
+  return active < subscriber.capacity.max_concurrent_tasks;
+}
+
+std::vector<std::string> OfferBoard::Order(const Offer& offer, int64_t now_ms) {
+  std::vector<std::string> fresh, recent;
+  for (const auto& [id, subscriber] : subscribers_) {
+    if (!Fits(subscriber, offer)) continue;
+    auto claims = claims_.find(subscriber.miner);
+    const bool competed = claims != claims_.end() && claims->second.last_claim_at_ms > now_ms - options_.recent_ms;
+    (competed ? recent : fresh).push_back(subscriber.miner);
+  }
+  std::shuffle(fresh.begin(), fresh.end(), random_);
+  std::shuffle(recent.begin(), recent.end(), random_);
+  fresh.insert(fresh.end(), recent.begin(), recent.end());
+  return fresh;
+}
+
+size_t OfferBoard::SendWave(OpenOffer& open, size_t count) {
+  size_t sent = 0;
+  for (; sent < count && open.next < open.order.size(); ++open.next) {
+    const std::string& miner = open.order[open.next];
+    const Subscriber* subscriber = Find(miner);
+    // Gone, or busy with other tasks since the order was drawn: skipped.
+    if (subscriber == nullptr || open.offered.contains(miner) || !Fits(*subscriber, open.offer)) continue;
+    subscriber->sink->Send(open.offer);
+    open.offered.insert(miner);
+    ++sent;
+  }
+  return sent;
+}
+
+Result<uint64_t> OfferBoard::Subscribe(const std::string& miner, OfferCapacity capacity, OfferSink* sink) {
+  std::lock_guard lock(mutex_);
+  if (ended_) return Status::Unavailable(end_reason_.message());
+  const uint64_t id = next_id_++;
+  if (auto previous = by_miner_.find(miner); previous != by_miner_.end()) {
+    subscribers_.at(previous->second).sink->End(Status::Aborted("a newer subscription of this miner replaced this one"));
+    subscribers_.erase(previous->second);
+  }
+  subscribers_.emplace(id, Subscriber{.miner = miner, .capacity = std::move(capacity), .sink = sink});
+  by_miner_[miner] = id;
+  const Subscriber& subscriber = subscribers_.at(id);
+  for (auto& [task_id, open] : offers_) {
+    if (!Fits(subscriber, open.offer) || open.offered.contains(miner)) continue;
+    if (open.next >= open.order.size()) {
+      sink->Send(open.offer);  // everyone in line has had it: no reason to wait
+      open.offered.insert(miner);
+    } else {
+      open.order.push_back(miner);
+    }
+  }
+  return id;
+}
+
+void OfferBoard::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  auto subscriber = subscribers_.find(id);
+  if (subscriber == subscribers_.end()) return;
+  by_miner_.erase(subscriber->second.miner);
+  subscribers_.erase(subscriber);
+}
+
+void OfferBoard::Update(const std::vector<Offer>& open, const std::vector<MinerClaims>& claims, int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  claims_.clear();
+  for (const MinerClaims& miner : claims) claims_[miner.miner] = miner;
+  std::set<std::string> current;
+  for (const Offer& offer : open) {
+    current.insert(offer.task_id);
+    const int64_t open_places = offer.pool_size - static_cast<int64_t>(offer.claimants.size());
+    if (open_places <= 0) continue;
+    const size_t wave = static_cast<size_t>(2 * open_places);
+    auto found = offers_.find(offer.task_id);
+    if (found == offers_.end() || found->second.offer.respond_by_ms != offer.respond_by_ms) {
+      // A new task or a new window: a fresh line, everyone may be offered again.
+      OpenOffer& fresh = offers_[offer.task_id] = OpenOffer{.offer = offer, .order = Order(offer, now_ms), .next = 0,
+                                                            .offered = {}, .next_wave_at_ms = now_ms};
+      found = offers_.find(offer.task_id);
+      (void)fresh;
+    }
+    OpenOffer& state = found->second;
+    state.offer = offer;
+    if (now_ms >= state.next_wave_at_ms) {
+      SendWave(state, wave);
+      state.next_wave_at_ms = now_ms + options_.wave_interval_ms;
+    }
+  }
+  std::erase_if(offers_, [&](const auto& entry) { return !current.contains(entry.first); });
+}
+
+void OfferBoard::Declined(const std::string& task_id, const std::string& miner, int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  auto found = offers_.find(task_id);
+  if (found == offers_.end()) return;
+  found->second.offered.insert(miner);  // not again in this window
+  SendWave(found->second, 1);
+  (void)now_ms;
+}
+
+void OfferBoard::EndAll(const Status& why) {
+  std::lock_guard lock(mutex_);
+  ended_ = true;
+  end_reason_ = why;
+  for (auto& [id, subscriber] : subscribers_) subscriber.sink->End(why);
+  subscribers_.clear();
+  by_miner_.clear();
+}
+
+}  // namespace gradients
