@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   eval->add_option("--dtype", eval_args.dtype, "Compute dtype: float32 or bfloat16")->capture_default_str();
   eval->add_option("--batch-tokens", eval_args.batch_tokens, "Padded tokens per forward pass")->capture_default_str();
+  eval->add_option("--submission", eval_args.submission,
+                   "A miner's checkpoint to judge against --model as its base, then evaluate (prints a verdict)");
+  eval->add_option("--submission-kind", eval_args.submission_kind, "lora (a PEFT adapter) or full (a model directory)");
+  eval->add_option("--threads", eval_args.threads, "CPU threads (0: chosen for the machine)")->capture_default_str();
 
   gradients::cli::GenerateArgs generate_args;
   CLI::App* generate = app.add_subcommand("generate", "Continue a prompt with a model (KV cache; greedy or sampled)");

@@ -1,5 +1,7 @@
 #include "cli/model_commands.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/command_failure.h"
@@ -11,15 +13,16 @@
 #include "trainers/generate.h"
 #include "trainers/init_model.h"
 #include "trainers/model_loader.h"
+#include "trainers/submission_check.h"
 #include "trainers/tokenizer.h"
 
 namespace gradients::cli {
 namespace {
 
 Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
-                              const std::string& device_name, at::ScalarType dtype = at::kFloat) {
+                              const std::string& device_name, at::ScalarType dtype = at::kFloat, int threads = 0) {
   GRADIENTS_ASSIGN_OR_RETURN(c10::Device device, ResolveComputeDevice(device_name));
-  if (device.is_cpu()) ConfigureCpuThreads();
+  if (device.is_cpu()) ConfigureCpuThreads(threads);
   ModelLoadOptions options;
   options.device = device;
   options.adapter = adapter;
@@ -29,17 +32,59 @@ Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std:
 
 }  // namespace
 
+// The verdict on a miner's checkpoint and, when it counts, its loss (RunEval with --submission).
+int EvalSubmission(const EvalArgs& args, at::ScalarType dtype, const std::vector<TokenizedExample>& examples,
+                   std::ostream& out, std::ostream& err) {
+  if (!args.adapter.empty()) {
+    return Fail(err, "eval", Status::InvalidArgument("--adapter and --submission exclude each other"));
+  }
+  Result<c10::Device> device = ResolveComputeDevice(args.device);
+  if (!device.ok()) return Fail(err, "eval", device.status());
+  if (device->is_cpu()) ConfigureCpuThreads(args.threads);
+  ModelLoadOptions options;
+  options.device = *device;
+  options.dtype = dtype;
+  Result<CheckedSubmission> checked =
+      LoadSubmission(args.model, args.submission,
+                     args.submission_kind == "full" ? SubmissionKind::kFullModel : SubmissionKind::kLoraAdapter, options);
+  if (!checked.ok()) return Fail(err, "eval", checked.status());
+  if (checked->verdict != SubmissionVerdict::kValid) {
+    out << nlohmann::json{{"status", SubmissionVerdictName(checked->verdict)}, {"reason", checked->reason}}.dump()
+        << "\n";
+    return 0;
+  }
+  EvalOptions eval_options;
+  eval_options.max_batch_tokens = args.batch_tokens;
+  Result<EvalResult> result = EvaluateLoss(*checked->model, examples, eval_options);
+  if (!result.ok()) return Fail(err, "eval", result.status());
+  if (!std::isfinite(result->loss)) {
+    out << nlohmann::json{{"status", "invalid"}, {"reason", "the loss on the test split is not finite"}}.dump() << "\n";
+    return 0;
+  }
+  out << nlohmann::json{{"status", "scored"},
+                        {"loss", result->loss},
+                        {"tokens", result->tokens},
+                        {"documents", result->documents}}
+             .dump()
+      << "\n";
+  return 0;
+}
+
 int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
   // Flags are checked before the tokenizer, the dataset and the model are read.
   Result<at::ScalarType> dtype = ParseDtype(args.dtype);
   if (!dtype.ok()) return Fail(err, "eval", dtype.status());
+  if (!args.submission.empty() && args.submission_kind != "lora" && args.submission_kind != "full") {
+    return Fail(err, "eval", Status::InvalidArgument("--submission-kind must be lora or full"));
+  }
   Result<DatasetOptions> options = DatasetOptionsFromFlags(args.format, args.columns, args.field, args.max_length);
   if (!options.ok()) return Fail(err, "eval", options.status());
   Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
   if (!tokenizer.ok()) return Fail(err, "eval", tokenizer.status());
   Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(args.data, **tokenizer, *options);
   if (!examples.ok()) return Fail(err, "eval", examples.status());
-  Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device, *dtype);
+  if (!args.submission.empty()) return EvalSubmission(args, *dtype, *examples, out, err);
+  Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device, *dtype, args.threads);
   if (!model.ok()) return Fail(err, "eval", model.status());
   EvalOptions eval_options;
   eval_options.max_batch_tokens = args.batch_tokens;

@@ -20,8 +20,16 @@ struct EvalArgs {
   std::string device = "auto";
   std::string dtype = "float32";  // compute dtype: float32 (deterministic on CPU) or bfloat16
   int64_t batch_tokens = 2048;
+  // A miner's checkpoint to judge and evaluate against `model` as its base (what the validator runs
+  // in a child process): "lora" (a PEFT adapter) or "full" (a model directory).
+  std::filesystem::path submission;
+  std::string submission_kind;
+  int threads = 0;  // CPU threads; 0: chosen for the machine. A fixed count keeps losses reproducible.
 };
-// Prints {"loss": L, "tokens": T, "documents": D}.
+// Prints {"loss": L, "tokens": T, "documents": D}. With a submission it prints
+// {"status": "scored", "loss": ...} or {"status": "invalid" | "not_finetuned", "reason": ...} and
+// exits 0 whatever the verdict; a non-zero exit is the evaluator's own failure (its base model or
+// data), never the submission's.
 int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err);
 
 struct GenerateArgs {

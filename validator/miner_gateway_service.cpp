@@ -94,7 +94,7 @@ Status CheckProgress(const v1::TrainingProgress& progress) {
 
 // Offers a miner has not read yet; beyond this the stream ends (the miner resubscribes and gets
 // the open offers again).
-constexpr size_t kMaxUnreadOffers = 256;
+constexpr size_t kMaxUnreadOffers = 1024;
 
 // One miner's SubscribeOffers stream: offers from the board are queued and written one at a time
 // (the callback API allows one write in flight).
@@ -141,10 +141,10 @@ class OfferStream final : public grpc::ServerWriteReactor<v1::TaskOffer>, public
     std::lock_guard lock(mutex_);
     unread_.pop_front();
     writing_ = false;
-    if (!ok) {
+    if (finishing_) {
+      Finish(finish_status_);  // deferred until the write in flight was done (whether it went out or not)
+    } else if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the offer stream broke"));
-    } else if (finishing_) {
-      Finish(finish_status_);  // deferred until the write in flight was done
     } else if (!unread_.empty()) {
       writing_ = true;
       StartWrite(&unread_.front());

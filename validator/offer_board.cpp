@@ -43,8 +43,10 @@ size_t OfferBoard::SendWave(OpenOffer& open, size_t count) {
   size_t sent = 0;
   for (; sent < count && open.next < open.order.size(); ++open.next) {
     const std::string& miner = open.order[open.next];
+    open.in_line.erase(miner);
     const Subscriber* subscriber = Find(miner);
-    // Gone, or busy with other tasks since the order was drawn: skipped.
+    // Gone, or busy with other tasks since the order was drawn: skipped (it joins the line again
+    // when it fits).
     if (subscriber == nullptr || open.offered.contains(miner) || !Fits(*subscriber, open.offer)) continue;
     subscriber->sink->Send(open.offer);
     open.offered.insert(miner);
@@ -65,11 +67,11 @@ Result<uint64_t> OfferBoard::Subscribe(const std::string& miner, OfferCapacity c
   by_miner_[miner] = id;
   const Subscriber& subscriber = subscribers_.at(id);
   for (auto& [task_id, open] : offers_) {
-    if (!Fits(subscriber, open.offer) || open.offered.contains(miner)) continue;
-    if (open.next >= open.order.size()) {
-      sink->Send(open.offer);  // everyone in line has had it: no reason to wait
+    if (!Fits(subscriber, open.offer)) continue;
+    if (open.offered.contains(miner) || open.next >= open.order.size()) {
+      sink->Send(open.offer);  // its turn came already, or everyone in line has had it
       open.offered.insert(miner);
-    } else {
+    } else if (open.in_line.insert(miner).second) {
       open.order.push_back(miner);
     }
   }
@@ -97,13 +99,20 @@ void OfferBoard::Update(const std::vector<Offer>& open, const std::vector<MinerC
     auto found = offers_.find(offer.task_id);
     if (found == offers_.end() || found->second.offer.respond_by_ms != offer.respond_by_ms) {
       // A new task or a new window: a fresh line, everyone may be offered again.
-      OpenOffer& fresh = offers_[offer.task_id] = OpenOffer{.offer = offer, .order = Order(offer, now_ms), .next = 0,
-                                                            .offered = {}, .next_wave_at_ms = now_ms};
-      found = offers_.find(offer.task_id);
-      (void)fresh;
+      OpenOffer fresh{.offer = offer, .order = Order(offer, now_ms), .next = 0, .in_line = {}, .offered = {},
+                      .declined = {}, .next_wave_at_ms = now_ms};
+      fresh.in_line.insert(fresh.order.begin(), fresh.order.end());
+      found = offers_.insert_or_assign(offer.task_id, std::move(fresh)).first;
     }
     OpenOffer& state = found->second;
     state.offer = offer;
+    for (const auto& [id, subscriber] : subscribers_) {
+      if (!state.offered.contains(subscriber.miner) && !state.in_line.contains(subscriber.miner) &&
+          Fits(subscriber, offer)) {
+        state.order.push_back(subscriber.miner);
+        state.in_line.insert(subscriber.miner);
+      }
+    }
     if (now_ms >= state.next_wave_at_ms) {
       SendWave(state, wave);
       state.next_wave_at_ms = now_ms + options_.wave_interval_ms;
@@ -115,9 +124,8 @@ void OfferBoard::Update(const std::vector<Offer>& open, const std::vector<MinerC
 void OfferBoard::Declined(const std::string& task_id, const std::string& miner, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   auto found = offers_.find(task_id);
-  if (found == offers_.end()) return;
-  found->second.offered.insert(miner);  // not again in this window
-  SendWave(found->second, 1);
+  if (found == offers_.end() || !found->second.offered.contains(miner)) return;
+  if (found->second.declined.insert(miner).second) SendWave(found->second, 1);
   (void)now_ms;
 }
 

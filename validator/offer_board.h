@@ -66,7 +66,9 @@ class OfferBoard {
   explicit OfferBoard(OfferOptions options, uint64_t seed = std::random_device{}());
 
   // Registers a miner's stream; an earlier stream of the same miner is ended with Aborted. The new
-  // stream gets the open offers whose waves have reached everyone at once, the others in turn.
+  // stream gets at once the open offers the miner had already been offered (the old stream may
+  // have lost them) and those whose waves have reached everyone; it joins the line of the others.
+  // A miner that fits an offer only later (it finished another task) joins its line then.
   // Unavailable once EndAll ran (the sink is not called then).
   Result<uint64_t> Subscribe(const std::string& miner, OfferCapacity capacity, OfferSink* sink);
   // Idempotent; after it returns the sink is never called again.
@@ -74,7 +76,7 @@ class OfferBoard {
   // The tasks offering now with their claims, and every miner's claims: offers new tasks, starts
   // the waves of new windows, sends the waves that are due, forgets closed offers.
   void Update(const std::vector<Offer>& open, const std::vector<MinerClaims>& claims, int64_t now_ms);
-  // A miner said no: the next one in line gets the offer now.
+  // A miner it was offered to said no (the first time): the next one in line gets it now.
   void Declined(const std::string& task_id, const std::string& miner, int64_t now_ms);
   // Ends every stream (the validator stops); later subscriptions are refused.
   void EndAll(const Status& why);
@@ -90,7 +92,9 @@ class OfferBoard {
     Offer offer;
     std::vector<std::string> order;  // miners in the order they get it
     size_t next = 0;                 // order[next] is the next to get it
-    std::set<std::string> offered;
+    std::set<std::string> in_line;   // those in `order` from `next` on
+    std::set<std::string> offered;   // this window; a miner that subscribes again gets it again
+    std::set<std::string> declined;  // a decline counts once
     int64_t next_wave_at_ms = 0;
   };
   bool Fits(const Subscriber& subscriber, const Offer& offer) const;

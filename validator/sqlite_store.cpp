@@ -652,13 +652,24 @@ Result<std::vector<ClaimRecord>> SqliteStore::ListClaims(std::string_view task_i
 Status SqliteStore::RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
                                   std::string_view detail, int64_t at_ms) {
   std::lock_guard lock(mutex_);
+  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  if (!transaction.ok()) return transaction.status();
+  const std::string task = "task " + std::string(task_id.substr(0, 80));
+  Result<SqliteStatement> select = db_->Prepare("SELECT status FROM tasks WHERE id = ?1");
+  if (!select.ok()) return select.status();
+  Result<bool> row = select->Bind(1, task_id).Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no " + task);
+  if (select->Text(0) != TaskStatusName(TaskStatus::kOffering)) {
+    return Status::FailedPrecondition(task + " is " + select->Text(0) + ": its offers are closed");
+  }
+  // One decline per miner and task: a repeated one changes nothing.
   Result<SqliteStatement> insert = db_->Prepare(
       "INSERT INTO declines (task_id, miner, reason, detail, at_ms) SELECT ?1, ?2, ?3, ?4, ?5 "
-      "WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ?1)");
+      "WHERE NOT EXISTS (SELECT 1 FROM declines WHERE task_id = ?1 AND miner = ?2)");
   if (!insert.ok()) return insert.status();
   GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task_id).Bind(2, miner).Bind(3, reason).Bind(4, detail).Bind(5, at_ms).Run());
-  if (db_->Changes() == 0) return Status::NotFound("no task " + std::string(task_id.substr(0, 80)));
-  return Status::Ok();
+  return transaction->Commit();
 }
 
 Result<ClaimRecord> SqliteStore::GetClaim(std::string_view task_id, std::string_view miner) {

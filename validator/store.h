@@ -216,7 +216,8 @@ class Store {
   virtual Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) = 0;
   // Oldest receipt first.
   virtual Result<std::vector<SubmissionRecord>> ListSubmissions(std::string_view task_id) = 0;
-  // A miner's "no" to an offer, kept for the operator (why offers go untaken).
+  // A miner's "no" to an offer, kept for the operator (why offers go untaken); the first one per
+  // miner and task counts. FailedPrecondition unless the task is offering.
   virtual Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
                                std::string_view detail, int64_t at_ms) = 0;
   // Oldest first.

@@ -34,7 +34,10 @@ class MinerGatewayFixture : public ::testing::Test {
     stub_ = v1::MinerGateway::NewStub(
         grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
   }
-  void TearDown() override { server_->Shutdown(); }
+  void TearDown() override {
+    offers_.EndAll(Status::Unavailable("the test ends"));
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  }
 
   // Every call carries a deadline, as every client's must.
   static std::unique_ptr<grpc::ClientContext> Context() {

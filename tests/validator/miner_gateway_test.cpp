@@ -198,6 +198,8 @@ TEST_F(OfferStreams, ASubscribedMinerReceivesTheOpenOfferWithWhatItNeedsToDecide
   grpc::Status ended = stream->Finish();
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_EQ(ended.error_message(), "a newer subscription of this miner replaced this one");
+  ASSERT_TRUE(newer->Read(&offer));  // the offer the older stream had, again
+  EXPECT_EQ(offer.task_id(), "t1");
   ASSERT_TRUE(AwaitConnected(1));
   again->TryCancel();
   EXPECT_TRUE(AwaitConnected(0));  // a cancelled stream leaves the board

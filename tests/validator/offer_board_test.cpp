@@ -88,8 +88,43 @@ TEST_F(Board, OnlyMinersATaskFitsAreOfferedIt) {
   board_.Update({claimed}, {{.miner = "m3", .last_claim_at_ms = kNow, .active_claims = 1}}, kNow);
   EXPECT_TRUE(Offered("t1").empty());  // too big for m0, m1 claimed it, m2 trains chat only, m3 is busy
   Subscribe(5);
-  board_.Update({claimed}, {{.miner = "m3", .last_claim_at_ms = kNow, .active_claims = 1}}, kNow + 10'000);
-  EXPECT_EQ(Offered("t1"), (std::set<size_t>{4}));  // a late subscriber once everyone in line had it
+  EXPECT_EQ(Offered("t1"), (std::set<size_t>{4}));  // a late subscriber, once everyone in line had it
+  // m3 finished its other task: it joins the line and gets the next wave.
+  board_.Update({claimed}, {{.miner = "m3", .last_claim_at_ms = kNow, .active_claims = 0}}, kNow + 10'000);
+  EXPECT_EQ(Offered("t1"), (std::set<size_t>{3, 4}));
+}
+
+TEST_F(Board, AMinerThatSubscribesAgainGetsWhatItWasOfferedAgain) {
+  Subscribe(3);
+  board_.Update({TaskOffer("t1", 1)}, {}, kNow);
+  const std::set<size_t> first = Offered("t1");
+  ASSERT_EQ(first.size(), 2u);
+  const size_t restarted = *first.begin();
+  RecordingSink again;
+  ASSERT_TRUE(board_.Subscribe("m" + std::to_string(restarted), Capacity(), &again).ok());
+  EXPECT_EQ(again.offers, std::vector<std::string>{"t1"});  // its old stream may have lost it
+  // The one still waiting its turn does not jump the line by subscribing again.
+  const size_t waiting = 3 - *first.begin() - *std::next(first.begin());
+  RecordingSink waiting_again;
+  ASSERT_TRUE(board_.Subscribe("m" + std::to_string(waiting), Capacity(), &waiting_again).ok());
+  EXPECT_TRUE(waiting_again.offers.empty());
+  board_.Update({TaskOffer("t1", 1)}, {}, kNow + 10'000);
+  EXPECT_EQ(waiting_again.offers, std::vector<std::string>{"t1"});
+}
+
+TEST_F(Board, OnlyTheFirstDeclineOfAMinerThatWasOfferedTheTaskPassesItOn) {
+  Subscribe(6);
+  board_.Update({TaskOffer("t1", 1)}, {}, kNow);
+  const std::set<size_t> first = Offered("t1");
+  size_t outsider = 0;
+  while (first.contains(outsider)) ++outsider;
+  board_.Declined("t1", "m" + std::to_string(outsider), kNow);  // never offered it: nothing happens
+  EXPECT_EQ(Offered("t1").size(), 2u);
+  const std::string decliner = "m" + std::to_string(*first.begin());
+  board_.Declined("t1", decliner, kNow);
+  board_.Declined("t1", decliner, kNow);
+  board_.Declined("t1", decliner, kNow);
+  EXPECT_EQ(Offered("t1").size(), 3u);
 }
 
 TEST_F(Board, ANewWindowOffersTheTaskToEveryoneAgain) {

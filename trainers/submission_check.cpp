@@ -1,0 +1,96 @@
+#include "trainers/submission_check.h"
+
+#include <torch/torch.h>
+
+#include "trainers/lora_adapter.h"
+#include "trainers/model_config.h"
+
+namespace gradients {
+namespace {
+
+CheckedSubmission Refused(SubmissionVerdict verdict, std::string reason) {
+  return CheckedSubmission{.verdict = verdict, .reason = std::move(reason), .model = std::nullopt};
+}
+
+bool AllFinite(const at::Tensor& tensor) { return at::isfinite(tensor).all().item<bool>(); }
+
+Result<CheckedSubmission> LoadAdapterSubmission(const std::filesystem::path& base_model,
+                                                const std::filesystem::path& submission,
+                                                const ModelLoadOptions& options) {
+  Result<LoraAdapter> adapter = LoadLoraAdapter(submission);
+  if (!adapter.ok()) return Refused(SubmissionVerdict::kInvalid, adapter.status().message());
+  bool changes_something = false;
+  for (const auto& [module, weights] : adapter->modules) {
+    if (!AllFinite(weights.a) || !AllFinite(weights.b)) {
+      return Refused(SubmissionVerdict::kInvalid, "adapter module \"" + module + "\" holds NaN or infinite weights");
+    }
+    changes_something = changes_something || (weights.b.count_nonzero().item<int64_t>() > 0 &&
+                                              weights.a.count_nonzero().item<int64_t>() > 0);
+  }
+  if (!changes_something) {
+    return Refused(SubmissionVerdict::kNotFinetuned, "every lora_A or lora_B is zero: the adapter changes nothing");
+  }
+  Result<CausalLm> model = LoadCausalLm(base_model, options);
+  if (!model.ok()) return model.status().WithContext("base model");
+  if (Status merged = MergeLoraAdapter(*model, *adapter); !merged.ok()) {
+    return Refused(SubmissionVerdict::kInvalid, merged.message());
+  }
+  return CheckedSubmission{.verdict = SubmissionVerdict::kValid, .reason = {}, .model = std::move(*model)};
+}
+
+Result<CheckedSubmission> LoadFullSubmission(const std::filesystem::path& base_model,
+                                             const std::filesystem::path& submission,
+                                             const ModelLoadOptions& options) {
+  Result<ModelConfig> base_config = LoadModelConfig(base_model);
+  if (!base_config.ok()) return base_config.status().WithContext("base model");
+  Result<ModelConfig> config = LoadModelConfig(submission);
+  if (!config.ok()) return Refused(SubmissionVerdict::kInvalid, config.status().message());
+  // The architecture must be the base's; the precision the weights are stored in may differ.
+  nlohmann::json ours = config->ToJson(), theirs = base_config->ToJson();
+  ours.erase("torch_dtype");
+  theirs.erase("torch_dtype");
+  for (const auto& [key, value] : theirs.items()) {
+    if (!ours.contains(key) || ours[key] != value) {
+      return Refused(SubmissionVerdict::kInvalid,
+                     "config.json: \"" + key + "\" is " + (ours.contains(key) ? ours[key].dump() : "missing") +
+                         " where the base model's is " + value.dump());
+    }
+  }
+  if (ours.size() != theirs.size()) {
+    return Refused(SubmissionVerdict::kInvalid, "config.json has settings the base model's has not");
+  }
+  Result<CausalLm> model = LoadCausalLm(submission, options);
+  if (!model.ok()) return Refused(SubmissionVerdict::kInvalid, model.status().message());
+  Result<CausalLm> base = LoadCausalLm(base_model, options);
+  if (!base.ok()) return base.status().WithContext("base model");
+  const std::map<std::string, at::Tensor> base_weights = NamedWeights(*base);
+  bool changed = false;
+  for (const auto& [name, weight] : NamedWeights(*model)) {
+    if (!AllFinite(weight)) return Refused(SubmissionVerdict::kInvalid, "weight \"" + name + "\" holds NaN or infinity");
+    auto original = base_weights.find(name);
+    changed = changed || original == base_weights.end() || !at::equal(weight, original->second);
+  }
+  if (!changed) return Refused(SubmissionVerdict::kNotFinetuned, "every weight equals the base model's");
+  return CheckedSubmission{.verdict = SubmissionVerdict::kValid, .reason = {}, .model = std::move(*model)};
+}
+
+}  // namespace
+
+std::string_view SubmissionVerdictName(SubmissionVerdict verdict) {
+  switch (verdict) {
+    case SubmissionVerdict::kValid: return "valid";
+    case SubmissionVerdict::kInvalid: return "invalid";
+    case SubmissionVerdict::kNotFinetuned: return "not_finetuned";
+  }
+  return "invalid";
+}
+
+Result<CheckedSubmission> LoadSubmission(const std::filesystem::path& base_model,
+                                         const std::filesystem::path& submission, SubmissionKind kind,
+                                         ModelLoadOptions options) {
+  options.adapter.clear();
+  return kind == SubmissionKind::kLoraAdapter ? LoadAdapterSubmission(base_model, submission, options)
+                                              : LoadFullSubmission(base_model, submission, options);
+}
+
+}  // namespace gradients
