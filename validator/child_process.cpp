@@ -38,7 +38,8 @@ namespace {
 
 }  // namespace
 
-Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits) {
+Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits,
+                                    const std::atomic<bool>* cancel) {
   if (argv.empty()) return Status::InvalidArgument("no program to run");
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
@@ -68,8 +69,8 @@ Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const 
   char buffer[1 << 14];
   while (open_pipes > 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      result.timed_out = true;
+    if (left.count() <= 0 || (cancel != nullptr && *cancel)) {
+      (left.count() <= 0 ? result.timed_out : result.cancelled) = true;
       kill(-pid, SIGKILL);
       break;
     }

@@ -3,6 +3,7 @@
 // time (RLIMIT_CPU), a wall-clock timeout after which it is killed, and bounded captured output.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,13 +24,16 @@ struct ChildResult {
   int exit_code = -1;    // -1 when a signal ended it
   int signal = 0;        // the signal that ended it, 0 when it exited
   bool timed_out = false;  // killed at the timeout
+  bool cancelled = false;  // killed because the caller asked
   std::string out;
   bool stdout_truncated = false;
   std::string err_tail;
 };
 
 // Runs argv[0] (a path) with argv, stdin from /dev/null, in its own process group (killed whole at
-// the timeout). An error only when the child cannot be started.
-Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits);
+// the timeout, or within a second of `*cancel` turning true). An error only when the child cannot
+// be started.
+Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits,
+                                    const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace gradients

@@ -52,6 +52,9 @@ class SqliteStore final : public Store {
   Status SavePartialUpload(const PartialUpload& upload) override;
   Status DeletePartialUpload(std::string_view task_id, std::string_view miner) override;
   Status RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) override;
+  Status RecordEvaluation(const EvaluationRecord& evaluation) override;
+  Result<std::vector<EvaluationRecord>> ListEvaluations(std::string_view task_id) override;
+  Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores, int64_t at_ms) override;
   Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) override;
   Result<std::vector<SubmissionRecord>> ListSubmissions(std::string_view task_id) override;
   Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,

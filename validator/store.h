@@ -80,6 +80,7 @@ struct TaskRecord {
   // While offering: when the current offer window closes, and how many windows it has had.
   int64_t offer_closes_at_ms = 0;
   int64_t offer_rounds = 0;
+  int64_t scored_at_ms = 0;  // 0 until scored
   friend bool operator==(const TaskRecord&, const TaskRecord&) = default;
 };
 
@@ -110,6 +111,30 @@ struct ClaimRecord {
   int64_t claimed_at_ms = 0;
   int64_t uploads = 0;  // verified uploads so far (each re-upload counts)
   friend bool operator==(const ClaimRecord&, const ClaimRecord&) = default;
+};
+
+// The evaluation of one claim of a task, with every input it depends on (so a score can be traced
+// and checked), and once the task is scored its rank and points.
+struct EvaluationRecord {
+  std::string task_id{};
+  std::string miner{};
+  // scored | invalid | not_finetuned | duplicate | failed | missing
+  std::string outcome{};
+  std::optional<double> test_loss{};  // for scored
+  int64_t tokens = 0;                 // test tokens the loss is the mean over
+  std::string reason{};               // why not scored
+  std::string receipt_id{};           // the submission evaluated; empty for missing
+  std::string manifest_digest{};
+  int64_t received_at_ms = 0;
+  // The inputs: base model, hidden split, the dataset's split seed, the evaluator's version.
+  std::string model_hash{};
+  std::string test_blob{};
+  std::string split_seed{};
+  std::string evaluator{};
+  int64_t evaluated_at_ms = 0;
+  int64_t rank = 0;  // set when the task is scored
+  double points = 0;
+  friend bool operator==(const EvaluationRecord&, const EvaluationRecord&) = default;
 };
 
 struct MinerClaims {
@@ -212,6 +237,14 @@ class Store {
   // past its deadline (FailedPrecondition naming which does not hold). An earlier submission of
   // the same miner to the task is replaced; the claim's upload count goes up.
   virtual Status RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) = 0;
+  // Records (or replaces) the evaluation of a claim of a task that is evaluating.
+  virtual Status RecordEvaluation(const EvaluationRecord& evaluation) = 0;
+  // By miner.
+  virtual Result<std::vector<EvaluationRecord>> ListEvaluations(std::string_view task_id) = 0;
+  // Ranks and points for a task that is evaluating, and the task scored, in one transaction: every
+  // claim must have its evaluation (FailedPrecondition otherwise).
+  virtual Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores,
+                              int64_t at_ms) = 0;
   // NotFound when the miner has not submitted to the task.
   virtual Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) = 0;
   // Oldest receipt first.

@@ -1,6 +1,7 @@
 #include "validator/validator_daemon.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "common/logging.h"
 #include "validator/offer_rounds.h"
 #include "validator/registry.h"
+#include "validator/task_evaluation.h"
 #include "validator/task_preparation.h"
 
 namespace gradients {
@@ -21,6 +23,7 @@ constexpr uint64_t kMaxPemBytes = 1 << 20;
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
 constexpr auto kPreparerInterval = std::chrono::seconds(5);
 constexpr auto kOfferInterval = std::chrono::seconds(1);
+constexpr auto kEvaluationInterval = std::chrono::seconds(2);
 
 // The admin token: the file's content without surrounding whitespace, from a file only its owner
 // may access.
@@ -85,13 +88,20 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
       *data->store, *data->blobs, data->root / "uploads", options.auth.validator_id, options.uploads, now_ms);
   if (!uploads.ok()) return uploads.status().WithContext("data_dir");
   std::unique_ptr<ValidatorDaemon> daemon(
-      new ValidatorDaemon(std::move(*data), std::move(*uploads), options.auth, options.offers, std::move(admin), now_ms));
+      new ValidatorDaemon(std::move(*data), std::move(*uploads), options, std::move(admin), now_ms));
+  daemon->evaluation_options_.work_dir = daemon->data_.root / "eval";
+  if (access(options.evaluation.gradients_path.c_str(), X_OK) != 0) {
+    GetLogger("validator")->warn("evaluation.gradients_path: \"{}\" is not a program; tasks wait in evaluating until "
+                                 "it is set",
+                                 options.evaluation.gradients_path);
+  }
   GRADIENTS_RETURN_IF_ERROR(daemon->PrepareTasks(now));
   GRADIENTS_RETURN_IF_ERROR(daemon->StartGateway(options.gateway));
   GRADIENTS_RETURN_IF_ERROR(daemon->StartAdmin(options.admin));
   const nlohmann::json ports = {{"gateway", daemon->gateway_port_}, {"admin", daemon->admin_port_}};
   GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(daemon->data_.root / "ports.json", ports.dump() + "\n"));
   daemon->task_loop_ = std::thread([raw = daemon.get()] { raw->RunTaskLoop(); });
+  daemon->evaluator_ = std::thread([raw = daemon.get()] { raw->RunEvaluations(); });
   return daemon;
 }
 
@@ -125,6 +135,37 @@ void ValidatorDaemon::RunTaskLoop() {
     }
     lock.lock();
   }
+}
+
+void ValidatorDaemon::RunEvaluations() {
+  while (!stop_evaluating_) {
+    if (Status status = EvaluateDueTasks(); !status.ok() && status.code() != StatusCode::kAborted) {
+      GetLogger("validator")->error("evaluating tasks: {}", status.message());  // tried again next round
+    }
+    std::unique_lock lock(loop_mutex_);
+    loop_wake_.wait_for(lock, kEvaluationInterval, [this] { return stop_evaluating_.load(); });
+  }
+}
+
+Status ValidatorDaemon::EvaluateDueTasks() {
+  GRADIENTS_RETURN_IF_ERROR(StartEvaluations(*data_.store, now_ms_()));
+  Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(TaskStatus::kEvaluating);
+  if (!tasks.ok()) return tasks.status();
+  for (const TaskRecord& task : *tasks) {
+    if (stop_evaluating_) return Status::Aborted("stopping");
+    Status evaluated = EvaluateTask(*data_.store, *data_.blobs, evaluation_options_, scoring_options_, task.id,
+                                    now_ms_, &stop_evaluating_);
+    if (evaluated.code() == StatusCode::kInternal) {
+      // The evaluator failed on the task's own inputs: no miner is to blame, none gets points.
+      const std::string reason = "evaluation failed: " + evaluated.message();
+      GRADIENTS_RETURN_IF_ERROR(
+          data_.store->TransitionTask(task.id, TaskStatus::kEvaluating, TaskStatus::kFailed, reason, now_ms_()));
+      GetLogger("validator")->error("task {}: evaluating -> failed: {}", task.id, reason);
+    } else if (!evaluated.ok()) {
+      return evaluated;
+    }
+  }
+  return Status::Ok();
 }
 
 Status ValidatorDaemon::AdvanceOffers(int64_t now_ms) {
@@ -204,9 +245,11 @@ void ValidatorDaemon::Shutdown() {
     {
       std::lock_guard lock(loop_mutex_);
       stopping_ = true;
+      stop_evaluating_ = true;  // also kills a running evaluation child
     }
-    loop_wake_.notify_one();
+    loop_wake_.notify_all();
     task_loop_.join();
+    evaluator_.join();
   }
   GetLogger("validator")->info("stopped");
 }

@@ -2,6 +2,7 @@
 // a stop signal. The main only parses the command line, loads the config and waits for the signal.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -36,14 +37,16 @@ class ValidatorDaemon {
   void Shutdown();
 
  private:
-  ValidatorDaemon(DataDirectory data, std::unique_ptr<CheckpointUploads> uploads, const MinerAuthOptions& auth,
-                  const OfferOptions& offers, AdminServiceOptions admin, const ClockMs& now_ms)
+  ValidatorDaemon(DataDirectory data, std::unique_ptr<CheckpointUploads> uploads, const ValidatorOptions& options,
+                  AdminServiceOptions admin, const ClockMs& now_ms)
       : data_(std::move(data)),
         now_ms_(now_ms),
-        auth_(auth),
+        auth_(options.auth),
         uploads_(std::move(uploads)),
-        offer_options_(offers),
-        offers_(offers),
+        offer_options_(options.offers),
+        offers_(options.offers),
+        evaluation_options_(options.evaluation),
+        scoring_options_(options.scoring),
         gateway_service_(auth_, *data_.store, *data_.blobs, *uploads_, offers_, now_ms),
         admin_service_(*data_.store, *data_.blobs, WithWakeUp(std::move(admin)), now_ms) {}
   AdminServiceOptions WithWakeUp(AdminServiceOptions admin);
@@ -54,6 +57,10 @@ class ValidatorDaemon {
   // The background task loop: prepares tasks when one is created and every few seconds, and
   // advances the offers every second.
   void RunTaskLoop();
+  // The evaluator: tasks past their deadline are evaluated one at a time, each submission in a
+  // child process; stopping kills the running child (the rest is evaluated after a restart).
+  void RunEvaluations();
+  Status EvaluateDueTasks();
   Status StartGateway(const GatewayOptions& options);
   Status StartAdmin(const AdminOptions& options);
 
@@ -63,6 +70,8 @@ class ValidatorDaemon {
   std::unique_ptr<CheckpointUploads> uploads_;
   const OfferOptions offer_options_;
   OfferBoard offers_;
+  EvaluationOptions evaluation_options_;
+  const ScoringOptions scoring_options_;
   MinerGatewayService gateway_service_;
   AdminService admin_service_;
   std::unique_ptr<grpc::Server> gateway_, admin_;
@@ -71,6 +80,8 @@ class ValidatorDaemon {
   std::condition_variable loop_wake_;
   bool task_created_ = false, stopping_ = false;
   std::thread task_loop_;
+  std::atomic<bool> stop_evaluating_{false};
+  std::thread evaluator_;
 };
 
 }  // namespace gradients

@@ -1,5 +1,9 @@
 #include "validator/validator_options.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+
 namespace gradients {
 namespace {
 
@@ -94,6 +98,41 @@ void ReadConfig(ConfigReader& reader, OfferOptions& options) {
       .Check(options.recent_ms >= 0, "recent_ms", "must not be negative");
 }
 
+std::string DefaultGradientsPath() {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return "";
+  for (const std::filesystem::path& candidate :
+       {self.parent_path() / "gradients", self.parent_path().parent_path() / "cli" / "gradients"}) {
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
+void ReadConfig(ConfigReader& reader, EvaluationOptions& options) {
+  reader.Optional("gradients_path", options.gradients_path)
+      .Optional("memory_limit_bytes", options.limits.memory_bytes)
+      .Optional("cpu_seconds", options.limits.cpu_seconds)
+      .Optional("timeout_ms", options.limits.timeout_ms)
+      .Optional("threads", options.threads)
+      .Optional("max_length", options.max_length)
+      .Check(!options.gradients_path.empty(), "gradients_path",
+             "required: no gradients program was found next to gradients-validator")
+      .Check(options.limits.memory_bytes == 0 || options.limits.memory_bytes >= (uint64_t{256} << 20),
+             "memory_limit_bytes", "must be 0 (no limit) or at least 268435456")
+      .Check(options.limits.timeout_ms >= 1000, "timeout_ms", "must be at least 1000")
+      .Check(options.threads >= 1 && options.threads <= 256, "threads", "must be between 1 and 256")
+      .Check(options.max_length >= 16 && options.max_length <= 1 << 20, "max_length", "must be between 16 and 1048576");
+}
+
+void ReadConfig(ConfigReader& reader, ScoringOptions& options) {
+  reader.Optional("first_place_points", options.first_place_points)
+      .Optional("other_points", options.other_points)
+      .Optional("penalty_points", options.penalty_points)
+      .Check(options.first_place_points > options.other_points, "first_place_points", "must exceed other_points")
+      .Check(options.penalty_points <= options.other_points, "penalty_points", "must not exceed other_points");
+}
+
 void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
   reader.Required("data_dir", options.data_dir)
       .Optional("gateway", options.gateway)
@@ -101,6 +140,8 @@ void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
       .Required("auth", options.auth)
       .Optional("uploads", options.uploads)
       .Optional("offers", options.offers)
+      .Optional("evaluation", options.evaluation)
+      .Optional("scoring", options.scoring)
       .Optional("log", options.log)
       .Optional("models", options.models)
       .Optional("datasets", options.datasets)

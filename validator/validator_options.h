@@ -12,6 +12,8 @@
 #include "validator/checkpoint_uploads.h"
 #include "validator/miner_auth.h"
 #include "validator/offer_board.h"
+#include "validator/scoring.h"
+#include "validator/task_evaluation.h"
 
 namespace gradients {
 
@@ -48,6 +50,13 @@ void ReadConfig(ConfigReader& reader, ContentSource& source);
 void ReadConfig(ConfigReader& reader, MinerAuthOptions& options);
 void ReadConfig(ConfigReader& reader, UploadOptions& options);
 void ReadConfig(ConfigReader& reader, OfferOptions& options);
+// The evaluator child's program and limits (work_dir is the daemon's: <data_dir>/eval).
+void ReadConfig(ConfigReader& reader, EvaluationOptions& options);
+// The points of a task's ranking (windows and type weights arrive with weight publication).
+void ReadConfig(ConfigReader& reader, ScoringOptions& options);
+// `gradients` next to the running program (an installation's bin/), else in the build tree's
+// cli/ beside its validator/, else empty.
+std::string DefaultGradientsPath();
 
 struct ValidatorOptions {
   std::string data_dir;  // required: state.db, blobs/ (created private to the owner)
@@ -56,6 +65,8 @@ struct ValidatorOptions {
   MinerAuthOptions auth{};  // validator_id: what miners sign (required here)
   UploadOptions uploads{};
   OfferOptions offers{};
+  EvaluationOptions evaluation{.gradients_path = DefaultGradientsPath()};
+  ScoringOptions scoring{};
   LogOptions log{};
   std::vector<ContentSource> models{};
   std::vector<ContentSource> datasets{};

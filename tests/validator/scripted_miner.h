@@ -1,16 +1,18 @@
-// What a scripted miner sends: its answers to challenges, its checkpoints and
-// the messages that upload them. Shared by the gateway's tests and the tests of
-// the validator process.
+// What a scripted miner sends: its answers to challenges, its checkpoints and the messages that
+// upload them. Shared by the gateway's tests, the evaluation's and those of the validator process.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "common/checkpoint_manifest.h"
 #include "common/envelope.h"
 #include "common/protocol_envelopes.h"
+#include "common/safetensors.h"
 #include "gradients/v1/miner_gateway.grpc.pb.h"
 #include "proto/checkpoint_messages.h"
 
@@ -104,6 +106,25 @@ inline std::vector<v1::UploadMessage> HonestUpload(const TestMiner& miner, const
   for (v1::UploadMessage& chunk : ChunkMessages(checkpoint)) messages.push_back(std::move(chunk));
   messages.push_back(EndMessage(miner.key, miner.key.public_key(), task, miner.claim_nonce, checkpoint.manifest));
   return messages;
+}
+
+// The files of a LoRA adapter on layer 0's q_proj of `gradients init-model --preset tiny` (hidden
+// 64): A [2, 64] filled from `a_value`, B [64, 2] from `b_value`.
+inline std::map<std::string, std::string> TinyLoraAdapter(float a_value, float b_value) {
+  const nlohmann::json config = {{"peft_type", "LORA"}, {"r", 2}, {"lora_alpha", 4}, {"lora_dropout", 0.0},
+                                 {"target_modules", {"q_proj"}}, {"bias", "none"}, {"task_type", "CAUSAL_LM"}};
+  SafetensorsWriter writer;
+  const auto add = [&](const std::string& name, std::vector<uint64_t> shape, float value) {
+    std::vector<float> data(shape[0] * shape[1]);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = value * static_cast<float>((i % 7) + 1) / 7.0f;
+    EXPECT_TRUE(writer
+                    .Add(name, DType::kF32, shape,
+                         std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size() * sizeof(float)))
+                    .ok());
+  };
+  add("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", {2, 64}, a_value);
+  add("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", {64, 2}, b_value);
+  return {{"adapter_config.json", config.dump()}, {"adapter_model.safetensors", writer.Serialize()}};
 }
 
 }  // namespace gradients

@@ -11,7 +11,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/durable_file.h"
+#include "common/hex.h"
 #include "gradients/v1/admin.grpc.pb.h"
 #include "gradients/v1/miner_gateway.grpc.pb.h"
 #include "tests/support/subprocess.h"
@@ -19,7 +21,9 @@
 #include "tests/validator/scripted_miner.h"
 #include "validator/data_directory.h"
 #include "validator/miner_auth.h"
+#include "validator/offer_rounds.h"
 #include "validator/registry.h"
+#include "validator/task_preparation.h"
 
 namespace gradients {
 namespace {
@@ -59,7 +63,10 @@ class ValidatorDaemonProcess : public ::testing::Test {
     ADD_FAILURE() << "no ports.json; log:\n" << Log();
     return 0;
   }
-  std::string Log() { return ReadFileToString(dir_ / "validator.log", 1 << 20).value(); }
+  std::string Log() {
+    Result<std::string> log = ReadFileToString(dir_ / "validator.log", 1 << 20);
+    return log.ok() ? *log : "";
+  }
 
   testing::TempDir dir_;
   nlohmann::json config_;
@@ -321,6 +328,89 @@ TEST_F(ValidatorDaemonProcess, AMinerTakesATaskFromOfferToReceiptAndNoAcknowledg
   EXPECT_EQ(upload_status.receipt().receipt_id(), receipt.receipt_id());
   validator->Signal(SIGTERM);
   EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
+}
+
+TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredAndAKillDuringEvaluationChangesNoScore) {
+  testing::ProcessResult init = testing::RunProcess(
+      {GRADIENTS_CLI_PATH, "init-model", "--preset", "tiny", "--out", (dir_ / "tiny").string(), "--tokenizer",
+       (std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models/tokenizer_sp512/tokenizer.model").string()});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  // A task whose deadline passed ten minutes ago, with three claims and two uploads.
+  const int64_t opened_at = SystemClockMs() - 20 * 60'000;
+  {
+    DataDirectory data = std::move(*OpenDataDirectory(dir_ / "data"));
+    const ModelRecord model = *RegisterModel(*data.store, *data.blobs, dir_ / "tiny", "tiny", 1);
+    const DatasetRecord dataset = *RegisterDataset(*data.store, *data.blobs, dir_ / "train.jsonl", "qa", 1);
+    ASSERT_TRUE(data.store
+                    ->CreateTask({.id = "t1", .type = "instruct", .model_hash = model.hash,
+                                  .dataset_hash = dataset.hash,
+                                  .columns_json = R"({"instruction": "instruction", "output": "output"})",
+                                  .minutes = 10, .pool_size = 3, .created_at_ms = opened_at,
+                                  .updated_at_ms = opened_at})
+                    .ok());
+    ASSERT_TRUE(PrepareTask(*data.store, *data.blobs, "t1", opened_at, 60'000).ok());
+    float scale = 0.01f;
+    for (const std::string miner : {"miner-a", "miner-b", "miner-c"}) {
+      ASSERT_TRUE(data.store->ClaimTask("t1", miner, "nonce", opened_at + 1000).ok());
+      if (miner == "miner-c") continue;  // claims and never uploads
+      SubmissionRecord submission{.task_id = "t1", .miner = miner, .receipt_id = "r-" + miner,
+                                  .manifest = {.kind = CheckpointKind::kLoraAdapter, .files = {}},
+                                  .manifest_digest = {}, .file_blobs = {}, .received_at_ms = opened_at + 2000};
+      for (const auto& [name, content] : TinyLoraAdapter(scale, scale)) {
+        submission.manifest.files.push_back({.path = name, .size_bytes = content.size(), .algorithm = {},
+                                             .digest = ComputeDigest(DigestAlgorithm::kBlake2b256, content)});
+        submission.file_blobs.push_back(data.blobs->Put(content)->hash);
+      }
+      submission.manifest_digest = ToHex(CheckpointManifestDigest(submission.manifest));
+      ASSERT_TRUE(data.store->RecordSubmission(submission, opened_at + 2000).ok());
+      scale *= 4;
+    }
+    ASSERT_TRUE(CloseOfferWindows(*data.store, OfferOptions{}, opened_at + 60'000).ok());
+    ASSERT_EQ(data.store->GetTask("t1")->status, TaskStatus::kTraining);
+  }
+  // The same state for a run nobody interrupts.
+  std::filesystem::copy(dir_ / "data", dir_ / "uninterrupted", std::filesystem::copy_options::recursive);
+  config_["evaluation"] = {{"gradients_path", GRADIENTS_CLI_PATH}, {"threads", 1}};
+  const auto scored = [&](const std::filesystem::path& data_dir) {
+    for (int i = 0; i < 1200; ++i) {
+      DataDirectory data = std::move(*OpenDataDirectory(data_dir));
+      if (data.store->GetTask("t1")->status == TaskStatus::kScored) return *data.store->ListEvaluations("t1");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "not scored; log:\n" << Log();
+    return std::vector<EvaluationRecord>{};
+  };
+
+  std::unique_ptr<BackgroundProcess> validator = Start();
+  for (int i = 0; i < 1200 && Log().find("evaluating the upload") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  validator->Signal(SIGKILL);  // while a child evaluates
+  validator->WaitFor(std::chrono::seconds(20));
+  validator = Start();
+  const std::vector<EvaluationRecord> after_kill = scored(dir_ / "data");
+  validator->Signal(SIGTERM);
+  EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
+
+  config_["data_dir"] = (dir_ / "uninterrupted").string();
+  validator = Start();
+  const std::vector<EvaluationRecord> uninterrupted = scored(dir_ / "uninterrupted");
+  validator->Signal(SIGTERM);
+  EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
+
+  ASSERT_EQ(after_kill.size(), 3u);
+  ASSERT_EQ(uninterrupted.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(after_kill[i].miner, uninterrupted[i].miner);
+    EXPECT_EQ(after_kill[i].outcome, uninterrupted[i].outcome);
+    EXPECT_EQ(after_kill[i].test_loss, uninterrupted[i].test_loss);  // bit for bit
+    EXPECT_EQ(after_kill[i].rank, uninterrupted[i].rank);
+    EXPECT_EQ(after_kill[i].points, uninterrupted[i].points);
+  }
+  EXPECT_EQ(after_kill[0].outcome, "scored");
+  EXPECT_EQ(after_kill[2].outcome, "missing");
+  EXPECT_EQ(after_kill[2].points, -1);
+  EXPECT_EQ(after_kill[0].points + after_kill[1].points, 3);  // one of the two won
 }
 
 }  // namespace

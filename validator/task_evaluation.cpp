@@ -1,0 +1,264 @@
+#include "validator/task_evaluation.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/durable_file.h"
+#include "common/hex.h"
+#include "common/logging.h"
+
+namespace gradients {
+namespace {
+
+constexpr size_t kMaxReasonBytes = 256;
+
+std::string Bounded(std::string text) {
+  if (text.size() > kMaxReasonBytes) text.resize(kMaxReasonBytes);
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  }
+  return text;
+}
+
+// Puts blob `hash` at `target` (a hard link: no copy; the evaluator only reads it).
+Status PlaceBlob(const BlobStore& blobs, const std::string& hash, const std::filesystem::path& target) {
+  Result<std::filesystem::path> source = blobs.PathOf(hash);
+  if (!source.ok()) return source.status();
+  std::error_code error;
+  std::filesystem::create_directories(target.parent_path(), error);
+  if (error) return Status::IoError(target.parent_path().string() + ": " + error.message());
+  if (link(source->c_str(), target.c_str()) == 0) return Status::Ok();
+  std::filesystem::copy_file(*source, target, error);
+  if (error) return Status::IoError("placing " + target.string() + ": " + error.message());
+  return Status::Ok();
+}
+
+// A relative path the registry or a manifest produced, refused if it could leave its directory.
+bool IsContainedPath(const std::string& path) {
+  if (path.empty() || path.front() == '/') return false;
+  for (const auto& part : std::filesystem::path(path)) {
+    if (part == ".." || part == ".") return false;
+  }
+  return true;
+}
+
+// "role=column,..." for --columns.
+Result<std::string> ColumnsFlag(const std::string& columns_json) {
+  const nlohmann::json columns = nlohmann::json::parse(columns_json, nullptr, /*allow_exceptions=*/false);
+  if (!columns.is_object()) return Status::DataLoss("stored column mapping does not parse");
+  std::string flag;
+  for (const auto& [role, column] : columns.items()) {
+    if (!column.is_string()) return Status::DataLoss("stored column mapping does not parse");
+    if (!flag.empty()) flag += ',';
+    flag += role + "=" + column.get<std::string>();
+  }
+  return flag;
+}
+
+SubmissionOutcome Outcome(const std::string& name) {
+  if (name == "scored") return SubmissionOutcome::kScored;
+  if (name == "not_finetuned") return SubmissionOutcome::kNotFinetuned;
+  if (name == "duplicate") return SubmissionOutcome::kDuplicate;
+  if (name == "failed") return SubmissionOutcome::kFailed;
+  if (name == "missing") return SubmissionOutcome::kMissing;
+  return SubmissionOutcome::kInvalid;
+}
+
+// What the child's run says about the submission; Internal / Unavailable for the evaluator's own
+// failures.
+Status ReadVerdict(const ChildResult& run, const EvaluationOptions& options, EvaluationRecord& evaluation) {
+  if (run.cancelled) return Status::Aborted("evaluation cancelled");
+  if (run.timed_out) {
+    evaluation.outcome = "failed";
+    evaluation.reason = "evaluation ran past its limit of " + std::to_string(options.limits.timeout_ms) + " ms";
+    return Status::Ok();
+  }
+  if (run.signal != 0) {
+    evaluation.outcome = "failed";
+    evaluation.reason = run.signal == SIGXCPU || run.signal == SIGKILL
+                            ? "evaluation exceeded its CPU-time limit or was killed"
+                            : "evaluation crashed (signal " + std::to_string(run.signal) + ")";
+    return Status::Ok();
+  }
+  if (run.exit_code == 127) return Status::Unavailable("cannot run the evaluator " + options.gradients_path);
+  if (run.exit_code != 0) {
+    return Status::Internal("the evaluator failed on the task's own inputs: " + Bounded(run.err_tail));
+  }
+  const nlohmann::json verdict = nlohmann::json::parse(run.out, nullptr, /*allow_exceptions=*/false);
+  const auto failed = [&] {
+    evaluation.outcome = "failed";
+    evaluation.reason = "the evaluator's answer was not understood";
+    return Status::Ok();
+  };
+  if (!verdict.is_object() || !verdict.contains("status") || !verdict["status"].is_string()) return failed();
+  const std::string status = verdict["status"].get<std::string>();
+  if (status == "scored") {
+    if (!verdict.contains("loss") || !verdict["loss"].is_number() || !verdict.contains("tokens") ||
+        !verdict["tokens"].is_number_integer()) {
+      return failed();
+    }
+    const double loss = verdict["loss"].get<double>();
+    if (!std::isfinite(loss)) return failed();
+    evaluation.outcome = "scored";
+    evaluation.test_loss = loss;
+    evaluation.tokens = verdict["tokens"].get<int64_t>();
+    return Status::Ok();
+  }
+  if (status != "invalid" && status != "not_finetuned") return failed();
+  evaluation.outcome = status;
+  evaluation.reason =
+      verdict.contains("reason") && verdict["reason"].is_string() ? Bounded(verdict["reason"].get<std::string>()) : "";
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status StartEvaluations(Store& store, int64_t now_ms) {
+  Result<std::vector<TaskRecord>> training = store.ListTasks(TaskStatus::kTraining);
+  if (!training.ok()) return training.status();
+  for (const TaskRecord& task : *training) {
+    if (now_ms <= task.deadline_ms) continue;
+    Status moved = store.TransitionTask(task.id, TaskStatus::kTraining, TaskStatus::kEvaluating,
+                                        "the deadline passed", now_ms);
+    if (moved.ok()) {
+      GetLogger("validator")->info("task {}: training -> evaluating", task.id);
+    } else if (moved.code() != StatusCode::kFailedPrecondition) {  // cancelled meanwhile: fine
+      return moved;
+    }
+  }
+  return Status::Ok();
+}
+
+Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOptions& options,
+                    const ScoringOptions& scoring, std::string_view task_id, const ClockMs& now_ms,
+                    const std::atomic<bool>* cancel) {
+  Result<TaskRecord> task = store.GetTask(task_id);
+  if (!task.ok()) return task.status();
+  if (task->status != TaskStatus::kEvaluating) return Status::FailedPrecondition("task " + task->id + " is not evaluating");
+  Result<std::vector<ClaimRecord>> claims = store.ListClaims(task->id);
+  if (!claims.ok()) return claims.status();
+  Result<std::vector<SubmissionRecord>> submissions = store.ListSubmissions(task->id);  // oldest first
+  if (!submissions.ok()) return submissions.status();
+  Result<std::vector<EvaluationRecord>> done = store.ListEvaluations(task->id);
+  if (!done.ok()) return done.status();
+  std::set<std::string> evaluated;
+  for (const EvaluationRecord& evaluation : *done) evaluated.insert(evaluation.miner);
+  const std::string evaluator = "gradients-eval/" GRADIENTS_VERSION " threads=" + std::to_string(options.threads) +
+                                " max_len=" + std::to_string(options.max_length) + " float32 cpu";
+  const auto record = [&](const std::string& miner) {
+    return EvaluationRecord{.task_id = task->id, .miner = miner, .outcome = {}, .test_loss = std::nullopt,
+                            .tokens = 0, .reason = {}, .receipt_id = {}, .manifest_digest = {},
+                            .received_at_ms = 0, .model_hash = task->model_hash, .test_blob = task->test_blob,
+                            .split_seed = task->split_seed, .evaluator = evaluator, .evaluated_at_ms = now_ms(),
+                            .rank = 0, .points = 0};
+  };
+  auto log = GetLogger("validator");
+
+  std::map<std::string, const SubmissionRecord*> by_miner;
+  for (const SubmissionRecord& submission : *submissions) by_miner[submission.miner] = &submission;
+  for (const ClaimRecord& claim : *claims) {
+    if (evaluated.contains(claim.miner) || by_miner.contains(claim.miner)) continue;
+    EvaluationRecord missing = record(claim.miner);
+    missing.outcome = "missing";
+    missing.reason = "nothing was uploaded before the deadline";
+    GRADIENTS_RETURN_IF_ERROR(store.RecordEvaluation(missing));
+    evaluated.insert(claim.miner);
+  }
+
+  const std::filesystem::path work = options.work_dir / ToHex(std::span(
+                                                            reinterpret_cast<const uint8_t*>(task->id.data()),
+                                                            task->id.size()));
+  bool laid_out = false;
+  std::string columns, data_file;
+  std::map<std::string, std::string> first_upload_of;  // manifest digest -> miner (uploads oldest first)
+  for (const SubmissionRecord& submission : *submissions) {
+    const auto [first, is_first] = first_upload_of.emplace(submission.manifest_digest, submission.miner);
+    if (evaluated.contains(submission.miner)) continue;
+    EvaluationRecord evaluation = record(submission.miner);
+    evaluation.receipt_id = submission.receipt_id;
+    evaluation.manifest_digest = submission.manifest_digest;
+    evaluation.received_at_ms = submission.received_at_ms;
+    if (!is_first) {
+      evaluation.outcome = "duplicate";
+      evaluation.reason = "the same checkpoint as an earlier upload by another miner";
+      GRADIENTS_RETURN_IF_ERROR(store.RecordEvaluation(evaluation));
+      continue;
+    }
+    if (!laid_out) {
+      // The base model and the hidden split, once per task.
+      GRADIENTS_RETURN_IF_ERROR(RemoveTree(work));
+      Result<ModelRecord> model = store.GetModel(task->model_hash);
+      if (!model.ok()) return model.status();
+      for (const ModelFile& file : model->files) {
+        if (!IsContainedPath(file.path)) return Status::DataLoss("model file path \"" + file.path + "\"");
+        GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, file.blob, work / "base" / file.path));
+      }
+      Result<DatasetRecord> dataset = store.GetDataset(task->dataset_hash);
+      if (!dataset.ok()) return dataset.status();
+      data_file = (work / ("test." + dataset->format)).string();
+      GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, task->test_blob, data_file));
+      Result<std::string> flag = ColumnsFlag(task->columns_json);
+      if (!flag.ok()) return flag.status();
+      columns = *flag;
+      laid_out = true;
+    }
+    const std::filesystem::path checkpoint = work / submission.receipt_id;
+    GRADIENTS_RETURN_IF_ERROR(RemoveTree(checkpoint));
+    for (size_t i = 0; i < submission.manifest.files.size(); ++i) {
+      const std::string& path = submission.manifest.files[i].path;
+      if (!IsContainedPath(path)) return Status::DataLoss("submission file path \"" + path + "\"");
+      GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, submission.file_blobs[i], checkpoint / path));
+    }
+    const std::vector<std::string> argv = {
+        options.gradients_path, "eval",
+        "--model", (work / "base").string(),
+        "--submission", checkpoint.string(),
+        "--submission-kind", submission.manifest.kind == CheckpointKind::kLoraAdapter ? "lora" : "full",
+        "--data", data_file,
+        "--format", task->type,
+        "--columns", columns,
+        "--max-len", std::to_string(options.max_length),
+        "--device", "cpu",
+        "--dtype", "float32",
+        "--threads", std::to_string(options.threads)};
+    log->info("task {}: evaluating the upload {} of miner {}", task->id, submission.receipt_id, submission.miner);
+    Result<ChildResult> run = RunLimitedChild(argv, options.limits, cancel);
+    if (!run.ok()) return run.status();
+    GRADIENTS_RETURN_IF_ERROR(ReadVerdict(*run, options, evaluation));
+    evaluation.evaluated_at_ms = now_ms();
+    GRADIENTS_RETURN_IF_ERROR(store.RecordEvaluation(evaluation));
+    log->info("task {}: miner {}: {}{}", task->id, submission.miner, evaluation.outcome,
+              evaluation.test_loss ? " (loss " + std::to_string(*evaluation.test_loss) + ")" : " " + evaluation.reason);
+    GRADIENTS_RETURN_IF_ERROR(RemoveTree(checkpoint));
+  }
+  GRADIENTS_RETURN_IF_ERROR(RemoveTree(work));
+
+  // Every claim has its verdict: rank and score.
+  Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task->id);
+  if (!evaluations.ok()) return evaluations.status();
+  std::vector<SubmissionResult> results;
+  for (const EvaluationRecord& evaluation : *evaluations) {
+    results.push_back({.miner = evaluation.miner, .outcome = Outcome(evaluation.outcome),
+                       .test_loss = evaluation.test_loss.value_or(0), .received_at_ms = evaluation.received_at_ms});
+  }
+  std::vector<EvaluationRecord> scores;
+  for (const MinerPoints& points : ScoreTask(results, scoring)) {
+    EvaluationRecord score = record(points.miner);
+    score.rank = points.rank;
+    score.points = points.points;
+    scores.push_back(std::move(score));
+  }
+  GRADIENTS_RETURN_IF_ERROR(store.RecordScores(task->id, scores, now_ms()));
+  log->info("task {}: evaluating -> scored ({} claims)", task->id, scores.size());
+  return Status::Ok();
+}
+
+}  // namespace gradients

@@ -1,0 +1,45 @@
+// The evaluating step of a task (DESIGN.md, Evaluation and scoring): after the deadline each
+// claim gets its verdict. A claim without an upload is missing; an upload whose manifest equals
+// an earlier one of another miner is a duplicate (the earliest keeps the credit); every other upload
+// is judged and evaluated on the hidden test split by `gradients eval` in a child process under
+// memory, CPU-time and wall-clock limits, so a hostile checkpoint can crash only that child. Each
+// verdict is stored with its inputs as soon as it is known (a validator killed mid-evaluation
+// evaluates only the rest after its restart, and evaluation is deterministic); once every claim has
+// one, the task is ranked by loss and scored in one transaction.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "validator/blob_store.h"
+#include "validator/child_process.h"
+#include "validator/scoring.h"
+#include "validator/store.h"
+
+namespace gradients {
+
+struct EvaluationOptions {
+  std::string gradients_path{};  // the `gradients` program that runs `gradients eval`
+  ChildLimits limits{};
+  int threads = 2;  // fixed, so that a loss is reproduced bit for bit on the same machine
+  int64_t max_length = 2048;
+  std::filesystem::path work_dir{};  // where base models, splits and submissions are laid out
+};
+
+// Training tasks whose deadline has passed move to evaluating.
+Status StartEvaluations(Store& store, int64_t now_ms);
+
+// Evaluates what of an evaluating task is not evaluated yet, then scores it. Unavailable when the
+// evaluator cannot be run at all (the task stays evaluating); Aborted when `cancel` turned true (the
+// rest is evaluated after a restart); Internal when the evaluator failed on the task's own inputs
+// (its base model or test split; the caller fails the task, since no miner is to blame).
+Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOptions& options,
+                    const ScoringOptions& scoring, std::string_view task_id, const ClockMs& now_ms,
+                    const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace gradients
