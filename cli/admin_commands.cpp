@@ -216,4 +216,23 @@ int RunHealth(const AdminConnection& connection, std::ostream& out, std::ostream
       out, err);
 }
 
+int RunWeights(const AdminConnection& connection, int64_t history, std::ostream& out, std::ostream& err) {
+  if (history <= 0) {
+    return Invoke<v1::GetCurrentWeightsResponse>(
+        connection, "weights",
+        [&](const AdminClient& client, v1::GetCurrentWeightsResponse& response) {
+          return client.stub->GetCurrentWeights(client.Context().get(), v1::GetCurrentWeightsRequest(), &response);
+        },
+        out, err);
+  }
+  v1::ListWeightHistoryRequest request;
+  request.set_page_size(static_cast<uint32_t>(std::min<int64_t>(history, 500)));
+  return Invoke<v1::ListWeightHistoryResponse>(
+      connection, "weights",
+      [&](const AdminClient& client, v1::ListWeightHistoryResponse& response) {
+        return client.stub->ListWeightHistory(client.Context().get(), request, &response);
+      },
+      out, err);
+}
+
 }  // namespace gradients::cli

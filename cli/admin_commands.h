@@ -1,5 +1,5 @@
 // The operator's commands, clients of a running validator's Admin service:
-//   gradients task list|show|cancel, gradients health.
+//   gradients task create|list|show|cancel, gradients health, gradients weights.
 // Each prints JSON (the protocol's messages in their JSON form) and returns the process exit code;
 // errors go to `err` as "gradients <command>: <message>".
 #pragma once
@@ -43,5 +43,7 @@ int RunTaskShow(const AdminConnection& connection, const std::string& task_id, s
 int RunTaskCancel(const AdminConnection& connection, const std::string& task_id, const std::string& reason,
                   std::ostream& out, std::ostream& err);
 int RunHealth(const AdminConnection& connection, std::ostream& out, std::ostream& err);
+// The latest weight set; with `history` > 0 the last `history` sets, newest first.
+int RunWeights(const AdminConnection& connection, int64_t history, std::ostream& out, std::ostream& err);
 
 }  // namespace gradients::cli

@@ -12,6 +12,7 @@
 #include "cli/model_commands.h"
 #ifdef GRADIENTS_CLI_REGISTRY
 #include "cli/admin_commands.h"
+#include "cli/weight_commands.h"
 #include "cli/registry_commands.h"
 #endif
 #include "cli/tokenize_command.h"
@@ -203,6 +204,20 @@ int main(int argc, char** argv) {
   task_cancel->add_option("--reason", cancel_reason, "Why (stored as the failure reason)");
   CLI::App* health = app.add_subcommand("health", "A running validator's health, version and uptime as JSON");
   add_connection(health, admin);
+  int64_t weight_history = 0;
+  std::filesystem::path audit_file, audit_data_dir, audit_out;
+  CLI::App* weights = app.add_subcommand("weights", "A running validator's latest reward weights as JSON");
+  add_connection(weights, admin);
+  weights->add_option("--history", weight_history, "The last N weight sets instead, newest first");
+  CLI::App* weights_recompute = weights->add_subcommand(
+      "recompute", "Recompute every weight set of an audit export and check it equals the published weights");
+  weights_recompute->add_option("--audit", audit_file, "A file written by `gradients audit export`")->required();
+  CLI::App* audit = app.add_subcommand("audit", "Audit logs of a validator's data directory");
+  audit->require_subcommand(1);
+  CLI::App* audit_export = audit->add_subcommand(
+      "export", "Every weight set with every input it was computed from, one JSON line each, oldest first");
+  audit_export->add_option("--data-dir", audit_data_dir, "The validator's data directory")->required();
+  audit_export->add_option("--out", audit_out, "Write to this file (durably) instead of stdout");
 #endif
 
   CLI11_PARSE(app, argc, argv);
@@ -236,6 +251,9 @@ int main(int argc, char** argv) {
   if (*task_show) return gradients::cli::RunTaskShow(admin, task_id, std::cout, std::cerr);
   if (*task_cancel) return gradients::cli::RunTaskCancel(admin, task_id, cancel_reason, std::cout, std::cerr);
   if (*health) return gradients::cli::RunHealth(admin, std::cout, std::cerr);
+  if (*weights_recompute) return gradients::cli::RunWeightsRecompute(audit_file, std::cout, std::cerr);
+  if (*weights) return gradients::cli::RunWeights(admin, weight_history, std::cout, std::cerr);
+  if (*audit_export) return gradients::cli::RunAuditExport(audit_data_dir, audit_out, std::cout, std::cerr);
 #endif
   if (*version) {
     std::cout << gradients::cli::VersionString() << "\n";

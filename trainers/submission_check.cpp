@@ -17,21 +17,27 @@ bool AllFinite(const at::Tensor& tensor) { return at::isfinite(tensor).all().ite
 Result<CheckedSubmission> LoadAdapterSubmission(const std::filesystem::path& base_model,
                                                 const std::filesystem::path& submission,
                                                 const ModelLoadOptions& options) {
+  // The base first: whatever fails after it was loaded is the submission's doing (an adapter sized
+  // to exhaust memory must not pass for a broken base model).
+  Result<CausalLm> model = LoadCausalLm(base_model, options);
+  if (!model.ok()) return model.status().WithContext("base model");
   Result<LoraAdapter> adapter = LoadLoraAdapter(submission);
   if (!adapter.ok()) return Refused(SubmissionVerdict::kInvalid, adapter.status().message());
+  const double scale = adapter->config.Scale();
   bool changes_something = false;
   for (const auto& [module, weights] : adapter->modules) {
     if (!AllFinite(weights.a) || !AllFinite(weights.b)) {
       return Refused(SubmissionVerdict::kInvalid, "adapter module \"" + module + "\" holds NaN or infinite weights");
     }
-    changes_something = changes_something || (weights.b.count_nonzero().item<int64_t>() > 0 &&
-                                              weights.a.count_nonzero().item<int64_t>() > 0);
+    if (!changes_something && scale != 0 && weights.a.dim() == 2 && weights.b.dim() == 2 &&
+        weights.b.size(1) == weights.a.size(0)) {
+      changes_something = (at::matmul(weights.b, weights.a) * scale).count_nonzero().item<int64_t>() > 0;
+    }
   }
   if (!changes_something) {
-    return Refused(SubmissionVerdict::kNotFinetuned, "every lora_A or lora_B is zero: the adapter changes nothing");
+    return Refused(SubmissionVerdict::kNotFinetuned, "scale * lora_B * lora_A is zero everywhere: the adapter changes "
+                                                     "nothing");
   }
-  Result<CausalLm> model = LoadCausalLm(base_model, options);
-  if (!model.ok()) return model.status().WithContext("base model");
   if (Status merged = MergeLoraAdapter(*model, *adapter); !merged.ok()) {
     return Refused(SubmissionVerdict::kInvalid, merged.message());
   }
@@ -59,10 +65,10 @@ Result<CheckedSubmission> LoadFullSubmission(const std::filesystem::path& base_m
   if (ours.size() != theirs.size()) {
     return Refused(SubmissionVerdict::kInvalid, "config.json has settings the base model's has not");
   }
-  Result<CausalLm> model = LoadCausalLm(submission, options);
-  if (!model.ok()) return Refused(SubmissionVerdict::kInvalid, model.status().message());
   Result<CausalLm> base = LoadCausalLm(base_model, options);
   if (!base.ok()) return base.status().WithContext("base model");
+  Result<CausalLm> model = LoadCausalLm(submission, options);
+  if (!model.ok()) return Refused(SubmissionVerdict::kInvalid, model.status().message());
   const std::map<std::string, at::Tensor> base_weights = NamedWeights(*base);
   bool changed = false;
   for (const auto& [name, weight] : NamedWeights(*model)) {

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 
+#include "common/keys.h"
 #include "common/utf8.h"
 #include "proto/grpc_status.h"
 #include "proto/timestamps.h"
@@ -66,6 +68,7 @@ grpc::Status AdminService::Health(grpc::ServerContext* context, const v1::Health
   response->set_version(options_.version);
   SetDurationMs(std::max<int64_t>(0, now_ms_() - started_at_ms_), response->mutable_uptime());
   response->set_validator_id(options_.validator_id);
+  response->set_connected_miners(static_cast<uint32_t>(options_.connected_miners()));
   return grpc::Status::OK;
 }
 
@@ -171,6 +174,70 @@ grpc::Status AdminService::CancelTask(grpc::ServerContext* context, const v1::Ca
     if (!cancelled.ok()) return ToGrpcStatus(cancelled.status());
     return ToGrpcStatus(ToProto(*cancelled, response->mutable_task()));
   }
+}
+
+namespace {
+
+Status WeightSetToProto(const WeightSetRecord& set, v1::WeightSet* out) {
+  out->set_id(static_cast<uint64_t>(set.id));
+  SetTimestampMs(set.computed_at_ms, out->mutable_computed_at());
+  SetTimestampMs(set.window_start_ms, out->mutable_window_start());
+  SetTimestampMs(set.window_end_ms, out->mutable_window_end());
+  for (const auto& [miner, weight] : set.weights) {
+    Result<PublicKey> key = PublicKey::FromHex(miner);
+    if (!key.ok()) return Status::DataLoss("weight set " + std::to_string(set.id) + ": miner " + miner.substr(0, 80));
+    v1::MinerWeight* entry = out->add_weights();
+    entry->set_miner_public_key(std::string(key->bytes.begin(), key->bytes.end()));
+    entry->set_weight(weight);
+  }
+  GRADIENTS_RETURN_IF_ERROR(SetDigest(set.inputs_digest, out->mutable_inputs_digest()));
+  out->set_published_to(set.published_to.substr(0, 256));
+  if (set.published_at_ms > 0) SetTimestampMs(set.published_at_ms, out->mutable_published_at());
+  return Status::Ok();
+}
+
+}  // namespace
+
+grpc::Status AdminService::GetCurrentWeights(grpc::ServerContext* context, const v1::GetCurrentWeightsRequest*,
+                                             v1::GetCurrentWeightsResponse* response) {
+  if (grpc::Status denied = CheckToken(*context); !denied.ok()) return denied;
+  Result<WeightSetRecord> latest = store_.LatestWeightSet();
+  if (!latest.ok()) return ToGrpcStatus(latest.status());
+  return ToGrpcStatus(WeightSetToProto(*latest, response->mutable_weights()));
+}
+
+grpc::Status AdminService::ListWeightHistory(grpc::ServerContext* context, const v1::ListWeightHistoryRequest* request,
+                                             v1::ListWeightHistoryResponse* response) {
+  if (grpc::Status denied = CheckToken(*context); !denied.ok()) return denied;
+  if (request->page_size() > kMaxPageSize) {
+    return ToGrpcStatus(Status::InvalidArgument("page_size: at most " + std::to_string(kMaxPageSize)));
+  }
+  const int64_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  int64_t before_id = 0;
+  if (!request->page_token().empty()) {
+    char* end = nullptr;
+    before_id = std::strtoll(request->page_token().c_str(), &end, 10);
+    if (end != request->page_token().c_str() + request->page_token().size() || before_id <= 0) {
+      return ToGrpcStatus(Status::InvalidArgument("page_token: not a token of this call"));
+    }
+  }
+  int64_t since_ms = 0;
+  if (request->has_since()) {
+    Result<int64_t> since = TimestampMs(request->since());
+    if (!since.ok()) return ToGrpcStatus(since.status().WithContext("since"));
+    since_ms = *since;
+  }
+  Result<std::vector<WeightSetRecord>> sets = store_.ListWeightSets(since_ms, before_id, page_size + 1);
+  if (!sets.ok()) return ToGrpcStatus(sets.status());
+  for (size_t i = 0; i < sets->size() && static_cast<int64_t>(i) < page_size; ++i) {
+    if (Status status = WeightSetToProto((*sets)[i], response->add_weight_sets()); !status.ok()) {
+      return ToGrpcStatus(status);
+    }
+  }
+  if (static_cast<int64_t>(sets->size()) > page_size) {
+    response->set_next_page_token(std::to_string((*sets)[static_cast<size_t>(page_size) - 1].id));
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace gradients

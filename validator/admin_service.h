@@ -1,6 +1,7 @@
 // The Admin gRPC service (proto/gradients/v1/admin.proto) for the validator's operator: thin
-// handlers over the Store. Served so far: Health, CreateTask, GetTask, ListTasks and CancelTask; the others
-// answer UNIMPLEMENTED until their services exist (issue 5). When the validator listens for Admin
+// handlers over the Store. Served so far: Health, CreateTask, GetTask, ListTasks, CancelTask,
+// GetCurrentWeights and ListWeightHistory; ListMiners and GetLeaderboard answer UNIMPLEMENTED until
+// they exist (issue 5). When the validator listens for Admin
 // beyond loopback, every call must carry "authorization: Bearer <token>" (compared in constant
 // time); on loopback no token is needed.
 #pragma once
@@ -21,6 +22,7 @@ struct AdminServiceOptions {
   std::string version;
   std::optional<std::string> token;  // required of callers when set
   std::function<void()> task_created = [] {};  // wakes whoever prepares new tasks
+  std::function<size_t()> connected_miners = [] { return size_t{0}; };  // open offer streams
 };
 
 class AdminService final : public v1::Admin::Service {
@@ -37,6 +39,10 @@ class AdminService final : public v1::Admin::Service {
                          v1::ListTasksResponse* response) override;
   grpc::Status CancelTask(grpc::ServerContext* context, const v1::CancelTaskRequest* request,
                           v1::CancelTaskResponse* response) override;
+  grpc::Status GetCurrentWeights(grpc::ServerContext* context, const v1::GetCurrentWeightsRequest* request,
+                                 v1::GetCurrentWeightsResponse* response) override;
+  grpc::Status ListWeightHistory(grpc::ServerContext* context, const v1::ListWeightHistoryRequest* request,
+                                 v1::ListWeightHistoryResponse* response) override;
 
  private:
   grpc::Status CheckToken(const grpc::ServerContext& context) const;

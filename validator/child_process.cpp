@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,10 +16,18 @@ namespace gradients {
 namespace {
 
 // In the child, between fork and exec: only async-signal-safe calls.
-[[noreturn]] void ExecChild(char* const* argv, int out, int err, const ChildLimits& limits) {
+[[noreturn]] void ExecChild(char* const* argv, char* const* environment, const char* stdin_path, int out, int err,
+                            const ChildLimits& limits) {
   setpgid(0, 0);
-  const int null = open("/dev/null", O_RDONLY);
-  if (null >= 0) dup2(null, STDIN_FILENO);
+  // The validator blocks SIGINT and SIGTERM for its signal thread; the child must not inherit that,
+  // nor outlive the validator.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const int input = open(stdin_path, O_RDONLY);
+  if (input < 0) _exit(126);
+  dup2(input, STDIN_FILENO);
   dup2(out, STDOUT_FILENO);
   dup2(err, STDERR_FILENO);
   if (limits.memory_bytes > 0) {
@@ -32,7 +41,11 @@ namespace {
   }
   const rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
-  execv(argv[0], argv);
+  if (environment != nullptr) {
+    execve(argv[0], argv, environment);
+  } else {
+    execv(argv[0], argv);
+  }
   _exit(127);
 }
 
@@ -51,8 +64,15 @@ Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const 
     close(out_pipe[1]);
     return ErrnoStatus("pipe", errno);
   }
+  std::vector<char*> environment;
+  for (const std::string& variable : limits.environment) environment.push_back(const_cast<char*>(variable.c_str()));
+  environment.push_back(nullptr);
+  const std::string stdin_path = limits.stdin_file.empty() ? "/dev/null" : limits.stdin_file;
   const pid_t pid = fork();
-  if (pid == 0) ExecChild(args.data(), out_pipe[1], err_pipe[1], limits);
+  if (pid == 0) {
+    ExecChild(args.data(), limits.environment.empty() ? nullptr : environment.data(), stdin_path.c_str(), out_pipe[1],
+              err_pipe[1], limits);
+  }
   close(out_pipe[1]);
   close(err_pipe[1]);
   if (pid < 0) {
@@ -75,7 +95,10 @@ Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const 
       break;
     }
     const int ready = poll(fds, 2, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-    if (ready < 0 && errno != EINTR) break;
+    if (ready < 0) {
+      if (errno == EINTR) continue;  // revents are stale
+      break;
+    }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
       const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);

@@ -18,6 +18,10 @@ struct ChildLimits {
   int64_t timeout_ms = 3'600'000;
   size_t max_stdout_bytes = 1 << 16;  // the rest is discarded (and `stdout_truncated` set)
   size_t max_stderr_bytes = 1 << 14;  // the last bytes are kept: where the error is
+  std::string stdin_file{};           // the child's stdin; empty: /dev/null
+  // The child's whole environment ("NAME=value"); empty: the validator's. A fixed one keeps
+  // variables that change numerics (OMP_*, OPENBLAS_*, ATEN_*) out of an evaluation.
+  std::vector<std::string> environment{};
 };
 
 struct ChildResult {
@@ -30,8 +34,9 @@ struct ChildResult {
   std::string err_tail;
 };
 
-// Runs argv[0] (a path) with argv, stdin from /dev/null, in its own process group (killed whole at
-// the timeout, or within a second of `*cancel` turning true). An error only when the child cannot
+// Runs argv[0] (a path) with argv, stdin from limits.stdin_file, in its own process group (killed whole at
+// the timeout, or within a second of `*cancel` turning true), with no signals blocked and killed if
+// the validator dies. An error only when the child cannot
 // be started.
 Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits,
                                     const std::atomic<bool>* cancel = nullptr);

@@ -138,6 +138,8 @@ Status SqliteDatabase::Execute(std::string_view sql) {
 
 int64_t SqliteDatabase::Changes() const { return sqlite3_changes64(db_); }
 
+int64_t SqliteDatabase::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+
 Result<int64_t> SqliteDatabase::SchemaVersion() {
   Result<SqliteStatement> statement = Prepare("PRAGMA user_version");
   if (!statement.ok()) return statement.status();

@@ -64,6 +64,8 @@ class SqliteDatabase {
   Status Execute(std::string_view sql);
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const;
+  // The rowid of the last successful INSERT on this connection.
+  int64_t LastInsertRowId() const;
 
   // Brings the schema to migrations.size(): migration i (from 0) moves the schema from version i
   // to i + 1, each in its own transaction with the version (PRAGMA user_version). A database of a

@@ -150,6 +150,20 @@ CREATE TABLE evaluations (
 );
 ALTER TABLE tasks ADD COLUMN scored_at_ms INTEGER NOT NULL DEFAULT 0;
 )sql",
+      R"sql(
+CREATE TABLE weight_sets (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  computed_at_ms INTEGER NOT NULL,
+  window_start_ms INTEGER NOT NULL,
+  window_end_ms INTEGER NOT NULL,
+  weights_json TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  inputs_digest TEXT NOT NULL,
+  published_to TEXT NOT NULL DEFAULT '',
+  published_at_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tasks_by_scored_at ON tasks(scored_at_ms) WHERE scored_at_ms > 0;
+)sql",
   };
   return migrations;
 }
@@ -934,6 +948,73 @@ Status SqliteStore::RecordScores(std::string_view task_id, const std::vector<Eva
   GRADIENTS_RETURN_IF_ERROR(RecordEvent(task_id, TaskStatus::kEvaluating, TaskStatus::kScored,
                                         std::to_string(scores.size()) + " claims scored", at_ms));
   return transaction->Commit();
+}
+
+namespace {
+
+constexpr std::string_view kWeightSetColumns =
+    "id, computed_at_ms, window_start_ms, window_end_ms, weights_json, inputs, inputs_digest, published_to, "
+    "published_at_ms";
+
+Result<WeightSetRecord> ReadWeightSet(const SqliteStatement& row) {
+  WeightSetRecord set{.id = row.Integer(0), .computed_at_ms = row.Integer(1), .window_start_ms = row.Integer(2),
+                      .window_end_ms = row.Integer(3), .weights = {}, .inputs = row.Text(5),
+                      .inputs_digest = row.Text(6), .published_to = row.Text(7), .published_at_ms = row.Integer(8)};
+  const nlohmann::json weights = nlohmann::json::parse(row.Text(4), nullptr, /*allow_exceptions=*/false);
+  if (!weights.is_object()) return Status::DataLoss("weight set " + std::to_string(set.id) + ": weights do not parse");
+  for (const auto& [miner, weight] : weights.items()) {
+    if (!weight.is_number()) return Status::DataLoss("weight set " + std::to_string(set.id) + ": weights do not parse");
+    set.weights[miner] = weight.get<double>();
+  }
+  return set;
+}
+
+}  // namespace
+
+Result<WeightSetRecord> SqliteStore::AddWeightSet(WeightSetRecord weight_set) {
+  std::lock_guard lock(mutex_);
+  nlohmann::json weights = nlohmann::json::object();
+  for (const auto& [miner, weight] : weight_set.weights) weights[miner] = weight;
+  Result<SqliteStatement> insert = db_->Prepare(
+      "INSERT INTO weight_sets (computed_at_ms, window_start_ms, window_end_ms, weights_json, inputs, inputs_digest) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!insert.ok()) return insert.status();
+  GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, weight_set.computed_at_ms)
+                                .Bind(2, weight_set.window_start_ms)
+                                .Bind(3, weight_set.window_end_ms)
+                                .Bind(4, weights.dump())
+                                .Bind(5, weight_set.inputs)
+                                .Bind(6, weight_set.inputs_digest)
+                                .Run());
+  weight_set.id = db_->LastInsertRowId();
+  return weight_set;
+}
+
+Result<WeightSetRecord> SqliteStore::LatestWeightSet() {
+  Result<std::vector<WeightSetRecord>> latest = ListWeightSets(0, 0, 1);
+  if (!latest.ok()) return latest.status();
+  if (latest->empty()) return Status::NotFound("no weights computed yet");
+  return std::move(latest->front());
+}
+
+Result<std::vector<WeightSetRecord>> SqliteStore::ListWeightSets(int64_t since_ms, int64_t before_id, int64_t limit) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare(
+      "SELECT " + std::string(kWeightSetColumns) +
+      " FROM weight_sets WHERE computed_at_ms >= ?1 AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3");
+  if (!select.ok()) return select.status();
+  select->Bind(1, since_ms).Bind(2, before_id).Bind(3, limit);
+  return ReadAll<WeightSetRecord>(*select, ReadWeightSet);
+}
+
+Status SqliteStore::MarkWeightSetPublished(int64_t id, std::string_view published_to, int64_t at_ms) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> update =
+      db_->Prepare("UPDATE weight_sets SET published_to = ?2, published_at_ms = ?3 WHERE id = ?1");
+  if (!update.ok()) return update.status();
+  GRADIENTS_RETURN_IF_ERROR(update->Bind(1, id).Bind(2, published_to).Bind(3, at_ms).Run());
+  if (db_->Changes() == 0) return Status::NotFound("no weight set " + std::to_string(id));
+  return Status::Ok();
 }
 
 Result<SubmissionRecord> SqliteStore::GetSubmission(std::string_view task_id, std::string_view miner) {

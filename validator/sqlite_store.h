@@ -55,6 +55,10 @@ class SqliteStore final : public Store {
   Status RecordEvaluation(const EvaluationRecord& evaluation) override;
   Result<std::vector<EvaluationRecord>> ListEvaluations(std::string_view task_id) override;
   Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores, int64_t at_ms) override;
+  Result<WeightSetRecord> AddWeightSet(WeightSetRecord weight_set) override;
+  Result<WeightSetRecord> LatestWeightSet() override;
+  Result<std::vector<WeightSetRecord>> ListWeightSets(int64_t since_ms, int64_t before_id, int64_t limit) override;
+  Status MarkWeightSetPublished(int64_t id, std::string_view published_to, int64_t at_ms) override;
   Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) override;
   Result<std::vector<SubmissionRecord>> ListSubmissions(std::string_view task_id) override;
   Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -137,6 +138,21 @@ struct EvaluationRecord {
   friend bool operator==(const EvaluationRecord&, const EvaluationRecord&) = default;
 };
 
+// One computation of reward weights: the weights by miner, and the canonical encoding of every
+// input (validator/weight_sets.h) with its digest, so that it can be exported and recomputed.
+struct WeightSetRecord {
+  int64_t id = 0;  // 1, 2, ... in computation order
+  int64_t computed_at_ms = 0;
+  int64_t window_start_ms = 0;
+  int64_t window_end_ms = 0;
+  std::map<std::string, double> weights{};  // miner (hex) -> weight
+  std::string inputs{};                     // canonical JSON
+  std::string inputs_digest{};              // hex BLAKE2b-256 of `inputs`
+  std::string published_to{};               // where it went, empty until published
+  int64_t published_at_ms = 0;
+  friend bool operator==(const WeightSetRecord&, const WeightSetRecord&) = default;
+};
+
 struct MinerClaims {
   std::string miner{};
   int64_t last_claim_at_ms = 0;
@@ -245,6 +261,14 @@ class Store {
   // claim must have its evaluation (FailedPrecondition otherwise).
   virtual Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores,
                               int64_t at_ms) = 0;
+  // Stores a weight set and returns it with its id.
+  virtual Result<WeightSetRecord> AddWeightSet(WeightSetRecord weight_set) = 0;
+  // NotFound before the first computation.
+  virtual Result<WeightSetRecord> LatestWeightSet() = 0;
+  // Newest first: those computed at or after `since_ms`, with ids below `before_id` (0: any), at
+  // most `limit`.
+  virtual Result<std::vector<WeightSetRecord>> ListWeightSets(int64_t since_ms, int64_t before_id, int64_t limit) = 0;
+  virtual Status MarkWeightSetPublished(int64_t id, std::string_view published_to, int64_t at_ms) = 0;
   // NotFound when the miner has not submitted to the task.
   virtual Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) = 0;
   // Oldest receipt first.

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <map>
 #include <set>
@@ -78,7 +79,7 @@ Status ReadVerdict(const ChildResult& run, const EvaluationOptions& options, Eva
   if (run.cancelled) return Status::Aborted("evaluation cancelled");
   if (run.timed_out) {
     evaluation.outcome = "failed";
-    evaluation.reason = "evaluation ran past its limit of " + std::to_string(options.limits.timeout_ms) + " ms";
+    evaluation.reason = "evaluation ran past its limit of " + std::to_string(options.timeout_ms) + " ms";
     return Status::Ok();
   }
   if (run.signal != 0) {
@@ -117,6 +118,28 @@ Status ReadVerdict(const ChildResult& run, const EvaluationOptions& options, Eva
   evaluation.reason =
       verdict.contains("reason") && verdict["reason"].is_string() ? Bounded(verdict["reason"].get<std::string>()) : "";
   return Status::Ok();
+}
+
+// The environment of an evaluation: nothing of the validator's that could change the numerics.
+std::vector<std::string> EvaluationEnvironment() {
+  std::vector<std::string> environment = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"};
+  if (const char* libraries = std::getenv("LD_LIBRARY_PATH"); libraries != nullptr) {
+    environment.push_back(std::string("LD_LIBRARY_PATH=") + libraries);
+  }
+  return environment;
+}
+
+ChildLimits EvaluationLimits(const EvaluationOptions& options, uint64_t model_bytes) {
+  return ChildLimits{
+      .memory_bytes = options.memory_limit_bytes > 0 ? options.memory_limit_bytes : 8 * model_bytes + (uint64_t{4} << 30),
+      .cpu_seconds = options.cpu_seconds > 0
+                         ? options.cpu_seconds
+                         : static_cast<uint64_t>(options.threads) * static_cast<uint64_t>(options.timeout_ms / 1000 + 1),
+      .timeout_ms = options.timeout_ms,
+      .max_stdout_bytes = 1 << 16,
+      .max_stderr_bytes = 1 << 14,
+      .stdin_file = {},
+      .environment = EvaluationEnvironment()};
 }
 
 }  // namespace
@@ -178,6 +201,8 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
                                                             task->id.size()));
   bool laid_out = false;
   std::string columns, data_file;
+  ChildLimits limits;
+  std::vector<std::string> common_flags;
   std::map<std::string, std::string> first_upload_of;  // manifest digest -> miner (uploads oldest first)
   for (const SubmissionRecord& submission : *submissions) {
     const auto [first, is_first] = first_upload_of.emplace(submission.manifest_digest, submission.miner);
@@ -208,6 +233,26 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
       Result<std::string> flag = ColumnsFlag(task->columns_json);
       if (!flag.ok()) return flag.status();
       columns = *flag;
+      uint64_t model_bytes = 0;
+      for (const ModelFile& file : model->files) model_bytes += static_cast<uint64_t>(file.bytes);
+      limits = EvaluationLimits(options, model_bytes);
+      common_flags = {"--model", (work / "base").string(), "--data", data_file, "--format", task->type,
+                      "--columns", columns, "--max-len", std::to_string(options.max_length), "--device", "cpu",
+                      "--dtype", "float32", "--threads", std::to_string(options.threads)};
+      // The base alone, under the same limits: what fails here is the task's, not a miner's.
+      std::vector<std::string> baseline = {options.gradients_path, "eval"};
+      baseline.insert(baseline.end(), common_flags.begin(), common_flags.end());
+      Result<ChildResult> run = RunLimitedChild(baseline, limits, cancel);
+      if (!run.ok()) return run.status();
+      if (run->cancelled) return Status::Aborted("evaluation cancelled");
+      if (run->exit_code == 127) return Status::Unavailable("cannot run the evaluator " + options.gradients_path);
+      if (run->exit_code != 0) {
+        return Status::Internal("the base model cannot be evaluated on the test split within the limits: " +
+                                (run->timed_out   ? std::string("timed out")
+                                 : run->signal != 0 ? "signal " + std::to_string(run->signal)
+                                                    : Bounded(run->err_tail)));
+      }
+      log->info("task {}: the base model's test loss: {}", task->id, Bounded(run->out));
       laid_out = true;
     }
     const std::filesystem::path checkpoint = work / submission.receipt_id;
@@ -217,20 +262,12 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
       if (!IsContainedPath(path)) return Status::DataLoss("submission file path \"" + path + "\"");
       GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, submission.file_blobs[i], checkpoint / path));
     }
-    const std::vector<std::string> argv = {
-        options.gradients_path, "eval",
-        "--model", (work / "base").string(),
-        "--submission", checkpoint.string(),
-        "--submission-kind", submission.manifest.kind == CheckpointKind::kLoraAdapter ? "lora" : "full",
-        "--data", data_file,
-        "--format", task->type,
-        "--columns", columns,
-        "--max-len", std::to_string(options.max_length),
-        "--device", "cpu",
-        "--dtype", "float32",
-        "--threads", std::to_string(options.threads)};
+    std::vector<std::string> argv = {options.gradients_path, "eval", "--submission", checkpoint.string(),
+                                     "--submission-kind",
+                                     submission.manifest.kind == CheckpointKind::kLoraAdapter ? "lora" : "full"};
+    argv.insert(argv.end(), common_flags.begin(), common_flags.end());
     log->info("task {}: evaluating the upload {} of miner {}", task->id, submission.receipt_id, submission.miner);
-    Result<ChildResult> run = RunLimitedChild(argv, options.limits, cancel);
+    Result<ChildResult> run = RunLimitedChild(argv, limits, cancel);
     if (!run.ok()) return run.status();
     GRADIENTS_RETURN_IF_ERROR(ReadVerdict(*run, options, evaluation));
     evaluation.evaluated_at_ms = now_ms();

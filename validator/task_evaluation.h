@@ -2,7 +2,9 @@
 // claim gets its verdict. A claim without an upload is missing; an upload whose manifest equals
 // an earlier one of another miner is a duplicate (the earliest keeps the credit); every other upload
 // is judged and evaluated on the hidden test split by `gradients eval` in a child process under
-// memory, CPU-time and wall-clock limits, so a hostile checkpoint can crash only that child. Each
+// memory, CPU-time and wall-clock limits, so a hostile checkpoint can crash only that child. The
+// base model alone is evaluated first under the same limits: if that fails, the task's own inputs
+// are at fault and no miner is blamed. Each
 // verdict is stored with its inputs as soon as it is known (a validator killed mid-evaluation
 // evaluates only the rest after its restart, and evaluation is deterministic); once every claim has
 // one, the task is ranked by loss and scored in one transaction.
@@ -25,7 +27,12 @@ namespace gradients {
 
 struct EvaluationOptions {
   std::string gradients_path{};  // the `gradients` program that runs `gradients eval`
-  ChildLimits limits{};
+  // Limits of each evaluation child. Memory: its address space; 0: eight times the base model's
+  // bytes plus 4 GiB (room for float32 copies of a base and a full fine-tune). CPU seconds: 0:
+  // `threads` times the timeout, so that only a run that also hits the wall-clock limit hits it.
+  uint64_t memory_limit_bytes = 0;
+  uint64_t cpu_seconds = 0;
+  int64_t timeout_ms = 3'600'000;
   int threads = 2;  // fixed, so that a loss is reproduced bit for bit on the same machine
   int64_t max_length = 2048;
   std::filesystem::path work_dir{};  // where base models, splits and submissions are laid out

@@ -102,14 +102,16 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
   GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(daemon->data_.root / "ports.json", ports.dump() + "\n"));
   daemon->task_loop_ = std::thread([raw = daemon.get()] { raw->RunTaskLoop(); });
   daemon->evaluator_ = std::thread([raw = daemon.get()] { raw->RunEvaluations(); });
+  daemon->publisher_ = std::thread([raw = daemon.get()] { raw->RunWeightPublication(); });
   return daemon;
 }
 
 AdminServiceOptions ValidatorDaemon::WithWakeUp(AdminServiceOptions admin) {
+  admin.connected_miners = [this] { return offers_.connected(); };
   admin.task_created = [this] {
     std::lock_guard lock(loop_mutex_);
     task_created_ = true;
-    loop_wake_.notify_one();
+    loop_wake_.notify_all();  // the evaluator waits on it too
   };
   return admin;
 }
@@ -137,6 +139,24 @@ void ValidatorDaemon::RunTaskLoop() {
   }
 }
 
+void ValidatorDaemon::RunWeightPublication() {
+  for (;;) {
+    {
+      std::unique_lock lock(loop_mutex_);
+      if (loop_wake_.wait_for(lock, std::chrono::milliseconds(weight_options_.interval_ms),
+                              [this] { return stop_evaluating_.load(); })) {
+        return;
+      }
+    }
+    Result<WeightSetRecord> published =
+        PublishWeights(*data_.store, scoring_options_, weight_options_, data_.root / "weights.json",
+                       auth_.validator_id(), now_ms_, &stop_evaluating_);
+    if (!published.ok() && published.status().code() != StatusCode::kAborted) {
+      GetLogger("weights")->error("publishing weights: {}", published.status().message());  // next interval
+    }
+  }
+}
+
 void ValidatorDaemon::RunEvaluations() {
   while (!stop_evaluating_) {
     if (Status status = EvaluateDueTasks(); !status.ok() && status.code() != StatusCode::kAborted) {
@@ -155,14 +175,19 @@ Status ValidatorDaemon::EvaluateDueTasks() {
     if (stop_evaluating_) return Status::Aborted("stopping");
     Status evaluated = EvaluateTask(*data_.store, *data_.blobs, evaluation_options_, scoring_options_, task.id,
                                     now_ms_, &stop_evaluating_);
-    if (evaluated.code() == StatusCode::kInternal) {
-      // The evaluator failed on the task's own inputs: no miner is to blame, none gets points.
+    if (evaluated.code() == StatusCode::kAborted) return evaluated;
+    if (evaluated.code() == StatusCode::kInternal || evaluated.code() == StatusCode::kDataLoss ||
+        evaluated.code() == StatusCode::kNotFound) {
+      // The task's own inputs cannot be evaluated (the evaluator fails on its base model or split,
+      // or their blobs are gone): no miner is to blame, none gets points.
       const std::string reason = "evaluation failed: " + evaluated.message();
       GRADIENTS_RETURN_IF_ERROR(
           data_.store->TransitionTask(task.id, TaskStatus::kEvaluating, TaskStatus::kFailed, reason, now_ms_()));
       GetLogger("validator")->error("task {}: evaluating -> failed: {}", task.id, reason);
     } else if (!evaluated.ok()) {
-      return evaluated;
+      // Perhaps passing (the evaluator is not installed, a full disk): tried again next round;
+      // the other tasks go on meanwhile.
+      GetLogger("validator")->error("task {}: not evaluated yet: {}", task.id, evaluated.message());
     }
   }
   return Status::Ok();
@@ -245,11 +270,12 @@ void ValidatorDaemon::Shutdown() {
     {
       std::lock_guard lock(loop_mutex_);
       stopping_ = true;
-      stop_evaluating_ = true;  // also kills a running evaluation child
+      stop_evaluating_ = true;  // also kills a running evaluation child and ends the publisher
     }
     loop_wake_.notify_all();
     task_loop_.join();
     evaluator_.join();
+    publisher_.join();
   }
   GetLogger("validator")->info("stopped");
 }

@@ -17,6 +17,7 @@
 #include "validator/miner_auth.h"
 #include "validator/miner_gateway_service.h"
 #include "validator/validator_options.h"
+#include "validator/weight_publication.h"
 
 namespace gradients {
 
@@ -47,6 +48,7 @@ class ValidatorDaemon {
         offers_(options.offers),
         evaluation_options_(options.evaluation),
         scoring_options_(options.scoring),
+        weight_options_(options.weights),
         gateway_service_(auth_, *data_.store, *data_.blobs, *uploads_, offers_, now_ms),
         admin_service_(*data_.store, *data_.blobs, WithWakeUp(std::move(admin)), now_ms) {}
   AdminServiceOptions WithWakeUp(AdminServiceOptions admin);
@@ -61,6 +63,8 @@ class ValidatorDaemon {
   // child process; stopping kills the running child (the rest is evaluated after a restart).
   void RunEvaluations();
   Status EvaluateDueTasks();
+  // Publishes a weight set every interval (validator/weight_publication.h).
+  void RunWeightPublication();
   Status StartGateway(const GatewayOptions& options);
   Status StartAdmin(const AdminOptions& options);
 
@@ -72,6 +76,7 @@ class ValidatorDaemon {
   OfferBoard offers_;
   EvaluationOptions evaluation_options_;
   const ScoringOptions scoring_options_;
+  const WeightPublicationOptions weight_options_;
   MinerGatewayService gateway_service_;
   AdminService admin_service_;
   std::unique_ptr<grpc::Server> gateway_, admin_;
@@ -82,6 +87,7 @@ class ValidatorDaemon {
   std::thread task_loop_;
   std::atomic<bool> stop_evaluating_{false};
   std::thread evaluator_;
+  std::thread publisher_;
 };
 
 }  // namespace gradients

@@ -111,16 +111,16 @@ std::string DefaultGradientsPath() {
 
 void ReadConfig(ConfigReader& reader, EvaluationOptions& options) {
   reader.Optional("gradients_path", options.gradients_path)
-      .Optional("memory_limit_bytes", options.limits.memory_bytes)
-      .Optional("cpu_seconds", options.limits.cpu_seconds)
-      .Optional("timeout_ms", options.limits.timeout_ms)
+      .Optional("memory_limit_bytes", options.memory_limit_bytes)
+      .Optional("cpu_seconds", options.cpu_seconds)
+      .Optional("timeout_ms", options.timeout_ms)
       .Optional("threads", options.threads)
       .Optional("max_length", options.max_length)
       .Check(!options.gradients_path.empty(), "gradients_path",
              "required: no gradients program was found next to gradients-validator")
-      .Check(options.limits.memory_bytes == 0 || options.limits.memory_bytes >= (uint64_t{256} << 20),
-             "memory_limit_bytes", "must be 0 (no limit) or at least 268435456")
-      .Check(options.limits.timeout_ms >= 1000, "timeout_ms", "must be at least 1000")
+      .Check(options.memory_limit_bytes == 0 || options.memory_limit_bytes >= (uint64_t{256} << 20),
+             "memory_limit_bytes", "must be 0 (derived from the base model's size) or at least 268435456")
+      .Check(options.timeout_ms >= 1000, "timeout_ms", "must be at least 1000")
       .Check(options.threads >= 1 && options.threads <= 256, "threads", "must be between 1 and 256")
       .Check(options.max_length >= 16 && options.max_length <= 1 << 20, "max_length", "must be between 16 and 1048576");
 }
@@ -129,8 +129,33 @@ void ReadConfig(ConfigReader& reader, ScoringOptions& options) {
   reader.Optional("first_place_points", options.first_place_points)
       .Optional("other_points", options.other_points)
       .Optional("penalty_points", options.penalty_points)
+      .Optional("windows", options.windows)
+      .Optional("sigmoid_steepness", options.sigmoid_steepness)
+      .Check(!options.windows.empty(), "windows", "at least one")
+      .Check(options.sigmoid_steepness > 0, "sigmoid_steepness", "must be positive")
       .Check(options.first_place_points > options.other_points, "first_place_points", "must exceed other_points")
       .Check(options.penalty_points <= options.other_points, "penalty_points", "must not exceed other_points");
+}
+
+void ReadConfig(ConfigReader& reader, WeightWindow& window) {
+  reader.Required("days", window.days)
+      .Required("weight", window.weight)
+      .Check(window.days >= 1 && window.days <= 365, "days", "must be between 1 and 365")
+      .Check(window.weight >= 0, "weight", "must not be negative");
+}
+
+void ReadConfig(ConfigReader& reader, WeightPublicationOptions& options) {
+  reader.Optional("interval_ms", options.interval_ms)
+      .Optional("sink_command", options.sink_command)
+      .Optional("sink_attempts", options.sink_attempts)
+      .Optional("sink_backoff_ms", options.sink_backoff_ms)
+      .Optional("sink_timeout_ms", options.sink_timeout_ms)
+      .Check(options.interval_ms >= 1000, "interval_ms", "must be at least 1000")
+      .Check(options.sink_command.empty() || options.sink_command.front().starts_with("/"), "sink_command",
+             "the program must be an absolute path")
+      .Check(options.sink_attempts >= 1 && options.sink_attempts <= 100, "sink_attempts", "must be between 1 and 100")
+      .Check(options.sink_backoff_ms >= 0, "sink_backoff_ms", "must not be negative")
+      .Check(options.sink_timeout_ms >= 1000, "sink_timeout_ms", "must be at least 1000");
 }
 
 void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
@@ -142,6 +167,7 @@ void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
       .Optional("offers", options.offers)
       .Optional("evaluation", options.evaluation)
       .Optional("scoring", options.scoring)
+      .Optional("weights", options.weights)
       .Optional("log", options.log)
       .Optional("models", options.models)
       .Optional("datasets", options.datasets)

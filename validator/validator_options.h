@@ -14,6 +14,7 @@
 #include "validator/offer_board.h"
 #include "validator/scoring.h"
 #include "validator/task_evaluation.h"
+#include "validator/weight_publication.h"
 
 namespace gradients {
 
@@ -52,8 +53,10 @@ void ReadConfig(ConfigReader& reader, UploadOptions& options);
 void ReadConfig(ConfigReader& reader, OfferOptions& options);
 // The evaluator child's program and limits (work_dir is the daemon's: <data_dir>/eval).
 void ReadConfig(ConfigReader& reader, EvaluationOptions& options);
-// The points of a task's ranking (windows and type weights arrive with weight publication).
+// The points of a task's ranking and the windows of the weights (type weights keep their defaults).
 void ReadConfig(ConfigReader& reader, ScoringOptions& options);
+void ReadConfig(ConfigReader& reader, WeightWindow& window);
+void ReadConfig(ConfigReader& reader, WeightPublicationOptions& options);
 // `gradients` next to the running program (an installation's bin/), else in the build tree's
 // cli/ beside its validator/, else empty.
 std::string DefaultGradientsPath();
@@ -67,6 +70,7 @@ struct ValidatorOptions {
   OfferOptions offers{};
   EvaluationOptions evaluation{.gradients_path = DefaultGradientsPath()};
   ScoringOptions scoring{};
+  WeightPublicationOptions weights{};
   LogOptions log{};
   std::vector<ContentSource> models{};
   std::vector<ContentSource> datasets{};

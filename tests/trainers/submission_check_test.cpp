@@ -81,6 +81,11 @@ TEST(SubmissionCheck, AnAdapterAsPeftInitialisesItChangesNothing) {
   const CheckedSubmission checked = Check(untrained.Write(dir / "adapter"), SubmissionKind::kLoraAdapter);
   EXPECT_EQ(checked.verdict, SubmissionVerdict::kNotFinetuned);
   EXPECT_FALSE(checked.model.has_value());
+  // Nonzero factors scaled by an alpha of zero change nothing either.
+  Adapter silenced;
+  silenced.config["lora_alpha"] = 0;
+  EXPECT_EQ(Check(silenced.Write(dir / "silenced"), SubmissionKind::kLoraAdapter).verdict,
+            SubmissionVerdict::kNotFinetuned);
 }
 
 TEST(SubmissionCheck, AFullModelMustKeepTheBasesArchitectureAndChangeAWeight) {

@@ -47,7 +47,7 @@ class TaskEvaluation : public ::testing::Test {
     dataset_ = *RegisterDataset(*data_.store, *data_.blobs, work_ / "qa.jsonl", "qa", 1);
     options_.gradients_path = GRADIENTS_CLI_PATH;
     options_.work_dir = work_ / "eval";
-    options_.limits.timeout_ms = 120'000;
+    options_.timeout_ms = 120'000;
   }
 
   // A task whose deadline passed, claimed by `miners`; `uploads` maps a miner to its files.
@@ -167,14 +167,35 @@ TEST_F(TaskEvaluation, AnEvaluatorThatCannotRunLeavesTheTaskEvaluating) {
   EXPECT_EQ(data_.store->GetTask("t1")->status, TaskStatus::kEvaluating);
 }
 
-TEST_F(TaskEvaluation, AnEvaluationPastItsTimeLimitFailsThatSubmission) {
+TEST_F(TaskEvaluation, ABaseModelThatCannotBeEvaluatedWithinTheLimitsIsTheTasksFaultNotTheMiners) {
   TaskAfterDeadline("t1", {"a", "b"}, {{"a", TinyLoraAdapter(0.05f, 0.05f)}, {"b", TinyLoraAdapter(0.01f, 0.01f)}});
-  options_.limits.timeout_ms = 20;  // far too little to even load libtorch
+  options_.timeout_ms = 20;  // far too little to even load libtorch
+  Status status = Evaluate("t1");
+  EXPECT_EQ(status.code(), StatusCode::kInternal);
+  EXPECT_EQ(status.message(), "the base model cannot be evaluated on the test split within the limits: timed out");
+  EXPECT_TRUE(Evaluations("t1").empty());  // nobody was judged
+}
+
+TEST_F(TaskEvaluation, AnEvaluationThatCrashesFailsThatSubmissionOnly) {
+  TaskAfterDeadline("t1", {"a", "b"}, {{"a", TinyLoraAdapter(0.05f, 0.05f)}, {"b", TinyLoraAdapter(0.01f, 0.01f)}});
+  // An evaluator that evaluates the base and dies on a's checkpoint, as a hostile file could make it.
+  const std::filesystem::path evaluator = work_ / "evaluator.sh";
+  std::ofstream(evaluator) << "#!/bin/sh\n"
+                              "case \"$*\" in\n"
+                              "  *r-t1-a*) kill -SEGV $$ ;;\n"
+                              "  *--submission*) echo '{\"status\": \"scored\", \"loss\": 1.5, \"tokens\": 9}' ;;\n"
+                              "  *) echo '{\"loss\": 2.0, \"tokens\": 9, \"documents\": 4}' ;;\n"
+                              "esac\n";
+  std::filesystem::permissions(evaluator, std::filesystem::perms::owner_all);
+  options_.gradients_path = evaluator.string();
   ASSERT_TRUE(Evaluate("t1").ok());
   std::map<std::string, EvaluationRecord> evaluations = Evaluations("t1");
-  EXPECT_EQ(evaluations["a"].outcome, "failed") << evaluations["a"].reason;
-  EXPECT_EQ(evaluations["a"].reason, "evaluation ran past its limit of 20 ms");
-  EXPECT_EQ(evaluations["b"].outcome, "failed");
+  EXPECT_EQ(evaluations["a"].outcome, "failed");
+  EXPECT_EQ(evaluations["a"].reason, "evaluation crashed (signal 11)");
+  EXPECT_EQ(evaluations["a"].points, -1);
+  EXPECT_EQ(evaluations["b"].outcome, "scored");
+  EXPECT_EQ(evaluations["b"].test_loss, 1.5);
+  EXPECT_EQ(evaluations["b"].points, 3);
   EXPECT_EQ(data_.store->GetTask("t1")->status, TaskStatus::kScored);
 }
 

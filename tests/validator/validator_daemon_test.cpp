@@ -330,13 +330,16 @@ TEST_F(ValidatorDaemonProcess, AMinerTakesATaskFromOfferToReceiptAndNoAcknowledg
   EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
 }
 
-TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredAndAKillDuringEvaluationChangesNoScore) {
+TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAndAKillDuringEvaluationChangesNoScore) {
   testing::ProcessResult init = testing::RunProcess(
       {GRADIENTS_CLI_PATH, "init-model", "--preset", "tiny", "--out", (dir_ / "tiny").string(), "--tokenizer",
        (std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models/tokenizer_sp512/tokenizer.model").string()});
   ASSERT_EQ(init.exit_code, 0) << init.err;
   // A task whose deadline passed ten minutes ago, with three claims and two uploads.
   const int64_t opened_at = SystemClockMs() - 20 * 60'000;
+  std::vector<std::string> miners;
+  for (int i = 0; i < 3; ++i) miners.push_back(SigningKey::Generate().public_key().ToHex());
+  std::sort(miners.begin(), miners.end());  // evaluations are listed by miner
   {
     DataDirectory data = std::move(*OpenDataDirectory(dir_ / "data"));
     const ModelRecord model = *RegisterModel(*data.store, *data.blobs, dir_ / "tiny", "tiny", 1);
@@ -350,9 +353,9 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredAndAKillDuringEvaluat
                     .ok());
     ASSERT_TRUE(PrepareTask(*data.store, *data.blobs, "t1", opened_at, 60'000).ok());
     float scale = 0.01f;
-    for (const std::string miner : {"miner-a", "miner-b", "miner-c"}) {
+    for (const std::string& miner : miners) {
       ASSERT_TRUE(data.store->ClaimTask("t1", miner, "nonce", opened_at + 1000).ok());
-      if (miner == "miner-c") continue;  // claims and never uploads
+      if (miner == miners[2]) continue;  // claims and never uploads
       SubmissionRecord submission{.task_id = "t1", .miner = miner, .receipt_id = "r-" + miner,
                                   .manifest = {.kind = CheckpointKind::kLoraAdapter, .files = {}},
                                   .manifest_digest = {}, .file_blobs = {}, .received_at_ms = opened_at + 2000};
@@ -371,6 +374,7 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredAndAKillDuringEvaluat
   // The same state for a run nobody interrupts.
   std::filesystem::copy(dir_ / "data", dir_ / "uninterrupted", std::filesystem::copy_options::recursive);
   config_["evaluation"] = {{"gradients_path", GRADIENTS_CLI_PATH}, {"threads", 1}};
+  config_["weights"] = {{"interval_ms", 1000}};
   const auto scored = [&](const std::filesystem::path& data_dir) {
     for (int i = 0; i < 1200; ++i) {
       DataDirectory data = std::move(*OpenDataDirectory(data_dir));
@@ -389,10 +393,37 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredAndAKillDuringEvaluat
   validator->WaitFor(std::chrono::seconds(20));
   validator = Start();
   const std::vector<EvaluationRecord> after_kill = scored(dir_ / "data");
-  validator->Signal(SIGTERM);
-  EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
-
-  config_["data_dir"] = (dir_ / "uninterrupted").string();
+  // Within a second or so a weight set counts the scored task: weights.json, Admin, the audit export.
+  std::string winner;
+  for (const EvaluationRecord& evaluation : after_kill) {
+    if (evaluation.rank == 1) winner = evaluation.miner;
+  }
+  nlohmann::json published;
+  for (int i = 0; i < 200 && published.empty(); ++i) {
+    Result<std::string> file = ReadFileToString(dir_ / "data" / "weights.json", 1 << 20);
+    if (file.ok()) {
+      nlohmann::json json = nlohmann::json::parse(*file);
+      if (!json["weights"].empty()) published = json;
+    }
+    if (published.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(published.empty()) << Log();
+  ASSERT_EQ(published["weights"].size(), 1u);
+  EXPECT_EQ(published["weights"][0]["miner"], winner);
+  EXPECT_EQ(published["weights"][0]["weight"], 1.0);
+  const std::string admin = "127.0.0.1:" + std::to_string(WaitForPort(*validator, "admin"));
+  testing::ProcessResult current = testing::RunProcess({GRADIENTS_CLI_PATH, "weights", "--validator", admin});
+  ASSERT_EQ(current.exit_code, 0) << current.err;
+  EXPECT_EQ(nlohmann::json::parse(current.out)["weights"]["weights"][0]["weight"], 1.0);
+  testing::ProcessResult exported = testing::RunProcess(
+      {GRADIENTS_CLI_PATH, "audit", "export", "--data-dir", (dir_ / "data").string(), "--out",
+       (dir_ / "audit.jsonl").string()});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  testing::ProcessResult recomputed = testing::RunProcess(
+      {GRADIENTS_CLI_PATH, "weights", "recompute", "--audit", (dir_ / "audit.jsonl").string()});
+  ASSERT_EQ(recomputed.exit_code, 0) << recomputed.err;
+  EXPECT_GE(nlohmann::json::parse(recomputed.out)["recomputed"].get<int>(), 1);
+  validator->Signal(SIGTERM);  config_["data_dir"] = (dir_ / "uninterrupted").string();
   validator = Start();
   const std::vector<EvaluationRecord> uninterrupted = scored(dir_ / "uninterrupted");
   validator->Signal(SIGTERM);
@@ -407,10 +438,12 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredAndAKillDuringEvaluat
     EXPECT_EQ(after_kill[i].rank, uninterrupted[i].rank);
     EXPECT_EQ(after_kill[i].points, uninterrupted[i].points);
   }
-  EXPECT_EQ(after_kill[0].outcome, "scored");
-  EXPECT_EQ(after_kill[2].outcome, "missing");
-  EXPECT_EQ(after_kill[2].points, -1);
-  EXPECT_EQ(after_kill[0].points + after_kill[1].points, 3);  // one of the two won
+  std::map<std::string, EvaluationRecord> by_miner;
+  for (const EvaluationRecord& evaluation : after_kill) by_miner[evaluation.miner] = evaluation;
+  EXPECT_EQ(by_miner[miners[0]].outcome, "scored");
+  EXPECT_EQ(by_miner[miners[2]].outcome, "missing");
+  EXPECT_EQ(by_miner[miners[2]].points, -1);
+  EXPECT_EQ(by_miner[miners[0]].points + by_miner[miners[1]].points, 3);  // one of the two won
 }
 
 }  // namespace

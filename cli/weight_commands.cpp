@@ -1,0 +1,46 @@
+#include "cli/weight_commands.h"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command_failure.h"
+#include "common/durable_file.h"
+#include "validator/data_directory.h"
+#include "validator/weight_sets.h"
+
+namespace gradients::cli {
+
+int RunAuditExport(const std::filesystem::path& data_dir, const std::filesystem::path& out_file, std::ostream& out,
+                   std::ostream& err) {
+  Result<DataDirectory> data = OpenDataDirectory(data_dir);
+  if (!data.ok()) return Fail(err, "audit export", data.status());
+  Result<std::vector<WeightSetRecord>> sets = data->store->ListWeightSets(0, 0, INT64_MAX);  // newest first
+  if (!sets.ok()) return Fail(err, "audit export", sets.status());
+  std::string lines;
+  for (auto set = sets->rbegin(); set != sets->rend(); ++set) lines += AuditLine(*set) + "\n";
+  if (out_file.empty()) {
+    out << lines;
+    return 0;
+  }
+  if (Status status = WriteFileDurably(out_file, lines); !status.ok()) return Fail(err, "audit export", status);
+  out << nlohmann::json{{"weight_sets", sets->size()}, {"out", out_file.string()}}.dump() << "\n";
+  return 0;
+}
+
+int RunWeightsRecompute(const std::filesystem::path& audit_file, std::ostream& out, std::ostream& err) {
+  std::ifstream in(audit_file);
+  if (!in) return Fail(err, "weights recompute", Status::NotFound("cannot read " + audit_file.string()));
+  int64_t count = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    ++count;
+    if (Status status = VerifyAuditLine(line); !status.ok()) {
+      return Fail(err, "weights recompute", status.WithContext(audit_file.string() + ": line " + std::to_string(count)));
+    }
+  }
+  out << nlohmann::json{{"weight_sets", count}, {"recomputed", count}}.dump() << "\n";
+  return 0;
+}
+
+}  // namespace gradients::cli
