@@ -225,8 +225,9 @@ int RunWeights(const AdminConnection& connection, int64_t history, std::ostream&
         },
         out, err);
   }
+  if (history > 500) return Fail(err, "weights", Status::InvalidArgument("--history: at most 500"));
   v1::ListWeightHistoryRequest request;
-  request.set_page_size(static_cast<uint32_t>(std::min<int64_t>(history, 500)));
+  request.set_page_size(static_cast<uint32_t>(history));
   return Invoke<v1::ListWeightHistoryResponse>(
       connection, "weights",
       [&](const AdminClient& client, v1::ListWeightHistoryResponse& response) {

@@ -13,6 +13,10 @@ namespace gradients::cli {
 
 int RunAuditExport(const std::filesystem::path& data_dir, const std::filesystem::path& out_file, std::ostream& out,
                    std::ostream& err) {
+  std::error_code error;
+  if (!std::filesystem::exists(data_dir / "state.db", error)) {
+    return Fail(err, "audit export", Status::NotFound(data_dir.string() + " holds no validator state (state.db)"));
+  }
   Result<DataDirectory> data = OpenDataDirectory(data_dir);
   if (!data.ok()) return Fail(err, "audit export", data.status());
   Result<std::vector<WeightSetRecord>> sets = data->store->ListWeightSets(0, 0, INT64_MAX);  // newest first

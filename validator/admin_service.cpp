@@ -1,6 +1,7 @@
 #include "validator/admin_service.h"
 
 #include <algorithm>
+#include <tuple>
 #include <climits>
 #include <cstdlib>
 
@@ -8,6 +9,7 @@
 #include "common/utf8.h"
 #include "proto/grpc_status.h"
 #include "proto/timestamps.h"
+#include "validator/claim_outcomes.h"
 #include "validator/task_creation.h"
 #include "validator/task_spec.h"
 
@@ -99,7 +101,31 @@ grpc::Status AdminService::GetTask(grpc::ServerContext* context, const v1::GetTa
   if (grpc::Status denied = CheckToken(*context); !denied.ok()) return denied;
   Result<TaskRecord> task = store_.GetTask(request->task_id());
   if (!task.ok()) return ToGrpcStatus(task.status());
-  return ToGrpcStatus(ToProto(*task, response->mutable_task()));
+  if (Status status = ToProto(*task, response->mutable_task()); !status.ok()) return ToGrpcStatus(status);
+  Result<std::vector<ClaimOutcome>> outcomes = ListClaimOutcomes(store_, *task);
+  if (!outcomes.ok()) return ToGrpcStatus(outcomes.status());
+  // Submissions by rank (the ranked first), then by receipt time; claims with nothing to show
+  // (no upload yet, before the deadline) have no submission entry.
+  std::vector<const ClaimOutcome*> shown;
+  for (const ClaimOutcome& outcome : *outcomes) {
+    if (Status status = FillAssignment(outcome, response->add_assignments()); !status.ok()) return ToGrpcStatus(status);
+    if (outcome.submission || outcome.evaluation) shown.push_back(&outcome);
+  }
+  std::stable_sort(shown.begin(), shown.end(), [](const ClaimOutcome* a, const ClaimOutcome* b) {
+    const int64_t rank_a = a->evaluation && a->evaluation->rank > 0 ? a->evaluation->rank : INT64_MAX;
+    const int64_t rank_b = b->evaluation && b->evaluation->rank > 0 ? b->evaluation->rank : INT64_MAX;
+    const int64_t at_a = a->submission ? a->submission->received_at_ms : INT64_MAX;
+    const int64_t at_b = b->submission ? b->submission->received_at_ms : INT64_MAX;
+    return std::tie(rank_a, at_a) < std::tie(rank_b, at_b);
+  });
+  for (const ClaimOutcome* outcome : shown) {
+    if (Status status = FillSubmission(*outcome, task->status, response->add_submissions()); !status.ok()) {
+      return ToGrpcStatus(status);
+    }
+  }
+  response->mutable_task()->set_submissions(static_cast<uint32_t>(
+      std::count_if(outcomes->begin(), outcomes->end(), [](const ClaimOutcome& o) { return o.submission.has_value(); })));
+  return grpc::Status::OK;
 }
 
 grpc::Status AdminService::ListTasks(grpc::ServerContext* context, const v1::ListTasksRequest* request,
@@ -191,7 +217,7 @@ Status WeightSetToProto(const WeightSetRecord& set, v1::WeightSet* out) {
     entry->set_weight(weight);
   }
   GRADIENTS_RETURN_IF_ERROR(SetDigest(set.inputs_digest, out->mutable_inputs_digest()));
-  out->set_published_to(set.published_to.substr(0, 256));
+  out->set_published_to(ToValidUtf8(set.published_to.substr(0, 256)));
   if (set.published_at_ms > 0) SetTimestampMs(set.published_at_ms, out->mutable_published_at());
   return Status::Ok();
 }

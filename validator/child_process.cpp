@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "common/durable_file.h"
 
@@ -123,8 +124,19 @@ Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const 
   for (pollfd& fd : fds) {
     if (fd.fd >= 0) close(fd.fd);
   }
+  // A child may close its output and go on running: the timeout and the cancel flag still hold.
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    const pid_t done = waitpid(pid, &status, result.timed_out || result.cancelled ? 0 : WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (done == 0) {
+      if (std::chrono::steady_clock::now() >= deadline || (cancel != nullptr && *cancel)) {
+        (std::chrono::steady_clock::now() >= deadline ? result.timed_out : result.cancelled) = true;
+        kill(-pid, SIGKILL);
+        continue;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);

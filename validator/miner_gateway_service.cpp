@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <tuple>
@@ -14,6 +15,7 @@
 #include "proto/checkpoint_messages.h"
 #include "proto/grpc_status.h"
 #include "proto/timestamps.h"
+#include "validator/claim_outcomes.h"
 #include "validator/task_spec.h"
 
 namespace gradients {
@@ -451,6 +453,40 @@ grpc::Status MinerGatewayService::GetUploadStatus(grpc::ServerContext* context,
       }
       FillReceipt(*progress->submission, CheckpointBytes(progress->submission->manifest), response->mutable_receipt());
       break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MinerGatewayService::GetMyResults(grpc::ServerContext* context, const v1::GetMyResultsRequest* request,
+                                               v1::GetMyResultsResponse* response) {
+  Result<PublicKey> miner = SessionMiner(*context);
+  if (!miner.ok()) return Reply(miner.status());
+  constexpr uint32_t kDefaultPage = 50, kMaxPage = 500;
+  if (request->page_size() > kMaxPage) return Reply(Status::InvalidArgument("page_size: at most 500"));
+  const int64_t page_size = request->page_size() == 0 ? kDefaultPage : request->page_size();
+  if (request->has_task_id()) {
+    if (Status status = CheckTaskId(request->task_id()); !status.ok()) return Reply(status);
+  }
+  int64_t before = 0;
+  if (!request->page_token().empty()) {
+    char* end = nullptr;
+    before = std::strtoll(request->page_token().c_str(), &end, 10);
+    if (end != request->page_token().c_str() + request->page_token().size() || before <= 0) {
+      return Reply(Status::InvalidArgument("page_token: not a token of this call"));
+    }
+  }
+  Result<std::vector<ClaimRecord>> claims =
+      store_.ListClaimsOfMiner(miner->ToHex(), request->has_task_id() ? request->task_id() : "", before, page_size + 1);
+  if (!claims.ok()) return Reply(claims.status());
+  for (size_t i = 0; i < claims->size() && static_cast<int64_t>(i) < page_size; ++i) {
+    Result<TaskRecord> task = store_.GetTask((*claims)[i].task_id);
+    if (!task.ok()) return Reply(task.status());
+    Result<ClaimOutcome> outcome = GetClaimOutcome(store_, (*claims)[i]);
+    if (!outcome.ok()) return Reply(outcome.status());
+    if (Status status = FillMinerResult(*outcome, *task, response->add_results()); !status.ok()) return Reply(status);
+  }
+  if (static_cast<int64_t>(claims->size()) > page_size) {
+    response->set_next_page_token(std::to_string((*claims)[static_cast<size_t>(page_size) - 1].sequence));
   }
   return grpc::Status::OK;
 }

@@ -1,7 +1,6 @@
 // The MinerGateway gRPC service (proto/gradients/v1/miner_gateway.proto): thin handlers that check
 // each request's shape, delegate to the validator's services and return precise status codes.
-// Served so far: everything but GetMyResults, which answers UNIMPLEMENTED until scores exist
-// (issue 5). Every call but the first two needs a session:
+// Serves every call of the service. Every call but the first two needs a session:
 // the token from Authenticate in the metadata "gradients-session".
 #pragma once
 
@@ -42,6 +41,8 @@ class MinerGatewayService final
                                 v1::UploadReceipt* receipt) override;
   grpc::Status GetUploadStatus(grpc::ServerContext* context, const v1::GetUploadStatusRequest* request,
                                v1::GetUploadStatusResponse* response) override;
+  grpc::Status GetMyResults(grpc::ServerContext* context, const v1::GetMyResultsRequest* request,
+                            v1::GetMyResultsResponse* response) override;
 
  private:
   // The miner whose session token the call carries; Unauthenticated without a valid one.

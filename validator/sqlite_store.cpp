@@ -290,6 +290,15 @@ Result<SubmissionRecord> ReadSubmission(const SqliteStatement& row) {
   return submission;
 }
 
+constexpr std::string_view kClaimColumns =
+    "task_id, miner, nonce, claimed_at_ms, uploads, progress, progress_at_ms, sequence";
+
+ClaimRecord ReadClaim(const SqliteStatement& row) {
+  return ClaimRecord{.task_id = row.Text(0), .miner = row.Text(1), .nonce = row.Text(2),
+                     .claimed_at_ms = row.Integer(3), .uploads = row.Integer(4), .progress = row.Text(5),
+                     .progress_at_ms = row.Integer(6), .sequence = row.Integer(7)};
+}
+
 constexpr std::string_view kSubmissionColumns =
     "task_id, miner, receipt_id, manifest_json, manifest_digest, file_blobs, received_at_ms";
 
@@ -619,16 +628,12 @@ Result<std::vector<MinerClaims>> SqliteStore::ListMinerClaims() {
 
 Result<std::optional<ClaimRecord>> SqliteStore::FindClaim(std::string_view task_id, std::string_view miner) {
   Result<SqliteStatement> select =
-      db_->Prepare("SELECT task_id, miner, nonce, claimed_at_ms, uploads FROM claims WHERE task_id = ?1 AND miner = ?2");
+      db_->Prepare("SELECT " + std::string(kClaimColumns) + " FROM claims WHERE task_id = ?1 AND miner = ?2");
   if (!select.ok()) return select.status();
   Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<ClaimRecord>();
-  return std::optional<ClaimRecord>(ClaimRecord{.task_id = select->Text(0),
-                                                .miner = select->Text(1),
-                                                .nonce = select->Text(2),
-                                                .claimed_at_ms = select->Integer(3),
-                                                .uploads = select->Integer(4)});
+  return std::optional<ClaimRecord>(ReadClaim(*select));
 }
 
 Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
@@ -659,6 +664,7 @@ Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string
       db_->Prepare("INSERT INTO claims (task_id, miner, nonce, claimed_at_ms) VALUES (?1, ?2, ?3, ?4)");
   if (!insert.ok()) return insert.status();
   GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task_id).Bind(2, miner).Bind(3, nonce).Bind(4, now_ms).Run());
+  const int64_t sequence = db_->LastInsertRowId();
   if (claims + 1 == pool_size) {
     Result<SqliteStatement> update = db_->Prepare(
         "UPDATE tasks SET status = ?1, updated_at_ms = ?2 WHERE id = ?3 AND status = ?4");
@@ -672,19 +678,29 @@ Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string
   }
   GRADIENTS_RETURN_IF_ERROR(transaction->Commit());
   return ClaimRecord{.task_id = std::string(task_id), .miner = std::string(miner), .nonce = std::string(nonce),
-                     .claimed_at_ms = now_ms};
+                     .claimed_at_ms = now_ms, .uploads = 0, .progress = {}, .progress_at_ms = 0,
+                     .sequence = sequence};
 }
 
 Result<std::vector<ClaimRecord>> SqliteStore::ListClaims(std::string_view task_id) {
   std::lock_guard lock(mutex_);
   Result<SqliteStatement> select = db_->Prepare(
-      "SELECT task_id, miner, nonce, claimed_at_ms, uploads FROM claims WHERE task_id = ?1 ORDER BY sequence");
+      "SELECT " + std::string(kClaimColumns) + " FROM claims WHERE task_id = ?1 ORDER BY sequence");
   if (!select.ok()) return select.status();
   select->Bind(1, task_id);
-  return ReadAll<ClaimRecord>(*select, [](const SqliteStatement& row) -> Result<ClaimRecord> {
-    return ClaimRecord{.task_id = row.Text(0), .miner = row.Text(1), .nonce = row.Text(2),
-                       .claimed_at_ms = row.Integer(3), .uploads = row.Integer(4)};
-  });
+  return ReadAll<ClaimRecord>(*select, [](const SqliteStatement& row) -> Result<ClaimRecord> { return ReadClaim(row); });
+}
+
+Result<std::vector<ClaimRecord>> SqliteStore::ListClaimsOfMiner(std::string_view miner, std::string_view task_id,
+                                                                int64_t before_sequence, int64_t limit) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare(
+      "SELECT " + std::string(kClaimColumns) +
+      " FROM claims WHERE miner = ?1 AND (?2 = '' OR task_id = ?2) AND (?3 = 0 OR sequence < ?3) "
+      "ORDER BY sequence DESC LIMIT ?4");
+  if (!select.ok()) return select.status();
+  select->Bind(1, miner).Bind(2, task_id).Bind(3, before_sequence).Bind(4, limit);
+  return ReadAll<ClaimRecord>(*select, [](const SqliteStatement& row) -> Result<ClaimRecord> { return ReadClaim(row); });
 }
 
 Status SqliteStore::RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,

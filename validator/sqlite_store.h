@@ -44,6 +44,8 @@ class SqliteStore final : public Store {
   Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
                                 int64_t now_ms) override;
   Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) override;
+  Result<std::vector<ClaimRecord>> ListClaimsOfMiner(std::string_view miner, std::string_view task_id,
+                                                     int64_t before_sequence, int64_t limit) override;
   Result<ClaimRecord> GetClaim(std::string_view task_id, std::string_view miner) override;
   Result<bool> MayFetchBlob(std::string_view miner, std::string_view blob) override;
   Status RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress, int64_t at_ms,

@@ -111,6 +111,9 @@ struct ClaimRecord {
   std::string nonce{};  // hex; bound into the miner's checkpoint envelope
   int64_t claimed_at_ms = 0;
   int64_t uploads = 0;  // verified uploads so far (each re-upload counts)
+  std::string progress{};   // the latest progress report (JSON of TrainingProgress); empty: none
+  int64_t progress_at_ms = 0;
+  int64_t sequence = 0;     // claim order across all tasks
   friend bool operator==(const ClaimRecord&, const ClaimRecord&) = default;
 };
 
@@ -233,6 +236,10 @@ class Store {
   // Per miner that ever claimed a task: its latest claim and its claims on tasks still offering or
   // training (what offers are ordered and capped by).
   virtual Result<std::vector<MinerClaims>> ListMinerClaims() = 0;
+  // A miner's claims, newest first: those with a sequence below `before_sequence` (0: any), at
+  // most `limit`; only the claim on `task_id` when it is not empty.
+  virtual Result<std::vector<ClaimRecord>> ListClaimsOfMiner(std::string_view miner, std::string_view task_id,
+                                                             int64_t before_sequence, int64_t limit) = 0;
   // NotFound when the miner has no claim on the task.
   virtual Result<ClaimRecord> GetClaim(std::string_view task_id, std::string_view miner) = 0;
   // Whether `blob` is a file of the base model or the training split of a task the miner claimed

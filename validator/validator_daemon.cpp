@@ -24,6 +24,7 @@ constexpr auto kShutdownGrace = std::chrono::seconds(5);
 constexpr auto kPreparerInterval = std::chrono::seconds(5);
 constexpr auto kOfferInterval = std::chrono::seconds(1);
 constexpr auto kEvaluationInterval = std::chrono::seconds(2);
+constexpr int64_t kFirstWeightsAfterMs = 10'000;
 
 // The admin token: the file's content without surrounding whitespace, from a file only its owner
 // may access.
@@ -140,14 +141,17 @@ void ValidatorDaemon::RunTaskLoop() {
 }
 
 void ValidatorDaemon::RunWeightPublication() {
+  // The first set soon after the start: a validator restarted more often than the interval still
+  // publishes.
+  int64_t wait_ms = std::min<int64_t>(weight_options_.interval_ms, kFirstWeightsAfterMs);
   for (;;) {
     {
       std::unique_lock lock(loop_mutex_);
-      if (loop_wake_.wait_for(lock, std::chrono::milliseconds(weight_options_.interval_ms),
-                              [this] { return stop_evaluating_.load(); })) {
+      if (loop_wake_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_evaluating_.load(); })) {
         return;
       }
     }
+    wait_ms = weight_options_.interval_ms;
     Result<WeightSetRecord> published =
         PublishWeights(*data_.store, scoring_options_, weight_options_, data_.root / "weights.json",
                        auth_.validator_id(), now_ms_, &stop_evaluating_);

@@ -1,5 +1,6 @@
 #include "validator/weight_publication.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -9,6 +10,12 @@
 #include "validator/weight_sets.h"
 
 namespace gradients {
+namespace {
+
+// However many attempts are configured, no wait between two is longer than this.
+constexpr int64_t kMaxBackoffMs = 300'000;
+
+}  // namespace
 
 Result<WeightSetRecord> PublishWeights(Store& store, const ScoringOptions& scoring,
                                        const WeightPublicationOptions& options,
@@ -44,7 +51,7 @@ Result<WeightSetRecord> PublishWeights(Store& store, const ScoringOptions& scori
         if (stop != nullptr && *stop) return Status::Aborted("stopping");
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
-      backoff_ms *= 2;
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, kMaxBackoffMs);
     }
   }
   weight_set.published_to = published_to;

@@ -21,7 +21,7 @@ struct WeightPublicationOptions {
   int64_t interval_ms = 3'600'000;
   std::vector<std::string> sink_command{};  // argv; empty: none
   int64_t sink_attempts = 5;
-  int64_t sink_backoff_ms = 1000;  // before the second attempt; doubled for each further one
+  int64_t sink_backoff_ms = 1000;  // before the second attempt; doubled for each further one, up to 5 minutes
   int64_t sink_timeout_ms = 60'000;
 };
 

@@ -205,6 +205,13 @@ Status VerifyAuditLine(std::string_view line) {
   }
   Result<WeightInputs> decoded = DecodeWeightInputs(inputs);
   if (!decoded.ok()) return decoded.status().WithContext(set);
+  // Only the canonical encoding counts: another reading of the same digest could differ.
+  if (EncodeWeightInputs(*decoded) != inputs) {
+    return Status::FailedPrecondition(set + ": its inputs are not in canonical form");
+  }
+  if (read.Get<int64_t>(json, "computed_at_ms", "audit") != decoded->now_ms || !read.status.ok()) {
+    return Status::FailedPrecondition(set + ": computed_at_ms is not the instant of its inputs");
+  }
   const std::map<std::string, double> weights = NonZeroWeights(*decoded);
   if (!recorded.is_object() || recorded.size() != weights.size()) {
     return Status::FailedPrecondition(set + ": " + std::to_string(weights.size()) + " miners recomputed, " +

@@ -164,6 +164,37 @@ TEST_F(ClaimedTask, TheUploadStatusTellsNothingPartOrTheReceipt) {
   EXPECT_EQ(UploadStatus(NewMiner(), "t1", &response).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_F(ClaimedTask, AMinerSeesItsOwnResultsNewestFirstPageByPage) {
+  AddOfferingTask("t2");
+  v1::RespondToOfferResponse claim;
+  ASSERT_TRUE(Respond(honest_.token, "t2", v1::OFFER_DECISION_ACCEPT, &claim).ok());
+  v1::UploadReceipt receipt;
+  ASSERT_TRUE(Upload(honest_, HonestUpload(honest_, "t1", LoraCheckpoint(1000)), &receipt).ok());
+  const auto results = [&](const TestMiner& miner, v1::GetMyResultsRequest request, v1::GetMyResultsResponse* out) {
+    return stub_->GetMyResults(SessionContext(miner).get(), request, out);
+  };
+  v1::GetMyResultsRequest first_page;
+  first_page.set_page_size(1);
+  v1::GetMyResultsResponse page;
+  ASSERT_TRUE(results(honest_, first_page, &page).ok());
+  ASSERT_EQ(page.results_size(), 1);
+  EXPECT_EQ(page.results(0).task_id(), "t2");  // the newest claim
+  EXPECT_EQ(page.results(0).status(), v1::SUBMISSION_STATUS_UNSPECIFIED);  // nothing uploaded yet
+  ASSERT_FALSE(page.next_page_token().empty());
+  v1::GetMyResultsRequest second_page = first_page;
+  second_page.set_page_token(page.next_page_token());
+  ASSERT_TRUE(results(honest_, second_page, &page).ok());
+  ASSERT_EQ(page.results_size(), 1);
+  EXPECT_EQ(page.results(0).task_id(), "t1");
+  EXPECT_EQ(page.results(0).status(), v1::SUBMISSION_STATUS_RECEIVED);
+  EXPECT_EQ(page.results(0).receipt_id(), receipt.receipt_id());
+  EXPECT_TRUE(page.next_page_token().empty());
+  // Another miner sees none of them.
+  v1::GetMyResultsResponse others;
+  ASSERT_TRUE(results(NewMiner(), v1::GetMyResultsRequest(), &others).ok());
+  EXPECT_EQ(others.results_size(), 0);
+}
+
 TEST_F(ClaimedTask, AnInterruptedUploadResumesFromItsDurableOffsets) {
   const Checkpoint checkpoint = LoraCheckpoint(3'000'000);
   // The stream breaks after the config and 1.5 MB of the weights.

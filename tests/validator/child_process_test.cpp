@@ -34,6 +34,12 @@ TEST(ChildProcess, AChildPastItsTimeoutIsKilledWithWhatItStarted) {
   EXPECT_TRUE(result->timed_out);
   EXPECT_EQ(result->signal, SIGKILL);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+
+  // One that closes its output and goes on running is not waited for past the timeout either.
+  Result<ChildResult> quiet = Shell("exec >/dev/null 2>&1; sleep 30", {.timeout_ms = 300});
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_TRUE(quiet->timed_out);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
 }
 
 TEST(ChildProcess, MemoryAndCpuLimitsEndAGreedyChild) {

@@ -14,6 +14,7 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 #include "tests/validator/scripted_miner.h"
+#include "validator/admin_service.h"
 #include "validator/data_directory.h"
 #include "validator/offer_rounds.h"
 #include "validator/registry.h"
@@ -144,6 +145,39 @@ TEST_F(TaskEvaluation, EveryClaimGetsItsVerdictAndTheLowestLossWins) {
   EXPECT_EQ(evaluations["a-good"].split_seed, dataset_.split_seed);
   EXPECT_TRUE(evaluations["a-good"].evaluator.starts_with("gradients-eval/")) << evaluations["a-good"].evaluator;
   EXPECT_FALSE(std::filesystem::exists(options_.work_dir / ToHex(std::span(reinterpret_cast<const uint8_t*>("t1"), 2))));
+}
+
+TEST_F(TaskEvaluation, TheOperatorSeesEveryClaimAndEveryVerdictRankedFirst) {
+  const std::string winner = SigningKey::Generate().public_key().ToHex();
+  const std::string loser = SigningKey::Generate().public_key().ToHex();
+  const std::string absent = SigningKey::Generate().public_key().ToHex();
+  TaskAfterDeadline("t1", {absent, loser, winner},
+                    {{loser, TinyLoraAdapter(0.3f, 0.3f)}, {winner, TinyLoraAdapter(0.01f, 0.01f)}});
+  ASSERT_TRUE(data_.store->RecordProgress("t1", winner, R"({"step": "7", "trainLoss": 1.25})", 5000, 1000).ok());
+  AdminService admin(*data_.store, *data_.blobs, AdminServiceOptions{.validator_id = "v", .version = "0", .token = std::nullopt}, [] { return int64_t{1}; });
+  v1::GetTaskRequest request;
+  request.set_task_id("t1");
+  v1::GetTaskResponse before;
+  grpc::ServerContext context;
+  ASSERT_TRUE(admin.GetTask(&context, &request, &before).ok());
+  ASSERT_EQ(before.assignments_size(), 3);
+  EXPECT_EQ(before.assignments(2).last_progress().step(), 7u);
+  EXPECT_EQ(before.assignments(2).last_progress().train_loss(), 1.25);
+  EXPECT_EQ(before.submissions_size(), 2);  // the uploads, evaluating; the absent miner has nothing yet
+  EXPECT_EQ(before.submissions(0).status(), v1::SUBMISSION_STATUS_EVALUATING);
+  EXPECT_EQ(before.task().submissions(), 2u);
+
+  ASSERT_TRUE(Evaluate("t1").ok());
+  v1::GetTaskResponse after;
+  ASSERT_TRUE(admin.GetTask(&context, &request, &after).ok());
+  ASSERT_EQ(after.submissions_size(), 3);
+  EXPECT_EQ(after.submissions(0).rank(), 1u);
+  EXPECT_EQ(after.submissions(0).points(), 3);
+  EXPECT_TRUE(after.submissions(0).has_test_loss());
+  EXPECT_EQ(after.submissions(1).rank(), 2u);
+  EXPECT_EQ(after.submissions(2).status(), v1::SUBMISSION_STATUS_MISSING);
+  EXPECT_EQ(after.submissions(2).points(), -1);
+  EXPECT_EQ(after.task().status(), v1::TASK_STATUS_SCORED);
 }
 
 TEST_F(TaskEvaluation, AnInterruptedEvaluationResumesAndTheSameInputsGiveTheSameLossBitForBit) {

@@ -423,7 +423,10 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
       {GRADIENTS_CLI_PATH, "weights", "recompute", "--audit", (dir_ / "audit.jsonl").string()});
   ASSERT_EQ(recomputed.exit_code, 0) << recomputed.err;
   EXPECT_GE(nlohmann::json::parse(recomputed.out)["recomputed"].get<int>(), 1);
-  validator->Signal(SIGTERM);  config_["data_dir"] = (dir_ / "uninterrupted").string();
+  validator->Signal(SIGTERM);
+  EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
+
+  config_["data_dir"] = (dir_ / "uninterrupted").string();
   validator = Start();
   const std::vector<EvaluationRecord> uninterrupted = scored(dir_ / "uninterrupted");
   validator->Signal(SIGTERM);

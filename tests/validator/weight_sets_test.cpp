@@ -92,6 +92,9 @@ TEST_F(WeightSets, TheCanonicalInputsDecodeToThemselvesAndAnAuditLineRecomputesE
   forged = nlohmann::json::parse(line);
   forged["inputs"] = forged["inputs"].get<std::string>() + " ";
   EXPECT_EQ(VerifyAuditLine(forged.dump()).message(), "weight set 1: its inputs do not match their digest");
+  forged = nlohmann::json::parse(line);
+  forged["computed_at_ms"] = kNow + 1;  // relabelled
+  EXPECT_EQ(VerifyAuditLine(forged.dump()).message(), "weight set 1: computed_at_ms is not the instant of its inputs");
   EXPECT_EQ(DecodeWeightInputs(R"({"version": 1, "now_ms": "soon"})").status().message(), "inputs.now_ms: wrong type");
 }
 
