@@ -236,4 +236,38 @@ int RunWeights(const AdminConnection& connection, int64_t history, std::ostream&
       out, err);
 }
 
+int RunMiners(const AdminConnection& connection, int64_t limit, std::ostream& out, std::ostream& err) {
+  if (limit < 1 || limit > 500) return Fail(err, "miners", Status::InvalidArgument("--limit: 1 to 500"));
+  v1::ListMinersRequest request;
+  request.set_page_size(static_cast<uint32_t>(limit));
+  return Invoke<v1::ListMinersResponse>(
+      connection, "miners",
+      [&](const AdminClient& client, v1::ListMinersResponse& response) {
+        return client.stub->ListMiners(client.Context().get(), request, &response);
+      },
+      out, err);
+}
+
+int RunLeaderboard(const AdminConnection& connection, const std::string& type, int64_t days, int64_t limit,
+                   std::ostream& out, std::ostream& err) {
+  v1::GetLeaderboardRequest request;
+  if (!type.empty()) {
+    v1::TaskType parsed = v1::TASK_TYPE_UNSPECIFIED;
+    if (!v1::TaskType_Parse(ProtoEnumName("TASK_TYPE_", type), &parsed) || parsed == v1::TASK_TYPE_UNSPECIFIED) {
+      return Fail(err, "leaderboard", Status::InvalidArgument("--type: unknown task type \"" + type + "\""));
+    }
+    request.set_type(parsed);
+  }
+  if (days < 0 || days > 366) return Fail(err, "leaderboard", Status::InvalidArgument("--days: 0 to 366"));
+  if (days > 0) request.mutable_window()->set_seconds(days * 86'400);
+  if (limit < 1 || limit > 1000) return Fail(err, "leaderboard", Status::InvalidArgument("--limit: 1 to 1000"));
+  request.set_limit(static_cast<uint32_t>(limit));
+  return Invoke<v1::GetLeaderboardResponse>(
+      connection, "leaderboard",
+      [&](const AdminClient& client, v1::GetLeaderboardResponse& response) {
+        return client.stub->GetLeaderboard(client.Context().get(), request, &response);
+      },
+      out, err);
+}
+
 }  // namespace gradients::cli

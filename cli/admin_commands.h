@@ -1,5 +1,6 @@
 // The operator's commands, clients of a running validator's Admin service:
-//   gradients task create|list|show|cancel, gradients health, gradients weights.
+//   gradients task create|list|show|cancel, gradients health, gradients miners, gradients leaderboard,
+//   gradients weights.
 // Each prints JSON (the protocol's messages in their JSON form) and returns the process exit code;
 // errors go to `err` as "gradients <command>: <message>".
 #pragma once
@@ -43,6 +44,12 @@ int RunTaskShow(const AdminConnection& connection, const std::string& task_id, s
 int RunTaskCancel(const AdminConnection& connection, const std::string& task_id, const std::string& reason,
                   std::ostream& out, std::ostream& err);
 int RunHealth(const AdminConnection& connection, std::ostream& out, std::ostream& err);
+// The miners the validator has seen, most recently seen first.
+int RunMiners(const AdminConnection& connection, int64_t limit, std::ostream& out, std::ostream& err);
+// Miners ranked by work-weighted points over the last `days` (0: the weights' window), of one task
+// type when `type` is set.
+int RunLeaderboard(const AdminConnection& connection, const std::string& type, int64_t days, int64_t limit,
+                   std::ostream& out, std::ostream& err);
 // The latest weight set; with `history` > 0 the last `history` sets, newest first.
 int RunWeights(const AdminConnection& connection, int64_t history, std::ostream& out, std::ostream& err);
 

@@ -204,6 +204,16 @@ int main(int argc, char** argv) {
   task_cancel->add_option("--reason", cancel_reason, "Why (stored as the failure reason)");
   CLI::App* health = app.add_subcommand("health", "A running validator's health, version and uptime as JSON");
   add_connection(health, admin);
+  int64_t miners_limit = 50, leaderboard_days = 0, leaderboard_limit = 100;
+  std::string leaderboard_type;
+  CLI::App* miners = app.add_subcommand("miners", "The miners a running validator has seen, as JSON");
+  add_connection(miners, admin);
+  miners->add_option("--limit", miners_limit, "Most miners to list")->capture_default_str();
+  CLI::App* leaderboard = app.add_subcommand("leaderboard", "Miners ranked by work-weighted points, as JSON");
+  add_connection(leaderboard, admin);
+  leaderboard->add_option("--type", leaderboard_type, "Only tasks of this type (instruct, chat, text)");
+  leaderboard->add_option("--days", leaderboard_days, "The window in days (default: the weights' window)");
+  leaderboard->add_option("--limit", leaderboard_limit, "Most entries")->capture_default_str();
   int64_t weight_history = 0;
   std::filesystem::path audit_file, audit_data_dir, audit_out;
   CLI::App* weights = app.add_subcommand("weights", "A running validator's latest reward weights as JSON");
@@ -251,6 +261,11 @@ int main(int argc, char** argv) {
   if (*task_show) return gradients::cli::RunTaskShow(admin, task_id, std::cout, std::cerr);
   if (*task_cancel) return gradients::cli::RunTaskCancel(admin, task_id, cancel_reason, std::cout, std::cerr);
   if (*health) return gradients::cli::RunHealth(admin, std::cout, std::cerr);
+  if (*miners) return gradients::cli::RunMiners(admin, miners_limit, std::cout, std::cerr);
+  if (*leaderboard) {
+    return gradients::cli::RunLeaderboard(admin, leaderboard_type, leaderboard_days, leaderboard_limit, std::cout,
+                                          std::cerr);
+  }
   if (*weights_recompute) return gradients::cli::RunWeightsRecompute(audit_file, std::cout, std::cerr);
   if (*weights) return gradients::cli::RunWeights(admin, weight_history, std::cout, std::cerr);
   if (*audit_export) return gradients::cli::RunAuditExport(audit_data_dir, audit_out, std::cout, std::cerr);

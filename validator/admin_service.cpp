@@ -1,17 +1,22 @@
 #include "validator/admin_service.h"
 
 #include <algorithm>
-#include <tuple>
 #include <climits>
 #include <cstdlib>
+#include <tuple>
+
+#include <google/protobuf/util/json_util.h>
 
 #include "common/keys.h"
 #include "common/utf8.h"
 #include "proto/grpc_status.h"
 #include "proto/timestamps.h"
 #include "validator/claim_outcomes.h"
+#include "validator/page_tokens.h"
+#include "validator/leaderboard.h"
 #include "validator/task_creation.h"
 #include "validator/task_spec.h"
+#include "validator/weight_sets.h"
 
 namespace gradients {
 namespace {
@@ -239,14 +244,9 @@ grpc::Status AdminService::ListWeightHistory(grpc::ServerContext* context, const
     return ToGrpcStatus(Status::InvalidArgument("page_size: at most " + std::to_string(kMaxPageSize)));
   }
   const int64_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
-  int64_t before_id = 0;
-  if (!request->page_token().empty()) {
-    char* end = nullptr;
-    before_id = std::strtoll(request->page_token().c_str(), &end, 10);
-    if (end != request->page_token().c_str() + request->page_token().size() || before_id <= 0) {
-      return ToGrpcStatus(Status::InvalidArgument("page_token: not a token of this call"));
-    }
-  }
+  Result<int64_t> before_id_token = ParseNumberPageToken(request->page_token());
+  if (!before_id_token.ok()) return ToGrpcStatus(before_id_token.status());
+  const int64_t before_id = *before_id_token;
   int64_t since_ms = 0;
   if (request->has_since()) {
     Result<int64_t> since = TimestampMs(request->since());
@@ -263,6 +263,80 @@ grpc::Status AdminService::ListWeightHistory(grpc::ServerContext* context, const
   if (static_cast<int64_t>(sets->size()) > page_size) {
     response->set_next_page_token(std::to_string((*sets)[static_cast<size_t>(page_size) - 1].id));
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListMiners(grpc::ServerContext* context, const v1::ListMinersRequest* request,
+                                      v1::ListMinersResponse* response) {
+  if (grpc::Status denied = CheckToken(*context); !denied.ok()) return denied;
+  if (request->page_size() > kMaxPageSize) {
+    return ToGrpcStatus(Status::InvalidArgument("page_size: at most " + std::to_string(kMaxPageSize)));
+  }
+  const int64_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  Result<int64_t> offset_token = ParseNumberPageToken(request->page_token());
+  if (!offset_token.ok()) return ToGrpcStatus(offset_token.status());
+  const int64_t offset = *offset_token;
+  Result<std::vector<MinerRecord>> miners = store_.ListMiners(offset, page_size + 1);
+  if (!miners.ok()) return ToGrpcStatus(miners.status());
+  for (size_t i = 0; i < miners->size() && static_cast<int64_t>(i) < page_size; ++i) {
+    const MinerRecord& miner = (*miners)[i];
+    Result<PublicKey> key = PublicKey::FromHex(miner.key);
+    if (!key.ok()) return ToGrpcStatus(Status::DataLoss("stored miner key " + miner.key.substr(0, 80)));
+    v1::MinerInfo* info = response->add_miners();
+    info->set_public_key(std::string(key->bytes.begin(), key->bytes.end()));
+    SetTimestampMs(miner.first_seen_ms, info->mutable_first_seen());
+    SetTimestampMs(miner.last_seen_ms, info->mutable_last_seen());
+    if (!miner.capacity.empty() &&
+        !google::protobuf::util::JsonStringToMessage(miner.capacity, info->mutable_capacity()).ok()) {
+      info->clear_capacity();
+    }
+    info->set_connected(options_.is_connected(miner.key));
+    info->set_client_version(ToValidUtf8(miner.client_version));
+    info->set_active_claims(static_cast<uint32_t>(miner.active_claims));
+    info->set_total_claims(static_cast<uint64_t>(miner.total_claims));
+    info->set_total_submissions(static_cast<uint64_t>(miner.total_submissions));
+    info->set_total_points(miner.total_points);
+  }
+  if (static_cast<int64_t>(miners->size()) > page_size) response->set_next_page_token(std::to_string(offset + page_size));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetLeaderboard(grpc::ServerContext* context, const v1::GetLeaderboardRequest* request,
+                                          v1::GetLeaderboardResponse* response) {
+  if (grpc::Status denied = CheckToken(*context); !denied.ok()) return denied;
+  constexpr uint32_t kDefaultEntries = 100, kMaxEntries = 1000;
+  if (request->limit() > kMaxEntries) return ToGrpcStatus(Status::InvalidArgument("limit: at most 1000"));
+  int64_t window_ms = options_.leaderboard_window_ms;
+  if (request->has_window()) {
+    const google::protobuf::Duration& window = request->window();
+    if (window.seconds() <= 0 || window.seconds() > 366LL * 86'400 || window.nanos() < 0 || window.nanos() >= 1'000'000'000) {
+      return ToGrpcStatus(Status::InvalidArgument("window: between a second and a year"));
+    }
+    window_ms = window.seconds() * 1000 + window.nanos() / 1'000'000;
+  }
+  std::string type;
+  if (request->type() != v1::TASK_TYPE_UNSPECIFIED) {
+    type = std::string(TaskTypeName(request->type()));
+    if (type.empty()) return ToGrpcStatus(Status::InvalidArgument("type: unknown"));
+  }
+  const int64_t now = now_ms_();
+  Result<std::vector<ScoredTask>> tasks = ListScoredTasks(store_, now - window_ms, now);
+  if (!tasks.ok()) return ToGrpcStatus(tasks.status());
+  const std::vector<LeaderboardEntry> ranked = RankMiners(*tasks, type);
+  const uint32_t limit = request->limit() == 0 ? kDefaultEntries : request->limit();
+  for (size_t i = 0; i < ranked.size() && i < limit; ++i) {
+    Result<PublicKey> key = PublicKey::FromHex(ranked[i].miner);
+    if (!key.ok()) return ToGrpcStatus(Status::DataLoss("stored miner key " + ranked[i].miner.substr(0, 80)));
+    v1::LeaderboardEntry* entry = response->add_entries();
+    entry->set_position(static_cast<uint32_t>(i + 1));
+    entry->set_miner_public_key(std::string(key->bytes.begin(), key->bytes.end()));
+    entry->set_score(ranked[i].score);
+    entry->set_points(ranked[i].points);
+    entry->set_tasks_scored(static_cast<uint32_t>(ranked[i].tasks_scored));
+    entry->set_first_places(static_cast<uint32_t>(ranked[i].first_places));
+  }
+  SetTimestampMs(now - window_ms, response->mutable_window_start());
+  SetTimestampMs(now, response->mutable_window_end());
   return grpc::Status::OK;
 }
 

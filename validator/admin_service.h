@@ -1,7 +1,5 @@
 // The Admin gRPC service (proto/gradients/v1/admin.proto) for the validator's operator: thin
-// handlers over the Store. Served so far: Health, CreateTask, GetTask, ListTasks, CancelTask,
-// GetCurrentWeights and ListWeightHistory; ListMiners and GetLeaderboard answer UNIMPLEMENTED until
-// they exist (issue 5). When the validator listens for Admin
+// handlers over the Store, serving every call of the service. When the validator listens for Admin
 // beyond loopback, every call must carry "authorization: Bearer <token>" (compared in constant
 // time); on loopback no token is needed.
 #pragma once
@@ -23,6 +21,8 @@ struct AdminServiceOptions {
   std::optional<std::string> token;  // required of callers when set
   std::function<void()> task_created = [] {};  // wakes whoever prepares new tasks
   std::function<size_t()> connected_miners = [] { return size_t{0}; };  // open offer streams
+  std::function<bool(const std::string&)> is_connected = [](const std::string&) { return false; };
+  int64_t leaderboard_window_ms = 7 * 86'400'000;  // the weights' longest window
 };
 
 class AdminService final : public v1::Admin::Service {
@@ -39,6 +39,10 @@ class AdminService final : public v1::Admin::Service {
                          v1::ListTasksResponse* response) override;
   grpc::Status CancelTask(grpc::ServerContext* context, const v1::CancelTaskRequest* request,
                           v1::CancelTaskResponse* response) override;
+  grpc::Status ListMiners(grpc::ServerContext* context, const v1::ListMinersRequest* request,
+                          v1::ListMinersResponse* response) override;
+  grpc::Status GetLeaderboard(grpc::ServerContext* context, const v1::GetLeaderboardRequest* request,
+                              v1::GetLeaderboardResponse* response) override;
   grpc::Status GetCurrentWeights(grpc::ServerContext* context, const v1::GetCurrentWeightsRequest* request,
                                  v1::GetCurrentWeightsResponse* response) override;
   grpc::Status ListWeightHistory(grpc::ServerContext* context, const v1::ListWeightHistoryRequest* request,

@@ -16,6 +16,7 @@
 #include "proto/grpc_status.h"
 #include "proto/timestamps.h"
 #include "validator/claim_outcomes.h"
+#include "validator/page_tokens.h"
 #include "validator/task_spec.h"
 
 namespace gradients {
@@ -236,6 +237,12 @@ grpc::Status MinerGatewayService::Authenticate(grpc::ServerContext*, const v1::A
   if (!session.ok()) return Reply(session.status());
   response->set_session_token(session->token);
   SetTimestampMs(session->expires_at_ms, response->mutable_expires_at());
+  // For the operator's list of miners; a failure here costs the miner nothing.
+  if (Status seen = store_.RecordMinerSeen(session->miner.ToHex(), ToValidUtf8(request->client_version()), "",
+                                           now_ms_());
+      !seen.ok()) {
+    GetLogger("gateway")->warn("recording miner {}: {}", session->miner.ToHex(), seen.message());
+  }
   // The version is the miner's text: escaped and bounded before it reaches a log line.
   GetLogger("gateway")->info("miner {} authenticated ({})", session->miner.ToHex(),
                              ToValidUtf8(request->client_version()));
@@ -261,6 +268,12 @@ grpc::ServerWriteReactor<v1::TaskOffer>* MinerGatewayService::SubscribeOffers(gr
   if (!capacity.ok()) {
     stream->FinishNow(Reply(capacity.status()));
     return stream;
+  }
+  std::string declared;
+  if (google::protobuf::util::MessageToJsonString(request->capacity(), &declared).ok()) {
+    if (Status seen = store_.RecordMinerSeen(miner->ToHex(), "", declared, now_ms_()); !seen.ok()) {
+      GetLogger("gateway")->warn("recording miner {}: {}", miner->ToHex(), seen.message());
+    }
   }
   Result<uint64_t> id = offers_.Subscribe(miner->ToHex(), std::move(*capacity), stream);
   if (!id.ok()) {
@@ -467,14 +480,9 @@ grpc::Status MinerGatewayService::GetMyResults(grpc::ServerContext* context, con
   if (request->has_task_id()) {
     if (Status status = CheckTaskId(request->task_id()); !status.ok()) return Reply(status);
   }
-  int64_t before = 0;
-  if (!request->page_token().empty()) {
-    char* end = nullptr;
-    before = std::strtoll(request->page_token().c_str(), &end, 10);
-    if (end != request->page_token().c_str() + request->page_token().size() || before <= 0) {
-      return Reply(Status::InvalidArgument("page_token: not a token of this call"));
-    }
-  }
+  Result<int64_t> before_token = ParseNumberPageToken(request->page_token());
+  if (!before_token.ok()) return Reply(before_token.status());
+  const int64_t before = *before_token;
   Result<std::vector<ClaimRecord>> claims =
       store_.ListClaimsOfMiner(miner->ToHex(), request->has_task_id() ? request->task_id() : "", before, page_size + 1);
   if (!claims.ok()) return Reply(claims.status());

@@ -11,6 +11,11 @@ size_t OfferBoard::connected() const {
   return subscribers_.size();
 }
 
+bool OfferBoard::IsConnected(const std::string& miner) const {
+  std::lock_guard lock(mutex_);
+  return by_miner_.contains(miner);
+}
+
 const OfferBoard::Subscriber* OfferBoard::Find(const std::string& miner) const {
   auto id = by_miner_.find(miner);
   return id == by_miner_.end() ? nullptr : &subscribers_.at(id->second);

@@ -81,6 +81,7 @@ class OfferBoard {
   // Ends every stream (the validator stops); later subscriptions are refused.
   void EndAll(const Status& why);
   size_t connected() const;
+  bool IsConnected(const std::string& miner) const;
 
  private:
   struct Subscriber {

@@ -164,6 +164,17 @@ CREATE TABLE weight_sets (
 );
 CREATE INDEX tasks_by_scored_at ON tasks(scored_at_ms) WHERE scored_at_ms > 0;
 )sql",
+      R"sql(
+CREATE TABLE miners (
+  key TEXT PRIMARY KEY,
+  first_seen_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  client_version TEXT NOT NULL,
+  capacity TEXT NOT NULL
+);
+CREATE INDEX miners_by_last_seen ON miners(last_seen_ms);
+CREATE INDEX evaluations_by_miner ON evaluations(miner);
+)sql",
   };
   return migrations;
 }
@@ -612,6 +623,44 @@ Status SqliteStore::ReopenOffers(std::string_view id, int64_t offer_closes_at_ms
   }
   GRADIENTS_RETURN_IF_ERROR(RecordEvent(id, TaskStatus::kOffering, TaskStatus::kOffering, reason, at_ms));
   return transaction->Commit();
+}
+
+Status SqliteStore::RecordMinerSeen(std::string_view miner, std::string_view client_version, std::string_view capacity,
+                                    int64_t at_ms) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> upsert = db_->Prepare(
+      "INSERT INTO miners (key, first_seen_ms, last_seen_ms, client_version, capacity) VALUES (?1, ?2, ?2, ?3, ?4) "
+      "ON CONFLICT (key) DO UPDATE SET last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms), "
+      "client_version = CASE WHEN excluded.client_version = '' THEN client_version ELSE excluded.client_version END, "
+      "capacity = CASE WHEN excluded.capacity = '' THEN capacity ELSE excluded.capacity END");
+  if (!upsert.ok()) return upsert.status();
+  return upsert->Bind(1, miner).Bind(2, at_ms).Bind(3, client_version).Bind(4, capacity).Run();
+}
+
+Result<std::vector<MinerRecord>> SqliteStore::ListMiners(int64_t offset, int64_t limit) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare(
+      "SELECT m.key, m.first_seen_ms, m.last_seen_ms, m.client_version, m.capacity, "
+      "(SELECT COUNT(*) FROM claims c JOIN tasks t ON t.id = c.task_id WHERE c.miner = m.key AND t.status IN (?3, ?4, "
+      "?5)), "
+      "(SELECT COUNT(*) FROM claims c WHERE c.miner = m.key), "
+      "(SELECT COALESCE(SUM(c.uploads), 0) FROM claims c WHERE c.miner = m.key), "
+      "(SELECT COALESCE(SUM(e.points), 0.0) FROM evaluations e JOIN tasks t ON t.id = e.task_id WHERE e.miner = m.key "
+      "AND t.status = ?6) "
+      "FROM miners m ORDER BY m.last_seen_ms DESC, m.key LIMIT ?1 OFFSET ?2");
+  if (!select.ok()) return select.status();
+  select->Bind(1, limit)
+      .Bind(2, offset)
+      .Bind(3, TaskStatusName(TaskStatus::kOffering))
+      .Bind(4, TaskStatusName(TaskStatus::kTraining))
+      .Bind(5, TaskStatusName(TaskStatus::kEvaluating))
+      .Bind(6, TaskStatusName(TaskStatus::kScored));
+  return ReadAll<MinerRecord>(*select, [](const SqliteStatement& row) -> Result<MinerRecord> {
+    return MinerRecord{.key = row.Text(0), .first_seen_ms = row.Integer(1), .last_seen_ms = row.Integer(2),
+                       .client_version = row.Text(3), .capacity = row.Text(4), .active_claims = row.Integer(5),
+                       .total_claims = row.Integer(6), .total_submissions = row.Integer(7),
+                       .total_points = row.Real(8)};
+  });
 }
 
 Result<std::vector<MinerClaims>> SqliteStore::ListMinerClaims() {

@@ -41,6 +41,9 @@ class SqliteStore final : public Store {
   Status ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms, std::string_view reason,
                       int64_t at_ms) override;
   Result<std::vector<MinerClaims>> ListMinerClaims() override;
+  Status RecordMinerSeen(std::string_view miner, std::string_view client_version, std::string_view capacity,
+                         int64_t at_ms) override;
+  Result<std::vector<MinerRecord>> ListMiners(int64_t offset, int64_t limit) override;
   Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
                                 int64_t now_ms) override;
   Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) override;

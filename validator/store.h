@@ -156,6 +156,20 @@ struct WeightSetRecord {
   friend bool operator==(const WeightSetRecord&, const WeightSetRecord&) = default;
 };
 
+// A miner the validator has seen, with its totals.
+struct MinerRecord {
+  std::string key{};  // public key, hex
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;  // its latest authentication or subscription
+  std::string client_version{};
+  std::string capacity{};  // its latest declared capacity (JSON of MinerCapacity); empty: never subscribed
+  int64_t active_claims = 0;  // on tasks offering, training or evaluating
+  int64_t total_claims = 0;
+  int64_t total_submissions = 0;  // verified uploads
+  double total_points = 0;        // over scored tasks
+  friend bool operator==(const MinerRecord&, const MinerRecord&) = default;
+};
+
 struct MinerClaims {
   std::string miner{};
   int64_t last_claim_at_ms = 0;
@@ -233,6 +247,11 @@ class Store {
                                         int64_t now_ms) = 0;
   // In claim order.
   virtual Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) = 0;
+  // Notes that a miner authenticated or subscribed; an empty version or capacity keeps the last.
+  virtual Status RecordMinerSeen(std::string_view miner, std::string_view client_version, std::string_view capacity,
+                                 int64_t at_ms) = 0;
+  // Most recently seen first, from the `offset`th, at most `limit`.
+  virtual Result<std::vector<MinerRecord>> ListMiners(int64_t offset, int64_t limit) = 0;
   // Per miner that ever claimed a task: its latest claim and its claims on tasks still offering or
   // training (what offers are ordered and capped by).
   virtual Result<std::vector<MinerClaims>> ListMinerClaims() = 0;

@@ -80,6 +80,9 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
     GetLogger("validator")->info("dataset {} ({}) registered", record->name, record->hash);
   }
   AdminServiceOptions admin{.validator_id = options.auth.validator_id, .version = GRADIENTS_VERSION, .token = {}};
+  int64_t longest_window_days = 0;
+  for (const WeightWindow& window : options.scoring.windows) longest_window_days = std::max(longest_window_days, window.days);
+  admin.leaderboard_window_ms = longest_window_days * 86'400'000;
   if (!IsLoopback(options.admin.listen)) {
     Result<std::string> token = ReadAdminToken(options.admin.token_file);
     if (!token.ok()) return token.status();
@@ -109,6 +112,7 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
 
 AdminServiceOptions ValidatorDaemon::WithWakeUp(AdminServiceOptions admin) {
   admin.connected_miners = [this] { return offers_.connected(); };
+  admin.is_connected = [this](const std::string& miner) { return offers_.IsConnected(miner); };
   admin.task_created = [this] {
     std::lock_guard lock(loop_mutex_);
     task_created_ = true;

@@ -123,12 +123,11 @@ Result<WeightInputs> DecodeWeightInputs(std::string_view text) {
   return inputs;
 }
 
-Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& options, int64_t now_ms) {
-  WeightInputs inputs{.now_ms = now_ms, .options = options, .tasks = {}};
+Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, int64_t now_ms) {
   Result<std::vector<TaskRecord>> scored = store.ListTasks(TaskStatus::kScored);  // oldest first
   if (!scored.ok()) return scored.status();
-  const int64_t since_ms = now_ms - LongestWindowMs(options);
   std::map<std::string, int64_t> parameters;  // by model hash
+  std::vector<ScoredTask> tasks;
   for (const TaskRecord& task : *scored) {
     if (task.scored_at_ms <= since_ms || task.scored_at_ms > now_ms) continue;
     auto model = parameters.find(task.model_hash);
@@ -147,9 +146,15 @@ Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& opti
     for (const EvaluationRecord& evaluation : *evaluations) {
       entry.points.push_back({.miner = evaluation.miner, .points = evaluation.points, .rank = evaluation.rank});
     }
-    inputs.tasks.push_back(std::move(entry));
+    tasks.push_back(std::move(entry));
   }
-  return inputs;
+  return tasks;
+}
+
+Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& options, int64_t now_ms) {
+  Result<std::vector<ScoredTask>> tasks = ListScoredTasks(store, now_ms - LongestWindowMs(options), now_ms);
+  if (!tasks.ok()) return tasks.status();
+  return WeightInputs{.now_ms = now_ms, .options = options, .tasks = std::move(*tasks)};
 }
 
 WeightSetRecord MakeWeightSet(const WeightInputs& inputs) {

@@ -27,8 +27,11 @@ std::string EncodeWeightInputs(const WeightInputs& inputs);
 // Strict: InvalidArgument naming what is missing or of the wrong type.
 Result<WeightInputs> DecodeWeightInputs(std::string_view json);
 
-// Every task scored within the longest window before `now_ms`, its work (base model parameters in
-// billions times training hours) and its points.
+// Every task scored in (since_ms, now_ms], oldest first, with its work (base model parameters in
+// billions times training hours) and its points by miner.
+Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, int64_t now_ms);
+
+// The scored tasks of the longest window before `now_ms` with the options.
 Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& options, int64_t now_ms);
 
 // The weights of `inputs` as a record (not stored): computed_at = now, the window is the longest.

@@ -272,6 +272,16 @@ TEST_F(ValidatorDaemonProcess, AMinerTakesATaskFromOfferToReceiptAndNoAcknowledg
   ASSERT_TRUE(reader->Finish().ok());
   EXPECT_EQ(training.size(), split.size_bytes());
   EXPECT_EQ(std::count(training.begin(), training.end(), '\n'), static_cast<long>(claim.claim().task().training_rows()));
+  // The operator sees the miner: connected, with what it declared.
+  testing::ProcessResult miners = testing::RunProcess(
+      {GRADIENTS_CLI_PATH, "miners", "--validator", "127.0.0.1:" + std::to_string(admin_port)});
+  ASSERT_EQ(miners.exit_code, 0) << miners.err;
+  const nlohmann::json listed = nlohmann::json::parse(miners.out)["miners"];
+  ASSERT_EQ(listed.size(), 1u) << miners.out;
+  EXPECT_EQ(listed[0]["connected"], true);
+  EXPECT_EQ(listed[0]["clientVersion"], "gradients-miner/test");
+  EXPECT_EQ(listed[0]["capacity"]["maxModelParameters"], "1000000000");
+  EXPECT_EQ(listed[0]["activeClaims"], 1);
   offers_context->TryCancel();
 
   // Half an upload, then the validator is killed.
@@ -415,6 +425,14 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
   testing::ProcessResult current = testing::RunProcess({GRADIENTS_CLI_PATH, "weights", "--validator", admin});
   ASSERT_EQ(current.exit_code, 0) << current.err;
   EXPECT_EQ(nlohmann::json::parse(current.out)["weights"]["weights"][0]["weight"], 1.0);
+  testing::ProcessResult leaderboard =
+      testing::RunProcess({GRADIENTS_CLI_PATH, "leaderboard", "--validator", admin, "--type", "instruct"});
+  ASSERT_EQ(leaderboard.exit_code, 0) << leaderboard.err;
+  const nlohmann::json ranking = nlohmann::json::parse(leaderboard.out)["entries"];
+  ASSERT_EQ(ranking.size(), 3u) << leaderboard.out;
+  EXPECT_EQ(ranking[0]["points"], 3.0);
+  EXPECT_EQ(ranking[0]["firstPlaces"], 1);
+  EXPECT_EQ(ranking[2]["points"], -1.0);
   testing::ProcessResult exported = testing::RunProcess(
       {GRADIENTS_CLI_PATH, "audit", "export", "--data-dir", (dir_ / "data").string(), "--out",
        (dir_ / "audit.jsonl").string()});

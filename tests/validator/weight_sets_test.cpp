@@ -5,6 +5,7 @@
 
 #include "common/durable_file.h"
 #include "tests/support/temp_dir.h"
+#include "validator/leaderboard.h"
 #include "validator/sqlite_store.h"
 #include "validator/weight_publication.h"
 
@@ -124,6 +125,22 @@ TEST_F(WeightSets, PublishingWritesWeightsJsonFeedsTheSinkAndKeepsTheHistory) {
   EXPECT_EQ(published->published_to, "file:" + (dir_ / "weights.json").string());
   EXPECT_EQ(store_->ListWeightSets(0, 0, 10)->size(), 2u);
   EXPECT_EQ(store_->ListWeightSets(0, 2, 10)->size(), 1u);  // before id 2
+}
+
+TEST(Leaderboard, MinersRankByWorkWeightedPointsThenPoints) {
+  const std::vector<gradients::ScoredTask> tasks = {
+      {.task_id = "big", .type = "instruct", .scored_at_ms = 1, .work = 2.0,
+       .points = {{.miner = "a", .points = 3, .rank = 1}, {.miner = "b", .points = 0, .rank = 2}}},
+      {.task_id = "small", .type = "chat", .scored_at_ms = 2, .work = 0.5,
+       .points = {{.miner = "b", .points = 3, .rank = 1}, {.miner = "c", .points = -1, .rank = 0}}}};
+  const std::vector<LeaderboardEntry> all = RankMiners(tasks, "");
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0], (LeaderboardEntry{.miner = "a", .score = 6, .points = 3, .tasks_scored = 1, .first_places = 1}));
+  EXPECT_EQ(all[1], (LeaderboardEntry{.miner = "b", .score = 1.5, .points = 3, .tasks_scored = 2, .first_places = 1}));
+  EXPECT_EQ(all[2].miner, "c");
+  const std::vector<LeaderboardEntry> chat = RankMiners(tasks, "chat");
+  ASSERT_EQ(chat.size(), 2u);
+  EXPECT_EQ(chat[0].miner, "b");
 }
 
 }  // namespace

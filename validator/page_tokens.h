@@ -1,0 +1,24 @@
+// Page tokens of the list calls that page by a number (the last id or sequence shown, or an
+// offset): decimal text, positive. Clients treat them as opaque.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "common/status.h"
+
+namespace gradients {
+
+// 0 for the first page (an empty token); InvalidArgument for anything but a positive number.
+inline Result<int64_t> ParseNumberPageToken(const std::string& token) {
+  if (token.empty()) return int64_t{0};
+  char* end = nullptr;
+  const long long value = std::strtoll(token.c_str(), &end, 10);
+  if (end != token.c_str() + token.size() || value <= 0 || token.size() > 19) {
+    return Status::InvalidArgument("page_token: not a token of this call");
+  }
+  return static_cast<int64_t>(value);
+}
+
+}  // namespace gradients
