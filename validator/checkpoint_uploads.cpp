@@ -265,6 +265,7 @@ Status UploadStream::Append(uint32_t file_index, uint64_t offset, std::string_vi
   file.offset += data.size();
   file.unsynced = true;
   bytes_received_ += data.size();
+  owner_.bytes_received_ += data.size();
   unsynced_bytes_ += data.size();
   if (unsynced_bytes_ >= owner_.options_.sync_interval_bytes) return Sync();
   return Status::Ok();
@@ -354,6 +355,7 @@ Result<SubmissionRecord> UploadStream::Finish(const SignedEnvelope& envelope) {
     return recorded;
   }
   if (Status status = RemoveTree(dir_); !status.ok()) GetLogger("uploads")->warn("{}", status.ToString());
+  ++owner_.uploads_verified_;
   return submission;
 }
 

@@ -6,6 +6,7 @@
 // transaction. Only then is the upload acknowledged: an acknowledged checkpoint survives a crash.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -117,6 +118,9 @@ class CheckpointUploads {
   Result<UploadProgress> Progress(const PublicKey& miner, std::string_view task_id);
 
   const UploadOptions& options() const { return options_; }
+  // For monitoring: bytes received in chunks, and verified uploads, since the start.
+  uint64_t bytes_received() const { return bytes_received_; }
+  uint64_t uploads_verified() const { return uploads_verified_; }
 
  private:
   friend class UploadStream;
@@ -132,6 +136,7 @@ class CheckpointUploads {
   const std::string validator_id_;
   const UploadOptions options_;
   const ClockMs now_ms_;
+  std::atomic<uint64_t> bytes_received_{0}, uploads_verified_{0};
   std::mutex mutex_;
   std::set<std::string, std::less<>> open_streams_;
 };

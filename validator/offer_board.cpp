@@ -56,6 +56,7 @@ size_t OfferBoard::SendWave(OpenOffer& open, size_t count) {
     subscriber->sink->Send(open.offer);
     open.offered.insert(miner);
     ++sent;
+    ++offers_sent_;
   }
   return sent;
 }
@@ -76,6 +77,7 @@ Result<uint64_t> OfferBoard::Subscribe(const std::string& miner, OfferCapacity c
     if (open.offered.contains(miner) || open.next >= open.order.size()) {
       sink->Send(open.offer);  // its turn came already, or everyone in line has had it
       open.offered.insert(miner);
+      ++offers_sent_;
     } else if (open.in_line.insert(miner).second) {
       open.order.push_back(miner);
     }

@@ -6,6 +6,7 @@
 // time) starts the waves again. Thread-safe; free of gRPC (the stream is an OfferSink).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -81,6 +82,7 @@ class OfferBoard {
   // Ends every stream (the validator stops); later subscriptions are refused.
   void EndAll(const Status& why);
   size_t connected() const;
+  uint64_t offers_sent() const { return offers_sent_; }
   bool IsConnected(const std::string& miner) const;
 
  private:
@@ -105,6 +107,7 @@ class OfferBoard {
   const Subscriber* Find(const std::string& miner) const;
 
   const OfferOptions options_;
+  std::atomic<uint64_t> offers_sent_{0};
   mutable std::mutex mutex_;
   std::mt19937_64 random_;
   bool ended_ = false;

@@ -934,6 +934,27 @@ EvaluationRecord ReadEvaluation(const SqliteStatement& row) {
 
 }  // namespace
 
+Result<std::map<std::string, int64_t>> SqliteStore::CountGroups(std::string_view sql) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare(sql);
+  if (!select.ok()) return select.status();
+  std::map<std::string, int64_t> counts;
+  for (;;) {
+    Result<bool> row = select->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return counts;
+    counts[select->Text(0)] = select->Integer(1);
+  }
+}
+
+Result<std::map<std::string, int64_t>> SqliteStore::CountTasksByStatus() {
+  return CountGroups("SELECT status, COUNT(*) FROM tasks GROUP BY status");
+}
+
+Result<std::map<std::string, int64_t>> SqliteStore::CountEvaluationsByOutcome() {
+  return CountGroups("SELECT outcome, COUNT(*) FROM evaluations GROUP BY outcome");
+}
+
 Status SqliteStore::RecordEvaluation(const EvaluationRecord& evaluation) {
   std::lock_guard lock(mutex_);
   Result<SqliteStatement> upsert = db_->Prepare(

@@ -57,6 +57,8 @@ class SqliteStore final : public Store {
   Status SavePartialUpload(const PartialUpload& upload) override;
   Status DeletePartialUpload(std::string_view task_id, std::string_view miner) override;
   Status RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) override;
+  Result<std::map<std::string, int64_t>> CountTasksByStatus() override;
+  Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() override;
   Status RecordEvaluation(const EvaluationRecord& evaluation) override;
   Result<std::vector<EvaluationRecord>> ListEvaluations(std::string_view task_id) override;
   Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores, int64_t at_ms) override;
@@ -75,6 +77,8 @@ class SqliteStore final : public Store {
   Result<std::vector<ModelFile>> ModelFiles(std::string_view hash);
   Result<std::optional<ClaimRecord>> FindClaim(std::string_view task_id, std::string_view miner);
   Status DeletePartialUploadLocked(std::string_view task_id, std::string_view miner);
+  // A "SELECT key, COUNT(*) ... GROUP BY key" as key -> count.
+  Result<std::map<std::string, int64_t>> CountGroups(std::string_view sql);
   Status RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to, std::string_view reason,
                      int64_t at_ms);
   Result<TaskRecord> GetTaskWhere(std::string_view column, std::string_view value);

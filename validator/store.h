@@ -279,6 +279,9 @@ class Store {
   // past its deadline (FailedPrecondition naming which does not hold). An earlier submission of
   // the same miner to the task is replaced; the claim's upload count goes up.
   virtual Status RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) = 0;
+  // For monitoring: tasks by status, evaluations by outcome.
+  virtual Result<std::map<std::string, int64_t>> CountTasksByStatus() = 0;
+  virtual Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() = 0;
   // Records (or replaces) the evaluation of a claim of a task that is evaluating.
   virtual Status RecordEvaluation(const EvaluationRecord& evaluation) = 0;
   // By miner.

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cmath>
 #include <map>
@@ -267,9 +268,12 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
                                      submission.manifest.kind == CheckpointKind::kLoraAdapter ? "lora" : "full"};
     argv.insert(argv.end(), common_flags.begin(), common_flags.end());
     log->info("task {}: evaluating the upload {} of miner {}", task->id, submission.receipt_id, submission.miner);
+    const auto started = std::chrono::steady_clock::now();
     Result<ChildResult> run = RunLimitedChild(argv, limits, cancel);
     if (!run.ok()) return run.status();
     GRADIENTS_RETURN_IF_ERROR(ReadVerdict(*run, options, evaluation));
+    options.on_evaluated(evaluation.outcome,
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     evaluation.evaluated_at_ms = now_ms();
     GRADIENTS_RETURN_IF_ERROR(store.RecordEvaluation(evaluation));
     log->info("task {}: miner {}: {}{}", task->id, submission.miner, evaluation.outcome,

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,8 @@ struct EvaluationOptions {
   int threads = 2;  // fixed, so that a loss is reproduced bit for bit on the same machine
   int64_t max_length = 2048;
   std::filesystem::path work_dir{};  // where base models, splits and submissions are laid out
+  // Told of each submission's evaluation in a child: its outcome and how long it took.
+  std::function<void(const std::string& outcome, double seconds)> on_evaluated = [](const std::string&, double) {};
 };
 
 // Training tasks whose deadline has passed move to evaluating.

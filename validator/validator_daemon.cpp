@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <nlohmann/json.hpp>
 
 #include "common/durable_file.h"
@@ -94,15 +95,32 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
   std::unique_ptr<ValidatorDaemon> daemon(
       new ValidatorDaemon(std::move(*data), std::move(*uploads), options, std::move(admin), now_ms));
   daemon->evaluation_options_.work_dir = daemon->data_.root / "eval";
+  daemon->evaluation_options_.on_evaluated = [raw = daemon.get()](const std::string& outcome, double seconds) {
+    raw->metrics_.Add("gradients_evaluations_run_total", "Submissions evaluated in a child process, by outcome", 1,
+                      "outcome=\"" + outcome + "\"");
+    raw->metrics_.Add("gradients_evaluation_seconds_sum", "Seconds spent evaluating submissions", seconds);
+    raw->metrics_.Add("gradients_evaluation_seconds_count", "Submissions whose evaluation time is summed", 1);
+  };
   if (access(options.evaluation.gradients_path.c_str(), X_OK) != 0) {
     GetLogger("validator")->warn("evaluation.gradients_path: \"{}\" is not a program; tasks wait in evaluating until "
                                  "it is set",
                                  options.evaluation.gradients_path);
   }
   GRADIENTS_RETURN_IF_ERROR(daemon->PrepareTasks(now));
+  daemon->RegisterMetrics();
+  grpc::EnableDefaultHealthCheckService(true);  // grpc.health.v1.Health on both servers
   GRADIENTS_RETURN_IF_ERROR(daemon->StartGateway(options.gateway));
   GRADIENTS_RETURN_IF_ERROR(daemon->StartAdmin(options.admin));
-  const nlohmann::json ports = {{"gateway", daemon->gateway_port_}, {"admin", daemon->admin_port_}};
+  if (!options.metrics.listen.empty()) {
+    Result<std::unique_ptr<MetricsServer>> metrics = MetricsServer::Start(
+        options.metrics.listen, daemon->metrics_,
+        [store = daemon->data_.store.get()] { return store->CountTasksByStatus().ok(); });
+    if (!metrics.ok()) return metrics.status();
+    daemon->metrics_server_ = std::move(*metrics);
+    GetLogger("validator")->info("serving /metrics and /healthz on port {}", daemon->metrics_server_->port());
+  }
+  nlohmann::json ports = {{"gateway", daemon->gateway_port_}, {"admin", daemon->admin_port_}};
+  if (daemon->metrics_server_) ports["metrics"] = daemon->metrics_server_->port();
   GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(daemon->data_.root / "ports.json", ports.dump() + "\n"));
   daemon->task_loop_ = std::thread([raw = daemon.get()] { raw->RunTaskLoop(); });
   daemon->evaluator_ = std::thread([raw = daemon.get()] { raw->RunEvaluations(); });
@@ -142,6 +160,35 @@ void ValidatorDaemon::RunTaskLoop() {
     }
     lock.lock();
   }
+}
+
+void ValidatorDaemon::RegisterMetrics() {
+  Store& store = *data_.store;
+  const auto labelled = [](const char* label, const std::map<std::string, int64_t>& counts) {
+    std::map<std::string, double> values;
+    for (const auto& [value, count] : counts) values[std::string(label) + "=\"" + value + "\""] = static_cast<double>(count);
+    return values;
+  };
+  metrics_.Gauge("gradients_tasks", "Tasks by status", [&store, labelled] {
+    Result<std::map<std::string, int64_t>> counts = store.CountTasksByStatus();
+    return counts.ok() ? labelled("status", *counts) : std::map<std::string, double>{};
+  });
+  metrics_.CounterFrom("gradients_evaluations_total", "Verdicts stored, by outcome", [&store, labelled] {
+    Result<std::map<std::string, int64_t>> counts = store.CountEvaluationsByOutcome();
+    return counts.ok() ? labelled("outcome", *counts) : std::map<std::string, double>{};
+  });
+  metrics_.Gauge("gradients_miners_connected", "Miners with an open offer stream", [this] {
+    return std::map<std::string, double>{{"", static_cast<double>(offers_.connected())}};
+  });
+  metrics_.CounterFrom("gradients_offers_sent_total", "Offers sent to miners", [this] {
+    return std::map<std::string, double>{{"", static_cast<double>(offers_.offers_sent())}};
+  });
+  metrics_.CounterFrom("gradients_upload_bytes_total", "Checkpoint bytes received", [this] {
+    return std::map<std::string, double>{{"", static_cast<double>(uploads_->bytes_received())}};
+  });
+  metrics_.CounterFrom("gradients_uploads_verified_total", "Checkpoints verified and stored", [this] {
+    return std::map<std::string, double>{{"", static_cast<double>(uploads_->uploads_verified())}};
+  });
 }
 
 void ValidatorDaemon::RunWeightPublication() {
@@ -265,6 +312,7 @@ Status ValidatorDaemon::StartAdmin(const AdminOptions& options) {
 
 void ValidatorDaemon::Shutdown() {
   if (gateway_ == nullptr && admin_ == nullptr && !task_loop_.joinable()) return;
+  metrics_server_.reset();
   const auto deadline = std::chrono::system_clock::now() + kShutdownGrace;
   // Open offer streams would hold the server's shutdown up until its grace ran out.
   offers_.EndAll(Status::Unavailable("the validator is stopping; subscribe again later"));

@@ -15,6 +15,8 @@
 #include "validator/checkpoint_uploads.h"
 #include "validator/data_directory.h"
 #include "validator/miner_auth.h"
+#include "validator/metrics.h"
+#include "validator/metrics_server.h"
 #include "validator/miner_gateway_service.h"
 #include "validator/validator_options.h"
 #include "validator/weight_publication.h"
@@ -32,6 +34,7 @@ class ValidatorDaemon {
 
   int gateway_port() const { return gateway_port_; }
   int admin_port() const { return admin_port_; }
+  int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
   // Ends the offer streams, stops taking calls, waits for the running ones (at most a few seconds)
   // and for the task loop.
   // Idempotent.
@@ -67,6 +70,8 @@ class ValidatorDaemon {
   void RunWeightPublication();
   Status StartGateway(const GatewayOptions& options);
   Status StartAdmin(const AdminOptions& options);
+  // The metrics the daemon exposes, read from its parts when scraped.
+  void RegisterMetrics();
 
   DataDirectory data_;
   ClockMs now_ms_;
@@ -80,6 +85,8 @@ class ValidatorDaemon {
   MinerGatewayService gateway_service_;
   AdminService admin_service_;
   std::unique_ptr<grpc::Server> gateway_, admin_;
+  Metrics metrics_;
+  std::unique_ptr<MetricsServer> metrics_server_;
   int gateway_port_ = 0, admin_port_ = 0;
   std::mutex loop_mutex_;
   std::condition_variable loop_wake_;

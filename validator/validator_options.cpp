@@ -43,6 +43,11 @@ void ReadConfig(ConfigReader& reader, AdminOptions& options) {
              "required when admin.listen is not a loopback address");
 }
 
+void ReadConfig(ConfigReader& reader, MetricsOptions& options) {
+  reader.Optional("listen", options.listen)
+      .Check(options.listen.empty() || options.listen.rfind(':') != std::string::npos, "listen", "expected host:port");
+}
+
 void ReadConfig(ConfigReader& reader, ContentSource& source) {
   reader.Required("path", source.path).Optional("name", source.name).Check(!source.path.empty(), "path", "is empty");
 }
@@ -168,6 +173,7 @@ void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
       .Optional("evaluation", options.evaluation)
       .Optional("scoring", options.scoring)
       .Optional("weights", options.weights)
+      .Optional("metrics", options.metrics)
       .Optional("log", options.log)
       .Optional("models", options.models)
       .Optional("datasets", options.datasets)

@@ -41,6 +41,12 @@ void ReadConfig(ConfigReader& reader, AdminOptions& options);
 // Whether `listen` (host:port) binds a loopback address only.
 bool IsLoopback(std::string_view listen);
 
+// Monitoring over HTTP: /metrics (Prometheus) and /healthz.
+struct MetricsOptions {
+  std::string listen;  // host:port; empty: not served (the example config serves 127.0.0.1:7402)
+};
+void ReadConfig(ConfigReader& reader, MetricsOptions& options);
+
 // A base model or dataset registered at start (as `gradients model add` / `dataset add` would).
 struct ContentSource {
   std::string path;
@@ -71,6 +77,7 @@ struct ValidatorOptions {
   EvaluationOptions evaluation{.gradients_path = DefaultGradientsPath()};
   ScoringOptions scoring{};
   WeightPublicationOptions weights{};
+  MetricsOptions metrics{};
   LogOptions log{};
   std::vector<ContentSource> models{};
   std::vector<ContentSource> datasets{};

@@ -18,6 +18,7 @@
 #include "gradients/v1/miner_gateway.grpc.pb.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "tests/validator/http_get.h"
 #include "tests/validator/scripted_miner.h"
 #include "validator/data_directory.h"
 #include "validator/miner_auth.h"
@@ -385,6 +386,7 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
   std::filesystem::copy(dir_ / "data", dir_ / "uninterrupted", std::filesystem::copy_options::recursive);
   config_["evaluation"] = {{"gradients_path", GRADIENTS_CLI_PATH}, {"threads", 1}};
   config_["weights"] = {{"interval_ms", 1000}};
+  config_["metrics"] = {{"listen", "127.0.0.1:0"}};
   const auto scored = [&](const std::filesystem::path& data_dir) {
     for (int i = 0; i < 1200; ++i) {
       DataDirectory data = std::move(*OpenDataDirectory(data_dir));
@@ -425,6 +427,13 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
   testing::ProcessResult current = testing::RunProcess({GRADIENTS_CLI_PATH, "weights", "--validator", admin});
   ASSERT_EQ(current.exit_code, 0) << current.err;
   EXPECT_EQ(nlohmann::json::parse(current.out)["weights"]["weights"][0]["weight"], 1.0);
+  // Monitoring sees it too.
+  const HttpAnswer metrics = HttpGet(WaitForPort(*validator, "metrics"), "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("gradients_tasks{status=\"scored\"} 1\n"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("gradients_evaluations_total{outcome=\"missing\"} 1\n"), std::string::npos)
+      << metrics.body;
+  EXPECT_EQ(HttpGet(WaitForPort(*validator, "metrics"), "/healthz").status, 200);
   testing::ProcessResult leaderboard =
       testing::RunProcess({GRADIENTS_CLI_PATH, "leaderboard", "--validator", admin, "--type", "instruct"});
   ASSERT_EQ(leaderboard.exit_code, 0) << leaderboard.err;
