@@ -253,7 +253,10 @@ Result<PublicKey> MinerGatewayService::SessionMiner(const grpc::ServerContextBas
   const auto& metadata = context.client_metadata();
   auto found = metadata.find("gradients-session");
   if (found == metadata.end()) return Status::Unauthenticated("no session: authenticate first");
-  return auth_.SessionMiner(std::string_view(found->second.data(), found->second.size()), now_ms_());
+  Result<PublicKey> miner = auth_.SessionMiner(std::string_view(found->second.data(), found->second.size()), now_ms_());
+  if (!miner.ok()) return miner.status();
+  GRADIENTS_RETURN_IF_ERROR(limits_.Admit(miner->ToHex(), now_ms_()));
+  return miner;
 }
 
 grpc::ServerWriteReactor<v1::TaskOffer>* MinerGatewayService::SubscribeOffers(grpc::CallbackServerContext* context,
@@ -340,6 +343,8 @@ grpc::Status MinerGatewayService::FetchBlob(grpc::ServerContext* context, const 
     return Reply(Status::InvalidArgument("digest: blobs are named by BLAKE2b-256"));
   }
   const std::string hash = ToHex(digest->second);
+  Result<MinerLimits::StreamSlot> slot = limits_.OpenStream(miner->ToHex());
+  if (!slot.ok()) return Reply(slot.status());
   // Permission first: a miner learns nothing about blobs outside its claims, not even whether
   // they exist (the hidden test splits are blobs too).
   Result<bool> allowed = store_.MayFetchBlob(miner->ToHex(), hash);
@@ -402,6 +407,8 @@ grpc::Status MinerGatewayService::UploadCheckpoint(grpc::ServerContext* context,
                                                    v1::UploadReceipt* receipt) {
   Result<PublicKey> miner = SessionMiner(*context);
   if (!miner.ok()) return Reply(miner.status());
+  Result<MinerLimits::StreamSlot> slot = limits_.OpenStream(miner->ToHex());
+  if (!slot.ok()) return Reply(slot.status());
   v1::UploadMessage message;
   if (!reader->Read(&message) || !message.has_begin()) {
     return Reply(Status::InvalidArgument("an upload starts with UploadBegin"));

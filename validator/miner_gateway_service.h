@@ -11,6 +11,7 @@
 #include "validator/blob_store.h"
 #include "validator/checkpoint_uploads.h"
 #include "validator/miner_auth.h"
+#include "validator/miner_limits.h"
 #include "validator/offer_board.h"
 #include "validator/store.h"
 
@@ -22,8 +23,14 @@ class MinerGatewayService final
     : public v1::MinerGateway::WithCallbackMethod_SubscribeOffers<v1::MinerGateway::Service> {
  public:
   MinerGatewayService(MinerAuthenticator& auth, Store& store, const BlobStore& blobs, CheckpointUploads& uploads,
-                      OfferBoard& offers, ClockMs now_ms)
-      : auth_(auth), store_(store), blobs_(blobs), uploads_(uploads), offers_(offers), now_ms_(std::move(now_ms)) {}
+                      OfferBoard& offers, ClockMs now_ms, MinerLimitOptions limits = {})
+      : auth_(auth),
+        store_(store),
+        blobs_(blobs),
+        uploads_(uploads),
+        offers_(offers),
+        now_ms_(std::move(now_ms)),
+        limits_(limits) {}
 
   grpc::Status GetChallenge(grpc::ServerContext* context, const v1::GetChallengeRequest* request,
                             v1::GetChallengeResponse* response) override;
@@ -45,7 +52,8 @@ class MinerGatewayService final
                             v1::GetMyResultsResponse* response) override;
 
  private:
-  // The miner whose session token the call carries; Unauthenticated without a valid one.
+  // The miner whose session token the call carries; Unauthenticated without a valid one,
+  // ResourceExhausted past the miner's rate limit.
   Result<PublicKey> SessionMiner(const grpc::ServerContextBase& context);
 
   MinerAuthenticator& auth_;
@@ -54,6 +62,7 @@ class MinerGatewayService final
   CheckpointUploads& uploads_;
   OfferBoard& offers_;
   ClockMs now_ms_;
+  MinerLimits limits_;
 };
 
 }  // namespace gradients

@@ -19,6 +19,14 @@ void ReadConfig(ConfigReader& reader, GatewayOptions& options) {
       .Optional("keepalive_timeout_ms", options.keepalive_timeout_ms)
       .Optional("tls_certificate_file", options.tls_certificate_file)
       .Optional("tls_private_key_file", options.tls_private_key_file)
+      .Optional("miner_requests_per_second", options.miner_limits.requests_per_second)
+      .Optional("miner_request_burst", options.miner_limits.request_burst)
+      .Optional("miner_max_streams", options.miner_limits.max_streams)
+      .Check(options.miner_limits.requests_per_second > 0 && options.miner_limits.requests_per_second <= 1e6,
+             "miner_requests_per_second", "must be positive")
+      .Check(options.miner_limits.request_burst >= 1, "miner_request_burst", "must be at least 1")
+      .Check(options.miner_limits.max_streams >= 1 && options.miner_limits.max_streams <= 1024, "miner_max_streams",
+             "must be between 1 and 1024")
       .Check(options.listen.rfind(':') != std::string::npos, "listen", "expected host:port")
       .Check(options.max_message_bytes >= 64 * 1024 && options.max_message_bytes <= (int64_t{1} << 30),
              "max_message_bytes", "must be between 65536 and 1073741824")

@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "validator/checkpoint_uploads.h"
 #include "validator/miner_auth.h"
+#include "validator/miner_limits.h"
 #include "validator/offer_board.h"
 #include "validator/scoring.h"
 #include "validator/task_evaluation.h"
@@ -27,6 +28,7 @@ struct GatewayOptions {
   // TLS: both paths (PEM) or neither (plaintext, for a private network or a TLS-terminating proxy).
   std::string tls_certificate_file;
   std::string tls_private_key_file;
+  MinerLimitOptions miner_limits{};  // per miner: calls per second, burst, open streams
 };
 void ReadConfig(ConfigReader& reader, GatewayOptions& options);
 

@@ -195,6 +195,22 @@ TEST_F(ClaimedTask, AMinerSeesItsOwnResultsNewestFirstPageByPage) {
   EXPECT_EQ(others.results_size(), 0);
 }
 
+TEST_F(ClaimedTask, AMinerPastItsRateLimitIsRefusedWhileOthersAreServed) {
+  v1::GetUploadStatusResponse response;
+  int served = 0;
+  grpc::Status refused;
+  for (int i = 0; i < 100 && refused.ok(); ++i) {  // the test clock stands still: no refill
+    refused = UploadStatus(honest_, "t1", &response);
+    served += refused.ok();
+  }
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_GT(served, 10);
+  const TestMiner other = NewMiner("t1");
+  EXPECT_TRUE(UploadStatus(other, "t1", &response).ok());
+  now_ms_ += 10'000;
+  EXPECT_TRUE(UploadStatus(honest_, "t1", &response).ok());
+}
+
 TEST_F(ClaimedTask, AnInterruptedUploadResumesFromItsDurableOffsets) {
   const Checkpoint checkpoint = LoraCheckpoint(3'000'000);
   // The stream breaks after the config and 1.5 MB of the weights.
