@@ -151,6 +151,9 @@ void ValidatorDaemon::RunTaskLoop() {
     // Errors are the disk's or the database's, not a task's: logged, and tried again next round.
     if (prepare) {
       next_preparation = std::chrono::steady_clock::now() + kPreparerInterval;
+      if (Result<int64_t> scheduled = scheduler_.FillPool(*data_.store, *data_.blobs, now_ms_()); !scheduled.ok()) {
+        GetLogger("validator")->error("scheduling tasks: {}", scheduled.status().message());
+      }
       if (Status status = PrepareTasks(now_ms_()); !status.ok()) {
         GetLogger("validator")->error("preparing tasks: {}", status.message());
       }

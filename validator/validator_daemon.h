@@ -52,6 +52,7 @@ class ValidatorDaemon {
         evaluation_options_(options.evaluation),
         scoring_options_(options.scoring),
         weight_options_(options.weights),
+        scheduler_(options.scheduler),
         gateway_service_(auth_, *data_.store, *data_.blobs, *uploads_, offers_, now_ms, options.gateway.miner_limits),
         admin_service_(*data_.store, *data_.blobs, WithWakeUp(std::move(admin)), now_ms) {}
   AdminServiceOptions WithWakeUp(AdminServiceOptions admin);
@@ -82,6 +83,7 @@ class ValidatorDaemon {
   EvaluationOptions evaluation_options_;
   const ScoringOptions scoring_options_;
   const WeightPublicationOptions weight_options_;
+  TaskScheduler scheduler_;  // used by the task loop only
   MinerGatewayService gateway_service_;
   AdminService admin_service_;
   std::unique_ptr<grpc::Server> gateway_, admin_;

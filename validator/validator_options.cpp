@@ -182,6 +182,7 @@ void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
       .Optional("scoring", options.scoring)
       .Optional("weights", options.weights)
       .Optional("metrics", options.metrics)
+      .Optional("scheduler", options.scheduler)
       .Optional("log", options.log)
       .Optional("models", options.models)
       .Optional("datasets", options.datasets)

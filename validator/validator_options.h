@@ -13,6 +13,7 @@
 #include "validator/miner_auth.h"
 #include "validator/miner_limits.h"
 #include "validator/offer_board.h"
+#include "validator/scheduler.h"
 #include "validator/scoring.h"
 #include "validator/task_evaluation.h"
 #include "validator/weight_publication.h"
@@ -80,6 +81,7 @@ struct ValidatorOptions {
   ScoringOptions scoring{};
   WeightPublicationOptions weights{};
   MetricsOptions metrics{};
+  SchedulerOptions scheduler{};
   LogOptions log{};
   std::vector<ContentSource> models{};
   std::vector<ContentSource> datasets{};

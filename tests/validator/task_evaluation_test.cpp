@@ -107,12 +107,15 @@ class TaskEvaluation : public ::testing::Test {
 testing::TempDir* TaskEvaluation::dir_ = nullptr;
 
 TEST_F(TaskEvaluation, EveryClaimGetsItsVerdictAndTheLowestLossWins) {
-  TaskAfterDeadline("t1", {"a-good", "b-better", "c-copy", "d-nan", "e-untrained", "f-absent"},
+  std::map<std::string, std::string> garbage = TinyLoraAdapter(0.05f, 0.05f);
+  garbage["adapter_model.safetensors"] = std::string("\xff\xff\xff\xff\xff\xff\xff\x7f{\"", 10);
+  TaskAfterDeadline("t1", {"a-good", "b-better", "c-copy", "d-nan", "e-untrained", "f-absent", "g-garbage"},
                     {{"a-good", TinyLoraAdapter(0.05f, 0.05f)},
                      {"b-better", TinyLoraAdapter(0.01f, 0.01f)},
                      {"c-copy", TinyLoraAdapter(0.05f, 0.05f)},  // uploaded after a-good's identical files
                      {"d-nan", TinyLoraAdapter(std::nanf(""), 0.1f)},
-                     {"e-untrained", TinyLoraAdapter(0.1f, 0.0f)}});
+                     {"e-untrained", TinyLoraAdapter(0.1f, 0.0f)},
+                     {"g-garbage", garbage}});
   Status status = Evaluate("t1");
   ASSERT_TRUE(status.ok()) << status.message();
   const TaskRecord task = *data_.store->GetTask("t1");
@@ -120,7 +123,9 @@ TEST_F(TaskEvaluation, EveryClaimGetsItsVerdictAndTheLowestLossWins) {
   EXPECT_EQ(task.scored_at_ms, 9'000'000);
 
   std::map<std::string, EvaluationRecord> evaluations = Evaluations("t1");
-  ASSERT_EQ(evaluations.size(), 6u);
+  ASSERT_EQ(evaluations.size(), 7u);
+  EXPECT_EQ(evaluations["g-garbage"].outcome, "invalid");  // a malformed safetensors header
+  EXPECT_FALSE(evaluations["g-garbage"].reason.empty());
   EXPECT_EQ(evaluations["a-good"].outcome, "scored");
   EXPECT_EQ(evaluations["b-better"].outcome, "scored");
   ASSERT_TRUE(evaluations["a-good"].test_loss && evaluations["b-better"].test_loss);
@@ -135,7 +140,7 @@ TEST_F(TaskEvaluation, EveryClaimGetsItsVerdictAndTheLowestLossWins) {
   EXPECT_NE(evaluations["d-nan"].reason.find("NaN"), std::string::npos) << evaluations["d-nan"].reason;
   EXPECT_EQ(evaluations["e-untrained"].outcome, "not_finetuned");
   EXPECT_EQ(evaluations["f-absent"].outcome, "missing");
-  for (const char* loser : {"c-copy", "d-nan", "e-untrained", "f-absent"}) {
+  for (const char* loser : {"c-copy", "d-nan", "e-untrained", "f-absent", "g-garbage"}) {
     EXPECT_EQ(evaluations[loser].points, -1) << loser;
     EXPECT_EQ(evaluations[loser].rank, 0) << loser;
   }

@@ -1,0 +1,63 @@
+#include "validator/scheduler.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+#include "validator/data_directory.h"
+#include "validator/registry.h"
+
+namespace gradients {
+namespace {
+
+const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";
+
+class Scheduler : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = std::move(*OpenDataDirectory(dir_ / "validator"));
+    ASSERT_TRUE(RegisterModel(*data_.store, *data_.blobs, kModel, "llama", 1).ok());
+    std::ofstream(dir_ / "qa.jsonl") << "{\"q\": \"1+1\", \"a\": \"2\"}\n{\"q\": \"2+2\", \"a\": \"4\"}\n";
+    ASSERT_TRUE(RegisterDataset(*data_.store, *data_.blobs, dir_ / "qa.jsonl", "qa", 1).ok());
+  }
+  std::vector<TaskRecord> Tasks() { return *data_.store->ListTasks(std::nullopt); }
+
+  testing::TempDir dir_;
+  DataDirectory data_;
+};
+
+TEST_F(Scheduler, KeepsTheConfiguredTasksInFlightTakingTemplatesAndDurationsInTurn) {
+  TaskScheduler scheduler({.tasks_in_flight = 3,
+                           .pool = {{.type = "instruct", .model = "llama", .dataset = "qa",
+                                     .columns = "instruction=q,output=a", .minutes = {10, 20}},
+                                    {.type = "text", .model = "llama", .dataset = "qa", .columns = "text=q",
+                                     .minutes = {30}}}});
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 1000), 3);
+  std::vector<TaskRecord> tasks = Tasks();
+  ASSERT_EQ(tasks.size(), 3u);
+  EXPECT_EQ(tasks[0].type, "instruct");
+  EXPECT_EQ(tasks[0].minutes, 10);
+  EXPECT_EQ(tasks[0].columns_json, R"({"instruction":"q","output":"a"})");
+  EXPECT_EQ(tasks[1].type, "text");
+  EXPECT_EQ(tasks[2].minutes, 20);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 2000), 0);  // full
+
+  // One task ends: one more takes its place.
+  ASSERT_TRUE(data_.store->TransitionTask(tasks[1].id, TaskStatus::kPending, TaskStatus::kFailed, "cancelled", 3000).ok());
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 4000), 1);
+  EXPECT_EQ(Tasks().back().type, "text");
+}
+
+TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingIt) {
+  TaskScheduler scheduler({.tasks_in_flight = 1,
+                           .pool = {{.type = "instruct", .model = "no-such-model", .dataset = "qa",
+                                     .columns = "instruction=q,output=a", .minutes = {10}}}});
+  Result<int64_t> created = scheduler.FillPool(*data_.store, *data_.blobs, 1000);
+  EXPECT_EQ(created.status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(created.status().message().starts_with("scheduler.pool[0]: ")) << created.status().message();
+  EXPECT_TRUE(Tasks().empty());
+}
+
+}  // namespace
+}  // namespace gradients

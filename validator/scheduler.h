@@ -1,0 +1,51 @@
+// The task scheduler (DESIGN.md, Task): keeps a configured number of tasks in flight (pending
+// through evaluating) by creating new ones from a pool of templates (model x dataset x type x
+// durations), taken in turn, each with the next of its durations. What it creates is an ordinary
+// task (validator/task_creation.h), checked the same way as the operator's.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/status.h"
+#include "validator/blob_store.h"
+#include "validator/store.h"
+
+namespace gradients {
+
+struct TaskTemplate {
+  std::string type = "instruct";
+  std::string model;    // a registered model's name
+  std::string dataset;  // a registered dataset's name
+  std::string columns{};  // "instruction=question,output=answer"; roles not mapped read their own name
+  std::vector<int64_t> minutes = {60};  // used in turn
+  int64_t min_pool_size = 1;
+  int64_t max_pool_size = 8;
+  int64_t max_training_tokens = 0;
+};
+void ReadConfig(ConfigReader& reader, TaskTemplate& task);
+
+struct SchedulerOptions {
+  int64_t tasks_in_flight = 0;  // 0: no scheduling, only the operator's tasks
+  std::vector<TaskTemplate> pool{};
+};
+void ReadConfig(ConfigReader& reader, SchedulerOptions& options);
+
+class TaskScheduler {
+ public:
+  explicit TaskScheduler(SchedulerOptions options) : options_(std::move(options)) {}
+  // Creates tasks until `tasks_in_flight` are pending, preparing, offering, training or
+  // evaluating; returns how many it created. A template that cannot be created (its model was
+  // never registered, say) is an error naming it: the operator's config is wrong.
+  Result<int64_t> FillPool(Store& store, const BlobStore& blobs, int64_t now_ms);
+
+ private:
+  const SchedulerOptions options_;
+  size_t next_template_ = 0;
+  std::vector<size_t> next_duration_ = std::vector<size_t>(options_.pool.size(), 0);
+};
+
+}  // namespace gradients
