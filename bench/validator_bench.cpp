@@ -1,0 +1,300 @@
+// The validator under load (bench/RESULTS.md): a real gradients-validator process on loopback,
+// N simulated miners connected with SubscribeOffers streams, then:
+//   - offer-to-claim latency: from a miner receiving an offer to its claim arriving (RespondToOffer
+//     ACCEPT), p50/p99 over every claim while all N miners stay connected;
+//   - the validator's resident memory per connected miner (RSS with N streams open minus before);
+//   - upload throughput of one large checkpoint over loopback, beside a plain durable file copy of
+//     the same bytes on the same disk.
+// Usage: validator_bench --validator PATH --work DIR [--miners 500] [--tasks 20] [--upload-mib 1024]
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+
+#include "common/checkpoint_manifest.h"
+#include "common/durable_file.h"
+#include "common/protocol_envelopes.h"
+#include "gradients/v1/admin.grpc.pb.h"
+#include "gradients/v1/miner_gateway.grpc.pb.h"
+#include "proto/checkpoint_messages.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using gradients::SigningKey;
+namespace v1 = gradients::v1;
+
+std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == "--" + name) return argv[i + 1];
+  }
+  return fallback;
+}
+
+std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "", int seconds = 60) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  if (!token.empty()) context->AddMetadata("gradients-session", token);
+  return context;
+}
+
+std::string Bytes(const gradients::PublicKey& key) { return std::string(key.bytes.begin(), key.bytes.end()); }
+
+// A session for `key`.
+std::string Authenticate(v1::MinerGateway::Stub& stub, const SigningKey& key) {
+  v1::GetChallengeRequest request;
+  request.set_miner_public_key(Bytes(key.public_key()));
+  v1::GetChallengeResponse challenge;
+  if (!stub.GetChallenge(Context().get(), request, &challenge).ok()) return "";
+  const std::string& nonce = challenge.nonce();
+  gradients::SignedEnvelope proof = *gradients::SignEnvelope(
+      gradients::AuthEnvelope(challenge.validator_id(), key.public_key(),
+                              std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size())),
+      key);
+  v1::AuthenticateRequest answer;
+  (void)gradients::ToProto(proof, answer.mutable_proof());
+  answer.set_client_version("validator_bench");
+  v1::AuthenticateResponse session;
+  if (!stub.Authenticate(Context().get(), answer, &session).ok()) return "";
+  return session.session_token();
+}
+
+int64_t ResidentKiB(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string validator = Flag(argc, argv, "validator", "");
+  const std::filesystem::path work = Flag(argc, argv, "work", "");
+  const int miners = std::stoi(Flag(argc, argv, "miners", "500"));
+  const int tasks = std::stoi(Flag(argc, argv, "tasks", "20"));
+  const int64_t upload_mib = std::stoll(Flag(argc, argv, "upload-mib", "1024"));
+  const std::string model = Flag(argc, argv, "model", "");
+  if (validator.empty() || work.empty() || model.empty()) {
+    std::fprintf(stderr, "usage: validator_bench --validator PATH --work DIR --model MODEL_DIR [--miners N] "
+                         "[--tasks N] [--upload-mib N]\n");
+    return 2;
+  }
+  std::filesystem::create_directories(work);
+  {
+    std::ofstream data(work / "qa.jsonl");
+    for (int i = 0; i < 200; ++i) data << "{\"q\": \"" << i << " plus 1\", \"a\": \"" << i + 1 << "\"}\n";
+  }
+  const nlohmann::json config = {
+      {"data_dir", (work / "data").string()},
+      {"gateway", {{"listen", "127.0.0.1:0"}, {"miner_max_streams", 8}}},
+      {"admin", {{"listen", "127.0.0.1:0"}}},
+      {"auth", {{"validator_id", "bench"}}},
+      {"log", {{"level", "warn"}}},
+      {"offers", {{"window_ms", 600'000}, {"wave_interval_ms", 100}}},
+      {"uploads", {{"max_bytes_allowance", (upload_mib + 64) << 20}, {"sync_interval_bytes", 256 << 20}}},
+      {"models", {{{"path", model}, {"name", "model"}}}},
+      {"datasets", {{{"path", (work / "qa.jsonl").string()}, {"name", "qa"}}}}};
+  std::ofstream(work / "validator.json") << config.dump();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl(validator.c_str(), validator.c_str(), "--config", (work / "validator.json").c_str(), nullptr);
+    _exit(127);
+  }
+  nlohmann::json ports;
+  for (int i = 0; i < 600 && ports.empty(); ++i) {
+    auto text = gradients::ReadFileToString(work / "data" / "ports.json", 4096);
+    if (text.ok()) ports = nlohmann::json::parse(*text);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (ports.empty()) {
+    std::fprintf(stderr, "the validator did not start\n");
+    return 1;
+  }
+  const std::string gateway = "127.0.0.1:" + std::to_string(ports["gateway"].get<int>());
+  const std::string admin = "127.0.0.1:" + std::to_string(ports["admin"].get<int>());
+  // A few channels shared by all miners, as many processes behind one NAT would not, but enough
+  // to keep the client side from being what is measured.
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < 8; ++i) {
+    grpc::ChannelArguments arguments;
+    arguments.SetInt("grpc.channel_id", i);  // distinct channels, not one shared subchannel
+    channels.push_back(grpc::CreateCustomChannel(gateway, grpc::InsecureChannelCredentials(), arguments));
+  }
+  const int64_t rss_before = ResidentKiB(pid);
+
+  // Miners connect and subscribe; each accepts the first offer it gets.
+  struct Miner {
+    SigningKey key = SigningKey::Generate();
+    std::string token;
+    std::unique_ptr<v1::MinerGateway::Stub> stub;
+    std::unique_ptr<grpc::ClientContext> stream_context;
+    std::unique_ptr<grpc::ClientReader<v1::TaskOffer>> stream;
+  };
+  std::vector<Miner> fleet(static_cast<size_t>(miners));
+  for (size_t i = 0; i < fleet.size(); ++i) {
+    fleet[i].stub = v1::MinerGateway::NewStub(channels[i % channels.size()]);
+    fleet[i].token = Authenticate(*fleet[i].stub, fleet[i].key);
+    v1::SubscribeOffersRequest subscription;
+    subscription.mutable_capacity()->set_max_model_parameters(1'000'000'000'000);
+    subscription.mutable_capacity()->add_task_types(v1::TASK_TYPE_INSTRUCT);
+    subscription.mutable_capacity()->set_device(v1::DEVICE_KIND_CPU);
+    subscription.mutable_capacity()->set_max_concurrent_tasks(1);
+    fleet[i].stream_context = Context(fleet[i].token, 3600);
+    fleet[i].stream = fleet[i].stub->SubscribeOffers(fleet[i].stream_context.get(), subscription);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const int64_t rss_connected = ResidentKiB(pid);
+
+  std::mutex mutex;
+  std::vector<double> latencies_ms;
+  std::atomic<int> claimed{0};
+  std::vector<std::thread> readers;
+  for (Miner& miner : fleet) {
+    readers.emplace_back([&miner, &mutex, &latencies_ms, &claimed] {
+      v1::TaskOffer offer;
+      while (miner.stream->Read(&offer)) {
+        const auto received = Clock::now();
+        v1::RespondToOfferRequest accept;
+        accept.set_task_id(offer.task_id());
+        accept.set_decision(v1::OFFER_DECISION_ACCEPT);
+        v1::RespondToOfferResponse claim;
+        if (miner.stub->RespondToOffer(Context(miner.token).get(), accept, &claim).ok()) {
+          const double ms = std::chrono::duration<double, std::milli>(Clock::now() - received).count();
+          std::lock_guard lock(mutex);
+          latencies_ms.push_back(ms);
+          ++claimed;
+          return;  // one task per miner
+        }
+      }
+    });
+  }
+  auto admin_stub = v1::Admin::NewStub(grpc::CreateChannel(admin, grpc::InsecureChannelCredentials()));
+  for (int t = 0; t < tasks; ++t) {
+    v1::CreateTaskRequest create;
+    create.set_type(v1::TASK_TYPE_INSTRUCT);
+    create.set_base_model("model");
+    create.set_dataset("qa");
+    (*create.mutable_column_mapping()->mutable_columns())["instruction"] = "q";
+    (*create.mutable_column_mapping()->mutable_columns())["output"] = "a";
+    create.set_duration_minutes(60);
+    create.set_min_pool_size(1);
+    create.set_max_pool_size(8);
+    v1::CreateTaskResponse created;
+    grpc::Status status = admin_stub->CreateTask(Context().get(), create, &created);
+    if (!status.ok()) std::fprintf(stderr, "create: %s\n", status.error_message().c_str());
+  }
+  const int expected = std::min(miners, tasks * 8);
+  for (int i = 0; i < 600 && claimed < expected; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (Miner& miner : fleet) miner.stream_context->TryCancel();
+  for (std::thread& reader : readers) reader.join();
+
+  std::printf("miners connected: %d, claims: %d of %d\n", miners, claimed.load(), expected);
+  std::printf("offer-to-claim latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", Percentile(latencies_ms, 0.5),
+              Percentile(latencies_ms, 0.99), Percentile(latencies_ms, 1.0));
+  std::printf("validator RSS: %lld KiB idle, %lld KiB with %d streams: %.1f KiB per connected miner\n",
+              static_cast<long long>(rss_before), static_cast<long long>(rss_connected), miners,
+              static_cast<double>(rss_connected - rss_before) / miners);
+
+  // Upload throughput: one miner, one claim, one checkpoint of upload_mib MiB.
+  if (upload_mib > 0) {
+    // A miner that holds a claim.
+    size_t index = 0;
+    v1::GetMyResultsResponse mine;
+    for (; index < fleet.size(); ++index) {
+      (void)fleet[index].stub->GetMyResults(Context(fleet[index].token).get(), v1::GetMyResultsRequest(), &mine);
+      if (mine.results_size() > 0) break;
+    }
+    Miner& uploader = fleet[std::min(index, fleet.size() - 1)];
+    if (mine.results_size() == 0) {
+      std::fprintf(stderr, "the uploader holds no claim\n");
+    } else {
+      const std::string task_id = mine.results(0).task_id();
+      v1::RespondToOfferRequest again;
+      again.set_task_id(task_id);
+      again.set_decision(v1::OFFER_DECISION_ACCEPT);
+      v1::RespondToOfferResponse claim;
+      (void)uploader.stub->RespondToOffer(Context(uploader.token).get(), again, &claim);
+      std::string weights(static_cast<size_t>(upload_mib) << 20, '\0');
+      std::mt19937_64 random(7);
+      for (size_t i = 0; i + 8 <= weights.size(); i += 8) {
+        const uint64_t value = random();
+        std::memcpy(weights.data() + i, &value, 8);
+      }
+      const std::string config_json = R"({"peft_type": "LORA", "r": 8})";
+      gradients::CheckpointManifest manifest{.kind = gradients::CheckpointKind::kLoraAdapter, .files = {}};
+      for (const std::string* content : {&config_json, static_cast<const std::string*>(&weights)}) {
+        manifest.files.push_back(
+            {.path = content == &config_json ? "adapter_config.json" : "adapter_model.safetensors",
+             .size_bytes = content->size(), .algorithm = gradients::DigestAlgorithm::kBlake2b256,
+             .digest = gradients::ComputeDigest(gradients::DigestAlgorithm::kBlake2b256, *content)});
+      }
+      // The baseline: the same bytes written durably to a file on the same disk.
+      const auto copy_started = Clock::now();
+      (void)gradients::WriteFileDurably(work / "copy.bin", weights);
+      const double copy_s = std::chrono::duration<double>(Clock::now() - copy_started).count();
+      std::filesystem::remove(work / "copy.bin");
+
+      const auto started = Clock::now();
+      v1::UploadReceipt receipt;
+      auto context = Context(uploader.token, 600);
+      auto writer = uploader.stub->UploadCheckpoint(context.get(), &receipt);
+      v1::UploadMessage message;
+      message.mutable_begin()->set_task_id(task_id);
+      message.mutable_begin()->set_claim_nonce(claim.claim().claim_nonce());
+      gradients::ToProto(manifest, message.mutable_begin()->mutable_manifest());
+      writer->Write(message);
+      for (size_t file = 0; file < 2; ++file) {
+        const std::string& content = file == 0 ? config_json : weights;
+        for (size_t offset = 0; offset < content.size(); offset += 1 << 20) {
+          v1::UploadMessage chunk;
+          chunk.mutable_chunk()->set_file_index(static_cast<uint32_t>(file));
+          chunk.mutable_chunk()->set_offset(offset);
+          chunk.mutable_chunk()->set_data(content.substr(offset, 1 << 20));
+          if (!writer->Write(chunk)) break;
+        }
+      }
+      const std::string& nonce = claim.claim().claim_nonce();
+      gradients::SignedEnvelope envelope = *gradients::SignEnvelope(
+          gradients::CheckpointEnvelope("bench", task_id, uploader.key.public_key(),
+                                        std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size()),
+                                        gradients::CheckpointManifestDigest(manifest), 0),
+          uploader.key);
+      v1::UploadMessage end;
+      (void)gradients::ToProto(envelope, end.mutable_end()->mutable_envelope());
+      writer->Write(end);
+      writer->WritesDone();
+      const grpc::Status status = writer->Finish();
+      const double upload_s = std::chrono::duration<double>(Clock::now() - started).count();
+      const double mb = static_cast<double>(weights.size()) / 1e6;
+      if (!status.ok()) std::fprintf(stderr, "upload: %s\n", status.error_message().c_str());
+      std::printf("upload of %lld MiB: %.2f s, %.0f MB/s (receipt %s); durable file copy: %.2f s, %.0f MB/s\n",
+                  static_cast<long long>(upload_mib), upload_s, mb / upload_s, receipt.receipt_id().c_str(), copy_s,
+                  mb / copy_s);
+    }
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return 0;
+}
