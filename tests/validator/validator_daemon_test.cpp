@@ -166,6 +166,32 @@ TEST_F(ValidatorDaemonProcess, AdminBeyondLoopbackNeedsAPrivateTokenFileAndTheTo
   EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
 }
 
+TEST_F(ValidatorDaemonProcess, WithTlsConfiguredMinersConnectOverTlsOnly) {
+  const std::filesystem::path tls = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "tls";
+  config_["gateway"]["tls_certificate_file"] = (tls / "validator.crt").string();
+  config_["gateway"]["tls_private_key_file"] = (tls / "validator.key").string();
+  std::unique_ptr<BackgroundProcess> validator = Start();
+  const int port = WaitForPort(*validator);
+  ASSERT_GT(port, 0);
+  const auto challenge = [&](const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+    auto stub = v1::MinerGateway::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), credentials));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetChallengeRequest request;
+    const SigningKey miner = SigningKey::Generate();
+    request.set_miner_public_key(std::string(miner.public_key().bytes.begin(), miner.public_key().bytes.end()));
+    v1::GetChallengeResponse response;
+    return stub->GetChallenge(&context, request, &response);
+  };
+  grpc::SslCredentialsOptions trusted;
+  trusted.pem_root_certs = *ReadFileToString(tls / "validator.crt", 1 << 16);
+  const grpc::Status over_tls = challenge(grpc::SslCredentials(trusted));
+  EXPECT_TRUE(over_tls.ok()) << over_tls.error_message();
+  EXPECT_FALSE(challenge(grpc::InsecureChannelCredentials()).ok());  // plaintext is not served
+  validator->Signal(SIGTERM);
+  EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
+}
+
 TEST_F(ValidatorDaemonProcess, ABadConfigIsRefusedNamingEachField) {
   config_["gatway"] = config_["gateway"];
   config_["auth"].erase("validator_id");
