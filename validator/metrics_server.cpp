@@ -1,5 +1,8 @@
 #include "validator/metrics_server.h"
 
+#include <atomic>
+#include <chrono>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -15,24 +18,34 @@ using tcp = asio::ip::tcp;
 struct MetricsServer::State {
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  asio::steady_timer retry{io};
   const Metrics* metrics = nullptr;
   std::function<bool()> healthy;
+  std::atomic<int> sessions{0};
 };
 
 namespace {
 
 constexpr size_t kMaxRequestBytes = 8192;
+// A connection gets this long to send its request and read the answer; beyond this many at once,
+// new ones are closed. A client that connects and says nothing costs a descriptor for seconds only.
+constexpr auto kSessionTimeout = std::chrono::seconds(10);
+constexpr int kMaxSessions = 32;
 
 // Reads one request, answers it and closes the connection.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Metrics& metrics, const std::function<bool()>& healthy)
-      : socket_(std::move(socket)), metrics_(metrics), healthy_(healthy) {
+  Session(tcp::socket socket, const Metrics& metrics, const std::function<bool()>& healthy,
+          std::atomic<int>& sessions)
+      : stream_(std::move(socket)), metrics_(metrics), healthy_(healthy), sessions_(sessions) {
     parser_.body_limit(kMaxRequestBytes);
     parser_.header_limit(kMaxRequestBytes);
+    ++sessions_;
   }
+  ~Session() { --sessions_; }
   void Run() {
-    http::async_read(socket_, buffer_, parser_,
+    stream_.expires_after(kSessionTimeout);  // covers the read and the write
+    http::async_read(stream_, buffer_, parser_,
                      [self = shared_from_this()](boost::beast::error_code error, size_t) { self->Answer(error); });
   }
 
@@ -60,26 +73,37 @@ class Session : public std::enable_shared_from_this<Session> {
       response_.body() = "not found: /metrics and /healthz are served\n";
     }
     response_.prepare_payload();
-    http::async_write(socket_, response_, [self = shared_from_this()](boost::beast::error_code, size_t) {
+    http::async_write(stream_, response_, [self = shared_from_this()](boost::beast::error_code, size_t) {
       boost::beast::error_code ignored;
-      self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     });
   }
 
-  tcp::socket socket_;
+  boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   http::request_parser<http::string_body> parser_;
   http::response<http::string_body> response_;
   const Metrics& metrics_;
   const std::function<bool()>& healthy_;
+  std::atomic<int>& sessions_;
 };
 
 }  // namespace
 
 void MetricsServer::Accept(State& state) {
   state.acceptor.async_accept([&state](boost::beast::error_code error, tcp::socket socket) {
-    if (error) return;  // closed: the server stops
-    std::make_shared<Session>(std::move(socket), *state.metrics, state.healthy)->Run();
+    if (error == asio::error::operation_aborted) return;  // closed: the server stops
+    if (error) {
+      // Out of descriptors, say: try again shortly rather than spin or give up for good.
+      state.retry.expires_after(std::chrono::milliseconds(100));
+      state.retry.async_wait([&state](boost::beast::error_code waited) {
+        if (!waited) Accept(state);
+      });
+      return;
+    }
+    if (state.sessions < kMaxSessions) {
+      std::make_shared<Session>(std::move(socket), *state.metrics, state.healthy, state.sessions)->Run();
+    }  // else the socket closes here
     Accept(state);
   });
 }

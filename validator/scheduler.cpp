@@ -43,30 +43,46 @@ Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, in
     if (auto count = counts->find(std::string(TaskStatusName(status))); count != counts->end()) in_flight += count->second;
   }
   int64_t created = 0;
-  for (; in_flight + created < options_.tasks_in_flight; ++created) {
+  Status first_failure;
+  // A template that cannot be created is skipped (and reported): the others still run.
+  for (size_t failures = 0; in_flight + created < options_.tasks_in_flight && failures < options_.pool.size();) {
     const size_t index = next_template_;
+    next_template_ = (next_template_ + 1) % options_.pool.size();
     const TaskTemplate& pattern = options_.pool[index];
     const int64_t minutes = pattern.minutes[next_duration_[index] % pattern.minutes.size()];
+    const std::string where = "scheduler.pool[" + std::to_string(index) + "]";
     Result<DatasetFormat> format = ParseDatasetFormat(pattern.type);
-    if (!format.ok()) return format.status().WithContext("scheduler.pool[" + std::to_string(index) + "].type");
-    Result<ColumnMapping> columns = ParseColumnMapping(pattern.columns, *format);
-    if (!columns.ok()) return columns.status().WithContext("scheduler.pool[" + std::to_string(index) + "].columns");
-    NewTask request{.type = pattern.type,
-                    .base_model = pattern.model,
-                    .dataset = pattern.dataset,
-                    .columns = columns->columns,
-                    .duration_minutes = minutes,
-                    .min_pool_size = pattern.min_pool_size,
-                    .max_pool_size = pattern.max_pool_size,
-                    .max_training_tokens = pattern.max_training_tokens,
-                    .request_id = {}};
-    Result<TaskRecord> task = CreateTask(store, blobs, request, now_ms);
-    if (!task.ok()) return task.status().WithContext("scheduler.pool[" + std::to_string(index) + "]");
-    next_template_ = (next_template_ + 1) % options_.pool.size();
+    Result<ColumnMapping> columns =
+        format.ok() ? ParseColumnMapping(pattern.columns, *format) : Result<ColumnMapping>(format.status());
+    Result<TaskRecord> task = Status::Internal("not created");
+    if (!columns.ok()) {
+      task = columns.status();
+    } else {
+      task = CreateTask(store, blobs,
+                        NewTask{.type = pattern.type,
+                                .base_model = pattern.model,
+                                .dataset = pattern.dataset,
+                                .columns = columns->columns,
+                                .duration_minutes = minutes,
+                                .min_pool_size = pattern.min_pool_size,
+                                .max_pool_size = pattern.max_pool_size,
+                                .max_training_tokens = pattern.max_training_tokens,
+                                .request_id = {}},
+                        now_ms);
+    }
+    if (!task.ok()) {
+      if (first_failure.ok()) first_failure = task.status().WithContext(where);
+      ++failures;
+      continue;
+    }
+    failures = 0;
+    ++created;
     ++next_duration_[index];
     GetLogger("validator")->info("task {}: scheduled ({} on {}, {} minutes)", task->id, pattern.type, pattern.model,
                                  minutes);
   }
+  if (created == 0 && !first_failure.ok()) return first_failure;
+  if (!first_failure.ok()) GetLogger("validator")->error("scheduling: {}", first_failure.message());
   return created;
 }
 

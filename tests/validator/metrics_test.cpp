@@ -1,6 +1,8 @@
 #include "validator/metrics_server.h"
 
 #include <atomic>
+#include <thread>
+#include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -40,6 +42,18 @@ TEST(Metrics, TheServerAnswersMetricsHealthAndNothingElse) {
   healthy = false;
   EXPECT_EQ(HttpGet(port, "/healthz").status, 503);
   EXPECT_EQ(HttpGet(port, "/state.db").status, 404);
+  // Clients that connect and say nothing do not keep the server from answering others.
+  healthy = true;
+  boost::asio::io_context io;
+  std::vector<boost::asio::ip::tcp::socket> silent;
+  for (int i = 0; i < 40; ++i) {
+    silent.emplace_back(io);
+    boost::beast::error_code error;
+    silent.back().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, error);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  silent.clear();
+  EXPECT_EQ(HttpGet(port, "/healthz").status, 200);
   server->reset();  // stops cleanly
 }
 

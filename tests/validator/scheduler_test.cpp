@@ -49,7 +49,7 @@ TEST_F(Scheduler, KeepsTheConfiguredTasksInFlightTakingTemplatesAndDurationsInTu
   EXPECT_EQ(Tasks().back().type, "text");
 }
 
-TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingIt) {
+TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingItAndHoldsUpNoOther) {
   TaskScheduler scheduler({.tasks_in_flight = 1,
                            .pool = {{.type = "instruct", .model = "no-such-model", .dataset = "qa",
                                      .columns = "instruction=q,output=a", .minutes = {10}}}});
@@ -57,6 +57,15 @@ TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingIt) {
   EXPECT_EQ(created.status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(created.status().message().starts_with("scheduler.pool[0]: ")) << created.status().message();
   EXPECT_TRUE(Tasks().empty());
+
+  // Beside a good template, a bad one holds nothing up.
+  TaskScheduler mixed({.tasks_in_flight = 2,
+                       .pool = {{.type = "instruct", .model = "no-such-model", .dataset = "qa",
+                                 .columns = "instruction=q,output=a", .minutes = {10}},
+                                {.type = "text", .model = "llama", .dataset = "qa", .columns = "text=q",
+                                 .minutes = {30}}}});
+  EXPECT_EQ(*mixed.FillPool(*data_.store, *data_.blobs, 1000), 2);
+  EXPECT_EQ(Tasks().size(), 2u);
 }
 
 }  // namespace
