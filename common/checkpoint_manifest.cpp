@@ -56,6 +56,10 @@ std::string Quoted(std::string_view name) {
 
 }  // namespace
 
+std::string DescribeCheckpointFile(const CheckpointManifest& manifest, size_t index) {
+  return "file " + std::to_string(index) + " " + Quoted(manifest.files[index].path);
+}
+
 Status ValidateCheckpointManifest(const CheckpointManifest& manifest) {
   if (manifest.kind != CheckpointKind::kLoraAdapter && manifest.kind != CheckpointKind::kFullModel) {
     return Status::InvalidArgument("manifest: unknown checkpoint kind");
@@ -68,7 +72,7 @@ Status ValidateCheckpointManifest(const CheckpointManifest& manifest) {
   size_t weight_files = 0;
   for (size_t i = 0; i < manifest.files.size(); ++i) {
     const std::string& name = manifest.files[i].path;
-    const std::string where = "manifest file " + std::to_string(i) + " " + Quoted(name);
+    const std::string where = "manifest " + DescribeCheckpointFile(manifest, i);
     for (std::string_view suffix : kPickleSuffixes) {
       if (EndsWith(name, suffix)) return Status::InvalidArgument(where + ": pickled formats are refused; use safetensors");
     }

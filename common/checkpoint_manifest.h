@@ -44,6 +44,10 @@ inline constexpr size_t kMaxCheckpointFiles = 256;
 // present (a full model with several *.safetensors needs its index).
 Status ValidateCheckpointManifest(const CheckpointManifest& manifest);
 
+// `file <index> "<name>"`, the name made printable and bounded (names come from miners): how
+// errors point at a file of a manifest.
+std::string DescribeCheckpointFile(const CheckpointManifest& manifest, size_t index);
+
 std::string EncodeCheckpointManifest(const CheckpointManifest& manifest);
 // BLAKE2b-256 of the canonical encoding: what the miner signs.
 Digest CheckpointManifestDigest(const CheckpointManifest& manifest);

@@ -22,8 +22,6 @@ namespace gradients {
 namespace {
 
 constexpr size_t kMaxReasonBytes = 512;
-constexpr uint32_t kDefaultPageSize = 50;
-constexpr uint32_t kMaxPageSize = 500;
 
 // Equal or not, without an early exit that would tell a caller how much of a guess was right.
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -136,10 +134,9 @@ grpc::Status AdminService::GetTask(grpc::ServerContext* context, const v1::GetTa
 grpc::Status AdminService::ListTasks(grpc::ServerContext* context, const v1::ListTasksRequest* request,
                                      v1::ListTasksResponse* response) {
   if (grpc::Status denied = CheckToken(*context); !denied.ok()) return denied;
-  if (request->page_size() > kMaxPageSize) {
-    return ToGrpcStatus(Status::InvalidArgument("page_size: at most " + std::to_string(kMaxPageSize)));
-  }
-  const uint32_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  Result<int64_t> requested_size = PageSize(request->page_size());
+  if (!requested_size.ok()) return ToGrpcStatus(requested_size.status());
+  const size_t page_size = static_cast<size_t>(*requested_size);
   // The token names the last task of the page, tied to the filter it was made for: the next page
   // starts after that task, wherever newer tasks have pushed it.
   std::string filter = std::to_string(static_cast<int>(request->type()));
@@ -240,10 +237,9 @@ grpc::Status AdminService::GetCurrentWeights(grpc::ServerContext* context, const
 grpc::Status AdminService::ListWeightHistory(grpc::ServerContext* context, const v1::ListWeightHistoryRequest* request,
                                              v1::ListWeightHistoryResponse* response) {
   if (grpc::Status denied = CheckToken(*context); !denied.ok()) return denied;
-  if (request->page_size() > kMaxPageSize) {
-    return ToGrpcStatus(Status::InvalidArgument("page_size: at most " + std::to_string(kMaxPageSize)));
-  }
-  const int64_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  Result<int64_t> requested_size = PageSize(request->page_size());
+  if (!requested_size.ok()) return ToGrpcStatus(requested_size.status());
+  const int64_t page_size = *requested_size;
   Result<int64_t> before_id_token = ParseNumberPageToken(request->page_token());
   if (!before_id_token.ok()) return ToGrpcStatus(before_id_token.status());
   const int64_t before_id = *before_id_token;
@@ -269,10 +265,9 @@ grpc::Status AdminService::ListWeightHistory(grpc::ServerContext* context, const
 grpc::Status AdminService::ListMiners(grpc::ServerContext* context, const v1::ListMinersRequest* request,
                                       v1::ListMinersResponse* response) {
   if (grpc::Status denied = CheckToken(*context); !denied.ok()) return denied;
-  if (request->page_size() > kMaxPageSize) {
-    return ToGrpcStatus(Status::InvalidArgument("page_size: at most " + std::to_string(kMaxPageSize)));
-  }
-  const int64_t page_size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  Result<int64_t> requested_size = PageSize(request->page_size());
+  if (!requested_size.ok()) return ToGrpcStatus(requested_size.status());
+  const int64_t page_size = *requested_size;
   Result<int64_t> offset_token = ParseNumberPageToken(request->page_token());
   if (!offset_token.ok()) return ToGrpcStatus(offset_token.status());
   const int64_t offset = *offset_token;

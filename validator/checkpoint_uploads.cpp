@@ -16,12 +16,6 @@ namespace {
 
 constexpr uint64_t kReadBlock = uint64_t{1} << 20;
 
-std::string FileName(const CheckpointManifest& manifest, size_t index) {
-  std::string name;
-  for (char c : std::string_view(manifest.files[index].path).substr(0, 80)) name.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-  return "file " + std::to_string(index) + " \"" + name + "\"";
-}
-
 std::string TaskName(std::string_view task_id) { return "task " + std::string(task_id.substr(0, 80)); }
 
 }  // namespace
@@ -85,10 +79,8 @@ Result<std::unique_ptr<UploadStream>> CheckpointUploads::Begin(const PublicKey& 
   if (now_ms_() > task->deadline_ms) return Status::FailedPrecondition(TaskName(task_id) + ": its deadline has passed");
   Result<ModelRecord> model = store_.GetModel(task->model_hash);
   if (!model.ok()) return model.status();
-  uint64_t model_bytes = 0;
-  for (const ModelFile& file : model->files) model_bytes += static_cast<uint64_t>(file.bytes);
   const uint64_t limit =
-      static_cast<uint64_t>(options_.max_bytes_per_model_byte * static_cast<double>(model_bytes)) +
+      static_cast<uint64_t>(options_.max_bytes_per_model_byte * static_cast<double>(model->bytes())) +
       options_.max_bytes_allowance;
   if (CheckpointBytes(manifest) > limit) {
     return Status::ResourceExhausted("the checkpoint's " + std::to_string(CheckpointBytes(manifest)) +
@@ -241,7 +233,7 @@ Status UploadStream::Append(uint32_t file_index, uint64_t offset, std::string_vi
                                      std::to_string(owner_.options_.max_chunk_bytes));
   }
   PartFile& file = files_[file_index];
-  const std::string name = FileName(upload_.manifest, file_index);
+  const std::string name = DescribeCheckpointFile(upload_.manifest, file_index);
   if (offset != file.offset) {
     return Status::InvalidArgument("chunk: " + name + " continues at offset " + std::to_string(file.offset) +
                                    ", not " + std::to_string(offset));
@@ -311,7 +303,7 @@ Result<SubmissionRecord> UploadStream::Finish(const SignedEnvelope& envelope) {
   const CheckpointManifest& manifest = upload_.manifest;
   for (size_t i = 0; i < files_.size(); ++i) {
     if (files_[i].offset != manifest.files[i].size_bytes) {
-      return Status::InvalidArgument("the upload ended with " + FileName(manifest, i) + " at " +
+      return Status::InvalidArgument("the upload ended with " + DescribeCheckpointFile(manifest, i) + " at " +
                                      std::to_string(files_[i].offset) + " of " +
                                      std::to_string(manifest.files[i].size_bytes) + " bytes; resume it");
     }
@@ -321,7 +313,7 @@ Result<SubmissionRecord> UploadStream::Finish(const SignedEnvelope& envelope) {
     const Digest digest = files_[i].declared.Finish();
     if (digest != manifest.files[i].digest) {
       Discard();
-      return Status::InvalidArgument(FileName(manifest, i) + ": its bytes do not match the manifest's digest");
+      return Status::InvalidArgument(DescribeCheckpointFile(manifest, i) + ": its bytes do not match the manifest's digest");
     }
     blobs.push_back(ToHex(files_[i].blob ? files_[i].blob->Finish() : digest));
   }

@@ -117,7 +117,6 @@ class CheckpointUploads {
   // FailedPrecondition without a claim (NotFound for an unknown task).
   Result<UploadProgress> Progress(const PublicKey& miner, std::string_view task_id);
 
-  const UploadOptions& options() const { return options_; }
   // For monitoring: bytes received in chunks, and verified uploads, since the start.
   uint64_t bytes_received() const { return bytes_received_; }
   uint64_t uploads_verified() const { return uploads_verified_; }

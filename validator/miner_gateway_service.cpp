@@ -303,7 +303,7 @@ grpc::Status MinerGatewayService::RespondToOffer(grpc::ServerContext* context, c
     Status recorded = store_.RecordDecline(request->task_id(), miner->ToHex(),
                                            v1::DeclineReason_Name(request->decline_reason()),
                                            ToValidUtf8(request->detail()), now);
-    if (recorded.ok()) offers_.Declined(request->task_id(), miner->ToHex(), now);
+    if (recorded.ok()) offers_.Declined(request->task_id(), miner->ToHex());
     return Reply(recorded);
   }
   if (request->decision() != v1::OFFER_DECISION_ACCEPT) return Reply(Status::InvalidArgument("decision: required"));
@@ -481,9 +481,9 @@ grpc::Status MinerGatewayService::GetMyResults(grpc::ServerContext* context, con
                                                v1::GetMyResultsResponse* response) {
   Result<PublicKey> miner = SessionMiner(*context);
   if (!miner.ok()) return Reply(miner.status());
-  constexpr uint32_t kDefaultPage = 50, kMaxPage = 500;
-  if (request->page_size() > kMaxPage) return Reply(Status::InvalidArgument("page_size: at most 500"));
-  const int64_t page_size = request->page_size() == 0 ? kDefaultPage : request->page_size();
+  Result<int64_t> requested_size = PageSize(request->page_size());
+  if (!requested_size.ok()) return Reply(requested_size.status());
+  const int64_t page_size = *requested_size;
   if (request->has_task_id()) {
     if (Status status = CheckTaskId(request->task_id()); !status.ok()) return Reply(status);
   }

@@ -128,12 +128,11 @@ void OfferBoard::Update(const std::vector<Offer>& open, const std::vector<MinerC
   std::erase_if(offers_, [&](const auto& entry) { return !current.contains(entry.first); });
 }
 
-void OfferBoard::Declined(const std::string& task_id, const std::string& miner, int64_t now_ms) {
+void OfferBoard::Declined(const std::string& task_id, const std::string& miner) {
   std::lock_guard lock(mutex_);
   auto found = offers_.find(task_id);
   if (found == offers_.end() || !found->second.offered.contains(miner)) return;
   if (found->second.declined.insert(miner).second) SendWave(found->second, 1);
-  (void)now_ms;
 }
 
 void OfferBoard::EndAll(const Status& why) {

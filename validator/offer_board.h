@@ -78,7 +78,7 @@ class OfferBoard {
   // the waves of new windows, sends the waves that are due, forgets closed offers.
   void Update(const std::vector<Offer>& open, const std::vector<MinerClaims>& claims, int64_t now_ms);
   // A miner it was offered to said no (the first time): the next one in line gets it now.
-  void Declined(const std::string& task_id, const std::string& miner, int64_t now_ms);
+  void Declined(const std::string& task_id, const std::string& miner);
   // Ends every stream (the validator stops); later subscriptions are refused.
   void EndAll(const Status& why);
   size_t connected() const;

@@ -21,15 +21,13 @@ Result<std::vector<Offer>> ListOpenOffers(Store& store, int64_t now_ms) {
       if (!record.ok()) return record.status();
       model = models.emplace(task.model_hash, std::move(*record)).first;
     }
-    int64_t model_bytes = 0;
-    for (const ModelFile& file : model->second.files) model_bytes += file.bytes;
     Result<std::vector<ClaimRecord>> claims = store.ListClaims(task.id);
     if (!claims.ok()) return claims.status();
     Offer& offer = offers.emplace_back(Offer{.task_id = task.id,
                                              .type = task.type,
                                              .model_name = model->second.name,
                                              .model_parameters = model->second.parameters,
-                                             .model_bytes = model_bytes,
+                                             .model_bytes = model->second.bytes(),
                                              .training_bytes = task.train_bytes,
                                              .training_rows = task.train_rows,
                                              .deadline_ms = task.deadline_ms,

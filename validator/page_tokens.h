@@ -21,4 +21,11 @@ inline Result<int64_t> ParseNumberPageToken(const std::string& token) {
   return static_cast<int64_t>(value);
 }
 
+// The page size a list call asked for: 0 means 50, more than 500 is InvalidArgument.
+inline Result<int64_t> PageSize(uint32_t requested) {
+  constexpr uint32_t kDefault = 50, kMax = 500;
+  if (requested > kMax) return Status::InvalidArgument("page_size: at most " + std::to_string(kMax));
+  return static_cast<int64_t>(requested == 0 ? kDefault : requested);
+}
+
 }  // namespace gradients

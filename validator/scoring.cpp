@@ -44,6 +44,12 @@ std::vector<MinerPoints> ScoreTask(const std::vector<SubmissionResult>& submissi
   return points;
 }
 
+int64_t LongestWindowMs(const ScoringOptions& options) {
+  int64_t days = 0;
+  for (const WeightWindow& window : options.windows) days = std::max(days, window.days);
+  return days * kDayMs;
+}
+
 std::map<std::string, double> ComputeWeights(const std::vector<ScoredTask>& tasks, int64_t now_ms,
                                              const ScoringOptions& options) {
   std::map<std::string, double> combined;

@@ -62,6 +62,9 @@ struct ScoredTask {
   std::vector<MinerPoints> points;
 };
 
+// The longest of the windows, in milliseconds: how far back scores count.
+int64_t LongestWindowMs(const ScoringOptions& options);
+
 // Each miner's weight, summing to 1; empty when no miner of a counted task (in a window, of a
 // weighted type, with work) has a positive score. For each window, a miner's score is its points
 // times each task's work and type weight, over the window's total weighted work; the windows'

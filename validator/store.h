@@ -35,6 +35,12 @@ struct ModelRecord {
   std::vector<ModelFile> files{};
   int64_t parameters = 0;  // elements of every tensor in its *.safetensors files
   int64_t added_at_ms = 0;
+  // The sum of its files' sizes (what a miner fetches, what checkpoint and evaluation limits scale with).
+  int64_t bytes() const {
+    int64_t total = 0;
+    for (const ModelFile& file : files) total += file.bytes;
+    return total;
+  }
   friend bool operator==(const ModelRecord&, const ModelRecord&) = default;
 };
 

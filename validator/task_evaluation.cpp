@@ -234,9 +234,7 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
       Result<std::string> flag = ColumnsFlag(task->columns_json);
       if (!flag.ok()) return flag.status();
       columns = *flag;
-      uint64_t model_bytes = 0;
-      for (const ModelFile& file : model->files) model_bytes += static_cast<uint64_t>(file.bytes);
-      limits = EvaluationLimits(options, model_bytes);
+      limits = EvaluationLimits(options, static_cast<uint64_t>(model->bytes()));
       common_flags = {"--model", (work / "base").string(), "--data", data_file, "--format", task->type,
                       "--columns", columns, "--max-len", std::to_string(options.max_length), "--device", "cpu",
                       "--dtype", "float32", "--threads", std::to_string(options.threads)};

@@ -81,9 +81,7 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
     GetLogger("validator")->info("dataset {} ({}) registered", record->name, record->hash);
   }
   AdminServiceOptions admin{.validator_id = options.auth.validator_id, .version = GRADIENTS_VERSION, .token = {}};
-  int64_t longest_window_days = 0;
-  for (const WeightWindow& window : options.scoring.windows) longest_window_days = std::max(longest_window_days, window.days);
-  admin.leaderboard_window_ms = longest_window_days * 86'400'000;
+  admin.leaderboard_window_ms = LongestWindowMs(options.scoring);
   if (!IsLoopback(options.admin.listen)) {
     Result<std::string> token = ReadAdminToken(options.admin.token_file);
     if (!token.ok()) return token.status();

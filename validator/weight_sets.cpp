@@ -10,14 +10,7 @@
 namespace gradients {
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
 constexpr int kInputsVersion = 1;
-
-int64_t LongestWindowMs(const ScoringOptions& options) {
-  int64_t days = 0;
-  for (const WeightWindow& window : options.windows) days = std::max(days, window.days);
-  return days * kDayMs;
-}
 
 // Typed reads of a parsed document; the first failure names the field.
 struct Reader {

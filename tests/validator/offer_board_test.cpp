@@ -69,7 +69,7 @@ TEST_F(Board, ADeclineHandsTheOfferToTheNextMinerAtOnce) {
   board_.Update({TaskOffer("t1", 1)}, {}, kNow);
   const std::set<size_t> first = Offered("t1");
   ASSERT_EQ(first.size(), 2u);
-  board_.Declined("t1", "m" + std::to_string(*first.begin()), kNow + 1);
+  board_.Declined("t1", "m" + std::to_string(*first.begin()));
   EXPECT_EQ(Offered("t1").size(), 3u);
 }
 
@@ -118,12 +118,12 @@ TEST_F(Board, OnlyTheFirstDeclineOfAMinerThatWasOfferedTheTaskPassesItOn) {
   const std::set<size_t> first = Offered("t1");
   size_t outsider = 0;
   while (first.contains(outsider)) ++outsider;
-  board_.Declined("t1", "m" + std::to_string(outsider), kNow);  // never offered it: nothing happens
+  board_.Declined("t1", "m" + std::to_string(outsider));  // never offered it: nothing happens
   EXPECT_EQ(Offered("t1").size(), 2u);
   const std::string decliner = "m" + std::to_string(*first.begin());
-  board_.Declined("t1", decliner, kNow);
-  board_.Declined("t1", decliner, kNow);
-  board_.Declined("t1", decliner, kNow);
+  board_.Declined("t1", decliner);
+  board_.Declined("t1", decliner);
+  board_.Declined("t1", decliner);
   EXPECT_EQ(Offered("t1").size(), 3u);
 }
 
