@@ -197,7 +197,7 @@ int main(int argc, char** argv) {
     create.set_dataset("qa");
     (*create.mutable_column_mapping()->mutable_columns())["instruction"] = "q";
     (*create.mutable_column_mapping()->mutable_columns())["output"] = "a";
-    create.set_duration_minutes(60);
+    create.set_duration_seconds(3600);
     create.set_min_pool_size(1);
     create.set_max_pool_size(8);
     v1::CreateTaskResponse created;

@@ -186,8 +186,12 @@ int main(int argc, char** argv) {
       ->required();
   task_create->add_option("--columns", task_create_args.columns,
                           "Role to column mapping, e.g. instruction=q,output=a (roles not mapped read their own name)");
-  task_create->add_option("--minutes", task_create_args.minutes, "Training time miners get (10 to 10080)")
-      ->capture_default_str();
+  CLI::Option* minutes = task_create->add_option("--minutes", task_create_args.minutes,
+                                                 "Training time miners get (10 to 10080 unless the validator allows "
+                                                 "shorter tasks)")
+                             ->capture_default_str();
+  task_create->add_option("--seconds", task_create_args.seconds, "Training time in seconds, instead of --minutes")
+      ->excludes(minutes);
   task_create->add_option("--pool", task_create_args.pool, "Miners per task, MIN..MAX (or one number)")
       ->capture_default_str();
   task_create->add_option("--max-tokens", task_create_args.max_tokens, "A training-token budget for miners (0: none)")

@@ -87,13 +87,13 @@ grpc::Status AdminService::CreateTask(grpc::ServerContext* context, const v1::Cr
                .base_model = request->base_model(),
                .dataset = request->dataset(),
                .columns = {request->column_mapping().columns().begin(), request->column_mapping().columns().end()},
-               .duration_minutes = request->duration_minutes(),
+               .duration_s = request->duration_seconds(),
                .min_pool_size = request->min_pool_size(),
                .max_pool_size = request->max_pool_size(),
                .max_training_tokens = static_cast<int64_t>(std::min<uint64_t>(request->max_training_tokens(), LLONG_MAX)),
                .request_id = request->request_id()};
   task.type = TaskTypeName(request->type());
-  Result<TaskRecord> created = gradients::CreateTask(store_, blobs_, task, now_ms_());
+  Result<TaskRecord> created = gradients::CreateTask(store_, blobs_, task, options_.task_limits, now_ms_());
   if (!created.ok()) return ToGrpcStatus(created.status());
   options_.task_created();
   return ToGrpcStatus(ToProto(*created, response->mutable_task()));

@@ -12,6 +12,7 @@
 #include "gradients/v1/admin.grpc.pb.h"
 #include "validator/blob_store.h"
 #include "validator/store.h"
+#include "validator/task_creation.h"
 
 namespace gradients {
 
@@ -23,6 +24,7 @@ struct AdminServiceOptions {
   std::function<size_t()> connected_miners = [] { return size_t{0}; };  // open offer streams
   std::function<bool(const std::string&)> is_connected = [](const std::string&) { return false; };
   int64_t leaderboard_window_ms = 7 * 86'400'000;  // the weights' longest window
+  TaskLimits task_limits{};
 };
 
 class AdminService final : public v1::Admin::Service {

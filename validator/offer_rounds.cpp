@@ -61,7 +61,7 @@ Status CloseOfferWindow(Store& store, const OfferOptions& options, const TaskRec
   if (task.offer_rounds < options.rounds) {
     // Nobody holds a claim yet: the task starts afresh with its whole training time. Claims made
     // already keep the deadline they were given.
-    const int64_t deadline_ms = accepted == 0 ? now_ms + task.minutes * 60'000 : task.deadline_ms;
+    const int64_t deadline_ms = accepted == 0 ? now_ms + task.duration_s * 1000 : task.deadline_ms;
     const int64_t closes_at_ms = std::min(now_ms + options.window_ms, deadline_ms);
     if (closes_at_ms > now_ms) {
       const std::string reason = "offered again (round " + std::to_string(task.offer_rounds + 1) + " of " +

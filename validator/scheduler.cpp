@@ -9,17 +9,26 @@
 namespace gradients {
 
 void ReadConfig(ConfigReader& reader, TaskTemplate& task) {
+  std::vector<int64_t> minutes, seconds;
+  reader.Optional("minutes", minutes)
+      .Optional("seconds", seconds)
+      .Check(minutes.empty() || seconds.empty(), "seconds", "give the durations in minutes or in seconds, not both")
+      .Check(std::all_of(minutes.begin(), minutes.end(), [](int64_t m) { return m >= 1 && m <= 10080; }), "minutes",
+             "each between 1 and 10080")
+      .Check(std::all_of(seconds.begin(), seconds.end(), [](int64_t s) { return s >= 1 && s <= 604'800; }), "seconds",
+             "each between 1 and 604800");
+  if (!minutes.empty()) {
+    task.durations_s.clear();
+    for (int64_t m : minutes) task.durations_s.push_back(m * 60);
+  }
+  if (!seconds.empty()) task.durations_s = seconds;
   reader.OptionalChoice("type", task.type, {"instruct", "chat", "text"})
       .Required("model", task.model)
       .Required("dataset", task.dataset)
       .Optional("columns", task.columns)
-      .Optional("minutes", task.minutes)
       .Optional("min_pool_size", task.min_pool_size)
       .Optional("max_pool_size", task.max_pool_size)
       .Optional("max_training_tokens", task.max_training_tokens)
-      .Check(!task.minutes.empty(), "minutes", "at least one duration")
-      .Check(std::all_of(task.minutes.begin(), task.minutes.end(), [](int64_t m) { return m >= 10 && m <= 10080; }),
-             "minutes", "each between 10 and 10080")
       .Check(task.min_pool_size >= 1 && task.min_pool_size <= task.max_pool_size && task.max_pool_size <= 256,
              "max_pool_size", "1 <= min_pool_size <= max_pool_size <= 256")
       .Check(task.max_training_tokens >= 0, "max_training_tokens", "must not be negative");
@@ -31,6 +40,13 @@ void ReadConfig(ConfigReader& reader, SchedulerOptions& options) {
       .Check(options.tasks_in_flight >= 0 && options.tasks_in_flight <= 1000, "tasks_in_flight",
              "must be between 0 and 1000")
       .Check(options.tasks_in_flight == 0 || !options.pool.empty(), "pool", "needed when tasks_in_flight is set");
+}
+
+bool DurationsWithin(const SchedulerOptions& options, const TaskLimits& limits) {
+  return std::all_of(options.pool.begin(), options.pool.end(), [&](const TaskTemplate& task) {
+    return std::all_of(task.durations_s.begin(), task.durations_s.end(),
+                       [&](int64_t s) { return s >= limits.min_duration_s && s <= limits.max_duration_s; });
+  });
 }
 
 Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, int64_t now_ms) {
@@ -49,7 +65,7 @@ Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, in
     const size_t index = next_template_;
     next_template_ = (next_template_ + 1) % options_.pool.size();
     const TaskTemplate& pattern = options_.pool[index];
-    const int64_t minutes = pattern.minutes[next_duration_[index] % pattern.minutes.size()];
+    const int64_t duration_s = pattern.durations_s[next_duration_[index] % pattern.durations_s.size()];
     const std::string where = "scheduler.pool[" + std::to_string(index) + "]";
     Result<DatasetFormat> format = ParseDatasetFormat(pattern.type);
     Result<ColumnMapping> columns =
@@ -63,12 +79,12 @@ Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, in
                                 .base_model = pattern.model,
                                 .dataset = pattern.dataset,
                                 .columns = columns->columns,
-                                .duration_minutes = minutes,
+                                .duration_s = duration_s,
                                 .min_pool_size = pattern.min_pool_size,
                                 .max_pool_size = pattern.max_pool_size,
                                 .max_training_tokens = pattern.max_training_tokens,
                                 .request_id = {}},
-                        now_ms);
+                        limits_, now_ms);
     }
     if (!task.ok()) {
       if (first_failure.ok()) first_failure = task.status().WithContext(where);
@@ -78,8 +94,8 @@ Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, in
     failures = 0;
     ++created;
     ++next_duration_[index];
-    GetLogger("validator")->info("task {}: scheduled ({} on {}, {} minutes)", task->id, pattern.type, pattern.model,
-                                 minutes);
+    GetLogger("validator")->info("task {}: scheduled ({} on {}, {} s)", task->id, pattern.type, pattern.model,
+                                 duration_s);
   }
   if (created == 0 && !first_failure.ok()) return first_failure;
   if (!first_failure.ok()) GetLogger("validator")->error("scheduling: {}", first_failure.message());

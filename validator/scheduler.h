@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "validator/blob_store.h"
 #include "validator/store.h"
+#include "validator/task_creation.h"
 
 namespace gradients {
 
@@ -21,7 +22,8 @@ struct TaskTemplate {
   std::string model;    // a registered model's name
   std::string dataset;  // a registered dataset's name
   std::string columns{};  // "instruction=question,output=answer"; roles not mapped read their own name
-  std::vector<int64_t> minutes = {60};  // used in turn
+  // Training times in seconds, used in turn; the config gives them as "minutes" or "seconds".
+  std::vector<int64_t> durations_s = {3600};
   int64_t min_pool_size = 1;
   int64_t max_pool_size = 8;
   int64_t max_training_tokens = 0;
@@ -33,10 +35,12 @@ struct SchedulerOptions {
   std::vector<TaskTemplate> pool{};
 };
 void ReadConfig(ConfigReader& reader, SchedulerOptions& options);
+// Whether every template's durations lie within `limits` (the config's tasks section).
+bool DurationsWithin(const SchedulerOptions& options, const TaskLimits& limits);
 
 class TaskScheduler {
  public:
-  explicit TaskScheduler(SchedulerOptions options) : options_(std::move(options)) {}
+  TaskScheduler(SchedulerOptions options, TaskLimits limits) : options_(std::move(options)), limits_(limits) {}
   // Creates tasks until `tasks_in_flight` are pending, preparing, offering, training or
   // evaluating; returns how many it created. A template that cannot be created (its model was
   // never registered, say) is an error naming it: the operator's config is wrong.
@@ -44,6 +48,7 @@ class TaskScheduler {
 
  private:
   const SchedulerOptions options_;
+  const TaskLimits limits_;
   size_t next_template_ = 0;
   std::vector<size_t> next_duration_ = std::vector<size_t>(options_.pool.size(), 0);
 };

@@ -175,6 +175,12 @@ CREATE TABLE miners (
 CREATE INDEX miners_by_last_seen ON miners(last_seen_ms);
 CREATE INDEX evaluations_by_miner ON evaluations(miner);
 )sql",
+      // Training time in seconds (tasks shorter than ten minutes, for a local testnet).
+      R"sql(
+ALTER TABLE tasks ADD COLUMN duration_s INTEGER NOT NULL DEFAULT 0;
+UPDATE tasks SET duration_s = minutes * 60;
+ALTER TABLE tasks DROP COLUMN minutes;
+)sql",
   };
   return migrations;
 }
@@ -182,7 +188,7 @@ CREATE INDEX evaluations_by_miner ON evaluations(miner);
 namespace {
 
 constexpr std::string_view kTaskColumns =
-    "id, type, model_hash, dataset_hash, columns_json, minutes, pool_size, split_seed, status, failure_reason, "
+    "id, type, model_hash, dataset_hash, columns_json, duration_s, pool_size, split_seed, status, failure_reason, "
     "created_at_ms, deadline_ms, updated_at_ms, train_blob, test_blob, train_rows, test_rows, min_pool_size, "
     "max_training_tokens, COALESCE(request_id, ''), request_fingerprint, train_bytes, offer_closes_at_ms, offer_rounds, scored_at_ms";
 
@@ -193,7 +199,7 @@ Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   task.model_hash = row.Text(2);
   task.dataset_hash = row.Text(3);
   task.columns_json = row.Text(4);
-  task.minutes = row.Integer(5);
+  task.duration_s = row.Integer(5);
   task.pool_size = row.Integer(6);
   task.split_seed = row.Text(7);
   Result<TaskStatus> status = ParseTaskStatus(row.Text(8));
@@ -483,7 +489,7 @@ Status SqliteStore::CreateTask(const TaskRecord& task) {
     }
   }
   Result<SqliteStatement> insert = db_->Prepare(
-      "INSERT INTO tasks (id, type, model_hash, dataset_hash, columns_json, minutes, pool_size, split_seed, status, "
+      "INSERT INTO tasks (id, type, model_hash, dataset_hash, columns_json, duration_s, pool_size, split_seed, status, "
       "failure_reason, created_at_ms, deadline_ms, updated_at_ms, sequence, min_pool_size, max_training_tokens, "
       "request_id, request_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
       "(SELECT split_seed FROM datasets WHERE hash = ?4), ?9, '', ?10, ?11, ?10, "
@@ -495,7 +501,7 @@ Status SqliteStore::CreateTask(const TaskRecord& task) {
                                 .Bind(3, task.model_hash)
                                 .Bind(4, task.dataset_hash)
                                 .Bind(5, task.columns_json)
-                                .Bind(6, task.minutes)
+                                .Bind(6, task.duration_s)
                                 .Bind(7, task.pool_size)
                                 .Bind(9, TaskStatusName(TaskStatus::kPending))
                                 .Bind(10, task.created_at_ms)

@@ -64,7 +64,7 @@ struct TaskRecord {
   std::string model_hash{};
   std::string dataset_hash{};
   std::string columns_json{};  // the column mapping, as a JSON object
-  int64_t minutes = 0;         // training time miners get
+  int64_t duration_s = 0;      // training time miners get, in seconds
   int64_t pool_size = 0;       // offers close once this many miners accepted
   int64_t min_pool_size = 1;   // fewer when the offer window closes: the task fails
   int64_t max_training_tokens = 0;  // a budget passed to miners; 0: none

@@ -45,14 +45,14 @@ std::string Fingerprint(const NewTask& request) {
                                  {"base_model", request.base_model},
                                  {"dataset", request.dataset},
                                  {"columns", request.columns},
-                                 {"duration_minutes", request.duration_minutes},
+                                 {"duration_s", request.duration_s},
                                  {"min_pool_size", request.min_pool_size},
                                  {"max_pool_size", request.max_pool_size},
                                  {"max_training_tokens", request.max_training_tokens}};
   return ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, fields.dump()));
 }
 
-Status CheckRequest(const NewTask& request, const TypeRoles*& roles) {
+Status CheckRequest(const NewTask& request, const TaskLimits& limits, const TypeRoles*& roles) {
   roles = nullptr;
   for (const TypeRoles& candidate : Roles()) {
     if (candidate.type == request.type) roles = &candidate;
@@ -61,8 +61,9 @@ Status CheckRequest(const NewTask& request, const TypeRoles*& roles) {
     return Status::InvalidArgument("type: \"" + ToValidUtf8(request.type.substr(0, 20)) +
                                    "\" is not a task type miners train (instruct, chat or text)");
   }
-  if (request.duration_minutes < 10 || request.duration_minutes > 10080) {
-    return Status::InvalidArgument("duration_minutes: must be between 10 and 10080");
+  if (request.duration_s < limits.min_duration_s || request.duration_s > limits.max_duration_s) {
+    return Status::InvalidArgument("duration: must be between " + std::to_string(limits.min_duration_s) + " and " +
+                                   std::to_string(limits.max_duration_s) + " seconds (this validator's tasks section)");
   }
   if (request.min_pool_size < 1) return Status::InvalidArgument("min_pool_size: must be at least 1");
   if (request.max_pool_size < request.min_pool_size || request.max_pool_size > 256) {
@@ -146,9 +147,18 @@ Status CheckColumns(const NewTask& request, const TypeRoles& roles, const Datase
 
 }  // namespace
 
-Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, int64_t now_ms) {
+void ReadConfig(ConfigReader& reader, TaskLimits& limits) {
+  reader.Optional("min_duration_seconds", limits.min_duration_s)
+      .Optional("max_duration_seconds", limits.max_duration_s)
+      .Check(limits.min_duration_s >= 1, "min_duration_seconds", "must be at least 1")
+      .Check(limits.max_duration_s >= limits.min_duration_s && limits.max_duration_s <= 604'800, "max_duration_seconds",
+             "must be between min_duration_seconds and 604800 (a week)");
+}
+
+Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, const TaskLimits& limits,
+                              int64_t now_ms) {
   const TypeRoles* roles = nullptr;
-  GRADIENTS_RETURN_IF_ERROR(CheckRequest(request, roles));
+  GRADIENTS_RETURN_IF_ERROR(CheckRequest(request, limits, roles));
   const std::string fingerprint = Fingerprint(request);
   auto earlier = [&]() -> Result<TaskRecord> {
     Result<TaskRecord> task = store.GetTaskByRequestId(request.request_id);
@@ -176,7 +186,7 @@ Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTas
                         .model_hash = model->hash,
                         .dataset_hash = dataset->hash,
                         .columns_json = nlohmann::json(request.columns).dump(),
-                        .minutes = request.duration_minutes,
+                        .duration_s = request.duration_s,
                         .pool_size = request.max_pool_size,
                         .min_pool_size = request.min_pool_size,
                         .max_training_tokens = request.max_training_tokens,

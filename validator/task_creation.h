@@ -8,18 +8,27 @@
 #include <map>
 #include <string>
 
+#include "common/config.h"
 #include "common/status.h"
 #include "validator/blob_store.h"
 #include "validator/store.h"
 
 namespace gradients {
 
+// The training times a task may have (config section "tasks"): ten minutes to a week unless the
+// operator allows shorter tasks (a local testnet's rounds take a few minutes).
+struct TaskLimits {
+  int64_t min_duration_s = 600;
+  int64_t max_duration_s = 604'800;
+};
+void ReadConfig(ConfigReader& reader, TaskLimits& limits);
+
 struct NewTask {
   std::string type;        // instruct, chat or text (the types miners train today)
   std::string base_model;  // a registered model's name, or a model directory on this host
   std::string dataset;     // a registered dataset's name, or a .jsonl/.csv file on this host
   std::map<std::string, std::string> columns;  // role -> column; roles not mapped read their own name
-  int64_t duration_minutes = 60;   // 10 to 10080
+  int64_t duration_s = 3600;       // within TaskLimits
   int64_t min_pool_size = 1;       // at least 1
   int64_t max_pool_size = 8;       // min_pool_size to 256
   int64_t max_training_tokens = 0;  // 0: no budget
@@ -28,6 +37,7 @@ struct NewTask {
 
 // InvalidArgument names the field; NotFound an unknown model or dataset; AlreadyExists a
 // request_id used before for a different request (the same request returns the task it created).
-Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, int64_t now_ms);
+Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, const TaskLimits& limits,
+                              int64_t now_ms);
 
 }  // namespace gradients

@@ -43,8 +43,8 @@ Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_i
                                                         .train_rows = split->train_rows,
                                                         .test_rows = split->test_rows,
                                                         .train_bytes = static_cast<int64_t>(train->bytes)}));
-  // Training time counts from the moment the offers open (CreateTaskRequest.duration_minutes).
-  const int64_t deadline_ms = now_ms + task->minutes * 60'000;
+  // Training time counts from the moment the offers open (CreateTaskRequest.duration_seconds).
+  const int64_t deadline_ms = now_ms + task->duration_s * 1000;
   return store.OpenOffers(task_id, deadline_ms, std::min(now_ms + offer_window_ms, deadline_ms),
                           "split " + std::to_string(split->train_rows) + " training and " +
                               std::to_string(split->test_rows) + " test rows",

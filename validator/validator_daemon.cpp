@@ -82,6 +82,7 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
   }
   AdminServiceOptions admin{.validator_id = options.auth.validator_id, .version = GRADIENTS_VERSION, .token = {}};
   admin.leaderboard_window_ms = LongestWindowMs(options.scoring);
+  admin.task_limits = options.tasks;
   if (!IsLoopback(options.admin.listen)) {
     Result<std::string> token = ReadAdminToken(options.admin.token_file);
     if (!token.ok()) return token.status();

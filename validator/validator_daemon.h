@@ -52,7 +52,7 @@ class ValidatorDaemon {
         evaluation_options_(options.evaluation),
         scoring_options_(options.scoring),
         weight_options_(options.weights),
-        scheduler_(options.scheduler),
+        scheduler_(options.scheduler, options.tasks),
         gateway_service_(auth_, *data_.store, *data_.blobs, *uploads_, offers_, now_ms, options.gateway.miner_limits),
         admin_service_(*data_.store, *data_.blobs, WithWakeUp(std::move(admin)), now_ms) {}
   AdminServiceOptions WithWakeUp(AdminServiceOptions admin);

@@ -182,11 +182,15 @@ void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
       .Optional("scoring", options.scoring)
       .Optional("weights", options.weights)
       .Optional("metrics", options.metrics)
+      .Optional("tasks", options.tasks)
       .Optional("scheduler", options.scheduler)
       .Optional("log", options.log)
       .Optional("models", options.models)
       .Optional("datasets", options.datasets)
-      .Check(!options.data_dir.empty(), "data_dir", "is empty");
+      .Check(!options.data_dir.empty(), "data_dir", "is empty")
+      .Check(DurationsWithin(options.scheduler, options.tasks), "scheduler",
+             "every pool template's durations must lie within tasks.min_duration_seconds and "
+             "tasks.max_duration_seconds");
 }
 
 }  // namespace gradients

@@ -81,6 +81,7 @@ struct ValidatorOptions {
   ScoringOptions scoring{};
   WeightPublicationOptions weights{};
   MetricsOptions metrics{};
+  TaskLimits tasks{};  // the training times tasks may have
   SchedulerOptions scheduler{};
   LogOptions log{};
   std::vector<ContentSource> models{};

@@ -134,7 +134,7 @@ Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, 
     ScoredTask entry{.task_id = task.id,
                      .type = task.type,
                      .scored_at_ms = task.scored_at_ms,
-                     .work = static_cast<double>(model->second) / 1e9 * static_cast<double>(task.minutes) / 60.0,
+                     .work = static_cast<double>(model->second) / 1e9 * (static_cast<double>(task.duration_s) / 3600.0),
                      .points = {}};
     for (const EvaluationRecord& evaluation : *evaluations) {
       entry.points.push_back({.miner = evaluation.miner, .points = evaluation.points, .rank = evaluation.rank});

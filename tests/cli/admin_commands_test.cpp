@@ -35,7 +35,7 @@ class AdminCommands : public ::testing::Test {
         ASSERT_TRUE(data.store
                         ->CreateTask({.id = id, .type = "instruct", .model_hash = model.hash,
                                       .dataset_hash = dataset.hash, .columns_json = R"({"instruction":"instruction"})",
-                                      .minutes = 10, .pool_size = 3, .created_at_ms = 1, .updated_at_ms = 1})
+                                      .duration_s = 600, .pool_size = 3, .created_at_ms = 1, .updated_at_ms = 1})
                         .ok());
       }
     }

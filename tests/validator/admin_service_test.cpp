@@ -42,7 +42,7 @@ class Admin : public ::testing::Test {
   void CreateTask(const std::string& id, const std::string& type = "instruct") {
     ASSERT_TRUE(store_->CreateTask({.id = id, .type = type, .model_hash = std::string(64, 'a'),
                                     .dataset_hash = std::string(64, 'd'), .columns_json = R"({"instruction":"q"})",
-                                    .minutes = 30, .pool_size = 3, .created_at_ms = now_ms_, .updated_at_ms = now_ms_})
+                                    .duration_s = 1800, .pool_size = 3, .created_at_ms = now_ms_, .updated_at_ms = now_ms_})
                     .ok());
   }
   std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "") {

@@ -30,17 +30,18 @@ class Scheduler : public ::testing::Test {
 TEST_F(Scheduler, KeepsTheConfiguredTasksInFlightTakingTemplatesAndDurationsInTurn) {
   TaskScheduler scheduler({.tasks_in_flight = 3,
                            .pool = {{.type = "instruct", .model = "llama", .dataset = "qa",
-                                     .columns = "instruction=q,output=a", .minutes = {10, 20}},
+                                     .columns = "instruction=q,output=a", .durations_s = {600, 1200}},
                                     {.type = "text", .model = "llama", .dataset = "qa", .columns = "text=q",
-                                     .minutes = {30}}}});
+                                     .durations_s = {1800}}}},
+                          TaskLimits{});
   ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 1000), 3);
   std::vector<TaskRecord> tasks = Tasks();
   ASSERT_EQ(tasks.size(), 3u);
   EXPECT_EQ(tasks[0].type, "instruct");
-  EXPECT_EQ(tasks[0].minutes, 10);
+  EXPECT_EQ(tasks[0].duration_s, 600);
   EXPECT_EQ(tasks[0].columns_json, R"({"instruction":"q","output":"a"})");
   EXPECT_EQ(tasks[1].type, "text");
-  EXPECT_EQ(tasks[2].minutes, 20);
+  EXPECT_EQ(tasks[2].duration_s, 1200);
   EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 2000), 0);  // full
 
   // One task ends: one more takes its place.
@@ -52,7 +53,8 @@ TEST_F(Scheduler, KeepsTheConfiguredTasksInFlightTakingTemplatesAndDurationsInTu
 TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingItAndHoldsUpNoOther) {
   TaskScheduler scheduler({.tasks_in_flight = 1,
                            .pool = {{.type = "instruct", .model = "no-such-model", .dataset = "qa",
-                                     .columns = "instruction=q,output=a", .minutes = {10}}}});
+                                     .columns = "instruction=q,output=a", .durations_s = {600}}}},
+                          TaskLimits{});
   Result<int64_t> created = scheduler.FillPool(*data_.store, *data_.blobs, 1000);
   EXPECT_EQ(created.status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(created.status().message().starts_with("scheduler.pool[0]: ")) << created.status().message();
@@ -61,9 +63,10 @@ TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingItAndHoldsUpNoOther
   // Beside a good template, a bad one holds nothing up.
   TaskScheduler mixed({.tasks_in_flight = 2,
                        .pool = {{.type = "instruct", .model = "no-such-model", .dataset = "qa",
-                                 .columns = "instruction=q,output=a", .minutes = {10}},
+                                 .columns = "instruction=q,output=a", .durations_s = {600}},
                                 {.type = "text", .model = "llama", .dataset = "qa", .columns = "text=q",
-                                 .minutes = {30}}}});
+                                 .durations_s = {1800}}}},
+                      TaskLimits{});
   EXPECT_EQ(*mixed.FillPool(*data_.store, *data_.blobs, 1000), 2);
   EXPECT_EQ(Tasks().size(), 2u);
 }

@@ -61,6 +61,18 @@ inline Checkpoint LoraCheckpoint(size_t weight_bytes, char fill = 'x') {
   }
   return checkpoint;
 }
+// A LoRA checkpoint of the given files (name -> content), e.g. TinyLoraAdapter's.
+inline Checkpoint LoraCheckpointOf(const std::map<std::string, std::string>& files) {
+  Checkpoint checkpoint{.manifest = {.kind = CheckpointKind::kLoraAdapter, .files = {}}, .contents = {}};
+  for (const auto& [name, content] : files) {
+    checkpoint.manifest.files.push_back({.path = name,
+                                         .size_bytes = content.size(),
+                                         .algorithm = DigestAlgorithm::kBlake2b256,
+                                         .digest = ComputeDigest(DigestAlgorithm::kBlake2b256, content)});
+    checkpoint.contents.push_back(content);
+  }
+  return checkpoint;
+}
 inline v1::UploadMessage BeginMessage(const std::string& task, const std::string& nonce,
                                       const CheckpointManifest& manifest, bool resume = false) {
   v1::UploadMessage message;

@@ -25,10 +25,10 @@ class TaskCreation : public ::testing::Test {
   }
   static NewTask Request() {
     return NewTask{.type = "instruct", .base_model = "llama", .dataset = "qa",
-                   .columns = {{"instruction", "question"}, {"output", "answer"}}, .duration_minutes = 30,
+                   .columns = {{"instruction", "question"}, {"output", "answer"}}, .duration_s = 1800,
                    .min_pool_size = 2, .max_pool_size = 5, .max_training_tokens = 0, .request_id = ""};
   }
-  Result<TaskRecord> Create(const NewTask& request) { return CreateTask(*data_.store, *data_.blobs, request, 1000); }
+  Result<TaskRecord> Create(const NewTask& request) { return CreateTask(*data_.store, *data_.blobs, request, TaskLimits{}, 1000); }
 
   testing::TempDir dir_;
   DataDirectory data_;
@@ -41,7 +41,7 @@ TEST_F(TaskCreation, APendingTaskOverCatalogEntries) {
   EXPECT_EQ(task->status, TaskStatus::kPending);
   EXPECT_EQ(task->model_hash, data_.store->ListModels()->at(0).hash);
   EXPECT_EQ(task->split_seed, data_.store->ListDatasets()->at(0).split_seed);
-  EXPECT_EQ(task->minutes, 30);
+  EXPECT_EQ(task->duration_s, 1800);
   EXPECT_EQ(task->min_pool_size, 2);
   EXPECT_EQ(task->pool_size, 5);
   EXPECT_EQ(nlohmann::json::parse(task->columns_json), (nlohmann::json{{"instruction", "question"}, {"output", "answer"}}));
@@ -68,7 +68,7 @@ TEST_F(TaskCreation, WhatDoesNotFitIsRefusedNamingTheField) {
   };
   const Case cases[] = {
       {[](NewTask& r) { r.type = "dpo"; }, StatusCode::kInvalidArgument, "type: \"dpo\" is not a task type miners train"},
-      {[](NewTask& r) { r.duration_minutes = 5; }, StatusCode::kInvalidArgument, "duration_minutes"},
+      {[](NewTask& r) { r.duration_s = 599; }, StatusCode::kInvalidArgument, "duration"},
       {[](NewTask& r) { r.max_pool_size = 1; }, StatusCode::kInvalidArgument, "max_pool_size"},
       {[](NewTask& r) { r.columns["answer"] = "x"; }, StatusCode::kInvalidArgument, "instruct tasks have no role \"answer\""},
       {[](NewTask& r) { r.columns.erase("output"); }, StatusCode::kInvalidArgument,
@@ -99,7 +99,7 @@ TEST_F(TaskCreation, ARepeatedRequestIdGivesTheSameTaskAndRefusesAnotherRequest)
   Result<TaskRecord> again = Create(request);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->id, first.id);
-  request.duration_minutes = 45;
+  request.duration_s = 2700;
   Result<TaskRecord> other = Create(request);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().code(), StatusCode::kAlreadyExists);

@@ -58,7 +58,7 @@ class TaskEvaluation : public ::testing::Test {
                     ->CreateTask({.id = id, .type = "instruct", .model_hash = model_.hash,
                                   .dataset_hash = dataset_.hash,
                                   .columns_json = R"({"instruction": "question", "output": "answer"})",
-                                  .minutes = 10, .pool_size = 8, .created_at_ms = 1000, .updated_at_ms = 1000})
+                                  .duration_s = 600, .pool_size = 8, .created_at_ms = 1000, .updated_at_ms = 1000})
                     .ok());
     ASSERT_TRUE(PrepareTask(*data_.store, *data_.blobs, id, 2000, 60'000).ok());
     for (const std::string& miner : miners) ASSERT_TRUE(data_.store->ClaimTask(id, miner, "nonce", 3000).ok());

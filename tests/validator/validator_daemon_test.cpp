@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -64,6 +65,18 @@ class ValidatorDaemonProcess : public ::testing::Test {
     ADD_FAILURE() << "no ports.json; log:\n" << Log();
     return 0;
   }
+  // weights.json once it holds weights (waiting up to 10 s); empty when it never does.
+  nlohmann::json PublishedWeights() {
+    for (int i = 0; i < 200; ++i) {
+      Result<std::string> file = ReadFileToString(dir_ / "data" / "weights.json", 1 << 20);
+      if (file.ok()) {
+        nlohmann::json json = nlohmann::json::parse(*file);
+        if (!json["weights"].empty()) return json;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return {};
+  }
   std::string Log() {
     Result<std::string> log = ReadFileToString(dir_ / "validator.log", 1 << 20);
     return log.ok() ? *log : "";
@@ -120,7 +133,7 @@ TEST_F(ValidatorDaemonProcess, ATaskLeftPendingByTheLastRunIsPreparedAtStart) {
     const DatasetRecord dataset = *RegisterDataset(*data.store, *data.blobs, dir_ / "train.jsonl", "qa", 1);
     ASSERT_TRUE(data.store
                     ->CreateTask({.id = task_id, .type = "instruct", .model_hash = model.hash,
-                                  .dataset_hash = dataset.hash, .columns_json = "{}", .minutes = 10, .pool_size = 3,
+                                  .dataset_hash = dataset.hash, .columns_json = "{}", .duration_s = 600, .pool_size = 3,
                                   .created_at_ms = 1, .updated_at_ms = 1})
                     .ok());
   }
@@ -258,7 +271,7 @@ TEST_F(ValidatorDaemonProcess, AMinerTakesATaskFromOfferToReceiptAndNoAcknowledg
   create.set_dataset("qa");
   (*create.mutable_column_mapping()->mutable_columns())["instruction"] = "instruction";
   (*create.mutable_column_mapping()->mutable_columns())["output"] = "output";
-  create.set_duration_minutes(10);
+  create.set_duration_seconds(600);
   create.set_min_pool_size(1);
   create.set_max_pool_size(2);
   grpc::ClientContext create_context;
@@ -367,6 +380,141 @@ TEST_F(ValidatorDaemonProcess, AMinerTakesATaskFromOfferToReceiptAndNoAcknowledg
   EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
 }
 
+TEST_F(ValidatorDaemonProcess, AFullTaskWithHonestMinersGoesFromCreateToScoresAndPublishedWeights) {
+  testing::ProcessResult init = testing::RunProcess(
+      {GRADIENTS_CLI_PATH, "init-model", "--preset", "tiny", "--out", (dir_ / "tiny").string(), "--tokenizer",
+       (std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models/tokenizer_sp512/tokenizer.model").string()});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  // A testnet's settings: a task of a few seconds, evaluation as soon as it ends, weights every second.
+  config_["models"] = {{{"path", (dir_ / "tiny").string()}, {"name", "tiny"}}};
+  config_["tasks"] = {{"min_duration_seconds", 1}};
+  config_["evaluation"] = {{"gradients_path", GRADIENTS_CLI_PATH}, {"threads", 1}};
+  config_["weights"] = {{"interval_ms", 1000}};
+  std::unique_ptr<BackgroundProcess> validator = Start();
+  const std::string admin_address = "127.0.0.1:" + std::to_string(WaitForPort(*validator, "admin"));
+  auto admin = v1::Admin::NewStub(grpc::CreateChannel(admin_address, grpc::InsecureChannelCredentials()));
+  const auto admin_context = [] {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return context;
+  };
+
+  // Three miners connect and wait for offers.
+  MinerClient client(WaitForPort(*validator));
+  std::vector<TestMiner> miners(3);
+  std::vector<std::unique_ptr<grpc::ClientContext>> offer_contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::TaskOffer>>> offers;
+  for (TestMiner& miner : miners) {
+    client.Authenticate(miner);
+    v1::SubscribeOffersRequest subscription;
+    subscription.mutable_capacity()->set_max_model_parameters(1'000'000'000);
+    subscription.mutable_capacity()->add_task_types(v1::TASK_TYPE_INSTRUCT);
+    subscription.mutable_capacity()->set_device(v1::DEVICE_KIND_CPU);
+    subscription.mutable_capacity()->set_max_concurrent_tasks(1);
+    offer_contexts.push_back(client.Context(&miner, 60));
+    offers.push_back(client.stub().SubscribeOffers(offer_contexts.back().get(), subscription));
+  }
+  // Twelve seconds of training: shorter than the default limits allow, as this config's tasks section does.
+  testing::ProcessResult created = testing::RunProcess(
+      {GRADIENTS_CLI_PATH, "task", "create", "--validator", admin_address, "--type", "instruct", "--model", "tiny",
+       "--dataset", "qa", "--seconds", "12", "--pool", "3..3"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string task_id = nlohmann::json::parse(created.out)["task"]["spec"]["taskId"];
+
+  // Each takes the offer, fetches the training split and uploads its adapter.
+  std::vector<std::string> receipts;
+  float scale = 0.01f;
+  for (size_t i = 0; i < miners.size(); ++i) {
+    TestMiner& miner = miners[i];
+    v1::TaskOffer offer;
+    ASSERT_TRUE(offers[i]->Read(&offer)) << Log();
+    ASSERT_EQ(offer.task_id(), task_id);
+    v1::RespondToOfferRequest accept;
+    accept.set_task_id(task_id);
+    accept.set_decision(v1::OFFER_DECISION_ACCEPT);
+    v1::RespondToOfferResponse claim;
+    grpc::Status status = client.stub().RespondToOffer(client.Context(&miner).get(), accept, &claim);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    miner.claim_nonce = claim.claim().claim_nonce();
+    v1::FetchBlobRequest fetch;
+    *fetch.mutable_digest() = claim.claim().task().training_split().digest();
+    auto fetch_context = client.Context(&miner);
+    auto reader = client.stub().FetchBlob(fetch_context.get(), fetch);
+    std::string training;
+    for (v1::BlobChunk chunk; reader->Read(&chunk);) training += chunk.data();
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(std::count(training.begin(), training.end(), '\n'),
+              static_cast<long>(claim.claim().task().training_rows()));
+
+    const Checkpoint checkpoint = LoraCheckpointOf(TinyLoraAdapter(scale, scale));
+    scale *= 4;
+    v1::UploadReceipt receipt;
+    auto upload_context = client.Context(&miner);
+    auto writer = client.stub().UploadCheckpoint(upload_context.get(), &receipt);
+    for (const v1::UploadMessage& message : HonestUpload(miner, task_id, checkpoint)) {
+      ASSERT_TRUE(writer->Write(message));
+    }
+    writer->WritesDone();
+    status = writer->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << Log();
+    receipts.push_back(receipt.receipt_id());
+    offer_contexts[i]->TryCancel();
+  }
+
+  // After the deadline: evaluated, ranked by test loss, points awarded.
+  v1::GetTaskResponse task;
+  for (int i = 0; i < 1200 && task.task().status() != v1::TASK_STATUS_SCORED; ++i) {
+    v1::GetTaskRequest request;
+    request.set_task_id(task_id);
+    task.Clear();
+    ASSERT_TRUE(admin->GetTask(admin_context().get(), request, &task).ok());
+    if (task.task().status() == v1::TASK_STATUS_FAILED) FAIL() << task.task().failure_reason();
+    if (task.task().status() != v1::TASK_STATUS_SCORED) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(task.task().status(), v1::TASK_STATUS_SCORED) << Log();
+  ASSERT_EQ(task.submissions_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    const v1::Submission& submission = task.submissions(i);
+    EXPECT_EQ(submission.status(), v1::SUBMISSION_STATUS_SCORED) << submission.status_reason();
+    EXPECT_EQ(submission.rank(), static_cast<uint32_t>(i + 1));
+    EXPECT_EQ(submission.points(), i == 0 ? 3 : 0);
+    EXPECT_TRUE(std::isfinite(submission.test_loss()));
+    if (i > 0) {
+      EXPECT_LT(task.submissions(i - 1).test_loss(), submission.test_loss());
+    }
+  }
+  const std::string& winner_key = task.submissions(0).miner_public_key();
+  const std::string winner = ToHex(std::span(reinterpret_cast<const uint8_t*>(winner_key.data()), winner_key.size()));
+
+  // Each miner reads its own result.
+  for (size_t i = 0; i < miners.size(); ++i) {
+    v1::GetMyResultsRequest request;
+    request.set_task_id(task_id);
+    v1::GetMyResultsResponse results;
+    ASSERT_TRUE(client.stub().GetMyResults(client.Context(&miners[i]).get(), request, &results).ok());
+    ASSERT_EQ(results.results_size(), 1);
+    EXPECT_EQ(results.results(0).receipt_id(), receipts[i]);
+    EXPECT_EQ(results.results(0).status(), v1::SUBMISSION_STATUS_SCORED);
+    EXPECT_EQ(results.results(0).points(), miners[i].key.public_key().ToHex() == winner ? 3 : 0);
+  }
+
+  // The weights count the task: written to weights.json, summing to 1, the winner first.
+  const nlohmann::json published = PublishedWeights();
+  ASSERT_FALSE(published.empty()) << Log();
+  double sum = 0, winner_weight = 0, highest = 0;
+  for (const nlohmann::json& entry : published["weights"]) {
+    const double weight = entry["weight"];
+    sum += weight;
+    highest = std::max(highest, weight);
+    if (entry["miner"] == winner) winner_weight = weight;
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-12) << published.dump();
+  EXPECT_GT(winner_weight, 0);
+  EXPECT_EQ(winner_weight, highest) << published.dump();
+  validator->Signal(SIGTERM);
+  EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
+}
+
 TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAndAKillDuringEvaluationChangesNoScore) {
   testing::ProcessResult init = testing::RunProcess(
       {GRADIENTS_CLI_PATH, "init-model", "--preset", "tiny", "--out", (dir_ / "tiny").string(), "--tokenizer",
@@ -385,7 +533,7 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
                     ->CreateTask({.id = "t1", .type = "instruct", .model_hash = model.hash,
                                   .dataset_hash = dataset.hash,
                                   .columns_json = R"({"instruction": "instruction", "output": "output"})",
-                                  .minutes = 10, .pool_size = 3, .created_at_ms = opened_at,
+                                  .duration_s = 600, .pool_size = 3, .created_at_ms = opened_at,
                                   .updated_at_ms = opened_at})
                     .ok());
     ASSERT_TRUE(PrepareTask(*data.store, *data.blobs, "t1", opened_at, 60'000).ok());
@@ -436,15 +584,7 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
   for (const EvaluationRecord& evaluation : after_kill) {
     if (evaluation.rank == 1) winner = evaluation.miner;
   }
-  nlohmann::json published;
-  for (int i = 0; i < 200 && published.empty(); ++i) {
-    Result<std::string> file = ReadFileToString(dir_ / "data" / "weights.json", 1 << 20);
-    if (file.ok()) {
-      nlohmann::json json = nlohmann::json::parse(*file);
-      if (!json["weights"].empty()) published = json;
-    }
-    if (published.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const nlohmann::json published = PublishedWeights();
   ASSERT_FALSE(published.empty()) << Log();
   ASSERT_EQ(published["weights"].size(), 1u);
   EXPECT_EQ(published["weights"][0]["miner"], winner);

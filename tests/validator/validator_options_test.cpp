@@ -31,5 +31,39 @@ TEST(ValidatorOptions, EveryProblemIsReportedWithItsField) {
   }
 }
 
+TEST(ValidatorOptions, TaskDurationsComeInMinutesOrSecondsWithinTheTasksLimits) {
+  auto parse = [](const nlohmann::json& tasks, const nlohmann::json& durations) {
+    nlohmann::json pattern = {{"model", "m"}, {"dataset", "d"}};
+    pattern.update(durations);
+    return ParseConfig<ValidatorOptions>({{"data_dir", "/tmp/v"},
+                                          {"auth", {{"validator_id", "v"}}},
+                                          {"tasks", tasks},
+                                          {"scheduler", {{"tasks_in_flight", 1}, {"pool", {pattern}}}}},
+                                         "validator");
+  };
+  Result<ValidatorOptions> testnet = parse({{"min_duration_seconds", 30}}, {{"seconds", {45, 90}}});
+  ASSERT_TRUE(testnet.ok()) << testnet.status().ToString();
+  EXPECT_EQ(testnet->tasks.min_duration_s, 30);
+  EXPECT_EQ(testnet->scheduler.pool.at(0).durations_s, (std::vector<int64_t>{45, 90}));
+  Result<ValidatorOptions> hours = parse(nlohmann::json::object(), {{"minutes", {60, 180}}});
+  ASSERT_TRUE(hours.ok()) << hours.status().ToString();
+  EXPECT_EQ(hours->scheduler.pool.at(0).durations_s, (std::vector<int64_t>{3600, 10800}));
+
+  struct Case {
+    nlohmann::json tasks, durations;
+    const char* expected;
+  };
+  for (const Case& bad : std::vector<Case>{
+           {nlohmann::json::object(), {{"seconds", {45}}}, "validator.scheduler: every pool template's durations"},
+           {nlohmann::json::object(), {{"minutes", {60}}, {"seconds", {60}}}, "validator.scheduler.pool[0].seconds: "},
+           {nlohmann::json::object(), {{"minutes", {0}}}, "validator.scheduler.pool[0].minutes: each between 1"},
+           {{{"min_duration_seconds", 0}}, {{"minutes", {60}}}, "validator.tasks.min_duration_seconds: must be"},
+           {{{"max_duration_seconds", 604801}}, {{"minutes", {60}}}, "validator.tasks.max_duration_seconds: must be"}}) {
+    Result<ValidatorOptions> options = parse(bad.tasks, bad.durations);
+    ASSERT_FALSE(options.ok()) << bad.expected;
+    EXPECT_NE(options.status().message().find(bad.expected), std::string::npos) << options.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace gradients

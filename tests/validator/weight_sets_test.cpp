@@ -29,7 +29,7 @@ class WeightSets : public ::testing::Test {
   void ScoredTask(const std::string& id, int64_t minutes, int64_t scored_at_ms,
                   const std::vector<std::pair<std::string, double>>& points) {
     ASSERT_TRUE(store_->CreateTask({.id = id, .type = "instruct", .model_hash = "m", .dataset_hash = "d",
-                                    .columns_json = "{}", .minutes = minutes, .pool_size = 8, .created_at_ms = 1,
+                                    .columns_json = "{}", .duration_s = minutes * 60, .pool_size = 8, .created_at_ms = 1,
                                     .updated_at_ms = 1})
                     .ok());
     ASSERT_TRUE(store_->TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", 2).ok());
