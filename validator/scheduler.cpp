@@ -49,8 +49,30 @@ bool DurationsWithin(const SchedulerOptions& options, const TaskLimits& limits) 
   });
 }
 
+Status TaskScheduler::ReviewLastTasks(Store& store, int64_t now_ms) {
+  for (size_t index = 0; index < last_task_.size(); ++index) {
+    if (last_task_[index].empty()) continue;
+    Result<std::vector<TaskEvent>> history = store.TaskHistory(last_task_[index]);
+    if (!history.ok()) return history.status();
+    if (history->empty()) continue;
+    const TaskEvent& latest = history->back();
+    if (latest.to == TaskStatus::kPending || latest.to == TaskStatus::kPreparing) continue;  // not decided yet
+    if (latest.to == TaskStatus::kFailed && latest.from == TaskStatus::kPreparing) {
+      rest_until_ms_[index] = now_ms + next_rest_ms_[index];
+      GetLogger("validator")->error("scheduler.pool[{}]: task {} failed in preparation ({}); the template rests {} s",
+                                    index, last_task_[index], latest.reason, next_rest_ms_[index] / 1000);
+      next_rest_ms_[index] = std::min(2 * next_rest_ms_[index], kLongestRestMs);
+    } else {
+      next_rest_ms_[index] = kFirstRestMs;  // it was prepared: the template works
+    }
+    last_task_[index].clear();
+  }
+  return Status::Ok();
+}
+
 Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, int64_t now_ms) {
   if (options_.tasks_in_flight == 0 || options_.pool.empty()) return int64_t{0};
+  GRADIENTS_RETURN_IF_ERROR(ReviewLastTasks(store, now_ms));
   Result<std::map<std::string, int64_t>> counts = store.CountTasksByStatus();
   if (!counts.ok()) return counts.status();
   int64_t in_flight = 0;
@@ -65,6 +87,10 @@ Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, in
     const size_t index = next_template_;
     next_template_ = (next_template_ + 1) % options_.pool.size();
     const TaskTemplate& pattern = options_.pool[index];
+    if (now_ms < rest_until_ms_[index]) {
+      ++failures;  // resting: the others may still fill the pool
+      continue;
+    }
     const int64_t duration_s = pattern.durations_s[next_duration_[index] % pattern.durations_s.size()];
     const std::string where = "scheduler.pool[" + std::to_string(index) + "]";
     Result<DatasetFormat> format = ParseDatasetFormat(pattern.type);
@@ -94,6 +120,7 @@ Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, in
     failures = 0;
     ++created;
     ++next_duration_[index];
+    last_task_[index] = task->id;
     GetLogger("validator")->info("task {}: scheduled ({} on {}, {} s)", task->id, pattern.type, pattern.model,
                                  duration_s);
   }

@@ -44,13 +44,25 @@ class TaskScheduler {
   // Creates tasks until `tasks_in_flight` are pending, preparing, offering, training or
   // evaluating; returns how many it created. A template that cannot be created (its model was
   // never registered, say) is an error naming it: the operator's config is wrong.
+  // A template whose last task failed in preparation (its dataset lacks a mapped column, say) is
+  // rested, a minute at first and twice as long after each further failure up to an hour, so that
+  // a mistake in the config does not fill the database with failed tasks.
   Result<int64_t> FillPool(Store& store, const BlobStore& blobs, int64_t now_ms);
 
+  static constexpr int64_t kFirstRestMs = 60'000;
+  static constexpr int64_t kLongestRestMs = 3'600'000;
+
  private:
+  // Looks at each template's last task: one that failed in preparation rests its template.
+  Status ReviewLastTasks(Store& store, int64_t now_ms);
+
   const SchedulerOptions options_;
   const TaskLimits limits_;
   size_t next_template_ = 0;
   std::vector<size_t> next_duration_ = std::vector<size_t>(options_.pool.size(), 0);
+  std::vector<std::string> last_task_ = std::vector<std::string>(options_.pool.size());
+  std::vector<int64_t> rest_until_ms_ = std::vector<int64_t>(options_.pool.size(), 0);
+  std::vector<int64_t> next_rest_ms_ = std::vector<int64_t>(options_.pool.size(), kFirstRestMs);
 };
 
 }  // namespace gradients

@@ -691,11 +691,58 @@ Result<std::optional<ClaimRecord>> SqliteStore::FindClaim(std::string_view task_
   return std::optional<ClaimRecord>(ReadClaim(*select));
 }
 
+struct SqliteStore::PendingClaim {
+  std::string_view task_id, miner, nonce;
+  int64_t now_ms = 0;
+  std::optional<Result<ClaimRecord>> result{};  // written by whoever commits the batch...
+  bool done = false;                             // ...and then this, under claim_queue_mutex_
+};
+
 Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
                                            int64_t now_ms) {
+  PendingClaim mine{.task_id = task_id, .miner = miner, .nonce = nonce, .now_ms = now_ms};
+  std::unique_lock queue_lock(claim_queue_mutex_);
+  claim_queue_.push_back(&mine);
+  // Another caller's commit is under way: it takes this claim in its next batch, or leaves the
+  // next batch to this caller.
+  while (committing_claims_ && !mine.done) claims_committed_.wait(queue_lock);
+  if (mine.done) return std::move(*mine.result);
+  committing_claims_ = true;
+  std::vector<PendingClaim*> batch;
+  batch.swap(claim_queue_);
+  queue_lock.unlock();
+  CommitClaims(batch);
+  queue_lock.lock();
+  for (PendingClaim* claim : batch) claim->done = true;
+  committing_claims_ = false;
+  claims_committed_.notify_all();
+  return std::move(*mine.result);
+}
+
+void SqliteStore::CommitClaims(const std::vector<PendingClaim*>& batch) {
   std::lock_guard lock(mutex_);
+  const auto fail_all = [&](const Status& status) {
+    for (PendingClaim* claim : batch) {
+      if (!claim->result || claim->result->ok()) claim->result = status;
+    }
+  };
   Result<SqliteDatabase::Transaction> transaction = db_->Begin();
-  if (!transaction.ok()) return transaction.status();
+  if (!transaction.ok()) return fail_all(transaction.status());
+  // In arrival order, each seeing the ones before it (a pool fills up inside a batch as it would
+  // one claim at a time); a claim that fails leaves nothing behind.
+  for (PendingClaim* claim : batch) {
+    if (Status savepoint = db_->Execute("SAVEPOINT claim"); !savepoint.ok()) return fail_all(savepoint);
+    claim->result = ClaimInTransaction(claim->task_id, claim->miner, claim->nonce, claim->now_ms);
+    if (!claim->result->ok()) {
+      if (Status undone = db_->Execute("ROLLBACK TO claim"); !undone.ok()) return fail_all(undone);
+    }
+    if (Status released = db_->Execute("RELEASE claim"); !released.ok()) return fail_all(released);
+  }
+  if (Status committed = transaction->Commit(); !committed.ok()) fail_all(committed);
+}
+
+Result<ClaimRecord> SqliteStore::ClaimInTransaction(std::string_view task_id, std::string_view miner,
+                                                    std::string_view nonce, int64_t now_ms) {
   Result<std::optional<ClaimRecord>> existing = FindClaim(task_id, miner);
   if (!existing.ok()) return existing.status();
   if (*existing) return **existing;  // idempotent: a miner that restarts loses nothing
@@ -731,7 +778,6 @@ Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string
                                   .Run());
     GRADIENTS_RETURN_IF_ERROR(RecordEvent(task_id, TaskStatus::kOffering, TaskStatus::kTraining, "the pool is full", now_ms));
   }
-  GRADIENTS_RETURN_IF_ERROR(transaction->Commit());
   return ClaimRecord{.task_id = std::string(task_id), .miner = std::string(miner), .nonce = std::string(nonce),
                      .claimed_at_ms = now_ms, .uploads = 0, .progress = {}, .progress_at_ms = 0,
                      .sequence = sequence};
@@ -904,7 +950,11 @@ Status SqliteStore::RecordSubmission(const SubmissionRecord& submission, int64_t
       "INSERT INTO submissions (" + std::string(kSubmissionColumns) +
       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (task_id, miner) DO UPDATE SET receipt_id = excluded.receipt_id, "
       "manifest_json = excluded.manifest_json, manifest_digest = excluded.manifest_digest, "
-      "file_blobs = excluded.file_blobs, received_at_ms = excluded.received_at_ms");
+      "file_blobs = excluded.file_blobs, "
+      // The same checkpoint sent again keeps the time it first arrived: duplicates are decided by
+      // that time, and a copy must not win by waiting for the original to be re-sent.
+      "received_at_ms = CASE WHEN submissions.manifest_digest = excluded.manifest_digest "
+      "THEN submissions.received_at_ms ELSE excluded.received_at_ms END");
   if (!upsert.ok()) return upsert.status();
   GRADIENTS_RETURN_IF_ERROR(upsert->Bind(1, submission.task_id)
                                 .Bind(2, submission.miner)

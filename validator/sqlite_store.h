@@ -3,9 +3,11 @@
 // forward on open.
 #pragma once
 
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,12 @@ class SqliteStore final : public Store {
   explicit SqliteStore(std::unique_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
   Result<std::vector<ModelFile>> ModelFiles(std::string_view hash);
   Result<std::optional<ClaimRecord>> FindClaim(std::string_view task_id, std::string_view miner);
+  // One claim inside the caller's transaction (mutex_ held).
+  Result<ClaimRecord> ClaimInTransaction(std::string_view task_id, std::string_view miner, std::string_view nonce,
+                                         int64_t now_ms);
+  struct PendingClaim;
+  // Runs `batch` in one transaction, each claim under its own savepoint, and sets every result.
+  void CommitClaims(const std::vector<PendingClaim*>& batch);
   Status DeletePartialUploadLocked(std::string_view task_id, std::string_view miner);
   // A "SELECT key, COUNT(*) ... GROUP BY key" as key -> count.
   Result<std::map<std::string, int64_t>> CountGroups(std::string_view sql);
@@ -88,6 +96,13 @@ class SqliteStore final : public Store {
 
   std::mutex mutex_;  // one connection, one caller at a time
   std::unique_ptr<SqliteDatabase> db_;
+  // Group commit of claims: offers go out in waves, so claims arrive in bursts, and each durable
+  // commit waits for the disk (an fsync of the WAL). Claims that arrive while one commit is under
+  // way queue here and the next caller commits all of them at once.
+  std::mutex claim_queue_mutex_;
+  std::condition_variable claims_committed_;
+  std::vector<PendingClaim*> claim_queue_;
+  bool committing_claims_ = false;
 };
 
 }  // namespace gradients

@@ -276,6 +276,21 @@ TEST_F(ClaimedTask, AReuploadBeforeTheDeadlineReplacesTheEarlierOneAndNoneIsTake
   EXPECT_EQ(store_->GetSubmission("t1", second.key.public_key().ToHex()).status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(ClaimedTask, TheSameCheckpointSentAgainKeepsTheTimeItFirstArrived) {
+  const std::string miner = honest_.key.public_key().ToHex();
+  const Checkpoint checkpoint = LoraCheckpoint(1000, 'a');
+  v1::UploadReceipt receipt;
+  ASSERT_TRUE(Upload(honest_, HonestUpload(honest_, "t1", checkpoint), &receipt).ok());
+  const int64_t first_arrival = store_->GetSubmission("t1", miner)->received_at_ms;
+  now_ms_ += 5000;
+  ASSERT_TRUE(Upload(honest_, HonestUpload(honest_, "t1", checkpoint), &receipt).ok());
+  EXPECT_EQ(store_->GetSubmission("t1", miner)->received_at_ms, first_arrival);
+  // Another checkpoint is a new submission, with its own time.
+  now_ms_ += 5000;
+  ASSERT_TRUE(Upload(honest_, HonestUpload(honest_, "t1", LoraCheckpoint(1000, 'b')), &receipt).ok());
+  EXPECT_EQ(store_->GetSubmission("t1", miner)->received_at_ms, first_arrival + 10'000);
+}
+
 // One hostile upload: what it sends and the refusal it must get.
 struct HostileCase {
   std::string name;

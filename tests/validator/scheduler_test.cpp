@@ -71,5 +71,40 @@ TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingItAndHoldsUpNoOther
   EXPECT_EQ(Tasks().size(), 2u);
 }
 
+TEST_F(Scheduler, ATemplateWhoseTaskFailsInPreparationRestsLongerEachTime) {
+  TaskScheduler scheduler({.tasks_in_flight = 1,
+                           .pool = {{.type = "instruct", .model = "llama", .dataset = "qa",
+                                     .columns = "instruction=q,output=a", .durations_s = {600}}}},
+                          TaskLimits{});
+  const auto fail_in_preparation = [&](int64_t at_ms) {
+    const std::string id = Tasks().back().id;
+    ASSERT_TRUE(data_.store->TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", at_ms).ok());
+    ASSERT_TRUE(data_.store->TransitionTask(id, TaskStatus::kPreparing, TaskStatus::kFailed, "no rows", at_ms).ok());
+  };
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 1000), 1);
+  fail_in_preparation(1500);
+  // Rests a minute from when the failure is seen...
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 2000), 0);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 2000 + TaskScheduler::kFirstRestMs - 1), 0);
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 2000 + TaskScheduler::kFirstRestMs), 1);
+  // ...then two after a second failure.
+  fail_in_preparation(70'000);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 100'000), 0);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 100'000 + 2 * TaskScheduler::kFirstRestMs - 1), 0);
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 100'000 + 2 * TaskScheduler::kFirstRestMs), 1);
+  EXPECT_EQ(Tasks().size(), 3u);
+
+  // A task that was prepared shows the template works: the next failure rests it a minute again.
+  const std::string prepared = Tasks().back().id;
+  ASSERT_TRUE(data_.store->TransitionTask(prepared, TaskStatus::kPending, TaskStatus::kPreparing, "", 300'000).ok());
+  ASSERT_TRUE(data_.store->OpenOffers(prepared, 10'000'000, 400'000, "", 300'000).ok());
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 310'000), 0);  // in flight
+  ASSERT_TRUE(data_.store->TransitionTask(prepared, TaskStatus::kOffering, TaskStatus::kFailed, "cancelled", 320'000).ok());
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 330'000), 1);  // no rest after a failure elsewhere
+  fail_in_preparation(340'000);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 350'000), 0);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 350'000 + TaskScheduler::kFirstRestMs), 1);
+}
+
 }  // namespace
 }  // namespace gradients

@@ -7,6 +7,9 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -122,6 +125,7 @@ TEST(SqliteStore, MigratesADatabaseOfTheFirstSchemaKeepingItsRows) {
   ASSERT_TRUE(task.ok()) << task.status().ToString();
   EXPECT_EQ(task->status, TaskStatus::kOffering);
   EXPECT_EQ(task->split_seed, "5eed");  // a task keeps the seed it was prepared with
+  EXPECT_EQ(task->duration_s, 3600);  // 60 minutes
   EXPECT_EQ(store->GetDataset("d")->split_seed.size(), 64u);  // an old dataset gets a secret seed
   EXPECT_EQ(task->train_blob, "");
   EXPECT_EQ(task->test_rows, 0);
@@ -258,6 +262,70 @@ TEST(SqliteStore, OfRacingTransitionsExactlyOneWins) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(wins, 1);
   EXPECT_EQ(store->TaskHistory("t1")->size(), 2u);
+}
+
+TEST(SqliteStore, ClaimsArrivingTogetherEachGetTheOutcomeTheyWouldGetOneByOne) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenWithModelAndDataset(dir / "state.db");
+  for (const char* id : {"t1", "t2"}) {
+    ASSERT_TRUE(store->CreateTask(Task(id)).ok());
+    ASSERT_TRUE(store->TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", 2100).ok());
+    ASSERT_TRUE(store->OpenOffers(id, 10'000'000, 9'000'000, "", 2200).ok());
+  }
+  // 24 threads at once: 8 miners on each task of pool 3, 4 claims on a task that does not exist
+  // and 4 repeats of a claim (a miner that retries). Committed in batches, each claim still sees
+  // those before it.
+  std::mutex mutex;
+  std::map<std::string, std::vector<Result<ClaimRecord>>> outcomes;
+  std::vector<std::thread> threads;
+  const auto claim = [&](std::string task, std::string miner) {
+    threads.emplace_back([&, task, miner] {
+      Result<ClaimRecord> result = store->ClaimTask(task, miner, "nonce-" + miner, 3000);
+      std::lock_guard lock(mutex);
+      outcomes[task].push_back(std::move(result));
+    });
+  };
+  for (int i = 0; i < 8; ++i) {
+    claim("t1", "a" + std::to_string(i));
+    claim("t2", "b" + std::to_string(i));
+  }
+  for (int i = 0; i < 4; ++i) {
+    claim("t3", "c" + std::to_string(i));
+    claim("t1", "a0");
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  for (const char* id : {"t1", "t2"}) {
+    std::set<std::string> claimed;
+    for (const Result<ClaimRecord>& outcome : outcomes[id]) {
+      if (outcome.ok()) {
+        claimed.insert(outcome->miner);
+      } else {  // the pool filled, and the task went on to training
+        EXPECT_EQ(outcome.status().message(), std::string("task ") + id + " is training: its offers are closed");
+      }
+    }
+    EXPECT_EQ(claimed.size(), 3u) << id;
+    std::vector<ClaimRecord> stored = *store->ListClaims(id);
+    ASSERT_EQ(stored.size(), 3u) << id;
+    for (const ClaimRecord& record : stored) EXPECT_TRUE(claimed.contains(record.miner)) << record.miner;
+    EXPECT_EQ(store->GetTask(id)->status, TaskStatus::kTraining);
+    EXPECT_EQ(store->TaskHistory(id)->back().reason, "the pool is full");
+  }
+  // a0's repeats got its claim when it had one, or the closed offers when it never did.
+  const bool a0_claimed = store->GetClaim("t1", "a0").ok();
+  int a0_answers = 0;
+  for (const Result<ClaimRecord>& outcome : outcomes["t1"]) {
+    if (outcome.ok() && outcome->miner == "a0") ++a0_answers;
+  }
+  EXPECT_EQ(a0_answers, a0_claimed ? 5 : 0);
+  ASSERT_EQ(outcomes["t3"].size(), 4u);
+  for (const Result<ClaimRecord>& outcome : outcomes["t3"]) EXPECT_EQ(outcome.status().code(), StatusCode::kNotFound);
+
+  // Everything acknowledged is in the file.
+  store.reset();
+  std::unique_ptr<SqliteStore> reopened = *SqliteStore::Open(dir / "state.db");
+  EXPECT_EQ(reopened->ListClaims("t1")->size(), 3u);
+  EXPECT_EQ(reopened->ListClaims("t2")->size(), 3u);
 }
 
 }  // namespace
