@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <thread>
 
 #include "common/durable_file.h"
 #include "common/hex.h"
@@ -35,6 +38,62 @@ struct UploadStream::PartFile {
     declared.Update(data);
     if (blob) blob->Update(data);
   }
+};
+
+// Hashes the chunks of one stream on a thread of its own: receiving a chunk (the network, the
+// message, the write) and hashing the one before (BLAKE2b, about 0.8 GB/s on one core) then run
+// side by side instead of one after the other. At most kMaxQueuedBytes wait to be hashed.
+class UploadStream::Hashing {
+ public:
+  static constexpr size_t kMaxQueuedBytes = 4 << 20;
+
+  explicit Hashing(std::vector<PartFile>& files) : files_(files), thread_([this] { Run(); }) {}
+  ~Hashing() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;  // what is still queued is not needed: a resume hashes the stored part again
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  void Add(size_t file_index, std::string data) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return queued_bytes_ < kMaxQueuedBytes; });
+    queued_bytes_ += data.size();
+    queue_.emplace_back(file_index, std::move(data));
+    changed_.notify_all();
+  }
+  // Returns once every chunk added so far is in its file's digests.
+  void Drain() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      auto [file_index, data] = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      files_[file_index].Update(data);
+      lock.lock();
+      busy_ = false;
+      queued_bytes_ -= data.size();
+      changed_.notify_all();
+    }
+  }
+
+  std::vector<PartFile>& files_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::pair<size_t, std::string>> queue_;
+  size_t queued_bytes_ = 0;
+  bool busy_ = false, stopping_ = false;
+  std::thread thread_;  // last: starts once the members above exist
 };
 
 Result<std::unique_ptr<CheckpointUploads>> CheckpointUploads::Open(Store& store, const BlobStore& blobs,
@@ -147,6 +206,7 @@ Result<std::unique_ptr<UploadStream>> CheckpointUploads::Begin(const PublicKey& 
   }
   GRADIENTS_RETURN_IF_ERROR(SyncDirectory(stream->dir_));
   GRADIENTS_RETURN_IF_ERROR(store_.SavePartialUpload(stream->upload_));
+  stream->hashing_ = std::make_unique<UploadStream::Hashing>(stream->files_);
   stream->done_ = false;
   return stream;
 }
@@ -221,7 +281,7 @@ Status UploadStream::Sync() {
   return owner_.store_.SavePartialUpload(upload_);
 }
 
-Status UploadStream::Append(uint32_t file_index, uint64_t offset, std::string_view data) {
+Status UploadStream::Append(uint32_t file_index, uint64_t offset, std::string data) {
   if (done_) return Status::FailedPrecondition("the upload is closed");
   if (file_index >= files_.size()) {
     return Status::InvalidArgument("chunk: file_index " + std::to_string(file_index) + " is not in the manifest (" +
@@ -253,12 +313,12 @@ Status UploadStream::Append(uint32_t file_index, uint64_t offset, std::string_vi
     }
     written += static_cast<size_t>(n);
   }
-  file.Update(data);
   file.offset += data.size();
   file.unsynced = true;
   bytes_received_ += data.size();
   owner_.bytes_received_ += data.size();
   unsynced_bytes_ += data.size();
+  hashing_->Add(file_index, std::move(data));
   if (unsynced_bytes_ >= owner_.options_.sync_interval_bytes) return Sync();
   return Status::Ok();
 }
@@ -308,6 +368,7 @@ Result<SubmissionRecord> UploadStream::Finish(const SignedEnvelope& envelope) {
                                      std::to_string(manifest.files[i].size_bytes) + " bytes; resume it");
     }
   }
+  hashing_->Drain();
   std::vector<std::string> blobs;
   for (size_t i = 0; i < files_.size(); ++i) {
     const Digest digest = files_[i].declared.Finish();

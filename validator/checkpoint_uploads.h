@@ -57,7 +57,9 @@ class UploadStream {
   // The next bytes of manifest file `file_index`. InvalidArgument for an unknown file or an offset
   // other than the bytes stored so far; ResourceExhausted for a chunk over the limit; OutOfRange
   // past the file's size.
-  Status Append(uint32_t file_index, uint64_t offset, std::string_view data);
+  // The bytes are written at once and hashed on a thread of the stream's own while the next chunk
+  // arrives.
+  Status Append(uint32_t file_index, uint64_t offset, std::string data);
   // Verifies and stores the checkpoint; the returned record is durable. InvalidArgument for a file
   // not complete or whose digest differs (the bytes are discarded: a resume cannot mend them);
   // Unauthenticated for an envelope that is not this miner's signature over this upload (the bytes
@@ -69,6 +71,7 @@ class UploadStream {
  private:
   friend class CheckpointUploads;
   struct PartFile;
+  class Hashing;
   UploadStream(CheckpointUploads& owner, std::string key, PartialUpload upload, std::vector<uint8_t> claim_nonce,
                std::filesystem::path dir);
   // fsyncs the part files and records their offsets.
@@ -84,6 +87,7 @@ class UploadStream {
   std::vector<uint8_t> claim_nonce_;
   std::filesystem::path dir_;
   std::vector<PartFile> files_;
+  std::unique_ptr<Hashing> hashing_;  // updates files_' digests; started once files_ is complete
   int open_fd_ = -1;
   size_t open_index_ = 0;
   uint64_t bytes_received_ = 0, unsynced_bytes_ = 0;

@@ -427,7 +427,8 @@ grpc::Status MinerGatewayService::UploadCheckpoint(grpc::ServerContext* context,
   while (reader->Read(&message)) {
     if (message.has_chunk()) {
       const v1::FileChunk& chunk = message.chunk();
-      Status appended = (*stream)->Append(chunk.file_index(), chunk.offset(), chunk.data());
+      Status appended = (*stream)->Append(chunk.file_index(), chunk.offset(),
+                                          std::move(*message.mutable_chunk()->mutable_data()));
       if (!appended.ok()) return Reply(appended);  // what arrived before stays for a resume
       continue;
     }
