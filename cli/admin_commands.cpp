@@ -154,14 +154,14 @@ int RunTaskCreate(const TaskCreateArgs& args, std::ostream& out, std::ostream& e
   }
   Result<ColumnMapping> columns = ParseColumnMapping(args.columns, *format);
   if (!columns.ok()) return Fail(err, "task create", columns.status().WithContext("--columns"));
-  if (args.minutes < 0 || args.minutes > 100000 || args.seconds < 0 || args.seconds > 6'000'000 || args.max_tokens < 0) {
+  if (args.minutes < 0 || args.minutes > 100000 || args.seconds < -1 || args.seconds > 6'000'000 || args.max_tokens < 0) {
     return Fail(err, "task create", Status::InvalidArgument("--minutes, --seconds and --max-tokens: not negative"));
   }
   request.set_type(type);
   request.set_base_model(args.model);
   request.set_dataset(args.dataset);
   request.mutable_column_mapping()->mutable_columns()->insert(columns->columns.begin(), columns->columns.end());
-  request.set_duration_seconds(static_cast<uint32_t>(args.seconds > 0 ? args.seconds : args.minutes * 60));
+  request.set_duration_seconds(static_cast<uint32_t>(args.seconds >= 0 ? args.seconds : args.minutes * 60));
   request.set_min_pool_size(pool->first);
   request.set_max_pool_size(pool->second);
   if (args.max_tokens > 0) request.set_max_training_tokens(static_cast<uint64_t>(args.max_tokens));

@@ -34,7 +34,7 @@ struct TaskCreateArgs {
   std::string dataset;  // a registered dataset's name, or a .jsonl/.csv file on the validator's host
   std::string columns;  // "instruction=q,output=a"; roles not mapped read their own name
   int64_t minutes = 60;
-  int64_t seconds = 0;  // when set, the training time instead of minutes (short tasks on a testnet)
+  int64_t seconds = -1;  // when given (>= 0), the training time instead of minutes (short tasks on a testnet)
   std::string pool = "1..8";  // "MIN..MAX", or one number for both
   int64_t max_tokens = 0;
   std::string request_id;  // empty: a random one, printed on stderr

@@ -313,6 +313,9 @@ Status UploadStream::Append(uint32_t file_index, uint64_t offset, std::string da
     }
     written += static_cast<size_t>(n);
   }
+  // Starts writing these pages to the disk now, so that the next sync finds little left to do
+  // instead of stalling the stream on everything since the last one.
+  (void)sync_file_range(*fd, static_cast<off_t>(file.offset), static_cast<off_t>(data.size()), SYNC_FILE_RANGE_WRITE);
   file.offset += data.size();
   file.unsynced = true;
   bytes_received_ += data.size();
@@ -402,11 +405,12 @@ Result<SubmissionRecord> UploadStream::Finish(const SignedEnvelope& envelope) {
   SubmissionRecord submission{.task_id = upload_.task_id, .miner = upload_.miner, .receipt_id = "r-" + ToHex(receipt),
                               .manifest = manifest, .manifest_digest = ToHex(manifest_digest),
                               .file_blobs = std::move(blobs), .received_at_ms = owner_.now_ms_()};
-  Status recorded = owner_.store_.RecordSubmission(submission, submission.received_at_ms);
+  Result<int64_t> recorded = owner_.store_.RecordSubmission(submission, submission.received_at_ms);
   if (!recorded.ok()) {
     Discard();
-    return recorded;
+    return recorded.status();
   }
+  submission.received_at_ms = *recorded;  // the receipt tells the time that counts
   if (Status status = RemoveTree(dir_); !status.ok()) GetLogger("uploads")->warn("{}", status.ToString());
   ++owner_.uploads_verified_;
   return submission;

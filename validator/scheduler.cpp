@@ -1,6 +1,7 @@
 #include "validator/scheduler.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "common/logging.h"
 #include "trainers/dataset.h"
@@ -9,19 +10,25 @@
 namespace gradients {
 
 void ReadConfig(ConfigReader& reader, TaskTemplate& task) {
-  std::vector<int64_t> minutes, seconds;
-  reader.Optional("minutes", minutes)
-      .Optional("seconds", seconds)
-      .Check(minutes.empty() || seconds.empty(), "seconds", "give the durations in minutes or in seconds, not both")
-      .Check(std::all_of(minutes.begin(), minutes.end(), [](int64_t m) { return m >= 1 && m <= 10080; }), "minutes",
-             "each between 1 and 10080")
-      .Check(std::all_of(seconds.begin(), seconds.end(), [](int64_t s) { return s >= 1 && s <= 604'800; }), "seconds",
-             "each between 1 and 604800");
-  if (!minutes.empty()) {
+  // Either list, in minutes or in seconds; a list the config leaves out stays {kNotGiven}.
+  constexpr int64_t kNotGiven = INT64_MIN;
+  std::vector<int64_t> minutes = {kNotGiven}, seconds = {kNotGiven};
+  reader.Optional("minutes", minutes).Optional("seconds", seconds);
+  const bool has_minutes = minutes != std::vector<int64_t>{kNotGiven};
+  const bool has_seconds = seconds != std::vector<int64_t>{kNotGiven};
+  const bool minutes_valid = std::all_of(minutes.begin(), minutes.end(), [](int64_t m) { return m >= 1 && m <= 10080; });
+  const bool seconds_valid =
+      std::all_of(seconds.begin(), seconds.end(), [](int64_t s) { return s >= 1 && s <= 604'800; });
+  reader.Check(!has_minutes || !has_seconds, "seconds", "give the durations in minutes or in seconds, not both")
+      .Check(!has_minutes || !minutes.empty(), "minutes", "at least one duration")
+      .Check(!has_minutes || minutes_valid, "minutes", "each between 1 and 10080")
+      .Check(!has_seconds || !seconds.empty(), "seconds", "at least one duration")
+      .Check(!has_seconds || seconds_valid, "seconds", "each between 1 and 604800");
+  if (has_minutes && minutes_valid) {
     task.durations_s.clear();
     for (int64_t m : minutes) task.durations_s.push_back(m * 60);
   }
-  if (!seconds.empty()) task.durations_s = seconds;
+  if (has_seconds && seconds_valid) task.durations_s = seconds;
   reader.OptionalChoice("type", task.type, {"instruct", "chat", "text"})
       .Required("model", task.model)
       .Required("dataset", task.dataset)

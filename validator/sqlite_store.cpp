@@ -711,7 +711,11 @@ Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string
   std::vector<PendingClaim*> batch;
   batch.swap(claim_queue_);
   queue_lock.unlock();
-  CommitClaims(batch);
+  try {
+    CommitClaims(batch);
+  } catch (const std::exception& error) {  // out of memory, say: no waiter may be left waiting
+    for (PendingClaim* claim : batch) claim->result = Status::Internal(std::string("committing claims: ") + error.what());
+  }
   queue_lock.lock();
   for (PendingClaim* claim : batch) claim->done = true;
   committing_claims_ = false;
@@ -721,10 +725,10 @@ Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string
 
 void SqliteStore::CommitClaims(const std::vector<PendingClaim*>& batch) {
   std::lock_guard lock(mutex_);
+  // Nothing of the batch stays: every claim gets the failure, even one refused on its own (it may
+  // have been refused for a pool that claims now undone had filled).
   const auto fail_all = [&](const Status& status) {
-    for (PendingClaim* claim : batch) {
-      if (!claim->result || claim->result->ok()) claim->result = status;
-    }
+    for (PendingClaim* claim : batch) claim->result = status;
   };
   Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return fail_all(transaction.status());
@@ -925,7 +929,7 @@ Status SqliteStore::DeletePartialUpload(std::string_view task_id, std::string_vi
   return DeletePartialUploadLocked(task_id, miner);
 }
 
-Status SqliteStore::RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) {
+Result<int64_t> SqliteStore::RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) {
   if (submission.file_blobs.size() != submission.manifest.files.size()) {
     return Status::InvalidArgument("submission: one blob per manifest file");
   }
@@ -954,21 +958,27 @@ Status SqliteStore::RecordSubmission(const SubmissionRecord& submission, int64_t
       // The same checkpoint sent again keeps the time it first arrived: duplicates are decided by
       // that time, and a copy must not win by waiting for the original to be re-sent.
       "received_at_ms = CASE WHEN submissions.manifest_digest = excluded.manifest_digest "
-      "THEN submissions.received_at_ms ELSE excluded.received_at_ms END");
+      "THEN submissions.received_at_ms ELSE excluded.received_at_ms END "
+      "RETURNING received_at_ms");
   if (!upsert.ok()) return upsert.status();
-  GRADIENTS_RETURN_IF_ERROR(upsert->Bind(1, submission.task_id)
-                                .Bind(2, submission.miner)
-                                .Bind(3, submission.receipt_id)
-                                .Bind(4, ManifestToJson(submission.manifest))
-                                .Bind(5, submission.manifest_digest)
-                                .Bind(6, JoinList(submission.file_blobs))
-                                .Bind(7, submission.received_at_ms)
-                                .Run());
+  Result<bool> stored = upsert->Bind(1, submission.task_id)
+                            .Bind(2, submission.miner)
+                            .Bind(3, submission.receipt_id)
+                            .Bind(4, ManifestToJson(submission.manifest))
+                            .Bind(5, submission.manifest_digest)
+                            .Bind(6, JoinList(submission.file_blobs))
+                            .Bind(7, submission.received_at_ms)
+                            .Step();
+  if (!stored.ok()) return stored.status();
+  if (!*stored) return Status::Internal("recording a submission returned no row");
+  const int64_t received_at_ms = upsert->Integer(0);
+  GRADIENTS_RETURN_IF_ERROR(upsert->Step().status());  // finishes the statement before the commit
   GRADIENTS_RETURN_IF_ERROR(DeletePartialUploadLocked(submission.task_id, submission.miner));
   Result<SqliteStatement> count = db_->Prepare("UPDATE claims SET uploads = uploads + 1 WHERE task_id = ?1 AND miner = ?2");
   if (!count.ok()) return count.status();
   GRADIENTS_RETURN_IF_ERROR(count->Bind(1, submission.task_id).Bind(2, submission.miner).Run());
-  return transaction->Commit();
+  GRADIENTS_RETURN_IF_ERROR(transaction->Commit());
+  return received_at_ms;
 }
 
 namespace {

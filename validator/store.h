@@ -283,8 +283,9 @@ class Store {
   // Records a verified checkpoint and drops the partial upload it came from, in one transaction:
   // the miner holds a claim, the task takes uploads (offering or training) and `now_ms` is not
   // past its deadline (FailedPrecondition naming which does not hold). An earlier submission of
-  // the same miner to the task is replaced; the claim's upload count goes up.
-  virtual Status RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) = 0;
+  // the same miner to the task is replaced; the claim's upload count goes up. Returns the arrival
+  // time stored: the first one when the same checkpoint (manifest digest) was recorded before.
+  virtual Result<int64_t> RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) = 0;
   // For monitoring: tasks by status, evaluations by outcome.
   virtual Result<std::map<std::string, int64_t>> CountTasksByStatus() = 0;
   virtual Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() = 0;

@@ -41,14 +41,20 @@ constexpr size_t kMaxColumnBytes = 128;
 
 // What identifies a request: the same fields give the same digest.
 std::string Fingerprint(const NewTask& request) {
-  const nlohmann::json fields = {{"type", request.type},
+  nlohmann::json fields = {{"type", request.type},
                                  {"base_model", request.base_model},
                                  {"dataset", request.dataset},
                                  {"columns", request.columns},
-                                 {"duration_s", request.duration_s},
                                  {"min_pool_size", request.min_pool_size},
                                  {"max_pool_size", request.max_pool_size},
                                  {"max_training_tokens", request.max_training_tokens}};
+  // Whole minutes as they were written when durations were minutes: a request retried across the
+  // upgrade still finds the task it created.
+  if (request.duration_s % 60 == 0) {
+    fields["duration_minutes"] = request.duration_s / 60;
+  } else {
+    fields["duration_s"] = request.duration_s;
+  }
   return ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, fields.dump()));
 }
 

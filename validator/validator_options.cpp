@@ -188,7 +188,7 @@ void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
       .Optional("models", options.models)
       .Optional("datasets", options.datasets)
       .Check(!options.data_dir.empty(), "data_dir", "is empty")
-      .Check(DurationsWithin(options.scheduler, options.tasks), "scheduler",
+      .Check(options.scheduler.tasks_in_flight == 0 || DurationsWithin(options.scheduler, options.tasks), "scheduler",
              "every pool template's durations must lie within tasks.min_duration_seconds and "
              "tasks.max_duration_seconds");
 }

@@ -285,6 +285,7 @@ TEST_F(ClaimedTask, TheSameCheckpointSentAgainKeepsTheTimeItFirstArrived) {
   now_ms_ += 5000;
   ASSERT_TRUE(Upload(honest_, HonestUpload(honest_, "t1", checkpoint), &receipt).ok());
   EXPECT_EQ(store_->GetSubmission("t1", miner)->received_at_ms, first_arrival);
+  EXPECT_EQ(receipt.received_at().seconds() * 1000 + receipt.received_at().nanos() / 1'000'000, first_arrival);
   // Another checkpoint is a new submission, with its own time.
   now_ms_ += 5000;
   ASSERT_TRUE(Upload(honest_, HonestUpload(honest_, "t1", LoraCheckpoint(1000, 'b')), &receipt).ok());

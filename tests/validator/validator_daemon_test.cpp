@@ -414,10 +414,10 @@ TEST_F(ValidatorDaemonProcess, AFullTaskWithHonestMinersGoesFromCreateToScoresAn
     offer_contexts.push_back(client.Context(&miner, 60));
     offers.push_back(client.stub().SubscribeOffers(offer_contexts.back().get(), subscription));
   }
-  // Twelve seconds of training: shorter than the default limits allow, as this config's tasks section does.
+  // Twenty seconds of training: shorter than the default limits allow, as this config's tasks section does.
   testing::ProcessResult created = testing::RunProcess(
       {GRADIENTS_CLI_PATH, "task", "create", "--validator", admin_address, "--type", "instruct", "--model", "tiny",
-       "--dataset", "qa", "--seconds", "12", "--pool", "3..3"});
+       "--dataset", "qa", "--seconds", "20", "--pool", "3..3"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string task_id = nlohmann::json::parse(created.out)["task"]["spec"]["taskId"];
 

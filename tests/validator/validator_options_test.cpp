@@ -57,6 +57,7 @@ TEST(ValidatorOptions, TaskDurationsComeInMinutesOrSecondsWithinTheTasksLimits) 
            {nlohmann::json::object(), {{"seconds", {45}}}, "validator.scheduler: every pool template's durations"},
            {nlohmann::json::object(), {{"minutes", {60}}, {"seconds", {60}}}, "validator.scheduler.pool[0].seconds: "},
            {nlohmann::json::object(), {{"minutes", {0}}}, "validator.scheduler.pool[0].minutes: each between 1"},
+           {nlohmann::json::object(), {{"minutes", nlohmann::json::array()}}, "validator.scheduler.pool[0].minutes: at least"},
            {{{"min_duration_seconds", 0}}, {{"minutes", {60}}}, "validator.tasks.min_duration_seconds: must be"},
            {{{"max_duration_seconds", 604801}}, {{"minutes", {60}}}, "validator.tasks.max_duration_seconds: must be"}}) {
     Result<ValidatorOptions> options = parse(bad.tasks, bad.durations);
