@@ -29,6 +29,7 @@
 #include "common/protocol_envelopes.h"
 #include "gradients/v1/admin.grpc.pb.h"
 #include "gradients/v1/miner_gateway.grpc.pb.h"
+#include "proto/auth_messages.h"
 #include "proto/checkpoint_messages.h"
 
 namespace {
@@ -59,16 +60,9 @@ std::string Authenticate(v1::MinerGateway::Stub& stub, const SigningKey& key) {
   request.set_miner_public_key(Bytes(key.public_key()));
   v1::GetChallengeResponse challenge;
   if (!stub.GetChallenge(Context().get(), request, &challenge).ok()) return "";
-  const std::string& nonce = challenge.nonce();
-  gradients::SignedEnvelope proof = *gradients::SignEnvelope(
-      gradients::AuthEnvelope(challenge.validator_id(), key.public_key(),
-                              std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size())),
-      key);
-  v1::AuthenticateRequest answer;
-  (void)gradients::ToProto(proof, answer.mutable_proof());
-  answer.set_client_version("validator_bench");
+  gradients::Result<v1::AuthenticateRequest> answer = gradients::AnswerChallenge(challenge, key, "validator_bench");
   v1::AuthenticateResponse session;
-  if (!stub.Authenticate(Context().get(), answer, &session).ok()) return "";
+  if (!answer.ok() || !stub.Authenticate(Context().get(), *answer, &session).ok()) return "";
   return session.session_token();
 }
 

@@ -14,6 +14,7 @@
 #include "common/protocol_envelopes.h"
 #include "common/safetensors.h"
 #include "gradients/v1/miner_gateway.grpc.pb.h"
+#include "proto/auth_messages.h"
 #include "proto/checkpoint_messages.h"
 
 namespace gradients {
@@ -30,18 +31,9 @@ inline std::string KeyBytes(const SigningKey& key) {
 }
 // The miner's answer to a challenge, on the wire.
 inline v1::AuthenticateRequest Answer(const v1::GetChallengeResponse& challenge, const SigningKey& key) {
-  const std::string& nonce = challenge.nonce();
-  const SignedEnvelope signed_envelope =
-      *SignEnvelope(AuthEnvelope(challenge.validator_id(), key.public_key(),
-                                 std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size())),
-                    key);
-  v1::AuthenticateRequest request;
-  request.mutable_proof()->set_encoded(*EncodeEnvelopeBody(signed_envelope.body));
-  request.mutable_proof()->set_signer_public_key(KeyBytes(key));
-  request.mutable_proof()->set_signature(
-      std::string(reinterpret_cast<const char*>(signed_envelope.signature.data()), signed_envelope.signature.size()));
-  request.set_client_version("gradients-miner/test");
-  return request;
+  Result<v1::AuthenticateRequest> answer = AnswerChallenge(challenge, key, "gradients-miner/test");
+  EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+  return answer.ok() ? *answer : v1::AuthenticateRequest();
 }
 
 // A checkpoint's files and their manifest, as a miner exports them.

@@ -1,0 +1,38 @@
+#include "miner/miner_options.h"
+
+#include <gtest/gtest.h>
+
+namespace gradients {
+namespace {
+
+TEST(MinerOptions, TheExampleConfigIsValid) {
+  Result<MinerOptions> options = LoadConfigFile<MinerOptions>(
+      std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / ".." / ".." / "configs" / "miner.example.json", "miner");
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->validators.at(0).address, "validator.example.org:7400");
+  EXPECT_EQ(options->device, "cuda");
+  EXPECT_EQ(options->capacity.max_model_parameters, 8'000'000'000);
+}
+
+TEST(MinerOptions, EveryProblemIsReportedWithItsField) {
+  const nlohmann::json config = {{"validators", {{{"address", "no-port"}}, {{"tls_ca_file", "ca.pem"}}}},
+                                 {"work_dir", "/tmp/m"},
+                                 {"device", "cuda:x"},
+                                 {"capacity", {{"max_concurrent_tasks", 0}, {"task_types", {"instruct", "dpo"}}}},
+                                 {"reconnect", {{"initial_backoff_ms", 5000}, {"max_backoff_ms", 1000}}},
+                                 {"strategy", "fixed"}};
+  Result<MinerOptions> options = ParseConfig<MinerOptions>(config, "miner");
+  ASSERT_FALSE(options.ok());
+  const std::string message = options.status().message();
+  for (const char* expected :
+       {"miner.key_file: required key is missing", "miner.validators[0].address: expected host:port",
+        "miner.validators[1].address: required key is missing", "miner.device: cpu, cuda or cuda:N",
+        "miner.capacity.max_concurrent_tasks: must be between 1 and 64",
+        "miner.capacity.task_types: each one of instruct, chat or text",
+        "miner.reconnect.max_backoff_ms: must be between initial_backoff_ms", "miner.strategy: unknown key"}) {
+    EXPECT_NE(message.find(expected), std::string::npos) << expected << " in:\n" << message;
+  }
+}
+
+}  // namespace
+}  // namespace gradients
