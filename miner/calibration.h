@@ -1,0 +1,19 @@
+// The training speed the miner admits offers with (issue 6, Offers): measured on its device with
+// the trainers' probe (trainers/training_speed.h) and kept in <work_dir>/calibration.json, so that
+// a restart does not measure again. An unreadable or foreign file is measured over, not trusted.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "common/status.h"
+#include "trainers/training_speed.h"
+
+namespace gradients {
+
+// The stored speed of `device` ("cpu", "cuda", "cuda:N"), or a new measurement (stored) when there
+// is none or `remeasure` is set.
+Result<TrainingSpeed> CalibratedSpeed(const std::filesystem::path& work_dir, const std::string& device,
+                                      bool remeasure = false, const TrainingSpeedProbe& probe = {});
+
+}  // namespace gradients
