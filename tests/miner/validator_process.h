@@ -1,0 +1,86 @@
+// A real `gradients-validator` for the miner's tests, on a loopback port fixed for the test's
+// life, so that a restarted validator is found where the miner left it.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/durable_file.h"
+#include "tests/support/subprocess.h"
+
+namespace gradients {
+
+// A loopback port nothing listens on right now (the kernel's pick, released at once).
+inline int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+class ValidatorProcess {
+ public:
+  // `extra` is merged into the config (models, datasets, tasks, ...).
+  ValidatorProcess(std::filesystem::path dir, nlohmann::json extra = nlohmann::json::object())
+      : dir_(std::move(dir)), gateway_("127.0.0.1:" + std::to_string(FreePort())) {
+    config_ = {{"data_dir", (dir_ / "data").string()},
+               {"gateway", {{"listen", gateway_}}},
+               {"admin", {{"listen", "127.0.0.1:0"}}},
+               {"auth", {{"validator_id", "validator-under-test"}}}};
+    config_.update(extra);
+  }
+  void Start() {
+    std::filesystem::remove(dir_ / "data" / "ports.json");
+    std::ofstream(dir_ / "validator.json") << config_.dump();
+    process_ = std::make_unique<testing::BackgroundProcess>(
+        std::vector<std::string>{GRADIENTS_VALIDATOR_PATH, "--config", (dir_ / "validator.json").string()},
+        dir_ / "validator.log");
+    for (int i = 0; i < 600 && !std::filesystem::exists(dir_ / "data" / "ports.json"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(std::filesystem::exists(dir_ / "data" / "ports.json")) << Log();
+  }
+  void Kill() {
+    process_->Signal(SIGKILL);
+    process_->WaitFor(std::chrono::seconds(20));
+  }
+  // SIGTERM; the exit code.
+  std::optional<int> Stop() {
+    process_->Signal(SIGTERM);
+    return process_->WaitFor(std::chrono::seconds(20));
+  }
+  const std::string& gateway() const { return gateway_; }
+  std::string admin() const {
+    return "127.0.0.1:" +
+           std::to_string(nlohmann::json::parse(*ReadFileToString(dir_ / "data" / "ports.json", 4096))["admin"].get<int>());
+  }
+  std::filesystem::path database() const { return dir_ / "data" / "state.db"; }
+  std::string Log() const {
+    Result<std::string> log = ReadFileToString(dir_ / "validator.log", 1 << 20);
+    return log.ok() ? *log : "";
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::string gateway_;
+  nlohmann::json config_;
+  std::unique_ptr<testing::BackgroundProcess> process_;
+};
+
+}  // namespace gradients
