@@ -1,0 +1,134 @@
+#include "miner/blob_cache.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "common/digest.h"
+#include "common/durable_file.h"
+#include "common/hex.h"
+#include "common/utf8.h"
+#include "proto/checkpoint_messages.h"
+#include "proto/grpc_status.h"
+
+namespace gradients {
+namespace {
+
+constexpr uint64_t kMaxChunkBytes = 1 << 20;  // LIMIT_MAX_CHUNK_BYTES
+
+// Closes a descriptor when it goes out of scope.
+struct Descriptor {
+  int fd = -1;
+  ~Descriptor() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// The digest of the first `size` bytes of the part file, and those bytes' count.
+Result<Hasher> HashPrefix(int fd, uint64_t size) {
+  Hasher hasher(DigestAlgorithm::kBlake2b256);
+  std::vector<char> block(kMaxChunkBytes);
+  for (uint64_t done = 0; done < size;) {
+    const ssize_t got = pread(fd, block.data(), std::min<uint64_t>(block.size(), size - done), static_cast<off_t>(done));
+    if (got <= 0) return ErrnoStatus("reading a fetched part", got < 0 ? errno : EIO);
+    hasher.Update(std::string_view(block.data(), static_cast<size_t>(got)));
+    done += static_cast<uint64_t>(got);
+  }
+  return hasher;
+}
+
+}  // namespace
+
+Result<std::filesystem::path> BlobCache::PathOf(const v1::BlobRef& ref) const {
+  Result<std::pair<DigestAlgorithm, Digest>> digest = FromProto(ref.digest());
+  if (!digest.ok()) return digest.status();
+  if (digest->first != DigestAlgorithm::kBlake2b256) {
+    return Status::InvalidArgument("blob " + ref.file_name().substr(0, 255) + ": not named by BLAKE2b-256");
+  }
+  return dir_ / ToHex(digest->second);
+}
+
+bool BlobCache::Has(const v1::BlobRef& ref) const {
+  Result<std::filesystem::path> path = PathOf(ref);
+  std::error_code error;
+  return path.ok() && std::filesystem::file_size(*path, error) == ref.size_bytes() && !error;
+}
+
+Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, const v1::BlobRef& ref) const {
+  Result<std::filesystem::path> path = PathOf(ref);
+  if (!path.ok()) return path.status();
+  if (Has(ref)) return *path;
+  std::error_code error;
+  std::filesystem::create_directories(dir_, error);
+  if (error) return Status::Internal("creating " + dir_.string() + ": " + error.message());
+  const std::string name = "blob " + ToValidUtf8(ref.file_name().substr(0, 255));
+  const std::filesystem::path part = path->string() + ".part";
+  Descriptor file{open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
+  if (file.fd < 0) return ErrnoStatus("opening " + part.string(), errno);
+  // What an earlier fetch left: resumed from its end (a torn tail shows in the digest at the end).
+  uint64_t stored = std::min<uint64_t>(std::filesystem::file_size(part, error), ref.size_bytes());
+  if (error || ftruncate(file.fd, static_cast<off_t>(stored)) != 0) stored = 0;
+  Result<Hasher> hasher = HashPrefix(file.fd, stored);
+  if (!hasher.ok()) return hasher.status();
+
+  v1::FetchBlobRequest request;
+  *request.mutable_digest() = ref.digest();
+  request.set_offset(stored);
+  Status received = Status::Ok();
+  const grpc::Status status = connection.Call(
+      [&](grpc::ClientContext& context) {
+        std::unique_ptr<grpc::ClientReader<v1::BlobChunk>> reader = connection.stub().FetchBlob(&context, request);
+        for (v1::BlobChunk chunk; received.ok() && reader->Read(&chunk);) {
+          const std::string& data = chunk.data();
+          if (chunk.offset() != stored || data.empty() || data.size() > kMaxChunkBytes ||
+              chunk.blob_size_bytes() != ref.size_bytes() || data.size() > ref.size_bytes() - stored) {
+            received = Status::DataLoss(name + ": a chunk at offset " + std::to_string(chunk.offset()) + " of " +
+                                        std::to_string(data.size()) + " bytes does not continue the " +
+                                        std::to_string(ref.size_bytes()) + "-byte blob at " + std::to_string(stored));
+            context.TryCancel();
+            break;
+          }
+          for (size_t written = 0; written < data.size();) {
+            const ssize_t n = pwrite(file.fd, data.data() + written, data.size() - written,
+                                     static_cast<off_t>(stored + written));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+              received = ErrnoStatus("writing " + part.string(), errno);
+              context.TryCancel();
+              break;
+            }
+            written += static_cast<size_t>(n);
+          }
+          if (!received.ok()) break;
+          hasher->Update(data);
+          stored += data.size();
+          request.set_offset(stored);  // a renewed session's second attempt resumes here
+        }
+        return reader->Finish();
+      },
+      std::chrono::hours(1));
+  if (!received.ok()) {
+    if (received.code() == StatusCode::kDataLoss) std::filesystem::remove(part, error);
+    return received;
+  }
+  if (!status.ok()) {
+    if (stored == 0) std::filesystem::remove(part, error);  // otherwise the part stays for a resume
+    return FromGrpcStatus(status).WithContext(name);
+  }
+  if (stored != ref.size_bytes()) {
+    return Status::Unavailable(name + ": the stream ended at " + std::to_string(stored) + " of " +
+                               std::to_string(ref.size_bytes()) + " bytes; fetch again to resume");
+  }
+  if (ToHex(hasher->Finish()) != path->filename().string()) {
+    std::filesystem::remove(part, error);
+    return Status::DataLoss(name + ": its bytes do not match its digest; fetch again to start over");
+  }
+  if (fsync(file.fd) != 0) return ErrnoStatus("syncing " + part.string(), errno);
+  if (rename(part.c_str(), path->c_str()) != 0) return ErrnoStatus("storing " + path->string(), errno);
+  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(dir_));
+  return *path;
+}
+
+}  // namespace gradients

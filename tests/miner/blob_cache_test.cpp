@@ -1,0 +1,134 @@
+#include "miner/blob_cache.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/digest.h"
+#include "common/hex.h"
+#include "gradients/v1/admin.grpc.pb.h"
+#include "tests/miner/validator_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace gradients {
+namespace {
+
+const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";
+
+// A validator with one task of the test model, claimed by a miner: the claim's task spec names
+// what the miner may fetch.
+class BlobCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string rows;
+    for (int i = 0; i < 40; ++i) rows += "{\"instruction\": \"q" + std::to_string(i) + "\", \"output\": \"a\"}\n";
+    std::ofstream(dir_.path() / "qa.jsonl") << rows;
+    validator_ = std::make_unique<ValidatorProcess>(
+        dir_.path(), nlohmann::json{{"models", {{{"path", kModel.string()}, {"name", "llama"}}}},
+                                    {"datasets", {{{"path", (dir_.path() / "qa.jsonl").string()}, {"name", "qa"}}}}});
+    validator_->Start();
+    auto admin = v1::Admin::NewStub(grpc::CreateChannel(validator_->admin(), grpc::InsecureChannelCredentials()));
+    v1::CreateTaskRequest create;
+    create.set_type(v1::TASK_TYPE_INSTRUCT);
+    create.set_base_model("llama");
+    create.set_dataset("qa");
+    create.set_duration_seconds(600);
+    create.set_min_pool_size(1);
+    create.set_max_pool_size(1);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::CreateTaskResponse created;
+    ASSERT_TRUE(admin->CreateTask(&context, create, &created).ok());
+    connection_ = std::move(*ValidatorConnection::Open({.address = validator_->gateway(), .tls_ca_file = ""}, key_, "test"));
+    // Claimed as soon as it is offering (prepared in the background).
+    v1::RespondToOfferRequest accept;
+    accept.set_task_id(created.task().spec().task_id());
+    accept.set_decision(v1::OFFER_DECISION_ACCEPT);
+    for (int i = 0; i < 200 && !claimed_; ++i) {
+      v1::RespondToOfferResponse response;
+      claimed_ = connection_->Call([&](grpc::ClientContext& call) {
+                   return connection_->stub().RespondToOffer(&call, accept, &response);
+                 }).ok();
+      if (claimed_) task_ = response.claim().task();
+      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(claimed_) << validator_->Log();
+  }
+  void TearDown() override {
+    connection_.reset();
+    EXPECT_EQ(validator_->Stop(), 0);
+  }
+  static std::string Read(const std::filesystem::path& path) { return *ReadFileToString(path, 64 << 20); }
+
+  testing::TempDir dir_;
+  const SigningKey key_ = SigningKey::Generate();
+  std::unique_ptr<ValidatorProcess> validator_;
+  std::unique_ptr<ValidatorConnection> connection_;
+  bool claimed_ = false;
+  v1::TaskSpec task_;
+};
+
+TEST_F(BlobCacheTest, FetchesTheModelAndTheSplitVerifiedAndKeepsThemByHash) {
+  BlobCache cache(dir_.path() / "cache");
+  ASSERT_GT(task_.base_model_files_size(), 0);
+  for (const v1::BlobRef& file : task_.base_model_files()) {
+    EXPECT_FALSE(cache.Has(file));
+    Result<std::filesystem::path> fetched = cache.Fetch(*connection_, file);
+    ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+    EXPECT_EQ(Read(*fetched), Read(kModel / file.file_name())) << file.file_name();
+    EXPECT_TRUE(cache.Has(file));
+  }
+  Result<std::filesystem::path> split = cache.Fetch(*connection_, task_.training_split());
+  ASSERT_TRUE(split.ok()) << split.status().ToString();
+  const std::string rows = Read(*split);
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), static_cast<long>(task_.training_rows()));
+  // Stored: the second fetch reads nothing from the validator (it is not even asked).
+  validator_->Kill();
+  Result<std::filesystem::path> stored = cache.Fetch(*connection_, task_.training_split());
+  EXPECT_TRUE(stored.ok() && *stored == *split) << stored.status().ToString();
+  validator_->Start();
+}
+
+TEST_F(BlobCacheTest, AnInterruptedFetchResumesAndACorruptPartIsFetchedAgainFromTheStart) {
+  BlobCache cache(dir_.path() / "cache");
+  const v1::BlobRef& weights = *std::max_element(
+      task_.base_model_files().begin(), task_.base_model_files().end(),
+      [](const v1::BlobRef& a, const v1::BlobRef& b) { return a.size_bytes() < b.size_bytes(); });
+  const std::string original = Read(kModel / weights.file_name());
+  const std::filesystem::path path = *cache.PathOf(weights);
+  std::filesystem::create_directories(path.parent_path());
+
+  // A third of it arrived before the miner stopped.
+  std::ofstream(path.string() + ".part", std::ios::binary) << original.substr(0, original.size() / 3);
+  Result<std::filesystem::path> resumed = cache.Fetch(*connection_, weights);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  EXPECT_EQ(Read(*resumed), original);
+  EXPECT_FALSE(std::filesystem::exists(path.string() + ".part"));
+
+  // A part whose bytes are wrong (a torn write): the digest catches it, the part is dropped, and
+  // the next fetch starts over.
+  std::filesystem::remove(path);
+  std::string torn = original.substr(0, original.size() / 2);
+  torn[10] ^= 0x5a;
+  std::ofstream(path.string() + ".part", std::ios::binary) << torn;
+  Result<std::filesystem::path> refused = cache.Fetch(*connection_, weights);
+  EXPECT_EQ(refused.status().code(), StatusCode::kDataLoss) << refused.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(path));
+  Result<std::filesystem::path> again = cache.Fetch(*connection_, weights);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(Read(*again), original);
+}
+
+TEST_F(BlobCacheTest, ABlobNotOfTheClaimIsRefusedByTheValidatorAndNothingIsStored) {
+  BlobCache cache(dir_.path() / "cache");
+  v1::BlobRef stranger = task_.training_split();
+  const Digest digest = ComputeDigest(DigestAlgorithm::kBlake2b256, "not a blob of this task");
+  stranger.mutable_digest()->set_value(std::string(digest.begin(), digest.end()));
+  Result<std::filesystem::path> fetched = cache.Fetch(*connection_, stranger);
+  EXPECT_EQ(fetched.status().code(), StatusCode::kPermissionDenied) << fetched.status().ToString();
+  EXPECT_FALSE(cache.Has(stranger));
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() / "cache"));
+}
+
+}  // namespace
+}  // namespace gradients
