@@ -6,43 +6,26 @@
 
 #include "common/digest.h"
 #include "common/hex.h"
-#include "gradients/v1/admin.grpc.pb.h"
 #include "tests/miner/validator_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace gradients {
 namespace {
 
-const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";
+const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";  // as registered
 
 // A validator with one task of the test model, claimed by a miner: the claim's task spec names
 // what the miner may fetch.
 class BlobCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string rows;
-    for (int i = 0; i < 40; ++i) rows += "{\"instruction\": \"q" + std::to_string(i) + "\", \"output\": \"a\"}\n";
-    std::ofstream(dir_.path() / "qa.jsonl") << rows;
-    validator_ = std::make_unique<ValidatorProcess>(
-        dir_.path(), nlohmann::json{{"models", {{{"path", kModel.string()}, {"name", "llama"}}}},
-                                    {"datasets", {{{"path", (dir_.path() / "qa.jsonl").string()}, {"name", "qa"}}}}});
+    validator_ = std::make_unique<ValidatorProcess>(dir_.path(), TestModelAndDataset(dir_.path(), 40));
     validator_->Start();
-    auto admin = v1::Admin::NewStub(grpc::CreateChannel(validator_->admin(), grpc::InsecureChannelCredentials()));
-    v1::CreateTaskRequest create;
-    create.set_type(v1::TASK_TYPE_INSTRUCT);
-    create.set_base_model("llama");
-    create.set_dataset("qa");
-    create.set_duration_seconds(600);
-    create.set_min_pool_size(1);
-    create.set_max_pool_size(1);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    v1::CreateTaskResponse created;
-    ASSERT_TRUE(admin->CreateTask(&context, create, &created).ok());
+    const std::string task_id = CreateTestTask(validator_->admin(), 600);
     connection_ = std::move(*ValidatorConnection::Open({.address = validator_->gateway(), .tls_ca_file = ""}, key_, "test"));
     // Claimed as soon as it is offering (prepared in the background).
     v1::RespondToOfferRequest accept;
-    accept.set_task_id(created.task().spec().task_id());
+    accept.set_task_id(task_id);
     accept.set_decision(v1::OFFER_DECISION_ACCEPT);
     for (int i = 0; i < 200 && !claimed_; ++i) {
       v1::RespondToOfferResponse response;

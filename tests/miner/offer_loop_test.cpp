@@ -4,19 +4,15 @@
 #include <sqlite3.h>
 
 #include <atomic>
-#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
-#include "gradients/v1/admin.grpc.pb.h"
 #include "tests/miner/validator_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace gradients {
 namespace {
-
-const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";
 
 // The declines the validator recorded for `task`: "REASON: detail", read from its database.
 std::vector<std::string> Declines(const std::filesystem::path& database, const std::string& task) {
@@ -39,32 +35,10 @@ std::vector<std::string> Declines(const std::filesystem::path& database, const s
 class OfferLoopTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string rows;
-    for (int i = 0; i < 20; ++i) rows += "{\"instruction\": \"q" + std::to_string(i) + "\", \"output\": \"a\"}\n";
-    std::ofstream(dir_.path() / "qa.jsonl") << rows;
-    validator_ = std::make_unique<ValidatorProcess>(
-        dir_.path(), nlohmann::json{{"models", {{{"path", kModel.string()}, {"name", "llama"}}}},
-                                    {"datasets", {{{"path", (dir_.path() / "qa.jsonl").string()}, {"name", "qa"}}}},
-                                    {"tasks", {{"min_duration_seconds", 1}}}});
+    validator_ = std::make_unique<ValidatorProcess>(dir_.path(), TestModelAndDataset(dir_.path(), 20));
     validator_->Start();
   }
-  // A task of `seconds` for one miner, created through Admin; its id.
-  std::string CreateTask(int seconds) {
-    auto admin = v1::Admin::NewStub(grpc::CreateChannel(validator_->admin(), grpc::InsecureChannelCredentials()));
-    v1::CreateTaskRequest request;
-    request.set_type(v1::TASK_TYPE_INSTRUCT);
-    request.set_base_model("llama");
-    request.set_dataset("qa");
-    request.set_duration_seconds(static_cast<uint32_t>(seconds));
-    request.set_min_pool_size(1);
-    request.set_max_pool_size(1);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    v1::CreateTaskResponse created;
-    grpc::Status status = admin->CreateTask(&context, request, &created);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return created.task().spec().task_id();
-  }
+  std::string CreateTask(int seconds) { return CreateTestTask(validator_->admin(), seconds); }
   // Waits up to 20 s for `done`.
   static bool Eventually(const std::function<bool()>& done) {
     for (int i = 0; i < 400; ++i) {

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/durable_file.h"
+#include "gradients/v1/admin.grpc.pb.h"
 #include "tests/support/subprocess.h"
 
 namespace gradients {
@@ -32,6 +33,36 @@ inline int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   close(fd);
   return ntohs(address.sin_port);
+}
+
+// Config entries registering the test model as "llama" and `rows` instruct rows (written to
+// `dir`/qa.jsonl) as "qa", with tasks of a second or more allowed.
+inline nlohmann::json TestModelAndDataset(const std::filesystem::path& dir, int rows) {
+  std::string lines;
+  for (int i = 0; i < rows; ++i) lines += "{\"instruction\": \"q" + std::to_string(i) + "\", \"output\": \"a\"}\n";
+  std::ofstream(dir / "qa.jsonl") << lines;
+  const std::filesystem::path model = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";
+  return {{"models", {{{"path", model.string()}, {"name", "llama"}}}},
+          {"datasets", {{{"path", (dir / "qa.jsonl").string()}, {"name", "qa"}}}},
+          {"tasks", {{"min_duration_seconds", 1}}}};
+}
+
+// A task of `seconds` on "llama" and "qa" for one miner, created through Admin at `admin`; its id.
+inline std::string CreateTestTask(const std::string& admin, int seconds) {
+  auto stub = v1::Admin::NewStub(grpc::CreateChannel(admin, grpc::InsecureChannelCredentials()));
+  v1::CreateTaskRequest request;
+  request.set_type(v1::TASK_TYPE_INSTRUCT);
+  request.set_base_model("llama");
+  request.set_dataset("qa");
+  request.set_duration_seconds(static_cast<uint32_t>(seconds));
+  request.set_min_pool_size(1);
+  request.set_max_pool_size(1);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::CreateTaskResponse created;
+  grpc::Status status = stub->CreateTask(&context, request, &created);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return created.task().spec().task_id();
 }
 
 class ValidatorProcess {
