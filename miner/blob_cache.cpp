@@ -31,7 +31,8 @@ Result<Hasher> HashPrefix(int fd, uint64_t size) {
   Hasher hasher(DigestAlgorithm::kBlake2b256);
   std::vector<char> block(kMaxChunkBytes);
   for (uint64_t done = 0; done < size;) {
-    const ssize_t got = pread(fd, block.data(), std::min<uint64_t>(block.size(), size - done), static_cast<off_t>(done));
+    const ssize_t got =
+        pread(fd, block.data(), std::min<uint64_t>(block.size(), size - done), static_cast<off_t>(done));
     if (got <= 0) return ErrnoStatus("reading a fetched part", got < 0 ? errno : EIO);
     hasher.Update(std::string_view(block.data(), static_cast<size_t>(got)));
     done += static_cast<uint64_t>(got);
@@ -91,8 +92,8 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
             break;
           }
           for (size_t written = 0; written < data.size();) {
-            const ssize_t n = pwrite(file.fd, data.data() + written, data.size() - written,
-                                     static_cast<off_t>(stored + written));
+            const ssize_t n =
+                pwrite(file.fd, data.data() + written, data.size() - written, static_cast<off_t>(stored + written));
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
               received = ErrnoStatus("writing " + part.string(), errno);

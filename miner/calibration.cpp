@@ -1,6 +1,8 @@
 #include "miner/calibration.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/durable_file.h"
 #include "common/logging.h"
@@ -10,16 +12,46 @@ namespace {
 
 constexpr const char* kFile = "calibration.json";
 
-// The devices' entries of a calibration file; empty for a file that is missing or not one.
+// Entries are per device and probe: a figure measured with another probe shape is not reused.
+std::string EntryKey(const std::string& device, const TrainingSpeedProbe& probe) {
+  return device + " " + std::to_string(probe.hidden_size) + "x" + std::to_string(probe.layers) + " heads " +
+         std::to_string(probe.heads) + " ffn " + std::to_string(probe.intermediate_size) + " vocab " +
+         std::to_string(probe.vocab_size) + " rows " + std::to_string(probe.batch) + "x" +
+         std::to_string(probe.sequence);
+}
+
+// The entries of a calibration file; empty for a file that is missing or not one.
 nlohmann::json ReadEntries(const std::filesystem::path& path) {
   Result<std::string> text = ReadFileToString(path, 1 << 20);
   if (!text.ok()) return nlohmann::json::object();
-  nlohmann::json file = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (!file.is_object() || file.value("version", 0) != 1 || !file.contains("devices") || !file["devices"].is_object()) {
+  const nlohmann::json file = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  const auto version = file.is_object() ? file.find("version") : file.end();
+  const auto entries = file.is_object() ? file.find("entries") : file.end();
+  if (!file.is_object() || version == file.end() || *version != 1 || entries == file.end() || !entries->is_object()) {
     GetLogger("miner")->warn("{}: not a calibration file; measuring again", path.string());
     return nlohmann::json::object();
   }
-  return file["devices"];
+  return *entries;
+}
+
+// A stored entry, when it holds a usable measurement.
+std::optional<TrainingSpeed> ReadEntry(const nlohmann::json& entry) {
+  if (!entry.is_object()) return std::nullopt;
+  const auto number = [&](const char* key) -> double {
+    const auto value = entry.find(key);
+    return value != entry.end() && value->is_number() ? value->get<double>() : 0.0;
+  };
+  const auto resolved = entry.find("resolved");
+  const double flops = number("flops_per_second"), tokens = number("tokens_per_second"),
+               parameters = number("parameters");
+  if (!(std::isfinite(flops) && flops > 0 && std::isfinite(tokens) && tokens > 0 && parameters >= 1) ||
+      resolved == entry.end() || !resolved->is_string()) {
+    return std::nullopt;
+  }
+  return TrainingSpeed{.device = resolved->get<std::string>(),
+                       .parameters = static_cast<int64_t>(parameters),
+                       .tokens_per_second = tokens,
+                       .flops_per_second = flops};
 }
 
 }  // namespace
@@ -27,27 +59,25 @@ nlohmann::json ReadEntries(const std::filesystem::path& path) {
 Result<TrainingSpeed> CalibratedSpeed(const std::filesystem::path& work_dir, const std::string& device, bool remeasure,
                                       const TrainingSpeedProbe& probe) {
   const std::filesystem::path path = work_dir / kFile;
-  nlohmann::json devices = ReadEntries(path);
-  if (!remeasure && devices.contains(device)) {
-    const nlohmann::json& entry = devices[device];
-    const double flops = entry.value("flops_per_second", 0.0), tokens = entry.value("tokens_per_second", 0.0);
-    const int64_t parameters = entry.value("parameters", int64_t{0});
-    if (flops > 0 && tokens > 0 && parameters > 0) {
-      return TrainingSpeed{.device = entry.value("resolved", device), .parameters = parameters,
-                           .tokens_per_second = tokens, .flops_per_second = flops};
-    }
-    GetLogger("miner")->warn("{}: the entry of {} is incomplete; measuring again", path.string(), device);
+  const std::string key = EntryKey(device, probe);
+  nlohmann::json entries = ReadEntries(path);
+  if (!remeasure && entries.contains(key)) {
+    if (std::optional<TrainingSpeed> stored = ReadEntry(entries[key])) return *stored;
+    GetLogger("miner")->warn("{}: the entry \"{}\" is not a measurement; measuring again", path.string(), key);
   }
   Result<TrainingSpeed> speed = MeasureTrainingSpeed(probe, device);
   if (!speed.ok()) return speed.status().WithContext("calibrating " + device);
-  devices[device] = {{"resolved", speed->device},
-                     {"parameters", speed->parameters},
-                     {"tokens_per_second", speed->tokens_per_second},
-                     {"flops_per_second", speed->flops_per_second}};
-  const nlohmann::json file = {{"version", 1}, {"devices", devices}};
-  GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(path, file.dump(2) + "\n"));
   GetLogger("miner")->info("{} trains at {:.3g} FLOP/s ({:.0f} tokens/s on a {}-parameter probe)", speed->device,
                            speed->flops_per_second, speed->tokens_per_second, speed->parameters);
+  entries[key] = {{"resolved", speed->device},
+                  {"parameters", speed->parameters},
+                  {"tokens_per_second", speed->tokens_per_second},
+                  {"flops_per_second", speed->flops_per_second}};
+  const nlohmann::json file = {{"version", 1}, {"entries", entries}};
+  // A miner that cannot keep the figure still has it: it measures again at its next start.
+  if (Status written = WriteFileDurably(path, file.dump(2) + "\n"); !written.ok()) {
+    GetLogger("miner")->warn("keeping the calibration: {}", written.message());
+  }
   return speed;
 }
 

@@ -1,6 +1,8 @@
 // The training speed the miner admits offers with (issue 6, Offers): measured on its device with
 // the trainers' probe (trainers/training_speed.h) and kept in <work_dir>/calibration.json, so that
-// a restart does not measure again. An unreadable or foreign file is measured over, not trusted.
+// a restart does not measure again (one entry per device and probe shape). An unreadable or foreign
+// file, or an entry that is not a measurement, is measured over, never trusted. Measure while the
+// device is otherwise idle: the figure is kept.
 #pragma once
 
 #include <filesystem>

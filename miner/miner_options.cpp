@@ -1,12 +1,16 @@
 #include "miner/miner_options.h"
 
 #include <algorithm>
+#include <set>
 
 namespace gradients {
 
 void ReadConfig(ConfigReader& reader, ValidatorEndpoint& endpoint) {
   reader.Required("address", endpoint.address)
+      .Required("validator_id", endpoint.validator_id)
       .Optional("tls_ca_file", endpoint.tls_ca_file)
+      .Check(!endpoint.validator_id.empty() && endpoint.validator_id.size() <= 64, "validator_id",
+             "must be 1 to 64 bytes")
       .Check(endpoint.address.rfind(':') != std::string::npos && endpoint.address.back() != ':', "address",
              "expected host:port");
 }
@@ -20,6 +24,9 @@ void ReadConfig(ConfigReader& reader, MinerCapacity& capacity) {
       .Check(capacity.max_concurrent_tasks >= 1 && capacity.max_concurrent_tasks <= 64, "max_concurrent_tasks",
              "must be between 1 and 64")
       .Check(!capacity.task_types.empty(), "task_types", "at least one")
+      .Check(std::set<std::string>(capacity.task_types.begin(), capacity.task_types.end()).size() ==
+                 capacity.task_types.size(),
+             "task_types", "each at most once")
       .Check(std::all_of(capacity.task_types.begin(), capacity.task_types.end(),
                          [](const std::string& type) {
                            return std::find(std::begin(kTypes), std::end(kTypes), type) != std::end(kTypes);

@@ -14,7 +14,10 @@ namespace gradients {
 
 // A validator this miner works for.
 struct ValidatorEndpoint {
-  std::string address;      // host:port of its MinerGateway
+  std::string address;  // host:port of its MinerGateway
+  // The id it signs challenges with: a challenge naming another is refused, so that nobody can
+  // pass another validator's challenge through to win a session in this miner's name.
+  std::string validator_id;
   std::string tls_ca_file;  // PEM roots that verify its certificate; empty: plaintext
 };
 void ReadConfig(ConfigReader& reader, ValidatorEndpoint& endpoint);
@@ -36,10 +39,10 @@ struct ReconnectOptions {
 void ReadConfig(ConfigReader& reader, ReconnectOptions& options);
 
 struct MinerOptions {
-  std::string key_file;  // required: the identity seed (`gradients keygen`), mode 0600
+  std::string key_file;                         // required: the identity seed (`gradients keygen`), mode 0600
   std::vector<ValidatorEndpoint> validators{};  // at least one
-  std::string work_dir;  // required: models, datasets, jobs and their checkpoints
-  std::string device = "cpu";  // cpu, cuda or cuda:N
+  std::string work_dir;                         // required: models, datasets, jobs and their checkpoints
+  std::string device = "cpu";                   // cpu, cuda or cuda:N
   MinerCapacity capacity{};
   ReconnectOptions reconnect{};
   LogOptions log{};

@@ -8,23 +8,33 @@ namespace {
 
 std::string TypeName(v1::TaskType type) {
   switch (type) {
-    case v1::TASK_TYPE_INSTRUCT: return "instruct";
-    case v1::TASK_TYPE_CHAT: return "chat";
-    case v1::TASK_TYPE_TEXT: return "text";
-    default: return v1::TaskType_Name(type);
+    case v1::TASK_TYPE_INSTRUCT:
+      return "instruct";
+    case v1::TASK_TYPE_CHAT:
+      return "chat";
+    case v1::TASK_TYPE_TEXT:
+      return "text";
+    default:
+      return v1::TaskType_Name(type);
   }
 }
 
-int64_t Milliseconds(double seconds) { return std::llround(seconds * 1000); }
+// Whole milliseconds, rounded up (the estimate errs on the long side), at most a year: a speed
+// measured absurdly low must not overflow into a negative estimate.
+int64_t Milliseconds(double seconds) {
+  constexpr double kYearMs = 365.0 * 86'400'000;
+  const double ms = std::ceil(seconds * 1000);
+  return static_cast<int64_t>(std::isfinite(ms) ? std::min(std::max(ms, 0.0), kYearMs) : kYearMs);
+}
 
 }  // namespace
 
-Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, int64_t active_jobs,
-                     bool model_cached, const ThroughputEstimate& throughput, const AdmissionOptions& options,
-                     int64_t now_ms) {
+Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, int64_t active_jobs, bool model_cached,
+                     const ThroughputEstimate& throughput, const AdmissionOptions& options, int64_t now_ms) {
   const std::string type = TypeName(offer.type());
   if (std::find(capacity.task_types.begin(), capacity.task_types.end(), type) == capacity.task_types.end()) {
-    return {.decline = v1::DECLINE_REASON_UNSUPPORTED_TASK_TYPE, .detail = "this miner does not train " + type + " tasks"};
+    return {.decline = v1::DECLINE_REASON_UNSUPPORTED_TASK_TYPE,
+            .detail = "this miner does not train " + type + " tasks"};
   }
   const double parameters = static_cast<double>(offer.base_model_parameters());
   if (offer.base_model_parameters() > static_cast<uint64_t>(capacity.max_model_parameters)) {
@@ -56,10 +66,11 @@ Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, 
       left_ms - static_cast<int64_t>(options.safety_fraction * static_cast<double>(left_ms)) - options.safety_ms;
   if (estimated_ms > usable_ms) {
     return {.decline = v1::DECLINE_REASON_NOT_ENOUGH_TIME,
-            .detail = "needs about " + std::to_string(estimated_ms / 1000) + " s (fetch " + std::to_string(fetch_ms / 1000) +
-                      ", training " + std::to_string(training_ms / 1000) + ", upload " +
-                      std::to_string(upload_ms / 1000) + ") and has " + std::to_string(std::max<int64_t>(0, usable_ms) / 1000) +
-                      " s of the " + std::to_string(std::max<int64_t>(0, left_ms) / 1000) + " s left after the safety margin",
+            .detail = "needs about " + std::to_string(estimated_ms / 1000) + " s (fetch " +
+                      std::to_string(fetch_ms / 1000) + ", training " + std::to_string(training_ms / 1000) +
+                      ", upload " + std::to_string(upload_ms / 1000) + ") and has " +
+                      std::to_string(std::max<int64_t>(0, usable_ms) / 1000) + " s of the " +
+                      std::to_string(std::max<int64_t>(0, left_ms) / 1000) + " s left after the safety margin",
             .estimated_ms = estimated_ms};
   }
   return {.decline = v1::DECLINE_REASON_UNSPECIFIED, .detail = "", .estimated_ms = estimated_ms};

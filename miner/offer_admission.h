@@ -33,15 +33,14 @@ struct AdmissionOptions {
 
 struct Admission {
   v1::DeclineReason decline = v1::DECLINE_REASON_UNSPECIFIED;  // UNSPECIFIED: accept
-  std::string detail;         // why (for the log and the validator's record)
-  int64_t estimated_ms = 0;   // fetch + training + upload, once the cheaper checks passed
+  std::string detail;                                          // why (for the log and the validator's record)
+  int64_t estimated_ms = 0;  // fetch + training + upload, once the cheaper checks passed
   bool accepted() const { return decline == v1::DECLINE_REASON_UNSPECIFIED; }
 };
 
 // `active_jobs`: tasks the miner is working on now; `model_cached`: the base model is on disk
 // already (nothing to fetch but the split).
-Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, int64_t active_jobs,
-                     bool model_cached, const ThroughputEstimate& throughput, const AdmissionOptions& options,
-                     int64_t now_ms);
+Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, int64_t active_jobs, bool model_cached,
+                     const ThroughputEstimate& throughput, const AdmissionOptions& options, int64_t now_ms);
 
 }  // namespace gradients

@@ -16,6 +16,14 @@ std::optional<v1::TaskType> ParseTaskType(const std::string& name) {
   return std::nullopt;
 }
 
+// The longest prefix of valid UTF-8 `text` within `max_bytes` that does not cut a character.
+std::string Utf8Prefix(const std::string& text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a continuation byte
+  return text.substr(0, end);
+}
+
 }  // namespace
 
 OfferLoop::OfferLoop(ValidatorConnection& connection, OfferLoopOptions options, OfferLoopHooks hooks, ClockMs now_ms)
@@ -28,25 +36,25 @@ void OfferLoop::Stop() {
   stopped_changed_.notify_all();
 }
 
-void OfferLoop::Run() {
+Status OfferLoop::Run() {
   ReconnectBackoff backoff(options_.reconnect);
   for (;;) {
     {
       std::lock_guard lock(mutex_);
-      if (stopped_) return;
+      if (stopped_) return Status::Ok();
     }
-    if (Subscribe()) backoff.Reset();
+    Result<bool> offered = Subscribe();
+    if (!offered.ok()) return offered.status();
+    if (*offered) backoff.Reset();
     const std::chrono::milliseconds delay = backoff.NextDelay();
     std::unique_lock lock(mutex_);
-    if (stopped_changed_.wait_for(lock, delay, [&] { return stopped_; })) return;
+    if (stopped_changed_.wait_for(lock, delay, [&] { return stopped_; })) return Status::Ok();
   }
 }
 
-bool OfferLoop::Subscribe() {
+Result<bool> OfferLoop::Subscribe() {
   const std::shared_ptr<spdlog::logger> log = GetLogger("miner");
-  // A fresh session for each subscription: the stream carries it like any call, and a validator
-  // that restarted, or a session that expired, would refuse the old one.
-  if (Status status = connection_.Authenticate(); !status.ok()) {
+  if (Status status = connection_.EnsureSession(); !status.ok()) {
     log->warn("{}", status.message());  // names the validator's address
     return false;
   }
@@ -59,15 +67,18 @@ bool OfferLoop::Subscribe() {
   capacity.set_device(options_.device.starts_with("cuda") ? v1::DEVICE_KIND_CUDA : v1::DEVICE_KIND_CPU);
   capacity.set_device_count(1);
   capacity.set_max_concurrent_tasks(static_cast<uint32_t>(options_.capacity.max_concurrent_tasks));
-  if (options_.measured_tokens_per_second > 0) capacity.set_measured_tokens_per_second(options_.measured_tokens_per_second);
+  if (options_.measured_tokens_per_second > 0)
+    capacity.set_measured_tokens_per_second(options_.measured_tokens_per_second);
 
-  std::unique_ptr<grpc::ClientContext> context = connection_.SessionContext(std::chrono::hours(24));
+  const std::string token = connection_.Token();
+  std::unique_ptr<grpc::ClientContext> context = ValidatorConnection::ContextWith(token, std::chrono::hours(24));
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return false;
     stream_context_ = context.get();
   }
-  std::unique_ptr<grpc::ClientReader<v1::TaskOffer>> stream = connection_.stub().SubscribeOffers(context.get(), request);
+  std::unique_ptr<grpc::ClientReader<v1::TaskOffer>> stream =
+      connection_.stub().SubscribeOffers(context.get(), request);
   bool offered = false;
   for (v1::TaskOffer offer; stream->Read(&offer);) {
     offered = true;
@@ -80,6 +91,16 @@ bool OfferLoop::Subscribe() {
     if (stopped_) return offered;
   }
   log->warn("{}: the offer stream ended: {}", connection_.address(), FromGrpcStatus(status).ToString());
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAUTHENTICATED:  // the validator restarted, or the session expired
+      if (Status renewed = connection_.Renew(token); !renewed.ok()) log->warn("{}", renewed.message());
+      break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return FromGrpcStatus(status).WithContext(connection_.address() + ": SubscribeOffers");
+    default:
+      break;
+  }
   return offered;
 }
 
@@ -90,11 +111,13 @@ void OfferLoop::Answer(const v1::TaskOffer& offer) {
   v1::RespondToOfferRequest request;
   request.set_task_id(offer.task_id());
   if (admission.accepted()) {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;  // no claim after Stop: nobody would work on it
     request.set_decision(v1::OFFER_DECISION_ACCEPT);
   } else {
     request.set_decision(v1::OFFER_DECISION_DECLINE);
     request.set_decline_reason(admission.decline);
-    request.set_detail(ToValidUtf8(admission.detail.substr(0, kMaxDeclineDetailBytes)));
+    request.set_detail(Utf8Prefix(ToValidUtf8(admission.detail), kMaxDeclineDetailBytes));
   }
   v1::RespondToOfferResponse response;
   const grpc::Status status = connection_.Call([&](grpc::ClientContext& context) {

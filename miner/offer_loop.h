@@ -40,14 +40,16 @@ class OfferLoop {
  public:
   OfferLoop(ValidatorConnection& connection, OfferLoopOptions options, OfferLoopHooks hooks, ClockMs now_ms);
 
-  // Subscribes and answers offers until Stop(); returns then.
-  void Run();
+  // Subscribes and answers offers until Stop() (OK), or until the validator refuses what this
+  // miner declares (INVALID_ARGUMENT, PERMISSION_DENIED: a configuration to mend, not to retry).
+  Status Run();
   // Ends the stream and any backoff wait; Run returns soon after. Safe from any thread.
   void Stop();
 
  private:
-  // One subscription, until its stream ends: whether it received an offer.
-  bool Subscribe();
+  // One subscription, until its stream ends: whether it received an offer, or the refusal that
+  // ends the loop.
+  Result<bool> Subscribe();
   void Answer(const v1::TaskOffer& offer);
 
   ValidatorConnection& connection_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/durable_file.h"
+#include "common/utf8.h"
 #include "proto/auth_messages.h"
 #include "proto/grpc_status.h"
 
@@ -10,17 +11,23 @@ namespace gradients {
 
 Result<std::unique_ptr<ValidatorConnection>> ValidatorConnection::Open(const ValidatorEndpoint& endpoint,
                                                                        const SigningKey& key,
-                                                                       std::string client_version) {
+                                                                       std::string client_version,
+                                                                       const ReconnectOptions& reconnect) {
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!endpoint.tls_ca_file.empty()) {
     Result<std::string> roots = ReadFileToString(endpoint.tls_ca_file, 1 << 20);
     if (!roots.ok()) return roots.status().WithContext("tls_ca_file");
+    if (roots->empty()) return Status::InvalidArgument("tls_ca_file: " + endpoint.tls_ca_file + " is empty");
     grpc::SslCredentialsOptions tls;
     tls.pem_root_certs = *roots;
     credentials = grpc::SslCredentials(tls);
   }
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(reconnect.initial_backoff_ms));
+  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(reconnect.initial_backoff_ms));
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(reconnect.max_backoff_ms));
   return std::unique_ptr<ValidatorConnection>(new ValidatorConnection(
-      endpoint.address, grpc::CreateChannel(endpoint.address, credentials), key, std::move(client_version)));
+      endpoint, grpc::CreateCustomChannel(endpoint.address, credentials, arguments), key, std::move(client_version)));
 }
 
 Status ValidatorConnection::Authenticate() {
@@ -35,6 +42,11 @@ Status ValidatorConnection::Authenticate() {
   v1::GetChallengeResponse challenge;
   if (grpc::Status status = stub_->GetChallenge(context().get(), request, &challenge); !status.ok()) {
     return FromGrpcStatus(status).WithContext(address_ + ": GetChallenge");
+  }
+  if (challenge.validator_id() != expected_validator_id_) {
+    return Status::Unauthenticated(address_ + ": the challenge names validator \"" +
+                                   ToValidUtf8(challenge.validator_id().substr(0, 64)) + "\", not \"" +
+                                   expected_validator_id_ + "\"; nothing was signed");
   }
   Result<v1::AuthenticateRequest> answer = AnswerChallenge(challenge, key_, client_version_);
   if (!answer.ok()) return answer.status();
@@ -58,25 +70,32 @@ std::string ValidatorConnection::validator_id() const {
   return validator_id_;
 }
 
-std::unique_ptr<grpc::ClientContext> ValidatorConnection::SessionContext(std::chrono::milliseconds timeout) const {
+std::unique_ptr<grpc::ClientContext> ValidatorConnection::ContextWith(const std::string& token,
+                                                                      std::chrono::milliseconds timeout) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + timeout);
-  context->AddMetadata("gradients-session", Token());
+  context->AddMetadata("gradients-session", token);
   return context;
+}
+
+Status ValidatorConnection::EnsureSession() {
+  if (!Token().empty()) return Status::Ok();
+  return Renew("");
+}
+
+Status ValidatorConnection::Renew(const std::string& failed_token) {
+  std::lock_guard renewing(renewing_);
+  if (Token() != failed_token) return Status::Ok();  // another caller renewed it meanwhile
+  return Authenticate();
 }
 
 grpc::Status ValidatorConnection::Call(const std::function<grpc::Status(grpc::ClientContext&)>& call,
                                        std::chrono::milliseconds timeout) {
-  const auto authenticate = [&]() -> grpc::Status {
-    Status status = Authenticate();
-    return status.ok() ? grpc::Status::OK : ToGrpcStatus(status);
-  };
-  if (Token().empty()) {
-    if (grpc::Status status = authenticate(); !status.ok()) return status;
-  }
-  grpc::Status status = call(*SessionContext(timeout));
+  if (Status status = EnsureSession(); !status.ok()) return ToGrpcStatus(status);
+  const std::string token = Token();
+  grpc::Status status = call(*ContextWith(token, timeout));
   if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED) return status;
-  if (grpc::Status renewed = authenticate(); !renewed.ok()) return renewed;
+  if (Status renewed = Renew(token); !renewed.ok()) return ToGrpcStatus(renewed);
   return call(*SessionContext(timeout));
 }
 

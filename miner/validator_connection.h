@@ -3,6 +3,8 @@
 // validator no longer knows it (UNAUTHENTICATED: it restarted, or the session expired).
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -10,8 +12,6 @@
 #include <mutex>
 #include <random>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "common/keys.h"
 #include "common/status.h"
@@ -23,18 +23,31 @@ namespace gradients {
 class ValidatorConnection {
  public:
   // Reads the endpoint's TLS roots when it names them; connects lazily (gRPC channels do).
+  // gRPC's own reconnection waits follow `reconnect` (its defaults reach two minutes).
   static Result<std::unique_ptr<ValidatorConnection>> Open(const ValidatorEndpoint& endpoint, const SigningKey& key,
-                                                           std::string client_version);
+                                                           std::string client_version,
+                                                           const ReconnectOptions& reconnect = {});
 
-  // GetChallenge, then Authenticate with the signed answer: a new session.
+  // GetChallenge, then Authenticate with the signed answer: a new session. Unauthenticated when the
+  // challenge names another validator than the endpoint's validator_id (nothing is signed then).
   Status Authenticate();
+  // A session: the current one, or a new one when there is none.
+  Status EnsureSession();
+  // A new session in place of `failed_token` (refused as UNAUTHENTICATED), unless another thread
+  // renewed it already: the validator keeps one session per key, so renewals must not race.
+  Status Renew(const std::string& failed_token);
   // Runs `call` with a context that carries the session and a deadline `timeout` from now,
   // authenticating first when there is no session and once more when the validator answers
   // UNAUTHENTICATED. The call's own failures come back as they are.
   grpc::Status Call(const std::function<grpc::Status(grpc::ClientContext&)>& call,
                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // A context with the current session (for streams the caller manages itself).
-  std::unique_ptr<grpc::ClientContext> SessionContext(std::chrono::milliseconds timeout) const;
+  std::unique_ptr<grpc::ClientContext> SessionContext(std::chrono::milliseconds timeout) const {
+    return ContextWith(Token(), timeout);
+  }
+  // A context with `token` as the session.
+  static std::unique_ptr<grpc::ClientContext> ContextWith(const std::string& token, std::chrono::milliseconds timeout);
+  std::string Token() const;
 
   v1::MinerGateway::Stub& stub() { return *stub_; }
   const std::string& address() const { return address_; }
@@ -42,16 +55,20 @@ class ValidatorConnection {
   std::string validator_id() const;
 
  private:
-  ValidatorConnection(std::string address, std::shared_ptr<grpc::Channel> channel, const SigningKey& key,
+  ValidatorConnection(const ValidatorEndpoint& endpoint, std::shared_ptr<grpc::Channel> channel, const SigningKey& key,
                       std::string client_version)
-      : address_(std::move(address)), stub_(v1::MinerGateway::NewStub(channel)), key_(key),
+      : address_(endpoint.address),
+        expected_validator_id_(endpoint.validator_id),
+        stub_(v1::MinerGateway::NewStub(channel)),
+        key_(key),
         client_version_(std::move(client_version)) {}
-  std::string Token() const;
 
   const std::string address_;
+  const std::string expected_validator_id_;
   std::unique_ptr<v1::MinerGateway::Stub> stub_;
   const SigningKey key_;
   const std::string client_version_;
+  std::mutex renewing_;       // one new session at a time
   mutable std::mutex mutex_;  // guards the session below
   std::string token_, validator_id_;
 };

@@ -1,8 +1,9 @@
 #include "trainers/training_speed.h"
 
-#include <chrono>
-
 #include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
 
 #include "trainers/adamw.h"
 #include "trainers/causal_lm.h"
@@ -17,8 +18,9 @@ Result<TrainingSpeed> MeasureTrainingSpeed(const TrainingSpeedProbe& probe, std:
   if (probe.hidden_size <= 0 || probe.layers <= 0 || probe.heads <= 0 || probe.hidden_size % probe.heads != 0 ||
       probe.intermediate_size <= 0 || probe.vocab_size <= 1 || probe.batch <= 0 || probe.sequence <= 1 ||
       probe.warmup_steps < 0 || probe.timed_steps <= 0) {
-    return Status::InvalidArgument("training speed probe: positive sizes, heads dividing the hidden size, rows of "
-                                   "at least 2 tokens and at least one timed step");
+    return Status::InvalidArgument(
+        "training speed probe: positive sizes, heads dividing the hidden size, rows of "
+        "at least 2 tokens and at least one timed step");
   }
   Result<c10::Device> device = ResolveComputeDevice(device_name);
   if (!device.ok()) return device.status();
@@ -72,11 +74,13 @@ Result<TrainingSpeed> MeasureTrainingSpeed(const TrainingSpeedProbe& probe, std:
     (void)loss.item<double>();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     TrainingSpeed speed{.device = ComputeDeviceName(*device), .parameters = parameters};
-    speed.tokens_per_second = static_cast<double>(tokens * probe.timed_steps) / seconds;
+    speed.tokens_per_second = static_cast<double>(tokens * probe.timed_steps) / std::max(seconds, 1e-9);
     speed.flops_per_second = speed.tokens_per_second * 6.0 * static_cast<double>(parameters);
     return speed;
   } catch (const c10::Error& error) {
     return Status::Internal(std::string("training speed probe: ") + error.what_without_backtrace());
+  } catch (const std::exception& error) {  // out of memory, say
+    return Status::Internal(std::string("training speed probe: ") + error.what());
   }
 }
 

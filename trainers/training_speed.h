@@ -26,8 +26,8 @@ struct TrainingSpeedProbe {
 };
 
 struct TrainingSpeed {
-  std::string device;           // as resolved ("cpu", "cuda:0")
-  int64_t parameters = 0;       // of the probe model
+  std::string device;      // as resolved ("cpu", "cuda:0")
+  int64_t parameters = 0;  // of the probe model
   double tokens_per_second = 0;
   // tokens/s x 6 x parameters: the multiply-adds of a full training step, per second.
   double flops_per_second = 0;

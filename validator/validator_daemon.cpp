@@ -290,6 +290,8 @@ Status ValidatorDaemon::StartGateway(const GatewayOptions& options) {
   builder.AddListeningPort(options.listen, *credentials, &gateway_port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+  // A second process on the same port (another validator, say) is an error, not a share of the traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive_time_ms));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(options.keepalive_timeout_ms));
   builder.RegisterService(&gateway_service_);
@@ -304,6 +306,7 @@ Status ValidatorDaemon::StartGateway(const GatewayOptions& options) {
 Status ValidatorDaemon::StartAdmin(const AdminOptions& options) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &admin_port_);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&admin_service_);
   admin_ = builder.BuildAndStart();
   if (admin_ == nullptr || admin_port_ == 0) return Status::Unavailable("admin.listen: cannot listen on " + options.listen);

@@ -1,8 +1,8 @@
 #include "miner/blob_cache.h"
 
-#include <fstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "common/digest.h"
 #include "common/hex.h"
@@ -12,7 +12,8 @@
 namespace gradients {
 namespace {
 
-const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";  // as registered
+const std::filesystem::path kModel =
+    std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";  // as registered
 
 // A validator with one task of the test model, claimed by a miner: the claim's task spec names
 // what the miner may fetch.
@@ -20,20 +21,25 @@ class BlobCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
     validator_ = std::make_unique<ValidatorProcess>(dir_.path(), TestModelAndDataset(dir_.path(), 40));
-    validator_->Start();
+    ASSERT_TRUE(validator_->Start());
     const std::string task_id = CreateTestTask(validator_->admin(), 600);
-    connection_ = std::move(*ValidatorConnection::Open({.address = validator_->gateway(), .tls_ca_file = ""}, key_, "test"));
+    connection_ = std::move(*ValidatorConnection::Open(
+        {.address = validator_->gateway(), .validator_id = "validator-under-test", .tls_ca_file = ""}, key_, "test"));
     // Claimed as soon as it is offering (prepared in the background).
     v1::RespondToOfferRequest accept;
     accept.set_task_id(task_id);
     accept.set_decision(v1::OFFER_DECISION_ACCEPT);
     for (int i = 0; i < 200 && !claimed_; ++i) {
       v1::RespondToOfferResponse response;
-      claimed_ = connection_->Call([&](grpc::ClientContext& call) {
-                   return connection_->stub().RespondToOffer(&call, accept, &response);
-                 }).ok();
-      if (claimed_) task_ = response.claim().task();
-      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      claimed_ = connection_
+                     ->Call([&](grpc::ClientContext& call) {
+                       return connection_->stub().RespondToOffer(&call, accept, &response);
+                     })
+                     .ok();
+      if (claimed_)
+        task_ = response.claim().task();
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ASSERT_TRUE(claimed_) << validator_->Log();
   }
@@ -69,14 +75,14 @@ TEST_F(BlobCacheTest, FetchesTheModelAndTheSplitVerifiedAndKeepsThemByHash) {
   validator_->Kill();
   Result<std::filesystem::path> stored = cache.Fetch(*connection_, task_.training_split());
   EXPECT_TRUE(stored.ok() && *stored == *split) << stored.status().ToString();
-  validator_->Start();
+  ASSERT_TRUE(validator_->Start());
 }
 
 TEST_F(BlobCacheTest, AnInterruptedFetchResumesAndACorruptPartIsFetchedAgainFromTheStart) {
   BlobCache cache(dir_.path() / "cache");
-  const v1::BlobRef& weights = *std::max_element(
-      task_.base_model_files().begin(), task_.base_model_files().end(),
-      [](const v1::BlobRef& a, const v1::BlobRef& b) { return a.size_bytes() < b.size_bytes(); });
+  const v1::BlobRef& weights =
+      *std::max_element(task_.base_model_files().begin(), task_.base_model_files().end(),
+                        [](const v1::BlobRef& a, const v1::BlobRef& b) { return a.size_bytes() < b.size_bytes(); });
   const std::string original = Read(kModel / weights.file_name());
   const std::filesystem::path path = *cache.PathOf(weights);
   std::filesystem::create_directories(path.parent_path());

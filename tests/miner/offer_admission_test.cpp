@@ -22,8 +22,8 @@ v1::TaskOffer Offer(int64_t minutes) {
 }
 
 // 1M tokens of 6 x 1e9 FLOPs at 1e14 FLOP/s: 60 s of training.
-const ThroughputEstimate kThroughput{.flops_per_second = 1e14, .fetch_bytes_per_second = 100e6,
-                                     .upload_bytes_per_second = 10e6};
+const ThroughputEstimate kThroughput{
+    .flops_per_second = 1e14, .fetch_bytes_per_second = 100e6, .upload_bytes_per_second = 10e6};
 
 TEST(OfferAdmission, RefusesWhatTheMinerCannotTrainWithTheReasonInOrder) {
   MinerCapacity capacity{.max_model_parameters = 2'000'000'000, .max_concurrent_tasks = 2, .task_types = {"chat"}};
@@ -58,8 +58,9 @@ TEST(OfferAdmission, TakesATaskOnlyWhenFetchTrainingAndUploadFitBeforeTheDeadlin
   // Two leave 120 - 12 - 60 = 48 s: they do not.
   Admission tight = AdmitOffer(Offer(2), capacity, 0, false, kThroughput, {}, kNow);
   EXPECT_EQ(tight.decline, v1::DECLINE_REASON_NOT_ENOUGH_TIME);
-  EXPECT_EQ(tight.detail,
-            "needs about 90 s (fetch 20, training 60, upload 10) and has 48 s of the 120 s left after the safety margin");
+  EXPECT_EQ(
+      tight.detail,
+      "needs about 90 s (fetch 20, training 60, upload 10) and has 48 s of the 120 s left after the safety margin");
   // With the model on disk already and a token budget of a quarter of the data, 2 minutes do.
   v1::TaskOffer budgeted = Offer(2);
   budgeted.set_max_training_tokens(250'000);
@@ -67,7 +68,8 @@ TEST(OfferAdmission, TakesATaskOnlyWhenFetchTrainingAndUploadFitBeforeTheDeadlin
   EXPECT_TRUE(cached.accepted()) << cached.detail;
   EXPECT_EQ(cached.estimated_ms, 40 + 15'000 + 10'000);
   // A deadline already past: nothing fits.
-  EXPECT_EQ(AdmitOffer(Offer(-1), capacity, 0, true, kThroughput, {}, kNow).decline, v1::DECLINE_REASON_NOT_ENOUGH_TIME);
+  EXPECT_EQ(AdmitOffer(Offer(-1), capacity, 0, true, kThroughput, {}, kNow).decline,
+            v1::DECLINE_REASON_NOT_ENOUGH_TIME);
 }
 
 }  // namespace

@@ -1,12 +1,11 @@
 #include "miner/offer_loop.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
 
 #include <atomic>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "tests/miner/validator_process.h"
 #include "tests/support/temp_dir.h"
@@ -36,7 +35,7 @@ class OfferLoopTest : public ::testing::Test {
  protected:
   void SetUp() override {
     validator_ = std::make_unique<ValidatorProcess>(dir_.path(), TestModelAndDataset(dir_.path(), 20));
-    validator_->Start();
+    ASSERT_TRUE(validator_->Start());
   }
   std::string CreateTask(int seconds) { return CreateTestTask(validator_->admin(), seconds); }
   // Waits up to 20 s for `done`.
@@ -54,8 +53,9 @@ class OfferLoopTest : public ::testing::Test {
 
 TEST_F(OfferLoopTest, ClaimsWhatItCanFinishDeclinesTheRestWithReasonsAndComesBackAfterARestart) {
   const SigningKey key = SigningKey::Generate();
-  std::unique_ptr<ValidatorConnection> connection =
-      std::move(*ValidatorConnection::Open({.address = validator_->gateway(), .tls_ca_file = ""}, key, "test"));
+  std::unique_ptr<ValidatorConnection> connection = std::move(*ValidatorConnection::Open(
+      {.address = validator_->gateway(), .validator_id = "validator-under-test", .tls_ca_file = ""}, key, "test",
+      {.initial_backoff_ms = 100, .max_backoff_ms = 500}));
   std::mutex mutex;
   std::vector<std::string> claimed;
   // Jobs the miner runs for other validators: this one knows only its own claims, so the slots
@@ -78,16 +78,16 @@ TEST_F(OfferLoopTest, ClaimsWhatItCanFinishDeclinesTheRestWithReasonsAndComesBac
     };
   };
   // Training at 1e12 FLOP/s: a few seconds for this model and data; the margin (10% + 60 s) decides.
-  OfferLoop loop(*connection,
-                 {.capacity = {.max_model_parameters = 1'000'000'000, .max_concurrent_tasks = 2,
-                               .task_types = {"instruct"}},
-                  .device = "cpu",
-                  .throughput = {.flops_per_second = 1e12},
-                  .measured_tokens_per_second = 1000,
-                  .admission = {},
-                  .reconnect = {.initial_backoff_ms = 100, .max_backoff_ms = 500}},
-                 hooks, SystemClockMs);
-  std::thread running([&] { loop.Run(); });
+  OfferLoop loop(
+      *connection,
+      {.capacity = {.max_model_parameters = 1'000'000'000, .max_concurrent_tasks = 2, .task_types = {"instruct"}},
+       .device = "cpu",
+       .throughput = {.flops_per_second = 1e12},
+       .measured_tokens_per_second = 1000,
+       .admission = {},
+       .reconnect = {.initial_backoff_ms = 100, .max_backoff_ms = 500}},
+      hooks, SystemClockMs);
+  std::thread running([&] { EXPECT_TRUE(loop.Run().ok()); });
   struct Joined {
     OfferLoop& loop;
     std::thread& thread;
@@ -105,7 +105,8 @@ TEST_F(OfferLoopTest, ClaimsWhatItCanFinishDeclinesTheRestWithReasonsAndComesBac
   const std::string first = CreateTask(600);
   EXPECT_TRUE(Eventually(has_claimed(first))) << validator_->Log();
   const std::string rushed = CreateTask(61);  // 61 s less the margin leaves nothing
-  EXPECT_TRUE(first_decline(rushed).starts_with("DECLINE_REASON_NOT_ENOUGH_TIME: needs about")) << first_decline(rushed);
+  EXPECT_TRUE(first_decline(rushed).starts_with("DECLINE_REASON_NOT_ENOUGH_TIME: needs about"))
+      << first_decline(rushed);
   elsewhere = 1;  // with the claim above, both slots are busy
   const std::string busy = CreateTask(600);
   EXPECT_EQ(first_decline(busy), "DECLINE_REASON_BUSY: all 2 of this miner's slots are busy");
@@ -113,7 +114,7 @@ TEST_F(OfferLoopTest, ClaimsWhatItCanFinishDeclinesTheRestWithReasonsAndComesBac
   // The validator restarts; the loop subscribes again on its own, and a freed slot takes a task:
   // the one created now, or the one declined for want of a slot, offered again after the restart.
   validator_->Kill();
-  validator_->Start();
+  ASSERT_TRUE(validator_->Start());
   elsewhere = 0;
   const std::string after_restart = CreateTask(600);
   EXPECT_TRUE(Eventually([&] {

@@ -2,6 +2,7 @@
 // life, so that a restarted validator is found where the miner left it.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,11 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "common/durable_file.h"
 #include "gradients/v1/admin.grpc.pb.h"
@@ -25,6 +24,7 @@ namespace gradients {
 // A loopback port nothing listens on right now (the kernel's pick, released at once).
 inline int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_GE(fd, 0) << "socket: " << errno;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -76,7 +76,8 @@ class ValidatorProcess {
                {"auth", {{"validator_id", "validator-under-test"}}}};
     config_.update(extra);
   }
-  void Start() {
+  // Starts it and waits until it serves; false (and a test failure with its log) when it does not.
+  [[nodiscard]] bool Start() {
     std::filesystem::remove(dir_ / "data" / "ports.json");
     std::ofstream(dir_ / "validator.json") << config_.dump();
     process_ = std::make_unique<testing::BackgroundProcess>(
@@ -85,7 +86,9 @@ class ValidatorProcess {
     for (int i = 0; i < 600 && !std::filesystem::exists(dir_ / "data" / "ports.json"); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    ASSERT_TRUE(std::filesystem::exists(dir_ / "data" / "ports.json")) << Log();
+    if (std::filesystem::exists(dir_ / "data" / "ports.json")) return true;
+    ADD_FAILURE() << "the validator did not start:\n" << Log();
+    return false;
   }
   void Kill() {
     process_->Signal(SIGKILL);
@@ -99,7 +102,8 @@ class ValidatorProcess {
   const std::string& gateway() const { return gateway_; }
   std::string admin() const {
     return "127.0.0.1:" +
-           std::to_string(nlohmann::json::parse(*ReadFileToString(dir_ / "data" / "ports.json", 4096))["admin"].get<int>());
+           std::to_string(
+               nlohmann::json::parse(*ReadFileToString(dir_ / "data" / "ports.json", 4096))["admin"].get<int>());
   }
   std::filesystem::path database() const { return dir_ / "data" / "state.db"; }
   std::string Log() const {
