@@ -50,6 +50,7 @@ class ValidatorConnection {
   std::string Token() const;
 
   v1::MinerGateway::Stub& stub() { return *stub_; }
+  const SigningKey& key() const { return key_; }  // the miner's identity, for the envelopes it signs
   const std::string& address() const { return address_; }
   // What the validator calls itself (from its challenge); empty before the first session.
   std::string validator_id() const;

@@ -25,22 +25,9 @@ class BlobCacheTest : public ::testing::Test {
     const std::string task_id = CreateTestTask(validator_->admin(), 600);
     connection_ = std::move(*ValidatorConnection::Open(
         {.address = validator_->gateway(), .validator_id = "validator-under-test", .tls_ca_file = ""}, key_, "test"));
-    // Claimed as soon as it is offering (prepared in the background).
-    v1::RespondToOfferRequest accept;
-    accept.set_task_id(task_id);
-    accept.set_decision(v1::OFFER_DECISION_ACCEPT);
-    for (int i = 0; i < 200 && !claimed_; ++i) {
-      v1::RespondToOfferResponse response;
-      claimed_ = connection_
-                     ->Call([&](grpc::ClientContext& call) {
-                       return connection_->stub().RespondToOffer(&call, accept, &response);
-                     })
-                     .ok();
-      if (claimed_)
-        task_ = response.claim().task();
-      else
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    std::optional<v1::Claim> claim = ClaimWhenOffering(*connection_, task_id);
+    claimed_ = claim.has_value();
+    if (claim) task_ = claim->task();
     ASSERT_TRUE(claimed_) << validator_->Log();
   }
   void TearDown() override {

@@ -17,6 +17,7 @@
 
 #include "common/durable_file.h"
 #include "gradients/v1/admin.grpc.pb.h"
+#include "miner/validator_connection.h"
 #include "tests/support/subprocess.h"
 
 namespace gradients {
@@ -63,6 +64,22 @@ inline std::string CreateTestTask(const std::string& admin, int seconds) {
   grpc::Status status = stub->CreateTask(&context, request, &created);
   EXPECT_TRUE(status.ok()) << status.error_message();
   return created.task().spec().task_id();
+}
+
+// Claims `task_id` through `connection` once it is offering (tasks are prepared in the
+// background); nullopt when that does not happen within 10 s.
+inline std::optional<v1::Claim> ClaimWhenOffering(ValidatorConnection& connection, const std::string& task_id) {
+  v1::RespondToOfferRequest accept;
+  accept.set_task_id(task_id);
+  accept.set_decision(v1::OFFER_DECISION_ACCEPT);
+  for (int i = 0; i < 200; ++i) {
+    v1::RespondToOfferResponse response;
+    const grpc::Status status = connection.Call(
+        [&](grpc::ClientContext& context) { return connection.stub().RespondToOffer(&context, accept, &response); });
+    if (status.ok()) return response.claim();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return std::nullopt;
 }
 
 class ValidatorProcess {

@@ -1,0 +1,130 @@
+#include "miner/checkpoint_upload.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <span>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/durable_file.h"
+#include "common/protocol_envelopes.h"
+#include "proto/checkpoint_messages.h"
+#include "proto/grpc_status.h"
+
+namespace gradients {
+namespace {
+
+struct Descriptor {
+  int fd = -1;
+  ~Descriptor() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// Where each file resumes: the validator's durable offsets when it holds a part of this manifest.
+Result<std::vector<uint64_t>> ResumeOffsets(ValidatorConnection& connection, const std::string& task_id,
+                                            const CheckpointManifest& manifest, const Digest& manifest_digest,
+                                            std::optional<v1::UploadReceipt>& complete) {
+  v1::GetUploadStatusRequest request;
+  request.set_task_id(task_id);
+  v1::GetUploadStatusResponse status;
+  const grpc::Status called = connection.Call(
+      [&](grpc::ClientContext& context) { return connection.stub().GetUploadStatus(&context, request, &status); });
+  if (!called.ok()) return FromGrpcStatus(called).WithContext("GetUploadStatus");
+  std::vector<uint64_t> offsets(manifest.files.size(), 0);
+  if (status.state() == v1::UPLOAD_STATE_NONE) return offsets;
+  Result<std::pair<DigestAlgorithm, Digest>> stored = FromProto(status.manifest_digest());
+  if (!stored.ok() || stored->second != manifest_digest) return offsets;  // another checkpoint: start over
+  if (status.state() == v1::UPLOAD_STATE_COMPLETE) {
+    complete = status.receipt();
+    return offsets;
+  }
+  if (static_cast<size_t>(status.durable_offsets_size()) != manifest.files.size()) return offsets;
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    offsets[i] = std::min<uint64_t>(status.durable_offsets(static_cast<int>(i)), manifest.files[i].size_bytes);
+  }
+  return offsets;
+}
+
+}  // namespace
+
+Result<UploadedCheckpoint> UploadCheckpoint(ValidatorConnection& connection, const std::string& task_id,
+                                            const std::string& claim_nonce, const std::filesystem::path& dir,
+                                            CheckpointKind kind, uint64_t chunk_bytes) {
+  Result<CheckpointManifest> manifest = BuildCheckpointManifest(dir, kind);
+  if (!manifest.ok()) return manifest.status();
+  const Digest manifest_digest = CheckpointManifestDigest(*manifest);
+  std::optional<v1::UploadReceipt> complete;
+  Result<std::vector<uint64_t>> offsets = ResumeOffsets(connection, task_id, *manifest, manifest_digest, complete);
+  if (!offsets.ok()) return offsets.status();
+  if (complete) return UploadedCheckpoint{.receipt_id = complete->receipt_id(), .bytes_sent = 0};
+  bool resume = false;
+  for (uint64_t offset : *offsets) resume = resume || offset > 0;
+
+  const std::span<const uint8_t> nonce(reinterpret_cast<const uint8_t*>(claim_nonce.data()), claim_nonce.size());
+  Result<SignedEnvelope> envelope =
+      SignEnvelope(CheckpointEnvelope(connection.validator_id(), task_id, connection.key().public_key(), nonce,
+                                      manifest_digest, SystemClockMs()),
+                   connection.key());
+  if (!envelope.ok()) return envelope.status();
+  v1::UploadMessage begin;
+  begin.mutable_begin()->set_task_id(task_id);
+  begin.mutable_begin()->set_claim_nonce(claim_nonce);
+  ToProto(*manifest, begin.mutable_begin()->mutable_manifest());
+  begin.mutable_begin()->set_resume(resume);
+  v1::UploadMessage end;
+  GRADIENTS_RETURN_IF_ERROR(ToProto(*envelope, end.mutable_end()->mutable_envelope()));
+
+  UploadedCheckpoint uploaded;
+  Status read_error = Status::Ok();
+  v1::UploadReceipt receipt;
+  // Once, with the session GetUploadStatus just used (renewed there if the validator had lost it):
+  // an UNAUTHENTICATED answer here is about the claim's nonce or the envelope, and sending the
+  // whole checkpoint again would not change it.
+  const auto send = [&](grpc::ClientContext& context) {
+    uploaded.bytes_sent = 0;
+    std::unique_ptr<grpc::ClientWriter<v1::UploadMessage>> writer =
+        connection.stub().UploadCheckpoint(&context, &receipt);
+    bool writing = writer->Write(begin);
+    v1::UploadMessage chunk;
+    std::vector<char> buffer(chunk_bytes);
+    for (size_t i = 0; writing && i < manifest->files.size(); ++i) {
+      const CheckpointFileEntry& file = manifest->files[i];
+      Descriptor input{open((dir / file.path).c_str(), O_RDONLY | O_CLOEXEC)};
+      if (input.fd < 0) {
+        read_error = ErrnoStatus("opening " + (dir / file.path).string(), errno);
+        break;
+      }
+      for (uint64_t offset = (*offsets)[i]; writing && offset < file.size_bytes;) {
+        const ssize_t got = pread(input.fd, buffer.data(), std::min<uint64_t>(chunk_bytes, file.size_bytes - offset),
+                                  static_cast<off_t>(offset));
+        if (got <= 0) {
+          read_error = ErrnoStatus("reading " + (dir / file.path).string(), got < 0 ? errno : EIO);
+          break;
+        }
+        chunk.mutable_chunk()->set_file_index(static_cast<uint32_t>(i));
+        chunk.mutable_chunk()->set_offset(offset);
+        chunk.mutable_chunk()->set_data(buffer.data(), static_cast<size_t>(got));
+        writing = writer->Write(chunk);
+        offset += static_cast<uint64_t>(got);
+        uploaded.bytes_sent += static_cast<uint64_t>(got);
+      }
+      if (!read_error.ok()) break;
+    }
+    if (!read_error.ok()) {
+      context.TryCancel();  // what was sent stays with the validator for a resume
+    } else if (writing) {
+      writer->Write(end);
+      writer->WritesDone();
+    }
+    return writer->Finish();
+  };
+  const grpc::Status status = send(*connection.SessionContext(std::chrono::hours(6)));
+  if (!read_error.ok()) return read_error;
+  if (!status.ok()) return FromGrpcStatus(status).WithContext("task " + task_id + ": UploadCheckpoint");
+  uploaded.receipt_id = receipt.receipt_id();
+  return uploaded;
+}
+
+}  // namespace gradients
