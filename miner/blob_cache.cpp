@@ -70,7 +70,8 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
   if (file.fd < 0) return ErrnoStatus("opening " + part.string(), errno);
   // What an earlier fetch left: resumed from its end (a torn tail shows in the digest at the end).
   uint64_t stored = std::min<uint64_t>(std::filesystem::file_size(part, error), ref.size_bytes());
-  if (error || ftruncate(file.fd, static_cast<off_t>(stored)) != 0) stored = 0;
+  if (error) return Status::IoError("size of " + part.string() + ": " + error.message());
+  if (ftruncate(file.fd, static_cast<off_t>(stored)) != 0) return ErrnoStatus("truncating " + part.string(), errno);
   Result<Hasher> hasher = HashPrefix(file.fd, stored);
   if (!hasher.ok()) return hasher.status();
 

@@ -1,9 +1,12 @@
 #include "miner/checkpoint_upload.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <span>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -47,16 +50,16 @@ Result<std::vector<uint64_t>> ResumeOffsets(ValidatorConnection& connection, con
   return offsets;
 }
 
-}  // namespace
+// Errors of the miner's own files start with this: nothing about the validator to retry.
+constexpr std::string_view kFilesError = "checkpoint files: ";
 
-Result<UploadedCheckpoint> UploadCheckpoint(ValidatorConnection& connection, const std::string& task_id,
-                                            const std::string& claim_nonce, const std::filesystem::path& dir,
-                                            CheckpointKind kind, uint64_t chunk_bytes) {
-  Result<CheckpointManifest> manifest = BuildCheckpointManifest(dir, kind);
-  if (!manifest.ok()) return manifest.status();
-  const Digest manifest_digest = CheckpointManifestDigest(*manifest);
+// One attempt: where the validator stands, then the stream from there.
+Result<UploadedCheckpoint> SendOnce(ValidatorConnection& connection, const std::string& task_id,
+                                    const std::string& claim_nonce, const std::filesystem::path& dir,
+                                    const CheckpointManifest& manifest, uint64_t chunk_bytes) {
+  const Digest manifest_digest = CheckpointManifestDigest(manifest);
   std::optional<v1::UploadReceipt> complete;
-  Result<std::vector<uint64_t>> offsets = ResumeOffsets(connection, task_id, *manifest, manifest_digest, complete);
+  Result<std::vector<uint64_t>> offsets = ResumeOffsets(connection, task_id, manifest, manifest_digest, complete);
   if (!offsets.ok()) return offsets.status();
   if (complete) return UploadedCheckpoint{.receipt_id = complete->receipt_id(), .bytes_sent = 0};
   bool resume = false;
@@ -71,59 +74,78 @@ Result<UploadedCheckpoint> UploadCheckpoint(ValidatorConnection& connection, con
   v1::UploadMessage begin;
   begin.mutable_begin()->set_task_id(task_id);
   begin.mutable_begin()->set_claim_nonce(claim_nonce);
-  ToProto(*manifest, begin.mutable_begin()->mutable_manifest());
+  ToProto(manifest, begin.mutable_begin()->mutable_manifest());
   begin.mutable_begin()->set_resume(resume);
   v1::UploadMessage end;
   GRADIENTS_RETURN_IF_ERROR(ToProto(*envelope, end.mutable_end()->mutable_envelope()));
 
+  // With the session GetUploadStatus just used (renewed there if the validator had lost it): an
+  // UNAUTHENTICATED answer here is about the claim's nonce or the envelope.
   UploadedCheckpoint uploaded;
-  Status read_error = Status::Ok();
+  Status files_error = Status::Ok();
   v1::UploadReceipt receipt;
-  // Once, with the session GetUploadStatus just used (renewed there if the validator had lost it):
-  // an UNAUTHENTICATED answer here is about the claim's nonce or the envelope, and sending the
-  // whole checkpoint again would not change it.
-  const auto send = [&](grpc::ClientContext& context) {
-    uploaded.bytes_sent = 0;
-    std::unique_ptr<grpc::ClientWriter<v1::UploadMessage>> writer =
-        connection.stub().UploadCheckpoint(&context, &receipt);
-    bool writing = writer->Write(begin);
-    v1::UploadMessage chunk;
-    std::vector<char> buffer(chunk_bytes);
-    for (size_t i = 0; writing && i < manifest->files.size(); ++i) {
-      const CheckpointFileEntry& file = manifest->files[i];
-      Descriptor input{open((dir / file.path).c_str(), O_RDONLY | O_CLOEXEC)};
-      if (input.fd < 0) {
-        read_error = ErrnoStatus("opening " + (dir / file.path).string(), errno);
+  std::unique_ptr<grpc::ClientContext> context = connection.SessionContext(std::chrono::hours(6));
+  std::unique_ptr<grpc::ClientWriter<v1::UploadMessage>> writer =
+      connection.stub().UploadCheckpoint(context.get(), &receipt);
+  bool writing = writer->Write(begin);
+  v1::UploadMessage chunk;
+  std::vector<char> buffer(chunk_bytes);
+  for (size_t i = 0; writing && files_error.ok() && i < manifest.files.size(); ++i) {
+    const CheckpointFileEntry& file = manifest.files[i];
+    const std::string path = (dir / file.path).string();
+    Descriptor input{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    struct stat info {};
+    if (input.fd < 0 || fstat(input.fd, &info) != 0) {
+      files_error = ErrnoStatus(std::string(kFilesError) + path, errno);
+    } else if (static_cast<uint64_t>(info.st_size) != file.size_bytes) {
+      files_error =
+          Status::FailedPrecondition(std::string(kFilesError) + path + " changed since its manifest was built");
+    }
+    for (uint64_t offset = (*offsets)[i]; writing && files_error.ok() && offset < file.size_bytes;) {
+      const ssize_t got = pread(input.fd, buffer.data(), std::min<uint64_t>(chunk_bytes, file.size_bytes - offset),
+                                static_cast<off_t>(offset));
+      if (got <= 0) {
+        files_error = ErrnoStatus(std::string(kFilesError) + path, got < 0 ? errno : EIO);
         break;
       }
-      for (uint64_t offset = (*offsets)[i]; writing && offset < file.size_bytes;) {
-        const ssize_t got = pread(input.fd, buffer.data(), std::min<uint64_t>(chunk_bytes, file.size_bytes - offset),
-                                  static_cast<off_t>(offset));
-        if (got <= 0) {
-          read_error = ErrnoStatus("reading " + (dir / file.path).string(), got < 0 ? errno : EIO);
-          break;
-        }
-        chunk.mutable_chunk()->set_file_index(static_cast<uint32_t>(i));
-        chunk.mutable_chunk()->set_offset(offset);
-        chunk.mutable_chunk()->set_data(buffer.data(), static_cast<size_t>(got));
-        writing = writer->Write(chunk);
-        offset += static_cast<uint64_t>(got);
-        uploaded.bytes_sent += static_cast<uint64_t>(got);
-      }
-      if (!read_error.ok()) break;
+      chunk.mutable_chunk()->set_file_index(static_cast<uint32_t>(i));
+      chunk.mutable_chunk()->set_offset(offset);
+      chunk.mutable_chunk()->set_data(buffer.data(), static_cast<size_t>(got));
+      writing = writer->Write(chunk);
+      offset += static_cast<uint64_t>(got);
+      uploaded.bytes_sent += static_cast<uint64_t>(got);
     }
-    if (!read_error.ok()) {
-      context.TryCancel();  // what was sent stays with the validator for a resume
-    } else if (writing) {
-      writer->Write(end);
-      writer->WritesDone();
-    }
-    return writer->Finish();
-  };
-  const grpc::Status status = send(*connection.SessionContext(std::chrono::hours(6)));
-  if (!read_error.ok()) return read_error;
+  }
+  if (!files_error.ok()) {
+    context->TryCancel();  // what was sent stays with the validator for a resume
+  } else if (writing) {
+    writer->Write(end);
+    writer->WritesDone();
+  }
+  const grpc::Status status = writer->Finish();
+  if (!files_error.ok()) return files_error;
   if (!status.ok()) return FromGrpcStatus(status).WithContext("task " + task_id + ": UploadCheckpoint");
   uploaded.receipt_id = receipt.receipt_id();
+  return uploaded;
+}
+
+}  // namespace
+
+Result<UploadedCheckpoint> UploadCheckpoint(ValidatorConnection& connection, const std::string& task_id,
+                                            const std::string& claim_nonce, const std::filesystem::path& dir,
+                                            CheckpointKind kind, uint64_t chunk_bytes) {
+  if (chunk_bytes < 1 || chunk_bytes > (1 << 20)) return Status::InvalidArgument("chunk_bytes: 1 to 1048576");
+  Result<CheckpointManifest> manifest = BuildCheckpointManifest(dir, kind);
+  if (!manifest.ok()) return manifest.status();
+  Result<UploadedCheckpoint> uploaded = SendOnce(connection, task_id, claim_nonce, dir, *manifest, chunk_bytes);
+  // Right after a broken stream the validator may still be closing it (the upload is "open", or
+  // its offsets moved on while it synced): ask again where it stands and go once more.
+  const StatusCode code = uploaded.status().code();
+  if (!uploaded.ok() && !uploaded.status().message().starts_with(kFilesError) &&
+      (code == StatusCode::kFailedPrecondition || code == StatusCode::kInvalidArgument)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    uploaded = SendOnce(connection, task_id, claim_nonce, dir, *manifest, chunk_bytes);
+  }
   return uploaded;
 }
 

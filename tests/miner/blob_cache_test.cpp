@@ -90,6 +90,7 @@ TEST_F(BlobCacheTest, AnInterruptedFetchResumesAndACorruptPartIsFetchedAgainFrom
   Result<std::filesystem::path> refused = cache.Fetch(*connection_, weights);
   EXPECT_EQ(refused.status().code(), StatusCode::kDataLoss) << refused.status().ToString();
   EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(path.string() + ".part"));
   Result<std::filesystem::path> again = cache.Fetch(*connection_, weights);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(Read(*again), original);

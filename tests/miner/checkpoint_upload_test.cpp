@@ -122,6 +122,9 @@ TEST_F(CheckpointUploadTest, AnotherClaimsNonceIsRefusedAndADirectoryWithAPickle
   Result<UploadedCheckpoint> forged =
       UploadCheckpoint(*connection_, task_id_, std::string(32, 'x'), checkpoint_, CheckpointKind::kLoraAdapter);
   EXPECT_EQ(forged.status().code(), StatusCode::kUnauthenticated) << forged.status().ToString();
+  EXPECT_EQ(
+      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter, 0).status().code(),
+      StatusCode::kInvalidArgument);
   std::ofstream(checkpoint_ / "adapter_model.bin") << "pickle";
   Result<UploadedCheckpoint> pickled =
       UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter);
