@@ -6,6 +6,7 @@
 
 #include "common/digest.h"
 #include "common/hex.h"
+#include "miner/model_directory.h"
 #include "tests/miner/validator_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -94,6 +95,28 @@ TEST_F(BlobCacheTest, AnInterruptedFetchResumesAndACorruptPartIsFetchedAgainFrom
   Result<std::filesystem::path> again = cache.Fetch(*connection_, weights);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(Read(*again), original);
+}
+
+TEST_F(BlobCacheTest, TheModelDirectoryHoldsTheTasksFilesUnderTheirNamesAndRefusesNamesThatLeaveIt) {
+  BlobCache cache(dir_.path() / "cache");
+  const std::filesystem::path model = dir_.path() / "jobs" / "t1" / "model";
+  Status early = MaterializeModel(cache, task_, model);
+  EXPECT_EQ(early.code(), StatusCode::kFailedPrecondition) << early.ToString();  // nothing fetched yet
+  for (const v1::BlobRef& file : task_.base_model_files()) ASSERT_TRUE(cache.Fetch(*connection_, file).ok());
+  ASSERT_TRUE(MaterializeModel(cache, task_, model).ok());
+  for (const v1::BlobRef& file : task_.base_model_files()) {
+    EXPECT_EQ(Read(model / file.file_name()), Read(kModel / file.file_name())) << file.file_name();
+  }
+  EXPECT_TRUE(MaterializeModel(cache, task_, model).ok());  // again: already there
+
+  for (const char* hostile : {"../escape.json", "/etc/passwd", "a//b", "./config.json", "a/../../b", ""}) {
+    v1::TaskSpec forged = task_;
+    forged.mutable_base_model_files(0)->set_file_name(hostile);
+    const std::filesystem::path elsewhere = dir_.path() / "forged" / "model";
+    Status refused = MaterializeModel(cache, forged, elsewhere);
+    EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << hostile;
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() / "forged")) << hostile;
+  }
 }
 
 TEST_F(BlobCacheTest, ABlobNotOfTheClaimIsRefusedByTheValidatorAndNothingIsStored) {
