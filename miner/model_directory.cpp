@@ -6,11 +6,10 @@
 #include "common/utf8.h"
 
 namespace gradients {
-namespace {
 
-Status CheckFileName(const std::string& name) {
+Status CheckTaskFileName(const std::string& name) {
   const auto refuse = [&](std::string_view why) {
-    return Status::InvalidArgument("base model file \"" + ToValidUtf8(name.substr(0, 255)) + "\": " + std::string(why));
+    return Status::InvalidArgument("task file \"" + ToValidUtf8(name.substr(0, 255)) + "\": " + std::string(why));
   };
   if (name.empty() || name.size() > 255) return refuse("names are 1 to 255 bytes");
   if (name.front() == '/') return refuse("absolute");
@@ -26,29 +25,34 @@ Status CheckFileName(const std::string& name) {
   return Status::Ok();
 }
 
-}  // namespace
+Status LinkFromCache(const BlobCache& cache, const v1::BlobRef& ref, const std::filesystem::path& target) {
+  std::error_code error;
+  if (std::filesystem::file_size(target, error) == ref.size_bytes() && !error) return Status::Ok();  // linked before
+  if (!cache.Has(ref)) {
+    return Status::FailedPrecondition("file " + ToValidUtf8(ref.file_name()) + " is not fetched yet");
+  }
+  Result<std::filesystem::path> source = cache.PathOf(ref);
+  if (!source.ok()) return source.status();
+  std::filesystem::create_directories(target.parent_path(), error);
+  if (error) return Status::IoError("creating " + target.parent_path().string() + ": " + error.message());
+  std::filesystem::remove(target, error);
+  // A hard link shares the cached bytes; another file system (or one without links) gets a copy.
+  std::filesystem::create_hard_link(*source, target, error);
+  if (error) {
+    std::filesystem::copy_file(*source, target, std::filesystem::copy_options::overwrite_existing, error);
+    if (error)
+      return Status::IoError("copying " + source->string() + " to " + target.string() + ": " + error.message());
+  }
+  return Status::Ok();
+}
 
 Status MaterializeModel(const BlobCache& cache, const v1::TaskSpec& task, const std::filesystem::path& dir) {
-  for (const v1::BlobRef& file : task.base_model_files()) GRADIENTS_RETURN_IF_ERROR(CheckFileName(file.file_name()));
-  std::error_code error;
+  for (const v1::BlobRef& file : task.base_model_files())
+    GRADIENTS_RETURN_IF_ERROR(CheckTaskFileName(file.file_name()));
   for (const v1::BlobRef& file : task.base_model_files()) {
-    const std::filesystem::path target = dir / file.file_name();
-    if (std::filesystem::file_size(target, error) == file.size_bytes() && !error) continue;  // linked before
-    if (!cache.Has(file)) {
-      return Status::FailedPrecondition("base model file " + ToValidUtf8(file.file_name()) + " is not fetched yet");
-    }
-    Result<std::filesystem::path> source = cache.PathOf(file);
-    if (!source.ok()) return source.status();
-    std::filesystem::create_directories(target.parent_path(), error);
-    if (error) return Status::IoError("creating " + target.parent_path().string() + ": " + error.message());
-    std::filesystem::remove(target, error);
-    // A hard link shares the cached bytes; another file system (or one without links) gets a copy.
-    std::filesystem::create_hard_link(*source, target, error);
-    if (error) {
-      std::filesystem::copy_file(*source, target, std::filesystem::copy_options::overwrite_existing, error);
-      if (error)
-        return Status::IoError("copying " + source->string() + " to " + target.string() + ": " + error.message());
-    }
+    Status linked = LinkFromCache(cache, file, dir / file.file_name());
+    if (linked.code() == StatusCode::kFailedPrecondition) return linked.WithContext("base model");
+    GRADIENTS_RETURN_IF_ERROR(linked);
   }
   return SyncDirectory(dir);
 }

@@ -17,4 +17,9 @@ namespace gradients {
 // for a file the cache does not hold (fetch it first).
 Status MaterializeModel(const BlobCache& cache, const v1::TaskSpec& task, const std::filesystem::path& dir);
 
+// A name from a task spec, checked as MaterializeModel checks them.
+Status CheckTaskFileName(const std::string& name);
+// `ref`'s cached bytes at `target` (a hard link, or a copy across file systems).
+Status LinkFromCache(const BlobCache& cache, const v1::BlobRef& ref, const std::filesystem::path& target);
+
 }  // namespace gradients

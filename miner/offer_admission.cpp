@@ -3,21 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "proto/task_types.h"
+
 namespace gradients {
 namespace {
-
-std::string TypeName(v1::TaskType type) {
-  switch (type) {
-    case v1::TASK_TYPE_INSTRUCT:
-      return "instruct";
-    case v1::TASK_TYPE_CHAT:
-      return "chat";
-    case v1::TASK_TYPE_TEXT:
-      return "text";
-    default:
-      return v1::TaskType_Name(type);
-  }
-}
 
 // Whole milliseconds, rounded up (the estimate errs on the long side), at most a year: a speed
 // measured absurdly low must not overflow into a negative estimate.
@@ -31,7 +20,7 @@ int64_t Milliseconds(double seconds) {
 
 Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, int64_t active_jobs, bool model_cached,
                      const ThroughputEstimate& throughput, const AdmissionOptions& options, int64_t now_ms) {
-  const std::string type = TypeName(offer.type());
+  const std::string type(TaskTypeName(offer.type()));
   if (std::find(capacity.task_types.begin(), capacity.task_types.end(), type) == capacity.task_types.end()) {
     return {.decline = v1::DECLINE_REASON_UNSUPPORTED_TASK_TYPE,
             .detail = "this miner does not train " + type + " tasks"};

@@ -3,18 +3,12 @@
 #include "common/logging.h"
 #include "common/utf8.h"
 #include "proto/grpc_status.h"
+#include "proto/task_types.h"
 
 namespace gradients {
 namespace {
 
 constexpr size_t kMaxDeclineDetailBytes = 256;  // the validator's limit (RespondToOfferRequest.detail)
-
-std::optional<v1::TaskType> ParseTaskType(const std::string& name) {
-  if (name == "instruct") return v1::TASK_TYPE_INSTRUCT;
-  if (name == "chat") return v1::TASK_TYPE_CHAT;
-  if (name == "text") return v1::TASK_TYPE_TEXT;
-  return std::nullopt;
-}
 
 // The longest prefix of valid UTF-8 `text` within `max_bytes` that does not cut a character.
 std::string Utf8Prefix(const std::string& text, size_t max_bytes) {
@@ -62,7 +56,7 @@ Result<bool> OfferLoop::Subscribe() {
   v1::MinerCapacity& capacity = *request.mutable_capacity();
   capacity.set_max_model_parameters(static_cast<uint64_t>(options_.capacity.max_model_parameters));
   for (const std::string& type : options_.capacity.task_types) {
-    if (std::optional<v1::TaskType> parsed = ParseTaskType(type)) capacity.add_task_types(*parsed);
+    if (v1::TaskType parsed = ToProtoType(type); parsed != v1::TASK_TYPE_UNSPECIFIED) capacity.add_task_types(parsed);
   }
   capacity.set_device(options_.device.starts_with("cuda") ? v1::DEVICE_KIND_CUDA : v1::DEVICE_KIND_CPU);
   capacity.set_device_count(1);

@@ -1,8 +1,5 @@
 #include "validator/task_spec.h"
 
-#include <array>
-#include <utility>
-
 #include <nlohmann/json.hpp>
 
 #include "common/hex.h"
@@ -10,32 +7,6 @@
 #include "proto/timestamps.h"
 
 namespace gradients {
-namespace {
-
-constexpr std::array<std::pair<std::string_view, v1::TaskType>, 6> kTypes = {{
-    {"instruct", v1::TASK_TYPE_INSTRUCT},
-    {"chat", v1::TASK_TYPE_CHAT},
-    {"text", v1::TASK_TYPE_TEXT},
-    {"dpo", v1::TASK_TYPE_DPO},
-    {"grpo", v1::TASK_TYPE_GRPO},
-    {"image", v1::TASK_TYPE_IMAGE},
-}};
-
-}  // namespace
-
-v1::TaskType ToProtoType(std::string_view type) {
-  for (const auto& [name, value] : kTypes) {
-    if (name == type) return value;
-  }
-  return v1::TASK_TYPE_UNSPECIFIED;
-}
-
-std::string_view TaskTypeName(v1::TaskType type) {
-  for (const auto& [name, value] : kTypes) {
-    if (value == type) return name;
-  }
-  return "";
-}
 
 // TaskStatus's order is the proto's, one past UNSPECIFIED.
 v1::TaskStatus ToProtoStatus(TaskStatus status) { return static_cast<v1::TaskStatus>(static_cast<int>(status) + 1); }

@@ -7,12 +7,11 @@
 
 #include "common/status.h"
 #include "gradients/v1/task.pb.h"
+#include "proto/task_types.h"
 #include "validator/store.h"
 
 namespace gradients {
 
-v1::TaskType ToProtoType(std::string_view type);  // UNSPECIFIED for an unknown name
-std::string_view TaskTypeName(v1::TaskType type);  // "" for UNSPECIFIED
 v1::TaskStatus ToProtoStatus(TaskStatus status);
 // A stored BLAKE2b-256 hash (hex) as a Digest; DataLoss when it is not hex.
 Status SetDigest(const std::string& hex, v1::Digest* digest);
