@@ -35,6 +35,10 @@ Status WriteAll(int fd, const uint8_t* data, size_t size, const std::filesystem:
 
 }  // namespace
 
+ScopedDescriptor::~ScopedDescriptor() {
+  if (fd >= 0) ::close(fd);
+}
+
 Status ErrnoStatus(std::string_view what, int error_number) {
   return Status::IoError(std::string(what) + ": " + std::strerror(error_number));
 }

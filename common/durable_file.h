@@ -60,6 +60,15 @@ Result<std::string> ReadFileToString(const std::filesystem::path& path, uint64_t
 // PyTorch's libtorch.so exports a copy of it that crashes in processes linked with it.
 Status RemoveTree(const std::filesystem::path& path);
 
+// A file descriptor closed when it leaves scope (-1: none).
+struct ScopedDescriptor {
+  int fd = -1;
+  explicit ScopedDescriptor(int descriptor) : fd(descriptor) {}
+  ScopedDescriptor(const ScopedDescriptor&) = delete;
+  ScopedDescriptor& operator=(const ScopedDescriptor&) = delete;
+  ~ScopedDescriptor();
+};
+
 // "<what>: <strerror(errno)>", for the IoError of a failed system call.
 Status ErrnoStatus(std::string_view what, int error_number);
 

@@ -18,14 +18,6 @@ namespace {
 
 constexpr uint64_t kMaxChunkBytes = 1 << 20;  // LIMIT_MAX_CHUNK_BYTES
 
-// Closes a descriptor when it goes out of scope.
-struct Descriptor {
-  int fd = -1;
-  ~Descriptor() {
-    if (fd >= 0) close(fd);
-  }
-};
-
 // The digest of the first `size` bytes of the part file, and those bytes' count.
 Result<Hasher> HashPrefix(int fd, uint64_t size) {
   Hasher hasher(DigestAlgorithm::kBlake2b256);
@@ -66,7 +58,7 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
   if (error) return Status::Internal("creating " + dir_.string() + ": " + error.message());
   const std::string name = "blob " + ToValidUtf8(ref.file_name().substr(0, 255));
   const std::filesystem::path part = path->string() + ".part";
-  Descriptor file{open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
+  ScopedDescriptor file{open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
   if (file.fd < 0) return ErrnoStatus("opening " + part.string(), errno);
   // What an earlier fetch left: resumed from its end (a torn tail shows in the digest at the end).
   uint64_t stored = std::min<uint64_t>(std::filesystem::file_size(part, error), ref.size_bytes());

@@ -18,13 +18,6 @@
 namespace gradients {
 namespace {
 
-struct Descriptor {
-  int fd = -1;
-  ~Descriptor() {
-    if (fd >= 0) close(fd);
-  }
-};
-
 // Where each file resumes: the validator's durable offsets when it holds a part of this manifest.
 Result<std::vector<uint64_t>> ResumeOffsets(ValidatorConnection& connection, const std::string& task_id,
                                             const CheckpointManifest& manifest, const Digest& manifest_digest,
@@ -93,7 +86,7 @@ Result<UploadedCheckpoint> SendOnce(ValidatorConnection& connection, const std::
   for (size_t i = 0; writing && files_error.ok() && i < manifest.files.size(); ++i) {
     const CheckpointFileEntry& file = manifest.files[i];
     const std::string path = (dir / file.path).string();
-    Descriptor input{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    ScopedDescriptor input{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
     struct stat info {};
     if (input.fd < 0 || fstat(input.fd, &info) != 0) {
       files_error = ErrnoStatus(std::string(kFilesError) + path, errno);

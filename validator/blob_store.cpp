@@ -39,13 +39,6 @@ std::string RandomName() {
   return std::to_string(rng());
 }
 
-// Closes a file descriptor when it leaves scope.
-struct Descriptor {
-  int fd;
-  ~Descriptor() {
-    if (fd >= 0) close(fd);
-  }
-};
 
 }  // namespace
 
@@ -109,7 +102,7 @@ Result<BlobStore> BlobStore::Open(const std::filesystem::path& root) {
 
 Result<StoredBlob> BlobStore::Adopt(const std::filesystem::path& file, std::string_view hash) const {
   GRADIENTS_RETURN_IF_ERROR(CheckHash(hash));
-  Descriptor input{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+  ScopedDescriptor input{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
   if (input.fd < 0) return ErrnoStatus("opening " + file.string(), errno);
   struct stat info {};
   if (fstat(input.fd, &info) != 0) return ErrnoStatus("stat " + file.string(), errno);
@@ -133,7 +126,7 @@ Result<StoredBlob> BlobStore::Put(std::string_view data) const {
 }
 
 Result<StoredBlob> BlobStore::PutFile(const std::filesystem::path& file) const {
-  Descriptor input{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
+  ScopedDescriptor input{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
   if (input.fd < 0) return ErrnoStatus("opening " + file.string(), errno);
   Result<BlobWriter> writer = NewBlob();
   if (!writer.ok()) return writer.status();
@@ -170,7 +163,7 @@ Result<uint64_t> BlobStore::Size(std::string_view hash) const {
 Result<std::string> BlobStore::Read(std::string_view hash, uint64_t offset, uint64_t max_bytes) const {
   Result<std::filesystem::path> path = PathOf(hash);
   if (!path.ok()) return path.status();
-  Descriptor input{open(path->c_str(), O_RDONLY | O_CLOEXEC)};
+  ScopedDescriptor input{open(path->c_str(), O_RDONLY | O_CLOEXEC)};
   if (input.fd < 0) {
     if (errno == ENOENT) return Status::NotFound("no blob " + std::string(hash));
     return ErrnoStatus("opening blob " + std::string(hash), errno);
