@@ -8,6 +8,7 @@
 #include "common/utf8.h"
 #include "proto/checkpoint_messages.h"
 #include "proto/timestamps.h"
+#include "validator/scoring.h"
 #include "validator/task_spec.h"
 
 namespace gradients {
@@ -16,11 +17,20 @@ namespace {
 constexpr size_t kMaxReasonBytes = 256;
 
 v1::SubmissionStatus VerdictStatus(const std::string& outcome) {
-  if (outcome == "scored") return v1::SUBMISSION_STATUS_SCORED;
-  if (outcome == "not_finetuned") return v1::SUBMISSION_STATUS_NOT_FINETUNED;
-  if (outcome == "duplicate") return v1::SUBMISSION_STATUS_DUPLICATE;
-  if (outcome == "failed") return v1::SUBMISSION_STATUS_FAILED;
-  if (outcome == "missing") return v1::SUBMISSION_STATUS_MISSING;
+  switch (ParseSubmissionOutcome(outcome)) {
+    case SubmissionOutcome::kScored:
+      return v1::SUBMISSION_STATUS_SCORED;
+    case SubmissionOutcome::kNotFinetuned:
+      return v1::SUBMISSION_STATUS_NOT_FINETUNED;
+    case SubmissionOutcome::kDuplicate:
+      return v1::SUBMISSION_STATUS_DUPLICATE;
+    case SubmissionOutcome::kFailed:
+      return v1::SUBMISSION_STATUS_FAILED;
+    case SubmissionOutcome::kMissing:
+      return v1::SUBMISSION_STATUS_MISSING;
+    case SubmissionOutcome::kInvalid:
+      break;
+  }
   return v1::SUBMISSION_STATUS_INVALID;
 }
 

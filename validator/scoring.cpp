@@ -5,6 +5,15 @@
 #include <tuple>
 
 namespace gradients {
+
+SubmissionOutcome ParseSubmissionOutcome(std::string_view name) {
+  if (name == "scored") return SubmissionOutcome::kScored;
+  if (name == "not_finetuned") return SubmissionOutcome::kNotFinetuned;
+  if (name == "duplicate") return SubmissionOutcome::kDuplicate;
+  if (name == "failed") return SubmissionOutcome::kFailed;
+  if (name == "missing") return SubmissionOutcome::kMissing;
+  return SubmissionOutcome::kInvalid;
+}
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;

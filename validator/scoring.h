@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gradients {
@@ -21,6 +22,10 @@ enum class SubmissionOutcome {
   kFailed,        // evaluation crashed or ran out of time or memory
   kMissing,       // claimed, but nothing valid arrived before the deadline
 };
+
+// A stored evaluation outcome ("scored", "not_finetuned", "duplicate", "failed", "missing");
+// anything else counts as invalid.
+SubmissionOutcome ParseSubmissionOutcome(std::string_view name);
 
 struct SubmissionResult {
   std::string miner;  // public key, hex

@@ -65,14 +65,6 @@ Result<std::string> ColumnsFlag(const std::string& columns_json) {
   return flag;
 }
 
-SubmissionOutcome Outcome(const std::string& name) {
-  if (name == "scored") return SubmissionOutcome::kScored;
-  if (name == "not_finetuned") return SubmissionOutcome::kNotFinetuned;
-  if (name == "duplicate") return SubmissionOutcome::kDuplicate;
-  if (name == "failed") return SubmissionOutcome::kFailed;
-  if (name == "missing") return SubmissionOutcome::kMissing;
-  return SubmissionOutcome::kInvalid;
-}
 
 // What the child's run says about the submission; Internal / Unavailable for the evaluator's own
 // failures.
@@ -285,7 +277,7 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
   if (!evaluations.ok()) return evaluations.status();
   std::vector<SubmissionResult> results;
   for (const EvaluationRecord& evaluation : *evaluations) {
-    results.push_back({.miner = evaluation.miner, .outcome = Outcome(evaluation.outcome),
+    results.push_back({.miner = evaluation.miner, .outcome = ParseSubmissionOutcome(evaluation.outcome),
                        .test_loss = evaluation.test_loss.value_or(0), .received_at_ms = evaluation.received_at_ms});
   }
   std::vector<EvaluationRecord> scores;
