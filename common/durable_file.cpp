@@ -35,6 +35,19 @@ Status WriteAll(int fd, const uint8_t* data, size_t size, const std::filesystem:
 
 }  // namespace
 
+Status ReadPrefixInBlocks(int fd, uint64_t size, std::string_view what,
+                          const std::function<void(std::string_view)>& each) {
+  std::vector<char> block(std::min<uint64_t>(size, uint64_t{1} << 20));
+  for (uint64_t done = 0; done < size;) {
+    const ssize_t got = ::pread(fd, block.data(), std::min<uint64_t>(block.size(), size - done), static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return ErrnoStatus("reading " + std::string(what), got < 0 ? errno : EIO);
+    each(std::string_view(block.data(), static_cast<size_t>(got)));
+    done += static_cast<uint64_t>(got);
+  }
+  return Status::Ok();
+}
+
 ScopedDescriptor::~ScopedDescriptor() {
   if (fd >= 0) ::close(fd);
 }

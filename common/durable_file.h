@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,6 +60,12 @@ Result<std::string> ReadFileToString(const std::filesystem::path& path, uint64_t
 // followed). A missing path is not an error. std::filesystem::remove_all is not used because
 // PyTorch's libtorch.so exports a copy of it that crashes in processes linked with it.
 Status RemoveTree(const std::filesystem::path& path);
+
+// Hands the first `size` bytes of the open file `fd` to `each` in blocks of at most 1 MiB, in
+// order (what a resumed transfer hashes again); IoError naming `what` when the file is shorter or
+// a read fails.
+Status ReadPrefixInBlocks(int fd, uint64_t size, std::string_view what,
+                          const std::function<void(std::string_view)>& each);
 
 // A file descriptor closed when it leaves scope (-1: none).
 struct ScopedDescriptor {

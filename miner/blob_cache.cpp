@@ -18,20 +18,6 @@ namespace {
 
 constexpr uint64_t kMaxChunkBytes = 1 << 20;  // LIMIT_MAX_CHUNK_BYTES
 
-// The digest of the first `size` bytes of the part file, and those bytes' count.
-Result<Hasher> HashPrefix(int fd, uint64_t size) {
-  Hasher hasher(DigestAlgorithm::kBlake2b256);
-  std::vector<char> block(kMaxChunkBytes);
-  for (uint64_t done = 0; done < size;) {
-    const ssize_t got =
-        pread(fd, block.data(), std::min<uint64_t>(block.size(), size - done), static_cast<off_t>(done));
-    if (got <= 0) return ErrnoStatus("reading a fetched part", got < 0 ? errno : EIO);
-    hasher.Update(std::string_view(block.data(), static_cast<size_t>(got)));
-    done += static_cast<uint64_t>(got);
-  }
-  return hasher;
-}
-
 }  // namespace
 
 Result<std::filesystem::path> BlobCache::PathOf(const v1::BlobRef& ref) const {
@@ -64,8 +50,9 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
   uint64_t stored = std::min<uint64_t>(std::filesystem::file_size(part, error), ref.size_bytes());
   if (error) return Status::IoError("size of " + part.string() + ": " + error.message());
   if (ftruncate(file.fd, static_cast<off_t>(stored)) != 0) return ErrnoStatus("truncating " + part.string(), errno);
-  Result<Hasher> hasher = HashPrefix(file.fd, stored);
-  if (!hasher.ok()) return hasher.status();
+  Hasher hasher(DigestAlgorithm::kBlake2b256);
+  GRADIENTS_RETURN_IF_ERROR(
+      ReadPrefixInBlocks(file.fd, stored, part.string(), [&](std::string_view block) { hasher.Update(block); }));
 
   v1::FetchBlobRequest request;
   *request.mutable_digest() = ref.digest();
@@ -96,7 +83,7 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
             written += static_cast<size_t>(n);
           }
           if (!received.ok()) break;
-          hasher->Update(data);
+          hasher.Update(data);
           stored += data.size();
           request.set_offset(stored);  // a renewed session's second attempt resumes here
         }
@@ -115,7 +102,7 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
     return Status::Unavailable(name + ": the stream ended at " + std::to_string(stored) + " of " +
                                std::to_string(ref.size_bytes()) + " bytes; fetch again to resume");
   }
-  if (ToHex(hasher->Finish()) != path->filename().string()) {
+  if (ToHex(hasher.Finish()) != path->filename().string()) {
     std::filesystem::remove(part, error);
     return Status::DataLoss(name + ": its bytes do not match its digest; fetch again to start over");
   }

@@ -17,8 +17,6 @@
 namespace gradients {
 namespace {
 
-constexpr uint64_t kReadBlock = uint64_t{1} << 20;
-
 std::string TaskName(std::string_view task_id) { return "task " + std::string(task_id.substr(0, 80)); }
 
 }  // namespace
@@ -195,14 +193,8 @@ Result<std::unique_ptr<UploadStream>> CheckpointUploads::Begin(const PublicKey& 
     stream->upload_.durable_offsets[i] = file.offset;
     if (ftruncate(*fd, static_cast<off_t>(file.offset)) != 0) return ErrnoStatus("truncating an upload's part", errno);
     // A resumed file's digest covers its stored prefix too.
-    std::string block;
-    for (uint64_t done = 0; done < file.offset;) {
-      block.resize(std::min(kReadBlock, file.offset - done));
-      const ssize_t got = pread(*fd, block.data(), block.size(), static_cast<off_t>(done));
-      if (got <= 0) return ErrnoStatus("reading an upload's part", got < 0 ? errno : EIO);
-      file.Update(std::string_view(block.data(), static_cast<size_t>(got)));
-      done += static_cast<uint64_t>(got);
-    }
+    GRADIENTS_RETURN_IF_ERROR(ReadPrefixInBlocks(*fd, file.offset, "an upload's part",
+                                                 [&](std::string_view block) { file.Update(block); }));
   }
   GRADIENTS_RETURN_IF_ERROR(SyncDirectory(stream->dir_));
   GRADIENTS_RETURN_IF_ERROR(store_.SavePartialUpload(stream->upload_));
