@@ -12,12 +12,16 @@
 #include "cli/model_commands.h"
 #ifdef GRADIENTS_CLI_REGISTRY
 #include "cli/admin_commands.h"
-#include "cli/weight_commands.h"
 #include "cli/registry_commands.h"
+#include "cli/weight_commands.h"
+#endif
+#ifdef GRADIENTS_CLI_MINER
+#include "cli/miner_commands.h"
 #endif
 #include "cli/tokenize_command.h"
 #include "cli/train_command.h"
 #include "cli/version.h"
+#include "common/clock.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -234,6 +238,15 @@ int main(int argc, char** argv) {
   audit_export->add_option("--out", audit_out, "Write to this file (durably) instead of stdout");
 #endif
 
+#ifdef GRADIENTS_CLI_MINER
+  std::filesystem::path miner_config;
+  CLI::App* miner = app.add_subcommand("miner", "A miner's jobs, read from its work directory");
+  miner->require_subcommand(1);
+  CLI::App* miner_status = miner->add_subcommand(
+      "status", "Each job's phase, trials, best validation loss and time left, as JSON");
+  miner_status->add_option("--config", miner_config, "The miner's JSON config")->required();
+#endif
+
   CLI11_PARSE(app, argc, argv);
 
   gradients::LogOptions log_options;
@@ -273,6 +286,9 @@ int main(int argc, char** argv) {
   if (*weights_recompute) return gradients::cli::RunWeightsRecompute(audit_file, std::cout, std::cerr);
   if (*weights) return gradients::cli::RunWeights(admin, weight_history, std::cout, std::cerr);
   if (*audit_export) return gradients::cli::RunAuditExport(audit_data_dir, audit_out, std::cout, std::cerr);
+#endif
+#ifdef GRADIENTS_CLI_MINER
+  if (*miner_status) return gradients::cli::RunMinerStatus(miner_config, std::cout, std::cerr, gradients::SystemClockMs);
 #endif
   if (*version) {
     std::cout << gradients::cli::VersionString() << "\n";

@@ -86,7 +86,8 @@ void ConfigReader::ReadValue(const nlohmann::json& value, const std::string& pat
 }
 
 void ConfigReader::ReadValue(const nlohmann::json& value, const std::string& path, uint64_t& out) {
-  if (value.is_number_unsigned()) {
+  // A parsed 5 is unsigned, a 5 built in C++ is signed: both are the same value.
+  if (value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0)) {
     out = value.get<uint64_t>();
   } else if (value.is_number_integer()) {
     AddError(path, "expected a non-negative integer, got " + JsonSnippet(value));

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/durable_file.h"
+#include "common/logging.h"
 #include "common/protocol_envelopes.h"
 #include "proto/checkpoint_messages.h"
 #include "proto/grpc_status.h"
@@ -49,14 +50,21 @@ constexpr std::string_view kFilesError = "checkpoint files: ";
 // One attempt: where the validator stands, then the stream from there.
 Result<UploadedCheckpoint> SendOnce(ValidatorConnection& connection, const std::string& task_id,
                                     const std::string& claim_nonce, const std::filesystem::path& dir,
-                                    const CheckpointManifest& manifest, uint64_t chunk_bytes) {
+                                    const CheckpointManifest& manifest, const UploadOptions& options) {
+  const uint64_t chunk_bytes = options.chunk_bytes;
   const Digest manifest_digest = CheckpointManifestDigest(manifest);
   std::optional<v1::UploadReceipt> complete;
   Result<std::vector<uint64_t>> offsets = ResumeOffsets(connection, task_id, manifest, manifest_digest, complete);
   if (!offsets.ok()) return offsets.status();
   if (complete) return UploadedCheckpoint{.receipt_id = complete->receipt_id(), .bytes_sent = 0};
   bool resume = false;
-  for (uint64_t offset : *offsets) resume = resume || offset > 0;
+  uint64_t held = 0, total = 0;
+  for (size_t i = 0; i < offsets->size(); ++i) {
+    resume = resume || (*offsets)[i] > 0;
+    held += (*offsets)[i];
+    total += manifest.files[i].size_bytes;
+  }
+  if (resume) GetLogger("miner")->info("task {}: resuming the upload at {} of {} bytes", task_id, held, total);
 
   const std::span<const uint8_t> nonce(reinterpret_cast<const uint8_t*>(claim_nonce.data()), claim_nonce.size());
   Result<SignedEnvelope> envelope =
@@ -80,6 +88,7 @@ Result<UploadedCheckpoint> SendOnce(ValidatorConnection& connection, const std::
   std::unique_ptr<grpc::ClientContext> context = connection.SessionContext(std::chrono::hours(6));
   std::unique_ptr<grpc::ClientWriter<v1::UploadMessage>> writer =
       connection.stub().UploadCheckpoint(context.get(), &receipt);
+  const auto started = std::chrono::steady_clock::now();
   bool writing = writer->Write(begin);
   v1::UploadMessage chunk;
   std::vector<char> buffer(chunk_bytes);
@@ -107,6 +116,14 @@ Result<UploadedCheckpoint> SendOnce(ValidatorConnection& connection, const std::
       writing = writer->Write(chunk);
       offset += static_cast<uint64_t>(got);
       uploaded.bytes_sent += static_cast<uint64_t>(got);
+      if (options.stop != nullptr && options.stop->load()) {
+        files_error = Status::Aborted("upload stopped by shutdown");
+        break;
+      }
+      if (options.max_bytes_per_second > 0) {
+        std::this_thread::sleep_until(
+            started + std::chrono::microseconds(uploaded.bytes_sent * 1'000'000 / options.max_bytes_per_second));
+      }
     }
   }
   if (!files_error.ok()) {
@@ -126,18 +143,20 @@ Result<UploadedCheckpoint> SendOnce(ValidatorConnection& connection, const std::
 
 Result<UploadedCheckpoint> UploadCheckpoint(ValidatorConnection& connection, const std::string& task_id,
                                             const std::string& claim_nonce, const std::filesystem::path& dir,
-                                            CheckpointKind kind, uint64_t chunk_bytes) {
-  if (chunk_bytes < 1 || chunk_bytes > (1 << 20)) return Status::InvalidArgument("chunk_bytes: 1 to 1048576");
+                                            CheckpointKind kind, const UploadOptions& options) {
+  if (options.chunk_bytes < 1 || options.chunk_bytes > (1 << 20)) {
+    return Status::InvalidArgument("chunk_bytes: 1 to 1048576");
+  }
   Result<CheckpointManifest> manifest = BuildCheckpointManifest(dir, kind);
   if (!manifest.ok()) return manifest.status();
-  Result<UploadedCheckpoint> uploaded = SendOnce(connection, task_id, claim_nonce, dir, *manifest, chunk_bytes);
+  Result<UploadedCheckpoint> uploaded = SendOnce(connection, task_id, claim_nonce, dir, *manifest, options);
   // Right after a broken stream the validator may still be closing it (the upload is "open", or
   // its offsets moved on while it synced): ask again where it stands and go once more.
   const StatusCode code = uploaded.status().code();
   if (!uploaded.ok() && !uploaded.status().message().starts_with(kFilesError) &&
       (code == StatusCode::kFailedPrecondition || code == StatusCode::kInvalidArgument)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    uploaded = SendOnce(connection, task_id, claim_nonce, dir, *manifest, chunk_bytes);
+    uploaded = SendOnce(connection, task_id, claim_nonce, dir, *manifest, options);
   }
   return uploaded;
 }

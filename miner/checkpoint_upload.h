@@ -20,12 +20,12 @@ struct UploadedCheckpoint {
   uint64_t bytes_sent = 0;  // in this call: less than the checkpoint when it resumed
 };
 
-// `claim_nonce`: the claim's nonce as received (raw bytes); `chunk_bytes` 1 to 1 MiB. As the
+// `claim_nonce`: the claim's nonce as received (raw bytes). As the
 // validator answers: PermissionDenied without a claim, FailedPrecondition after the deadline. The
 // files' own errors (unreadable, names a manifest refuses, changed since the manifest was built)
 // before or instead of sending them.
 Result<UploadedCheckpoint> UploadCheckpoint(ValidatorConnection& connection, const std::string& task_id,
                                             const std::string& claim_nonce, const std::filesystem::path& dir,
-                                            CheckpointKind kind, uint64_t chunk_bytes = 1 << 20);
+                                            CheckpointKind kind, const UploadOptions& options = {});
 
 }  // namespace gradients

@@ -42,12 +42,33 @@ void ReadConfig(ConfigReader& reader, ReconnectOptions& options) {
              "max_backoff_ms", "must be between initial_backoff_ms and 3600000");
 }
 
+void ReadConfig(ConfigReader& reader, UploadOptions& options) {
+  reader.Optional("chunk_bytes", options.chunk_bytes)
+      .Optional("max_bytes_per_second", options.max_bytes_per_second)
+      .Check(options.chunk_bytes >= 1 && options.chunk_bytes <= (1 << 20), "chunk_bytes", "must be in 1..1048576");
+}
+
+void ReadConfig(ConfigReader& reader, JobOptions& options) {
+  reader.Optional("upload_reserve_seconds", options.upload_reserve_seconds)
+      .Optional("checkpoint_every_steps", options.checkpoint_every_steps)
+      .Optional("progress_interval_seconds", options.progress_interval_seconds)
+      .Optional("cpu_threads", options.cpu_threads)
+      .Check(options.upload_reserve_seconds >= 1 && options.upload_reserve_seconds <= 86'400, "upload_reserve_seconds",
+             "must be in 1..86400")
+      .Check(options.checkpoint_every_steps >= 0, "checkpoint_every_steps", "must be 0 (at the end only) or positive")
+      .Check(options.progress_interval_seconds >= 1, "progress_interval_seconds", "must be at least 1")
+      .Check(options.cpu_threads >= 0 && options.cpu_threads <= 1024, "cpu_threads", "must be in 0..1024");
+}
+
 void ReadConfig(ConfigReader& reader, MinerOptions& options) {
   reader.Required("key_file", options.key_file)
       .Required("validators", options.validators)
       .Required("work_dir", options.work_dir)
       .Optional("device", options.device)
       .Optional("capacity", options.capacity)
+      .Optional("strategy", options.strategy)
+      .Optional("jobs", options.jobs)
+      .Optional("upload", options.upload)
       .Optional("reconnect", options.reconnect)
       .Optional("log", options.log)
       .Check(!options.key_file.empty(), "key_file", "is empty")

@@ -3,12 +3,14 @@
 // configs/miner.example.json.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "miner/search_strategy.h"
 
 namespace gradients {
 
@@ -38,12 +40,33 @@ struct ReconnectOptions {
 };
 void ReadConfig(ConfigReader& reader, ReconnectOptions& options);
 
+// How checkpoints go to validators (miner/checkpoint_upload.h).
+struct UploadOptions {
+  uint64_t chunk_bytes = 1 << 20;     // 1 to 1 MiB
+  uint64_t max_bytes_per_second = 0;  // paced below this, for a link shared with others; 0: no pacing
+  // Shutdown: the stream is cancelled (ABORTED); what the validator holds stays for a resume.
+  const std::atomic<bool>* stop = nullptr;
+};
+void ReadConfig(ConfigReader& reader, UploadOptions& options);
+
+// How each job runs (miner/training_job.h).
+struct JobOptions {
+  int64_t upload_reserve_seconds = 60;  // training stops this long before the deadline
+  int64_t checkpoint_every_steps = 10;  // a killed miner loses at most this many steps of a run
+  int64_t progress_interval_seconds = 5;
+  int cpu_threads = 0;  // libtorch's on the CPU; 0 chooses
+};
+void ReadConfig(ConfigReader& reader, JobOptions& options);
+
 struct MinerOptions {
   std::string key_file;                         // required: the identity seed (`gradients keygen`), mode 0600
   std::vector<ValidatorEndpoint> validators{};  // at least one
   std::string work_dir;                         // required: models, datasets, jobs and their checkpoints
   std::string device = "cpu";                   // cpu, cuda or cuda:N
   MinerCapacity capacity{};
+  StrategyOptions strategy{};
+  JobOptions jobs{};
+  UploadOptions upload{};
   ReconnectOptions reconnect{};
   LogOptions log{};
 };

@@ -1,78 +1,299 @@
 #include "miner/training_job.h"
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
 
+#include "common/durable_file.h"
+#include "common/logging.h"
 #include "miner/checkpoint_upload.h"
 #include "miner/model_directory.h"
+#include "miner/search_run.h"
 #include "proto/task_types.h"
 #include "trainers/dataset.h"
 #include "trainers/tokenizer.h"
-#include "trainers/trainer.h"
 
 namespace gradients {
+namespace {
 
-Result<TrainingJobResult> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache,
-                                         const v1::Claim& claim, const TrainingJobOptions& options) {
+// The claim's deadline, kept within a year of now: the validator's timestamp is not trusted to fit
+// the clock's range.
+int64_t DeadlineMs(const v1::Claim& claim, int64_t now_ms) {
+  constexpr int64_t kYearMs = 365LL * 24 * 3600 * 1000;
+  const int64_t seconds = std::clamp<int64_t>(claim.task().deadline().seconds(), 0, (now_ms + kYearMs) / 1000);
+  return seconds * 1000 + std::clamp<int64_t>(claim.task().deadline().nanos(), 0, 999'999'999) / 1'000'000;
+}
+
+// Fetches (or finds cached) the task's inputs, lays them out and tokenizes the split.
+struct TaskInputs {
+  std::filesystem::path model_dir;
+  std::vector<TokenizedExample> examples;
+  int32_t pad_id = 0;
+};
+
+Result<TaskInputs> PrepareInputs(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
+                                 const TrainingJobOptions& options) {
   const v1::TaskSpec& task = claim.task();
-  const std::string where = "task " + claim.task_id();
-  Result<DatasetFormat> format = ParseDatasetFormat(TaskTypeName(task.type()));
-  if (!format.ok()) return format.status().WithContext(where);
-  GRADIENTS_RETURN_IF_ERROR(CheckTaskFileName(task.training_split().file_name()).WithContext(where));
-
-  // The inputs, fetched (or found in the cache) and laid out as the trainers read them.
+  GRADIENTS_ASSIGN_OR_RETURN(DatasetFormat format, ParseDatasetFormat(TaskTypeName(task.type())));
+  GRADIENTS_RETURN_IF_ERROR(CheckTaskFileName(task.training_split().file_name()));
   for (const v1::BlobRef& file : task.base_model_files()) {
-    if (Result<std::filesystem::path> fetched = cache.Fetch(connection, file); !fetched.ok()) {
-      return fetched.status().WithContext(where);
-    }
+    GRADIENTS_RETURN_IF_ERROR(cache.Fetch(connection, file).status());
   }
-  if (Result<std::filesystem::path> fetched = cache.Fetch(connection, task.training_split()); !fetched.ok()) {
-    return fetched.status().WithContext(where);
-  }
-  const std::filesystem::path model_dir = options.job_dir / "model";
+  GRADIENTS_RETURN_IF_ERROR(cache.Fetch(connection, task.training_split()).status());
+  TaskInputs inputs;
+  inputs.model_dir = options.job_dir / "model";
   const std::filesystem::path split = options.job_dir / "data" / task.training_split().file_name();
-  GRADIENTS_RETURN_IF_ERROR(MaterializeModel(cache, task, model_dir).WithContext(where));
-  GRADIENTS_RETURN_IF_ERROR(LinkFromCache(cache, task.training_split(), split).WithContext(where));
+  GRADIENTS_RETURN_IF_ERROR(MaterializeModel(cache, task, inputs.model_dir));
+  GRADIENTS_RETURN_IF_ERROR(LinkFromCache(cache, task.training_split(), split));
 
   DatasetOptions dataset;
-  dataset.format = *format;
-  dataset.max_length = options.hyperparameters.max_length;
+  dataset.format = format;
+  dataset.max_length = options.strategy.hyperparameters.max_length;
   dataset.columns.columns = {task.column_mapping().columns().begin(), task.column_mapping().columns().end()};
-  Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(model_dir);
-  if (!tokenizer.ok()) return tokenizer.status().WithContext(where);
-  Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(split, **tokenizer, dataset);
-  if (!examples.ok()) return examples.status().WithContext(where);
+  GRADIENTS_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(inputs.model_dir));
+  GRADIENTS_ASSIGN_OR_RETURN(inputs.examples, LoadTokenizedDataset(split, *tokenizer, dataset));
+  inputs.pad_id = tokenizer->eos_id().value_or(0);
+  return inputs;
+}
 
-  TrainOptions train;
-  train.hyperparameters = options.hyperparameters;
-  train.model_dir = model_dir;
-  train.out_dir = options.job_dir / "train";
-  train.device = options.device;
-  train.resume = std::filesystem::exists(train.out_dir / "checkpoint");  // a restarted miner goes on
-  train.cancel = options.cancel;
-  const int64_t deadline_ms = task.deadline().seconds() * 1000 + task.deadline().nanos() / 1'000'000;
-  train.deadline =
-      std::chrono::system_clock::time_point(std::chrono::milliseconds(deadline_ms - options.upload_reserve_ms));
-  const int32_t pad_id = (*tokenizer)->eos_id().value_or(0);
-  Result<TrainResult> trained = Train(train, std::move(*examples), pad_id);
-  if (!trained.ok()) return trained.status().WithContext(where);
-
-  // The adapter alone (the trainer's directory also holds its checkpoint and summary).
-  const std::filesystem::path exported = options.job_dir / "export";
+// The files of the result the validator takes: the adapter, or the model with its tokenizer (the
+// trainer's summary and checkpoint stay behind). Written to export.new/ and renamed: export/ is
+// complete whenever it exists.
+Status Export(const SearchOutcome& outcome, const std::filesystem::path& job_dir) {
+  const std::filesystem::path staging = job_dir / "export.new";
+  const std::filesystem::path exported = job_dir / "export";
+  GRADIENTS_RETURN_IF_ERROR(RemoveTree(staging));
   std::error_code error;
-  std::filesystem::create_directories(exported, error);
-  if (error) return Status::IoError("creating " + exported.string() + ": " + error.message());
-  for (const char* name : {"adapter_config.json", "adapter_model.safetensors"}) {
-    std::filesystem::copy_file(train.out_dir / name, exported / name, std::filesystem::copy_options::overwrite_existing,
-                               error);
-    if (error) return Status::IoError("exporting " + std::string(name) + ": " + error.message());
+  std::filesystem::create_directories(staging, error);
+  if (error) return Status::IoError("creating " + staging.string() + ": " + error.message());
+  for (const auto& entry : std::filesystem::directory_iterator(outcome.result_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || name == "training_summary.json") continue;
+    std::filesystem::copy_file(entry.path(), staging / name, error);
+    if (error) return Status::IoError("exporting " + entry.path().string() + ": " + error.message());
   }
+  if (error) return Status::IoError("reading " + outcome.result_dir.string() + ": " + error.message());
+  GRADIENTS_RETURN_IF_ERROR(RemoveTree(exported));
+  std::filesystem::rename(staging, exported, error);
+  if (error) return Status::IoError("renaming " + staging.string() + ": " + error.message());
+  return Status::Ok();
+}
+
+// Reports what the search does, at most every interval, to the validator and to job.json, from a
+// thread of its own so that a slow validator never holds training up. The validator's answer says
+// whether the task is still on: cancelled (FAILED) or past its training (uploads closed), the search
+// halts. It also halts the search when the miner shuts down.
+class ProgressReporter {
+ public:
+  ProgressReporter(ValidatorConnection& connection, const std::filesystem::path& job_dir, const JobStatus& status,
+                   const TrainingJobOptions& options, ClockMs now_ms)
+      : connection_(connection), job_dir_(job_dir), options_(options), now_ms_(std::move(now_ms)), status_(status) {
+    worker_ = std::thread([this] { Work(); });
+  }
+  ~ProgressReporter() {
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    changed_.notify_all();
+    worker_.join();
+  }
+
+  // Called by the training thread: only records the latest progress.
+  void Report(const SearchProgress& progress) {
+    std::lock_guard lock(mutex_);
+    pending_ = progress;
+    changed_.notify_all();
+  }
+  // What the search watches: set on shutdown or when the task is no longer on.
+  const std::atomic<bool>* halt() const { return &halt_; }
+  // Why the task is no longer on, when that halted the search.
+  std::optional<std::string> task_ended() const {
+    std::lock_guard lock(mutex_);
+    return task_ended_;
+  }
+  // The status as last reported (for the job to go on from).
+  JobStatus status() const {
+    std::lock_guard lock(mutex_);
+    return status_;
+  }
+
+ private:
+  void Work() {
+    std::unique_lock lock(mutex_);
+    int64_t last_ms = 0;
+    while (!closing_) {
+      changed_.wait_for(lock, std::chrono::milliseconds(200));
+      if (options_.stop != nullptr && options_.stop->load()) halt_ = true;
+      if (!pending_ || now_ms_() - last_ms < options_.progress_interval_ms) continue;
+      const SearchProgress progress = *pending_;
+      pending_.reset();
+      last_ms = now_ms_();
+      status_.trials_done = progress.phase == "trial" ? progress.trial_index : progress.trial_count;
+      status_.trials_planned = progress.trial_count;
+      status_.best_validation_loss = progress.best_validation_loss;
+      status_.step = progress.step;
+      status_.total_steps = progress.total_steps;
+      status_.tokens_seen = progress.tokens_seen;
+      status_.detail = progress.phase == "retrain" ? "retraining the best configuration on the whole split"
+                                                   : "trial " + std::to_string(progress.trial_index);
+      status_.updated_ms = last_ms;
+      const JobStatus snapshot = status_;
+      lock.unlock();
+      Send(progress, snapshot);
+      lock.lock();
+    }
+  }
+
+  void Send(const SearchProgress& progress, const JobStatus& status) {
+    if (Status saved = SaveJobStatus(job_dir_, status); !saved.ok()) GetLogger("miner")->warn("{}", saved.message());
+    v1::ReportProgressRequest request;
+    request.set_task_id(status.task_id);
+    v1::TrainingProgress* report = request.mutable_progress();
+    report->set_step(static_cast<uint64_t>(progress.step));
+    report->set_total_steps(static_cast<uint64_t>(progress.total_steps));
+    if (std::isfinite(progress.train_loss) && progress.step > 0) report->set_train_loss(progress.train_loss);
+    if (progress.validation_loss && std::isfinite(*progress.validation_loss)) {
+      report->set_validation_loss(*progress.validation_loss);
+    }
+    report->set_tokens_seen(static_cast<uint64_t>(progress.tokens_seen));
+    report->mutable_trial()->set_strategy(options_.strategy.name);
+    report->mutable_trial()->set_trial_index(static_cast<uint32_t>(progress.trial_index));
+    report->mutable_trial()->set_trial_count(static_cast<uint32_t>(progress.trial_count));
+    for (const auto& [name, value] : progress.assignment.items()) {
+      (*report->mutable_trial()->mutable_hyperparameters())[name] = value.dump();
+    }
+    report->set_message(status.detail);
+    v1::ReportProgressResponse response;
+    const grpc::Status called = connection_.Call(
+        [&](grpc::ClientContext& context) { return connection_.stub().ReportProgress(&context, request, &response); },
+        std::chrono::seconds(10));
+    // Progress is advisory: a validator that cannot take it now does not stop the training.
+    if (!called.ok()) {
+      GetLogger("miner")->debug("task {}: ReportProgress: {}", status.task_id, called.error_message());
+      return;
+    }
+    const v1::TaskStatus task = response.task_status();
+    if (task == v1::TASK_STATUS_FAILED || task == v1::TASK_STATUS_EVALUATING || task == v1::TASK_STATUS_SCORED) {
+      std::lock_guard lock(mutex_);
+      task_ended_ = task == v1::TASK_STATUS_FAILED ? "the validator cancelled the task"
+                                                   : "the validator closed the task's uploads";
+      halt_ = true;
+    }
+  }
+
+  ValidatorConnection& connection_;
+  const std::filesystem::path job_dir_;
+  const TrainingJobOptions& options_;
+  const ClockMs now_ms_;
+  mutable std::mutex mutex_;  // guards the members below
+  std::condition_variable changed_;
+  JobStatus status_;
+  std::optional<SearchProgress> pending_;
+  std::optional<std::string> task_ended_;
+  bool closing_ = false;
+  std::atomic<bool> halt_ = false;
+  std::thread worker_;
+};
+
+Result<JobStatus> Fail(const std::filesystem::path& job_dir, JobStatus status, const Status& error, int64_t now_ms) {
+  const StatusCode code = error.code();
+  if (code == StatusCode::kAborted || code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ||
+      code == StatusCode::kResourceExhausted) {
+    return error;  // stopped, or the validator out of reach or busy: the phase stays for a resume
+  }
+  status.phase = "failed";
+  status.detail = error.message();
+  status.updated_ms = now_ms;
+  if (Status saved = SaveJobStatus(job_dir, status); !saved.ok()) GetLogger("miner")->warn("{}", saved.message());
+  return error;
+}
+
+}  // namespace
+
+Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
+                                 const TrainingJobOptions& options, ClockMs now_ms) {
+  auto logger = GetLogger("miner");
+  const std::string where = "task " + claim.task_id();
+  GRADIENTS_RETURN_IF_ERROR(CheckJobTaskId(claim.task_id()));
+  JobStatus status;
+  if (Result<JobStatus> loaded = LoadJobStatus(options.job_dir); loaded.ok() && loaded->task_id == claim.task_id()) {
+    status = *loaded;
+  } else {
+    GRADIENTS_RETURN_IF_ERROR(RecordNewJob(options.job_dir, claim, connection.validator_id(), options.strategy.name));
+    GRADIENTS_ASSIGN_OR_RETURN(status, LoadJobStatus(options.job_dir));
+  }
+  if (status.finished()) return status;
+
+  if (status.phase != "uploading") {
+    Result<TaskInputs> inputs = PrepareInputs(connection, cache, claim, options);
+    if (!inputs.ok()) return Fail(options.job_dir, status, inputs.status().WithContext(where), now_ms());
+    status.phase = "training";
+    status.updated_ms = now_ms();
+    GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(options.job_dir, status));
+
+    SearchRunOptions search;
+    search.strategy = options.strategy;
+    // The task's own token budget, when it sets one, caps the strategy's.
+    if (claim.task().has_max_training_tokens() && claim.task().max_training_tokens() > 0) {
+      const auto task_cap = static_cast<int64_t>(std::min<uint64_t>(claim.task().max_training_tokens(), INT64_MAX));
+      search.strategy.max_train_tokens =
+          search.strategy.max_train_tokens > 0 ? std::min(search.strategy.max_train_tokens, task_cap) : task_cap;
+    }
+    search.model_dir = inputs->model_dir;
+    search.run_dir = options.job_dir / "search";
+    search.device = options.device;
+    search.deadline = std::chrono::system_clock::time_point(
+        std::chrono::milliseconds(DeadlineMs(claim, now_ms()) - options.upload_reserve_ms));
+    search.estimated_tokens_per_second = options.estimated_tokens_per_second;
+    search.checkpoint_every_steps = options.checkpoint_every_steps;
+    search.cpu_threads = options.cpu_threads;
+    Result<SearchOutcome> outcome = Status::Internal("not run");
+    {
+      ProgressReporter reporter(connection, options.job_dir, status, options, now_ms);
+      search.stop = reporter.halt();
+      search.on_progress = [&reporter](const SearchProgress& progress) { reporter.Report(progress); };
+      outcome = RunSearch(search, inputs->examples, inputs->pad_id);
+      status = reporter.status();
+      if (std::optional<std::string> ended = reporter.task_ended()) {
+        return Fail(options.job_dir, status, Status::FailedPrecondition(*ended).WithContext(where), now_ms());
+      }
+    }
+    if (!outcome.ok()) return Fail(options.job_dir, status, outcome.status().WithContext(where), now_ms());
+    if (Status exported = Export(*outcome, options.job_dir); !exported.ok()) {
+      return Fail(options.job_dir, status, exported.WithContext(where), now_ms());
+    }
+    int64_t failed = 0;
+    for (const TrialRecord& trial : outcome->trials) failed += trial.ok() ? 0 : 1;
+    status.phase = "uploading";
+    status.trials_done = static_cast<int64_t>(outcome->trials.size());
+    status.best_validation_loss = outcome->best_validation_loss;
+    status.detail = (outcome->retrained ? "retrained the best configuration" : outcome->retrain_note) + "; " +
+                    std::to_string(failed) + " trial(s) failed; mode " + outcome->mode;
+    status.updated_ms = now_ms();
+    GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(options.job_dir, status));
+    logger->info("{}: search done ({} trials, best validation loss {}); uploading", where, outcome->trials.size(),
+                 outcome->best_validation_loss ? std::to_string(*outcome->best_validation_loss) : "none");
+  }
+
+  // The kind follows what export/ holds: an adapter's config, or a model's.
+  const CheckpointKind kind = std::filesystem::exists(options.job_dir / "export" / "adapter_config.json")
+                                  ? CheckpointKind::kLoraAdapter
+                                  : CheckpointKind::kFullModel;
+  UploadOptions upload = options.upload;
+  upload.stop = options.stop;
   Result<UploadedCheckpoint> uploaded =
-      UploadCheckpoint(connection, claim.task_id(), claim.claim_nonce(), exported, CheckpointKind::kLoraAdapter);
-  if (!uploaded.ok()) return uploaded.status().WithContext(where);
-  return TrainingJobResult{.steps = trained->steps,
-                           .stop_reason = trained->stop_reason,
-                           .train_loss = trained->train_loss,
-                           .receipt_id = uploaded->receipt_id};
+      UploadCheckpoint(connection, claim.task_id(), claim.claim_nonce(), options.job_dir / "export", kind, upload);
+  if (!uploaded.ok()) return Fail(options.job_dir, status, uploaded.status().WithContext(where), now_ms());
+  status.phase = "submitted";
+  status.receipt_id = uploaded->receipt_id;
+  status.updated_ms = now_ms();
+  GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(options.job_dir, status));
+  logger->info("{}: submitted, receipt {} ({} bytes sent)", where, uploaded->receipt_id, uploaded->bytes_sent);
+  return status;
 }
 
 }  // namespace gradients

@@ -1,40 +1,49 @@
-// One claimed task from its claim to its receipt with one configuration (what the `fixed`
-// strategy runs; issue 6, Jobs): fetch the base model and the training split into the blob cache,
-// lay out the model directory, tokenize the split as the task's type and columns say, train until
-// the configuration is done or the time the upload needs before the deadline has come, export
-// the result and upload it signed. No libtorch types here.
+// One claimed task from its claim to its receipt (issue 6, Jobs): fetch the base model and the
+// training split into the blob cache, lay out the model directory, tokenize the split as the
+// task's type and columns say, run the strategy's search until it is done or the time the upload
+// needs before the deadline has come, export the result and upload it signed, reporting progress to
+// the validator and to job.json (miner/job_journal.h) on the way. Run again on the same job
+// directory, it resumes: the search from its trials and checkpoints, the upload from what the
+// validator holds. No libtorch types here.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "gradients/v1/miner_gateway.pb.h"
 #include "miner/blob_cache.h"
+#include "miner/checkpoint_upload.h"
+#include "miner/job_journal.h"
+#include "miner/search_strategy.h"
 #include "miner/validator_connection.h"
-#include "trainers/hyperparameters.h"
 
 namespace gradients {
 
 struct TrainingJobOptions {
-  std::filesystem::path job_dir;  // this task's own: model/, the split, train/, export/
+  std::filesystem::path job_dir;  // this task's own: claim.pb, job.json, model/, data/, search/, export/
   std::string device = "cpu";
-  Hyperparameters hyperparameters{};
+  StrategyOptions strategy{};
+  // Training tokens per second the search assumes until its first trial measured it (0: unknown).
+  double estimated_tokens_per_second = 0;
   // Training stops this long before the deadline: the upload and a margin.
   int64_t upload_reserve_ms = 60'000;
-  const std::atomic<bool>* cancel = nullptr;  // stops training early; what it has is still sent
+  int64_t checkpoint_every_steps = 10;  // a killed miner loses at most this many steps of a run
+  int64_t progress_interval_ms = 5000;  // to the validator and job.json
+  int cpu_threads = 0;
+  UploadOptions upload{};  // its `stop` is this job's
+  // Shutdown: training checkpoints and the job returns ABORTED with its state kept for a resume.
+  const std::atomic<bool>* stop = nullptr;
 };
 
-struct TrainingJobResult {
-  int64_t steps = 0;
-  std::string stop_reason;  // as the trainer's ("completed", "deadline", ...)
-  double train_loss = 0;
-  std::string receipt_id;
-};
-
-Result<TrainingJobResult> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache,
-                                         const v1::Claim& claim, const TrainingJobOptions& options);
+// The job's status as it ends; on error, the status says why. The job is then "failed", unless it
+// was stopped (ABORTED) or the validator was out of reach (UNAVAILABLE): those keep their phase,
+// and running the job again resumes it.
+Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
+                                 const TrainingJobOptions& options, ClockMs now_ms);
 
 }  // namespace gradients

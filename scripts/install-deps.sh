@@ -4,19 +4,27 @@
 # when nothing is missing. Prints what it installs and why.
 #   --reference  also the tools that regenerate test fixtures and run the baselines in bench/
 #                (Debian's python3-torch for ../shared/bench/torch_reference.py)
+#   --miner-cuda only what a GPU owner needs to build the daemons against a CUDA libtorch of their
+#                own (the one inside PyTorch, or the libtorch distribution): no Debian libtorch,
+#                no test tools (Debian 12 or Ubuntu 24.04; README, Running a miner)
 set -euo pipefail
 
-# name:reason, one package a line.
+reference=0 miner_cuda=0
+for arg in "$@"; do
+  case "$arg" in
+    --reference) reference=1 ;;
+    --miner-cuda) miner_cuda=1 ;;
+    *) echo "install-deps: unknown option $arg (--reference, --miner-cuda)" >&2; exit 2 ;;
+  esac
+done
+
+# name:reason, one package a line: what the daemons and the CLI build with.
 PACKAGES=(
   "build-essential:C++ compiler and make"
   "cmake:build system (>= 3.25)"
   "ninja-build:fast parallel builds"
   "pkg-config:locates libsodium"
   "ccache:compiler cache for warm rebuilds"
-  "clang:libFuzzer targets"
-  "libclang-rt-14-dev:libFuzzer, ASan and UBSan runtimes for clang"
-  "libtorch-dev:trainers (libtorch C++ API)"
-  "libopenblas0-pthread:fast BLAS for libtorch (the reference BLAS is ~20x slower)"
   "libgrpc++-dev:gRPC C++ runtime"
   "protobuf-compiler-grpc:grpc_cpp_plugin for protoc"
   "libprotobuf-dev:protobuf runtime"
@@ -25,18 +33,26 @@ PACKAGES=(
   "libspdlog-dev:logging"
   "nlohmann-json3-dev:JSON"
   "libsodium-dev:ed25519 signatures, BLAKE2b and SHA-256"
-  "libgtest-dev:unit tests"
   "libsqlite3-dev:validator state"
   "libcli11-dev:command line parsing"
   "libpcre2-dev:Unicode-aware pre-tokenizer regexes"
-  "sentencepiece:spm_train and spm_encode, the SentencePiece reference in tests"
   "libutf8proc-dev:Unicode normalization (NFC, NFKC) for tokenizers"
 )
-# Node.js runs the reference GPT-2 encoder (npm's gpt-3-encoder) in the tokenizer tests. Only the
-# commands matter: a machine with Node.js from elsewhere (NodeSource) keeps it.
-command -v node >/dev/null || PACKAGES+=("nodejs:runs the reference GPT-2 tokenizer in tests")
-command -v npm >/dev/null || PACKAGES+=("npm:fetches the reference GPT-2 tokenizer for tests")
-if [ "${1:-}" = "--reference" ]; then
+if [ "$miner_cuda" = 0 ]; then
+  PACKAGES+=(
+    "libtorch-dev:trainers (libtorch C++ API)"
+    "libopenblas0-pthread:fast BLAS for libtorch (the reference BLAS is ~20x slower)"
+    "clang:libFuzzer targets"
+    "libclang-rt-14-dev:libFuzzer, ASan and UBSan runtimes for clang"
+    "libgtest-dev:unit tests"
+    "sentencepiece:spm_train and spm_encode, the SentencePiece reference in tests"
+  )
+  # Node.js runs the reference GPT-2 encoder (npm's gpt-3-encoder) in the tokenizer tests. Only the
+  # commands matter: a machine with Node.js from elsewhere (NodeSource) keeps it.
+  command -v node >/dev/null || PACKAGES+=("nodejs:runs the reference GPT-2 tokenizer in tests")
+  command -v npm >/dev/null || PACKAGES+=("npm:fetches the reference GPT-2 tokenizer for tests")
+fi
+if [ "$reference" = 1 ]; then
   PACKAGES+=("python3-torch:the PyTorch reference that fixtures and baselines come from")
 fi
 

@@ -164,6 +164,7 @@ class TrainingRun {
   std::string model_fingerprint_;
   double last_save_seconds_ = -1;  // -1: no checkpoint written yet
   double last_eval_seconds_ = 0;
+  double seconds_in_steps_ = 0;  // this call's, evaluations and checkpoints excluded
 };
 
 Status TrainingRun::Setup() {
@@ -272,6 +273,7 @@ Status TrainingRun::Resume() {
   }
   state_ = checkpoint.state;
   best_ = std::move(checkpoint.best);
+  GetLogger("trainer")->info("resumed from step {} ({})", state_.step, where);
   return Status::Ok();
 }
 
@@ -480,6 +482,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
       break;
     }
 
+    const Clock::time_point step_start = Clock::now();
     // The step's micro-batches, and the tokens its loss averages over (known before any compute,
     // so every micro-batch's gradient is already scaled for the whole step).
     const int64_t first = state_.micro_batches;
@@ -526,6 +529,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
     ++state_.step;
     interval_loss_.add_(step_loss);
     ++interval_steps_;
+    seconds_in_steps_ += Seconds(Clock::now() - step_start);
 
     if (state_.step % options_.log_every_steps == 0 || state_.step == total_steps_) {
       GRADIENTS_RETURN_IF_ERROR(Report("step", std::nullopt));
@@ -556,6 +560,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
   result.steps = state_.step;
   result.total_steps = total_steps_;
   result.tokens = state_.tokens;
+  result.seconds_in_steps = seconds_in_steps_;
   result.stop_reason = stop_reason;
   result.train_loss = last_train_loss_;
   result.best_validation_loss = state_.best_validation_loss;

@@ -88,6 +88,9 @@ struct TrainResult {
   int64_t steps = 0;
   int64_t total_steps = 0;
   int64_t tokens = 0;
+  // Wall time this call spent in training steps (loading, evaluation and checkpoints excluded); on a
+  // GPU it counts queued work only where a report or a checkpoint waited for it.
+  double seconds_in_steps = 0;
   // "completed", "max_steps", "max_train_tokens", "deadline", "early_stopping" or "cancelled".
   std::string stop_reason;
   double train_loss = 0;  // mean over the last reporting interval

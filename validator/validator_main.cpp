@@ -1,8 +1,5 @@
 // `gradients-validator --config FILE`: loads the config, starts the validator, and stops it cleanly
 // on SIGINT or SIGTERM. Everything it wires lives in validator/ (ValidatorDaemon).
-#include <pthread.h>
-#include <signal.h>
-
 #include <iostream>
 #include <string>
 
@@ -11,6 +8,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/stop_signals.h"
 #include "validator/validator_daemon.h"
 
 int main(int argc, char** argv) {
@@ -31,13 +29,7 @@ int main(int argc, char** argv) {
     std::cerr << "gradients-validator: " << status.message() << "\n";
     return 2;
   }
-  // The stop signals are taken by sigwait below, not by a handler: blocked before any thread starts,
-  // so that every thread inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  gradients::StopSignals stop_signals;  // before any thread starts
 
   gradients::Result<std::unique_ptr<gradients::ValidatorDaemon>> daemon =
       gradients::ValidatorDaemon::Start(*options, gradients::SystemClockMs);
@@ -45,9 +37,8 @@ int main(int argc, char** argv) {
     std::cerr << "gradients-validator: " << daemon.status().message() << "\n";
     return 1;
   }
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  gradients::GetLogger("validator")->info("{}: stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  const char* signal_name = stop_signals.Wait();
+  gradients::GetLogger("validator")->info("{}: stopping", signal_name);
   (*daemon)->Shutdown();
   return 0;
 }

@@ -59,7 +59,7 @@ class CheckpointUploadTest : public ::testing::Test {
 
 TEST_F(CheckpointUploadTest, UploadsSignedAndIsNotSentAgainOnceTheValidatorHoldsIt) {
   Result<UploadedCheckpoint> uploaded =
-      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter, 256 << 10);
+      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter, {.chunk_bytes = 256 << 10, .max_bytes_per_second = 0});
   ASSERT_TRUE(uploaded.ok()) << uploaded.status().ToString() << "\n" << validator_->Log();
   EXPECT_FALSE(uploaded->receipt_id.empty());
   EXPECT_EQ(uploaded->bytes_sent, 3'000'000u + 29u);
@@ -123,7 +123,10 @@ TEST_F(CheckpointUploadTest, AnotherClaimsNonceIsRefusedAndADirectoryWithAPickle
       UploadCheckpoint(*connection_, task_id_, std::string(32, 'x'), checkpoint_, CheckpointKind::kLoraAdapter);
   EXPECT_EQ(forged.status().code(), StatusCode::kUnauthenticated) << forged.status().ToString();
   EXPECT_EQ(
-      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter, 0).status().code(),
+      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter,
+                       {.chunk_bytes = 0, .max_bytes_per_second = 0})
+          .status()
+          .code(),
       StatusCode::kInvalidArgument);
   std::ofstream(checkpoint_ / "adapter_model.bin") << "pickle";
   Result<UploadedCheckpoint> pickled =

@@ -12,15 +12,22 @@ TEST(MinerOptions, TheExampleConfigIsValid) {
   EXPECT_EQ(options->validators.at(0).address, "validator.example.org:7400");
   EXPECT_EQ(options->device, "cuda");
   EXPECT_EQ(options->capacity.max_model_parameters, 8'000'000'000);
+  EXPECT_EQ(options->strategy.name, "tpe");
+  EXPECT_EQ(options->strategy.search_space.dimensions.size(), 9u);
+  EXPECT_TRUE(MakeSearchStrategy(options->strategy).ok()) << MakeSearchStrategy(options->strategy).status().ToString();
 }
 
 TEST(MinerOptions, EveryProblemIsReportedWithItsField) {
-  const nlohmann::json config = {{"validators", {{{"address", "no-port"}}, {{"tls_ca_file", "ca.pem"}}}},
-                                 {"work_dir", "/tmp/m"},
-                                 {"device", "cuda:x"},
-                                 {"capacity", {{"max_concurrent_tasks", 0}, {"task_types", {"instruct", "dpo"}}}},
-                                 {"reconnect", {{"initial_backoff_ms", 5000}, {"max_backoff_ms", 1000}}},
-                                 {"strategy", "fixed"}};
+  const nlohmann::json config = {
+      {"validators", {{{"address", "no-port"}}, {{"tls_ca_file", "ca.pem"}}}},
+      {"work_dir", "/tmp/m"},
+      {"device", "cuda:x"},
+      {"capacity", {{"max_concurrent_tasks", 0}, {"task_types", {"instruct", "dpo"}}}},
+      {"reconnect", {{"initial_backoff_ms", 5000}, {"max_backoff_ms", 1000}}},
+      {"strategy", {{"name", "annealing"}, {"search_space", {{"lora_r", {{"choices", {4, 8.5}}}}}}}},
+      {"jobs", {{"upload_reserve_seconds", 0}}},
+      {"upload", {{"chunk_bytes", 0}}},
+      {"capacities", 1}};
   Result<MinerOptions> options = ParseConfig<MinerOptions>(config, "miner");
   ASSERT_FALSE(options.ok());
   const std::string message = options.status().message();
@@ -29,7 +36,10 @@ TEST(MinerOptions, EveryProblemIsReportedWithItsField) {
         "miner.validators[1].address: required key is missing", "miner.device: cpu, cuda or cuda:N",
         "miner.capacity.max_concurrent_tasks: must be between 1 and 64",
         "miner.capacity.task_types: each one of instruct, chat or text",
-        "miner.reconnect.max_backoff_ms: must be between initial_backoff_ms", "miner.strategy: unknown key"}) {
+        "miner.reconnect.max_backoff_ms: must be between initial_backoff_ms",
+        "miner.strategy.name: ", "miner.strategy.search_space.lora_r: takes whole numbers only",
+        "miner.jobs.upload_reserve_seconds: must be in 1..86400", "miner.upload.chunk_bytes: must be in 1..1048576",
+        "miner.capacities: unknown key"}) {
     EXPECT_NE(message.find(expected), std::string::npos) << expected << " in:\n" << message;
   }
 }

@@ -17,10 +17,7 @@ namespace {
 // steps on the CPU, uploaded, and scored by the validator's own evaluation after the deadline.
 TEST(TrainingJob, TrainsUploadsAndIsScoredByTheValidator) {
   testing::TempDir dir;
-  testing::ProcessResult init = testing::RunProcess(
-      {GRADIENTS_CLI_PATH, "init-model", "--preset", "tiny", "--out", (dir.path() / "tiny").string(), "--tokenizer",
-       (std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models/tokenizer_sp512/tokenizer.model").string()});
-  ASSERT_EQ(init.exit_code, 0) << init.err;
+  ASSERT_TRUE(InitTinyModel(dir.path() / "tiny"));
   nlohmann::json config = TestModelAndDataset(dir.path(), 30);
   config["models"] = {{{"path", (dir.path() / "tiny").string()}, {"name", "llama"}}};
   config["evaluation"] = {{"gradients_path", GRADIENTS_CLI_PATH}, {"threads", 1}};
@@ -33,19 +30,22 @@ TEST(TrainingJob, TrainsUploadsAndIsScoredByTheValidator) {
   std::optional<v1::Claim> claim = ClaimWhenOffering(*connection, task_id);
   ASSERT_TRUE(claim.has_value()) << validator.Log();
 
-  TrainingJobOptions options{.job_dir = dir.path() / "jobs" / task_id,
-                             .device = "cpu",
-                             .hyperparameters = {},
-                             .upload_reserve_ms = 3000,
-                             .cancel = nullptr};
-  options.hyperparameters.max_steps = 3;
-  options.hyperparameters.validation_fraction = 0;
+  TrainingJobOptions options;
+  options.job_dir = JobDir(dir.path(), "validator-under-test", task_id);
+  options.strategy.hyperparameters.max_steps = 3;
+  options.strategy.hyperparameters.validation_fraction = 0;
+  options.upload_reserve_ms = 3000;
   BlobCache cache(dir.path() / "cache");
-  Result<TrainingJobResult> result = RunTrainingJob(*connection, cache, *claim, options);
+  Result<JobStatus> result = RunTrainingJob(*connection, cache, *claim, options, SystemClockMs);
   ASSERT_TRUE(result.ok()) << result.status().ToString() << "\n" << validator.Log();
-  EXPECT_EQ(result->steps, 3);
-  EXPECT_EQ(result->stop_reason, "max_steps");
+  EXPECT_EQ(result->phase, "submitted");
+  EXPECT_EQ(result->trials_done, 1);
   EXPECT_FALSE(result->receipt_id.empty());
+  // What the status command reads says the same.
+  Result<JobStatus> recorded = LoadJobStatus(options.job_dir);
+  ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
+  EXPECT_EQ(recorded->phase, "submitted");
+  EXPECT_EQ(recorded->receipt_id, result->receipt_id);
 
   // After the deadline the validator evaluates it on the hidden split: scored, first of one.
   auto admin = v1::Admin::NewStub(grpc::CreateChannel(validator.admin(), grpc::InsecureChannelCredentials()));

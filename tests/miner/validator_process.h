@@ -48,16 +48,41 @@ inline nlohmann::json TestModelAndDataset(const std::filesystem::path& dir, int 
           {"tasks", {{"min_duration_seconds", 1}}}};
 }
 
-// A task of `seconds` on "llama" and "qa" for one miner, created through Admin at `admin`; its id.
-inline std::string CreateTestTask(const std::string& admin, int seconds) {
+// The tiny preset model with the 512-piece test tokenizer, written to `dir` by `gradients init-model`;
+// false (and a test failure) when that fails.
+[[nodiscard]] inline bool InitTinyModel(const std::filesystem::path& dir) {
+  testing::ProcessResult init = testing::RunProcess(
+      {GRADIENTS_CLI_PATH, "init-model", "--preset", "tiny", "--out", dir.string(), "--tokenizer",
+       (std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models/tokenizer_sp512/tokenizer.model").string()});
+  EXPECT_EQ(init.exit_code, 0) << init.err;
+  return init.exit_code == 0;
+}
+
+// A strategy for the tiny model and the test split: short rows, small batches, a fifth held back for
+// validation, three trials over the learning rate and the rank.
+inline nlohmann::json TestStrategy(const std::string& name) {
+  return {{"name", name},
+          {"trials", 3},
+          {"hyperparameters",
+           {{"max_length", 64},
+            {"micro_batch_size", 2},
+            {"gradient_accumulation_steps", 1},
+            {"validation_fraction", 0.2},
+            {"warmup_steps", 2}}},
+          {"search_space",
+           {{"learning_rate", {{"min", 1e-4}, {"max", 1e-2}, {"log", true}}}, {"lora_r", {{"choices", {4, 8}}}}}}};
+}
+
+// A task of `seconds` on "llama" and "qa" for `miners` miners, created through Admin at `admin`; its id.
+inline std::string CreateTestTask(const std::string& admin, int seconds, int miners = 1) {
   auto stub = v1::Admin::NewStub(grpc::CreateChannel(admin, grpc::InsecureChannelCredentials()));
   v1::CreateTaskRequest request;
   request.set_type(v1::TASK_TYPE_INSTRUCT);
   request.set_base_model("llama");
   request.set_dataset("qa");
   request.set_duration_seconds(static_cast<uint32_t>(seconds));
-  request.set_min_pool_size(1);
-  request.set_max_pool_size(1);
+  request.set_min_pool_size(static_cast<uint32_t>(miners));
+  request.set_max_pool_size(static_cast<uint32_t>(miners));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   v1::CreateTaskResponse created;

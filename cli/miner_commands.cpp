@@ -1,0 +1,37 @@
+#include "cli/miner_commands.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "miner/job_journal.h"
+#include "miner/miner_options.h"
+
+namespace gradients::cli {
+
+int RunMinerStatus(const std::filesystem::path& config_path, std::ostream& out, std::ostream& err, ClockMs now_ms) {
+  Result<MinerOptions> options = LoadConfigFile<MinerOptions>(config_path, "miner");
+  if (!options.ok()) {
+    err << "gradients miner status: " << options.status().message() << "\n";
+    return 2;
+  }
+  const int64_t now = now_ms();
+  std::vector<nlohmann::json> jobs;
+  for (const JobListing& job : ListJobs(options->work_dir)) {
+    if (!job.status.ok()) {
+      jobs.push_back({{"dir", job.dir.string()}, {"error", job.status.status().message()}, {"deadline_ms", 0}});
+      continue;
+    }
+    const JobStatus& status = *job.status;
+    nlohmann::json entry = JobStatusJson(status);
+    entry["seconds_left"] = std::max<int64_t>(0, status.deadline_ms - now) / 1000;
+    jobs.push_back(std::move(entry));
+  }
+  std::stable_sort(jobs.begin(), jobs.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+    return a["deadline_ms"].get<int64_t>() > b["deadline_ms"].get<int64_t>();
+  });
+  out << nlohmann::json(jobs).dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace gradients::cli

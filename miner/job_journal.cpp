@@ -1,0 +1,125 @@
+#include "miner/job_journal.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <span>
+
+#include "common/config.h"
+#include "common/durable_file.h"
+#include "common/hex.h"
+
+namespace gradients {
+namespace {
+
+constexpr uint64_t kMaxClaimBytes = 16 << 20;
+
+}  // namespace
+
+Status CheckJobTaskId(const std::string& task_id) {
+  const bool safe = !task_id.empty() && task_id.size() <= 128 && task_id[0] != '.' &&
+                    std::all_of(task_id.begin(), task_id.end(), [](char c) {
+                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                             c == '_' || c == '.';
+                    });
+  if (!safe) return Status::InvalidArgument("task id \"" + task_id + "\" cannot name a job directory");
+  return Status::Ok();
+}
+
+std::filesystem::path JobDir(const std::filesystem::path& work_dir, const std::string& validator_id,
+                             const std::string& task_id) {
+  const std::span<const uint8_t> id(reinterpret_cast<const uint8_t*>(validator_id.data()), validator_id.size());
+  return work_dir / "jobs" / ToHex(id) / task_id;
+}
+
+Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Claim& claim, const std::string& validator_id,
+                    const std::string& strategy) {
+  std::error_code error;
+  std::filesystem::create_directories(job_dir, error);
+  if (error) return Status::IoError("creating " + job_dir.string() + ": " + error.message());
+  GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(job_dir / "claim.pb", claim.SerializeAsString(), 0600));
+  JobStatus status;
+  status.task_id = claim.task_id();
+  status.validator_id = validator_id;
+  status.phase = "fetching";
+  status.deadline_ms = claim.task().deadline().seconds() * 1000 + claim.task().deadline().nanos() / 1'000'000;
+  status.strategy = strategy;
+  return SaveJobStatus(job_dir, status);
+}
+
+nlohmann::json JobStatusJson(const JobStatus& status) {
+  nlohmann::json json = {{"task_id", status.task_id},
+                         {"validator_id", status.validator_id},
+                         {"phase", status.phase},
+                         {"detail", status.detail},
+                         {"deadline_ms", status.deadline_ms},
+                         {"strategy", status.strategy},
+                         {"trials_done", status.trials_done},
+                         {"trials_planned", status.trials_planned},
+                         {"best_validation_loss", nullptr},
+                         {"step", status.step},
+                         {"total_steps", status.total_steps},
+                         {"tokens_seen", status.tokens_seen},
+                         {"receipt_id", status.receipt_id},
+                         {"updated_ms", status.updated_ms}};
+  if (status.best_validation_loss) json["best_validation_loss"] = *status.best_validation_loss;
+  return json;
+}
+
+Status SaveJobStatus(const std::filesystem::path& job_dir, const JobStatus& status) {
+  return WriteFileDurably(job_dir / "job.json", JobStatusJson(status).dump(1) + "\n");
+}
+
+Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir) {
+  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonFile(job_dir / "job.json"));
+  JobStatus status;
+  try {
+    status.task_id = json.at("task_id").get<std::string>();
+    status.validator_id = json.at("validator_id").get<std::string>();
+    status.phase = json.at("phase").get<std::string>();
+    status.detail = json.at("detail").get<std::string>();
+    status.deadline_ms = json.at("deadline_ms").get<int64_t>();
+    status.strategy = json.at("strategy").get<std::string>();
+    status.trials_done = json.at("trials_done").get<int64_t>();
+    status.trials_planned = json.at("trials_planned").get<int64_t>();
+    if (!json.at("best_validation_loss").is_null()) {
+      status.best_validation_loss = json.at("best_validation_loss").get<double>();
+    }
+    status.step = json.at("step").get<int64_t>();
+    status.total_steps = json.at("total_steps").get<int64_t>();
+    status.tokens_seen = json.at("tokens_seen").get<int64_t>();
+    status.receipt_id = json.at("receipt_id").get<std::string>();
+    status.updated_ms = json.at("updated_ms").get<int64_t>();
+  } catch (const nlohmann::json::exception& error) {
+    return Status::DataLoss((job_dir / "job.json").string() + ": " + error.what());
+  }
+  return status;
+}
+
+Result<v1::Claim> LoadJobClaim(const std::filesystem::path& job_dir) {
+  GRADIENTS_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(job_dir / "claim.pb", kMaxClaimBytes));
+  v1::Claim claim;
+  if (!claim.ParseFromString(bytes) || claim.task_id().empty()) {
+    return Status::DataLoss((job_dir / "claim.pb").string() + ": not a claim");
+  }
+  return claim;
+}
+
+std::vector<JobListing> ListJobs(const std::filesystem::path& work_dir) {
+  std::vector<JobListing> jobs;
+  std::error_code error;
+  for (const auto& validator : std::filesystem::directory_iterator(work_dir / "jobs", error)) {
+    Result<std::vector<uint8_t>> id = FromHex(validator.path().filename().string());
+    if (!id.ok() || !validator.is_directory(error)) continue;  // not a validator's directory
+    std::error_code inner;
+    for (const auto& job : std::filesystem::directory_iterator(validator.path(), inner)) {
+      if (!job.is_directory(inner)) continue;
+      jobs.push_back({.dir = job.path(),
+                      .validator_id = std::string(id->begin(), id->end()),
+                      .status = LoadJobStatus(job.path())});
+    }
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const JobListing& a, const JobListing& b) { return a.dir < b.dir; });
+  return jobs;
+}
+
+}  // namespace gradients

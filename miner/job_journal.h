@@ -1,0 +1,66 @@
+// A job's persisted state (issue 6, Jobs and Status): <work_dir>/jobs/<validator>/<task_id>/, where
+// <validator> is the hex of the issuing validator's id (two validators may use the same task id),
+// holds
+//   claim.pb   the claim as the validator sent it (what a restarted miner resumes the job from)
+//   job.json   the validator it came from, the phase, and what the status command shows: trials,
+//              the best validation loss, the current run's step, the deadline
+// Phases: "fetching", "training", "uploading" (export/ is complete), then "submitted" or "failed";
+// a job in one of the first three is resumed when the miner starts again.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "gradients/v1/miner_gateway.pb.h"
+
+namespace gradients {
+
+struct JobStatus {
+  std::string task_id;
+  std::string validator_id;  // of the validator that issued the claim
+  std::string phase;
+  std::string detail;  // why it failed, or a note on the result
+  int64_t deadline_ms = 0;
+  std::string strategy;
+  int64_t trials_done = 0;
+  int64_t trials_planned = 0;
+  std::optional<double> best_validation_loss;
+  int64_t step = 0;
+  int64_t total_steps = 0;
+  int64_t tokens_seen = 0;
+  std::string receipt_id;
+  int64_t updated_ms = 0;
+
+  bool finished() const { return phase == "submitted" || phase == "failed"; }
+};
+
+// A task id the validator sent names a directory: letters, digits, '-', '_' and '.' only, not
+// leading with '.'.
+Status CheckJobTaskId(const std::string& task_id);
+std::filesystem::path JobDir(const std::filesystem::path& work_dir, const std::string& validator_id,
+                             const std::string& task_id);
+
+// Writes claim.pb and a first job.json ("fetching"); the claim is validated by its id only.
+Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Claim& claim, const std::string& validator_id,
+                    const std::string& strategy);
+// As job.json holds it.
+nlohmann::json JobStatusJson(const JobStatus& status);
+Status SaveJobStatus(const std::filesystem::path& job_dir, const JobStatus& status);
+Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir);
+Result<v1::Claim> LoadJobClaim(const std::filesystem::path& job_dir);
+
+// Every job under <work_dir>/jobs; a job.json that cannot be read is reported with its error (the
+// claim beside it may still resume the job).
+struct JobListing {
+  std::filesystem::path dir;
+  std::string validator_id;  // from the directory's name
+  Result<JobStatus> status;
+};
+std::vector<JobListing> ListJobs(const std::filesystem::path& work_dir);
+
+}  // namespace gradients

@@ -1,0 +1,242 @@
+#include "miner/miner_daemon.h"
+
+#include <chrono>
+
+#include "common/keys.h"
+#include "common/logging.h"
+#include "miner/calibration.h"
+#include "miner/job_journal.h"
+#include "miner/training_job.h"
+#include "trainers/compute_device.h"
+
+namespace gradients {
+namespace {
+
+constexpr const char* kClientVersion = "gradients-miner/" GRADIENTS_VERSION;
+
+int64_t DeadlineMs(const v1::TaskSpec& task) {
+  return task.deadline().seconds() * 1000 + task.deadline().nanos() / 1'000'000;
+}
+
+// Failures that waiting may cure: the validator out of reach, overloaded, slow, or closing a stream.
+bool Transient(StatusCode code) {
+  return code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ||
+         code == StatusCode::kResourceExhausted || code == StatusCode::kAborted;
+}
+
+}  // namespace
+
+MinerDaemon::MinerDaemon(const MinerOptions& options, ClockMs now_ms)
+    : options_(options), now_ms_(std::move(now_ms)), cache_(std::filesystem::path(options.work_dir) / "cache") {}
+
+Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptions& options, ClockMs now_ms) {
+  auto logger = GetLogger("miner");
+  GRADIENTS_ASSIGN_OR_RETURN(SigningKey key, ReadKeyFile(options.key_file));
+  // Before anything is measured or claimed: a GPU named but missing is the operator's to mend.
+  if (Result<c10::Device> device = ResolveComputeDevice(options.device); !device.ok()) {
+    return device.status().WithContext("device " + options.device);
+  }
+  if (options.device == "cpu") ConfigureCpuThreads(options.jobs.cpu_threads);
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(options.work_dir) / "jobs", error);
+  if (error) return Status::IoError("creating " + options.work_dir + "/jobs: " + error.message());
+  Result<TrainingSpeed> speed = CalibratedSpeed(options.work_dir, options.device);
+  if (!speed.ok()) return speed.status().WithContext("calibration");
+  logger->info("miner {} on {}: {:.3g} training FLOP/s (calibration); strategy {}", key.public_key().ToHex(),
+               speed->device, speed->flops_per_second, options.strategy.name);
+
+  std::unique_ptr<MinerDaemon> daemon(new MinerDaemon(options, now_ms));
+  daemon->flops_per_second_ = speed->flops_per_second;
+  for (const ValidatorEndpoint& endpoint : options.validators) {
+    auto validator = std::make_unique<Validator>();
+    validator->validator_id = endpoint.validator_id;
+    GRADIENTS_ASSIGN_OR_RETURN(validator->connection,
+                               ValidatorConnection::Open(endpoint, key, kClientVersion, options.reconnect));
+    daemon->validators_.push_back(std::move(validator));
+  }
+
+  // Jobs an earlier run left unfinished, before new offers are taken (they count against capacity).
+  // The claim is what a job resumes from; a job.json that cannot be read is written again.
+  for (const JobListing& job : ListJobs(options.work_dir)) {
+    if (job.status.ok() && job.status->finished()) continue;
+    Result<v1::Claim> claim = LoadJobClaim(job.dir);
+    if (!claim.ok()) {
+      logger->warn("{}: not resumed: {}", job.dir.string(), claim.status().message());
+      continue;
+    }
+    bool known = false;
+    for (auto& validator : daemon->validators_) {
+      if (validator->validator_id != job.validator_id) continue;
+      known = true;
+      logger->info("task {}: resuming ({})", claim->task_id(),
+                   job.status.ok() ? job.status->phase : job.status.status().message());
+      daemon->StartJob(*validator, *claim);
+    }
+    if (!known) logger->warn("{}: its validator is no longer configured; not resumed", job.dir.string());
+  }
+
+  MinerDaemon* self = daemon.get();
+  for (auto& validator : daemon->validators_) {
+    OfferLoopOptions loop;
+    loop.capacity = options.capacity;
+    loop.device = options.device;
+    loop.throughput.flops_per_second = speed->flops_per_second;
+    loop.reconnect = options.reconnect;
+    loop.admission.safety_ms = options.jobs.upload_reserve_seconds * 1000;
+    OfferLoopHooks hooks;
+    hooks.active_jobs = [self] { return self->ActiveJobs(); };
+    hooks.model_cached = [self](const v1::TaskOffer& offer) { return self->ModelCached(offer); };
+    Validator* raw = validator.get();
+    hooks.on_claim = [self, raw](const v1::Claim& claim) { self->TakeClaim(*raw, claim); };
+    validator->offers = std::make_unique<OfferLoop>(*validator->connection, loop, hooks, now_ms);
+    validator->thread = std::thread([raw, logger] {
+      try {
+        if (Status status = raw->offers->Run(); !status.ok()) {
+          logger->error("{}: offers stopped: {}", raw->connection->address(), status.message());
+        }
+      } catch (const std::exception& exception) {
+        logger->error("{}: offers stopped: {}", raw->connection->address(), exception.what());
+      }
+    });
+  }
+  return daemon;
+}
+
+MinerDaemon::~MinerDaemon() { Shutdown(); }
+
+void MinerDaemon::Shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    stopping_.notify_all();
+  }
+  // Every loop told first, then waited for: a claim arriving meanwhile is still recorded (TakeClaim).
+  for (auto& validator : validators_) {
+    if (validator->offers) validator->offers->Stop();
+  }
+  for (auto& validator : validators_) {
+    if (validator->thread.joinable()) validator->thread.join();
+  }
+  std::map<std::string, Job> jobs;
+  {
+    std::lock_guard lock(mutex_);
+    jobs.swap(jobs_);
+  }
+  for (auto& [dir, job] : jobs) {
+    if (job.thread.joinable()) job.thread.join();
+  }
+}
+
+bool MinerDaemon::WaitOrStop(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mutex_);
+  return stopping_.wait_for(lock, delay, [&] { return stop_.load(); });
+}
+
+int64_t MinerDaemon::ActiveJobs() const {
+  std::lock_guard lock(mutex_);
+  int64_t active = 0;
+  for (const auto& [dir, job] : jobs_) active += job.done ? 0 : 1;
+  return active;
+}
+
+bool MinerDaemon::ModelCached(const v1::TaskOffer& offer) const {
+  std::lock_guard lock(mutex_);
+  const auto files = model_files_.find(offer.base_model_name());
+  if (files == model_files_.end()) return false;
+  for (const v1::BlobRef& ref : files->second) {
+    if (!cache_.Has(ref)) return false;
+  }
+  return true;
+}
+
+void MinerDaemon::TakeClaim(Validator& validator, const v1::Claim& claim) {
+  auto logger = GetLogger("miner");
+  const Status checked = CheckJobTaskId(claim.task_id());
+  const std::filesystem::path dir = JobDir(options_.work_dir, validator.validator_id, claim.task_id());
+  if (Status recorded =
+          checked.ok() ? RecordNewJob(dir, claim, validator.validator_id, options_.strategy.name) : checked;
+      !recorded.ok()) {
+    logger->error("task {}: the claim cannot be recorded: {}", claim.task_id(), recorded.message());
+    return;
+  }
+  StartJob(validator, claim);
+}
+
+void MinerDaemon::StartJob(Validator& validator, const v1::Claim& claim) {
+  const std::string dir = JobDir(options_.work_dir, validator.validator_id, claim.task_id()).string();
+  std::lock_guard lock(mutex_);
+  if (stop_) return;  // recorded: the next start resumes it
+  // Threads of jobs that ended are joined here rather than kept until shutdown.
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->second.done) {
+      it->second.thread.join();
+      it = jobs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (jobs_.contains(dir)) return;
+  model_files_[claim.task().base_model_name()] = {claim.task().base_model_files().begin(),
+                                                  claim.task().base_model_files().end()};
+  jobs_[dir].thread = std::thread(&MinerDaemon::RunJob, this, std::ref(validator), claim);
+}
+
+void MinerDaemon::RunJob(Validator& validator, const v1::Claim& claim) {
+  auto logger = GetLogger("miner");
+  Status status = Status::Ok();
+  try {
+    status = RunJobUntilDone(validator, claim);
+  } catch (const std::exception& exception) {  // a job's failure never ends the daemon
+    status = Status::Internal(exception.what());
+  }
+  if (!status.ok()) logger->error("task {}: {}", claim.task_id(), status.message());
+  std::lock_guard lock(mutex_);
+  jobs_[JobDir(options_.work_dir, validator.validator_id, claim.task_id()).string()].done = true;
+}
+
+Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim) {
+  auto logger = GetLogger("miner");
+  const std::string task_id = claim.task_id();
+  TrainingJobOptions job;
+  job.job_dir = JobDir(options_.work_dir, validator.validator_id, task_id);
+  job.device = options_.device;
+  job.strategy = options_.strategy;
+  const double parameters = static_cast<double>(claim.task().base_model_parameters());
+  if (parameters > 0 && flops_per_second_ > 0) job.estimated_tokens_per_second = flops_per_second_ / (6 * parameters);
+  job.upload_reserve_ms = options_.jobs.upload_reserve_seconds * 1000;
+  job.checkpoint_every_steps = options_.jobs.checkpoint_every_steps;
+  job.progress_interval_ms = options_.jobs.progress_interval_seconds * 1000;
+  job.cpu_threads = options_.jobs.cpu_threads;
+  job.upload = options_.upload;
+  job.stop = &stop_;
+
+  // What waiting may cure is tried again while the deadline allows; anything else ends the job.
+  std::chrono::milliseconds wait(1000);
+  for (;;) {
+    Result<JobStatus> result = RunTrainingJob(*validator.connection, cache_, claim, job, now_ms_);
+    if (result.ok()) {
+      logger->info("task {}: {}", task_id, result->phase);
+      return Status::Ok();
+    }
+    if (stop_) {
+      logger->info("task {}: stopped; its state is kept for the next start", task_id);
+      return Status::Ok();
+    }
+    if (!Transient(result.status().code())) return result.status();  // the job recorded it as failed
+    if (now_ms_() + wait.count() >= DeadlineMs(claim.task())) {
+      Result<JobStatus> status = LoadJobStatus(job.job_dir);
+      if (status.ok()) {
+        status->phase = "failed";
+        status->detail = "the validator stayed out of reach until the deadline: " + result.status().message();
+        status->updated_ms = now_ms_();
+        GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(job.job_dir, *status));
+      }
+      return result.status();
+    }
+    logger->warn("{}; trying again in {} s", result.status().message(), wait.count() / 1000);
+    if (WaitOrStop(wait)) return Status::Ok();
+    wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(30));
+  }
+}
+
+}  // namespace gradients

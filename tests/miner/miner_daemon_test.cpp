@@ -1,0 +1,257 @@
+// gradients-miner as operators run it: a real process with its config, against a real validator
+// process on loopback, scored by the validator's own evaluation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include "gradients/v1/admin.grpc.pb.h"
+#include "miner/job_journal.h"
+#include "tests/miner/validator_process.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_dir.h"
+#include "trainers/compute_device.h"
+
+namespace gradients {
+namespace {
+
+using namespace std::chrono_literals;
+
+class MinerProcess {
+ public:
+  MinerProcess(std::filesystem::path dir, const std::string& gateway, const nlohmann::json& strategy,
+               const nlohmann::json& extra = nlohmann::json::object())
+      : dir_(std::move(dir)) {
+    std::filesystem::create_directories(dir_);
+    testing::ProcessResult key =
+        testing::RunProcess({GRADIENTS_CLI_PATH, "keygen", "--out", (dir_ / "miner.key").string()});
+    EXPECT_EQ(key.exit_code, 0) << key.err;
+    nlohmann::json config = {{"key_file", (dir_ / "miner.key").string()},
+                             {"validators", {{{"address", gateway}, {"validator_id", "validator-under-test"}}}},
+                             {"work_dir", (dir_ / "work").string()},
+                             {"device", "cpu"},
+                             {"strategy", strategy},
+                             {"jobs",
+                              {{"upload_reserve_seconds", 4},
+                               {"checkpoint_every_steps", 2},
+                               {"progress_interval_seconds", 1},
+                               {"cpu_threads", 1}}},
+                             {"reconnect", {{"initial_backoff_ms", 100}, {"max_backoff_ms", 1000}}}};
+    config.update(extra);
+    std::ofstream(dir_ / "miner.json") << config.dump();
+  }
+  void Start() {
+    process_ = std::make_unique<testing::BackgroundProcess>(
+        std::vector<std::string>{GRADIENTS_MINER_PATH, "--config", (dir_ / "miner.json").string()},
+        dir_ / ("miner-" + std::to_string(++starts_) + ".log"));
+  }
+  void Kill() {
+    process_->Signal(SIGKILL);
+    process_->WaitFor(20s);
+  }
+  std::optional<int> Stop() {
+    process_->Signal(SIGTERM);
+    return process_->WaitFor(60s);
+  }
+  // The job's status as job.json has it, once there is one.
+  std::optional<JobStatus> Job(const std::string& task_id) const {
+    Result<JobStatus> status = LoadJobStatus(JobDir(dir_ / "work", "validator-under-test", task_id));
+    return status.ok() ? std::optional<JobStatus>(*status) : std::nullopt;
+  }
+  // Waits until `done` holds for the job (or 90 s pass).
+  bool WaitForJob(const std::string& task_id, const std::function<bool(const JobStatus&)>& done) const {
+    for (int i = 0; i < 9000; ++i) {
+      if (std::optional<JobStatus> job = Job(task_id); job && done(*job)) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+  std::string Log() const {
+    std::string all;
+    for (int i = 1; i <= starts_; ++i) {
+      Result<std::string> log = ReadFileToString(dir_ / ("miner-" + std::to_string(i) + ".log"), 1 << 20);
+      all += "--- start " + std::to_string(i) + "\n" + (log.ok() ? *log : "");
+    }
+    return all;
+  }
+  // `gradients miner status --config` on this miner's config, parsed.
+  nlohmann::json Status() const {
+    testing::ProcessResult status =
+        testing::RunProcess({GRADIENTS_CLI_PATH, "miner", "status", "--config", (dir_ / "miner.json").string()});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    return nlohmann::json::parse(status.out, nullptr, /*allow_exceptions=*/false);
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int starts_ = 0;
+  std::unique_ptr<testing::BackgroundProcess> process_;
+};
+
+class MinerDaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(InitTinyModel(dir_.path() / "tiny"));
+    nlohmann::json config = TestModelAndDataset(dir_.path(), 60);
+    config["models"] = {{{"path", (dir_.path() / "tiny").string()}, {"name", "llama"}}};
+    config["evaluation"] = {{"gradients_path", GRADIENTS_CLI_PATH}, {"threads", 1}};
+    validator_ = std::make_unique<ValidatorProcess>(dir_.path(), config);
+    ASSERT_TRUE(validator_->Start());
+    admin_ = v1::Admin::NewStub(grpc::CreateChannel(validator_->admin(), grpc::InsecureChannelCredentials()));
+  }
+
+  // The task once scored (or failed, or after two minutes).
+  v1::GetTaskResponse WaitForScores(const std::string& task_id) {
+    v1::GetTaskResponse task;
+    for (int i = 0; i < 1200; ++i) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + 10s);
+      v1::GetTaskRequest request;
+      request.set_task_id(task_id);
+      task.Clear();
+      EXPECT_TRUE(admin_->GetTask(&context, request, &task).ok());
+      if (task.task().status() == v1::TASK_STATUS_SCORED || task.task().status() == v1::TASK_STATUS_FAILED) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    return task;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<ValidatorProcess> validator_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+};
+
+TEST_F(MinerDaemonTest, EachStrategyCompletesTheTaskBeforeItsDeadlineAndItsSubmissionIsScored) {
+  const std::vector<std::string> strategies = {"fixed", "random", "halving", "tpe"};
+  std::vector<std::unique_ptr<MinerProcess>> miners;
+  for (const std::string& name : strategies) {
+    miners.push_back(
+        std::make_unique<MinerProcess>(dir_.path() / ("miner-" + name), validator_->gateway(), TestStrategy(name)));
+    miners.back()->Start();
+  }
+  const std::string task_id = CreateTestTask(validator_->admin(), 25, static_cast<int>(strategies.size()));
+  v1::GetTaskResponse task = WaitForScores(task_id);
+  std::string logs;
+  for (const auto& miner : miners) logs += miner->Log();
+  ASSERT_EQ(task.task().status(), v1::TASK_STATUS_SCORED) << task.task().failure_reason() << validator_->Log() << logs;
+  ASSERT_EQ(task.submissions_size(), 4) << logs;
+  for (const v1::Submission& submission : task.submissions()) {
+    EXPECT_EQ(submission.status(), v1::SUBMISSION_STATUS_SCORED) << submission.status_reason();
+    EXPECT_TRUE(std::isfinite(submission.test_loss()));
+    // The validator refuses uploads after the deadline: scored means in time.
+  }
+  for (size_t i = 0; i < miners.size(); ++i) {
+    std::optional<JobStatus> job = miners[i]->Job(task_id);
+    ASSERT_TRUE(job.has_value()) << strategies[i];
+    EXPECT_EQ(job->phase, "submitted") << strategies[i] << ": " << job->detail;
+    EXPECT_EQ(job->strategy, strategies[i]);
+    EXPECT_GE(job->trials_done, strategies[i] == "fixed" ? 1 : 2) << strategies[i] << "\n" << miners[i]->Log();
+    EXPECT_TRUE(job->best_validation_loss.has_value()) << strategies[i];
+    const nlohmann::json status = miners[i]->Status();
+    ASSERT_TRUE(status.is_array() && status.size() == 1) << status.dump();
+    EXPECT_EQ(status[0]["phase"], "submitted");
+    EXPECT_EQ(status[0]["trials_done"], job->trials_done);
+    EXPECT_TRUE(status[0]["best_validation_loss"].is_number()) << status.dump();
+    EXPECT_EQ(miners[i]->Stop(), 0);
+  }
+  EXPECT_EQ(validator_->Stop(), 0);
+}
+
+TEST_F(MinerDaemonTest, AMinerKilledInTrainingAndAgainInTheUploadResumesAndStillSubmitsBeforeTheDeadline) {
+  // Training that would go on past the deadline (the deadline stops it), and an upload paced so
+  // slowly that it can be cut off.
+  nlohmann::json strategy = TestStrategy("fixed");
+  strategy["hyperparameters"]["epochs"] = 1000;
+  strategy["hyperparameters"]["validation_fraction"] = 0;
+  MinerProcess miner(dir_.path() / "miner", validator_->gateway(), strategy,
+                     {{"upload", {{"chunk_bytes", 4096}, {"max_bytes_per_second", 40'000}}},
+                      {"jobs", {{"upload_reserve_seconds", 12}, {"checkpoint_every_steps", 2}, {"cpu_threads", 1}}}});
+  miner.Start();
+  const std::string task_id = CreateTestTask(validator_->admin(), 40);
+  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == "training" && job.step >= 4; }))
+      << miner.Log();
+  // What the operator sees meanwhile.
+  const nlohmann::json status = miner.Status();
+  ASSERT_TRUE(status.is_array() && status.size() == 1) << status.dump();
+  EXPECT_EQ(status[0]["task_id"], task_id);
+  EXPECT_EQ(status[0]["phase"], "training");
+  EXPECT_EQ(status[0]["strategy"], "fixed");
+  EXPECT_GE(status[0]["step"].get<int64_t>(), 4);
+  EXPECT_GT(status[0]["seconds_left"].get<int64_t>(), 0);
+  miner.Kill();
+  ASSERT_TRUE(miner.Job(task_id).has_value());
+  const int64_t step_at_kill = miner.Job(task_id)->step;
+
+  miner.Start();
+  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == "uploading"; })) << miner.Log();
+  std::this_thread::sleep_for(1s);  // some of it sent
+  miner.Kill();
+  ASSERT_TRUE(miner.Job(task_id).has_value());
+  ASSERT_EQ(miner.Job(task_id)->phase, "uploading");
+
+  miner.Start();
+  v1::GetTaskResponse task = WaitForScores(task_id);
+  ASSERT_EQ(task.task().status(), v1::TASK_STATUS_SCORED) << task.task().failure_reason() << miner.Log();
+  ASSERT_EQ(task.submissions_size(), 1);
+  EXPECT_EQ(task.submissions(0).status(), v1::SUBMISSION_STATUS_SCORED) << task.submissions(0).status_reason();
+  ASSERT_TRUE(miner.Job(task_id).has_value());
+  EXPECT_EQ(miner.Job(task_id)->phase, "submitted");
+  const std::string log = miner.Log();
+  // The second start went on from a checkpoint, not from the first step; the third sent only the rest.
+  EXPECT_NE(log.find("resuming (training)"), std::string::npos) << log;
+  EXPECT_NE(log.find("resuming (uploading)"), std::string::npos) << log;
+  EXPECT_NE(log.find("resumed from step"), std::string::npos) << log;
+  EXPECT_NE(log.find("resuming the upload"), std::string::npos) << log;
+  EXPECT_GT(step_at_kill, 0);
+  EXPECT_EQ(miner.Stop(), 0);
+  EXPECT_EQ(validator_->Stop(), 0);
+}
+
+TEST_F(MinerDaemonTest, ATaskTheValidatorCancelsEndsTheJobWithTheReasonWhileTheMinerGoesOn) {
+  nlohmann::json strategy = TestStrategy("fixed");
+  strategy["hyperparameters"]["epochs"] = 1000;  // trains until the deadline unless stopped
+  MinerProcess miner(dir_.path() / "miner", validator_->gateway(), strategy);
+  miner.Start();
+  const std::string task_id = CreateTestTask(validator_->admin(), 60);
+  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == "training" && job.step >= 2; }))
+      << miner.Log();
+  testing::ProcessResult cancel = testing::RunProcess(
+      {GRADIENTS_CLI_PATH, "task", "cancel", task_id, "--validator", validator_->admin(), "--reason", "operator test"});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  // The next progress report hears it: the job ends long before its deadline, saying why.
+  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == "failed"; })) << miner.Log();
+  EXPECT_NE(miner.Job(task_id)->detail.find("the validator cancelled the task"), std::string::npos)
+      << miner.Job(task_id)->detail;
+  EXPECT_EQ(miner.Stop(), 0);  // the daemon itself went on
+  EXPECT_EQ(validator_->Stop(), 0);
+}
+
+TEST(MinerStart, ABadConfigOrACudaDeviceWithoutAGpuStopsTheMinerAtStartWithTheReason) {
+  testing::TempDir dir;
+  ASSERT_EQ(testing::RunProcess({GRADIENTS_CLI_PATH, "keygen", "--out", (dir.path() / "miner.key").string()}).exit_code,
+            0);
+  nlohmann::json config = {{"key_file", (dir.path() / "miner.key").string()},
+                           {"validators", {{{"address", "127.0.0.1:1"}, {"validator_id", "v"}}}},
+                           {"work_dir", (dir.path() / "work").string()},
+                           {"device", "cuda"},
+                           {"strategy", {{"name", "halving"}}}};
+  std::ofstream(dir.path() / "bad.json") << config.dump();
+  testing::ProcessResult bad =
+      testing::RunProcess({GRADIENTS_MINER_PATH, "--config", (dir.path() / "bad.json").string()});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("miner.strategy.search_space: the halving strategy needs at least one searched"),
+            std::string::npos)
+      << bad.err;
+
+  if (ResolveComputeDevice("cuda").ok()) GTEST_SKIP() << "this machine has a GPU";
+  config.erase("strategy");
+  std::ofstream(dir.path() / "cuda.json") << config.dump();
+  testing::ProcessResult cuda =
+      testing::RunProcess({GRADIENTS_MINER_PATH, "--config", (dir.path() / "cuda.json").string()});
+  EXPECT_EQ(cuda.exit_code, 1);
+  EXPECT_NE(cuda.err.find("device cuda: device \"cuda\": CUDA is not available"), std::string::npos) << cuda.err;
+}
+
+}  // namespace
+}  // namespace gradients
