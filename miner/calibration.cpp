@@ -54,6 +54,15 @@ std::optional<TrainingSpeed> ReadEntry(const nlohmann::json& entry) {
                        .flops_per_second = flops};
 }
 
+std::string JobEntryKey(const std::string& device, int64_t parameters) {
+  return device + " model " + std::to_string(parameters);
+}
+
+Status WriteEntries(const std::filesystem::path& path, const nlohmann::json& entries) {
+  const nlohmann::json file = {{"version", 1}, {"entries", entries}};
+  return WriteFileDurably(path, file.dump(2) + "\n");
+}
+
 }  // namespace
 
 Result<TrainingSpeed> CalibratedSpeed(const std::filesystem::path& work_dir, const std::string& device, bool remeasure,
@@ -73,12 +82,36 @@ Result<TrainingSpeed> CalibratedSpeed(const std::filesystem::path& work_dir, con
                   {"parameters", speed->parameters},
                   {"tokens_per_second", speed->tokens_per_second},
                   {"flops_per_second", speed->flops_per_second}};
-  const nlohmann::json file = {{"version", 1}, {"entries", entries}};
   // A miner that cannot keep the figure still has it: it measures again at its next start.
-  if (Status written = WriteFileDurably(path, file.dump(2) + "\n"); !written.ok()) {
+  if (Status written = WriteEntries(path, entries); !written.ok()) {
     GetLogger("miner")->warn("keeping the calibration: {}", written.message());
   }
   return speed;
+}
+
+void RecordJobSpeed(const std::filesystem::path& work_dir, const std::string& device, int64_t parameters,
+                    double tokens_per_second) {
+  if (!(std::isfinite(tokens_per_second) && tokens_per_second > 0) || parameters < 1) return;
+  const std::filesystem::path path = work_dir / kFile;
+  nlohmann::json entries = ReadEntries(path);
+  entries[JobEntryKey(device, parameters)] = {
+      {"resolved", device},
+      {"parameters", parameters},
+      {"tokens_per_second", tokens_per_second},
+      {"flops_per_second", 6.0 * static_cast<double>(parameters) * tokens_per_second}};
+  if (Status written = WriteEntries(path, entries); !written.ok()) {
+    GetLogger("miner")->warn("keeping a job's speed: {}", written.message());
+  }
+}
+
+std::optional<double> JobTokensPerSecond(const std::filesystem::path& work_dir, const std::string& device,
+                                         int64_t parameters) {
+  const nlohmann::json entries = ReadEntries(work_dir / kFile);
+  const auto entry = entries.find(JobEntryKey(device, parameters));
+  if (entry == entries.end()) return std::nullopt;
+  std::optional<TrainingSpeed> speed = ReadEntry(*entry);
+  if (!speed) return std::nullopt;
+  return speed->tokens_per_second;
 }
 
 }  // namespace gradients

@@ -59,6 +59,7 @@ nlohmann::json JobStatusJson(const JobStatus& status) {
                          {"step", status.step},
                          {"total_steps", status.total_steps},
                          {"tokens_seen", status.tokens_seen},
+                         {"tokens_per_second", status.tokens_per_second},
                          {"receipt_id", status.receipt_id},
                          {"updated_ms", status.updated_ms}};
   if (status.best_validation_loss) json["best_validation_loss"] = *status.best_validation_loss;
@@ -87,6 +88,7 @@ Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir) {
     status.step = json.at("step").get<int64_t>();
     status.total_steps = json.at("total_steps").get<int64_t>();
     status.tokens_seen = json.at("tokens_seen").get<int64_t>();
+    status.tokens_per_second = json.at("tokens_per_second").get<double>();
     status.receipt_id = json.at("receipt_id").get<std::string>();
     status.updated_ms = json.at("updated_ms").get<int64_t>();
   } catch (const nlohmann::json::exception& error) {

@@ -33,6 +33,7 @@ struct JobStatus {
   int64_t step = 0;
   int64_t total_steps = 0;
   int64_t tokens_seen = 0;
+  double tokens_per_second = 0;  // over the whole search, once done
   std::string receipt_id;
   int64_t updated_ms = 0;
 

@@ -86,6 +86,11 @@ Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptions& opti
     OfferLoopHooks hooks;
     hooks.active_jobs = [self] { return self->ActiveJobs(); };
     hooks.model_cached = [self](const v1::TaskOffer& offer) { return self->ModelCached(offer); };
+    hooks.flops_per_second = [self](const v1::TaskOffer& offer) {
+      const auto parameters = static_cast<int64_t>(std::min<uint64_t>(offer.base_model_parameters(), INT64_MAX));
+      const double tokens_per_second = self->MeasuredTokensPerSecond(parameters);
+      return 6.0 * static_cast<double>(parameters) * tokens_per_second;
+    };
     Validator* raw = validator.get();
     hooks.on_claim = [self, raw](const v1::Claim& claim) { self->TakeClaim(*raw, claim); };
     validator->offers = std::make_unique<OfferLoop>(*validator->connection, loop, hooks, now_ms);
@@ -130,6 +135,12 @@ void MinerDaemon::Shutdown() {
 bool MinerDaemon::WaitOrStop(std::chrono::milliseconds delay) {
   std::unique_lock lock(mutex_);
   return stopping_.wait_for(lock, delay, [&] { return stop_.load(); });
+}
+
+double MinerDaemon::MeasuredTokensPerSecond(int64_t parameters) const {
+  if (parameters < 1) return 0;
+  std::lock_guard lock(mutex_);
+  return JobTokensPerSecond(options_.work_dir, options_.device, parameters).value_or(0);
 }
 
 int64_t MinerDaemon::ActiveJobs() const {
@@ -201,8 +212,11 @@ Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim
   job.job_dir = JobDir(options_.work_dir, validator.validator_id, task_id);
   job.device = options_.device;
   job.strategy = options_.strategy;
-  const double parameters = static_cast<double>(claim.task().base_model_parameters());
-  if (parameters > 0 && flops_per_second_ > 0) job.estimated_tokens_per_second = flops_per_second_ / (6 * parameters);
+  const auto parameters = static_cast<int64_t>(std::min<uint64_t>(claim.task().base_model_parameters(), INT64_MAX));
+  job.estimated_tokens_per_second = MeasuredTokensPerSecond(parameters);
+  if (job.estimated_tokens_per_second == 0 && parameters > 0) {
+    job.estimated_tokens_per_second = flops_per_second_ / (6.0 * static_cast<double>(parameters));
+  }
   job.upload_reserve_ms = options_.jobs.upload_reserve_seconds * 1000;
   job.checkpoint_every_steps = options_.jobs.checkpoint_every_steps;
   job.progress_interval_ms = options_.jobs.progress_interval_seconds * 1000;
@@ -216,6 +230,10 @@ Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim
     Result<JobStatus> result = RunTrainingJob(*validator.connection, cache_, claim, job, now_ms_);
     if (result.ok()) {
       logger->info("task {}: {}", task_id, result->phase);
+      if (result->tokens_per_second > 0 && parameters > 0) {
+        std::lock_guard lock(mutex_);  // one writer of calibration.json at a time
+        RecordJobSpeed(options_.work_dir, options_.device, parameters, result->tokens_per_second);
+      }
       return Status::Ok();
     }
     if (stop_) {

@@ -52,6 +52,8 @@ class MinerDaemon {
   Status RunJobUntilDone(Validator& validator, const v1::Claim& claim);
   int64_t ActiveJobs() const;
   bool ModelCached(const v1::TaskOffer& offer) const;
+  // What earlier jobs on this device reached for a base model of that size (0: none yet).
+  double MeasuredTokensPerSecond(int64_t parameters) const;
   // Waits `delay` or until Shutdown; whether it is stopping.
   bool WaitOrStop(std::chrono::milliseconds delay);
 

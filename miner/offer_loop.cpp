@@ -100,8 +100,10 @@ Result<bool> OfferLoop::Subscribe() {
 
 void OfferLoop::Answer(const v1::TaskOffer& offer) {
   const std::shared_ptr<spdlog::logger> log = GetLogger("miner");
+  ThroughputEstimate throughput = options_.throughput;
+  if (const double measured = hooks_.flops_per_second(offer); measured > 0) throughput.flops_per_second = measured;
   const Admission admission = AdmitOffer(offer, options_.capacity, hooks_.active_jobs(), hooks_.model_cached(offer),
-                                         options_.throughput, options_.admission, now_ms_());
+                                         throughput, options_.admission, now_ms_());
   v1::RespondToOfferRequest request;
   request.set_task_id(offer.task_id());
   if (admission.accepted()) {

@@ -23,6 +23,9 @@ struct OfferLoopHooks {
   std::function<int64_t()> active_jobs = [] { return int64_t{0}; };
   // Whether the offer's base model is on disk already (only the training split to fetch).
   std::function<bool(const v1::TaskOffer&)> model_cached = [](const v1::TaskOffer&) { return false; };
+  // The training compute rate to admit `offer` with, when the miner measured one for its model
+  // (0: the calibration's, OfferLoopOptions.throughput).
+  std::function<double(const v1::TaskOffer&)> flops_per_second = [](const v1::TaskOffer&) { return 0.0; };
   // A claim this miner won: the job starts from it. Called on the loop's thread.
   std::function<void(const v1::Claim&)> on_claim = [](const v1::Claim&) {};
 };

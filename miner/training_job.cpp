@@ -271,6 +271,8 @@ Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCach
     status.phase = "uploading";
     status.trials_done = static_cast<int64_t>(outcome->trials.size());
     status.best_validation_loss = outcome->best_validation_loss;
+    status.tokens_seen = outcome->tokens;
+    if (outcome->seconds > 0) status.tokens_per_second = static_cast<double>(outcome->tokens) / outcome->seconds;
     status.detail = (outcome->retrained ? "retrained the best configuration" : outcome->retrain_note) + "; " +
                     std::to_string(failed) + " trial(s) failed; mode " + outcome->mode;
     status.updated_ms = now_ms();

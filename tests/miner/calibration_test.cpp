@@ -55,6 +55,25 @@ TEST(Calibration, MeasuresOnceAndReadsTheStoredSpeedAfterwards) {
   EXPECT_EQ(ReadCalibration(dir.path())["entries"].size(), 2u);
 }
 
+TEST(Calibration, AJobsMeasuredSpeedIsKeptPerDeviceAndModelSizeBesideTheProbes) {
+  testing::TempDir dir;
+  ASSERT_TRUE(CalibratedSpeed(dir.path(), "cpu", false, kProbe).ok());
+  EXPECT_FALSE(JobTokensPerSecond(dir.path(), "cpu", 1'000'000).has_value());
+  RecordJobSpeed(dir.path(), "cpu", 1'000'000, 2500.0);
+  RecordJobSpeed(dir.path(), "cpu", 2'000'000, -1.0);  // not a measurement: not kept
+  EXPECT_EQ(JobTokensPerSecond(dir.path(), "cpu", 1'000'000), 2500.0);
+  EXPECT_FALSE(JobTokensPerSecond(dir.path(), "cuda:0", 1'000'000).has_value());
+  EXPECT_FALSE(JobTokensPerSecond(dir.path(), "cpu", 2'000'000).has_value());
+  // The probe's entry is still there and still read without measuring again.
+  EXPECT_EQ(ReadCalibration(dir.path())["entries"].size(), 2u);
+  nlohmann::json file = ReadCalibration(dir.path());
+  for (auto& [key, entry] : file["entries"].items()) {
+    if (key.find(" model ") == std::string::npos) entry["flops_per_second"] = 77.0;
+  }
+  std::ofstream(dir.path() / "calibration.json") << file.dump();
+  EXPECT_EQ(CalibratedSpeed(dir.path(), "cpu", false, kProbe)->flops_per_second, 77.0);
+}
+
 TEST(Calibration, AFileOrEntryThatIsNotACalibrationIsMeasuredOverNotTrusted) {
   testing::TempDir dir;
   for (const char* text : {"{\"entries\": {}}", "{\"version\": \"1\", \"entries\": []}", "[1, 2]", "not json",

@@ -67,6 +67,7 @@ class MinerProcess {
     }
     return false;
   }
+  std::filesystem::path work_dir() const { return dir_ / "work"; }
   std::string Log() const {
     std::string all;
     for (int i = 1; i <= starts_; ++i) {
@@ -153,12 +154,16 @@ TEST_F(MinerDaemonTest, EachStrategyCompletesTheTaskBeforeItsDeadlineAndItsSubmi
     EXPECT_EQ(status[0]["phase"], "submitted");
     EXPECT_EQ(status[0]["trials_done"], job->trials_done);
     EXPECT_TRUE(status[0]["best_validation_loss"].is_number()) << status.dump();
+    // What the job reached is kept for admitting the next offer of this model size.
+    const Result<std::string> calibration = ReadFileToString(miners[i]->work_dir() / "calibration.json", 1 << 20);
+    ASSERT_TRUE(calibration.ok());
+    EXPECT_NE(calibration->find("\"cpu model "), std::string::npos) << *calibration;
     EXPECT_EQ(miners[i]->Stop(), 0);
   }
   EXPECT_EQ(validator_->Stop(), 0);
 }
 
-TEST_F(MinerDaemonTest, AMinerKilledInTrainingAndAgainInTheUploadResumesAndStillSubmitsBeforeTheDeadline) {
+TEST_F(MinerDaemonTest, AMinerKilledOrStoppedInTrainingAndKilledInTheUploadResumesAndStillSubmitsBeforeTheDeadline) {
   // Training that would go on past the deadline (the deadline stops it), and an upload paced so
   // slowly that it can be cut off.
   nlohmann::json strategy = TestStrategy("fixed");
@@ -183,6 +188,15 @@ TEST_F(MinerDaemonTest, AMinerKilledInTrainingAndAgainInTheUploadResumesAndStill
   ASSERT_TRUE(miner.Job(task_id).has_value());
   const int64_t step_at_kill = miner.Job(task_id)->step;
 
+  // Restarted, it trains on; SIGTERM then checkpoints and stops it cleanly with the job kept.
+  miner.Start();
+  ASSERT_TRUE(miner.WaitForJob(task_id, [&](const JobStatus& job) { return job.step >= step_at_kill + 4; }))
+      << miner.Log();
+  EXPECT_EQ(miner.Stop(), 0);
+  ASSERT_TRUE(miner.Job(task_id).has_value());
+  EXPECT_EQ(miner.Job(task_id)->phase, "training");
+  EXPECT_NE(miner.Log().find("stopped; its state is kept for the next start"), std::string::npos) << miner.Log();
+
   miner.Start();
   ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == "uploading"; })) << miner.Log();
   std::this_thread::sleep_for(1s);  // some of it sent
@@ -201,7 +215,9 @@ TEST_F(MinerDaemonTest, AMinerKilledInTrainingAndAgainInTheUploadResumesAndStill
   // The second start went on from a checkpoint, not from the first step; the third sent only the rest.
   EXPECT_NE(log.find("resuming (training)"), std::string::npos) << log;
   EXPECT_NE(log.find("resuming (uploading)"), std::string::npos) << log;
-  EXPECT_NE(log.find("resumed from step"), std::string::npos) << log;
+  const size_t first_resume = log.find("resumed from step");
+  ASSERT_NE(first_resume, std::string::npos) << log;
+  EXPECT_NE(log.find("resumed from step", first_resume + 1), std::string::npos) << log;  // after the SIGTERM too
   EXPECT_NE(log.find("resuming the upload"), std::string::npos) << log;
   EXPECT_GT(step_at_kill, 0);
   EXPECT_EQ(miner.Stop(), 0);
