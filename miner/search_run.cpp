@@ -20,14 +20,19 @@ double SecondsSince(SystemClock::time_point start) {
 }
 
 nlohmann::json PlanToJson(const TrialPlan& plan) {
-  return {{"index", plan.index}, {"assignment", plan.assignment}, {"epochs", plan.epochs}, {"rung", plan.rung}};
+  return {{"index", plan.index},
+          {"assignment", plan.assignment},
+          {"epochs", plan.epochs},
+          {"rung", plan.rung},
+          {"whole_split", plan.whole_split}};
 }
 
 TrialPlan PlanFromJson(const nlohmann::json& json) {
   return TrialPlan{.index = json.at("index").get<int64_t>(),
                    .assignment = json.at("assignment"),
                    .epochs = json.at("epochs").get<double>(),
-                   .rung = json.at("rung").get<int64_t>()};
+                   .rung = json.at("rung").get<int64_t>(),
+                   .whole_split = json.at("whole_split").get<bool>()};
 }
 
 nlohmann::json RecordToJson(const TrialRecord& record) {
@@ -267,6 +272,7 @@ Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
     trial.warmup_steps = static_cast<int64_t>(std::ceil(static_cast<double>(trial.warmup_steps) * ratio));
     trial.epochs = plan.epochs;
   }
+  if (plan.whole_split) trial.validation_fraction = 0;
   if (options_.strategy.max_train_tokens > 0) {  // a hard stop where the estimate in epochs falls short
     trial.max_train_tokens = std::max<int64_t>(1, options_.strategy.max_train_tokens - TokensUsed());
   }

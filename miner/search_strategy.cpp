@@ -26,8 +26,11 @@ class FixedStrategy final : public SearchStrategy {
   std::optional<TrialPlan> Next(const std::vector<TrialRecord>& done, double) const override {
     if (!done.empty()) return std::nullopt;
     // The configuration in full: the deadline, not the estimate, stops it when time runs short.
-    return TrialPlan{
-        .index = 0, .assignment = nlohmann::json::object(), .epochs = options_.hyperparameters.epochs, .rung = 0};
+    return TrialPlan{.index = 0,
+                     .assignment = nlohmann::json::object(),
+                     .epochs = options_.hyperparameters.epochs,
+                     .rung = 0,
+                     .whole_split = options_.retrain_best};
   }
   int64_t PlannedTrials() const override { return 1; }
   bool RetrainsBest() const override { return false; }
@@ -47,7 +50,8 @@ class SequentialStrategy : public SearchStrategy {
     if (share < kMinTrialEpochs) return std::nullopt;
     nlohmann::json assignment = Propose(done, index);
     const double epochs = TrialEpochs(options_.hyperparameters, assignment, share);
-    return TrialPlan{.index = index, .assignment = std::move(assignment), .epochs = epochs, .rung = 0};
+    return TrialPlan{
+        .index = index, .assignment = std::move(assignment), .epochs = epochs, .rung = 0, .whole_split = false};
   }
   int64_t PlannedTrials() const override { return options_.trials; }
   bool RetrainsBest() const override { return options_.retrain_best; }
@@ -155,7 +159,8 @@ class HalvingStrategy final : public SearchStrategy {
     const double budget = epochs_left / units_ahead * std::pow(static_cast<double>(options_.halving_rate), rung);
     if (budget < kMinTrialEpochs) return std::nullopt;
     const double epochs = TrialEpochs(options_.hyperparameters, assignment, budget);
-    return TrialPlan{.index = index, .assignment = std::move(assignment), .epochs = epochs, .rung = rung};
+    return TrialPlan{
+        .index = index, .assignment = std::move(assignment), .epochs = epochs, .rung = rung, .whole_split = false};
   }
 
   int64_t PlannedTrials() const override {

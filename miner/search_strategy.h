@@ -3,7 +3,8 @@
 // from the trials done so far and the budget left. Strategies are deterministic: the same options,
 // history and budget give the same proposal, so a restarted miner replays its search from the
 // trials it recorded (miner/search_run.h).
-//   fixed    one trial: the base configuration, trained in full
+//   fixed    one trial: the base configuration, trained in full (on the whole split with retrain_best:
+//            with nothing to compare, nothing needs holding back)
 //   random   `trials` uniform draws, the budget shared equally
 //   halving  successive halving: `trials` configurations on a small budget, the best 1/`halving_rate`
 //            of each rung go on with `halving_rate` times the budget, until one is left
@@ -54,6 +55,8 @@ struct TrialPlan {
   nlohmann::json assignment = nlohmann::json::object();
   double epochs = 1;  // the trial's training, in epochs of the training split: its schedule shrinks to fit
   int64_t rung = 0;   // halving's rung; 0 otherwise
+  // Nothing held back for validation: fixed's one run, when retrain_best asks for the whole split.
+  bool whole_split = false;
 };
 
 struct TrialRecord {

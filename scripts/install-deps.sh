@@ -52,6 +52,9 @@ if [ "$miner_cuda" = 0 ]; then
   command -v node >/dev/null || PACKAGES+=("nodejs:runs the reference GPT-2 tokenizer in tests")
   command -v npm >/dev/null || PACKAGES+=("npm:fetches the reference GPT-2 tokenizer for tests")
 fi
+if [ "$miner_cuda" = 1 ]; then
+  PACKAGES+=("python3-venv:a virtual environment to install PyTorch (and its CUDA libtorch) into")
+fi
 if [ "$reference" = 1 ]; then
   PACKAGES+=("python3-torch:the PyTorch reference that fixtures and baselines come from")
 fi

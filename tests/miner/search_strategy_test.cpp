@@ -112,7 +112,11 @@ TEST(FixedStrategy, TrainsTheBaseConfigurationOnceInFull) {
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0].plan.assignment, nlohmann::json::object());
   EXPECT_DOUBLE_EQ(done[0].plan.epochs, 2);
+  EXPECT_TRUE(done[0].plan.whole_split);  // nothing to compare it with: nothing held back
   EXPECT_FALSE(fixed->RetrainsBest());
+  options.retrain_best = false;
+  EXPECT_FALSE((*MakeSearchStrategy(options))->Next({}, 1.0)->whole_split);
+  EXPECT_FALSE((*MakeSearchStrategy(Options("random", 2)))->Next({}, 1.0)->whole_split);
 }
 
 TEST(RandomStrategy, SharesTheBudgetEquallyAndReplaysTheSameDraws) {
