@@ -35,10 +35,20 @@ bool BlobCache::Has(const v1::BlobRef& ref) const {
   return path.ok() && std::filesystem::file_size(*path, error) == ref.size_bytes() && !error;
 }
 
+std::shared_ptr<std::mutex> BlobCache::FetchLock(const std::filesystem::path& path) const {
+  std::lock_guard lock(locks_mutex_);
+  std::shared_ptr<std::mutex>& entry = locks_[path.string()];
+  if (!entry) entry = std::make_shared<std::mutex>();
+  return entry;
+}
+
 Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, const v1::BlobRef& ref) const {
   Result<std::filesystem::path> path = PathOf(ref);
   if (!path.ok()) return path.status();
   if (Has(ref)) return *path;
+  const std::shared_ptr<std::mutex> lock = FetchLock(*path);
+  std::lock_guard fetching(*lock);
+  if (Has(ref)) return *path;  // another job fetched it meanwhile
   std::error_code error;
   std::filesystem::create_directories(dir_, error);
   if (error) return Status::Internal("creating " + dir_.string() + ": " + error.message());

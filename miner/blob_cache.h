@@ -6,6 +6,9 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/status.h"
@@ -14,7 +17,8 @@
 
 namespace gradients {
 
-// One fetch of a blob at a time: two at once would write the same part file.
+// Concurrent jobs share one cache: fetches of the same blob take turns (they would write the same part
+// file), the second finding the blob stored. One process per cache directory.
 class BlobCache {
  public:
   explicit BlobCache(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -28,7 +32,12 @@ class BlobCache {
   Result<std::filesystem::path> Fetch(ValidatorConnection& connection, const v1::BlobRef& ref) const;
 
  private:
+  // The lock of one blob's fetch.
+  std::shared_ptr<std::mutex> FetchLock(const std::filesystem::path& path) const;
+
   std::filesystem::path dir_;
+  mutable std::mutex locks_mutex_;
+  mutable std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // by blob path
 };
 
 }  // namespace gradients

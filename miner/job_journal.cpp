@@ -109,15 +109,19 @@ Result<v1::Claim> LoadJobClaim(const std::filesystem::path& job_dir) {
 std::vector<JobListing> ListJobs(const std::filesystem::path& work_dir) {
   std::vector<JobListing> jobs;
   std::error_code error;
-  for (const auto& validator : std::filesystem::directory_iterator(work_dir / "jobs", error)) {
-    Result<std::vector<uint8_t>> id = FromHex(validator.path().filename().string());
-    if (!id.ok() || !validator.is_directory(error)) continue;  // not a validator's directory
+  // error_code overloads throughout: a directory that vanishes or cannot be read is skipped.
+  for (std::filesystem::directory_iterator validator(work_dir / "jobs", error), end; !error && validator != end;
+       validator.increment(error)) {
     std::error_code inner;
-    for (const auto& job : std::filesystem::directory_iterator(validator.path(), inner)) {
-      if (!job.is_directory(inner)) continue;
-      jobs.push_back({.dir = job.path(),
+    Result<std::vector<uint8_t>> id = FromHex(validator->path().filename().string());
+    if (!id.ok() || !validator->is_directory(inner)) continue;  // not a validator's directory
+    for (std::filesystem::directory_iterator job(validator->path(), inner); !inner && job != end;
+         job.increment(inner)) {
+      std::error_code kind;
+      if (!job->is_directory(kind)) continue;
+      jobs.push_back({.dir = job->path(),
                       .validator_id = std::string(id->begin(), id->end()),
-                      .status = LoadJobStatus(job.path())});
+                      .status = LoadJobStatus(job->path())});
     }
   }
   std::sort(jobs.begin(), jobs.end(), [](const JobListing& a, const JobListing& b) { return a.dir < b.dir; });

@@ -164,8 +164,11 @@ void MinerDaemon::TakeClaim(Validator& validator, const v1::Claim& claim) {
   auto logger = GetLogger("miner");
   const Status checked = CheckJobTaskId(claim.task_id());
   const std::filesystem::path dir = JobDir(options_.work_dir, validator.validator_id, claim.task_id());
-  if (Status recorded =
-          checked.ok() ? RecordNewJob(dir, claim, validator.validator_id, options_.strategy.name) : checked;
+  // A job already on disk (a claim granted again) keeps its phase.
+  const bool recorded_before = checked.ok() && LoadJobStatus(dir).ok();
+  if (Status recorded = !checked.ok()     ? checked
+                        : recorded_before ? Status::Ok()
+                                          : RecordNewJob(dir, claim, validator.validator_id, options_.strategy.name);
       !recorded.ok()) {
     logger->error("task {}: the claim cannot be recorded: {}", claim.task_id(), recorded.message());
     return;
@@ -210,6 +213,7 @@ Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim
   const std::string task_id = claim.task_id();
   TrainingJobOptions job;
   job.job_dir = JobDir(options_.work_dir, validator.validator_id, task_id);
+  job.validator_id = validator.validator_id;
   job.device = options_.device;
   job.strategy = options_.strategy;
   const auto parameters = static_cast<int64_t>(std::min<uint64_t>(claim.task().base_model_parameters(), INT64_MAX));
@@ -236,7 +240,7 @@ Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim
       }
       return Status::Ok();
     }
-    if (stop_) {
+    if (stop_ && result.status().code() == StatusCode::kAborted) {
       logger->info("task {}: stopped; its state is kept for the next start", task_id);
       return Status::Ok();
     }

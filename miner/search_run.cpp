@@ -36,13 +36,10 @@ TrialPlan PlanFromJson(const nlohmann::json& json) {
 }
 
 nlohmann::json RecordToJson(const TrialRecord& record) {
-  nlohmann::json json = {{"plan", PlanToJson(record.plan)},
-                         {"outcome", record.outcome},
-                         {"detail", record.detail},
-                         {"validation_loss", nullptr},
-                         {"tokens", record.tokens},
-                         {"seconds", record.seconds},
-                         {"seconds_in_steps", record.seconds_in_steps}};
+  nlohmann::json json = {{"plan", PlanToJson(record.plan)}, {"outcome", record.outcome},
+                         {"detail", record.detail},         {"validation_loss", nullptr},
+                         {"tokens", record.tokens},         {"timed_tokens", record.timed_tokens},
+                         {"seconds", record.seconds},       {"seconds_in_steps", record.seconds_in_steps}};
   if (record.validation_loss) json["validation_loss"] = *record.validation_loss;
   return json;
 }
@@ -54,6 +51,7 @@ TrialRecord RecordFromJson(const nlohmann::json& json) {
   record.detail = json.at("detail").get<std::string>();
   if (!json.at("validation_loss").is_null()) record.validation_loss = json.at("validation_loss").get<double>();
   record.tokens = json.at("tokens").get<int64_t>();
+  record.timed_tokens = json.at("timed_tokens").get<int64_t>();
   record.seconds = json.at("seconds").get<double>();
   record.seconds_in_steps = json.at("seconds_in_steps").get<double>();
   return record;
@@ -170,7 +168,8 @@ double SearchRun::TokensPerSecond() const {
   int64_t tokens = 0;
   double seconds = 0;
   for (const TrialRecord& record : state_.trials) {
-    tokens += record.tokens;
+    if (!record.ok()) continue;  // a failed trial's time says nothing of the speed
+    tokens += record.timed_tokens;
     seconds += record.seconds;
   }
   // Whole trials, loading and evaluation included: what the next one will cost.
@@ -190,8 +189,9 @@ double SearchRun::SecondsLeft() const {
 
 double SearchRun::TrialOverheadSeconds() const {
   double overhead = 0;
-  for (const TrialRecord& record : state_.trials)
-    overhead = std::max(overhead, record.seconds - record.seconds_in_steps);
+  for (const TrialRecord& record : state_.trials) {
+    if (record.ok()) overhead = std::max(overhead, record.seconds - record.seconds_in_steps);
+  }
   return overhead;
 }
 
@@ -249,6 +249,7 @@ Result<TrainResult> SearchRun::TrainRun(const Hyperparameters& hyperparameters, 
   Result<TrainResult> trained = Train(train, examples_, pad_id_);
   if (trained.ok()) {
     outcome_.tokens += trained->tokens;
+    outcome_.timed_tokens += trained->tokens - trained->resumed_tokens;
     outcome_.seconds_in_steps += trained->seconds_in_steps;
   }
   return trained;
@@ -288,6 +289,7 @@ Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
   }
   if (trained->stop_reason == "cancelled") return Status::Aborted("stopped during trial " + std::to_string(plan.index));
   record.tokens = trained->tokens;
+  record.timed_tokens = trained->tokens - trained->resumed_tokens;
   record.seconds_in_steps = trained->seconds_in_steps;
   record.outcome = "ok";
   record.validation_loss = trained->best_validation_loss;

@@ -69,6 +69,7 @@ struct SearchOutcome {
   bool retrained = false;
   std::string retrain_note;  // why the best trial's own result was sent instead, when it was
   int64_t tokens = 0;
+  int64_t timed_tokens = 0;     // of those, trained in this call (not before a resume)
   double seconds = 0;           // this call's wall time
   double seconds_in_steps = 0;  // of which in training steps
 };

@@ -66,6 +66,8 @@ struct TrialRecord {
   // Set when ok, unless the configuration holds no validation share back (possible for fixed only).
   std::optional<double> validation_loss;
   int64_t tokens = 0;
+  // Of those, trained in the `seconds` below (a trial resumed after a restart trained the rest before).
+  int64_t timed_tokens = 0;
   double seconds = 0;           // the whole trial, model loading and evaluation included
   double seconds_in_steps = 0;  // of which in training steps
   bool ok() const { return outcome == "ok"; }

@@ -104,6 +104,7 @@ class ProgressReporter {
 
   // Called by the training thread: only records the latest progress.
   void Report(const SearchProgress& progress) {
+    if (options_.stop != nullptr && options_.stop->load()) halt_ = true;  // even while a report is in flight
     std::lock_guard lock(mutex_);
     pending_ = progress;
     changed_.notify_all();
@@ -223,7 +224,8 @@ Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCach
   if (Result<JobStatus> loaded = LoadJobStatus(options.job_dir); loaded.ok() && loaded->task_id == claim.task_id()) {
     status = *loaded;
   } else {
-    GRADIENTS_RETURN_IF_ERROR(RecordNewJob(options.job_dir, claim, connection.validator_id(), options.strategy.name));
+    const std::string validator_id = options.validator_id.empty() ? connection.validator_id() : options.validator_id;
+    GRADIENTS_RETURN_IF_ERROR(RecordNewJob(options.job_dir, claim, validator_id, options.strategy.name));
     GRADIENTS_ASSIGN_OR_RETURN(status, LoadJobStatus(options.job_dir));
   }
   if (status.finished()) return status;
@@ -272,7 +274,9 @@ Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCach
     status.trials_done = static_cast<int64_t>(outcome->trials.size());
     status.best_validation_loss = outcome->best_validation_loss;
     status.tokens_seen = outcome->tokens;
-    if (outcome->seconds > 0) status.tokens_per_second = static_cast<double>(outcome->tokens) / outcome->seconds;
+    if (outcome->seconds > 0) {
+      status.tokens_per_second = static_cast<double>(outcome->timed_tokens) / outcome->seconds;
+    }
     status.detail = (outcome->retrained ? "retrained the best configuration" : outcome->retrain_note) + "; " +
                     std::to_string(failed) + " trial(s) failed; mode " + outcome->mode;
     status.updated_ms = now_ms();

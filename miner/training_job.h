@@ -26,6 +26,7 @@ namespace gradients {
 
 struct TrainingJobOptions {
   std::filesystem::path job_dir;  // this task's own: claim.pb, job.json, model/, data/, search/, export/
+  std::string validator_id;       // as configured, for job.json (empty: the session's)
   std::string device = "cpu";
   StrategyOptions strategy{};
   // Training tokens per second the search assumes until its first trial measured it (0: unknown).

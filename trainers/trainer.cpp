@@ -165,6 +165,7 @@ class TrainingRun {
   double last_save_seconds_ = -1;  // -1: no checkpoint written yet
   double last_eval_seconds_ = 0;
   double seconds_in_steps_ = 0;  // this call's, evaluations and checkpoints excluded
+  int64_t tokens_at_start_ = 0;  // trained before this call (a resume)
 };
 
 Status TrainingRun::Setup() {
@@ -431,6 +432,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
   interval_loss_ = at::zeros({}, float_options);
   run_start_ = interval_start_ = Clock::now();
   steps_at_start_ = state_.step;
+  tokens_at_start_ = state_.tokens;
   std::string stop_reason;
   int64_t evaluated_at = -1;
 
@@ -561,6 +563,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
   result.total_steps = total_steps_;
   result.tokens = state_.tokens;
   result.seconds_in_steps = seconds_in_steps_;
+  result.resumed_tokens = tokens_at_start_;
   result.stop_reason = stop_reason;
   result.train_loss = last_train_loss_;
   result.best_validation_loss = state_.best_validation_loss;

@@ -88,6 +88,7 @@ struct TrainResult {
   int64_t steps = 0;
   int64_t total_steps = 0;
   int64_t tokens = 0;
+  int64_t resumed_tokens = 0;  // of those, trained before this call (by the run it resumed)
   // Wall time this call spent in training steps (loading, evaluation and checkpoints excluded); on a
   // GPU it counts queued work only where a report or a checkpoint waited for it.
   double seconds_in_steps = 0;

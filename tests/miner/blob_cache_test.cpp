@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <thread>
 
 #include "common/digest.h"
 #include "common/hex.h"
@@ -64,6 +66,23 @@ TEST_F(BlobCacheTest, FetchesTheModelAndTheSplitVerifiedAndKeepsThemByHash) {
   Result<std::filesystem::path> stored = cache.Fetch(*connection_, task_.training_split());
   EXPECT_TRUE(stored.ok() && *stored == *split) << stored.status().ToString();
   ASSERT_TRUE(validator_->Start());
+}
+
+TEST_F(BlobCacheTest, JobsFetchingTheSameBlobAtOnceTakeTurnsAndBothGetItWhole) {
+  BlobCache cache(dir_.path() / "cache");
+  const v1::BlobRef& largest =
+      *std::max_element(task_.base_model_files().begin(), task_.base_model_files().end(),
+                        [](const v1::BlobRef& a, const v1::BlobRef& b) { return a.size_bytes() < b.size_bytes(); });
+  std::vector<Result<std::filesystem::path>> results(4, Status::Internal("not run"));
+  std::vector<std::thread> jobs;
+  for (auto& result : results) jobs.emplace_back([&] { result = cache.Fetch(*connection_, largest); });
+  for (std::thread& job : jobs) job.join();
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    EXPECT_EQ(*result, *results[0]);
+  }
+  EXPECT_EQ(Read(*results[0]), Read(kModel / largest.file_name()));
+  EXPECT_FALSE(std::filesystem::exists(results[0]->string() + ".part"));
 }
 
 TEST_F(BlobCacheTest, AnInterruptedFetchResumesAndACorruptPartIsFetchedAgainFromTheStart) {
