@@ -75,13 +75,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   // As the miner estimates a task's speed: the probe's compute rate over the model's 6 x parameters.
-  int64_t parameters = 0;
-  {
-    gradients::ModelConfig config = preset->config;
-    parameters = config.vocab_size * config.hidden_size * (config.tie_word_embeddings ? 1 : 2) +
-                 config.num_hidden_layers *
-                     (4 * config.hidden_size * config.hidden_size + 3 * config.hidden_size * config.intermediate_size);
-  }
+  const int64_t parameters = preset->config.ParameterCount();
   const double estimated_tokens_per_second = speed->flops_per_second / (6.0 * static_cast<double>(parameters));
 
   for (const char* name : {"fixed", "random", "halving", "tpe"}) {

@@ -54,6 +54,13 @@ std::optional<TrainingSpeed> ReadEntry(const nlohmann::json& entry) {
                        .flops_per_second = flops};
 }
 
+nlohmann::json EntryJson(const TrainingSpeed& speed) {
+  return {{"resolved", speed.device},
+          {"parameters", speed.parameters},
+          {"tokens_per_second", speed.tokens_per_second},
+          {"flops_per_second", speed.flops_per_second}};
+}
+
 std::string JobEntryKey(const std::string& device, int64_t parameters) {
   return device + " model " + std::to_string(parameters);
 }
@@ -78,10 +85,7 @@ Result<TrainingSpeed> CalibratedSpeed(const std::filesystem::path& work_dir, con
   if (!speed.ok()) return speed.status().WithContext("calibrating " + device);
   GetLogger("miner")->info("{} trains at {:.3g} FLOP/s ({:.0f} tokens/s on a {}-parameter probe)", speed->device,
                            speed->flops_per_second, speed->tokens_per_second, speed->parameters);
-  entries[key] = {{"resolved", speed->device},
-                  {"parameters", speed->parameters},
-                  {"tokens_per_second", speed->tokens_per_second},
-                  {"flops_per_second", speed->flops_per_second}};
+  entries[key] = EntryJson(*speed);
   // A miner that cannot keep the figure still has it: it measures again at its next start.
   if (Status written = WriteEntries(path, entries); !written.ok()) {
     GetLogger("miner")->warn("keeping the calibration: {}", written.message());
@@ -94,11 +98,11 @@ void RecordJobSpeed(const std::filesystem::path& work_dir, const std::string& de
   if (!(std::isfinite(tokens_per_second) && tokens_per_second > 0) || parameters < 1) return;
   const std::filesystem::path path = work_dir / kFile;
   nlohmann::json entries = ReadEntries(path);
-  entries[JobEntryKey(device, parameters)] = {
-      {"resolved", device},
-      {"parameters", parameters},
-      {"tokens_per_second", tokens_per_second},
-      {"flops_per_second", 6.0 * static_cast<double>(parameters) * tokens_per_second}};
+  entries[JobEntryKey(device, parameters)] =
+      EntryJson({.device = device,
+                 .parameters = parameters,
+                 .tokens_per_second = tokens_per_second,
+                 .flops_per_second = 6.0 * static_cast<double>(parameters) * tokens_per_second});
   if (Status written = WriteEntries(path, entries); !written.ok()) {
     GetLogger("miner")->warn("keeping a job's speed: {}", written.message());
   }

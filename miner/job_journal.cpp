@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/durable_file.h"
 #include "common/hex.h"
+#include "proto/timestamps.h"
 
 namespace gradients {
 namespace {
@@ -41,7 +42,7 @@ Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Claim& claim
   status.task_id = claim.task_id();
   status.validator_id = validator_id;
   status.phase = "fetching";
-  status.deadline_ms = claim.task().deadline().seconds() * 1000 + claim.task().deadline().nanos() / 1'000'000;
+  status.deadline_ms = DeadlineMsOf(claim.task().deadline());
   status.strategy = strategy;
   return SaveJobStatus(job_dir, status);
 }

@@ -7,22 +7,13 @@
 #include "miner/calibration.h"
 #include "miner/job_journal.h"
 #include "miner/training_job.h"
+#include "proto/timestamps.h"
 #include "trainers/compute_device.h"
 
 namespace gradients {
 namespace {
 
 constexpr const char* kClientVersion = "gradients-miner/" GRADIENTS_VERSION;
-
-int64_t DeadlineMs(const v1::TaskSpec& task) {
-  return task.deadline().seconds() * 1000 + task.deadline().nanos() / 1'000'000;
-}
-
-// Failures that waiting may cure: the validator out of reach, overloaded, slow, or closing a stream.
-bool Transient(StatusCode code) {
-  return code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ||
-         code == StatusCode::kResourceExhausted || code == StatusCode::kAborted;
-}
 
 }  // namespace
 
@@ -244,8 +235,8 @@ Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim
       logger->info("task {}: stopped; its state is kept for the next start", task_id);
       return Status::Ok();
     }
-    if (!Transient(result.status().code())) return result.status();  // the job recorded it as failed
-    if (now_ms_() + wait.count() >= DeadlineMs(claim.task())) {
+    if (!KeepsJobPhase(result.status().code())) return result.status();  // the job recorded it as failed
+    if (now_ms_() + wait.count() >= DeadlineMsOf(claim.task().deadline())) {
       Result<JobStatus> status = LoadJobStatus(job.job_dir);
       if (status.ok()) {
         status->phase = "failed";

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "proto/task_types.h"
+#include "proto/timestamps.h"
 
 namespace gradients {
 namespace {
@@ -49,7 +50,7 @@ Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, 
   const int64_t upload_ms =
       Milliseconds(options.checkpoint_bytes_per_model_byte * model_bytes / throughput.upload_bytes_per_second);
   const int64_t estimated_ms = fetch_ms + training_ms + upload_ms;
-  const int64_t deadline_ms = offer.deadline().seconds() * 1000 + offer.deadline().nanos() / 1'000'000;
+  const int64_t deadline_ms = DeadlineMsOf(offer.deadline());
   const int64_t left_ms = deadline_ms - now_ms;
   const int64_t usable_ms =
       left_ms - static_cast<int64_t>(options.safety_fraction * static_cast<double>(left_ms)) - options.safety_ms;

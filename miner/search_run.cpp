@@ -227,9 +227,8 @@ Result<TrainResult> SearchRun::TrainRun(const Hyperparameters& hyperparameters, 
   train.checkpoint_every_steps = options_.checkpoint_every_steps;
   train.cpu_threads = options_.cpu_threads;
   train.cancel = options_.stop;
-  const int64_t tokens_before = outcome_.tokens;
   if (options_.on_progress) {
-    train.on_progress = [&, tokens_before](const TrainProgress& progress) {
+    train.on_progress = [&](const TrainProgress& progress) {
       SearchProgress report;
       report.phase = phase;
       report.trial_index = trial_index;
@@ -240,9 +239,7 @@ Result<TrainResult> SearchRun::TrainRun(const Hyperparameters& hyperparameters, 
       report.train_loss = progress.loss;
       report.validation_loss = progress.validation_loss;
       if (const TrialRecord* best = BestTrial(state_.trials)) report.best_validation_loss = best->validation_loss;
-      int64_t done_tokens = 0;
-      for (const TrialRecord& record : state_.trials) done_tokens += record.tokens;
-      report.tokens_seen = std::max(done_tokens, tokens_before) + progress.tokens;
+      report.tokens_seen = TokensUsed() + progress.tokens;
       options_.on_progress(report);
     };
   }

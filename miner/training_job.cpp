@@ -13,19 +13,12 @@
 #include "miner/model_directory.h"
 #include "miner/search_run.h"
 #include "proto/task_types.h"
+#include "proto/timestamps.h"
 #include "trainers/dataset.h"
 #include "trainers/tokenizer.h"
 
 namespace gradients {
 namespace {
-
-// The claim's deadline, kept within a year of now: the validator's timestamp is not trusted to fit
-// the clock's range.
-int64_t DeadlineMs(const v1::Claim& claim, int64_t now_ms) {
-  constexpr int64_t kYearMs = 365LL * 24 * 3600 * 1000;
-  const int64_t seconds = std::clamp<int64_t>(claim.task().deadline().seconds(), 0, (now_ms + kYearMs) / 1000);
-  return seconds * 1000 + std::clamp<int64_t>(claim.task().deadline().nanos(), 0, 999'999'999) / 1'000'000;
-}
 
 // Fetches (or finds cached) the task's inputs, lays them out and tokenizes the split.
 struct TaskInputs {
@@ -201,11 +194,7 @@ class ProgressReporter {
 };
 
 Result<JobStatus> Fail(const std::filesystem::path& job_dir, JobStatus status, const Status& error, int64_t now_ms) {
-  const StatusCode code = error.code();
-  if (code == StatusCode::kAborted || code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ||
-      code == StatusCode::kResourceExhausted) {
-    return error;  // stopped, or the validator out of reach or busy: the phase stays for a resume
-  }
+  if (KeepsJobPhase(error.code())) return error;
   status.phase = "failed";
   status.detail = error.message();
   status.updated_ms = now_ms;
@@ -214,6 +203,11 @@ Result<JobStatus> Fail(const std::filesystem::path& job_dir, JobStatus status, c
 }
 
 }  // namespace
+
+bool KeepsJobPhase(StatusCode code) {
+  return code == StatusCode::kAborted || code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ||
+         code == StatusCode::kResourceExhausted;
+}
 
 Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
                                  const TrainingJobOptions& options, ClockMs now_ms) {
@@ -249,7 +243,7 @@ Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCach
     search.run_dir = options.job_dir / "search";
     search.device = options.device;
     search.deadline = std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(DeadlineMs(claim, now_ms()) - options.upload_reserve_ms));
+        std::chrono::milliseconds(DeadlineMsOf(claim.task().deadline()) - options.upload_reserve_ms));
     search.estimated_tokens_per_second = options.estimated_tokens_per_second;
     search.checkpoint_every_steps = options.checkpoint_every_steps;
     search.cpu_threads = options.cpu_threads;

@@ -41,9 +41,12 @@ struct TrainingJobOptions {
   const std::atomic<bool>* stop = nullptr;
 };
 
-// The job's status as it ends; on error, the status says why. The job is then "failed", unless it
-// was stopped (ABORTED) or the validator was out of reach (UNAVAILABLE): those keep their phase,
-// and running the job again resumes it.
+// Failures that keep a job's phase, so that running it again resumes it: stopped (ABORTED), or the
+// validator out of reach, slow or busy (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED).
+bool KeepsJobPhase(StatusCode code);
+
+// The job's status as it ends; on error, the status says why, and the job is "failed" unless the
+// failure KeepsJobPhase.
 Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
                                  const TrainingJobOptions& options, ClockMs now_ms);
 

@@ -1,5 +1,7 @@
 #include "proto/timestamps.h"
 
+#include <algorithm>
+
 namespace gradients {
 
 void SetTimestampMs(int64_t ms, google::protobuf::Timestamp* timestamp) {
@@ -26,6 +28,12 @@ Result<int64_t> TimestampMs(const google::protobuf::Timestamp& timestamp) {
                                    ", nanos " + std::to_string(timestamp.nanos()) + ")");
   }
   return timestamp.seconds() * 1000 + timestamp.nanos() / 1'000'000;
+}
+
+int64_t DeadlineMsOf(const google::protobuf::Timestamp& timestamp) {
+  constexpr int64_t kYear2200Ms = 7'258'118'400'000;
+  const Result<int64_t> ms = TimestampMs(timestamp);
+  return ms.ok() ? std::clamp<int64_t>(*ms, 0, kYear2200Ms) : 0;
 }
 
 }  // namespace gradients

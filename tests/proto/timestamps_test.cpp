@@ -1,8 +1,8 @@
 #include "proto/timestamps.h"
 
-#include <cstdint>
-
 #include <gtest/gtest.h>
+
+#include <cstdint>
 
 namespace gradients {
 namespace {
@@ -25,6 +25,18 @@ TEST(Timestamps, MillisecondsRoundTripIncludingBeforeTheEpoch) {
   SetDurationMs(5'250, &duration);
   EXPECT_EQ(duration.seconds(), 5);
   EXPECT_EQ(duration.nanos(), 250'000'000);
+}
+
+TEST(Timestamps, APeersDeadlineIsKeptWithinWhatTheClocksHold) {
+  google::protobuf::Timestamp deadline;
+  SetTimestampMs(1'800'000'000'123, &deadline);
+  EXPECT_EQ(DeadlineMsOf(deadline), 1'800'000'000'123);
+  deadline.set_seconds(253'402'300'799);                 // 9999-12-31: valid, but past what system_clock holds
+  EXPECT_EQ(DeadlineMsOf(deadline), 7'258'118'400'000);  // 2200-01-01
+  deadline.set_seconds(-100);
+  EXPECT_EQ(DeadlineMsOf(deadline), 0);
+  deadline.set_seconds(INT64_MAX);
+  EXPECT_EQ(DeadlineMsOf(deadline), 0);  // not a timestamp: counts as passed
 }
 
 }  // namespace
