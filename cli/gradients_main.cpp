@@ -1,11 +1,13 @@
 // `gradients`: the command-line tool. Only wiring lives here; each subcommand is a function in cli/.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <iostream>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
+#include "cli/corpus_commands.h"
 #include "cli/inspect_command.h"
 #include "cli/key_commands.h"
 #include "cli/merge_command.h"
@@ -18,18 +20,34 @@
 #ifdef GRADIENTS_CLI_MINER
 #include "cli/miner_commands.h"
 #endif
+#ifdef GRADIENTS_CLI_TESTNET
+#include "cli/testnet.h"
+#endif
 #include "cli/tokenize_command.h"
 #include "cli/train_command.h"
 #include "cli/version.h"
 #include "common/clock.h"
 #include "common/logging.h"
 
+namespace {
+
+#ifdef GRADIENTS_CLI_TESTNET
+// `gradients testnet run|watch|prepare`: the first Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops cleanly,
+// a second one kills the daemons at once.
+gradients::TestnetSignals testnet_signals;
+
+extern "C" void StopTestnet(int) {
+  if (testnet_signals.stop.exchange(true)) testnet_signals.force = true;
+}
+#endif
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Gradients: a competitive fine-tuning market. Tools for operators and miners."};
   app.require_subcommand(1);
   std::string log_level = "warn";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
-      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
 
   std::string key_out;
   CLI::App* keygen = app.add_subcommand("keygen", "Create an ed25519 identity key file (mode 0600)");
@@ -77,9 +95,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   gradients::cli::InitModelArgs init_args;
-  CLI::App* init_model = app.add_subcommand(
-      "init-model", "Write a randomly initialised model in Hugging Face layout (presets: tiny, small, base, "
-                    "tinyllama-1.1b)");
+  CLI::App* init_model =
+      app.add_subcommand("init-model",
+                         "Write a randomly initialised model in Hugging Face layout (presets: tiny, small, base, "
+                         "tinyllama-1.1b)");
   init_model->add_option("--preset", init_args.preset, "Model shape")->capture_default_str();
   init_model->add_option("--out", init_args.out, "Output directory")->required();
   init_model->add_option("--tokenizer", init_args.tokenizer,
@@ -116,23 +135,78 @@ int main(int argc, char** argv) {
                     "Seconds the run may take; it stops in time to write its result (0: no limit)");
   train->add_option("--log-every", train_args.log_every, "Optimizer steps between progress reports")
       ->capture_default_str();
-  train->add_option("--checkpoint-every", train_args.checkpoint_every,
-                    "Optimizer steps between checkpoints (0: at evaluations and at the end)")
+  train
+      ->add_option("--checkpoint-every", train_args.checkpoint_every,
+                   "Optimizer steps between checkpoints (0: at evaluations and at the end)")
       ->capture_default_str();
   train->add_flag("--activation-checkpointing", train_args.activation_checkpointing,
                   "Recompute activations in the backward pass (less memory for long sequences)");
-  train->add_option("--cpu-threads", train_args.cpu_threads,
-                    "libtorch's threads on the CPU (0: one with an external BLAS such as OpenBLAS, which "
-                    "threads itself)")
+  train
+      ->add_option("--cpu-threads", train_args.cpu_threads,
+                   "libtorch's threads on the CPU (0: one with an external BLAS such as OpenBLAS, which "
+                   "threads itself)")
       ->capture_default_str();
 
   std::string tokenizer_path;
   bool add_special = false;
-  CLI::App* tokenize = app.add_subcommand(
-      "tokenize", "Encode stdin (one JSON string per line) to token ids (one JSON array per line)");
+  CLI::App* tokenize =
+      app.add_subcommand("tokenize", "Encode stdin (one JSON string per line) to token ids (one JSON array per line)");
   tokenize->add_option("--tokenizer", tokenizer_path, "tokenizer.json, tokenizer.model or a model directory")
       ->required();
   tokenize->add_flag("--add-special", add_special, "Add what the tokenizer's post-processor adds (BOS/EOS)");
+
+  gradients::cli::CorpusArgs corpus_args;
+  CLI::App* corpus = app.add_subcommand(
+      "corpus", "Make a dataset from Debian's texts (WordNet, fortunes) as JSONL; without NAME, list the sources");
+  corpus->add_option("name", corpus_args.name, "The source: pretraining-text, wordnet-definitions, ...");
+  corpus->add_option("--out", corpus_args.out, "The .jsonl file to write");
+  corpus->add_option("--rows", corpus_args.options.rows, "Rows to keep (0: all), in the seed's order")
+      ->capture_default_str();
+  corpus->add_option("--seed", corpus_args.options.seed, "Orders the rows")->capture_default_str();
+  corpus->add_option("--wordnet", corpus_args.options.wordnet_dir, "WordNet's data directory (wordnet-base)")
+      ->capture_default_str();
+  corpus->add_option("--fortunes", corpus_args.options.fortunes_dir, "The fortune files (fortunes)")
+      ->capture_default_str();
+
+  gradients::BaseModelOptions base_model_args;
+  CLI::App* base_model = app.add_subcommand(
+      "base-model", "Pretrain a base model on a text corpus: a SentencePiece tokenizer, a preset, full training");
+  base_model->add_option("--corpus", base_model_args.corpus, "JSONL of {\"text\": ...} documents")->required();
+  base_model->add_option("--out", base_model_args.out, "The model directory to write")->required();
+  base_model->add_option("--preset", base_model_args.recipe.preset, "tiny, small, base, ...")->capture_default_str();
+  base_model->add_option("--vocab", base_model_args.recipe.vocab_size, "Tokenizer vocabulary size")
+      ->capture_default_str();
+  base_model->add_option("--tokens", base_model_args.recipe.train_tokens, "Training tokens")->capture_default_str();
+  base_model->add_option("--max-len", base_model_args.recipe.max_length, "Tokens per training row")
+      ->capture_default_str();
+  base_model->add_option("--lr", base_model_args.recipe.learning_rate, "Peak learning rate (cosine)")
+      ->capture_default_str();
+  base_model->add_option("--batch", base_model_args.recipe.micro_batch_size, "Rows per step")->capture_default_str();
+  base_model->add_option("--seed", base_model_args.recipe.seed, "Initialisation and data order")->capture_default_str();
+  base_model->add_option("--threads", base_model_args.recipe.cpu_threads, "CPU threads (part of the recipe)")
+      ->capture_default_str();
+  base_model->add_option("--cache", base_model_args.cache_dir, "Keep made models here, by recipe, and reuse them");
+
+#ifdef GRADIENTS_CLI_TESTNET
+  gradients::TestnetOptions testnet_options;
+  CLI::App* testnet = app.add_subcommand("testnet", "A local testnet: a validator and miners on loopback");
+  testnet->require_subcommand(1);
+  for (CLI::App* command :
+       {testnet->add_subcommand("run", "Prepare, start the validator and the miners, print each round; Ctrl-C stops"),
+        testnet->add_subcommand("prepare", "Make the base model (cached), the datasets and the miners' keys"),
+        testnet->add_subcommand("watch",
+                                "Print each scored round's leaderboard and the weights of a running testnet")}) {
+    command->add_option("--dir", testnet_options.dir, "The testnet's directory (the daemons' working directory)")
+        ->capture_default_str();
+    command->add_option("--configs", testnet_options.configs,
+                        "The directory with testnet.json and the daemons' configs (default: configs/testnet)");
+    command->add_option("--cache", testnet_options.cache, "Base model cache (default: ~/.cache/gradients/base-models)");
+    command->add_option("--rounds", testnet_options.rounds, "Stop after this many scored rounds (0: until Ctrl-C)")
+        ->capture_default_str();
+    command->add_option("--timeout", testnet_options.timeout_seconds, "Give up after this many seconds (0: never)")
+        ->capture_default_str();
+  }
+#endif
 
   CLI::App* version = app.add_subcommand("version", "Print the version and library versions");
 
@@ -171,8 +245,9 @@ int main(int argc, char** argv) {
   task->require_subcommand(1);
   CLI::App* task_list = task->add_subcommand("list", "List tasks, newest first, as JSON");
   add_connection(task_list, admin);
-  task_list->add_option("--status", task_list_args.statuses, "Only these statuses (pending, preparing, offering, "
-                                                             "training, evaluating, scored, failed); repeatable");
+  task_list->add_option("--status", task_list_args.statuses,
+                        "Only these statuses (pending, preparing, offering, "
+                        "training, evaluating, scored, failed); repeatable");
   task_list->add_option("--type", task_list_args.type, "Only this type (instruct, chat, text, ...)");
   task_list->add_option("--limit", task_list_args.limit, "Most tasks to list (1 to 500)")->capture_default_str();
   gradients::cli::TaskCreateArgs task_create_args;
@@ -182,17 +257,20 @@ int main(int argc, char** argv) {
       "create", "Create a task; the validator splits its dataset and offers it to miners (prints it as JSON)");
   add_connection(task_create, task_create_args.connection);
   task_create->add_option("--type", task_create_args.type, "instruct, chat or text")->required();
-  task_create->add_option("--model", task_create_args.model,
-                          "A registered model's name, or a model directory on the validator's host")
+  task_create
+      ->add_option("--model", task_create_args.model,
+                   "A registered model's name, or a model directory on the validator's host")
       ->required();
-  task_create->add_option("--dataset", task_create_args.dataset,
-                          "A registered dataset's name, or a .jsonl/.csv file on the validator's host")
+  task_create
+      ->add_option("--dataset", task_create_args.dataset,
+                   "A registered dataset's name, or a .jsonl/.csv file on the validator's host")
       ->required();
   task_create->add_option("--columns", task_create_args.columns,
                           "Role to column mapping, e.g. instruction=q,output=a (roles not mapped read their own name)");
-  CLI::Option* minutes = task_create->add_option("--minutes", task_create_args.minutes,
-                                                 "Training time miners get (10 to 10080 unless the validator allows "
-                                                 "shorter tasks)")
+  CLI::Option* minutes = task_create
+                             ->add_option("--minutes", task_create_args.minutes,
+                                          "Training time miners get (10 to 10080 unless the validator allows "
+                                          "shorter tasks)")
                              ->capture_default_str();
   task_create->add_option("--seconds", task_create_args.seconds, "Training time in seconds, instead of --minutes")
       ->excludes(minutes);
@@ -242,8 +320,8 @@ int main(int argc, char** argv) {
   std::filesystem::path miner_config;
   CLI::App* miner = app.add_subcommand("miner", "A miner's jobs, read from its work directory");
   miner->require_subcommand(1);
-  CLI::App* miner_status = miner->add_subcommand(
-      "status", "Each job's phase, trials, best validation loss and time left, as JSON");
+  CLI::App* miner_status =
+      miner->add_subcommand("status", "Each job's phase, trials, best validation loss and time left, as JSON");
   miner_status->add_option("--config", miner_config, "The miner's JSON config")->required();
 #endif
 
@@ -265,6 +343,22 @@ int main(int argc, char** argv) {
   if (*init_model) return gradients::cli::RunInitModel(init_args, std::cout, std::cerr);
   if (*merge) return gradients::cli::RunMerge(merge_args, std::cout, std::cerr);
   if (*train) return gradients::cli::RunTrain(train_args, std::cout, std::cerr, isatty(STDERR_FILENO) == 1);
+  if (*corpus) return gradients::cli::RunCorpus(corpus_args, std::cout, std::cerr);
+  if (*base_model) return gradients::cli::RunBaseModel(base_model_args, std::cout, std::cerr);
+#ifdef GRADIENTS_CLI_TESTNET
+  if (*testnet) {
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal_number, StopTestnet);
+    const std::string command = testnet->get_subcommands().front()->get_name();
+    try {
+      if (command == "prepare") return gradients::PrepareTestnet(testnet_options, testnet_signals, std::cout, std::cerr);
+      if (command == "watch") return gradients::WatchTestnet(testnet_options, testnet_signals, std::cout, std::cerr);
+      return gradients::RunTestnet(testnet_options, testnet_signals, std::cout, std::cerr);
+    } catch (const std::exception& error) {  // the daemons were stopped as the stack unwound
+      std::cerr << "gradients testnet " << command << ": " << error.what() << "\n";
+      return 1;
+    }
+  }
+#endif
 #ifdef GRADIENTS_CLI_REGISTRY
   if (*model_add) return gradients::cli::RunModelAdd(model_add_args, std::cout, std::cerr);
   if (*model_list) return gradients::cli::RunModelList(list_data_dir, std::cout, std::cerr);
@@ -288,7 +382,8 @@ int main(int argc, char** argv) {
   if (*audit_export) return gradients::cli::RunAuditExport(audit_data_dir, audit_out, std::cout, std::cerr);
 #endif
 #ifdef GRADIENTS_CLI_MINER
-  if (*miner_status) return gradients::cli::RunMinerStatus(miner_config, std::cout, std::cerr, gradients::SystemClockMs);
+  if (*miner_status)
+    return gradients::cli::RunMinerStatus(miner_config, std::cout, std::cerr, gradients::SystemClockMs);
 #endif
   if (*version) {
     std::cout << gradients::cli::VersionString() << "\n";

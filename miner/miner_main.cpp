@@ -1,4 +1,4 @@
-// `gradients-miner --config FILE`: loads the config, starts the miner, and stops it on SIGINT or
+// `gradients-miner --config FILE [--device D]`: loads the config, starts the miner, and stops it on SIGINT or
 // SIGTERM with every job's state kept for the next start. Everything it wires lives in miner/
 // (MinerDaemon).
 #include <CLI/CLI.hpp>
@@ -13,13 +13,22 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"gradients-miner: takes fine-tuning tasks it can win, trains them and uploads signed checkpoints"};
-  std::string config_path, log_level;
+  std::string config_path, log_level, device;
   app.add_option("--config", config_path, "The miner's JSON config (configs/miner.example.json)")->required();
   app.add_option("--log-level", log_level, "Overrides the config's log.level");
+  app.add_option("--device", device, "Overrides the config's device (cpu, cuda, cuda:N): one config for CPU and GPU");
   CLI11_PARSE(app, argc, argv);
 
-  gradients::Result<gradients::MinerOptions> options =
-      gradients::LoadConfigFile<gradients::MinerOptions>(config_path, "miner");
+  // --device replaces the config's before the config is checked, so it gets the same checks.
+  auto load = [&]() -> gradients::Result<gradients::MinerOptions> {
+    gradients::Result<nlohmann::json> json = gradients::ReadJsonFile(config_path);
+    if (!json.ok()) return json.status();
+    if (!device.empty() && json->is_object()) (*json)["device"] = device;
+    gradients::Result<gradients::MinerOptions> parsed = gradients::ParseConfig<gradients::MinerOptions>(*json, "miner");
+    if (!parsed.ok()) return parsed.status().WithContext(config_path);
+    return parsed;
+  };
+  gradients::Result<gradients::MinerOptions> options = load();
   if (!options.ok()) {
     std::cerr << "gradients-miner: " << options.status().message() << "\n";
     return 2;

@@ -22,9 +22,11 @@ Result<std::unique_ptr<ValidatorConnection>> ValidatorConnection::Open(const Val
     tls.pem_root_certs = *roots;
     credentials = grpc::SslCredentials(tls);
   }
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC takes it as the minimum connect timeout (each attempt
+  // gets until the later of its backoff and that), and a handshake slower than the backoff would
+  // never complete; gRPC's own 20 s stands.
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(reconnect.initial_backoff_ms));
-  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(reconnect.initial_backoff_ms));
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(reconnect.max_backoff_ms));
   return std::unique_ptr<ValidatorConnection>(new ValidatorConnection(
       endpoint, grpc::CreateCustomChannel(endpoint.address, credentials, arguments), key, std::move(client_version)));

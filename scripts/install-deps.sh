@@ -45,7 +45,10 @@ if [ "$miner_cuda" = 0 ]; then
     "clang:libFuzzer targets"
     "libclang-rt-14-dev:libFuzzer, ASan and UBSan runtimes for clang"
     "libgtest-dev:unit tests"
-    "sentencepiece:spm_train and spm_encode, the SentencePiece reference in tests"
+    "sentencepiece:spm_train and spm_encode: the base models' tokenizers, the SentencePiece reference in tests"
+    "wordnet-base:WordNet's glosses: the testnet's dataset and pretraining text"
+    "fortunes:fortune cookie texts: pretraining text for the base models"
+    "docker-compose:checks the compose files offline in the tests (no Docker engine needed)"
   )
   # Node.js runs the reference GPT-2 encoder (npm's gpt-3-encoder) in the tokenizer tests. Only the
   # commands matter: a machine with Node.js from elsewhere (NodeSource) keeps it.

@@ -114,8 +114,13 @@ Status ReadVerdict(const ChildResult& run, const EvaluationOptions& options, Eva
 }
 
 // The environment of an evaluation: nothing of the validator's that could change the numerics.
-std::vector<std::string> EvaluationEnvironment() {
-  std::vector<std::string> environment = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"};
+// The BLAS gets the configured threads (OpenBLAS would otherwise take every core, and the core
+// count would change the sums); libtorch's own pool stays at one thread (`--threads 1`): both
+// pools spinning on the same cores made an evaluation several times slower.
+std::vector<std::string> EvaluationEnvironment(int threads) {
+  std::vector<std::string> environment = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C",
+                                          "OPENBLAS_NUM_THREADS=" + std::to_string(threads),
+                                          "OMP_NUM_THREADS=" + std::to_string(threads)};
   if (const char* libraries = std::getenv("LD_LIBRARY_PATH"); libraries != nullptr) {
     environment.push_back(std::string("LD_LIBRARY_PATH=") + libraries);
   }
@@ -132,7 +137,7 @@ ChildLimits EvaluationLimits(const EvaluationOptions& options, uint64_t model_by
       .max_stdout_bytes = 1 << 16,
       .max_stderr_bytes = 1 << 14,
       .stdin_file = {},
-      .environment = EvaluationEnvironment()};
+      .environment = EvaluationEnvironment(options.threads)};
 }
 
 }  // namespace
@@ -167,7 +172,7 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
   if (!done.ok()) return done.status();
   std::set<std::string> evaluated;
   for (const EvaluationRecord& evaluation : *done) evaluated.insert(evaluation.miner);
-  const std::string evaluator = "gradients-eval/" GRADIENTS_VERSION " threads=" + std::to_string(options.threads) +
+  const std::string evaluator = "gradients-eval/" GRADIENTS_VERSION " blas_threads=" + std::to_string(options.threads) +
                                 " max_len=" + std::to_string(options.max_length) + " float32 cpu";
   const auto record = [&](const std::string& miner) {
     return EvaluationRecord{.task_id = task->id, .miner = miner, .outcome = {}, .test_loss = std::nullopt,
@@ -229,7 +234,7 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
       limits = EvaluationLimits(options, static_cast<uint64_t>(model->bytes()));
       common_flags = {"--model", (work / "base").string(), "--data", data_file, "--format", task->type,
                       "--columns", columns, "--max-len", std::to_string(options.max_length), "--device", "cpu",
-                      "--dtype", "float32", "--threads", std::to_string(options.threads)};
+                      "--dtype", "float32", "--threads", "1"};
       // The base alone, under the same limits: what fails here is the task's, not a miner's.
       std::vector<std::string> baseline = {options.gradients_path, "eval"};
       baseline.insert(baseline.end(), common_flags.begin(), common_flags.end());

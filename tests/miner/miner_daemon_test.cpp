@@ -27,17 +27,7 @@ class MinerProcess {
     testing::ProcessResult key =
         testing::RunProcess({GRADIENTS_CLI_PATH, "keygen", "--out", (dir_ / "miner.key").string()});
     EXPECT_EQ(key.exit_code, 0) << key.err;
-    nlohmann::json config = {{"key_file", (dir_ / "miner.key").string()},
-                             {"validators", {{{"address", gateway}, {"validator_id", "validator-under-test"}}}},
-                             {"work_dir", (dir_ / "work").string()},
-                             {"device", "cpu"},
-                             {"strategy", strategy},
-                             {"jobs",
-                              {{"upload_reserve_seconds", 4},
-                               {"checkpoint_every_steps", 2},
-                               {"progress_interval_seconds", 1},
-                               {"cpu_threads", 1}}},
-                             {"reconnect", {{"initial_backoff_ms", 100}, {"max_backoff_ms", 1000}}}};
+    nlohmann::json config = TestMinerConfig(dir_, gateway, strategy);
     config.update(extra);
     std::ofstream(dir_ / "miner.json") << config.dump();
   }

@@ -3,9 +3,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -18,23 +15,10 @@
 #include "common/durable_file.h"
 #include "gradients/v1/admin.grpc.pb.h"
 #include "miner/validator_connection.h"
+#include "tests/support/free_port.h"
 #include "tests/support/subprocess.h"
 
 namespace gradients {
-
-// A loopback port nothing listens on right now (the kernel's pick, released at once).
-inline int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_GE(fd, 0) << "socket: " << errno;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 // Config entries registering the test model as "llama" and `rows` instruct rows (written to
 // `dir`/qa.jsonl) as "qa", with tasks of a second or more allowed.
@@ -71,6 +55,23 @@ inline nlohmann::json TestStrategy(const std::string& name) {
             {"warmup_steps", 2}}},
           {"search_space",
            {{"learning_rate", {{"min", 1e-4}, {"max", 1e-2}, {"log", true}}}, {"lora_r", {{"choices", {4, 8}}}}}}};
+}
+
+// A gradients-miner config for tests: its key and work directory in `dir`, one validator at
+// `gateway`, quick progress reports, checkpoints and reconnects.
+inline nlohmann::json TestMinerConfig(const std::filesystem::path& dir, const std::string& gateway,
+                                      const nlohmann::json& strategy) {
+  return {{"key_file", (dir / "miner.key").string()},
+          {"validators", {{{"address", gateway}, {"validator_id", "validator-under-test"}}}},
+          {"work_dir", (dir / "work").string()},
+          {"device", "cpu"},
+          {"strategy", strategy},
+          {"jobs",
+           {{"upload_reserve_seconds", 4},
+            {"checkpoint_every_steps", 2},
+            {"progress_interval_seconds", 1},
+            {"cpu_threads", 1}}},
+          {"reconnect", {{"initial_backoff_ms", 100}, {"max_backoff_ms", 1000}}}};
 }
 
 // A task of `seconds` on "llama" and "qa" for `miners` miners, created through Admin at `admin`; its id.

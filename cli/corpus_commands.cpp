@@ -1,0 +1,45 @@
+#include "cli/corpus_commands.h"
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command_failure.h"
+#include "trainers/trainer.h"
+
+namespace gradients::cli {
+
+int RunCorpus(const CorpusArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.name.empty()) {
+    for (const CorpusSource& source : CorpusSources()) {
+      out << nlohmann::json{{"name", source.name}, {"format", source.format}, {"description", source.description}}
+                 .dump()
+          << "\n";
+    }
+    return 0;
+  }
+  if (args.out.empty()) return Fail(err, "corpus", Status::InvalidArgument("--out is required"));
+  Result<std::vector<nlohmann::json>> rows = MakeCorpus(args.name, args.options);
+  if (!rows.ok()) return Fail(err, "corpus", rows.status());
+  if (Status status = WriteJsonLines(args.out, *rows); !status.ok()) return Fail(err, "corpus", status);
+  out << nlohmann::json{{"out", args.out.string()}, {"rows", rows->size()}}.dump() << "\n";
+  return 0;
+}
+
+int RunBaseModel(const BaseModelOptions& options, std::ostream& out, std::ostream& err) {
+  BaseModelOptions with_progress = options;
+  with_progress.on_progress = [&](const TrainProgress& progress) {
+    err << "step " << progress.step << "/" << progress.total_steps << "  loss " << progress.loss << "  "
+        << static_cast<int64_t>(progress.tokens_per_second) << " tok/s\n";
+  };
+  Result<BaseModelResult> made = MakeBaseModel(with_progress);
+  if (!made.ok()) return Fail(err, "base-model", made.status());
+  out << nlohmann::json{{"out", options.out.string()},
+                        {"recipe_digest", made->recipe_digest},
+                        {"cached", made->cached},
+                        {"trained_tokens", made->tokens},
+                        {"final_loss", made->final_loss}}
+             .dump()
+      << "\n";
+  return 0;
+}
+
+}  // namespace gradients::cli

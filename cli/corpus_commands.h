@@ -1,0 +1,24 @@
+// gradients corpus NAME --out FILE: a dataset made from Debian's texts (corpora/task_datasets.h).
+// gradients base-model --corpus FILE --out DIR: a base model pretrained on a text corpus (cli/base_model.h).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <ostream>
+#include <string>
+
+#include "cli/base_model.h"
+#include "corpora/task_datasets.h"
+
+namespace gradients::cli {
+
+struct CorpusArgs {
+  std::string name;  // empty: list the sources
+  std::filesystem::path out;
+  CorpusOptions options;
+};
+int RunCorpus(const CorpusArgs& args, std::ostream& out, std::ostream& err);
+
+int RunBaseModel(const BaseModelOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace gradients::cli
