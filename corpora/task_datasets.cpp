@@ -5,6 +5,7 @@
 
 #include "common/digest.h"
 #include "common/durable_file.h"
+#include "corpora/synthetic_tasks.h"
 
 namespace gradients {
 namespace {
@@ -65,6 +66,11 @@ Result<std::vector<nlohmann::json>> WordnetDefinitions(const CorpusOptions& opti
   return rows;
 }
 
+// A generator that cannot fail, as a source.
+auto Synthetic(std::vector<nlohmann::json> (*generate)(const CorpusOptions&)) {
+  return [generate](const CorpusOptions& options) -> Result<std::vector<nlohmann::json>> { return generate(options); };
+}
+
 }  // namespace
 
 const std::vector<CorpusSource>& CorpusSources() {
@@ -73,6 +79,11 @@ const std::vector<CorpusSource>& CorpusSources() {
        "fortunes and WordNet's verb, adjective and adverb glosses (packages fortunes, wordnet-base)", PretrainingText},
       {"wordnet-definitions", "instruct", "noun -> its WordNet definition, one sense per word (package wordnet-base)",
        WordnetDefinitions},
+      {"arithmetic", "instruct", "synthetic: \"What is 47 + 385?\" -> \"432\" (+, -, x)", Synthetic(ArithmeticRows)},
+      {"word-problems", "instruct", "synthetic: a story of two to four steps about counted things -> the count",
+       Synthetic(WordProblemRows)},
+      {"retrieval", "instruct", "synthetic: eight \"The code of NAME is NNNN.\" facts (input) and a question about one",
+       Synthetic(RetrievalRows)},
   };
   return sources;
 }

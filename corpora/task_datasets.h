@@ -32,7 +32,8 @@ struct CorpusSource {
 // pretraining-text: fortunes and the glosses of WordNet's verbs, adjectives and adverbs, as text
 //   documents (the base models' pretraining corpus; no noun, so the testnet's task stays unseen);
 // wordnet-definitions: instruct rows "Define the noun ..." -> WordNet's definition, one sense per
-//   word.
+//   word;
+// arithmetic, word-problems, retrieval: synthetic instruct rows (corpora/synthetic_tasks.h).
 const std::vector<CorpusSource>& CorpusSources();
 
 // The rows of the source `name`: `options.rows` of them (all when 0) in an order fixed by the seed.

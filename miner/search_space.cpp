@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "common/splitmix64.h"
+
 namespace gradients {
 namespace {
 
@@ -139,12 +141,7 @@ double SearchDimension::UnitOf(const nlohmann::json& value) const {
   return std::clamp(unit, 0.0, 1.0);
 }
 
-uint64_t SearchRandom::Next() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+uint64_t SearchRandom::Next() { return SplitMix64(state_); }
 
 double SearchRandom::Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "corpora/debian_texts.h"
@@ -95,7 +96,8 @@ TEST(Corpora, TheSameSourceRowsAndSeedGiveTheSameRowsAndAnotherSeedAnotherOrder)
   EXPECT_EQ(MakeCorpus("wordnet-definitions", options)->size(), 2u);
   Result<std::vector<nlohmann::json>> unknown = MakeCorpus("poetry", options);
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.status().message().find("known: pretraining-text, wordnet-definitions"), std::string::npos);
+  EXPECT_NE(unknown.status().message().find("known: pretraining-text, wordnet-definitions, arithmetic"),
+            std::string::npos);
 }
 
 TEST(Corpora, TheSeedOrderDependsOnTheKeysNotOnTheirPositions) {
@@ -105,6 +107,53 @@ TEST(Corpora, TheSeedOrderDependsOnTheKeysNotOnTheirPositions) {
   for (size_t i : OrderBySeed(keys, 3)) in_order.push_back(keys[i]);
   for (size_t i : OrderBySeed(reversed, 3)) reversed_in_order.push_back(reversed[i]);
   EXPECT_EQ(in_order, reversed_in_order);
+}
+
+TEST(SyntheticTasks, EachRowsAnswerIsRightAndTheSeedFixesTheRows) {
+  CorpusOptions options;
+  options.rows = 300;
+  for (const char* name : {"arithmetic", "word-problems", "retrieval"}) {
+    Result<std::vector<nlohmann::json>> rows = MakeCorpus(name, options);
+    ASSERT_TRUE(rows.ok()) << name;
+    ASSERT_EQ(rows->size(), 300u) << name;
+    EXPECT_EQ(*MakeCorpus(name, options), *rows) << name;
+    CorpusOptions reseeded = options;
+    reseeded.seed = 1;
+    EXPECT_NE(*MakeCorpus(name, reseeded), *rows) << name;
+  }
+  const std::vector<nlohmann::json> arithmetic = *MakeCorpus("arithmetic", options);
+  for (const nlohmann::json& row : arithmetic) {
+    int64_t a = 0, b = 0;
+    char op = 0;
+    ASSERT_EQ(std::sscanf(row["instruction"].get<std::string>().c_str(), "What is %ld %c %ld?", &a, &op, &b), 3) << row;
+    const int64_t expected = op == '+' ? a + b : op == '-' ? a - b : a * b;
+    EXPECT_EQ(row["output"], std::to_string(expected)) << row;
+    EXPECT_GE(expected, 0) << row;
+  }
+  const std::vector<nlohmann::json> problems = *MakeCorpus("word-problems", options);
+  for (const nlohmann::json& row : problems) {
+    // Replays the story: "X has N things." then "Y gives X M more." or "X gives M to Y."
+    const std::string story = row["instruction"];
+    const std::string hero = story.substr(0, story.find(' '));
+    EXPECT_EQ(story.find(hero + " gives " + hero), std::string::npos) << story;
+    int64_t count = std::stoll(story.substr(story.find(" has ") + 5));
+    for (size_t at = story.find(". "); at != std::string::npos; at = story.find(". ", at + 2)) {
+      const std::string sentence = story.substr(at + 2, story.find('.', at + 2) - at - 2);
+      if (const size_t more = sentence.find(" more"); more != std::string::npos) {
+        count += std::stoll(sentence.substr(sentence.rfind(' ', more - 1) + 1));
+      } else if (const size_t to = sentence.find(" to "); to != std::string::npos) {
+        count -= std::stoll(sentence.substr(sentence.rfind(' ', to - 1) + 1));
+      }
+    }
+    EXPECT_EQ(row["output"], std::to_string(count)) << story;
+  }
+  const std::vector<nlohmann::json> retrieval = *MakeCorpus("retrieval", options);
+  for (const nlohmann::json& row : retrieval) {
+    const std::string name = row["instruction"].get<std::string>().substr(std::string("What is the code of ").size());
+    const std::string fact =
+        "The code of " + name.substr(0, name.size() - 1) + " is " + row["output"].get<std::string>() + ".";
+    EXPECT_NE(row["input"].get<std::string>().find(fact), std::string::npos) << row;
+  }
 }
 
 // The packages install-deps.sh installs: what the testnet and the market benchmark read.
