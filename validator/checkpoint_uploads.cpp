@@ -106,6 +106,25 @@ Result<std::unique_ptr<CheckpointUploads>> CheckpointUploads::Open(Store& store,
       new CheckpointUploads(store, blobs, std::move(dir), std::move(validator_id), options, std::move(now_ms)));
 }
 
+std::filesystem::path CheckpointUploads::PartDirectory(std::string_view task_id, std::string_view miner_hex) const {
+  return dir_ / (ToHex(std::span(reinterpret_cast<const uint8_t*>(task_id.data()), task_id.size())) + "-" +
+                 std::string(miner_hex));
+}
+
+Status CheckpointUploads::DiscardLeftovers(std::string_view task_id) {
+  Result<std::vector<std::string>> miners = store_.ListPartialUploadMiners(task_id);
+  if (!miners.ok()) return miners.status();
+  std::lock_guard lock(mutex_);
+  for (const std::string& miner : *miners) {
+    if (open_streams_.contains(std::string(task_id) + "/" + miner)) continue;
+    // The files first: a record without its files is what a crash in between leaves, and nothing
+    // resumes an upload to a finished task.
+    GRADIENTS_RETURN_IF_ERROR(RemoveTree(PartDirectory(task_id, miner)));
+    GRADIENTS_RETURN_IF_ERROR(store_.DeletePartialUpload(task_id, miner));
+  }
+  return Status::Ok();
+}
+
 void CheckpointUploads::Release(const std::string& key) {
   std::lock_guard lock(mutex_);
   open_streams_.erase(key);
@@ -162,8 +181,7 @@ Result<std::unique_ptr<UploadStream>> CheckpointUploads::Begin(const PublicKey& 
   // From here the stream owns the key: its destructor releases it, whatever happens below.
   std::unique_ptr<UploadStream> stream(new UploadStream(
       *this, std::move(key), upload, std::vector<uint8_t>(claim_nonce.begin(), claim_nonce.end()),
-      dir_ / (ToHex(std::span(reinterpret_cast<const uint8_t*>(task_id.data()), task_id.size())) + "-" +
-              miner.ToHex())));
+      PartDirectory(task_id, miner.ToHex())));
   stream->done_ = true;  // nothing to keep until the part files are open
 
   Result<std::optional<PartialUpload>> stored = store_.GetPartialUpload(task_id, upload.miner);

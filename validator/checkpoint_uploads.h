@@ -121,6 +121,10 @@ class CheckpointUploads {
   // FailedPrecondition without a claim (NotFound for an unknown task).
   Result<UploadProgress> Progress(const PublicKey& miner, std::string_view task_id);
 
+  // Once a task is scored or failed no upload to it can finish: the parts kept for resumes (their
+  // files and records) are removed, except those of a stream still open, which removes its own.
+  Status DiscardLeftovers(std::string_view task_id);
+
   // For monitoring: bytes received in chunks, and verified uploads, since the start.
   uint64_t bytes_received() const { return bytes_received_; }
   uint64_t uploads_verified() const { return uploads_verified_; }
@@ -132,6 +136,7 @@ class CheckpointUploads {
       : store_(store), blobs_(blobs), dir_(std::move(dir)), validator_id_(std::move(validator_id)),
         options_(options), now_ms_(std::move(now_ms)) {}
   void Release(const std::string& key);
+  std::filesystem::path PartDirectory(std::string_view task_id, std::string_view miner_hex) const;
 
   Store& store_;
   const BlobStore& blobs_;

@@ -929,6 +929,21 @@ Status SqliteStore::DeletePartialUpload(std::string_view task_id, std::string_vi
   return DeletePartialUploadLocked(task_id, miner);
 }
 
+Result<std::vector<std::string>> SqliteStore::ListPartialUploadMiners(std::string_view task_id) {
+  std::lock_guard lock(mutex_);
+  Result<SqliteStatement> select = db_->Prepare("SELECT miner FROM partial_uploads WHERE task_id = ?1 ORDER BY miner");
+  if (!select.ok()) return select.status();
+  select->Bind(1, task_id);
+  std::vector<std::string> miners;
+  for (;;) {
+    Result<bool> row = select->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    miners.push_back(select->Text(0));
+  }
+  return miners;
+}
+
 Result<int64_t> SqliteStore::RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) {
   if (submission.file_blobs.size() != submission.manifest.files.size()) {
     return Status::InvalidArgument("submission: one blob per manifest file");

@@ -58,6 +58,7 @@ class SqliteStore final : public Store {
   Result<std::optional<PartialUpload>> GetPartialUpload(std::string_view task_id, std::string_view miner) override;
   Status SavePartialUpload(const PartialUpload& upload) override;
   Status DeletePartialUpload(std::string_view task_id, std::string_view miner) override;
+  Result<std::vector<std::string>> ListPartialUploadMiners(std::string_view task_id) override;
   Result<int64_t> RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) override;
   Result<std::map<std::string, int64_t>> CountTasksByStatus() override;
   Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() override;

@@ -280,6 +280,8 @@ class Store {
   // Creates or replaces it; the miner must hold a claim on the task.
   virtual Status SavePartialUpload(const PartialUpload& upload) = 0;
   virtual Status DeletePartialUpload(std::string_view task_id, std::string_view miner) = 0;
+  // The miners with a part of an upload to `task_id` kept.
+  virtual Result<std::vector<std::string>> ListPartialUploadMiners(std::string_view task_id) = 0;
   // Records a verified checkpoint and drops the partial upload it came from, in one transaction:
   // the miner holds a claim, the task takes uploads (offering or training) and `now_ms` is not
   // past its deadline (FailedPrecondition naming which does not hold). An earlier submission of

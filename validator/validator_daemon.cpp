@@ -245,6 +245,11 @@ Status ValidatorDaemon::EvaluateDueTasks() {
       // Perhaps passing (the evaluator is not installed, a full disk): tried again next round;
       // the other tasks go on meanwhile.
       GetLogger("validator")->error("task {}: not evaluated yet: {}", task.id, evaluated.message());
+      continue;
+    }
+    // Scored or failed: the parts of uploads that never finished are of no more use.
+    if (Status discarded = uploads_->DiscardLeftovers(task.id); !discarded.ok()) {
+      GetLogger("validator")->warn("task {}: unfinished uploads not removed: {}", task.id, discarded.message());
     }
   }
   return Status::Ok();

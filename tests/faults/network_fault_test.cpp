@@ -120,6 +120,15 @@ TEST_F(NetworkFaultTest, AnUploadCutOffUntilTheDeadlineFailsCleanlyAndNothingOfI
   ASSERT_TRUE(WaitUntil([&] { return proxy_->upstream_bytes() > upstream + 16 * 1024; }, 20s));
   proxy_->SetRefuseNew(true);
   proxy_->ResetAll();
+  // What arrived is kept as a part for a resume (durable offsets short of the files' sizes).
+  // (made durable when the validator sees the stream break).
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::optional<KeptPart> kept = ProxiedPart();
+        return kept.has_value() && kept->durable_bytes() > 0;
+      },
+      20s));
+  const KeptPart part = *ProxiedPart();
 
   // The miner gives up at the deadline, saying why; the daemon goes on.
   ASSERT_TRUE(proxied().WaitForJob(
@@ -138,18 +147,18 @@ TEST_F(NetworkFaultTest, AnUploadCutOffUntilTheDeadlineFailsCleanlyAndNothingOfI
   EXPECT_EQ(missing.points(), -1);
   EXPECT_TRUE(missing.receipt_id().empty());
   // Nothing half-recorded: no submissions row, and none of the checkpoint's files in the blob store;
-  // what arrived stays a part (durable offsets short of the files' sizes), never a submission.
+  // once the task is scored the part is gone too, its record and its files.
   EXPECT_FALSE(HasSubmissionRow(*validator_, task_id_, key));
-  const std::optional<KeptPart> part = ProxiedPart();
-  ASSERT_TRUE(part.has_value());
   uint64_t size = 0;
-  for (const nlohmann::json& file : part->manifest["files"]) {
+  for (const nlohmann::json& file : part.manifest["files"]) {
     size += file["size"].get<uint64_t>();
     const std::string digest = file["digest"];
     EXPECT_FALSE(std::filesystem::exists(dir_.path() / "data" / "blobs" / digest.substr(0, 2) / digest)) << digest;
   }
-  EXPECT_GT(part->durable_bytes(), 0u);
-  EXPECT_LT(part->durable_bytes(), size);
+  EXPECT_GT(part.durable_bytes(), 0u);
+  EXPECT_LT(part.durable_bytes(), size);
+  EXPECT_FALSE(ProxiedPart().has_value());
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() / "data" / "uploads")) << validator_->Log();
   // The two others won and lost; the weights name only the winner.
   const std::map<std::string, double> weights = PublishedWeights(*validator_);
   ASSERT_EQ(weights.size(), 1u) << validator_->Log();
