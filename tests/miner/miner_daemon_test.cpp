@@ -18,68 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class MinerProcess {
- public:
-  MinerProcess(std::filesystem::path dir, const std::string& gateway, const nlohmann::json& strategy,
-               const nlohmann::json& extra = nlohmann::json::object())
-      : dir_(std::move(dir)) {
-    std::filesystem::create_directories(dir_);
-    testing::ProcessResult key =
-        testing::RunProcess({GRADIENTS_CLI_PATH, "keygen", "--out", (dir_ / "miner.key").string()});
-    EXPECT_EQ(key.exit_code, 0) << key.err;
-    nlohmann::json config = TestMinerConfig(dir_, gateway, strategy);
-    config.update(extra);
-    std::ofstream(dir_ / "miner.json") << config.dump();
-  }
-  void Start() {
-    process_ = std::make_unique<testing::BackgroundProcess>(
-        std::vector<std::string>{GRADIENTS_MINER_PATH, "--config", (dir_ / "miner.json").string()},
-        dir_ / ("miner-" + std::to_string(++starts_) + ".log"));
-  }
-  void Kill() {
-    process_->Signal(SIGKILL);
-    process_->WaitFor(20s);
-  }
-  std::optional<int> Stop() {
-    process_->Signal(SIGTERM);
-    return process_->WaitFor(60s);
-  }
-  // The job's status as job.json has it, once there is one.
-  std::optional<JobStatus> Job(const std::string& task_id) const {
-    Result<JobStatus> status = LoadJobStatus(JobDir(dir_ / "work", "validator-under-test", task_id));
-    return status.ok() ? std::optional<JobStatus>(*status) : std::nullopt;
-  }
-  // Waits until `done` holds for the job (or 90 s pass).
-  bool WaitForJob(const std::string& task_id, const std::function<bool(const JobStatus&)>& done) const {
-    for (int i = 0; i < 9000; ++i) {
-      if (std::optional<JobStatus> job = Job(task_id); job && done(*job)) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }
-  std::filesystem::path work_dir() const { return dir_ / "work"; }
-  std::string Log() const {
-    std::string all;
-    for (int i = 1; i <= starts_; ++i) {
-      Result<std::string> log = ReadFileToString(dir_ / ("miner-" + std::to_string(i) + ".log"), 1 << 20);
-      all += "--- start " + std::to_string(i) + "\n" + (log.ok() ? *log : "");
-    }
-    return all;
-  }
-  // `gradients miner status --config` on this miner's config, parsed.
-  nlohmann::json Status() const {
-    testing::ProcessResult status =
-        testing::RunProcess({GRADIENTS_CLI_PATH, "miner", "status", "--config", (dir_ / "miner.json").string()});
-    EXPECT_EQ(status.exit_code, 0) << status.err;
-    return nlohmann::json::parse(status.out, nullptr, /*allow_exceptions=*/false);
-  }
-
- private:
-  std::filesystem::path dir_;
-  int starts_ = 0;
-  std::unique_ptr<testing::BackgroundProcess> process_;
-};
-
 class MinerDaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -1,5 +1,6 @@
-// A real `gradients-validator` for the miner's tests, on a loopback port fixed for the test's
-// life, so that a restarted validator is found where the miner left it.
+// A real `gradients-validator` for the miner's and the fault tests, on a loopback port fixed for
+// the test's life, so that a restarted validator is found where the miner left it; and real
+// `gradients-miner` processes to point at it.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,6 +16,7 @@
 
 #include "common/durable_file.h"
 #include "gradients/v1/admin.grpc.pb.h"
+#include "miner/job_journal.h"
 #include "miner/validator_connection.h"
 #include "tests/support/free_port.h"
 #include "tests/support/subprocess.h"
@@ -158,6 +161,88 @@ class ValidatorProcess {
   std::filesystem::path dir_;
   std::string gateway_;
   nlohmann::json config_;
+  std::unique_ptr<testing::BackgroundProcess> process_;
+};
+
+// A `gradients-miner` process with its own key, work directory and config, pointed at one
+// validator address (the validator's gateway, or a proxy in front of it).
+class MinerProcess {
+ public:
+  // `calibration`: a calibration.json to start from (empty: the miner measures its speed itself);
+  // `key_of`: another miner whose key this one uses (the same miner in another run); null: a new key.
+  MinerProcess(std::filesystem::path dir, const std::string& validator_address, const nlohmann::json& strategy,
+               const nlohmann::json& extra = nlohmann::json::object(), const std::filesystem::path& calibration = {},
+               const MinerProcess* key_of = nullptr)
+      : dir_(std::move(dir)) {
+    std::filesystem::create_directories(dir_ / "work");
+    if (!calibration.empty()) std::filesystem::copy_file(calibration, dir_ / "work" / "calibration.json");
+    if (key_of != nullptr) {
+      std::filesystem::copy_file(key_of->dir_ / "miner.key", dir_ / "miner.key");
+      public_key_ = key_of->public_key_;
+    } else {
+      testing::ProcessResult key =
+          testing::RunProcess({GRADIENTS_CLI_PATH, "keygen", "--out", (dir_ / "miner.key").string()});
+      EXPECT_EQ(key.exit_code, 0) << key.err;
+      public_key_ = key.out.substr(0, key.out.find_first_of(" \n"));
+    }
+    nlohmann::json config = TestMinerConfig(dir_, validator_address, strategy);
+    config.update(extra);
+    std::ofstream(dir_ / "miner.json") << config.dump();
+  }
+  void Start() {
+    process_ = std::make_unique<testing::BackgroundProcess>(
+        std::vector<std::string>{GRADIENTS_MINER_PATH, "--config", (dir_ / "miner.json").string()},
+        dir_ / ("miner-" + std::to_string(++starts_) + ".log"));
+  }
+  void Signal(int signal_number) { process_->Signal(signal_number); }
+  void Kill() {
+    process_->Signal(SIGKILL);
+    process_->WaitFor(std::chrono::seconds(20));
+  }
+  // SIGTERM; the exit code.
+  std::optional<int> Stop() {
+    process_->Signal(SIGTERM);
+    return process_->WaitFor(std::chrono::seconds(60));
+  }
+  const std::string& public_key() const { return public_key_; }
+  std::filesystem::path work_dir() const { return dir_ / "work"; }
+  std::filesystem::path JobDir(const std::string& task_id) const {
+    return gradients::JobDir(work_dir(), "validator-under-test", task_id);
+  }
+  std::optional<JobStatus> Job(const std::string& task_id) const {
+    Result<JobStatus> status = LoadJobStatus(JobDir(task_id));
+    return status.ok() ? std::optional<JobStatus>(*status) : std::nullopt;
+  }
+  // Polls job.json until `done` holds for the job; false after `timeout`.
+  bool WaitForJob(const std::string& task_id, const std::function<bool(const JobStatus&)>& done,
+                  std::chrono::seconds timeout = std::chrono::seconds(90)) const {
+    for (const auto give_up = std::chrono::steady_clock::now() + timeout; std::chrono::steady_clock::now() < give_up;
+         std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+      if (std::optional<JobStatus> job = Job(task_id); job && done(*job)) return true;
+    }
+    return false;
+  }
+  // Every start's log.
+  std::string Log() const {
+    std::string all;
+    for (int i = 1; i <= starts_; ++i) {
+      Result<std::string> log = ReadFileToString(dir_ / ("miner-" + std::to_string(i) + ".log"), 1 << 20);
+      all += "--- " + dir_.filename().string() + ", start " + std::to_string(i) + "\n" + (log.ok() ? *log : "");
+    }
+    return all;
+  }
+  // `gradients miner status --config` on this miner's config, parsed.
+  nlohmann::json Status() const {
+    testing::ProcessResult status =
+        testing::RunProcess({GRADIENTS_CLI_PATH, "miner", "status", "--config", (dir_ / "miner.json").string()});
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    return nlohmann::json::parse(status.out, nullptr, /*allow_exceptions=*/false);
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::string public_key_;
+  int starts_ = 0;
   std::unique_ptr<testing::BackgroundProcess> process_;
 };
 
