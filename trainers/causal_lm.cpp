@@ -7,6 +7,10 @@
 #include <torch/nn/functional/activation.h>
 #include <torch/version.h>
 
+#ifdef GRADIENTS_FUSED_CUDA_KERNELS
+#include "trainers/fused_ops.h"
+#endif
+
 namespace gradients {
 namespace {
 
@@ -305,26 +309,37 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const RopeTables& rope, c
                                   at::Tensor* cached_keys, at::Tensor* cached_values) {
   const int64_t batch = x.size(0), seq = x.size(1);
   at::Tensor q, k, v;
+  bool rotated = false;
   if (at::GradMode::is_enabled()) {
     // Training: one product for the three (see ProjectJointly). Without gradients (evaluation,
     // generation) the weights are not concatenated at every call.
-    const std::vector<at::Tensor> parts =
-        ProjectJointly(x, {q_proj.get(), k_proj.get(), v_proj.get()})
-            .view({batch, seq, -1})
-            .split_with_sizes({heads_ * head_dim_, kv_heads_ * head_dim_, kv_heads_ * head_dim_}, -1);
-    q = parts[0];
-    k = parts[1];
-    v = parts[2];
+    const at::Tensor qkv = ProjectJointly(x, {q_proj.get(), k_proj.get(), v_proj.get()}).view({batch, seq, -1});
+#ifdef GRADIENTS_FUSED_CUDA_KERNELS
+    if (cached_keys == nullptr && FusedKernelsApply(qkv)) {
+      const std::array<at::Tensor, 3> parts = FusedRopeQkv(qkv, rope, heads_, kv_heads_, head_dim_);
+      q = parts[0];
+      k = parts[1];
+      v = parts[2];
+      rotated = true;
+    }
+#endif
+    if (!rotated) {
+      const std::vector<at::Tensor> parts =
+          qkv.split_with_sizes({heads_ * head_dim_, kv_heads_ * head_dim_, kv_heads_ * head_dim_}, -1);
+      q = parts[0];
+      k = parts[1];
+      v = parts[2];
+    }
   } else {
     q = q_proj(x);
     k = k_proj(x);
     v = v_proj(x);
   }
-  q = q.view({batch, seq, heads_, head_dim_}).transpose(1, 2);
-  k = k.view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
-  v = v.view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
-  q = ApplyRope(q, rope);
-  k = ApplyRope(k, rope);
+  if (!rotated) {
+    q = ApplyRope(q.view({batch, seq, heads_, head_dim_}).transpose(1, 2), rope);
+    k = ApplyRope(k.view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2), rope);
+    v = v.view({batch, seq, kv_heads_, head_dim_}).transpose(1, 2);
+  }
   if (cached_keys != nullptr) {
     if (cached_keys->defined()) {
       k = at::cat({*cached_keys, k}, 2);
@@ -346,6 +361,11 @@ MlpImpl::MlpImpl(const ModelConfig& c) {
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
   if (at::GradMode::is_enabled()) {  // training: one product for gate and up (see ProjectJointly)
     const at::Tensor gate_up = ProjectJointly(x, {gate_proj.get(), up_proj.get()});
+#ifdef GRADIENTS_FUSED_CUDA_KERNELS
+    if (FusedKernelsApply(gate_up)) {
+      return down_proj(FusedSwiGlu(gate_up).view(WithLastDim(x, gate_proj->weight.size(0))));
+    }
+#endif
     return down_proj(SwiGluFunction::apply(gate_up).view(WithLastDim(x, gate_proj->weight.size(0))));
   }
   // Two statements: the dropout masks are drawn in this order.
