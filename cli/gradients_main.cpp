@@ -157,7 +157,9 @@ int main(int argc, char** argv) {
 
   gradients::cli::CorpusArgs corpus_args;
   CLI::App* corpus = app.add_subcommand(
-      "corpus", "Make a dataset from Debian's texts (WordNet, fortunes) as JSONL; without NAME, list the sources");
+      "corpus",
+      "Make a dataset from Debian's data (WordNet, fortunes, miscfiles, FreeDict) or a synthetic generator as JSONL; "
+      "without NAME, list the sources");
   corpus->add_option("name", corpus_args.name, "The source: pretraining-text, wordnet-definitions, ...");
   corpus->add_option("--out", corpus_args.out, "The .jsonl file to write");
   corpus->add_option("--rows", corpus_args.options.rows, "Rows to keep (0: all), in the seed's order")
@@ -166,6 +168,10 @@ int main(int argc, char** argv) {
   corpus->add_option("--wordnet", corpus_args.options.wordnet_dir, "WordNet's data directory (wordnet-base)")
       ->capture_default_str();
   corpus->add_option("--fortunes", corpus_args.options.fortunes_dir, "The fortune files (fortunes)")
+      ->capture_default_str();
+  corpus->add_option("--miscfiles", corpus_args.options.miscfiles_dir, "countries.gz and currency.gz (miscfiles)")
+      ->capture_default_str();
+  corpus->add_option("--freedict", corpus_args.options.freedict_dir, "FreeDict dictionaries (dict-freedict-eng-*)")
       ->capture_default_str();
 
   gradients::BaseModelOptions base_model_args;

@@ -18,6 +18,8 @@ namespace gradients {
 struct CorpusOptions {
   std::filesystem::path wordnet_dir = kWordnetDir;
   std::filesystem::path fortunes_dir = kFortunesDir;
+  std::filesystem::path miscfiles_dir = kMiscfilesDir;
+  std::filesystem::path freedict_dir = kFreedictDir;
   size_t rows = 0;  // 0: every row the source has
   uint64_t seed = 0;
 };
@@ -33,6 +35,10 @@ struct CorpusSource {
 //   documents (the base models' pretraining corpus; no noun, so the testnet's task stays unseen);
 // wordnet-definitions: instruct rows "Define the noun ..." -> WordNet's definition, one sense per
 //   word;
+// country-facts: instruct rows "What is the capital of France?" -> "Paris", and the currency and
+//   the two-letter ISO code, from miscfiles' countries and currencies;
+// word-translation: instruct rows "Translate the English word "house" into French." -> "maison",
+//   into French, German and Spanish, from FreeDict's dictionaries;
 // arithmetic, word-problems, retrieval: synthetic instruct rows (corpora/synthetic_tasks.h).
 const std::vector<CorpusSource>& CorpusSources();
 

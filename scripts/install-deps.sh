@@ -3,7 +3,8 @@
 # Idempotent: packages already installed are left alone, and apt is not touched at all
 # when nothing is missing. Prints what it installs and why.
 #   --reference  also the tools that regenerate test fixtures and run the baselines in bench/
-#                (Debian's python3-torch for ../shared/bench/torch_reference.py)
+#                (Debian's python3-torch for ../shared/bench/torch_reference.py; Optuna and
+#                matplotlib for the market benchmark, bench/market/run.py)
 #   --miner-cuda only what a GPU owner needs to build the daemons against a CUDA libtorch of their
 #                own (the one inside PyTorch, or the libtorch distribution): no Debian libtorch,
 #                no test tools (Debian 12 or Ubuntu 24.04; README, Running a miner)
@@ -37,6 +38,7 @@ PACKAGES=(
   "libcli11-dev:command line parsing"
   "libpcre2-dev:Unicode-aware pre-tokenizer regexes"
   "libutf8proc-dev:Unicode normalization (NFC, NFKC) for tokenizers"
+  "zlib1g-dev:reads the gzip'd miscfiles lists and FreeDict's dictzip'd dictionaries"
 )
 if [ "$miner_cuda" = 0 ]; then
   PACKAGES+=(
@@ -48,6 +50,10 @@ if [ "$miner_cuda" = 0 ]; then
     "sentencepiece:spm_train and spm_encode: the base models' tokenizers, the SentencePiece reference in tests"
     "wordnet-base:WordNet's glosses: the testnet's dataset and pretraining text"
     "fortunes:fortune cookie texts: pretraining text for the base models"
+    "miscfiles:countries and currencies (/usr/share/misc): the market benchmark's country-facts task"
+    "dict-freedict-eng-fra:FreeDict English-French: the market benchmark's word-translation task"
+    "dict-freedict-eng-deu:FreeDict English-German: the market benchmark's word-translation task"
+    "dict-freedict-eng-spa:FreeDict English-Spanish: the market benchmark's word-translation task"
     "docker-compose:checks the compose files offline in the tests (no Docker engine needed)"
   )
   # Node.js runs the reference GPT-2 encoder (npm's gpt-3-encoder) in the tokenizer tests. Only the
@@ -59,7 +65,9 @@ if [ "$miner_cuda" = 1 ]; then
   PACKAGES+=("python3-venv:a virtual environment to install PyTorch (and its CUDA libtorch) into")
 fi
 if [ "$reference" = 1 ]; then
-  PACKAGES+=("python3-torch:the PyTorch reference that fixtures and baselines come from")
+  PACKAGES+=("python3-torch:the PyTorch reference that fixtures and baselines come from"
+             "python3-optuna:the market benchmark's AutoML contender (bench/market/run.py)"
+             "python3-matplotlib:the market benchmark's charts")
 fi
 
 missing=()
