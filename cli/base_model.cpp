@@ -4,8 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/digest.h"
 #include "common/durable_file.h"
@@ -74,6 +77,20 @@ Status RunProgram(const std::vector<std::string>& argv, const std::filesystem::p
                             ")");
   }
   return Status::Ok();
+}
+
+// The threads OpenBLAS splits the matrix products over, by its own rule (OPENBLAS_NUM_THREADS,
+// then GOTO_NUM_THREADS, then OMP_NUM_THREADS, else every core): the model's bits depend on it, so
+// models made with different counts must not share a cache entry.
+int64_t BlasThreads() {
+  for (const char* name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') continue;
+    char* end = nullptr;
+    const long long threads = std::strtoll(value, &end, 10);
+    if (*end == '\0' && threads > 0) return threads;
+  }
+  return std::max<int64_t>(1, std::thread::hardware_concurrency());
 }
 
 // The corpus as spm_train reads it: one document a line.
@@ -267,6 +284,7 @@ Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options) {
   recipe["corpus_blake2b"] = ToHex(*corpus_digest);
   recipe["preset_shape"] = preset->description;
   recipe["tokenizer"] = SpmTrainFlags(0);
+  recipe["blas_threads"] = BlasThreads();
   recipe["schedule"] = {{"lr_scheduler", "cosine"},
                         {"warmup_ratio", kWarmupRatio},
                         {"weight_decay", kWeightDecay},
