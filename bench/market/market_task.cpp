@@ -66,8 +66,8 @@ Result<Flags> ParseFlags(int argc, char** argv) {
 }
 
 // Each miner of market.json as the strategy options a miner's config would give: the shared base
-// hyperparameters and search space, the miner's own strategy settings, the task's token budget.
-Result<std::vector<StrategyOptions>> MarketMiners(const std::filesystem::path& market_file, int64_t budget_tokens) {
+// hyperparameters and search space, the miner's own strategy settings (the caller sets the budget).
+Result<std::vector<StrategyOptions>> MarketMiners(const std::filesystem::path& market_file) {
   Result<nlohmann::json> market = ReadJsonFile(market_file);
   if (!market.ok()) return market.status();
   if (!market->contains("miners") || !(*market)["miners"].is_array()) {
@@ -79,7 +79,6 @@ Result<std::vector<StrategyOptions>> MarketMiners(const std::filesystem::path& m
     strategy["hyperparameters"] = market->value("hyperparameters", nlohmann::json::object());
     if (strategy.value("name", "") != "fixed")
       strategy["search_space"] = market->value("search_space", nlohmann::json());
-    strategy["max_train_tokens"] = budget_tokens;
     Result<StrategyOptions> options = ParseConfig<StrategyOptions>(strategy, "market.miners");
     if (!options.ok()) return options.status().WithContext(market_file.string());
     miners.push_back(*options);
@@ -108,8 +107,7 @@ Result<nlohmann::json> Evaluate(const Flags& flags, const std::string& submissio
 }
 
 Status Run(const Flags& flags) {
-  // Parsed once without a budget for the shared max_length, again below with the budget.
-  Result<std::vector<StrategyOptions>> miners = MarketMiners(flags.market, 1);
+  Result<std::vector<StrategyOptions>> miners = MarketMiners(flags.market);
   if (!miners.ok()) return miners.status();
   if (miners->empty()) return Status::InvalidArgument(flags.market + ": no miners");
   Result<DatasetFormat> format = ParseDatasetFormat(flags.format);
@@ -133,8 +131,8 @@ Status Run(const Flags& flags) {
   }
 
   const auto budget_tokens = static_cast<int64_t>(flags.budget_epochs * static_cast<double>(epoch_tokens));
-  miners = MarketMiners(flags.market, budget_tokens);
-  if (!miners.ok()) return miners.status();
+  if (budget_tokens <= 0) return Status::InvalidArgument(flags.train + ": no training tokens");
+  for (StrategyOptions& strategy : *miners) strategy.max_train_tokens = budget_tokens;
   nlohmann::json report = {{"epoch_tokens", epoch_tokens}, {"budget_tokens", budget_tokens}};
   Result<nlohmann::json> base = Evaluate(flags, "", "");
   if (!base.ok()) return base.status().WithContext("the base model");
