@@ -339,6 +339,8 @@ int main(int argc, char** argv) {
       std::printf("upload of %lld MiB: %.2f s, %.0f MB/s (receipt %s); durable file copy: %.2f s, %.0f MB/s\n",
                   static_cast<long long>(upload_mib), upload_s, mb / upload_s, receipt.receipt_id().c_str(), copy_s,
                   mb / copy_s);
+      // The validator keeps freed blocks for reuse (validator_main.cpp): what that holds after an upload.
+      std::printf("validator RSS after the upload: %lld KiB\n", static_cast<long long>(ResidentKiB(pid)));
     }
   }
   kill(pid, SIGTERM);

@@ -58,8 +58,10 @@ class UploadStream {
   // other than the bytes stored so far; ResourceExhausted for a chunk over the limit; OutOfRange
   // past the file's size.
   // The bytes are written at once and hashed on a thread of the stream's own while the next chunk
-  // arrives.
+  // arrives. Written bytes leave the page cache once on the disk, kPageCacheWindowBytes behind the
+  // newest ones.
   Status Append(uint32_t file_index, uint64_t offset, std::string data);
+  static constexpr uint64_t kPageCacheWindowBytes = 16 << 20;
   // Verifies and stores the checkpoint; the returned record is durable. InvalidArgument for a file
   // not complete or whose digest differs (the bytes are discarded: a resume cannot mend them);
   // Unauthenticated for an envelope that is not this miner's signature over this upload (the bytes
@@ -76,6 +78,8 @@ class UploadStream {
                std::filesystem::path dir);
   // fsyncs the part files and records their offsets.
   Status Sync();
+  // Waits for the older half of a full page-cache window to reach the disk and drops it from the cache.
+  void ReleaseWrittenPages(int fd, PartFile& file);
   // The part file of manifest file `index`, opened (one at a time: a manifest may list 256 files).
   Result<int> OpenPart(size_t index);
   Status CheckEnvelope(const SignedEnvelope& envelope, const Digest& manifest_digest) const;

@@ -1,6 +1,12 @@
 // What a claimant does after its claim, over the real MinerGateway: fetch the task's blobs, report
 // progress, upload its checkpoint (and resume an interrupted upload); and what the validator
 // refuses, each refusal with its reason, while honest miners are unaffected.
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 
@@ -11,6 +17,26 @@
 
 namespace gradients {
 namespace {
+
+// How many of the first `bytes` of the file are in the page cache, in pages; nullopt on tmpfs,
+// where the page cache is the only copy.
+std::optional<size_t> CachedPages(const std::filesystem::path& path, size_t bytes) {
+  struct statfs filesystem {};
+  if (statfs(path.c_str(), &filesystem) != 0 || filesystem.f_type == TMPFS_MAGIC) return std::nullopt;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  void* mapping = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (mapping == MAP_FAILED) return std::nullopt;
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((bytes + page - 1) / page);
+  size_t cached = 0;
+  if (mincore(mapping, bytes, resident.data()) == 0) {
+    for (unsigned char flags : resident) cached += flags & 1;
+  }
+  munmap(mapping, bytes);
+  return cached;
+}
 
 class ClaimedTask : public MinerGatewayFixture {
  protected:
@@ -496,6 +522,35 @@ TEST_F(ClaimedTask, AnUploadResumesAfterTheValidatorWasKilledFromWhatWasSynced) 
   Result<SubmissionRecord> submission = (*resumed)->Finish(*SignEnvelope(body, honest_.key));
   ASSERT_TRUE(submission.ok()) << submission.status().message();
   EXPECT_EQ(ReadBlob(submission->file_blobs[1]), checkpoint.contents[1]);
+}
+
+TEST_F(ClaimedTask, ALargeUploadLeavesThePageCacheBehindItAndKeepsEveryByte) {
+  const size_t window = UploadStream::kPageCacheWindowBytes;
+  std::string weights(3 * window + 12'345, '\0');
+  for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<char>((i * 2'654'435'761u) >> 13);
+  const Checkpoint checkpoint =
+      LoraCheckpointOf({{"adapter_config.json", R"({"peft_type": "LORA"})"}, {"adapter_model.safetensors", weights}});
+  std::unique_ptr<CheckpointUploads> uploads =
+      std::move(*CheckpointUploads::Open(*store_, blobs_, dir_ / "large-uploads", "validator-under-test",
+                                         UploadOptions{}, [this] { return now_ms_.load(); }));
+  const PublicKey& key = honest_.key.public_key();
+  const auto nonce = std::span(reinterpret_cast<const uint8_t*>(honest_.claim_nonce.data()), honest_.claim_nonce.size());
+  Result<std::unique_ptr<UploadStream>> stream = uploads->Begin(key, "t1", nonce, checkpoint.manifest, false);
+  ASSERT_TRUE(stream.ok()) << stream.status().message();
+  ASSERT_TRUE((*stream)->Append(0, 0, checkpoint.contents[0]).ok());
+  for (uint64_t offset = 0; offset < weights.size(); offset += 1 << 20) {
+    ASSERT_TRUE((*stream)->Append(1, offset, weights.substr(offset, 1 << 20)).ok());
+  }
+  const std::filesystem::path part =
+      dir_ / "large-uploads" / (ToHex(std::span(reinterpret_cast<const uint8_t*>("t1"), 2)) + "-" + key.ToHex()) / "1";
+  if (std::optional<size_t> cached = CachedPages(part, window); cached) {
+    EXPECT_LT(*cached, window / 4096 / 10) << "of the first " << window << " bytes written, pages still cached";
+  }
+  const Envelope body = CheckpointEnvelope("validator-under-test", "t1", key, nonce,
+                                           CheckpointManifestDigest(checkpoint.manifest), 1);
+  Result<SubmissionRecord> submission = (*stream)->Finish(*SignEnvelope(body, honest_.key));
+  ASSERT_TRUE(submission.ok()) << submission.status().message();
+  EXPECT_EQ(ReadBlob(submission->file_blobs[1]), weights);
 }
 
 TEST_F(ClaimedTask, AnUploadTheDeadlineOvertakesIsDiscarded) {
