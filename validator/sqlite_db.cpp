@@ -29,15 +29,27 @@ Status SqliteStatus(int code, std::string message) {
 SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
     : db_(other.db_),
       statement_(other.statement_),
-      context_(std::move(other.context_)),
+      reusable_(other.reusable_),
       bind_error_(std::move(other.bind_error_)) {
   other.statement_ = nullptr;
 }
 
-SqliteStatement::~SqliteStatement() { sqlite3_finalize(statement_); }
+SqliteStatement::~SqliteStatement() {
+  if (statement_ == nullptr) return;
+  if (reusable_) {
+    db_->Release(statement_);
+  } else {
+    sqlite3_finalize(statement_);
+  }
+}
+
+std::string SqliteStatement::Context() const {
+  const char* sql = sqlite3_sql(statement_);
+  return db_->path_.string() + ": \"" + std::string(sql != nullptr ? sql : "").substr(0, 60) + "\"";
+}
 
 Status SqliteStatement::BindError(int index, int code) {
-  return Status::Internal(context_ + ": binding parameter " + std::to_string(index) + ": " + sqlite3_errstr(code));
+  return Status::Internal(Context() + ": binding parameter " + std::to_string(index) + ": " + sqlite3_errstr(code));
 }
 
 SqliteStatement& SqliteStatement::Bind(int index, std::string_view text) {
@@ -65,7 +77,7 @@ Result<bool> SqliteStatement::Step() {
   const int code = sqlite3_step(statement_);
   if (code == SQLITE_ROW) return true;
   if (code == SQLITE_DONE) return false;
-  return SqliteStatus(code, context_ + ": " + sqlite3_errmsg(db_));
+  return SqliteStatus(code, Context() + ": " + sqlite3_errmsg(db_->db_));
 }
 
 Status SqliteStatement::Run() {
@@ -112,7 +124,12 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::filesyst
   return db;
 }
 
-SqliteDatabase::~SqliteDatabase() { sqlite3_close_v2(db_); }
+SqliteDatabase::~SqliteDatabase() {
+  for (auto& [sql, statements] : idle_statements_) {
+    for (sqlite3_stmt* statement : statements) sqlite3_finalize(statement);
+  }
+  sqlite3_close_v2(db_);
+}
 
 Status SqliteDatabase::Error(std::string_view what, int code) const {
   return SqliteStatus(code, path_.string() + ": " + std::string(what) + ": " +
@@ -120,13 +137,41 @@ Status SqliteDatabase::Error(std::string_view what, int code) const {
 }
 
 Result<SqliteStatement> SqliteDatabase::Prepare(std::string_view sql) {
+  const std::string text(sql);
+  if (auto idle = idle_statements_.find(text); idle != idle_statements_.end() && !idle->second.empty()) {
+    sqlite3_stmt* statement = idle->second.back();
+    idle->second.pop_back();
+    --idle_count_;
+    return SqliteStatement(this, statement, true);
+  }
   sqlite3_stmt* statement = nullptr;
-  const int code = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
-  if (code != SQLITE_OK) return Error("preparing \"" + std::string(sql.substr(0, 60)) + "\"", code);
-  return SqliteStatement(db_, statement, path_.string() + ": \"" + std::string(sql.substr(0, 60)) + "\"");
+  const int code = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT,
+                                      &statement, nullptr);
+  if (code != SQLITE_OK) return Error("preparing \"" + text.substr(0, 60) + "\"", code);
+  if (statement == nullptr) return Status::InvalidArgument(path_.string() + ": no SQL statement in \"" + text + "\"");
+  // Kept for reuse only when the whole text is this statement (sqlite3_sql names it in Release).
+  return SqliteStatement(this, statement, text == sqlite3_sql(statement));
+}
+
+void SqliteDatabase::Release(sqlite3_stmt* statement) {
+  // reset ends the statement's read of the database; its result was reported when it ran.
+  sqlite3_reset(statement);
+  sqlite3_clear_bindings(statement);
+  if (idle_count_ >= kMaxIdleStatements) {
+    sqlite3_finalize(statement);
+    return;
+  }
+  idle_statements_[sqlite3_sql(statement)].push_back(statement);
+  ++idle_count_;
 }
 
 Status SqliteDatabase::Execute(std::string_view sql) {
+  // One statement (BEGIN, COMMIT, SAVEPOINT...) runs as a reusable prepared statement.
+  if (sql.find(';') == std::string_view::npos) {
+    Result<SqliteStatement> statement = Prepare(sql);
+    if (!statement.ok()) return statement.status();
+    return statement->Run();
+  }
   const std::string text(sql);
   char* error = nullptr;
   const int code = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);

@@ -1,6 +1,7 @@
 // A thin RAII layer over the SQLite C API: a connection opened for durability (WAL,
-// synchronous=FULL, foreign keys on), prepared statements with typed binds and columns,
-// transactions that roll back unless committed, and numbered schema migrations.
+// synchronous=FULL, foreign keys on), prepared statements with typed binds and columns (compiled
+// once per connection and reused), transactions that roll back unless committed, and numbered
+// schema migrations. A connection and its statements are used by one thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -16,6 +18,8 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace gradients {
+
+class SqliteDatabase;
 
 class SqliteStatement {
  public:
@@ -41,12 +45,13 @@ class SqliteStatement {
 
  private:
   friend class SqliteDatabase;
-  SqliteStatement(sqlite3* db, sqlite3_stmt* statement, std::string context)
-      : db_(db), statement_(statement), context_(std::move(context)) {}
+  SqliteStatement(SqliteDatabase* db, sqlite3_stmt* statement, bool reusable)
+      : db_(db), statement_(statement), reusable_(reusable) {}
+  std::string Context() const;  // "<database path>: <start of the SQL>", for error messages
   Status BindError(int index, int code);
-  sqlite3* db_;
+  SqliteDatabase* db_;
   sqlite3_stmt* statement_;
-  std::string context_;  // "<database path>: <start of the SQL>", for error messages
+  bool reusable_;      // goes back to db_'s idle statements when destroyed
   Status bind_error_;  // the first failed bind, reported by Step()
 };
 
@@ -90,10 +95,18 @@ class SqliteDatabase {
   Result<Transaction> Begin();
 
  private:
+  friend class SqliteStatement;
   explicit SqliteDatabase(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
   Status Error(std::string_view what, int code) const;
+  // Takes back a statement that is done: reset, kept for the next Prepare of the same SQL.
+  void Release(sqlite3_stmt* statement);
   sqlite3* db_;
   std::filesystem::path path_;
+  // Compiling a statement costs more than running most of the store's (a claim runs five): each
+  // SQL text is compiled once and its statement reused. Bounded, as a few texts carry values.
+  static constexpr size_t kMaxIdleStatements = 256;
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_statements_;
+  size_t idle_count_ = 0;
 };
 
 }  // namespace gradients

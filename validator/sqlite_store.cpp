@@ -339,7 +339,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::pa
   Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path);
   if (!db.ok()) return db.status();
   GRADIENTS_RETURN_IF_ERROR((*db)->Migrate(SqliteStoreMigrations()));
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(*db)));
+  Result<std::unique_ptr<SqliteDatabase>> reader = SqliteDatabase::Open(path);
+  if (!reader.ok()) return reader.status();
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(*db), std::move(*reader)));
 }
 
 Status SqliteStore::AddModel(const ModelRecord& model) {
@@ -374,6 +376,10 @@ Result<std::vector<ModelFile>> SqliteStore::ModelFiles(std::string_view hash) {
 }
 
 Result<ModelRecord> SqliteStore::GetModel(std::string_view hash) {
+  {
+    std::lock_guard lock(registered_mutex_);
+    if (auto found = models_read_.find(hash); found != models_read_.end()) return found->second;
+  }
   std::lock_guard lock(mutex_);
   Result<SqliteStatement> select =
       db_->Prepare("SELECT hash, name, added_at_ms, parameters FROM models WHERE hash = ?1");
@@ -386,6 +392,8 @@ Result<ModelRecord> SqliteStore::GetModel(std::string_view hash) {
   Result<std::vector<ModelFile>> files = ModelFiles(model.hash);
   if (!files.ok()) return files.status();
   model.files = std::move(*files);
+  std::lock_guard registered_lock(registered_mutex_);
+  models_read_.emplace(model.hash, model);
   return model;
 }
 
@@ -434,6 +442,10 @@ DatasetRecord ReadDataset(const SqliteStatement& row) {
 }  // namespace
 
 Result<DatasetRecord> SqliteStore::GetDataset(std::string_view hash) {
+  {
+    std::lock_guard lock(registered_mutex_);
+    if (auto found = datasets_read_.find(hash); found != datasets_read_.end()) return found->second;
+  }
   std::lock_guard lock(mutex_);
   Result<SqliteStatement> select =
       db_->Prepare("SELECT hash, name, format, bytes, added_at_ms, split_seed FROM datasets WHERE hash = ?1");
@@ -441,7 +453,10 @@ Result<DatasetRecord> SqliteStore::GetDataset(std::string_view hash) {
   Result<bool> row = select->Bind(1, hash).Step();
   if (!row.ok()) return row.status();
   if (!*row) return Status::NotFound("no dataset with hash " + std::string(hash.substr(0, 80)));
-  return ReadDataset(*select);
+  DatasetRecord dataset = ReadDataset(*select);
+  std::lock_guard registered_lock(registered_mutex_);
+  datasets_read_.emplace(dataset.hash, dataset);
+  return dataset;
 }
 
 Result<std::vector<DatasetRecord>> SqliteStore::ListDatasets() {
@@ -517,9 +532,9 @@ Status SqliteStore::CreateTask(const TaskRecord& task) {
 }
 
 Result<TaskRecord> SqliteStore::GetTaskWhere(std::string_view column, std::string_view value) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(reader_mutex_);
   Result<SqliteStatement> select =
-      db_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE " + std::string(column) + " = ?1");
+      reader_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE " + std::string(column) + " = ?1");
   if (!select.ok()) return select.status();
   Result<bool> row = select->Bind(1, value).Step();
   if (!row.ok()) return row.status();
@@ -535,8 +550,8 @@ Result<TaskRecord> SqliteStore::GetTaskByRequestId(std::string_view request_id) 
 }
 
 Result<std::vector<TaskRecord>> SqliteStore::ListTasks(std::optional<TaskStatus> status) {
-  std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks" +
+  std::lock_guard lock(reader_mutex_);
+  Result<SqliteStatement> select = reader_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks" +
                                                 (status ? " WHERE status = ?1" : "") + " ORDER BY sequence");
   if (!select.ok()) return select.status();
   if (status) select->Bind(1, TaskStatusName(*status));
@@ -788,8 +803,8 @@ Result<ClaimRecord> SqliteStore::ClaimInTransaction(std::string_view task_id, st
 }
 
 Result<std::vector<ClaimRecord>> SqliteStore::ListClaims(std::string_view task_id) {
-  std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare(
+  std::lock_guard lock(reader_mutex_);
+  Result<SqliteStatement> select = reader_->Prepare(
       "SELECT " + std::string(kClaimColumns) + " FROM claims WHERE task_id = ?1 ORDER BY sequence");
   if (!select.ok()) return select.status();
   select->Bind(1, task_id);

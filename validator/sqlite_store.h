@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,7 +77,8 @@ class SqliteStore final : public Store {
   Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) override;
 
  private:
-  explicit SqliteStore(std::unique_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
+  SqliteStore(std::unique_ptr<SqliteDatabase> db, std::unique_ptr<SqliteDatabase> reader)
+      : db_(std::move(db)), reader_(std::move(reader)) {}
   Result<std::vector<ModelFile>> ModelFiles(std::string_view hash);
   Result<std::optional<ClaimRecord>> FindClaim(std::string_view task_id, std::string_view miner);
   // One claim inside the caller's transaction (mutex_ held).
@@ -97,6 +99,17 @@ class SqliteStore final : public Store {
 
   std::mutex mutex_;  // one connection, one caller at a time
   std::unique_ptr<SqliteDatabase> db_;
+  // A second connection for the reads every claim, upload and offer round makes (tasks, claims):
+  // in WAL mode it reads the last commit while db_ writes, so those reads do not queue behind a
+  // commit's fsync. Each read is one statement: it sees one commit, whole.
+  std::mutex reader_mutex_;
+  std::unique_ptr<SqliteDatabase> reader_;
+  // Models and datasets never change once added (they are named by their content), and every
+  // claim and evaluation reads them: they are answered from memory after the first read, so that
+  // those readers do not queue for mutex_ behind commits waiting on the disk.
+  std::mutex registered_mutex_;
+  std::map<std::string, ModelRecord, std::less<>> models_read_;
+  std::map<std::string, DatasetRecord, std::less<>> datasets_read_;
   // Group commit of claims: offers go out in waves, so claims arrive in bursts, and each durable
   // commit waits for the disk (an fsync of the WAL). Claims that arrive while one commit is under
   // way queue here and the next caller commits all of them at once.
