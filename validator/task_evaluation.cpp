@@ -127,6 +127,9 @@ std::vector<std::string> EvaluationEnvironment(int threads) {
   return environment;
 }
 
+
+}  // namespace
+
 ChildLimits EvaluationLimits(const EvaluationOptions& options, uint64_t model_bytes) {
   return ChildLimits{
       .memory_bytes = options.memory_limit_bytes > 0 ? options.memory_limit_bytes : 8 * model_bytes + (uint64_t{4} << 30),
@@ -140,7 +143,18 @@ ChildLimits EvaluationLimits(const EvaluationOptions& options, uint64_t model_by
       .environment = EvaluationEnvironment(options.threads)};
 }
 
-}  // namespace
+std::vector<std::string> EvaluationCommand(const EvaluationOptions& options, const EvaluationInputs& inputs,
+                                           const std::optional<JudgedCheckpoint>& submission) {
+  std::vector<std::string> argv = {options.gradients_path, "eval"};
+  if (submission) {
+    argv.insert(argv.end(), {"--submission", submission->dir.string(), "--submission-kind",
+                             submission->kind == CheckpointKind::kLoraAdapter ? "lora" : "full"});
+  }
+  argv.insert(argv.end(), {"--model", inputs.base_model.string(), "--data", inputs.test_data.string(), "--format",
+                           inputs.format, "--columns", inputs.columns, "--max-len", std::to_string(options.max_length),
+                           "--device", "cpu", "--dtype", "float32", "--threads", "1"});
+  return argv;
+}
 
 Status StartEvaluations(Store& store, int64_t now_ms) {
   Result<std::vector<TaskRecord>> training = store.ListTasks(TaskStatus::kTraining);
@@ -198,9 +212,8 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
                                                             reinterpret_cast<const uint8_t*>(task->id.data()),
                                                             task->id.size()));
   bool laid_out = false;
-  std::string columns, data_file;
+  EvaluationInputs inputs{.base_model = work / "base", .test_data = {}, .format = task->type, .columns = {}};
   ChildLimits limits;
-  std::vector<std::string> common_flags;
   std::map<std::string, std::string> first_upload_of;  // manifest digest -> miner (uploads oldest first)
   for (const SubmissionRecord& submission : *submissions) {
     const auto [first, is_first] = first_upload_of.emplace(submission.manifest_digest, submission.miner);
@@ -226,19 +239,14 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
       }
       Result<DatasetRecord> dataset = store.GetDataset(task->dataset_hash);
       if (!dataset.ok()) return dataset.status();
-      data_file = (work / ("test." + dataset->format)).string();
-      GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, task->test_blob, data_file));
+      inputs.test_data = work / ("test." + dataset->format);
+      GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, task->test_blob, inputs.test_data));
       Result<std::string> flag = ColumnsFlag(task->columns_json);
       if (!flag.ok()) return flag.status();
-      columns = *flag;
+      inputs.columns = *flag;
       limits = EvaluationLimits(options, static_cast<uint64_t>(model->bytes()));
-      common_flags = {"--model", (work / "base").string(), "--data", data_file, "--format", task->type,
-                      "--columns", columns, "--max-len", std::to_string(options.max_length), "--device", "cpu",
-                      "--dtype", "float32", "--threads", "1"};
       // The base alone, under the same limits: what fails here is the task's, not a miner's.
-      std::vector<std::string> baseline = {options.gradients_path, "eval"};
-      baseline.insert(baseline.end(), common_flags.begin(), common_flags.end());
-      Result<ChildResult> run = RunLimitedChild(baseline, limits, cancel);
+      Result<ChildResult> run = RunLimitedChild(EvaluationCommand(options, inputs, std::nullopt), limits, cancel);
       if (!run.ok()) return run.status();
       if (run->cancelled) return Status::Aborted("evaluation cancelled");
       if (run->exit_code == 127) return Status::Unavailable("cannot run the evaluator " + options.gradients_path);
@@ -258,10 +266,8 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
       if (!IsContainedPath(path)) return Status::DataLoss("submission file path \"" + path + "\"");
       GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, submission.file_blobs[i], checkpoint / path));
     }
-    std::vector<std::string> argv = {options.gradients_path, "eval", "--submission", checkpoint.string(),
-                                     "--submission-kind",
-                                     submission.manifest.kind == CheckpointKind::kLoraAdapter ? "lora" : "full"};
-    argv.insert(argv.end(), common_flags.begin(), common_flags.end());
+    const std::vector<std::string> argv =
+        EvaluationCommand(options, inputs, JudgedCheckpoint{.dir = checkpoint, .kind = submission.manifest.kind});
     log->info("task {}: evaluating the upload {} of miner {}", task->id, submission.receipt_id, submission.miner);
     const auto started = std::chrono::steady_clock::now();
     Result<ChildResult> run = RunLimitedChild(argv, limits, cancel);

@@ -14,9 +14,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/checkpoint_manifest.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "validator/blob_store.h"
@@ -40,6 +43,30 @@ struct EvaluationOptions {
   // Told of each submission's evaluation in a child: its outcome and how long it took.
   std::function<void(const std::string& outcome, double seconds)> on_evaluated = [](const std::string&, double) {};
 };
+
+// What one evaluation judges on, laid out as files: the base model's directory and the hidden
+// test split, with the task's dataset format and its --columns mapping (empty: the format's default).
+struct EvaluationInputs {
+  std::filesystem::path base_model{};
+  std::filesystem::path test_data{};
+  std::string format{};
+  std::string columns{};
+};
+
+// A laid-out checkpoint to judge.
+struct JudgedCheckpoint {
+  std::filesystem::path dir{};
+  CheckpointKind kind = CheckpointKind::kLoraAdapter;
+};
+
+// The `gradients eval` command line the validator judges with: float32 on the CPU with one
+// libtorch thread (the BLAS threads are in the limits' environment), rows cut at max_length; the
+// base model alone without `submission`. Whatever must judge as the validator does (bench/market)
+// builds its command and limits here.
+std::vector<std::string> EvaluationCommand(const EvaluationOptions& options, const EvaluationInputs& inputs,
+                                           const std::optional<JudgedCheckpoint>& submission);
+// The limits and the environment of an evaluation child for a base model of `model_bytes`.
+ChildLimits EvaluationLimits(const EvaluationOptions& options, uint64_t model_bytes);
 
 // Training tasks whose deadline has passed move to evaluating.
 Status StartEvaluations(Store& store, int64_t now_ms);

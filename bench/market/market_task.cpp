@@ -11,12 +11,18 @@
 //               --budget-epochs E --work DIR [--threads 1]
 // The budget, in training tokens, is E passes over the training split (counted as the miner counts
 // it), the same for every miner.
+//
+//   market_task --judge CHECKPOINT_DIR --judge-kind lora|full --gradients ... --model BASE_DIR
+//               --test test.jsonl --format instruct [--columns ...] [--threads 1]
+// judges one checkpoint as the validator would and prints `gradients eval`'s verdict (run.py's
+// Optuna contender is judged so).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,22 +34,25 @@
 #include "trainers/tokenizer.h"
 #include "validator/child_process.h"
 #include "validator/scoring.h"
+#include "validator/task_evaluation.h"
 
 namespace gradients {
 namespace {
 
 struct Flags {
-  std::string gradients, model, train, test, format = "instruct", columns, market, work;
+  std::string gradients, model, train, test, format = "instruct", columns, market, work, judge, judge_kind;
   double budget_epochs = 0;
   int threads = 1;
 };
 
 Result<Flags> ParseFlags(int argc, char** argv) {
   Flags flags;
-  std::map<std::string, std::string*> strings = {{"--gradients", &flags.gradients}, {"--model", &flags.model},
-                                                 {"--train", &flags.train},         {"--test", &flags.test},
-                                                 {"--format", &flags.format},       {"--columns", &flags.columns},
-                                                 {"--market", &flags.market},       {"--work", &flags.work}};
+  std::map<std::string, std::string*> strings = {
+      {"--gradients", &flags.gradients}, {"--model", &flags.model},
+      {"--train", &flags.train},         {"--test", &flags.test},
+      {"--format", &flags.format},       {"--columns", &flags.columns},
+      {"--market", &flags.market},       {"--work", &flags.work},
+      {"--judge", &flags.judge},         {"--judge-kind", &flags.judge_kind}};
   for (int i = 1; i < argc; i += 2) {
     const std::string name = argv[i];
     if (i + 1 >= argc) return Status::InvalidArgument(name + ": a value is missing");
@@ -58,10 +67,18 @@ Result<Flags> ParseFlags(int argc, char** argv) {
       return Status::InvalidArgument("unknown flag " + name);
     }
   }
-  for (const auto& [name, value] : strings) {
-    if (value->empty() && name != "--columns") return Status::InvalidArgument(name + " is required");
+  const bool judging = !flags.judge.empty();
+  const std::vector<std::string> required =
+      judging
+          ? std::vector<std::string>{"--gradients", "--model", "--test", "--format", "--judge-kind"}
+          : std::vector<std::string>{"--gradients", "--model", "--train", "--test", "--format", "--market", "--work"};
+  for (const std::string& name : required) {
+    if (strings.at(name)->empty()) return Status::InvalidArgument(name + " is required");
   }
-  if (!(flags.budget_epochs > 0)) return Status::InvalidArgument("--budget-epochs must be positive");
+  if (judging && flags.judge_kind != "lora" && flags.judge_kind != "full") {
+    return Status::InvalidArgument("--judge-kind must be lora or full, not \"" + flags.judge_kind + "\"");
+  }
+  if (!judging && !(flags.budget_epochs > 0)) return Status::InvalidArgument("--budget-epochs must be positive");
   return flags;
 }
 
@@ -86,24 +103,36 @@ Result<std::vector<StrategyOptions>> MarketMiners(const std::filesystem::path& m
   return miners;
 }
 
-// `gradients eval` as the validator runs it (float32 on the CPU, one libtorch thread, the BLAS on
-// `threads`); the submission's loss, or the base model's without one.
-Result<nlohmann::json> Evaluate(const Flags& flags, const std::string& submission, const std::string& kind) {
-  std::vector<std::string> argv = {flags.gradients, "eval"};
-  if (!submission.empty()) argv.insert(argv.end(), {"--submission", submission, "--submission-kind", kind});
-  argv.insert(argv.end(), {"--model", flags.model, "--data", flags.test, "--format", flags.format, "--max-len", "2048",
-                           "--device", "cpu", "--dtype", "float32", "--threads", "1"});
-  if (!flags.columns.empty()) argv.insert(argv.end(), {"--columns", flags.columns});
-  ChildLimits limits;
-  limits.environment = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C",
-                        "OPENBLAS_NUM_THREADS=" + std::to_string(flags.threads),
-                        "OMP_NUM_THREADS=" + std::to_string(flags.threads)};
-  Result<ChildResult> run = RunLimitedChild(argv, limits);
+// `gradients eval` as the validator runs it (validator/task_evaluation.h: the same command line, limits
+// and environment, the BLAS on `threads`); the submission's verdict, or the base model's without one.
+Result<nlohmann::json> Evaluate(const Flags& flags, const std::optional<JudgedCheckpoint>& submission) {
+  const EvaluationOptions options{.gradients_path = flags.gradients, .threads = flags.threads};
+  uint64_t model_bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(flags.model)) {
+    if (entry.is_regular_file()) model_bytes += entry.file_size();
+  }
+  const EvaluationInputs inputs{
+      .base_model = flags.model, .test_data = flags.test, .format = flags.format, .columns = flags.columns};
+  Result<ChildResult> run =
+      RunLimitedChild(EvaluationCommand(options, inputs, submission), EvaluationLimits(options, model_bytes));
   if (!run.ok()) return run.status();
   if (run->exit_code != 0) return Status::Internal("gradients eval failed: " + run->err_tail);
   nlohmann::json verdict = nlohmann::json::parse(run->out, nullptr, /*allow_exceptions=*/false);
   if (!verdict.is_object()) return Status::Internal("gradients eval: not JSON: " + run->out);
   return verdict;
+}
+
+JudgedCheckpoint Judged(const std::string& dir, const std::string& mode) {
+  return JudgedCheckpoint{.dir = dir,
+                          .kind = mode == "full" ? CheckpointKind::kFullModel : CheckpointKind::kLoraAdapter};
+}
+
+// --judge: one checkpoint's verdict.
+Status Judge(const Flags& flags) {
+  Result<nlohmann::json> verdict = Evaluate(flags, Judged(flags.judge, flags.judge_kind));
+  if (!verdict.ok()) return verdict.status();
+  std::printf("%s\n", verdict->dump().c_str());
+  return Status::Ok();
 }
 
 Status Run(const Flags& flags) {
@@ -134,7 +163,7 @@ Status Run(const Flags& flags) {
   if (budget_tokens <= 0) return Status::InvalidArgument(flags.train + ": no training tokens");
   for (StrategyOptions& strategy : *miners) strategy.max_train_tokens = budget_tokens;
   nlohmann::json report = {{"epoch_tokens", epoch_tokens}, {"budget_tokens", budget_tokens}};
-  Result<nlohmann::json> base = Evaluate(flags, "", "");
+  Result<nlohmann::json> base = Evaluate(flags, std::nullopt);
   if (!base.ok()) return base.status().WithContext("the base model");
   report["base_loss"] = (*base)["loss"];
 
@@ -164,7 +193,7 @@ Status Run(const Flags& flags) {
       entry["trials"] = outcome->trials.size();
       entry["retrained"] = outcome->retrained;
       if (outcome->best_validation_loss) entry["best_validation_loss"] = *outcome->best_validation_loss;
-      Result<nlohmann::json> verdict = Evaluate(flags, outcome->result_dir.string(), outcome->mode);
+      Result<nlohmann::json> verdict = Evaluate(flags, Judged(outcome->result_dir.string(), outcome->mode));
       if (!verdict.ok()) return verdict.status().WithContext(strategy.name);
       entry["verdict"] = *verdict;
       submission.outcome = ParseSubmissionOutcome(verdict->value("status", ""));
@@ -200,7 +229,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "market_task: %s\n", flags.status().ToString().c_str());
     return 2;
   }
-  const gradients::Status status = gradients::Run(*flags);
+  const gradients::Status status = flags->judge.empty() ? gradients::Run(*flags) : gradients::Judge(*flags);
   if (!status.ok()) {
     std::fprintf(stderr, "market_task: %s\n", status.ToString().c_str());
     return 1;

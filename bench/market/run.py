@@ -109,10 +109,10 @@ class Bench:
         return train, test
 
     def evaluate(self, base, test, task, submission, kind="lora"):
-        """`gradients eval` with the validator's flags (validator/task_evaluation.cpp)."""
-        argv = [self.gradients, "eval", "--submission", submission, "--submission-kind", kind, "--model", base,
-                "--data", test, "--format", task["format"], "--max-len", "2048", "--device", "cpu",
-                "--dtype", "float32", "--threads", "1"]
+        """The submission's test loss as the validator judges it (market_task --judge: the command line,
+        limits and environment of validator/task_evaluation.h)."""
+        argv = [self.market_task, "--judge", submission, "--judge-kind", kind, "--gradients", self.gradients,
+                "--model", base, "--test", test, "--format", task["format"], "--threads", "1"]
         if task["columns"]:
             argv += ["--columns", task["columns"]]
         verdict = json.loads(run(argv))
