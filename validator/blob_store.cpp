@@ -48,9 +48,11 @@ Status BlobWriter::Append(std::string_view data) {
 }
 
 // Renames a complete, synced file into place as blob `hash` (or drops it when the blob is stored
-// already: the same bytes under the same name) and makes the name durable.
-static Result<StoredBlob> InstallBlob(const std::filesystem::path& root, const std::filesystem::path& file,
-                               const std::string& hash, uint64_t bytes) {
+// already: the same bytes under the same name, whose stored time is refreshed) and makes the name
+// durable.
+static Result<StoredBlob> InstallBlob(const std::filesystem::path& root, std::mutex& install_mutex,
+                                      const std::filesystem::path& file, const std::string& hash, uint64_t bytes) {
+  std::lock_guard lock(install_mutex);
   Result<std::filesystem::path> target = BlobPath(root, hash);
   if (!target.ok()) return target.status();
   const std::filesystem::path shard = target->parent_path();
@@ -60,11 +62,17 @@ static Result<StoredBlob> InstallBlob(const std::filesystem::path& root, const s
     GRADIENTS_RETURN_IF_ERROR(SyncDirectory(root));  // the new shard's name
   }
   if (std::filesystem::exists(*target, error)) {
+    // Stored again now: a removal of unneeded blobs spares it for its grace period.
+    if (utimensat(AT_FDCWD, target->c_str(), nullptr, 0) != 0) {
+      return ErrnoStatus("touching " + target->string(), errno);
+    }
     // Its rename, perhaps another process's, is made durable before the caller records the blob.
     GRADIENTS_RETURN_IF_ERROR(RemoveTree(file));
     GRADIENTS_RETURN_IF_ERROR(SyncDirectory(shard));
     return StoredBlob{.hash = hash, .bytes = bytes};
   }
+  // Stored now, whenever its bytes were written (an upload's part file may be hours old).
+  if (utimensat(AT_FDCWD, file.c_str(), nullptr, 0) != 0) return ErrnoStatus("touching " + file.string(), errno);
   if (std::rename(file.c_str(), target->c_str()) != 0) {
     return ErrnoStatus("renaming " + file.string() + " to " + target->string(), errno);
   }
@@ -75,7 +83,7 @@ static Result<StoredBlob> InstallBlob(const std::filesystem::path& root, const s
 Result<StoredBlob> BlobWriter::Finish() {
   const uint64_t bytes = writer_.bytes_written();
   GRADIENTS_RETURN_IF_ERROR(writer_.Commit());
-  return InstallBlob(root_, temp_target_, ToHex(hasher_.Finish()), bytes);
+  return InstallBlob(root_, *install_mutex_, temp_target_, ToHex(hasher_.Finish()), bytes);
 }
 
 struct BlobStore::OpenLock {
@@ -108,14 +116,14 @@ Result<StoredBlob> BlobStore::Adopt(const std::filesystem::path& file, std::stri
   if (fstat(input.fd, &info) != 0) return ErrnoStatus("stat " + file.string(), errno);
   if (fsync(input.fd) != 0) return ErrnoStatus("syncing " + file.string(), errno);
   if (fchmod(input.fd, 0600) != 0) return ErrnoStatus("chmod " + file.string(), errno);
-  return InstallBlob(root_, file, std::string(hash), static_cast<uint64_t>(info.st_size));
+  return InstallBlob(root_, *install_mutex_, file, std::string(hash), static_cast<uint64_t>(info.st_size));
 }
 
 Result<BlobWriter> BlobStore::NewBlob() const {
   std::filesystem::path temp_target = root_ / kIncoming / RandomName();
   Result<DurableFileWriter> writer = DurableFileWriter::Create(temp_target, 0600);
   if (!writer.ok()) return writer.status();
-  return BlobWriter(root_, std::move(*writer), std::move(temp_target));
+  return BlobWriter(root_, install_mutex_, std::move(*writer), std::move(temp_target));
 }
 
 Result<StoredBlob> BlobStore::Put(std::string_view data) const {
@@ -186,6 +194,52 @@ Result<std::string> BlobStore::Read(std::string_view hash, uint64_t offset, uint
     done += static_cast<size_t>(n);
   }
   return data;
+}
+
+namespace {
+
+int64_t ModifiedMs(const struct stat& info) {
+  return static_cast<int64_t>(info.st_mtim.tv_sec) * 1000 + info.st_mtim.tv_nsec / 1'000'000;
+}
+
+}  // namespace
+
+Result<std::vector<ListedBlob>> BlobStore::List() const {
+  std::vector<ListedBlob> blobs;
+  std::error_code error;
+  for (const auto& shard : std::filesystem::directory_iterator(root_, error)) {
+    const std::string shard_name = shard.path().filename().string();
+    if (shard_name.size() != 2 || !shard.is_directory(error)) continue;  // incoming/, incoming.lock
+    for (const auto& entry : std::filesystem::directory_iterator(shard.path(), error)) {
+      const std::string name = entry.path().filename().string();
+      if (!CheckHash(name).ok() || !name.starts_with(shard_name)) continue;
+      struct stat info {};
+      if (stat(entry.path().c_str(), &info) != 0) {
+        if (errno == ENOENT) continue;  // removed meanwhile
+        return ErrnoStatus("stat " + entry.path().string(), errno);
+      }
+      blobs.push_back(
+          ListedBlob{.hash = name, .bytes = static_cast<uint64_t>(info.st_size), .stored_at_ms = ModifiedMs(info)});
+    }
+    if (error) return Status::IoError("listing " + shard.path().string() + ": " + error.message());
+  }
+  if (error) return Status::IoError("listing " + root_.string() + ": " + error.message());
+  return blobs;
+}
+
+Result<bool> BlobStore::RemoveIfStoredBefore(std::string_view hash, int64_t stored_before_ms) const {
+  Result<std::filesystem::path> path = PathOf(hash);
+  if (!path.ok()) return path.status();
+  std::lock_guard lock(*install_mutex_);
+  struct stat info {};
+  if (stat(path->c_str(), &info) != 0) {
+    if (errno == ENOENT) return false;
+    return ErrnoStatus("stat " + path->string(), errno);
+  }
+  if (ModifiedMs(info) >= stored_before_ms) return false;
+  if (unlink(path->c_str()) != 0) return ErrnoStatus("removing " + path->string(), errno);
+  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(path->parent_path()));
+  return true;
 }
 
 Status BlobStore::Verify(std::string_view hash) const {

@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/digest.h"
 #include "common/durable_file.h"
@@ -19,6 +21,12 @@ namespace gradients {
 struct StoredBlob {
   std::string hash;  // lower-case hex
   uint64_t bytes = 0;
+};
+
+struct ListedBlob {
+  std::string hash;
+  uint64_t bytes = 0;
+  int64_t stored_at_ms = 0;  // when it was written, or last stored again
 };
 
 // Streams bytes into a new blob; Finish() names it by its digest. Destroying an unfinished writer
@@ -32,9 +40,14 @@ class BlobWriter {
 
  private:
   friend class BlobStore;
-  BlobWriter(std::filesystem::path root, DurableFileWriter writer, std::filesystem::path temp_target)
-      : root_(std::move(root)), writer_(std::move(writer)), temp_target_(std::move(temp_target)) {}
+  BlobWriter(std::filesystem::path root, std::shared_ptr<std::mutex> install_mutex, DurableFileWriter writer,
+             std::filesystem::path temp_target)
+      : root_(std::move(root)),
+        install_mutex_(std::move(install_mutex)),
+        writer_(std::move(writer)),
+        temp_target_(std::move(temp_target)) {}
   std::filesystem::path root_;
+  std::shared_ptr<std::mutex> install_mutex_;
   DurableFileWriter writer_;
   std::filesystem::path temp_target_;  // where the writer commits before the rename to the hash
   Hasher hasher_{DigestAlgorithm::kBlake2b256};
@@ -65,12 +78,22 @@ class BlobStore {
   // The blob's file, for readers that take a path (a child process). The hash must be well formed.
   Result<std::filesystem::path> PathOf(std::string_view hash) const;
 
+  // Every stored blob (not the writes in progress).
+  Result<std::vector<ListedBlob>> List() const;
+  // Deletes the blob when it was stored before `stored_before_ms` (false: it was stored since, or
+  // it is not there). Storing the same content again refreshes that time, and this process's
+  // stores wait for a removal in progress: a blob stored again just before it is recorded is not
+  // lost to a removal that decided on its older time.
+  Result<bool> RemoveIfStoredBefore(std::string_view hash, int64_t stored_before_ms) const;
+
  private:
   struct OpenLock;  // a shared lock on <root>/incoming.lock while the store is open
   BlobStore(std::filesystem::path root, std::shared_ptr<const OpenLock> lock)
       : root_(std::move(root)), lock_(std::move(lock)) {}
   std::filesystem::path root_;
   std::shared_ptr<const OpenLock> lock_;
+  // Held while a blob is installed (or found stored and refreshed) and while one is removed.
+  std::shared_ptr<std::mutex> install_mutex_ = std::make_shared<std::mutex>();
 };
 
 }  // namespace gradients

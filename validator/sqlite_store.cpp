@@ -1043,6 +1043,34 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountGroups(std::string_view
   }
 }
 
+Result<std::set<std::string>> SqliteStore::ListBlobsInUse(int64_t finished_since_ms) {
+  std::lock_guard lock(reader_mutex_);
+  // One statement, one snapshot: a record written meanwhile is either in it or written after it
+  // (its blob is then fresh, which the caller's grace period covers). Kind 1 rows are a
+  // submission's comma-separated file blobs.
+  Result<SqliteStatement> select = reader_->Prepare(
+      "WITH kept AS (SELECT id, train_blob, test_blob FROM tasks WHERE status NOT IN (?1, ?2) OR updated_at_ms >= ?3) "
+      "SELECT 0, blob FROM model_files UNION ALL SELECT 0, hash FROM datasets "
+      "UNION ALL SELECT 0, train_blob FROM kept UNION ALL SELECT 0, test_blob FROM kept "
+      "UNION ALL SELECT 1, file_blobs FROM submissions WHERE task_id IN (SELECT id FROM kept)");
+  if (!select.ok()) return select.status();
+  select->Bind(1, TaskStatusName(TaskStatus::kScored))
+      .Bind(2, TaskStatusName(TaskStatus::kFailed))
+      .Bind(3, finished_since_ms);
+  std::set<std::string> blobs;
+  for (;;) {
+    Result<bool> row = select->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (select->Integer(0) == 1) {
+      for (std::string& blob : SplitList(select->Text(1))) blobs.insert(std::move(blob));
+    } else if (std::string blob = select->Text(1); !blob.empty()) {
+      blobs.insert(std::move(blob));  // a task not prepared yet has no splits
+    }
+  }
+  return blobs;
+}
+
 Result<std::map<std::string, int64_t>> SqliteStore::CountTasksByStatus() {
   return CountGroups("SELECT status, COUNT(*) FROM tasks GROUP BY status");
 }

@@ -61,6 +61,7 @@ class SqliteStore final : public Store {
   Status DeletePartialUpload(std::string_view task_id, std::string_view miner) override;
   Result<std::vector<std::string>> ListPartialUploadMiners(std::string_view task_id) override;
   Result<int64_t> RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) override;
+  Result<std::set<std::string>> ListBlobsInUse(int64_t finished_since_ms) override;
   Result<std::map<std::string, int64_t>> CountTasksByStatus() override;
   Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() override;
   Status RecordEvaluation(const EvaluationRecord& evaluation) override;

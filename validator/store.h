@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -288,6 +289,11 @@ class Store {
   // the same miner to the task is replaced; the claim's upload count goes up. Returns the arrival
   // time stored: the first one when the same checkpoint (manifest digest) was recorded before.
   virtual Result<int64_t> RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) = 0;
+  // Every blob a record still needs: the models' files, the datasets, and the splits and
+  // checkpoints of tasks not finished or finished (scored or failed) at or after
+  // `finished_since_ms`. Read at one point in time. A replaced checkpoint's files are in it only
+  // when another record names the same bytes.
+  virtual Result<std::set<std::string>> ListBlobsInUse(int64_t finished_since_ms) = 0;
   // For monitoring: tasks by status, evaluations by outcome.
   virtual Result<std::map<std::string, int64_t>> CountTasksByStatus() = 0;
   virtual Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() = 0;

@@ -124,6 +124,9 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
   daemon->task_loop_ = std::thread([raw = daemon.get()] { raw->RunTaskLoop(); });
   daemon->evaluator_ = std::thread([raw = daemon.get()] { raw->RunEvaluations(); });
   daemon->publisher_ = std::thread([raw = daemon.get()] { raw->RunWeightPublication(); });
+  if (options.retention.sweep_interval_ms > 0) {
+    daemon->blob_remover_ = std::thread([raw = daemon.get()] { raw->RunBlobRemoval(); });
+  }
   return daemon;
 }
 
@@ -191,6 +194,35 @@ void ValidatorDaemon::RegisterMetrics() {
   metrics_.CounterFrom("gradients_uploads_verified_total", "Checkpoints verified and stored", [this] {
     return std::map<std::string, double>{{"", static_cast<double>(uploads_->uploads_verified())}};
   });
+  metrics_.CounterFrom("gradients_blobs_removed_total", "Blobs removed because no record needs them", [this] {
+    return std::map<std::string, double>{{"", static_cast<double>(blobs_removed_.load())}};
+  });
+  metrics_.CounterFrom("gradients_blob_bytes_removed_total", "Bytes of the blobs removed", [this] {
+    return std::map<std::string, double>{{"", static_cast<double>(blob_bytes_removed_.load())}};
+  });
+}
+
+void ValidatorDaemon::RunBlobRemoval() {
+  for (;;) {
+    {
+      std::unique_lock lock(loop_mutex_);
+      if (loop_wake_.wait_for(lock, std::chrono::milliseconds(retention_options_.sweep_interval_ms),
+                              [this] { return stop_evaluating_.load(); })) {
+        return;
+      }
+    }
+    Result<BlobSweep> sweep = RemoveUnneededBlobs(*data_.store, *data_.blobs, retention_options_, now_ms_());
+    if (!sweep.ok()) {
+      GetLogger("blobs")->error("removing unneeded blobs: {}", sweep.status().message());  // next interval
+      continue;
+    }
+    blobs_removed_ += sweep->removed;
+    blob_bytes_removed_ += static_cast<int64_t>(sweep->removed_bytes);
+    if (sweep->removed > 0) {
+      GetLogger("blobs")->info("removed {} blobs ({} bytes) no record needs; {} kept", sweep->removed,
+                               sweep->removed_bytes, sweep->kept);
+    }
+  }
 }
 
 void ValidatorDaemon::RunWeightPublication() {
@@ -342,6 +374,7 @@ void ValidatorDaemon::Shutdown() {
     task_loop_.join();
     evaluator_.join();
     publisher_.join();
+    if (blob_remover_.joinable()) blob_remover_.join();
   }
   GetLogger("validator")->info("stopped");
 }

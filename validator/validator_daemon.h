@@ -52,6 +52,7 @@ class ValidatorDaemon {
         evaluation_options_(options.evaluation),
         scoring_options_(options.scoring),
         weight_options_(options.weights),
+        retention_options_(options.retention),
         scheduler_(options.scheduler, options.tasks),
         gateway_service_(auth_, *data_.store, *data_.blobs, *uploads_, offers_, now_ms, options.gateway.miner_limits),
         admin_service_(*data_.store, *data_.blobs, WithWakeUp(std::move(admin)), now_ms) {}
@@ -69,6 +70,8 @@ class ValidatorDaemon {
   Status EvaluateDueTasks();
   // Publishes a weight set every interval (validator/weight_publication.h).
   void RunWeightPublication();
+  // Removes the blobs no record needs any more, every interval (validator/blob_retention.h).
+  void RunBlobRemoval();
   Status StartGateway(const GatewayOptions& options);
   Status StartAdmin(const AdminOptions& options);
   // The metrics the daemon exposes, read from its parts when scraped.
@@ -83,6 +86,7 @@ class ValidatorDaemon {
   EvaluationOptions evaluation_options_;
   const ScoringOptions scoring_options_;
   const WeightPublicationOptions weight_options_;
+  const RetentionOptions retention_options_;
   TaskScheduler scheduler_;  // used by the task loop only
   MinerGatewayService gateway_service_;
   AdminService admin_service_;
@@ -97,6 +101,8 @@ class ValidatorDaemon {
   std::atomic<bool> stop_evaluating_{false};
   std::thread evaluator_;
   std::thread publisher_;
+  std::thread blob_remover_;
+  std::atomic<int64_t> blobs_removed_{0}, blob_bytes_removed_{0};
 };
 
 }  // namespace gradients

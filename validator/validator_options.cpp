@@ -98,6 +98,17 @@ void ReadConfig(ConfigReader& reader, UploadOptions& options) {
       .Check(options.max_uploads_per_claim >= 1, "max_uploads_per_claim", "must be at least 1");
 }
 
+void ReadConfig(ConfigReader& reader, RetentionOptions& options) {
+  reader.Optional("keep_finished_ms", options.keep_finished_ms)
+      .Optional("grace_ms", options.grace_ms)
+      .Optional("sweep_interval_ms", options.sweep_interval_ms)
+      .Check(options.keep_finished_ms >= 0, "keep_finished_ms", "must not be negative")
+      .Check(options.grace_ms >= 60'000, "grace_ms",
+             "must be at least 60000 (uploads record their files after storing them)")
+      .Check(options.sweep_interval_ms == 0 || options.sweep_interval_ms >= 1000, "sweep_interval_ms",
+             "must be 0 (never remove) or at least 1000");
+}
+
 void ReadConfig(ConfigReader& reader, OfferOptions& options) {
   reader.Optional("window_ms", options.window_ms)
       .Optional("rounds", options.rounds)
@@ -177,6 +188,7 @@ void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
       .Optional("admin", options.admin)
       .Required("auth", options.auth)
       .Optional("uploads", options.uploads)
+      .Optional("retention", options.retention)
       .Optional("offers", options.offers)
       .Optional("evaluation", options.evaluation)
       .Optional("scoring", options.scoring)

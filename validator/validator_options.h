@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "validator/blob_retention.h"
 #include "validator/checkpoint_uploads.h"
 #include "validator/miner_auth.h"
 #include "validator/miner_limits.h"
@@ -59,6 +60,7 @@ void ReadConfig(ConfigReader& reader, ContentSource& source);
 
 void ReadConfig(ConfigReader& reader, MinerAuthOptions& options);
 void ReadConfig(ConfigReader& reader, UploadOptions& options);
+void ReadConfig(ConfigReader& reader, RetentionOptions& options);
 void ReadConfig(ConfigReader& reader, OfferOptions& options);
 // The evaluator child's program and limits (work_dir is the daemon's: <data_dir>/eval).
 void ReadConfig(ConfigReader& reader, EvaluationOptions& options);
@@ -76,6 +78,7 @@ struct ValidatorOptions {
   AdminOptions admin{};
   MinerAuthOptions auth{};  // validator_id: what miners sign (required here)
   UploadOptions uploads{};
+  RetentionOptions retention{};
   OfferOptions offers{};
   EvaluationOptions evaluation{.gradients_path = DefaultGradientsPath()};
   ScoringOptions scoring{};

@@ -1,11 +1,14 @@
 #include "validator/blob_store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "common/hex.h"
 #include "tests/support/temp_dir.h"
 
@@ -19,6 +22,14 @@ size_t FilesUnder(const std::filesystem::path& dir) {
     count += entry.is_regular_file() && entry.path().filename() != "incoming.lock";
   }
   return count;
+}
+
+// Sets a file's modification time `ms_ago` before now.
+void Age(const std::filesystem::path& path, int64_t ms_ago) {
+  const int64_t at_ms = SystemClockMs() - ms_ago;
+  const timespec times[2] = {{.tv_sec = at_ms / 1000, .tv_nsec = (at_ms % 1000) * 1'000'000},
+                             {.tv_sec = at_ms / 1000, .tv_nsec = (at_ms % 1000) * 1'000'000}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
 }
 
 TEST(BlobStore, NamesABlobByTheHashOfItsBytes) {
@@ -123,6 +134,54 @@ TEST(BlobStore, CopiesAFileIn) {
   EXPECT_EQ(blob->bytes, content.size());
   EXPECT_EQ(blob->hash, ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, content)));
   EXPECT_EQ(store.PutFile(dir / "missing").status().code(), StatusCode::kIoError);
+}
+
+TEST(BlobStore, ListsItsBlobsAndRemovesOneOnlyWhenItWasStoredBeforeTheCutoff) {
+  testing::TempDir dir;
+  const BlobStore store = *BlobStore::Open(dir.path());
+  const int64_t before_ms = SystemClockMs() - 1000;
+  const StoredBlob first = *store.Put("first"), second = *store.Put("second");
+  std::vector<ListedBlob> listed = *store.List();  // the lock file and incoming/ are not blobs
+  std::sort(listed.begin(), listed.end(), [](const ListedBlob& a, const ListedBlob& b) { return a.bytes < b.bytes; });
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].hash, first.hash);
+  EXPECT_EQ(listed[0].bytes, 5u);
+  EXPECT_EQ(listed[1].hash, second.hash);
+  EXPECT_GE(listed[0].stored_at_ms, before_ms);
+  EXPECT_LE(listed[0].stored_at_ms, SystemClockMs() + 1000);
+
+  EXPECT_FALSE(*store.RemoveIfStoredBefore(first.hash, before_ms));  // stored since
+  EXPECT_TRUE(store.Contains(first.hash));
+  Age(*store.PathOf(first.hash), 7'200'000);
+  EXPECT_TRUE(*store.RemoveIfStoredBefore(first.hash, SystemClockMs() - 3'600'000));
+  EXPECT_FALSE(store.Contains(first.hash));
+  EXPECT_FALSE(*store.RemoveIfStoredBefore(first.hash, SystemClockMs()));  // gone already
+  listed = *store.List();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].hash, second.hash);
+  EXPECT_FALSE(store.RemoveIfStoredBefore("not-a-hash", SystemClockMs()).ok());
+}
+
+TEST(BlobStore, StoringTheSameBytesAgainMakesTheBlobFreshAgain) {
+  testing::TempDir dir;
+  const BlobStore store = *BlobStore::Open(dir.path());
+  const StoredBlob blob = *store.Put("the same bytes");
+  Age(*store.PathOf(blob.hash), 7'200'000);
+  const int64_t cutoff_ms = SystemClockMs() - 3'600'000;
+  ASSERT_LT(store.List()->at(0).stored_at_ms, cutoff_ms);
+  ASSERT_TRUE(store.Put("the same bytes").ok());
+  EXPECT_GE(store.List()->at(0).stored_at_ms, cutoff_ms);
+  EXPECT_FALSE(*store.RemoveIfStoredBefore(blob.hash, cutoff_ms));
+
+  // A file adopted into the store (an upload's part) counts as stored when it is adopted.
+  const std::filesystem::path part = dir / "incoming" / "part";
+  { std::ofstream(part) << "an upload written long ago"; }
+  Age(part, 7'200'000);
+  const std::string hash =
+      ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, std::string_view("an upload written long ago")));
+  const StoredBlob adopted = *store.Adopt(part, hash);
+  EXPECT_FALSE(*store.RemoveIfStoredBefore(adopted.hash, cutoff_ms));
+  EXPECT_TRUE(store.Contains(adopted.hash));
 }
 
 }  // namespace

@@ -12,8 +12,10 @@
 
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "common/hex.h"
 #include "tests/validator/gateway_fixture.h"
+#include "validator/blob_retention.h"
 
 namespace gradients {
 namespace {
@@ -551,6 +553,44 @@ TEST_F(ClaimedTask, ALargeUploadLeavesThePageCacheBehindItAndKeepsEveryByte) {
   Result<SubmissionRecord> submission = (*stream)->Finish(*SignEnvelope(body, honest_.key));
   ASSERT_TRUE(submission.ok()) << submission.status().message();
   EXPECT_EQ(ReadBlob(submission->file_blobs[1]), weights);
+}
+
+TEST_F(ClaimedTask, AReplacedOrLongFinishedCheckpointIsRemovedAndWhatARecordNeedsStays) {
+  // Two uploads by one miner, the second replacing the first; both have the same adapter config.
+  const Checkpoint first = LoraCheckpoint(100'000, 'x'), second = LoraCheckpoint(100'000, 'y');
+  for (const Checkpoint* checkpoint : {&first, &second}) {
+    std::vector<v1::UploadMessage> messages = {BeginMessage("t1", honest_.claim_nonce, checkpoint->manifest)};
+    for (v1::UploadMessage& chunk : ChunkMessages(*checkpoint)) messages.push_back(std::move(chunk));
+    messages.push_back(EndMessage(honest_.key, honest_.key.public_key(), "t1", honest_.claim_nonce, checkpoint->manifest));
+    v1::UploadReceipt receipt;
+    grpc::Status status = Upload(honest_, messages, &receipt);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  const std::string replaced = ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, first.contents[1]));
+  ASSERT_TRUE(blobs_.Contains(replaced));
+  const std::vector<std::string> submitted = store_->GetSubmission("t1", honest_.key.public_key().ToHex())->file_blobs;
+  std::vector<std::string> needed = {train_blob_, test_blob_};
+  needed.insert(needed.end(), submitted.begin(), submitted.end());
+  const RetentionOptions options;  // finished tasks kept 7 days, a grace of an hour
+
+  // Within the grace period nothing is removed; past it, the replaced weights only.
+  EXPECT_EQ(RemoveUnneededBlobs(*store_, blobs_, options, SystemClockMs())->removed, 0);
+  const int64_t later_ms = SystemClockMs() + 2 * options.grace_ms;
+  Result<BlobSweep> sweep = RemoveUnneededBlobs(*store_, blobs_, options, later_ms);
+  ASSERT_TRUE(sweep.ok()) << sweep.status().message();
+  EXPECT_EQ(sweep->removed, 1);
+  EXPECT_EQ(sweep->removed_bytes, 100'000u);
+  EXPECT_FALSE(blobs_.Contains(replaced));
+  for (const std::string& blob : needed) EXPECT_TRUE(blobs_.Contains(blob)) << blob;
+
+  // A finished task keeps its files for keep_finished_ms; then they go, and the model stays.
+  ASSERT_TRUE(store_->TransitionTask("t1", TaskStatus::kOffering, TaskStatus::kFailed, "cancelled", later_ms).ok());
+  EXPECT_EQ(RemoveUnneededBlobs(*store_, blobs_, options, later_ms + options.keep_finished_ms)->removed, 0);
+  sweep = RemoveUnneededBlobs(*store_, blobs_, options, later_ms + options.keep_finished_ms + 1);
+  ASSERT_TRUE(sweep.ok()) << sweep.status().message();
+  EXPECT_EQ(sweep->removed, 4);  // the checkpoint's two files, the two splits
+  for (const std::string& blob : needed) EXPECT_FALSE(blobs_.Contains(blob)) << blob;
+  for (const std::string& blob : model_blobs_) EXPECT_TRUE(blobs_.Contains(blob)) << blob;
 }
 
 TEST_F(ClaimedTask, AnUploadTheDeadlineOvertakesIsDiscarded) {

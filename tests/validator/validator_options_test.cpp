@@ -19,6 +19,7 @@ TEST(ValidatorOptions, EveryProblemIsReportedWithItsField) {
                                  {"auth", {{"validator_id", std::string(65, 'v')}}},
                                  {"gateway", {{"listen", "no-port"}, {"tls_certificate_file", "cert.pem"}}},
                                  {"admin", {{"listen", "0.0.0.0:7401"}}},
+                                 {"retention", {{"grace_ms", 10}, {"keep_finished_ms", -1}}},
                                  {"models", {{{"name", "no path"}}}}};
   Result<ValidatorOptions> options = ParseConfig<ValidatorOptions>(config, "validator");
   ASSERT_FALSE(options.ok());
@@ -26,7 +27,8 @@ TEST(ValidatorOptions, EveryProblemIsReportedWithItsField) {
   for (const char* expected :
        {"validator.auth.validator_id: must be 1 to 64 bytes", "validator.gateway.listen: expected host:port",
         "validator.gateway.tls_private_key_file: TLS needs both", "validator.models[0].path: required key is missing",
-        "validator.admin.token_file: required when admin.listen is not a loopback address"}) {
+        "validator.admin.token_file: required when admin.listen is not a loopback address",
+        "validator.retention.grace_ms: must be at least 60000", "validator.retention.keep_finished_ms: must not be"}) {
     EXPECT_NE(message.find(expected), std::string::npos) << expected << " in:\n" << message;
   }
 }
