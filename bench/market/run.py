@@ -258,7 +258,8 @@ def write_report(all_results, args, seconds):
              f"Command: `{' '.join(sys.argv)}`  ", f"Wall time: {seconds / 60:.1f} min on this machine; "
              f"{len(all_results)} tasks, {args.jobs} at a time, one BLAS thread each.  ",
              f"Market file: `{os.path.relpath(args.market, ROOT)}` (miners, their seeds, the search space, Optuna's "
-             "seed); task files: seeds, rows, test rows and budgets in the table below.", "",
+             "seed); task files (`bench/market/tasks/<task>.json`): corpus and seed each; rows, test rows and budgets "
+             "in the table below.", "",
              "Win: the market's test loss is strictly lower. Improvement: (contender - market) / contender, in "
              "test loss, averaged over the tasks.", "",
              "## (c) the market over (a) the default configuration", "",
