@@ -137,20 +137,21 @@ Status SqliteDatabase::Error(std::string_view what, int code) const {
 }
 
 Result<SqliteStatement> SqliteDatabase::Prepare(std::string_view sql) {
-  const std::string text(sql);
-  if (auto idle = idle_statements_.find(text); idle != idle_statements_.end() && !idle->second.empty()) {
+  if (auto idle = idle_statements_.find(sql); idle != idle_statements_.end() && !idle->second.empty()) {
     sqlite3_stmt* statement = idle->second.back();
     idle->second.pop_back();
     --idle_count_;
     return SqliteStatement(this, statement, true);
   }
   sqlite3_stmt* statement = nullptr;
-  const int code = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT,
+  const int code = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                                       &statement, nullptr);
-  if (code != SQLITE_OK) return Error("preparing \"" + text.substr(0, 60) + "\"", code);
-  if (statement == nullptr) return Status::InvalidArgument(path_.string() + ": no SQL statement in \"" + text + "\"");
+  if (code != SQLITE_OK) return Error("preparing \"" + std::string(sql.substr(0, 60)) + "\"", code);
+  if (statement == nullptr) {
+    return Status::InvalidArgument(path_.string() + ": no SQL statement in \"" + std::string(sql) + "\"");
+  }
   // Kept for reuse only when the whole text is this statement (sqlite3_sql names it in Release).
-  return SqliteStatement(this, statement, text == sqlite3_sql(statement));
+  return SqliteStatement(this, statement, sql == sqlite3_sql(statement));
 }
 
 void SqliteDatabase::Release(sqlite3_stmt* statement) {
@@ -161,7 +162,10 @@ void SqliteDatabase::Release(sqlite3_stmt* statement) {
     sqlite3_finalize(statement);
     return;
   }
-  idle_statements_[sqlite3_sql(statement)].push_back(statement);
+  const std::string_view sql = sqlite3_sql(statement);
+  auto idle = idle_statements_.find(sql);
+  if (idle == idle_statements_.end()) idle = idle_statements_.emplace(sql, std::vector<sqlite3_stmt*>()).first;
+  idle->second.push_back(statement);
   ++idle_count_;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -105,7 +106,11 @@ class SqliteDatabase {
   // Compiling a statement costs more than running most of the store's (a claim runs five): each
   // SQL text is compiled once and its statement reused. Bounded, as a few texts carry values.
   static constexpr size_t kMaxIdleStatements = 256;
-  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_statements_;
+  struct TextHash {  // looks statements up by a string_view, without a copy of the SQL
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>, TextHash, std::equal_to<>> idle_statements_;
   size_t idle_count_ = 0;
 };
 

@@ -127,7 +127,6 @@ std::vector<std::string> EvaluationEnvironment(int threads) {
   return environment;
 }
 
-
 }  // namespace
 
 ChildLimits EvaluationLimits(const EvaluationOptions& options, uint64_t model_bytes) {

@@ -202,15 +202,13 @@ void ValidatorDaemon::RegisterMetrics() {
   });
 }
 
+bool ValidatorDaemon::WaitUnlessStopping(std::chrono::milliseconds interval) {
+  std::unique_lock lock(loop_mutex_);
+  return loop_wake_.wait_for(lock, interval, [this] { return stop_evaluating_.load(); });
+}
+
 void ValidatorDaemon::RunBlobRemoval() {
-  for (;;) {
-    {
-      std::unique_lock lock(loop_mutex_);
-      if (loop_wake_.wait_for(lock, std::chrono::milliseconds(retention_options_.sweep_interval_ms),
-                              [this] { return stop_evaluating_.load(); })) {
-        return;
-      }
-    }
+  while (!WaitUnlessStopping(std::chrono::milliseconds(retention_options_.sweep_interval_ms))) {
     Result<BlobSweep> sweep = RemoveUnneededBlobs(*data_.store, *data_.blobs, retention_options_, now_ms_());
     if (!sweep.ok()) {
       GetLogger("blobs")->error("removing unneeded blobs: {}", sweep.status().message());  // next interval
@@ -229,13 +227,7 @@ void ValidatorDaemon::RunWeightPublication() {
   // The first set soon after the start: a validator restarted more often than the interval still
   // publishes.
   int64_t wait_ms = std::min<int64_t>(weight_options_.interval_ms, kFirstWeightsAfterMs);
-  for (;;) {
-    {
-      std::unique_lock lock(loop_mutex_);
-      if (loop_wake_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stop_evaluating_.load(); })) {
-        return;
-      }
-    }
+  while (!WaitUnlessStopping(std::chrono::milliseconds(wait_ms))) {
     wait_ms = weight_options_.interval_ms;
     Result<WeightSetRecord> published =
         PublishWeights(*data_.store, scoring_options_, weight_options_, data_.root / "weights.json",
@@ -251,8 +243,7 @@ void ValidatorDaemon::RunEvaluations() {
     if (Status status = EvaluateDueTasks(); !status.ok() && status.code() != StatusCode::kAborted) {
       GetLogger("validator")->error("evaluating tasks: {}", status.message());  // tried again next round
     }
-    std::unique_lock lock(loop_mutex_);
-    loop_wake_.wait_for(lock, kEvaluationInterval, [this] { return stop_evaluating_.load(); });
+    WaitUnlessStopping(kEvaluationInterval);
   }
 }
 

@@ -72,6 +72,8 @@ class ValidatorDaemon {
   void RunWeightPublication();
   // Removes the blobs no record needs any more, every interval (validator/blob_retention.h).
   void RunBlobRemoval();
+  // Waits `interval` or until the daemon stops; true when it stops.
+  bool WaitUnlessStopping(std::chrono::milliseconds interval);
   Status StartGateway(const GatewayOptions& options);
   Status StartAdmin(const AdminOptions& options);
   // The metrics the daemon exposes, read from its parts when scraped.

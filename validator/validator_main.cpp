@@ -19,7 +19,7 @@ namespace {
 // allocated, hashed, written and freed again a thousand times a GiB. With glibc's defaults those
 // blocks go back to the kernel on free (an unmapped block, or a heap trimmed past 128 KiB) and come
 // back as fresh zeroed pages on the next allocation: page faults and page clearing cost more CPU
-// than the network copy (1 GiB took 2.1 s on loopback, 1.6 s with the blocks kept; bench/RESULTS.md).
+// than the network copy (1 GiB took 2.1 s on loopback to tmpfs, 1.7 s with the blocks kept; bench/RESULTS.md).
 // Freed blocks stay in the heap for reuse instead; the validator's peak memory is bounded by its
 // upload limits (open uploads x queued chunks), which is what it keeps.
 void KeepFreedBlocksForReuse() {
