@@ -23,7 +23,7 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
-  using gradients::TaskStatus;
+  using gradients::validator::TaskStatus;
   const std::filesystem::path dir = Flag(argc, argv, "dir", "");
   const int claims = std::stoi(Flag(argc, argv, "claims", "320"));
   const int threads = std::stoi(Flag(argc, argv, "threads", "32"));
@@ -33,18 +33,18 @@ int main(int argc, char** argv) {
   }
   std::filesystem::create_directories(dir);
   std::filesystem::remove(dir / "claims_bench.db");
-  auto store = gradients::SqliteStore::Open(dir / "claims_bench.db");
+  auto store = gradients::validator::SqliteStore::Open(dir / "claims_bench.db");
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return 1;
   }
-  gradients::Store& db = **store;
+  gradients::validator::Store& db = **store;
   (void)db.AddModel({.hash = "m", .name = "model", .files = {}, .added_at_ms = 1});
   (void)db.AddDataset({.hash = "d", .name = "qa", .format = "jsonl", .bytes = 1, .split_seed = "s", .added_at_ms = 1});
   // One task per thread, with room for every claim; the same again for the sequential run.
   for (int t = 0; t < 2 * threads; ++t) {
     const std::string id = "t" + std::to_string(t);
-    gradients::Status status = db.CreateTask({.id = id, .type = "instruct", .model_hash = "m", .dataset_hash = "d",
+    gradients::common::Status status = db.CreateTask({.id = id, .type = "instruct", .model_hash = "m", .dataset_hash = "d",
                                               .columns_json = "{}", .duration_s = 3600, .pool_size = claims,
                                               .created_at_ms = 1, .updated_at_ms = 1});
     if (status.ok()) status = db.TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", 2);

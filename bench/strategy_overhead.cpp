@@ -24,7 +24,7 @@
 
 namespace {
 
-using gradients::Result;
+using gradients::common::Result;
 
 std::map<std::string, std::string> ParseFlags(int argc, char** argv) {
   std::map<std::string, std::string> flags = {{"preset", "small"},
@@ -52,24 +52,24 @@ int main(int argc, char** argv) {
   const std::filesystem::path dir = flags["dir"];
   const int64_t rows = std::stoll(flags["rows"]), seq = std::stoll(flags["seq"]);
   const double seconds = std::stod(flags["seconds"]);
-  gradients::ConfigureCpuThreads(std::stoi(flags["threads"]));
-  (void)gradients::RemoveTree(dir);
+  gradients::train::ConfigureCpuThreads(std::stoi(flags["threads"]));
+  (void)gradients::common::RemoveTree(dir);
 
-  gradients::InitModelOptions init;
+  gradients::train::InitModelOptions init;
   init.preset = flags["preset"];
-  if (gradients::Status status = gradients::InitModel(dir / "model", init); !status.ok()) {
+  if (gradients::common::Status status = gradients::train::InitModel(dir / "model", init); !status.ok()) {
     std::fprintf(stderr, "strategy_overhead: %s\n", status.ToString().c_str());
     return 1;
   }
-  Result<gradients::ModelPreset> preset = gradients::FindModelPreset(init.preset);
+  Result<gradients::train::ModelPreset> preset = gradients::train::FindModelPreset(init.preset);
   const int64_t vocab = preset->config.vocab_size;
   std::mt19937_64 random(1);
-  std::vector<gradients::TokenizedExample> examples(static_cast<size_t>(rows));
-  for (gradients::TokenizedExample& example : examples) {
+  std::vector<gradients::text::TokenizedExample> examples(static_cast<size_t>(rows));
+  for (gradients::text::TokenizedExample& example : examples) {
     for (int64_t t = 0; t < seq; ++t) example.input_ids.push_back(static_cast<int32_t>(random() % vocab));
     example.labels = example.input_ids;
   }
-  Result<gradients::TrainingSpeed> speed = gradients::MeasureTrainingSpeed({}, "cpu");
+  Result<gradients::train::TrainingSpeed> speed = gradients::train::MeasureTrainingSpeed({}, "cpu");
   if (!speed.ok()) {
     std::fprintf(stderr, "strategy_overhead: %s\n", speed.status().ToString().c_str());
     return 1;
@@ -79,14 +79,14 @@ int main(int argc, char** argv) {
   const double estimated_tokens_per_second = speed->flops_per_second / (6.0 * static_cast<double>(parameters));
 
   for (const char* name : {"fixed", "random", "halving", "tpe"}) {
-    gradients::SearchRunOptions options;
+    gradients::miner::SearchRunOptions options;
     options.strategy.name = name;
     options.strategy.trials = std::stoll(flags["trials"]);
     options.strategy.hyperparameters.max_length = seq;
     options.strategy.hyperparameters.micro_batch_size = 4;
     options.strategy.hyperparameters.gradient_accumulation_steps = 2;
     options.strategy.hyperparameters.epochs = 2;
-    Result<gradients::SearchSpace> space = gradients::ParseConfig<gradients::SearchSpace>(
+    Result<gradients::miner::SearchSpace> space = gradients::common::ParseConfig<gradients::miner::SearchSpace>(
         {{"learning_rate", {{"min", 1e-5}, {"max", 1e-3}, {"log", true}}},
          {"lora_r", {{"choices", {8, 16, 32}}}},
          {"lr_scheduler", {{"choices", {"cosine", "linear"}}}}},
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
         std::chrono::system_clock::now() +
         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(seconds));
     const auto start = std::chrono::steady_clock::now();
-    Result<gradients::SearchOutcome> outcome = gradients::RunSearch(options, examples, 0);
+    Result<gradients::miner::SearchOutcome> outcome = gradients::miner::RunSearch(options, examples, 0);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!outcome.ok()) {
       std::fprintf(stderr, "strategy_overhead: %s: %s\n", name, outcome.status().ToString().c_str());

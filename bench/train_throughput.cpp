@@ -70,12 +70,12 @@ int main(int argc, char** argv) {
   auto integer = [&](const char* name) { return std::stoll(flags[name]); };
   at::set_num_threads(static_cast<int>(integer("threads")));
   torch::manual_seed(0);
-  gradients::Result<c10::Device> device = gradients::ResolveComputeDevice(flags["device"]);
+  gradients::common::Result<c10::Device> device = gradients::train::ResolveComputeDevice(flags["device"]);
   if (!device.ok()) {
     std::fprintf(stderr, "%s\n", device.status().message().c_str());
     return 2;
   }
-  gradients::ModelConfig config;
+  gradients::train::ModelConfig config;
   config.hidden_size = integer("hidden");
   config.intermediate_size = integer("ffn");
   config.num_hidden_layers = integer("layers");
@@ -88,24 +88,24 @@ int main(int argc, char** argv) {
   const bool lora = flags["mode"] == "lora";
 
   CausalLm model(config);
-  gradients::InitializeWeights(model, 0);
+  gradients::train::InitializeWeights(model, 0);
   // As gradients train keeps and computes them.
-  const gradients::TrainingPrecision precision = gradients::PrecisionFor(*device, flags["mode"]);
+  const gradients::train::TrainingPrecision precision = gradients::train::PrecisionFor(*device, flags["mode"]);
   model->to(*device, precision.weights);
   model->SetComputeDtype(precision.compute);
   model->train();
-  std::vector<gradients::ParameterGroup> groups(1);
+  std::vector<gradients::train::ParameterGroup> groups(1);
   if (lora) {
-    gradients::LoraHyperparameters options;
+    gradients::train::LoraHyperparameters options;
     options.r = integer("rank");
     options.alpha = static_cast<double>(integer("alpha"));
     options.dropout = 0;
     at::Generator generator = at::detail::createCPUGenerator(0);
-    if (gradients::Status status = gradients::AttachLora(model, options, generator, generator); !status.ok()) {
+    if (gradients::common::Status status = gradients::train::AttachLora(model, options, generator, generator); !status.ok()) {
       std::fprintf(stderr, "%s\n", status.message().c_str());
       return 1;
     }
-    for (auto& [path, projection] : gradients::LoraProjections(model)) {
+    for (auto& [path, projection] : gradients::train::LoraProjections(model)) {
       groups[0].names.insert(groups[0].names.end(), {path + ".lora_A", path + ".lora_B"});
       groups[0].parameters.insert(groups[0].parameters.end(), {projection->lora.a, projection->lora.b});
     }
@@ -115,10 +115,10 @@ int main(int argc, char** argv) {
       groups[0].parameters.push_back(item.value());
     }
   }
-  gradients::AdamW optimizer(groups, {});
+  gradients::train::AdamW optimizer(groups, {});
 
   const int64_t batch = integer("batch"), seq = integer("seq");
-  gradients::TrainingBatch rows;
+  gradients::text::TrainingBatch rows;
   rows.rows = batch;
   rows.columns = seq;
   at::Tensor ids = torch::randint(0, config.vocab_size, {batch * seq}, torch::kLong);
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   const bool checkpoint = integer("activation-checkpointing") != 0;
 
   auto train_step = [&] {
-    at::Tensor step_loss = gradients::TrainingLoss(model, rows, static_cast<double>(rows.predicted_tokens), checkpoint);
+    at::Tensor step_loss = gradients::train::TrainingLoss(model, rows, static_cast<double>(rows.predicted_tokens), checkpoint);
     step_loss.backward();
     optimizer.Step(1e-4);
     optimizer.ZeroGrad();
@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
 
   nlohmann::json result = {{"impl", "gradients"},
                            {"torch", TORCH_VERSION},
-                           {"device", gradients::ComputeDeviceName(*device)},
+                           {"device", gradients::train::ComputeDeviceName(*device)},
                            {"mode", flags["mode"]},
                            {"threads", at::get_num_threads()},
                            {"batch", batch},

@@ -35,7 +35,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using gradients::SigningKey;
+using gradients::common::SigningKey;
 namespace v1 = gradients::v1;
 
 std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
@@ -52,7 +52,7 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& token = "", int 
   return context;
 }
 
-std::string Bytes(const gradients::PublicKey& key) { return std::string(key.bytes.begin(), key.bytes.end()); }
+std::string Bytes(const gradients::common::PublicKey& key) { return std::string(key.bytes.begin(), key.bytes.end()); }
 
 // A session for `key`.
 std::string Authenticate(v1::MinerGateway::Stub& stub, const SigningKey& key) {
@@ -60,7 +60,7 @@ std::string Authenticate(v1::MinerGateway::Stub& stub, const SigningKey& key) {
   request.set_miner_public_key(Bytes(key.public_key()));
   v1::GetChallengeResponse challenge;
   if (!stub.GetChallenge(Context().get(), request, &challenge).ok()) return "";
-  gradients::Result<v1::AuthenticateRequest> answer = gradients::AnswerChallenge(challenge, key, "validator_bench");
+  gradients::common::Result<v1::AuthenticateRequest> answer = gradients::proto::AnswerChallenge(challenge, key, "validator_bench");
   v1::AuthenticateResponse session;
   if (!answer.ok() || !stub.Authenticate(Context().get(), *answer, &session).ok()) return "";
   return session.session_token();
@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   }
   nlohmann::json ports;
   for (int i = 0; i < 600 && ports.empty(); ++i) {
-    auto text = gradients::ReadFileToString(work / "data" / "ports.json", 4096);
+    auto text = gradients::common::ReadFileToString(work / "data" / "ports.json", 4096);
     if (text.ok()) ports = nlohmann::json::parse(*text);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -284,21 +284,21 @@ int main(int argc, char** argv) {
         std::memcpy(weights.data() + i, &value, 8);
       }
       const std::string config_json = R"({"peft_type": "LORA", "r": 8})";
-      gradients::CheckpointManifest manifest{.kind = gradients::CheckpointKind::kLoraAdapter, .files = {}};
+      gradients::common::CheckpointManifest manifest{.kind = gradients::common::CheckpointKind::kLoraAdapter, .files = {}};
       for (const std::string* content : {&config_json, static_cast<const std::string*>(&weights)}) {
         manifest.files.push_back(
             {.path = content == &config_json ? "adapter_config.json" : "adapter_model.safetensors",
-             .size_bytes = content->size(), .algorithm = gradients::DigestAlgorithm::kBlake2b256,
-             .digest = gradients::ComputeDigest(gradients::DigestAlgorithm::kBlake2b256, *content)});
+             .size_bytes = content->size(), .algorithm = gradients::common::DigestAlgorithm::kBlake2b256,
+             .digest = gradients::common::ComputeDigest(gradients::common::DigestAlgorithm::kBlake2b256, *content)});
       }
       // A warm-up copy, not timed: on a virtual machine the first use of memory the guest has not
       // touched before is slow (measured here: ~340 MB/s for a first write to tmpfs, ~1.9 GB/s for
       // the next), and the page cache of both timed runs should not pay for it.
-      (void)gradients::WriteFileDurably(work / "warm-up.bin", weights);
+      (void)gradients::common::WriteFileDurably(work / "warm-up.bin", weights);
       std::filesystem::remove(work / "warm-up.bin");
       // The baseline: the same bytes written durably to a file on the same disk.
       const auto copy_started = Clock::now();
-      (void)gradients::WriteFileDurably(work / "copy.bin", weights);
+      (void)gradients::common::WriteFileDurably(work / "copy.bin", weights);
       const double copy_s = std::chrono::duration<double>(Clock::now() - copy_started).count();
       std::filesystem::remove(work / "copy.bin");
 
@@ -309,7 +309,7 @@ int main(int argc, char** argv) {
       v1::UploadMessage message;
       message.mutable_begin()->set_task_id(task_id);
       message.mutable_begin()->set_claim_nonce(claim.claim().claim_nonce());
-      gradients::ToProto(manifest, message.mutable_begin()->mutable_manifest());
+      gradients::proto::ToProto(manifest, message.mutable_begin()->mutable_manifest());
       writer->Write(message);
       // One message reused, each chunk copied into it once (as a miner reading its file would).
       v1::UploadMessage chunk;
@@ -323,13 +323,13 @@ int main(int argc, char** argv) {
         }
       }
       const std::string& nonce = claim.claim().claim_nonce();
-      gradients::SignedEnvelope envelope = *gradients::SignEnvelope(
-          gradients::CheckpointEnvelope("bench", task_id, uploader.key.public_key(),
+      gradients::common::SignedEnvelope envelope = *gradients::common::SignEnvelope(
+          gradients::common::CheckpointEnvelope("bench", task_id, uploader.key.public_key(),
                                         std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size()),
-                                        gradients::CheckpointManifestDigest(manifest), 0),
+                                        gradients::common::CheckpointManifestDigest(manifest), 0),
           uploader.key);
       v1::UploadMessage end;
-      (void)gradients::ToProto(envelope, end.mutable_end()->mutable_envelope());
+      (void)gradients::proto::ToProto(envelope, end.mutable_end()->mutable_envelope());
       writer->Write(end);
       writer->WritesDone();
       const grpc::Status status = writer->Finish();

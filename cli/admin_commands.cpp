@@ -15,7 +15,7 @@
 #include "common/keys.h"
 #include "gradients/v1/admin.grpc.pb.h"
 #include "proto/grpc_status.h"
-#include "trainers/dataset.h"
+#include "text/dataset.h"
 
 namespace gradients::cli {
 namespace {
@@ -34,14 +34,14 @@ struct AdminClient {
   }
 };
 
-Result<AdminClient> Connect(const AdminConnection& connection) {
+common::Result<AdminClient> Connect(const AdminConnection& connection) {
   AdminClient client;
   client.timeout_seconds = connection.timeout_seconds;
   if (!connection.token_file.empty()) {
-    Result<std::string> text = ReadFileToString(connection.token_file, 4096);
+    common::Result<std::string> text = common::ReadFileToString(connection.token_file, 4096);
     if (!text.ok()) return text.status().WithContext("--token-file");
     const size_t begin = text->find_first_not_of(" \t\r\n"), end = text->find_last_not_of(" \t\r\n");
-    if (begin == std::string::npos) return Status::InvalidArgument("--token-file: " + connection.token_file.string() + " is empty");
+    if (begin == std::string::npos) return common::Status::InvalidArgument("--token-file: " + connection.token_file.string() + " is empty");
     client.token = text->substr(begin, end + 1 - begin);
   }
   client.stub = v1::Admin::NewStub(grpc::CreateChannel(connection.validator, grpc::InsecureChannelCredentials()));
@@ -49,10 +49,10 @@ Result<AdminClient> Connect(const AdminConnection& connection) {
 }
 
 // The call's failure, with a hint when nothing answered.
-Status CallFailure(const grpc::Status& status, const AdminConnection& connection) {
-  Status failure = FromGrpcStatus(status);
+common::Status CallFailure(const grpc::Status& status, const AdminConnection& connection) {
+  common::Status failure = proto::FromGrpcStatus(status);
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE || status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    return Status(failure.code(), "no answer from a validator at " + connection.validator + " (is it running? its "
+    return common::Status(failure.code(), "no answer from a validator at " + connection.validator + " (is it running? its "
                                       "admin.listen?): " + failure.message());
   }
   return failure;
@@ -78,7 +78,7 @@ int PrintJson(const google::protobuf::Message& message, std::ostream& out) {
 template <typename Response, typename Call>
 int Invoke(const AdminConnection& connection, std::string_view command, Call call, std::ostream& out,
            std::ostream& err) {
-  Result<AdminClient> client = Connect(connection);
+  common::Result<AdminClient> client = Connect(connection);
   if (!client.ok()) return Fail(err, command, client.status());
   Response response;
   const grpc::Status status = call(*client, response);
@@ -93,19 +93,19 @@ int RunTaskList(const TaskListArgs& args, std::ostream& out, std::ostream& err) 
   for (const std::string& name : args.statuses) {
     v1::TaskStatus status;
     if (!v1::TaskStatus_Parse(ProtoEnumName("TASK_STATUS_", name), &status) || status == v1::TASK_STATUS_UNSPECIFIED) {
-      return Fail(err, "task list", Status::InvalidArgument("--status: unknown status \"" + name + "\""));
+      return Fail(err, "task list", common::Status::InvalidArgument("--status: unknown status \"" + name + "\""));
     }
     request.add_statuses(status);
   }
   if (!args.type.empty()) {
     v1::TaskType type;
     if (!v1::TaskType_Parse(ProtoEnumName("TASK_TYPE_", args.type), &type) || type == v1::TASK_TYPE_UNSPECIFIED) {
-      return Fail(err, "task list", Status::InvalidArgument("--type: unknown task type \"" + args.type + "\""));
+      return Fail(err, "task list", common::Status::InvalidArgument("--type: unknown task type \"" + args.type + "\""));
     }
     request.set_type(type);
   }
   if (args.limit < 1 || args.limit > 500) {
-    return Fail(err, "task list", Status::InvalidArgument("--limit: between 1 and 500"));
+    return Fail(err, "task list", common::Status::InvalidArgument("--limit: between 1 and 500"));
   }
   request.set_page_size(static_cast<uint32_t>(args.limit));
   return Invoke<v1::ListTasksResponse>(
@@ -119,7 +119,7 @@ int RunTaskList(const TaskListArgs& args, std::ostream& out, std::ostream& err) 
 namespace {
 
 // "3..8" -> {3, 8}; "4" -> {4, 4}.
-Result<std::pair<uint32_t, uint32_t>> ParsePool(const std::string& text) {
+common::Result<std::pair<uint32_t, uint32_t>> ParsePool(const std::string& text) {
   const size_t dots = text.find("..");
   try {
     size_t used = 0;
@@ -131,7 +131,7 @@ Result<std::pair<uint32_t, uint32_t>> ParsePool(const std::string& text) {
     if (used != high.size() || max > 256) throw std::invalid_argument(high);
     return std::pair{static_cast<uint32_t>(min), static_cast<uint32_t>(max)};
   } catch (const std::exception&) {
-    return Status::InvalidArgument("--pool: expected MIN..MAX or a number (at most 256), got \"" + text + "\"");
+    return common::Status::InvalidArgument("--pool: expected MIN..MAX or a number (at most 256), got \"" + text + "\"");
   }
 }
 
@@ -141,21 +141,21 @@ int RunTaskCreate(const TaskCreateArgs& args, std::ostream& out, std::ostream& e
   v1::CreateTaskRequest request;
   v1::TaskType type;
   if (!v1::TaskType_Parse(ProtoEnumName("TASK_TYPE_", args.type), &type) || type == v1::TASK_TYPE_UNSPECIFIED) {
-    return Fail(err, "task create", Status::InvalidArgument("--type: unknown task type \"" + args.type + "\""));
+    return Fail(err, "task create", common::Status::InvalidArgument("--type: unknown task type \"" + args.type + "\""));
   }
-  Result<std::pair<uint32_t, uint32_t>> pool = ParsePool(args.pool);
+  common::Result<std::pair<uint32_t, uint32_t>> pool = ParsePool(args.pool);
   if (!pool.ok()) return Fail(err, "task create", pool.status());
   // The trainers' reading of the same flag (`gradients train --columns`), for the type's roles.
-  Result<DatasetFormat> format = ParseDatasetFormat(args.type);
+  common::Result<text::DatasetFormat> format = text::ParseDatasetFormat(args.type);
   if (!format.ok()) {
     return Fail(err, "task create",
-                Status::InvalidArgument("--type: \"" + args.type + "\" is not a task type miners train (instruct, chat "
+                common::Status::InvalidArgument("--type: \"" + args.type + "\" is not a task type miners train (instruct, chat "
                                         "or text)"));
   }
-  Result<ColumnMapping> columns = ParseColumnMapping(args.columns, *format);
+  common::Result<text::ColumnMapping> columns = text::ParseColumnMapping(args.columns, *format);
   if (!columns.ok()) return Fail(err, "task create", columns.status().WithContext("--columns"));
   if (args.minutes < 0 || args.minutes > 100000 || args.seconds < -1 || args.seconds > 6'000'000 || args.max_tokens < 0) {
-    return Fail(err, "task create", Status::InvalidArgument("--minutes, --seconds and --max-tokens: not negative"));
+    return Fail(err, "task create", common::Status::InvalidArgument("--minutes, --seconds and --max-tokens: not negative"));
   }
   request.set_type(type);
   request.set_base_model(args.model);
@@ -169,8 +169,8 @@ int RunTaskCreate(const TaskCreateArgs& args, std::ostream& out, std::ostream& e
   std::string request_id = args.request_id;
   if (request_id.empty()) {
     std::array<uint8_t, 12> random{};
-    FillRandom(random);
-    request_id = ToHex(random);
+    common::FillRandom(random);
+    request_id = common::ToHex(random);
     err << "gradients task create: request id " << request_id << " (to retry without a second task: --request-id "
         << request_id << ")\n";
   }
@@ -225,7 +225,7 @@ int RunWeights(const AdminConnection& connection, int64_t history, std::ostream&
         },
         out, err);
   }
-  if (history > 500) return Fail(err, "weights", Status::InvalidArgument("--history: at most 500"));
+  if (history > 500) return Fail(err, "weights", common::Status::InvalidArgument("--history: at most 500"));
   v1::ListWeightHistoryRequest request;
   request.set_page_size(static_cast<uint32_t>(history));
   return Invoke<v1::ListWeightHistoryResponse>(
@@ -237,7 +237,7 @@ int RunWeights(const AdminConnection& connection, int64_t history, std::ostream&
 }
 
 int RunMiners(const AdminConnection& connection, int64_t limit, std::ostream& out, std::ostream& err) {
-  if (limit < 1 || limit > 500) return Fail(err, "miners", Status::InvalidArgument("--limit: 1 to 500"));
+  if (limit < 1 || limit > 500) return Fail(err, "miners", common::Status::InvalidArgument("--limit: 1 to 500"));
   v1::ListMinersRequest request;
   request.set_page_size(static_cast<uint32_t>(limit));
   return Invoke<v1::ListMinersResponse>(
@@ -254,13 +254,13 @@ int RunLeaderboard(const AdminConnection& connection, const std::string& type, i
   if (!type.empty()) {
     v1::TaskType parsed = v1::TASK_TYPE_UNSPECIFIED;
     if (!v1::TaskType_Parse(ProtoEnumName("TASK_TYPE_", type), &parsed) || parsed == v1::TASK_TYPE_UNSPECIFIED) {
-      return Fail(err, "leaderboard", Status::InvalidArgument("--type: unknown task type \"" + type + "\""));
+      return Fail(err, "leaderboard", common::Status::InvalidArgument("--type: unknown task type \"" + type + "\""));
     }
     request.set_type(parsed);
   }
-  if (days < 0 || days > 366) return Fail(err, "leaderboard", Status::InvalidArgument("--days: 0 to 366"));
+  if (days < 0 || days > 366) return Fail(err, "leaderboard", common::Status::InvalidArgument("--days: 0 to 366"));
   if (days > 0) request.mutable_window()->set_seconds(days * 86'400);
-  if (limit < 1 || limit > 1000) return Fail(err, "leaderboard", Status::InvalidArgument("--limit: 1 to 1000"));
+  if (limit < 1 || limit > 1000) return Fail(err, "leaderboard", common::Status::InvalidArgument("--limit: 1 to 1000"));
   request.set_limit(static_cast<uint32_t>(limit));
   return Invoke<v1::GetLeaderboardResponse>(
       connection, "leaderboard",

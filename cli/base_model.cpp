@@ -13,14 +13,14 @@
 #include "common/digest.h"
 #include "common/durable_file.h"
 #include "common/hex.h"
-#include "trainers/dataset.h"
+#include "text/dataset.h"
 #include "trainers/init_model.h"
-#include "trainers/tokenizer.h"
+#include "text/tokenizer.h"
 #include "trainers/trainer.h"
 
 extern char** environ;
 
-namespace gradients {
+namespace gradients::cli {
 namespace {
 
 constexpr char kRecipeFile[] = "base_model.json";
@@ -52,7 +52,7 @@ std::vector<std::string> SpmTrainFlags(int64_t vocab_size) {
 }
 
 // Runs a program found on PATH in `cwd`; its output goes where ours goes.
-Status RunProgram(const std::vector<std::string>& argv, const std::filesystem::path& cwd) {
+common::Status RunProgram(const std::vector<std::string>& argv, const std::filesystem::path& cwd) {
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -63,20 +63,20 @@ Status RunProgram(const std::vector<std::string>& argv, const std::filesystem::p
   const int error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0) {
-    return Status::NotFound("cannot run " + argv[0] + ": " + std::strerror(error) +
+    return common::Status::NotFound("cannot run " + argv[0] + ": " + std::strerror(error) +
                             (argv[0] == "spm_train" ? " (Debian package sentencepiece)" : ""));
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return Status::IoError("waiting for " + argv[0] + ": " + std::strerror(errno));
+    if (errno != EINTR) return common::Status::IoError("waiting for " + argv[0] + ": " + std::strerror(errno));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Status::Internal(argv[0] + " failed (" +
+    return common::Status::Internal(argv[0] + " failed (" +
                             (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
                                                : "signal " + std::to_string(WTERMSIG(status))) +
                             ")");
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 // The threads OpenBLAS splits the matrix products over, by its own rule (OPENBLAS_NUM_THREADS,
@@ -94,8 +94,8 @@ int64_t BlasThreads() {
 }
 
 // The corpus as spm_train reads it: one document a line.
-Status WriteTokenizerInput(const std::filesystem::path& corpus, const std::filesystem::path& text_file) {
-  Result<std::string> data = ReadFileToString(corpus, kMaxCorpusBytes);
+common::Status WriteTokenizerInput(const std::filesystem::path& corpus, const std::filesystem::path& text_file) {
+  common::Result<std::string> data = common::ReadFileToString(corpus, kMaxCorpusBytes);
   if (!data.ok()) return data.status();
   std::string lines;
   size_t begin = 0;
@@ -107,7 +107,7 @@ Status WriteTokenizerInput(const std::filesystem::path& corpus, const std::files
     if (line.empty()) continue;
     nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
     if (row.is_discarded() || !row.is_object() || !row.contains("text") || !row["text"].is_string()) {
-      return Status::InvalidArgument(corpus.string() + ": row " + std::to_string(number) +
+      return common::Status::InvalidArgument(corpus.string() + ": row " + std::to_string(number) +
                                      ": expected an object with a string \"text\"");
     }
     std::string text = row["text"].get<std::string>();
@@ -116,8 +116,8 @@ Status WriteTokenizerInput(const std::filesystem::path& corpus, const std::files
     }
     lines += text + "\n";
   }
-  if (lines.empty()) return Status::InvalidArgument(corpus.string() + ": no documents");
-  return WriteFileDurably(text_file, lines);
+  if (lines.empty()) return common::Status::InvalidArgument(corpus.string() + ": no documents");
+  return common::WriteFileDurably(text_file, lines);
 }
 
 constexpr const char* kModelFiles[] = {"config.json",
@@ -129,74 +129,74 @@ constexpr const char* kModelFiles[] = {"config.json",
                                        kRecipeFile};
 
 // Each model file of `from` written durably into `to` (created).
-Status CopyModelFiles(const std::filesystem::path& from, const std::filesystem::path& to) {
+common::Status CopyModelFiles(const std::filesystem::path& from, const std::filesystem::path& to) {
   std::error_code error;
   std::filesystem::create_directories(to, error);
-  if (error) return Status::IoError("creating " + to.string() + ": " + error.message());
+  if (error) return common::Status::IoError("creating " + to.string() + ": " + error.message());
   for (const char* name : kModelFiles) {
     if (!std::filesystem::exists(from / name)) continue;
-    Result<std::string> bytes = ReadFileToString(from / name, uint64_t{64} << 30);
+    common::Result<std::string> bytes = common::ReadFileToString(from / name, uint64_t{64} << 30);
     if (!bytes.ok()) return bytes.status();
-    GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(to / name, *bytes));
+    GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(to / name, *bytes));
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 // The model files of `from` into `out`, whole or not at all: copied to `out`.partial, then renamed.
-Status PublishModel(const std::filesystem::path& from, const std::filesystem::path& out) {
+common::Status PublishModel(const std::filesystem::path& from, const std::filesystem::path& out) {
   const std::filesystem::path partial = out.string() + ".partial";
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(partial));
+  GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(partial));
   GRADIENTS_RETURN_IF_ERROR(CopyModelFiles(from, partial));
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(out));  // empty, or an earlier recipe's model (checked by the caller)
+  GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(out));  // empty, or an earlier recipe's model (checked by the caller)
   std::error_code error;
   std::filesystem::rename(partial, out, error);
-  if (error) return Status::IoError("renaming " + partial.string() + " to " + out.string() + ": " + error.message());
-  return SyncDirectory(out.parent_path().empty() ? "." : out.parent_path());
+  if (error) return common::Status::IoError("renaming " + partial.string() + " to " + out.string() + ": " + error.message());
+  return common::SyncDirectory(out.parent_path().empty() ? "." : out.parent_path());
 }
 
 // The recipe found in `dir`'s base_model.json, or empty.
 std::string RecipeDigestIn(const std::filesystem::path& dir) {
-  Result<std::string> text = ReadFileToString(dir / kRecipeFile, 1 << 16);
+  common::Result<std::string> text = common::ReadFileToString(dir / kRecipeFile, 1 << 16);
   if (!text.ok()) return "";
   nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
   if (!json.is_object() || !json.contains("recipe_digest") || !json["recipe_digest"].is_string()) return "";
   return json["recipe_digest"].get<std::string>();
 }
 
-Result<BaseModelResult> Train(const BaseModelOptions& options, const nlohmann::json& recipe, const std::string& digest,
+common::Result<BaseModelResult> Train(const BaseModelOptions& options, const nlohmann::json& recipe, const std::string& digest,
                               const std::filesystem::path& dir) {
   std::error_code error;
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(dir));
+  GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(dir));
   std::filesystem::create_directories(dir / "tokenizer", error);
-  if (error) return Status::IoError("creating " + dir.string() + ": " + error.message());
+  if (error) return common::Status::IoError("creating " + dir.string() + ": " + error.message());
 
   GRADIENTS_RETURN_IF_ERROR(WriteTokenizerInput(options.corpus, dir / "tokenizer" / "corpus.txt"));
   std::vector<std::string> spm_train = SpmTrainFlags(options.recipe.vocab_size);
   spm_train.insert(spm_train.begin(), "spm_train");
   // Ctrl-C reaches spm_train too (our process group): its failure then is the stop.
-  const Status tokenizer_trained = RunProgram(spm_train, dir / "tokenizer");
-  if (options.cancel != nullptr && options.cancel->load()) return Status::Aborted("stopped");
+  const common::Status tokenizer_trained = RunProgram(spm_train, dir / "tokenizer");
+  if (options.cancel != nullptr && options.cancel->load()) return common::Status::Aborted("stopped");
   GRADIENTS_RETURN_IF_ERROR(tokenizer_trained);
 
-  InitModelOptions init;
+  train::InitModelOptions init;
   init.preset = options.recipe.preset;
   init.tokenizer = dir / "tokenizer" / "tokenizer.model";
   init.seed = options.recipe.seed;
-  GRADIENTS_RETURN_IF_ERROR(InitModel(dir / "init", init));
+  GRADIENTS_RETURN_IF_ERROR(train::InitModel(dir / "init", init));
 
-  Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(dir / "init");
+  common::Result<std::unique_ptr<text::Tokenizer>> tokenizer = text::LoadTokenizer(dir / "init");
   if (!tokenizer.ok()) return tokenizer.status();
-  DatasetOptions dataset;
-  dataset.format = DatasetFormat::kText;
+  text::DatasetOptions dataset;
+  dataset.format = text::DatasetFormat::kText;
   dataset.max_length = options.recipe.max_length;
-  Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(options.corpus, **tokenizer, dataset);
+  common::Result<std::vector<text::TokenizedExample>> examples = text::LoadTokenizedDataset(options.corpus, **tokenizer, dataset);
   if (!examples.ok()) return examples.status();
   int64_t corpus_tokens = 0;
-  for (const TokenizedExample& example : *examples) corpus_tokens += static_cast<int64_t>(example.input_ids.size());
-  if (corpus_tokens == 0) return Status::InvalidArgument(options.corpus.string() + ": no tokens");
+  for (const text::TokenizedExample& example : *examples) corpus_tokens += static_cast<int64_t>(example.input_ids.size());
+  if (corpus_tokens == 0) return common::Status::InvalidArgument(options.corpus.string() + ": no tokens");
 
-  TrainOptions train;
-  Hyperparameters& hp = train.hyperparameters;
+  train::TrainOptions train;
+  train::Hyperparameters& hp = train.hyperparameters;
   hp.mode = "full";
   hp.learning_rate = options.recipe.learning_rate;
   hp.lr_scheduler = "cosine";
@@ -219,9 +219,9 @@ Result<BaseModelResult> Train(const BaseModelOptions& options, const nlohmann::j
   train.on_progress = options.on_progress;
   train.cancel = options.cancel;
   const int32_t pad_id = (*tokenizer)->eos_id().value_or(0);
-  Result<TrainResult> trained = gradients::Train(train, std::move(*examples), pad_id);
+  common::Result<train::TrainResult> trained = gradients::train::Train(train, std::move(*examples), pad_id);
   if (!trained.ok()) return trained.status();
-  if (trained->stop_reason == "cancelled") return Status::Aborted("stopped");
+  if (trained->stop_reason == "cancelled") return common::Status::Aborted("stopped");
 
   GRADIENTS_RETURN_IF_ERROR(CopyModelFiles(dir / "trained", dir / "model"));
   nlohmann::json record = {{"recipe", recipe},
@@ -230,7 +230,7 @@ Result<BaseModelResult> Train(const BaseModelOptions& options, const nlohmann::j
                            {"trained_tokens", trained->tokens},
                            {"steps", trained->steps},
                            {"final_loss", trained->train_loss}};
-  GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(dir / "model" / kRecipeFile, record.dump(2) + "\n"));
+  GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(dir / "model" / kRecipeFile, record.dump(2) + "\n"));
   BaseModelResult result;
   result.recipe_digest = digest;
   result.tokens = trained->tokens;
@@ -240,7 +240,7 @@ Result<BaseModelResult> Train(const BaseModelOptions& options, const nlohmann::j
 
 }  // namespace
 
-void ReadRecipeKeys(ConfigReader& reader, BaseModelRecipe& recipe) {
+void ReadRecipeKeys(common::ConfigReader& reader, BaseModelRecipe& recipe) {
   reader.Optional("preset", recipe.preset)
       .Optional("vocab_size", recipe.vocab_size)
       .Optional("train_tokens", recipe.train_tokens)
@@ -257,7 +257,7 @@ void ReadRecipeKeys(ConfigReader& reader, BaseModelRecipe& recipe) {
       .Check(recipe.cpu_threads > 0, "cpu_threads", "must be positive");
 }
 
-Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options) {
+common::Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options) {
   // The command line's recipe gets the config file's checks.
   nlohmann::json recipe_json = {{"preset", options.recipe.preset},
                                 {"vocab_size", options.recipe.vocab_size},
@@ -268,12 +268,12 @@ Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options) {
                                 {"seed", options.recipe.seed},
                                 {"cpu_threads", options.recipe.cpu_threads}};
   BaseModelRecipe checked;
-  ConfigReader reader(recipe_json, "base model");
+  common::ConfigReader reader(recipe_json, "base model");
   ReadRecipeKeys(reader, checked);
   GRADIENTS_RETURN_IF_ERROR(reader.Finish());
-  Result<ModelPreset> preset = FindModelPreset(options.recipe.preset);
+  common::Result<train::ModelPreset> preset = train::FindModelPreset(options.recipe.preset);
   if (!preset.ok()) return preset.status();
-  Result<Digest> corpus_digest = DigestFile(DigestAlgorithm::kBlake2b256, options.corpus);
+  common::Result<common::Digest> corpus_digest = common::DigestFile(common::DigestAlgorithm::kBlake2b256, options.corpus);
   if (!corpus_digest.ok()) return corpus_digest.status();
 
   // Everything else the model depends on, so that changing it makes another model rather than
@@ -281,7 +281,7 @@ Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options) {
   // fixed settings, and the program's version (its trainer).
   nlohmann::json recipe = recipe_json;
   recipe["version"] = GRADIENTS_VERSION;
-  recipe["corpus_blake2b"] = ToHex(*corpus_digest);
+  recipe["corpus_blake2b"] = common::ToHex(*corpus_digest);
   recipe["preset_shape"] = preset->description;
   recipe["tokenizer"] = SpmTrainFlags(0);
   recipe["blas_threads"] = BlasThreads();
@@ -290,13 +290,13 @@ Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options) {
                         {"weight_decay", kWeightDecay},
                         {"packing", true},
                         {"optimizer", "adamw"}};
-  const std::string digest = ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, recipe.dump()));
+  const std::string digest = common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, recipe.dump()));
 
   std::error_code error;
   if (std::filesystem::exists(options.out, error)) {
     if (RecipeDigestIn(options.out) == digest) return BaseModelResult{digest, true, 0, 0};
     if (!std::filesystem::is_empty(options.out, error)) {
-      return Status::AlreadyExists(options.out.string() +
+      return common::Status::AlreadyExists(options.out.string() +
                                    " holds something other than this recipe's base model (remove it, or choose another "
                                    "--out)");
     }
@@ -310,24 +310,24 @@ Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options) {
   // A work directory of this process's own: two makers of one recipe do not share it.
   const std::filesystem::path work = (options.cache_dir.empty() ? options.out.parent_path() : options.cache_dir) /
                                      (".base-model-" + digest.substr(0, 16) + "-" + std::to_string(getpid()));
-  Result<BaseModelResult> made = Train(options, recipe, digest, work);
+  common::Result<BaseModelResult> made = Train(options, recipe, digest, work);
   if (made.ok() && !cached.empty()) {
     // The model is complete and durable in work/model: the rename publishes it to the cache whole.
     // Another maker that got there first made the same files.
     std::filesystem::create_directories(cached.parent_path(), error);
     std::filesystem::rename(work / "model", cached, error);
     if (error && RecipeDigestIn(cached) != digest) {
-      made = Status::IoError("moving the base model into " + cached.string() + ": " + error.message());
+      made = common::Status::IoError("moving the base model into " + cached.string() + ": " + error.message());
     } else {
-      (void)SyncDirectory(cached.parent_path());
+      (void)common::SyncDirectory(cached.parent_path());
     }
   }
   if (made.ok()) {
-    Status published = PublishModel(cached.empty() ? work / "model" : cached, options.out);
+    common::Status published = PublishModel(cached.empty() ? work / "model" : cached, options.out);
     if (!published.ok()) made = published;
   }
-  (void)RemoveTree(work);
+  (void)common::RemoveTree(work);
   return made;
 }
 
-}  // namespace gradients
+}  // namespace gradients::cli

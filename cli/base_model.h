@@ -14,9 +14,11 @@
 #include "common/config.h"
 #include "common/status.h"
 
-namespace gradients {
-
+namespace gradients::train {
 struct TrainProgress;
+}  // namespace gradients::train
+
+namespace gradients::cli {
 
 // Everything that decides the model besides the corpus: with the corpus' digest, the model's name.
 struct BaseModelRecipe {
@@ -34,14 +36,14 @@ struct BaseModelRecipe {
 
 // Reads the recipe's keys (preset, vocab_size, train_tokens, max_length, learning_rate,
 // micro_batch_size, seed, cpu_threads) from `reader`'s object, beside the keys others read there.
-void ReadRecipeKeys(ConfigReader& reader, BaseModelRecipe& recipe);
+void ReadRecipeKeys(common::ConfigReader& reader, BaseModelRecipe& recipe);
 
 struct BaseModelOptions {
   std::filesystem::path corpus;  // JSONL, one {"text": ...} document a line
   std::filesystem::path out;     // receives config.json, model.safetensors, tokenizer.model, base_model.json
   BaseModelRecipe recipe;
   std::filesystem::path cache_dir;  // empty: no cache
-  std::function<void(const TrainProgress&)> on_progress;
+  std::function<void(const train::TrainProgress&)> on_progress;
   // When it turns true (Ctrl-C) the making stops: kAborted, nothing cached or written to `out`.
   const std::atomic<bool>* cancel = nullptr;
 };
@@ -55,6 +57,6 @@ struct BaseModelResult {
 
 // Makes the base model into options.out (created; an existing directory must hold the same
 // recipe's model, which is then kept as it is).
-Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options);
+common::Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options);
 
-}  // namespace gradients
+}  // namespace gradients::cli

@@ -8,7 +8,7 @@
 
 namespace gradients::cli {
 
-inline int Fail(std::ostream& err, std::string_view command, const Status& status) {
+inline int Fail(std::ostream& err, std::string_view command, const common::Status& status) {
   err << "gradients " << command << ": " << status.message() << "\n";
   return 1;
 }

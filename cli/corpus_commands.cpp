@@ -9,28 +9,28 @@ namespace gradients::cli {
 
 int RunCorpus(const CorpusArgs& args, std::ostream& out, std::ostream& err) {
   if (args.name.empty()) {
-    for (const CorpusSource& source : CorpusSources()) {
+    for (const corpora::CorpusSource& source : corpora::CorpusSources()) {
       out << nlohmann::json{{"name", source.name}, {"format", source.format}, {"description", source.description}}
                  .dump()
           << "\n";
     }
     return 0;
   }
-  if (args.out.empty()) return Fail(err, "corpus", Status::InvalidArgument("--out is required"));
-  Result<std::vector<nlohmann::json>> rows = MakeCorpus(args.name, args.options);
+  if (args.out.empty()) return Fail(err, "corpus", common::Status::InvalidArgument("--out is required"));
+  common::Result<std::vector<nlohmann::json>> rows = corpora::MakeCorpus(args.name, args.options);
   if (!rows.ok()) return Fail(err, "corpus", rows.status());
-  if (Status status = WriteJsonLines(args.out, *rows); !status.ok()) return Fail(err, "corpus", status);
+  if (common::Status status = corpora::WriteJsonLines(args.out, *rows); !status.ok()) return Fail(err, "corpus", status);
   out << nlohmann::json{{"out", args.out.string()}, {"rows", rows->size()}}.dump() << "\n";
   return 0;
 }
 
 int RunBaseModel(const BaseModelOptions& options, std::ostream& out, std::ostream& err) {
   BaseModelOptions with_progress = options;
-  with_progress.on_progress = [&](const TrainProgress& progress) {
+  with_progress.on_progress = [&](const train::TrainProgress& progress) {
     err << "step " << progress.step << "/" << progress.total_steps << "  loss " << progress.loss << "  "
         << static_cast<int64_t>(progress.tokens_per_second) << " tok/s\n";
   };
-  Result<BaseModelResult> made = MakeBaseModel(with_progress);
+  common::Result<BaseModelResult> made = MakeBaseModel(with_progress);
   if (!made.ok()) return Fail(err, "base-model", made.status());
   out << nlohmann::json{{"out", options.out.string()},
                         {"recipe_digest", made->recipe_digest},

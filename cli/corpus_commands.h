@@ -15,7 +15,7 @@ namespace gradients::cli {
 struct CorpusArgs {
   std::string name;  // empty: list the sources
   std::filesystem::path out;
-  CorpusOptions options;
+  corpora::CorpusOptions options;
 };
 int RunCorpus(const CorpusArgs& args, std::ostream& out, std::ostream& err);
 

@@ -10,10 +10,10 @@
 namespace gradients::cli {
 
 // "float32" or "bfloat16"; anything else is an InvalidArgument naming the flag and the value.
-inline Result<at::ScalarType> ParseDtype(const std::string& dtype) {
+inline common::Result<at::ScalarType> ParseDtype(const std::string& dtype) {
   if (dtype == "float32") return at::kFloat;
   if (dtype == "bfloat16") return at::kBFloat16;
-  return Status::InvalidArgument("--dtype must be float32 or bfloat16, got \"" + dtype.substr(0, 20) + "\"");
+  return common::Status::InvalidArgument("--dtype must be float32 or bfloat16, got \"" + dtype.substr(0, 20) + "\"");
 }
 
 }  // namespace gradients::cli

@@ -8,13 +8,13 @@
 namespace gradients::cli {
 
 int RunInspect(const std::filesystem::path& path, std::ostream& out, std::ostream& err) {
-  Result<SafetensorsFile> file = SafetensorsFile::Open(path);
+  common::Result<common::SafetensorsFile> file = common::SafetensorsFile::Open(path);
   if (!file.ok()) return Fail(err, "inspect", file.status());
-  const SafetensorsHeader& header = file->header();
+  const common::SafetensorsHeader& header = file->header();
   nlohmann::json tensors = nlohmann::json::array();
-  for (const SafetensorsTensor& tensor : header.tensors) {
+  for (const common::SafetensorsTensor& tensor : header.tensors) {
     tensors.push_back({{"name", tensor.name},
-                       {"dtype", DTypeName(tensor.dtype)},
+                       {"dtype", common::DTypeName(tensor.dtype)},
                        {"shape", tensor.shape},
                        {"data_offsets", {tensor.data_begin, tensor.data_end}}});
   }

@@ -9,21 +9,21 @@
 
 namespace gradients::cli {
 
-int RunMinerStatus(const std::filesystem::path& config_path, std::ostream& out, std::ostream& err, ClockMs now_ms) {
-  Result<MinerOptions> options = LoadConfigFile<MinerOptions>(config_path, "miner");
+int RunMinerStatus(const std::filesystem::path& config_path, std::ostream& out, std::ostream& err, common::ClockMs now_ms) {
+  common::Result<miner::MinerOptions> options = common::LoadConfigFile<miner::MinerOptions>(config_path, "miner");
   if (!options.ok()) {
     err << "gradients miner status: " << options.status().message() << "\n";
     return 2;
   }
   const int64_t now = now_ms();
   std::vector<nlohmann::json> jobs;
-  for (const JobListing& job : ListJobs(options->work_dir)) {
+  for (const miner::JobListing& job : miner::ListJobs(options->work_dir)) {
     if (!job.status.ok()) {
       jobs.push_back({{"dir", job.dir.string()}, {"error", job.status.status().message()}, {"deadline_ms", 0}});
       continue;
     }
-    const JobStatus& status = *job.status;
-    nlohmann::json entry = JobStatusJson(status);
+    const miner::JobStatus& status = *job.status;
+    nlohmann::json entry = miner::JobStatusJson(status);
     entry["seconds_left"] = std::max<int64_t>(0, status.deadline_ms - now) / 1000;
     jobs.push_back(std::move(entry));
   }

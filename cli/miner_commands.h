@@ -12,6 +12,6 @@
 
 namespace gradients::cli {
 
-int RunMinerStatus(const std::filesystem::path& config_path, std::ostream& out, std::ostream& err, ClockMs now_ms);
+int RunMinerStatus(const std::filesystem::path& config_path, std::ostream& out, std::ostream& err, common::ClockMs now_ms);
 
 }  // namespace gradients::cli

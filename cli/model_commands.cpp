@@ -8,54 +8,54 @@
 #include "cli/dataset_flags.h"
 #include "cli/dtype_flag.h"
 #include "trainers/compute_device.h"
-#include "trainers/dataset.h"
+#include "text/dataset.h"
 #include "trainers/evaluate.h"
 #include "trainers/generate.h"
 #include "trainers/init_model.h"
 #include "trainers/model_loader.h"
 #include "trainers/submission_check.h"
-#include "trainers/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gradients::cli {
 namespace {
 
-Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
+common::Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
                               const std::string& device_name, at::ScalarType dtype = at::kFloat, int threads = 0) {
-  GRADIENTS_ASSIGN_OR_RETURN(c10::Device device, ResolveComputeDevice(device_name));
-  if (device.is_cpu()) ConfigureCpuThreads(threads);
-  ModelLoadOptions options;
+  GRADIENTS_ASSIGN_OR_RETURN(c10::Device device, train::ResolveComputeDevice(device_name));
+  if (device.is_cpu()) train::ConfigureCpuThreads(threads);
+  train::ModelLoadOptions options;
   options.device = device;
   options.adapter = adapter;
   options.dtype = dtype;
-  return LoadCausalLm(model_dir, options);
+  return train::LoadCausalLm(model_dir, options);
 }
 
 }  // namespace
 
 // The verdict on a miner's checkpoint and, when it counts, its loss (RunEval with --submission).
-int EvalSubmission(const EvalArgs& args, at::ScalarType dtype, const std::vector<TokenizedExample>& examples,
+int EvalSubmission(const EvalArgs& args, at::ScalarType dtype, const std::vector<text::TokenizedExample>& examples,
                    std::ostream& out, std::ostream& err) {
   if (!args.adapter.empty()) {
-    return Fail(err, "eval", Status::InvalidArgument("--adapter and --submission exclude each other"));
+    return Fail(err, "eval", common::Status::InvalidArgument("--adapter and --submission exclude each other"));
   }
-  Result<c10::Device> device = ResolveComputeDevice(args.device);
+  common::Result<c10::Device> device = train::ResolveComputeDevice(args.device);
   if (!device.ok()) return Fail(err, "eval", device.status());
-  if (device->is_cpu()) ConfigureCpuThreads(args.threads);
-  ModelLoadOptions options;
+  if (device->is_cpu()) train::ConfigureCpuThreads(args.threads);
+  train::ModelLoadOptions options;
   options.device = *device;
   options.dtype = dtype;
-  Result<CheckedSubmission> checked =
-      LoadSubmission(args.model, args.submission,
-                     args.submission_kind == "full" ? SubmissionKind::kFullModel : SubmissionKind::kLoraAdapter, options);
+  common::Result<train::CheckedSubmission> checked =
+      train::LoadSubmission(args.model, args.submission,
+                     args.submission_kind == "full" ? train::SubmissionKind::kFullModel : train::SubmissionKind::kLoraAdapter, options);
   if (!checked.ok()) return Fail(err, "eval", checked.status());
-  if (checked->verdict != SubmissionVerdict::kValid) {
-    out << nlohmann::json{{"status", SubmissionVerdictName(checked->verdict)}, {"reason", checked->reason}}.dump()
+  if (checked->verdict != train::SubmissionVerdict::kValid) {
+    out << nlohmann::json{{"status", train::SubmissionVerdictName(checked->verdict)}, {"reason", checked->reason}}.dump()
         << "\n";
     return 0;
   }
-  EvalOptions eval_options;
+  train::EvalOptions eval_options;
   eval_options.max_batch_tokens = args.batch_tokens;
-  Result<EvalResult> result = EvaluateLoss(*checked->model, examples, eval_options);
+  common::Result<train::EvalResult> result = train::EvaluateLoss(*checked->model, examples, eval_options);
   if (!result.ok()) return Fail(err, "eval", result.status());
   if (!std::isfinite(result->loss)) {
     out << nlohmann::json{{"status", "invalid"}, {"reason", "the loss on the test split is not finite"}}.dump() << "\n";
@@ -72,23 +72,23 @@ int EvalSubmission(const EvalArgs& args, at::ScalarType dtype, const std::vector
 
 int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
   // Flags are checked before the tokenizer, the dataset and the model are read.
-  Result<at::ScalarType> dtype = ParseDtype(args.dtype);
+  common::Result<at::ScalarType> dtype = ParseDtype(args.dtype);
   if (!dtype.ok()) return Fail(err, "eval", dtype.status());
   if (!args.submission.empty() && args.submission_kind != "lora" && args.submission_kind != "full") {
-    return Fail(err, "eval", Status::InvalidArgument("--submission-kind must be lora or full"));
+    return Fail(err, "eval", common::Status::InvalidArgument("--submission-kind must be lora or full"));
   }
-  Result<DatasetOptions> options = DatasetOptionsFromFlags(args.format, args.columns, args.field, args.max_length);
+  common::Result<text::DatasetOptions> options = DatasetOptionsFromFlags(args.format, args.columns, args.field, args.max_length);
   if (!options.ok()) return Fail(err, "eval", options.status());
-  Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
+  common::Result<std::unique_ptr<text::Tokenizer>> tokenizer = text::LoadTokenizer(args.model);
   if (!tokenizer.ok()) return Fail(err, "eval", tokenizer.status());
-  Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(args.data, **tokenizer, *options);
+  common::Result<std::vector<text::TokenizedExample>> examples = text::LoadTokenizedDataset(args.data, **tokenizer, *options);
   if (!examples.ok()) return Fail(err, "eval", examples.status());
   if (!args.submission.empty()) return EvalSubmission(args, *dtype, *examples, out, err);
-  Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device, *dtype, args.threads);
+  common::Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device, *dtype, args.threads);
   if (!model.ok()) return Fail(err, "eval", model.status());
-  EvalOptions eval_options;
+  train::EvalOptions eval_options;
   eval_options.max_batch_tokens = args.batch_tokens;
-  Result<EvalResult> result = EvaluateLoss(*model, *examples, eval_options);
+  common::Result<train::EvalResult> result = train::EvaluateLoss(*model, *examples, eval_options);
   if (!result.ok()) return Fail(err, "eval", result.status());
   out << nlohmann::json{{"loss", result->loss}, {"tokens", result->tokens}, {"documents", result->documents}}.dump()
       << "\n";
@@ -96,33 +96,33 @@ int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
 }
 
 int RunGenerate(const GenerateArgs& args, std::ostream& out, std::ostream& err) {
-  Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
+  common::Result<std::unique_ptr<text::Tokenizer>> tokenizer = text::LoadTokenizer(args.model);
   if (!tokenizer.ok()) return Fail(err, "generate", tokenizer.status());
-  Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device);
+  common::Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device);
   if (!model.ok()) return Fail(err, "generate", model.status());
-  GenerateOptions options;
+  train::GenerateOptions options;
   options.max_new_tokens = args.max_new_tokens;
   options.temperature = args.temperature;
   options.top_p = args.top_p;
   options.seed = args.seed;
   if (auto eos = (*tokenizer)->eos_id(); eos && (*model)->config().eos_token_ids.empty()) options.stop_ids = {*eos};
   std::vector<int32_t> prompt = (*tokenizer)->Encode(args.prompt, /*add_special_tokens=*/true);
-  Result<std::vector<int32_t>> generated = Generate(*model, prompt, options);
+  common::Result<std::vector<int32_t>> generated = train::Generate(*model, prompt, options);
   if (!generated.ok()) return Fail(err, "generate", generated.status());
   out << (*tokenizer)->Decode(*generated, /*skip_special_tokens=*/true) << "\n";
   return 0;
 }
 
 int RunInitModel(const InitModelArgs& args, std::ostream& out, std::ostream& err) {
-  InitModelOptions options;
+  train::InitModelOptions options;
   options.preset = args.preset;
   options.seed = args.seed;
   if (!args.tokenizer.empty()) options.tokenizer = args.tokenizer;
-  Result<at::ScalarType> dtype = ParseDtype(args.dtype);
+  common::Result<at::ScalarType> dtype = ParseDtype(args.dtype);
   if (!dtype.ok()) return Fail(err, "init-model", dtype.status());
   options.dtype = *dtype;
-  if (Status status = InitModel(args.out, options); !status.ok()) return Fail(err, "init-model", status);
-  Result<ModelConfig> config = LoadModelConfig(args.out);
+  if (common::Status status = train::InitModel(args.out, options); !status.ok()) return Fail(err, "init-model", status);
+  common::Result<train::ModelConfig> config = train::LoadModelConfig(args.out);
   if (!config.ok()) return Fail(err, "init-model", config.status());
   out << nlohmann::json{{"out", args.out.string()},
                         {"preset", args.preset},

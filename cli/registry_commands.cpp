@@ -10,9 +10,9 @@
 namespace gradients::cli {
 namespace {
 
-nlohmann::json ToJson(const ModelRecord& model) {
+nlohmann::json ToJson(const validator::ModelRecord& model) {
   nlohmann::json files = nlohmann::json::array();
-  for (const ModelFile& file : model.files) {
+  for (const validator::ModelFile& file : model.files) {
     files.push_back({{"path", file.path}, {"bytes", file.bytes}, {"blob", file.blob}});
   }
   return {{"hash", model.hash},
@@ -22,7 +22,7 @@ nlohmann::json ToJson(const ModelRecord& model) {
           {"added_at_ms", model.added_at_ms}};
 }
 
-nlohmann::json ToJson(const DatasetRecord& dataset) {
+nlohmann::json ToJson(const validator::DatasetRecord& dataset) {
   return {{"hash", dataset.hash},
           {"name", dataset.name},
           {"format", dataset.format},
@@ -33,9 +33,9 @@ nlohmann::json ToJson(const DatasetRecord& dataset) {
 template <typename Record, typename Register>
 int Add(const RegisterArgs& args, std::string_view command, Register register_one, std::ostream& out,
         std::ostream& err) {
-  Result<DataDirectory> data = OpenDataDirectory(args.data_dir);
+  common::Result<validator::DataDirectory> data = validator::OpenDataDirectory(args.data_dir);
   if (!data.ok()) return Fail(err, command, data.status());
-  Result<Record> record = register_one(*data->store, *data->blobs, args.path, args.name, SystemClockMs());
+  common::Result<Record> record = register_one(*data->store, *data->blobs, args.path, args.name, common::SystemClockMs());
   if (!record.ok()) return Fail(err, command, record.status());
   out << ToJson(*record).dump(2) << "\n";
   return 0;
@@ -44,7 +44,7 @@ int Add(const RegisterArgs& args, std::string_view command, Register register_on
 template <typename List>
 int ListRecords(const std::filesystem::path& data_dir, std::string_view command, List list, std::ostream& out,
                 std::ostream& err) {
-  Result<DataDirectory> data = OpenDataDirectory(data_dir);
+  common::Result<validator::DataDirectory> data = validator::OpenDataDirectory(data_dir);
   if (!data.ok()) return Fail(err, command, data.status());
   auto records = list(*data->store);
   if (!records.ok()) return Fail(err, command, records.status());
@@ -57,23 +57,23 @@ int ListRecords(const std::filesystem::path& data_dir, std::string_view command,
 }  // namespace
 
 int RunModelAdd(const RegisterArgs& args, std::ostream& out, std::ostream& err) {
-  return Add<ModelRecord>(
+  return Add<validator::ModelRecord>(
       args, "model add",
-      [](Store& store, const BlobStore& blobs, const std::filesystem::path& path, const std::string& name,
-         int64_t now_ms) { return RegisterModel(store, blobs, path, name, now_ms); },
+      [](validator::Store& store, const validator::BlobStore& blobs, const std::filesystem::path& path, const std::string& name,
+         int64_t now_ms) { return validator::RegisterModel(store, blobs, path, name, now_ms); },
       out, err);
 }
 
 int RunDatasetAdd(const RegisterArgs& args, std::ostream& out, std::ostream& err) {
-  return Add<DatasetRecord>(args, "dataset add", RegisterDataset, out, err);
+  return Add<validator::DatasetRecord>(args, "dataset add", validator::RegisterDataset, out, err);
 }
 
 int RunModelList(const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err) {
-  return ListRecords(data_dir, "model list", [](Store& store) { return store.ListModels(); }, out, err);
+  return ListRecords(data_dir, "model list", [](validator::Store& store) { return store.ListModels(); }, out, err);
 }
 
 int RunDatasetList(const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err) {
-  return ListRecords(data_dir, "dataset list", [](Store& store) { return store.ListDatasets(); }, out, err);
+  return ListRecords(data_dir, "dataset list", [](validator::Store& store) { return store.ListDatasets(); }, out, err);
 }
 
 }  // namespace gradients::cli

@@ -23,16 +23,16 @@
 
 extern char** environ;
 
-namespace gradients {
+namespace gradients::cli {
 
-void ReadConfig(ConfigReader& reader, TestnetBaseModel& options) {
+void ReadConfig(common::ConfigReader& reader, TestnetBaseModel& options) {
   reader.Optional("out", options.out).Optional("corpus", options.corpus).Optional("corpus_rows", options.corpus_rows);
   ReadRecipeKeys(reader, options.recipe);
   reader.Check(!options.out.empty(), "out", "must not be empty")
       .Check(options.corpus_rows >= 0, "corpus_rows", "must not be negative");
 }
 
-void ReadConfig(ConfigReader& reader, TestnetDataset& options) {
+void ReadConfig(common::ConfigReader& reader, TestnetDataset& options) {
   reader.Required("out", options.out)
       .Required("corpus", options.corpus)
       .Optional("rows", options.rows)
@@ -40,7 +40,7 @@ void ReadConfig(ConfigReader& reader, TestnetDataset& options) {
   reader.Check(options.rows >= 0, "rows", "must not be negative");
 }
 
-void ReadConfig(ConfigReader& reader, TestnetPlan& plan) {
+void ReadConfig(common::ConfigReader& reader, TestnetPlan& plan) {
   reader.Optional("validator", plan.validator)
       .Required("miners", plan.miners)
       .Optional("base_model", plan.base_model)
@@ -67,7 +67,7 @@ std::filesystem::path InDir(const std::filesystem::path& dir, const std::string&
 struct TestnetMiner {
   std::string name;  // its config file's stem: "miner-tpe"
   std::filesystem::path config;
-  MinerOptions options;
+  miner::MinerOptions options;
 };
 
 // What the testnet needs of the validator's config; the validator itself checks the rest.
@@ -76,12 +76,12 @@ struct TestnetValidator {
   std::string admin_listen = "127.0.0.1:7401";
 };
 
-Result<TestnetValidator> ReadValidatorConfig(const std::filesystem::path& path) {
-  Result<nlohmann::json> json = ReadJsonFile(path);
+common::Result<TestnetValidator> ReadValidatorConfig(const std::filesystem::path& path) {
+  common::Result<nlohmann::json> json = common::ReadJsonFile(path);
   if (!json.ok()) return json.status();
   TestnetValidator validator;
   if (json->contains("data_dir") && (*json)["data_dir"].is_string()) validator.data_dir = (*json)["data_dir"];
-  if (validator.data_dir.empty()) return Status::InvalidArgument(path.string() + ": data_dir is required");
+  if (validator.data_dir.empty()) return common::Status::InvalidArgument(path.string() + ": data_dir is required");
   if (json->contains("admin") && (*json)["admin"].is_object() && (*json)["admin"].contains("listen") &&
       (*json)["admin"]["listen"].is_string()) {
     validator.admin_listen = (*json)["admin"]["listen"];
@@ -96,21 +96,21 @@ struct LoadedTestnet {
   std::vector<TestnetMiner> miners;
 };
 
-Result<LoadedTestnet> Load(const TestnetOptions& options) {
+common::Result<LoadedTestnet> Load(const TestnetOptions& options) {
   const std::filesystem::path configs = options.configs.empty() ? DefaultTestnetConfigs() : options.configs;
   LoadedTestnet loaded;
-  Result<TestnetPlan> plan = LoadConfigFile<TestnetPlan>(configs / "testnet.json", "testnet");
+  common::Result<TestnetPlan> plan = common::LoadConfigFile<TestnetPlan>(configs / "testnet.json", "testnet");
   if (!plan.ok()) return plan.status();
   loaded.plan = *plan;
   loaded.validator_config = std::filesystem::absolute(configs / loaded.plan.validator);
-  Result<TestnetValidator> validator = ReadValidatorConfig(loaded.validator_config);
+  common::Result<TestnetValidator> validator = ReadValidatorConfig(loaded.validator_config);
   if (!validator.ok()) return validator.status();
   loaded.validator = *validator;
   for (const std::string& file : loaded.plan.miners) {
     TestnetMiner miner;
     miner.config = std::filesystem::absolute(configs / file);
     miner.name = miner.config.stem().string();
-    Result<MinerOptions> miner_options = LoadConfigFile<MinerOptions>(miner.config, "miner");
+    common::Result<miner::MinerOptions> miner_options = common::LoadConfigFile<miner::MinerOptions>(miner.config, "miner");
     if (!miner_options.ok()) return miner_options.status();
     miner.options = *miner_options;
     loaded.miners.push_back(std::move(miner));
@@ -129,20 +129,20 @@ std::filesystem::path CacheDir(const TestnetOptions& options) {
   return options.dir / "cache";
 }
 
-Status Prepare(const TestnetOptions& options, const LoadedTestnet& testnet, const TestnetSignals& signals,
+common::Status Prepare(const TestnetOptions& options, const LoadedTestnet& testnet, const TestnetSignals& signals,
                std::ostream& out) {
   std::error_code error;
   std::filesystem::create_directories(options.dir, error);
-  if (error) return Status::IoError("creating " + options.dir.string() + ": " + error.message());
+  if (error) return common::Status::IoError("creating " + options.dir.string() + ": " + error.message());
 
   const TestnetBaseModel& base = testnet.plan.base_model;
   const std::filesystem::path corpus = options.dir / "corpora" / (base.corpus + ".jsonl");
   std::filesystem::create_directories(corpus.parent_path(), error);
-  CorpusOptions corpus_options;
+  corpora::CorpusOptions corpus_options;
   corpus_options.rows = static_cast<size_t>(base.corpus_rows);
-  Result<std::vector<nlohmann::json>> documents = MakeCorpus(base.corpus, corpus_options);
+  common::Result<std::vector<nlohmann::json>> documents = corpora::MakeCorpus(base.corpus, corpus_options);
   if (!documents.ok()) return documents.status().WithContext("base model corpus");
-  GRADIENTS_RETURN_IF_ERROR(WriteJsonLines(corpus, *documents));
+  GRADIENTS_RETURN_IF_ERROR(corpora::WriteJsonLines(corpus, *documents));
 
   BaseModelOptions model;
   model.corpus = corpus;
@@ -154,14 +154,14 @@ Status Prepare(const TestnetOptions& options, const LoadedTestnet& testnet, cons
                      base.recipe.train_tokens, base.corpus, documents->size(), model.cache_dir.string())
       << std::flush;
   auto last_report = Clock::now();
-  model.on_progress = [&](const TrainProgress& progress) {
+  model.on_progress = [&](const train::TrainProgress& progress) {
     if (Clock::now() - last_report < std::chrono::seconds(10) && progress.step != progress.total_steps) return;
     last_report = Clock::now();
     out << fmt::format("  pretraining step {}/{}  loss {:.3f}  {:.0f} tok/s\n", progress.step, progress.total_steps,
                        progress.loss, progress.tokens_per_second)
         << std::flush;
   };
-  Result<BaseModelResult> made = MakeBaseModel(model);
+  common::Result<BaseModelResult> made = MakeBaseModel(model);
   if (!made.ok()) return made.status().WithContext("base model");
   out << (made->cached ? fmt::format("base model: {} (cached, recipe {})\n", model.out.string(),
                                      made->recipe_digest.substr(0, 16))
@@ -169,15 +169,15 @@ Status Prepare(const TestnetOptions& options, const LoadedTestnet& testnet, cons
                                      made->tokens, made->final_loss));
 
   for (const TestnetDataset& dataset : testnet.plan.datasets) {
-    if (signals.stop) return Status::Aborted("stopped");
-    CorpusOptions corpus_options;
+    if (signals.stop) return common::Status::Aborted("stopped");
+    corpora::CorpusOptions corpus_options;
     corpus_options.rows = static_cast<size_t>(dataset.rows);
     corpus_options.seed = dataset.seed;
-    Result<std::vector<nlohmann::json>> rows = MakeCorpus(dataset.corpus, corpus_options);
+    common::Result<std::vector<nlohmann::json>> rows = corpora::MakeCorpus(dataset.corpus, corpus_options);
     if (!rows.ok()) return rows.status().WithContext("dataset " + dataset.out);
     const std::filesystem::path path = InDir(options.dir, dataset.out);
     std::filesystem::create_directories(path.parent_path(), error);
-    GRADIENTS_RETURN_IF_ERROR(WriteJsonLines(path, *rows));
+    GRADIENTS_RETURN_IF_ERROR(corpora::WriteJsonLines(path, *rows));
     out << fmt::format("dataset: {} ({} rows of {})\n", path.string(), rows->size(), dataset.corpus);
   }
 
@@ -185,21 +185,21 @@ Status Prepare(const TestnetOptions& options, const LoadedTestnet& testnet, cons
     const std::filesystem::path key = InDir(options.dir, miner.options.key_file);
     if (!std::filesystem::exists(key)) {
       std::filesystem::create_directories(key.parent_path(), error);
-      GRADIENTS_RETURN_IF_ERROR(WriteKeyFile(key, SigningKey::Generate()));
+      GRADIENTS_RETURN_IF_ERROR(common::WriteKeyFile(key, common::SigningKey::Generate()));
     }
-    Result<SigningKey> signing = ReadKeyFile(key);
+    common::Result<common::SigningKey> signing = common::ReadKeyFile(key);
     if (!signing.ok()) return signing.status();
     out << fmt::format("{}: strategy {}, key {}\n", miner.name, miner.options.strategy.name,
                        signing->public_key().ToHex().substr(0, 16));
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 // The validator's Admin address: the port it wrote to its data directory's ports.json (port 0 in
 // its config picks one), else its config's; a wildcard host is reached on loopback.
 std::string AdminAddress(const std::filesystem::path& dir, const LoadedTestnet& testnet) {
   const std::filesystem::path ports = InDir(dir, testnet.validator.data_dir) / "ports.json";
-  if (Result<std::string> text = ReadFileToString(ports, 4096); text.ok()) {
+  if (common::Result<std::string> text = common::ReadFileToString(ports, 4096); text.ok()) {
     nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
     if (json.is_object() && json.contains("admin") && json["admin"].is_number_integer()) {
       return "127.0.0.1:" + std::to_string(json["admin"].get<int>());
@@ -216,7 +216,7 @@ std::map<std::string, std::pair<std::string, std::string>> MinerNames(const std:
                                                                       const LoadedTestnet& testnet) {
   std::map<std::string, std::pair<std::string, std::string>> names;
   for (const TestnetMiner& miner : testnet.miners) {
-    Result<SigningKey> key = ReadKeyFile(InDir(dir, miner.options.key_file));
+    common::Result<common::SigningKey> key = common::ReadKeyFile(InDir(dir, miner.options.key_file));
     if (!key.ok()) continue;
     const auto& bytes = key->public_key().bytes;
     names[std::string(bytes.begin(), bytes.end())] = {miner.name, miner.options.strategy.name};
@@ -280,7 +280,7 @@ class RoundWatcher {
     auto found = names_.find(key);
     if (found != names_.end()) return strategy ? found->second.second : found->second.first;
     return strategy ? "?"
-                    : "key " + ToHex(std::span(reinterpret_cast<const uint8_t*>(key.data()), key.size())).substr(0, 12);
+                    : "key " + common::ToHex(std::span(reinterpret_cast<const uint8_t*>(key.data()), key.size())).substr(0, 12);
   }
 
   void PrintRound(const v1::Task& task) {
@@ -389,7 +389,7 @@ class Daemon {
   }
   ~Daemon() { Kill(); }
 
-  Status Start(const std::filesystem::path& cwd) {
+  common::Status Start(const std::filesystem::path& cwd) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -411,9 +411,9 @@ class Daemon {
     posix_spawnattr_destroy(&attributes);
     if (error != 0) {
       pid_ = -1;
-      return Status::IoError("starting " + name_ + " (" + argv_[0] + "): " + std::strerror(error));
+      return common::Status::IoError("starting " + name_ + " (" + argv_[0] + "): " + std::strerror(error));
     }
-    return Status::Ok();
+    return common::Status::Ok();
   }
 
   // Empty while it runs; else how it ended.
@@ -483,9 +483,9 @@ std::filesystem::path FindProgram(const std::string& name, const std::string& bu
 }  // namespace
 
 int PrepareTestnet(const TestnetOptions& options, const TestnetSignals& signals, std::ostream& out, std::ostream& err) {
-  Result<LoadedTestnet> testnet = Load(options);
+  common::Result<LoadedTestnet> testnet = Load(options);
   if (!testnet.ok()) return err << "gradients testnet: " << testnet.status().message() << "\n", 2;
-  if (Status status = Prepare(options, *testnet, signals, out); !status.ok()) {
+  if (common::Status status = Prepare(options, *testnet, signals, out); !status.ok()) {
     err << "gradients testnet prepare: " << status.message() << "\n";
     return 1;
   }
@@ -493,14 +493,14 @@ int PrepareTestnet(const TestnetOptions& options, const TestnetSignals& signals,
 }
 
 int WatchTestnet(const TestnetOptions& options, const TestnetSignals& signals, std::ostream& out, std::ostream& err) {
-  Result<LoadedTestnet> testnet = Load(options);
+  common::Result<LoadedTestnet> testnet = Load(options);
   if (!testnet.ok()) return err << "gradients testnet: " << testnet.status().message() << "\n", 2;
   return Watch(options, *testnet, signals.stop, nullptr, out, err);
 }
 
 int RunTestnet(const TestnetOptions& options, const TestnetSignals& signals, std::ostream& out, std::ostream& err) {
   const std::atomic<bool>& stop = signals.stop;
-  Result<LoadedTestnet> testnet = Load(options);
+  common::Result<LoadedTestnet> testnet = Load(options);
   if (!testnet.ok()) return err << "gradients testnet: " << testnet.status().message() << "\n", 2;
   const std::filesystem::path validator_program = FindProgram("gradients-validator", "validator");
   const std::filesystem::path miner_program = FindProgram("gradients-miner", "miner");
@@ -509,8 +509,8 @@ int RunTestnet(const TestnetOptions& options, const TestnetSignals& signals, std
            "build tree or on PATH (build them: cmake --build build)\n";
     return 2;
   }
-  if (Status status = Prepare(options, *testnet, signals, out); !status.ok()) {
-    if (status.code() == StatusCode::kAborted) return out << "stopped\n", 0;
+  if (common::Status status = Prepare(options, *testnet, signals, out); !status.ok()) {
+    if (status.code() == common::StatusCode::kAborted) return out << "stopped\n", 0;
     err << "gradients testnet prepare: " << status.message() << "\n";
     return 1;
   }
@@ -533,7 +533,7 @@ int RunTestnet(const TestnetOptions& options, const TestnetSignals& signals, std
   const std::filesystem::path ports = InDir(dir, testnet->validator.data_dir) / "ports.json";
   std::filesystem::remove(ports, error);
   int exit_code = 0;
-  if (Status status = daemons[0]->Start(dir); !status.ok()) {
+  if (common::Status status = daemons[0]->Start(dir); !status.ok()) {
     err << "gradients testnet: " << status.message() << "\n";
     return 1;
   }
@@ -551,7 +551,7 @@ int RunTestnet(const TestnetOptions& options, const TestnetSignals& signals, std
     out << "validator: " << validator_program.string() << ", admin " << AdminAddress(dir, *testnet) << ", log "
         << (dir / "logs" / "validator.log").string() << "\n";
     for (size_t i = 1; i < daemons.size() && exit_code == 0; ++i) {
-      if (Status status = daemons[i]->Start(dir); !status.ok()) {
+      if (common::Status status = daemons[i]->Start(dir); !status.ok()) {
         err << "gradients testnet: " << status.message() << "\n";
         exit_code = 1;
       } else {
@@ -585,4 +585,4 @@ int RunTestnet(const TestnetOptions& options, const TestnetSignals& signals, std
   return exit_code;
 }
 
-}  // namespace gradients
+}  // namespace gradients::cli

@@ -19,7 +19,7 @@
 #include "common/config.h"
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::cli {
 
 struct TestnetBaseModel {
   std::string out = "base-model";
@@ -27,7 +27,7 @@ struct TestnetBaseModel {
   int64_t corpus_rows = 0;                  // documents of it to train on; 0: all
   BaseModelRecipe recipe{};                 // its keys sit beside these (cli/base_model.h)
 };
-void ReadConfig(ConfigReader& reader, TestnetBaseModel& options);
+void ReadConfig(common::ConfigReader& reader, TestnetBaseModel& options);
 
 struct TestnetDataset {
   std::string out;     // required: a .jsonl path
@@ -35,7 +35,7 @@ struct TestnetDataset {
   int64_t rows = 0;    // 0: all
   uint64_t seed = 0;
 };
-void ReadConfig(ConfigReader& reader, TestnetDataset& options);
+void ReadConfig(common::ConfigReader& reader, TestnetDataset& options);
 
 struct TestnetPlan {
   std::string validator = "validator.json";  // config files, relative to the configs directory
@@ -43,7 +43,7 @@ struct TestnetPlan {
   TestnetBaseModel base_model{};
   std::vector<TestnetDataset> datasets{};
 };
-void ReadConfig(ConfigReader& reader, TestnetPlan& plan);
+void ReadConfig(common::ConfigReader& reader, TestnetPlan& plan);
 
 struct TestnetOptions {
   std::filesystem::path dir = ".testnet";
@@ -68,4 +68,4 @@ int PrepareTestnet(const TestnetOptions& options, const TestnetSignals& signals,
 int WatchTestnet(const TestnetOptions& options, const TestnetSignals& signals, std::ostream& out, std::ostream& err);
 int RunTestnet(const TestnetOptions& options, const TestnetSignals& signals, std::ostream& out, std::ostream& err);
 
-}  // namespace gradients
+}  // namespace gradients::cli

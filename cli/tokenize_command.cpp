@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/strict_json.h"
-#include "trainers/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gradients::cli {
 namespace {
@@ -17,7 +17,7 @@ constexpr size_t kMaxLineBytes = 64 << 20;
 
 int RunTokenize(const std::filesystem::path& tokenizer_path, bool add_special, std::istream& in, std::ostream& out,
                 std::ostream& err) {
-  Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(tokenizer_path);
+  common::Result<std::unique_ptr<text::Tokenizer>> tokenizer = text::LoadTokenizer(tokenizer_path);
   if (!tokenizer.ok()) {
     err << tokenizer.status().message() << "\n";
     return 1;
@@ -29,13 +29,13 @@ int RunTokenize(const std::filesystem::path& tokenizer_path, bool add_special, s
       err << where << "longer than " << kMaxLineBytes << " bytes\n";
       return 1;
     }
-    Result<nlohmann::json> json = ParseStrictJson(line);
+    common::Result<nlohmann::json> json = common::ParseStrictJson(line);
     if (!json.ok()) {
       err << where << json.status().message() << "\n";
       return 1;
     }
     if (!json->is_string()) {
-      err << where << "expected a JSON string, got " << JsonSnippet(*json) << "\n";
+      err << where << "expected a JSON string, got " << common::JsonSnippet(*json) << "\n";
       return 1;
     }
     out << nlohmann::json((*tokenizer)->Encode(json->get_ref<const std::string&>(), add_special)).dump() << "\n";

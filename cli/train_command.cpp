@@ -12,8 +12,8 @@
 #include "cli/command_failure.h"
 #include "cli/dataset_flags.h"
 #include "common/config.h"
-#include "trainers/dataset.h"
-#include "trainers/tokenizer.h"
+#include "text/dataset.h"
+#include "text/tokenizer.h"
 #include "trainers/trainer.h"
 
 namespace gradients::cli {
@@ -26,7 +26,7 @@ std::string Duration(double seconds) {
   return fmt::format("{}s", total);
 }
 
-nlohmann::json ProgressJson(const TrainProgress& progress) {
+nlohmann::json ProgressJson(const train::TrainProgress& progress) {
   nlohmann::json json = {{"event", progress.event},
                          {"step", progress.step},
                          {"total_steps", progress.total_steps},
@@ -42,7 +42,7 @@ nlohmann::json ProgressJson(const TrainProgress& progress) {
   return json;
 }
 
-std::string ProgressLine(const TrainProgress& progress, bool bar) {
+std::string ProgressLine(const train::TrainProgress& progress, bool bar) {
   std::string line;
   if (bar) {
     constexpr int kWidth = 24;
@@ -70,24 +70,24 @@ extern "C" void RequestStop(int signal_number) {
 }
 
 // The output directory must be new (or empty) unless the run continues there.
-Status CheckOutputDirectory(const std::filesystem::path& out, bool resume) {
+common::Status CheckOutputDirectory(const std::filesystem::path& out, bool resume) {
   std::error_code error;
   const bool exists = std::filesystem::exists(out, error);
   if (exists && !std::filesystem::is_directory(out, error)) {
-    return Status::InvalidArgument("--out " + out.string() + " is not a directory");
+    return common::Status::InvalidArgument("--out " + out.string() + " is not a directory");
   }
   if (!resume && exists && !std::filesystem::is_empty(out, error)) {
-    return Status::AlreadyExists("--out " + out.string() +
+    return common::Status::AlreadyExists("--out " + out.string() +
                                  " exists and is not empty; pass --resume to continue its run, or choose another "
                                  "directory");
   }
   if (resume && !std::filesystem::exists(out / "checkpoint" / "state.json") &&
       !std::filesystem::exists(out / "checkpoint.old" / "state.json")) {
-    return Status::NotFound("--resume: no checkpoint in " + (out / "checkpoint").string());
+    return common::Status::NotFound("--resume: no checkpoint in " + (out / "checkpoint").string());
   }
   std::filesystem::create_directories(out, error);
-  if (error) return Status::IoError("creating " + out.string() + ": " + error.message());
-  return Status::Ok();
+  if (error) return common::Status::IoError("creating " + out.string() + ": " + error.message());
+  return common::Status::Ok();
 }
 
 }  // namespace
@@ -96,38 +96,38 @@ int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool p
   // The time limit counts from the start: reading and tokenizing the data is part of it.
   const auto started = std::chrono::system_clock::now();
   // Everything cheap is checked before the tokenizer, the data and the model are read.
-  Hyperparameters hyperparameters;
+  train::Hyperparameters hyperparameters;
   if (!args.config.empty()) {
-    Result<Hyperparameters> loaded = LoadConfigFile<Hyperparameters>(args.config, "");
+    common::Result<train::Hyperparameters> loaded = common::LoadConfigFile<train::Hyperparameters>(args.config, "");
     if (!loaded.ok()) return Fail(err, "train", loaded.status());
     hyperparameters = *loaded;
   }
   if (!args.mode.empty()) {
     if (args.mode != "lora" && args.mode != "full") {
       return Fail(err, "train",
-                  Status::InvalidArgument("--mode must be lora or full, got \"" + args.mode.substr(0, 20) + "\""));
+                  common::Status::InvalidArgument("--mode must be lora or full, got \"" + args.mode.substr(0, 20) + "\""));
     }
     hyperparameters.mode = args.mode;
   }
   if (args.time_limit_seconds < 0) {
-    return Fail(err, "train", Status::InvalidArgument("--time-limit must not be negative"));
+    return Fail(err, "train", common::Status::InvalidArgument("--time-limit must not be negative"));
   }
-  Result<DatasetOptions> dataset_options =
+  common::Result<text::DatasetOptions> dataset_options =
       DatasetOptionsFromFlags(args.format, args.columns, args.field, hyperparameters.max_length);
   if (!dataset_options.ok()) return Fail(err, "train", dataset_options.status());
   std::ofstream metrics;
-  if (Status status = CheckOutputDirectory(args.out, args.resume); !status.ok()) return Fail(err, "train", status);
+  if (common::Status status = CheckOutputDirectory(args.out, args.resume); !status.ok()) return Fail(err, "train", status);
   if (!args.metrics.empty()) {
     metrics.open(args.metrics, std::ios::app);
-    if (!metrics) return Fail(err, "train", Status::IoError("cannot open --metrics " + args.metrics.string()));
+    if (!metrics) return Fail(err, "train", common::Status::IoError("cannot open --metrics " + args.metrics.string()));
   }
 
-  Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(args.model);
+  common::Result<std::unique_ptr<text::Tokenizer>> tokenizer = text::LoadTokenizer(args.model);
   if (!tokenizer.ok()) return Fail(err, "train", tokenizer.status());
-  Result<std::vector<TokenizedExample>> examples = LoadTokenizedDataset(args.data, **tokenizer, *dataset_options);
+  common::Result<std::vector<text::TokenizedExample>> examples = text::LoadTokenizedDataset(args.data, **tokenizer, *dataset_options);
   if (!examples.ok()) return Fail(err, "train", examples.status());
 
-  TrainOptions options;
+  train::TrainOptions options;
   options.hyperparameters = hyperparameters;
   options.model_dir = args.model;
   options.out_dir = args.out;
@@ -146,7 +146,7 @@ int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool p
                            std::chrono::duration<double>(args.time_limit_seconds));
   }
   bool bar_drawn = false;
-  options.on_progress = [&](const TrainProgress& progress) {
+  options.on_progress = [&](const train::TrainProgress& progress) {
     if (metrics.is_open()) metrics << ProgressJson(progress).dump() << "\n" << std::flush;
     if (progress_is_terminal) {
       err << "\r" << ProgressLine(progress, true) << "\033[K" << std::flush;
@@ -157,7 +157,7 @@ int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool p
   };
   // Padding is never a label, so any id serves; EOS is what Hugging Face trainers use.
   const int32_t pad_id = (*tokenizer)->eos_id().value_or(0);
-  Result<TrainResult> result = Train(options, std::move(*examples), pad_id);
+  common::Result<train::TrainResult> result = train::Train(options, std::move(*examples), pad_id);
   if (bar_drawn) err << "\n";
   if (!result.ok()) return Fail(err, "train", result.status());
   nlohmann::json summary = {{"out", args.out.string()},

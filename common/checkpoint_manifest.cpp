@@ -5,7 +5,7 @@
 #include <set>
 #include <string_view>
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 constexpr std::string_view kMagic("GRDMAN\0\1", 8);
@@ -147,4 +147,4 @@ Result<CheckpointManifest> BuildCheckpointManifest(const std::filesystem::path& 
   return manifest;
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

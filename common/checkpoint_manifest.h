@@ -17,7 +17,7 @@
 #include "common/digest.h"
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 enum class CheckpointKind { kLoraAdapter = 1, kFullModel = 2 };
 
@@ -59,4 +59,4 @@ uint64_t CheckpointBytes(const CheckpointManifest& manifest);
 // hashed with BLAKE2b-256; validated as above (so a miner learns of a bad file before it uploads).
 Result<CheckpointManifest> BuildCheckpointManifest(const std::filesystem::path& dir, CheckpointKind kind);
 
-}  // namespace gradients
+}  // namespace gradients::common

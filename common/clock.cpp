@@ -2,11 +2,11 @@
 
 #include <chrono>
 
-namespace gradients {
+namespace gradients::common {
 
 int64_t SystemClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

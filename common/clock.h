@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <functional>
 
-namespace gradients {
+namespace gradients::common {
 
 using ClockMs = std::function<int64_t()>;
 
 // The system clock.
 int64_t SystemClockMs();
 
-}  // namespace gradients
+}  // namespace gradients::common

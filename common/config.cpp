@@ -6,7 +6,7 @@
 #include "common/durable_file.h"
 #include "common/strict_json.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 constexpr uint64_t kMaxConfigFileBytes = 16 << 20;
@@ -168,4 +168,4 @@ Result<nlohmann::json> ReadJsonFile(const std::filesystem::path& path) {
   return json;
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

@@ -19,7 +19,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 class ConfigReader;
 
@@ -123,4 +123,4 @@ Result<T> LoadConfigFile(const std::filesystem::path& path, std::string root) {
   return options;
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

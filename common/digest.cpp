@@ -10,7 +10,7 @@
 #include "common/durable_file.h"
 #include "common/sodium_init.h"
 
-namespace gradients {
+namespace gradients::common {
 
 struct Hasher::State {
   crypto_generichash_state blake2b;
@@ -93,4 +93,4 @@ Result<Digest> DigestFile(DigestAlgorithm algorithm, const std::filesystem::path
   return hasher.Finish();
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

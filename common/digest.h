@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 enum class DigestAlgorithm { kBlake2b256, kSha256 };
 
@@ -44,4 +44,4 @@ Digest ComputeDigest(DigestAlgorithm algorithm, std::string_view data);
 // Streams the file through the hasher in fixed-size blocks; memory use does not grow with its size.
 Result<Digest> DigestFile(DigestAlgorithm algorithm, const std::filesystem::path& path);
 
-}  // namespace gradients
+}  // namespace gradients::common

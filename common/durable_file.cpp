@@ -9,7 +9,7 @@
 #include <cstring>
 #include <random>
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 std::string RandomSuffix() {
@@ -206,4 +206,4 @@ Result<std::string> ReadFileToString(const std::filesystem::path& path, uint64_t
   return out;
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

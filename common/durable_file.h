@@ -14,7 +14,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 // Streams data into `<path>.tmp-<random>`; Commit() makes it durable under `path`.
 // Destroying an uncommitted writer removes the temporary file. Not thread-safe.
@@ -79,4 +79,4 @@ struct ScopedDescriptor {
 // "<what>: <strerror(errno)>", for the IoError of a failed system call.
 Status ErrnoStatus(std::string_view what, int error_number);
 
-}  // namespace gradients
+}  // namespace gradients::common

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <unordered_set>
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 constexpr char kMagic[8] = {'G', 'R', 'D', 'E', 'N', 'V', '\0', '\1'};
@@ -213,4 +213,4 @@ Status VerifyEnvelope(const SignedEnvelope& envelope, std::string_view expected_
   return Status::Ok();
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

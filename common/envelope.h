@@ -24,7 +24,7 @@
 #include "common/keys.h"
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 struct EnvelopeField {
   std::string name;
@@ -73,4 +73,4 @@ Result<SignedEnvelope> DecodeSignedEnvelope(std::span<const uint8_t> bytes, cons
 Status VerifyEnvelope(const SignedEnvelope& envelope, std::string_view expected_domain,
                       const PublicKey& expected_signer, const EnvelopeLimits& limits = {});
 
-}  // namespace gradients
+}  // namespace gradients::common

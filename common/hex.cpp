@@ -1,6 +1,6 @@
 #include "common/hex.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 int HexValue(char c) {
@@ -40,4 +40,4 @@ Result<std::vector<uint8_t>> FromHex(std::string_view text) {
   return out;
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

@@ -9,7 +9,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 std::string ToHex(std::span<const uint8_t> bytes);
 
@@ -17,4 +17,4 @@ std::string ToHex(std::span<const uint8_t> bytes);
 // naming its position.
 Result<std::vector<uint8_t>> FromHex(std::string_view text);
 
-}  // namespace gradients
+}  // namespace gradients::common

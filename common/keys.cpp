@@ -11,15 +11,15 @@
 #include "common/hex.h"
 #include "common/sodium_init.h"
 
-namespace gradients {
+namespace gradients::common {
 
-std::string PublicKey::ToHex() const { return gradients::ToHex(bytes); }
+std::string PublicKey::ToHex() const { return gradients::common::ToHex(bytes); }
 
 Result<PublicKey> PublicKey::FromHex(std::string_view hex) {
   if (hex.size() != 2 * kPublicKeyBytes) {
     return Status::InvalidArgument("public key: expected 64 hex characters, got " + std::to_string(hex.size()));
   }
-  GRADIENTS_ASSIGN_OR_RETURN(auto raw, gradients::FromHex(hex));
+  GRADIENTS_ASSIGN_OR_RETURN(auto raw, gradients::common::FromHex(hex));
   return FromBytes(raw);
 }
 
@@ -125,4 +125,4 @@ void FillRandom(std::span<uint8_t> out) {
   randombytes_buf(out.data(), out.size());
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 inline constexpr size_t kSeedBytes = 32;
 inline constexpr size_t kPublicKeyBytes = 32;
@@ -66,4 +66,4 @@ Status WriteKeyFile(const std::filesystem::path& path, const SigningKey& key);
 // does not hold exactly 32 bytes.
 Result<SigningKey> ReadKeyFile(const std::filesystem::path& path);
 
-}  // namespace gradients
+}  // namespace gradients::common

@@ -8,7 +8,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 constexpr std::string_view kLevelNames[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -175,4 +175,4 @@ std::shared_ptr<spdlog::logger> GetLogger(std::string_view component) {
   return logger;
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

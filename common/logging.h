@@ -11,7 +11,7 @@
 #include "common/config.h"
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 struct LogOptions {
   // trace, debug, info, warn, error, critical or off.
@@ -35,4 +35,4 @@ Status ConfigureLogging(const LogOptions& options);
 // The logger of `component`, created on first use with the current configuration.
 std::shared_ptr<spdlog::logger> GetLogger(std::string_view component);
 
-}  // namespace gradients
+}  // namespace gradients::common

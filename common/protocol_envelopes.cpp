@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 std::string AsText(std::span<const uint8_t> bytes) {
@@ -39,4 +39,4 @@ Envelope CheckpointEnvelope(std::string_view validator_id, std::string_view task
                              {"created_at_ms", std::move(created)}}};
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

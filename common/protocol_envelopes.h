@@ -11,7 +11,7 @@
 #include "common/envelope.h"
 #include "common/keys.h"
 
-namespace gradients {
+namespace gradients::common {
 
 inline constexpr std::string_view kAuthDomain = "gradients/auth/v1";
 inline constexpr std::string_view kCheckpointDomain = "gradients/checkpoint/v1";
@@ -27,4 +27,4 @@ Envelope CheckpointEnvelope(std::string_view validator_id, std::string_view task
                             std::span<const uint8_t> claim_nonce, const Digest& manifest_digest,
                             int64_t created_at_ms);
 
-}  // namespace gradients
+}  // namespace gradients::common

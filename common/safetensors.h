@@ -23,7 +23,7 @@
 #include "common/status.h"
 #include "common/utf8.h"  // FindInvalidUtf8
 
-namespace gradients {
+namespace gradients::common {
 
 enum class DType : uint8_t { kBool, kU8, kI8, kF8E4M3, kF8E5M2, kI16, kU16, kF16, kBF16, kI32, kU32, kF32, kF64, kI64, kU64 };
 
@@ -135,4 +135,4 @@ class SafetensorsWriter {
   std::map<std::string, std::string> metadata_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::common

@@ -16,7 +16,7 @@
 #include "common/safetensors.h"
 #include "common/strict_json.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 using json = nlohmann::json;
@@ -365,4 +365,4 @@ std::span<const uint8_t> SafetensorsFile::Data(const SafetensorsTensor& tensor) 
   return {mapping_ + header_.data_offset() + tensor.data_begin, tensor.data_end - tensor.data_begin};
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

@@ -6,7 +6,7 @@
 #include "common/safetensors.h"
 #include "common/strict_json.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 using json = nlohmann::json;
@@ -106,4 +106,4 @@ Status SafetensorsWriter::WriteFile(const std::filesystem::path& path) const {
   return file.Commit();
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

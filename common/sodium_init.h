@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-namespace gradients {
+namespace gradients::common {
 
 inline void EnsureSodiumInitialized() {
   static const bool initialized = [] {
@@ -16,4 +16,4 @@ inline void EnsureSodiumInitialized() {
   (void)initialized;
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

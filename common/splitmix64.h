@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace gradients {
+namespace gradients::common {
 
 inline uint64_t SplitMix64(uint64_t& state) {
   uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
@@ -13,4 +13,4 @@ inline uint64_t SplitMix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

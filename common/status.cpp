@@ -1,6 +1,6 @@
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
@@ -39,4 +39,4 @@ Status Status::WithContext(std::string_view context) const {
   return Status(code_, std::move(message));
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

@@ -12,7 +12,7 @@
 #include <utility>
 #include <variant>
 
-namespace gradients {
+namespace gradients::common {
 
 enum class StatusCode {
   kOk = 0,
@@ -102,7 +102,7 @@ class [[nodiscard]] Result {
   std::variant<T, Status> state_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::common
 
 #define GRADIENTS_CONCAT_INNER(a, b) a##b
 #define GRADIENTS_CONCAT(a, b) GRADIENTS_CONCAT_INNER(a, b)
@@ -110,7 +110,7 @@ class [[nodiscard]] Result {
 // Returns the Status of `expr` from the enclosing function when it is not OK.
 #define GRADIENTS_RETURN_IF_ERROR(expr)                    \
   do {                                                     \
-    ::gradients::Status gradients_status_ = (expr);        \
+    ::gradients::common::Status gradients_status_ = (expr);        \
     if (!gradients_status_.ok()) return gradients_status_; \
   } while (0)
 

@@ -2,7 +2,7 @@
 
 #include <pthread.h>
 
-namespace gradients {
+namespace gradients::common {
 
 StopSignals::StopSignals() {
   sigemptyset(&signals_);
@@ -17,4 +17,4 @@ const char* StopSignals::Wait() {
   return signal_number == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

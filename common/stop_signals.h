@@ -5,7 +5,7 @@
 
 #include <signal.h>
 
-namespace gradients {
+namespace gradients::common {
 
 class StopSignals {
  public:
@@ -17,4 +17,4 @@ class StopSignals {
   sigset_t signals_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::common

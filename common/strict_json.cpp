@@ -2,7 +2,7 @@
 
 #include <vector>
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 using json = nlohmann::json;
@@ -123,4 +123,4 @@ std::string JsonSnippet(const nlohmann::json& value, size_t max_chars) {
   return text;
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::common {
 
 struct StrictJsonOptions {
   // Objects and arrays nested deeper than this are rejected.
@@ -28,4 +28,4 @@ Result<nlohmann::json> ParseStrictJson(std::string_view text, const StrictJsonOp
 // A short, printable rendering of a JSON value for error messages ("\"ten\"", "[1,2,...]").
 std::string JsonSnippet(const nlohmann::json& value, size_t max_chars = 40);
 
-}  // namespace gradients
+}  // namespace gradients::common

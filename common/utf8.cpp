@@ -1,6 +1,6 @@
 #include "common/utf8.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 constexpr char32_t kReplacementCharacter = 0xFFFD;
@@ -91,4 +91,4 @@ void AppendUtf8(std::string& out, char32_t c) {
   }
 }
 
-}  // namespace gradients
+}  // namespace gradients::common

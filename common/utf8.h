@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace gradients {
+namespace gradients::common {
 
 // The length of the well-formed UTF-8 sequence at `pos`, or 0 with `*bad` set to the length of
 // the maximal ill-formed subpart there (Unicode's "maximal subpart" practice).
@@ -24,4 +24,4 @@ std::string ToValidUtf8(std::string_view text);
 
 void AppendUtf8(std::string& out, char32_t c);
 
-}  // namespace gradients
+}  // namespace gradients::common

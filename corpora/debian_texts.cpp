@@ -12,7 +12,7 @@
 
 #include "common/utf8.h"
 
-namespace gradients {
+namespace gradients::corpora {
 namespace {
 
 const std::map<std::string, std::string>& DataFileSuffixes() {
@@ -112,9 +112,9 @@ std::string AsciiLower(std::string_view text) {
 
 // The whole of a gzip'd file (dictzip is gzip too); zlib reads a file that is not gzip'd as it is.
 // `source` says what the file is and which package installs it, for the error.
-Result<std::string> ReadGzipFile(const std::filesystem::path& path, const std::string& source) {
+common::Result<std::string> ReadGzipFile(const std::filesystem::path& path, const std::string& source) {
   gzFile file = gzopen(path.c_str(), "rb");
-  if (file == nullptr) return Status::NotFound("cannot read " + path.string() + " (" + source + ")");
+  if (file == nullptr) return common::Status::NotFound("cannot read " + path.string() + " (" + source + ")");
   gzbuffer(file, 1 << 17);
   std::string text;
   std::vector<char> buffer(1 << 17);
@@ -125,8 +125,8 @@ Result<std::string> ReadGzipFile(const std::filesystem::path& path, const std::s
   int error = Z_OK;
   const std::string why = count < 0 ? gzerror(file, &error) : "";
   const int closed = gzclose(file);  // Z_BUF_ERROR: the file ends inside a gzip stream
-  if (count < 0) return Status::DataLoss(path.string() + ": " + why);
-  if (closed != Z_OK) return Status::DataLoss(path.string() + ": truncated gzip data");
+  if (count < 0) return common::Status::DataLoss(path.string() + ": " + why);
+  if (closed != Z_OK) return common::Status::DataLoss(path.string() + ": truncated gzip data");
   return text;
 }
 
@@ -174,7 +174,7 @@ bool IsCleanTranslation(std::string_view text) {
       continue;
     }
     size_t bad = 0;
-    if (WellFormedUtf8Length(text, i, &bad) != 2) return false;
+    if (common::WellFormedUtf8Length(text, i, &bad) != 2) return false;
     const char32_t code = (char32_t{lead} & 0x1F) << 6 | (static_cast<unsigned char>(text[i + 1]) & 0x3F);
     if (code < 0xC0 || code > 0x24F || code == 0xD7 || code == 0xF7) return false;
     i += 2;
@@ -210,27 +210,27 @@ std::optional<WordTranslation> ClearTranslation(std::string_view entry, std::str
 
 }  // namespace
 
-Result<std::vector<WordnetSynset>> ReadWordnetSynsets(const std::filesystem::path& wordnet_dir,
+common::Result<std::vector<WordnetSynset>> ReadWordnetSynsets(const std::filesystem::path& wordnet_dir,
                                                       const std::string& part_of_speech) {
   const auto suffix = DataFileSuffixes().find(part_of_speech);
   if (suffix == DataFileSuffixes().end()) {
-    return Status::InvalidArgument("WordNet part of speech must be noun, verb, adjective or adverb, got \"" +
+    return common::Status::InvalidArgument("WordNet part of speech must be noun, verb, adjective or adverb, got \"" +
                                    part_of_speech + "\"");
   }
   const std::filesystem::path path = wordnet_dir / ("data." + suffix->second);
   std::ifstream file(path);
   if (!file) {
-    return Status::NotFound("cannot read " + path.string() + " (WordNet's data; Debian package wordnet-base)");
+    return common::Status::NotFound("cannot read " + path.string() + " (WordNet's data; Debian package wordnet-base)");
   }
   std::vector<WordnetSynset> synsets;
   std::string line;
   for (int64_t number = 1; std::getline(file, line); ++number) {
     if (line.starts_with("  ")) continue;  // the license header
-    if (!IsValidUtf8(line)) {
-      return Status::InvalidArgument(path.string() + ": line " + std::to_string(number) + ": not UTF-8 text");
+    if (!common::IsValidUtf8(line)) {
+      return common::Status::InvalidArgument(path.string() + ": line " + std::to_string(number) + ": not UTF-8 text");
     }
     auto bad = [&](const std::string& why) {
-      return Status::InvalidArgument(path.string() + ": line " + std::to_string(number) + ": " + why);
+      return common::Status::InvalidArgument(path.string() + ": line " + std::to_string(number) + ": " + why);
     };
     const size_t bar = line.find(" | ");
     if (bar == std::string::npos) return bad("no gloss (\" | \")");
@@ -250,28 +250,28 @@ Result<std::vector<WordnetSynset>> ReadWordnetSynsets(const std::filesystem::pat
     if (synset.definition.empty()) return bad("empty definition");
     synsets.push_back(std::move(synset));
   }
-  if (synsets.empty()) return Status::InvalidArgument(path.string() + ": no synsets");
+  if (synsets.empty()) return common::Status::InvalidArgument(path.string() + ": no synsets");
   return synsets;
 }
 
-Result<std::vector<std::string>> ReadFortunes(const std::filesystem::path& fortunes_dir) {
+common::Result<std::vector<std::string>> ReadFortunes(const std::filesystem::path& fortunes_dir) {
   std::error_code error;
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(fortunes_dir, error)) {
     if (entry.is_regular_file() && !entry.path().has_extension()) files.push_back(entry.path());
   }
   if (error) {
-    return Status::NotFound("cannot list " + fortunes_dir.string() +
+    return common::Status::NotFound("cannot list " + fortunes_dir.string() +
                             " (fortune files; Debian package fortunes): " + error.message());
   }
   std::sort(files.begin(), files.end());
   std::vector<std::string> fortunes;
   for (const std::filesystem::path& path : files) {
     std::ifstream file(path);
-    if (!file) return Status::IoError("cannot read " + path.string());
+    if (!file) return common::Status::IoError("cannot read " + path.string());
     std::string fortune, line;
     auto finish = [&] {
-      if (std::string text = Trim(fortune); !text.empty() && IsValidUtf8(text)) fortunes.push_back(std::move(text));
+      if (std::string text = Trim(fortune); !text.empty() && common::IsValidUtf8(text)) fortunes.push_back(std::move(text));
       fortune.clear();
     };
     while (std::getline(file, line)) {
@@ -285,13 +285,13 @@ Result<std::vector<std::string>> ReadFortunes(const std::filesystem::path& fortu
     }
     finish();
   }
-  if (fortunes.empty()) return Status::NotFound("no fortunes in " + fortunes_dir.string());
+  if (fortunes.empty()) return common::Status::NotFound("no fortunes in " + fortunes_dir.string());
   return fortunes;
 }
 
-Result<std::vector<Country>> ReadCountries(const std::filesystem::path& misc_dir) {
+common::Result<std::vector<Country>> ReadCountries(const std::filesystem::path& misc_dir) {
   const std::filesystem::path currency_path = misc_dir / "currency.gz";
-  Result<std::string> currency_text = ReadGzipFile(currency_path, "ISO 4217 currencies; Debian package miscfiles");
+  common::Result<std::string> currency_text = ReadGzipFile(currency_path, "ISO 4217 currencies; Debian package miscfiles");
   if (!currency_text.ok()) return currency_text.status();
   // Currency names by ISO 4217 number; "" where two currencies share a number.
   std::map<std::string, std::string, std::less<>> currencies;
@@ -300,9 +300,9 @@ Result<std::vector<Country>> ReadCountries(const std::filesystem::path& misc_dir
     const std::string_view line = currency_lines[number - 1];
     if (line.empty() || line.starts_with('#')) continue;
     auto bad = [&](const std::string& why) {
-      return Status::InvalidArgument(currency_path.string() + ": line " + std::to_string(number) + ": " + why);
+      return common::Status::InvalidArgument(currency_path.string() + ": line " + std::to_string(number) + ": " + why);
     };
-    if (!IsValidUtf8(line)) return bad("not UTF-8 text");
+    if (!common::IsValidUtf8(line)) return bad("not UTF-8 text");
     const std::vector<std::string_view> fields = SplitOn(line, ':');
     if (fields.size() != 3) return bad("expected code:number:name, got " + std::to_string(fields.size()) + " fields");
     if (!IsDigits(fields[1], 3)) return bad("currency number \"" + std::string(fields[1]) + "\" is not three digits");
@@ -312,7 +312,7 @@ Result<std::vector<Country>> ReadCountries(const std::filesystem::path& misc_dir
   }
 
   const std::filesystem::path countries_path = misc_dir / "countries.gz";
-  Result<std::string> countries_text = ReadGzipFile(countries_path, "ISO 3166 countries; Debian package miscfiles");
+  common::Result<std::string> countries_text = ReadGzipFile(countries_path, "ISO 3166 countries; Debian package miscfiles");
   if (!countries_text.ok()) return countries_text.status();
   std::vector<Country> countries;
   const std::vector<std::string_view> country_lines = SplitLines(*countries_text);
@@ -320,9 +320,9 @@ Result<std::vector<Country>> ReadCountries(const std::filesystem::path& misc_dir
     const std::string_view line = country_lines[number - 1];
     if (line.empty() || line.starts_with('#')) continue;
     auto bad = [&](const std::string& why) {
-      return Status::InvalidArgument(countries_path.string() + ": line " + std::to_string(number) + ": " + why);
+      return common::Status::InvalidArgument(countries_path.string() + ": line " + std::to_string(number) + ": " + why);
     };
-    if (!IsValidUtf8(line)) return bad("not UTF-8 text");
+    if (!common::IsValidUtf8(line)) return bad("not UTF-8 text");
     const std::vector<std::string_view> fields = SplitOn(line, ':');
     if (fields.size() != 5) {
       return bad("expected number:alpha-2:alpha-3:name:capital, got " + std::to_string(fields.size()) + " fields");
@@ -344,31 +344,31 @@ Result<std::vector<Country>> ReadCountries(const std::filesystem::path& misc_dir
     }
     countries.push_back(std::move(country));
   }
-  if (countries.empty()) return Status::InvalidArgument(countries_path.string() + ": no countries");
+  if (countries.empty()) return common::Status::InvalidArgument(countries_path.string() + ": no countries");
   return countries;
 }
 
-Result<std::vector<WordTranslation>> ReadFreedictTranslations(const std::filesystem::path& dictd_dir,
+common::Result<std::vector<WordTranslation>> ReadFreedictTranslations(const std::filesystem::path& dictd_dir,
                                                               const std::string& language) {
   if (language.empty() || !std::all_of(language.begin(), language.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
-    return Status::InvalidArgument("FreeDict language must be a code like \"fra\", got \"" + language + "\"");
+    return common::Status::InvalidArgument("FreeDict language must be a code like \"fra\", got \"" + language + "\"");
   }
   const std::string name = "freedict-eng-" + language;
   const std::string source = "FreeDict's English-" + language + " dictionary; Debian package dict-" + name;
   const std::filesystem::path index_path = dictd_dir / (name + ".index");
   const std::filesystem::path dict_path = dictd_dir / (name + ".dict.dz");
-  Result<std::string> index_text = ReadGzipFile(index_path, source);
+  common::Result<std::string> index_text = ReadGzipFile(index_path, source);
   if (!index_text.ok()) return index_text.status();
-  Result<std::string> dict = ReadGzipFile(dict_path, source);
+  common::Result<std::string> dict = ReadGzipFile(dict_path, source);
   if (!dict.ok()) return dict.status();
 
   const std::vector<std::string_view> index_lines = SplitLines(*index_text);
-  if (index_lines.empty()) return Status::InvalidArgument(index_path.string() + ": no entries");
+  if (index_lines.empty()) return common::Status::InvalidArgument(index_path.string() + ": no entries");
   std::vector<DictdEntry> entries;  // of the headwords of one word
   std::unordered_map<std::string_view, size_t> entries_per_headword;
   for (size_t number = 1; number <= index_lines.size(); ++number) {
     auto bad = [&](const std::string& why) {
-      return Status::InvalidArgument(index_path.string() + ": line " + std::to_string(number) + ": " + why);
+      return common::Status::InvalidArgument(index_path.string() + ": line " + std::to_string(number) + ": " + why);
     };
     const std::vector<std::string_view> fields = SplitOn(index_lines[number - 1], '\t');
     if (fields.size() < 3) return bad("expected headword, offset and length separated by tabs");
@@ -398,4 +398,4 @@ Result<std::vector<WordTranslation>> ReadFreedictTranslations(const std::filesys
   return translations;
 }
 
-}  // namespace gradients
+}  // namespace gradients::corpora

@@ -11,7 +11,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::corpora {
 
 inline constexpr char kWordnetDir[] = "/usr/share/wordnet";
 inline constexpr char kFortunesDir[] = "/usr/share/games/fortunes";
@@ -32,13 +32,13 @@ struct WordnetSynset {
 // The synsets of `data.<noun|verb|adj|adv>` in `wordnet_dir`, in file order. `part_of_speech` is
 // "noun", "verb", "adjective" or "adverb". A line that does not parse is an error naming the file
 // and line.
-Result<std::vector<WordnetSynset>> ReadWordnetSynsets(const std::filesystem::path& wordnet_dir,
+common::Result<std::vector<WordnetSynset>> ReadWordnetSynsets(const std::filesystem::path& wordnet_dir,
                                                       const std::string& part_of_speech);
 
 // Every fortune of the fortune files in `fortunes_dir` (the files without an extension; the
 // `.dat` indexes and `.u8` links are skipped), files in name order, each fortune with its lines
 // kept and surrounding blank lines trimmed. Fortunes that are not valid UTF-8 are skipped.
-Result<std::vector<std::string>> ReadFortunes(const std::filesystem::path& fortunes_dir);
+common::Result<std::vector<std::string>> ReadFortunes(const std::filesystem::path& fortunes_dir);
 
 // A country of miscfiles' ISO 3166 list, with its capital and its currency where each is one
 // clear answer.
@@ -58,7 +58,7 @@ struct Country {
 // currencies (the euro, CFA francs) and funds (BOV, USN) belong to no country. Files are read
 // with zlib, which reads a file that is not gzip'd as it is. A line that does not parse is an
 // error naming the file and line.
-Result<std::vector<Country>> ReadCountries(const std::filesystem::path& misc_dir);
+common::Result<std::vector<Country>> ReadCountries(const std::filesystem::path& misc_dir);
 
 // An English word and its translation.
 struct WordTranslation {
@@ -74,7 +74,7 @@ struct WordTranslation {
 // itself, run past three words or hold anything but letters, spaces, hyphens and apostrophes
 // ("jdn. (wegen etw.) einsperren") are skipped. An index line that does not parse or
 // points past the end of the dictionary is an error naming the file and line.
-Result<std::vector<WordTranslation>> ReadFreedictTranslations(const std::filesystem::path& dictd_dir,
+common::Result<std::vector<WordTranslation>> ReadFreedictTranslations(const std::filesystem::path& dictd_dir,
                                                               const std::string& language);
 
-}  // namespace gradients
+}  // namespace gradients::corpora

@@ -5,7 +5,7 @@
 
 #include "common/splitmix64.h"
 
-namespace gradients {
+namespace gradients::corpora {
 namespace {
 
 constexpr size_t kDefaultRows = 1000;
@@ -15,7 +15,7 @@ class Draws {
   explicit Draws(uint64_t seed) : state_(seed) {}
   // Uniform in [low, high].
   int64_t Between(int64_t low, int64_t high) {
-    return low + static_cast<int64_t>(SplitMix64(state_) % static_cast<uint64_t>(high - low + 1));
+    return low + static_cast<int64_t>(common::SplitMix64(state_) % static_cast<uint64_t>(high - low + 1));
   }
   template <typename T, size_t N>
   const T& Pick(const std::array<T, N>& items) {
@@ -110,4 +110,4 @@ std::vector<nlohmann::json> RetrievalRows(const CorpusOptions& options) {
   return rows;
 }
 
-}  // namespace gradients
+}  // namespace gradients::corpora

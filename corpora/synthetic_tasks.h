@@ -11,11 +11,11 @@
 
 #include "corpora/task_datasets.h"
 
-namespace gradients {
+namespace gradients::corpora {
 
 // `options.rows` rows (1000 when 0); instruct columns instruction (and input for retrieval), output.
 std::vector<nlohmann::json> ArithmeticRows(const CorpusOptions& options);
 std::vector<nlohmann::json> WordProblemRows(const CorpusOptions& options);
 std::vector<nlohmann::json> RetrievalRows(const CorpusOptions& options);
 
-}  // namespace gradients
+}  // namespace gradients::corpora

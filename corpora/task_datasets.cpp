@@ -7,7 +7,7 @@
 #include "common/durable_file.h"
 #include "corpora/synthetic_tasks.h"
 
-namespace gradients {
+namespace gradients::corpora {
 namespace {
 
 std::string JoinWords(const std::vector<std::string>& words) {
@@ -28,12 +28,12 @@ std::vector<T> TakeInSeedOrder(const std::vector<T>& items, const std::vector<st
   return taken;
 }
 
-Result<std::vector<nlohmann::json>> PretrainingText(const CorpusOptions& options) {
-  Result<std::vector<std::string>> fortunes = ReadFortunes(options.fortunes_dir);
+common::Result<std::vector<nlohmann::json>> PretrainingText(const CorpusOptions& options) {
+  common::Result<std::vector<std::string>> fortunes = ReadFortunes(options.fortunes_dir);
   if (!fortunes.ok()) return fortunes.status();
   std::vector<std::string> documents = *fortunes;
   for (const char* part : {"verb", "adjective", "adverb"}) {
-    Result<std::vector<WordnetSynset>> synsets = ReadWordnetSynsets(options.wordnet_dir, part);
+    common::Result<std::vector<WordnetSynset>> synsets = ReadWordnetSynsets(options.wordnet_dir, part);
     if (!synsets.ok()) return synsets.status();
     for (const WordnetSynset& synset : *synsets) {
       std::string document = JoinWords(synset.words) + ": " + synset.definition + ".";
@@ -48,8 +48,8 @@ Result<std::vector<nlohmann::json>> PretrainingText(const CorpusOptions& options
   return rows;
 }
 
-Result<std::vector<nlohmann::json>> WordnetDefinitions(const CorpusOptions& options) {
-  Result<std::vector<WordnetSynset>> synsets = ReadWordnetSynsets(options.wordnet_dir, "noun");
+common::Result<std::vector<nlohmann::json>> WordnetDefinitions(const CorpusOptions& options) {
+  common::Result<std::vector<WordnetSynset>> synsets = ReadWordnetSynsets(options.wordnet_dir, "noun");
   if (!synsets.ok()) return synsets.status();
   std::vector<std::string> keys;
   for (const WordnetSynset& synset : *synsets) keys.push_back(synset.offset);
@@ -67,8 +67,8 @@ Result<std::vector<nlohmann::json>> WordnetDefinitions(const CorpusOptions& opti
 }
 
 // Each country's capital, currency and ISO code where the list gives one: the question kinds mixed.
-Result<std::vector<nlohmann::json>> CountryFacts(const CorpusOptions& options) {
-  Result<std::vector<Country>> countries = ReadCountries(options.miscfiles_dir);
+common::Result<std::vector<nlohmann::json>> CountryFacts(const CorpusOptions& options) {
+  common::Result<std::vector<Country>> countries = ReadCountries(options.miscfiles_dir);
   if (!countries.ok()) return countries.status();
   std::vector<nlohmann::json> facts;
   std::vector<std::string> keys;
@@ -89,7 +89,7 @@ Result<std::vector<nlohmann::json>> CountryFacts(const CorpusOptions& options) {
 // Rows in rounds: round r holds each language's r-th word in the seed's order, in the seed's order
 // too, so that any first rows mix the languages evenly (FreeDict's English-German dictionary has
 // ten times the words of the others) until the smaller dictionaries run out.
-Result<std::vector<nlohmann::json>> WordTranslations(const CorpusOptions& options) {
+common::Result<std::vector<nlohmann::json>> WordTranslations(const CorpusOptions& options) {
   struct Language {
     const char* code;
     const char* name;
@@ -97,7 +97,7 @@ Result<std::vector<nlohmann::json>> WordTranslations(const CorpusOptions& option
   std::vector<std::vector<nlohmann::json>> rows_by_language;
   std::vector<std::vector<std::string>> keys_by_language;
   for (const Language language : {Language{"fra", "French"}, Language{"deu", "German"}, Language{"spa", "Spanish"}}) {
-    Result<std::vector<WordTranslation>> translations = ReadFreedictTranslations(options.freedict_dir, language.code);
+    common::Result<std::vector<WordTranslation>> translations = ReadFreedictTranslations(options.freedict_dir, language.code);
     if (!translations.ok()) return translations.status();
     std::vector<nlohmann::json> rows;
     std::vector<std::string> keys;
@@ -134,7 +134,7 @@ Result<std::vector<nlohmann::json>> WordTranslations(const CorpusOptions& option
 
 // A generator that cannot fail, as a source.
 auto Synthetic(std::vector<nlohmann::json> (*generate)(const CorpusOptions&)) {
-  return [generate](const CorpusOptions& options) -> Result<std::vector<nlohmann::json>> { return generate(options); };
+  return [generate](const CorpusOptions& options) -> common::Result<std::vector<nlohmann::json>> { return generate(options); };
 }
 
 }  // namespace
@@ -162,21 +162,21 @@ const std::vector<CorpusSource>& CorpusSources() {
   return sources;
 }
 
-Result<std::vector<nlohmann::json>> MakeCorpus(const std::string& name, const CorpusOptions& options) {
+common::Result<std::vector<nlohmann::json>> MakeCorpus(const std::string& name, const CorpusOptions& options) {
   std::string known;
   for (const CorpusSource& source : CorpusSources()) {
     if (source.name == name) return source.make(options);
     known += (known.empty() ? "" : ", ") + source.name;
   }
-  return Status::InvalidArgument("unknown corpus \"" + name + "\" (known: " + known + ")");
+  return common::Status::InvalidArgument("unknown corpus \"" + name + "\" (known: " + known + ")");
 }
 
 std::vector<size_t> OrderBySeed(const std::vector<std::string>& keys, uint64_t seed) {
-  std::vector<std::pair<Digest, size_t>> ranked;
+  std::vector<std::pair<common::Digest, size_t>> ranked;
   ranked.reserve(keys.size());
   const std::string prefix = std::to_string(seed) + ":";
   for (size_t i = 0; i < keys.size(); ++i) {
-    ranked.emplace_back(ComputeDigest(DigestAlgorithm::kBlake2b256, prefix + keys[i]), i);
+    ranked.emplace_back(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, prefix + keys[i]), i);
   }
   std::sort(ranked.begin(), ranked.end());
   std::vector<size_t> order;
@@ -185,10 +185,10 @@ std::vector<size_t> OrderBySeed(const std::vector<std::string>& keys, uint64_t s
   return order;
 }
 
-Status WriteJsonLines(const std::filesystem::path& path, const std::vector<nlohmann::json>& rows) {
+common::Status WriteJsonLines(const std::filesystem::path& path, const std::vector<nlohmann::json>& rows) {
   std::string text;
   for (const nlohmann::json& row : rows) text += row.dump() + "\n";
-  return WriteFileDurably(path, text);
+  return common::WriteFileDurably(path, text);
 }
 
-}  // namespace gradients
+}  // namespace gradients::corpora

@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "corpora/debian_texts.h"
 
-namespace gradients {
+namespace gradients::corpora {
 
 struct CorpusOptions {
   std::filesystem::path wordnet_dir = kWordnetDir;
@@ -28,7 +28,7 @@ struct CorpusSource {
   std::string name;
   std::string format;  // the dataset format its rows are in: "text" or "instruct"
   std::string description;
-  std::function<Result<std::vector<nlohmann::json>>(const CorpusOptions&)> make;
+  std::function<common::Result<std::vector<nlohmann::json>>(const CorpusOptions&)> make;
 };
 
 // pretraining-text: fortunes and the glosses of WordNet's verbs, adjectives and adverbs, as text
@@ -43,13 +43,13 @@ struct CorpusSource {
 const std::vector<CorpusSource>& CorpusSources();
 
 // The rows of the source `name`: `options.rows` of them (all when 0) in an order fixed by the seed.
-Result<std::vector<nlohmann::json>> MakeCorpus(const std::string& name, const CorpusOptions& options);
+common::Result<std::vector<nlohmann::json>> MakeCorpus(const std::string& name, const CorpusOptions& options);
 
 // Indexes of `keys` ordered by BLAKE2b of (seed, key): a shuffle that depends on nothing but the
 // seed and the keys themselves (not on their order or count).
 std::vector<size_t> OrderBySeed(const std::vector<std::string>& keys, uint64_t seed);
 
 // One JSON object a line, written durably.
-Status WriteJsonLines(const std::filesystem::path& path, const std::vector<nlohmann::json>& rows);
+common::Status WriteJsonLines(const std::filesystem::path& path, const std::vector<nlohmann::json>& rows);
 
-}  // namespace gradients
+}  // namespace gradients::corpora

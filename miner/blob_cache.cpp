@@ -13,24 +13,24 @@
 #include "proto/checkpoint_messages.h"
 #include "proto/grpc_status.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 constexpr uint64_t kMaxChunkBytes = 1 << 20;  // LIMIT_MAX_CHUNK_BYTES
 
 }  // namespace
 
-Result<std::filesystem::path> BlobCache::PathOf(const v1::BlobRef& ref) const {
-  Result<std::pair<DigestAlgorithm, Digest>> digest = FromProto(ref.digest());
+common::Result<std::filesystem::path> BlobCache::PathOf(const v1::BlobRef& ref) const {
+  common::Result<std::pair<common::DigestAlgorithm, common::Digest>> digest = proto::FromProto(ref.digest());
   if (!digest.ok()) return digest.status();
-  if (digest->first != DigestAlgorithm::kBlake2b256) {
-    return Status::InvalidArgument("blob " + ref.file_name().substr(0, 255) + ": not named by BLAKE2b-256");
+  if (digest->first != common::DigestAlgorithm::kBlake2b256) {
+    return common::Status::InvalidArgument("blob " + ref.file_name().substr(0, 255) + ": not named by BLAKE2b-256");
   }
-  return dir_ / ToHex(digest->second);
+  return dir_ / common::ToHex(digest->second);
 }
 
 bool BlobCache::Has(const v1::BlobRef& ref) const {
-  Result<std::filesystem::path> path = PathOf(ref);
+  common::Result<std::filesystem::path> path = PathOf(ref);
   std::error_code error;
   return path.ok() && std::filesystem::file_size(*path, error) == ref.size_bytes() && !error;
 }
@@ -42,8 +42,8 @@ std::shared_ptr<std::mutex> BlobCache::FetchLock(const std::filesystem::path& pa
   return entry;
 }
 
-Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, const v1::BlobRef& ref) const {
-  Result<std::filesystem::path> path = PathOf(ref);
+common::Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, const v1::BlobRef& ref) const {
+  common::Result<std::filesystem::path> path = PathOf(ref);
   if (!path.ok()) return path.status();
   if (Has(ref)) return *path;
   const std::shared_ptr<std::mutex> lock = FetchLock(*path);
@@ -51,23 +51,23 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
   if (Has(ref)) return *path;  // another job fetched it meanwhile
   std::error_code error;
   std::filesystem::create_directories(dir_, error);
-  if (error) return Status::Internal("creating " + dir_.string() + ": " + error.message());
-  const std::string name = "blob " + ToValidUtf8(ref.file_name().substr(0, 255));
+  if (error) return common::Status::Internal("creating " + dir_.string() + ": " + error.message());
+  const std::string name = "blob " + common::ToValidUtf8(ref.file_name().substr(0, 255));
   const std::filesystem::path part = path->string() + ".part";
-  ScopedDescriptor file{open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
-  if (file.fd < 0) return ErrnoStatus("opening " + part.string(), errno);
+  common::ScopedDescriptor file{open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
+  if (file.fd < 0) return common::ErrnoStatus("opening " + part.string(), errno);
   // What an earlier fetch left: resumed from its end (a torn tail shows in the digest at the end).
   uint64_t stored = std::min<uint64_t>(std::filesystem::file_size(part, error), ref.size_bytes());
-  if (error) return Status::IoError("size of " + part.string() + ": " + error.message());
-  if (ftruncate(file.fd, static_cast<off_t>(stored)) != 0) return ErrnoStatus("truncating " + part.string(), errno);
-  Hasher hasher(DigestAlgorithm::kBlake2b256);
+  if (error) return common::Status::IoError("size of " + part.string() + ": " + error.message());
+  if (ftruncate(file.fd, static_cast<off_t>(stored)) != 0) return common::ErrnoStatus("truncating " + part.string(), errno);
+  common::Hasher hasher(common::DigestAlgorithm::kBlake2b256);
   GRADIENTS_RETURN_IF_ERROR(
-      ReadPrefixInBlocks(file.fd, stored, part.string(), [&](std::string_view block) { hasher.Update(block); }));
+      common::ReadPrefixInBlocks(file.fd, stored, part.string(), [&](std::string_view block) { hasher.Update(block); }));
 
   v1::FetchBlobRequest request;
   *request.mutable_digest() = ref.digest();
   request.set_offset(stored);
-  Status received = Status::Ok();
+  common::Status received = common::Status::Ok();
   const grpc::Status status = connection.Call(
       [&](grpc::ClientContext& context) {
         std::unique_ptr<grpc::ClientReader<v1::BlobChunk>> reader = connection.stub().FetchBlob(&context, request);
@@ -75,7 +75,7 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
           const std::string& data = chunk.data();
           if (chunk.offset() != stored || data.empty() || data.size() > kMaxChunkBytes ||
               chunk.blob_size_bytes() != ref.size_bytes() || data.size() > ref.size_bytes() - stored) {
-            received = Status::DataLoss(name + ": a chunk at offset " + std::to_string(chunk.offset()) + " of " +
+            received = common::Status::DataLoss(name + ": a chunk at offset " + std::to_string(chunk.offset()) + " of " +
                                         std::to_string(data.size()) + " bytes does not continue the " +
                                         std::to_string(ref.size_bytes()) + "-byte blob at " + std::to_string(stored));
             context.TryCancel();
@@ -86,7 +86,7 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
                 pwrite(file.fd, data.data() + written, data.size() - written, static_cast<off_t>(stored + written));
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
-              received = ErrnoStatus("writing " + part.string(), errno);
+              received = common::ErrnoStatus("writing " + part.string(), errno);
               context.TryCancel();
               break;
             }
@@ -101,25 +101,25 @@ Result<std::filesystem::path> BlobCache::Fetch(ValidatorConnection& connection, 
       },
       std::chrono::hours(1));
   if (!received.ok()) {
-    if (received.code() == StatusCode::kDataLoss) std::filesystem::remove(part, error);
+    if (received.code() == common::StatusCode::kDataLoss) std::filesystem::remove(part, error);
     return received;
   }
   if (!status.ok()) {
     if (stored == 0) std::filesystem::remove(part, error);  // otherwise the part stays for a resume
-    return FromGrpcStatus(status).WithContext(name);
+    return proto::FromGrpcStatus(status).WithContext(name);
   }
   if (stored != ref.size_bytes()) {
-    return Status::Unavailable(name + ": the stream ended at " + std::to_string(stored) + " of " +
+    return common::Status::Unavailable(name + ": the stream ended at " + std::to_string(stored) + " of " +
                                std::to_string(ref.size_bytes()) + " bytes; fetch again to resume");
   }
-  if (ToHex(hasher.Finish()) != path->filename().string()) {
+  if (common::ToHex(hasher.Finish()) != path->filename().string()) {
     std::filesystem::remove(part, error);
-    return Status::DataLoss(name + ": its bytes do not match its digest; fetch again to start over");
+    return common::Status::DataLoss(name + ": its bytes do not match its digest; fetch again to start over");
   }
-  if (fsync(file.fd) != 0) return ErrnoStatus("syncing " + part.string(), errno);
-  if (rename(part.c_str(), path->c_str()) != 0) return ErrnoStatus("storing " + path->string(), errno);
-  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(dir_));
+  if (fsync(file.fd) != 0) return common::ErrnoStatus("syncing " + part.string(), errno);
+  if (rename(part.c_str(), path->c_str()) != 0) return common::ErrnoStatus("storing " + path->string(), errno);
+  GRADIENTS_RETURN_IF_ERROR(common::SyncDirectory(dir_));
   return *path;
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

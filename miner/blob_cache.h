@@ -15,7 +15,7 @@
 #include "gradients/v1/common.pb.h"
 #include "miner/validator_connection.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 // Concurrent jobs share one cache: fetches of the same blob take turns (they would write the same part
 // file), the second finding the blob stored. One process per cache directory.
@@ -24,12 +24,12 @@ class BlobCache {
   explicit BlobCache(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
   // Where the blob is (or would be) kept; InvalidArgument for a digest that is not BLAKE2b-256.
-  Result<std::filesystem::path> PathOf(const v1::BlobRef& ref) const;
+  common::Result<std::filesystem::path> PathOf(const v1::BlobRef& ref) const;
   // Whether it is stored complete (by size: what is stored was verified when it arrived).
   bool Has(const v1::BlobRef& ref) const;
   // The blob's path, fetched through `connection` first when it is not stored. DataLoss when what
   // arrives does not match the reference (its part is discarded, so the next fetch starts over).
-  Result<std::filesystem::path> Fetch(ValidatorConnection& connection, const v1::BlobRef& ref) const;
+  common::Result<std::filesystem::path> Fetch(ValidatorConnection& connection, const v1::BlobRef& ref) const;
 
  private:
   // The lock of one blob's fetch.
@@ -40,4 +40,4 @@ class BlobCache {
   mutable std::map<std::string, std::shared_ptr<std::mutex>> locks_;  // by blob path
 };
 
-}  // namespace gradients
+}  // namespace gradients::miner

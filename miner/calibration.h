@@ -14,12 +14,12 @@
 #include "common/status.h"
 #include "trainers/training_speed.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 // The stored speed of `device` ("cpu", "cuda", "cuda:N"), or a new measurement (stored) when there
 // is none or `remeasure` is set.
-Result<TrainingSpeed> CalibratedSpeed(const std::filesystem::path& work_dir, const std::string& device,
-                                      bool remeasure = false, const TrainingSpeedProbe& probe = {});
+common::Result<train::TrainingSpeed> CalibratedSpeed(const std::filesystem::path& work_dir, const std::string& device,
+                                      bool remeasure = false, const train::TrainingSpeedProbe& probe = {});
 
 // What real jobs reached on `device` training a base model of `parameters` (tokens per second over
 // a whole search: loading and evaluation included), kept in the same file: a later offer of that
@@ -29,4 +29,4 @@ void RecordJobSpeed(const std::filesystem::path& work_dir, const std::string& de
 std::optional<double> JobTokensPerSecond(const std::filesystem::path& work_dir, const std::string& device,
                                          int64_t parameters);
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "miner/validator_connection.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 struct UploadedCheckpoint {
   std::string receipt_id;
@@ -24,8 +24,8 @@ struct UploadedCheckpoint {
 // validator answers: PermissionDenied without a claim, FailedPrecondition after the deadline. The
 // files' own errors (unreadable, names a manifest refuses, changed since the manifest was built)
 // before or instead of sending them.
-Result<UploadedCheckpoint> UploadCheckpoint(ValidatorConnection& connection, const std::string& task_id,
+common::Result<UploadedCheckpoint> UploadCheckpoint(ValidatorConnection& connection, const std::string& task_id,
                                             const std::string& claim_nonce, const std::filesystem::path& dir,
-                                            CheckpointKind kind, const UploadOptions& options = {});
+                                            common::CheckpointKind kind, const UploadOptions& options = {});
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -9,40 +9,40 @@
 #include "common/hex.h"
 #include "proto/timestamps.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 constexpr uint64_t kMaxClaimBytes = 16 << 20;
 
 }  // namespace
 
-Status CheckJobTaskId(const std::string& task_id) {
+common::Status CheckJobTaskId(const std::string& task_id) {
   const bool safe = !task_id.empty() && task_id.size() <= 128 && task_id[0] != '.' &&
                     std::all_of(task_id.begin(), task_id.end(), [](char c) {
                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
                              c == '_' || c == '.';
                     });
-  if (!safe) return Status::InvalidArgument("task id \"" + task_id + "\" cannot name a job directory");
-  return Status::Ok();
+  if (!safe) return common::Status::InvalidArgument("task id \"" + task_id + "\" cannot name a job directory");
+  return common::Status::Ok();
 }
 
 std::filesystem::path JobDir(const std::filesystem::path& work_dir, const std::string& validator_id,
                              const std::string& task_id) {
   const std::span<const uint8_t> id(reinterpret_cast<const uint8_t*>(validator_id.data()), validator_id.size());
-  return work_dir / "jobs" / ToHex(id) / task_id;
+  return work_dir / "jobs" / common::ToHex(id) / task_id;
 }
 
-Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Claim& claim, const std::string& validator_id,
+common::Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Claim& claim, const std::string& validator_id,
                     const std::string& strategy) {
   std::error_code error;
   std::filesystem::create_directories(job_dir, error);
-  if (error) return Status::IoError("creating " + job_dir.string() + ": " + error.message());
-  GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(job_dir / "claim.pb", claim.SerializeAsString(), 0600));
+  if (error) return common::Status::IoError("creating " + job_dir.string() + ": " + error.message());
+  GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(job_dir / "claim.pb", claim.SerializeAsString(), 0600));
   JobStatus status;
   status.task_id = claim.task_id();
   status.validator_id = validator_id;
   status.phase = "fetching";
-  status.deadline_ms = DeadlineMsOf(claim.task().deadline());
+  status.deadline_ms = proto::DeadlineMsOf(claim.task().deadline());
   status.strategy = strategy;
   return SaveJobStatus(job_dir, status);
 }
@@ -67,12 +67,12 @@ nlohmann::json JobStatusJson(const JobStatus& status) {
   return json;
 }
 
-Status SaveJobStatus(const std::filesystem::path& job_dir, const JobStatus& status) {
-  return WriteFileDurably(job_dir / "job.json", JobStatusJson(status).dump(1) + "\n");
+common::Status SaveJobStatus(const std::filesystem::path& job_dir, const JobStatus& status) {
+  return common::WriteFileDurably(job_dir / "job.json", JobStatusJson(status).dump(1) + "\n");
 }
 
-Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir) {
-  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, ReadJsonFile(job_dir / "job.json"));
+common::Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir) {
+  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, common::ReadJsonFile(job_dir / "job.json"));
   JobStatus status;
   try {
     status.task_id = json.at("task_id").get<std::string>();
@@ -93,16 +93,16 @@ Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir) {
     status.receipt_id = json.at("receipt_id").get<std::string>();
     status.updated_ms = json.at("updated_ms").get<int64_t>();
   } catch (const nlohmann::json::exception& error) {
-    return Status::DataLoss((job_dir / "job.json").string() + ": " + error.what());
+    return common::Status::DataLoss((job_dir / "job.json").string() + ": " + error.what());
   }
   return status;
 }
 
-Result<v1::Claim> LoadJobClaim(const std::filesystem::path& job_dir) {
-  GRADIENTS_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(job_dir / "claim.pb", kMaxClaimBytes));
+common::Result<v1::Claim> LoadJobClaim(const std::filesystem::path& job_dir) {
+  GRADIENTS_ASSIGN_OR_RETURN(std::string bytes, common::ReadFileToString(job_dir / "claim.pb", kMaxClaimBytes));
   v1::Claim claim;
   if (!claim.ParseFromString(bytes) || claim.task_id().empty()) {
-    return Status::DataLoss((job_dir / "claim.pb").string() + ": not a claim");
+    return common::Status::DataLoss((job_dir / "claim.pb").string() + ": not a claim");
   }
   return claim;
 }
@@ -114,7 +114,7 @@ std::vector<JobListing> ListJobs(const std::filesystem::path& work_dir) {
   for (std::filesystem::directory_iterator validator(work_dir / "jobs", error), end; !error && validator != end;
        validator.increment(error)) {
     std::error_code inner;
-    Result<std::vector<uint8_t>> id = FromHex(validator->path().filename().string());
+    common::Result<std::vector<uint8_t>> id = common::FromHex(validator->path().filename().string());
     if (!id.ok() || !validator->is_directory(inner)) continue;  // not a validator's directory
     for (std::filesystem::directory_iterator job(validator->path(), inner); !inner && job != end;
          job.increment(inner)) {
@@ -129,4 +129,4 @@ std::vector<JobListing> ListJobs(const std::filesystem::path& work_dir) {
   return jobs;
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

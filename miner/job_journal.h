@@ -18,7 +18,7 @@
 #include "common/status.h"
 #include "gradients/v1/miner_gateway.pb.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 struct JobStatus {
   std::string task_id;
@@ -42,26 +42,26 @@ struct JobStatus {
 
 // A task id the validator sent names a directory: letters, digits, '-', '_' and '.' only, not
 // leading with '.'.
-Status CheckJobTaskId(const std::string& task_id);
+common::Status CheckJobTaskId(const std::string& task_id);
 std::filesystem::path JobDir(const std::filesystem::path& work_dir, const std::string& validator_id,
                              const std::string& task_id);
 
 // Writes claim.pb and a first job.json ("fetching"); the claim is validated by its id only.
-Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Claim& claim, const std::string& validator_id,
+common::Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Claim& claim, const std::string& validator_id,
                     const std::string& strategy);
 // As job.json holds it.
 nlohmann::json JobStatusJson(const JobStatus& status);
-Status SaveJobStatus(const std::filesystem::path& job_dir, const JobStatus& status);
-Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir);
-Result<v1::Claim> LoadJobClaim(const std::filesystem::path& job_dir);
+common::Status SaveJobStatus(const std::filesystem::path& job_dir, const JobStatus& status);
+common::Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir);
+common::Result<v1::Claim> LoadJobClaim(const std::filesystem::path& job_dir);
 
 // Every job under <work_dir>/jobs; a job.json that cannot be read is reported with its error (the
 // claim beside it may still resume the job).
 struct JobListing {
   std::filesystem::path dir;
   std::string validator_id;  // from the directory's name
-  Result<JobStatus> status;
+  common::Result<JobStatus> status;
 };
 std::vector<JobListing> ListJobs(const std::filesystem::path& work_dir);
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -10,28 +10,28 @@
 #include "proto/timestamps.h"
 #include "trainers/compute_device.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 constexpr const char* kClientVersion = "gradients-miner/" GRADIENTS_VERSION;
 
 }  // namespace
 
-MinerDaemon::MinerDaemon(const MinerOptions& options, ClockMs now_ms)
+MinerDaemon::MinerDaemon(const MinerOptions& options, common::ClockMs now_ms)
     : options_(options), now_ms_(std::move(now_ms)), cache_(std::filesystem::path(options.work_dir) / "cache") {}
 
-Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptions& options, ClockMs now_ms) {
-  auto logger = GetLogger("miner");
-  GRADIENTS_ASSIGN_OR_RETURN(SigningKey key, ReadKeyFile(options.key_file));
+common::Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptions& options, common::ClockMs now_ms) {
+  auto logger = common::GetLogger("miner");
+  GRADIENTS_ASSIGN_OR_RETURN(common::SigningKey key, common::ReadKeyFile(options.key_file));
   // Before anything is measured or claimed: a GPU named but missing is the operator's to mend.
-  if (Result<c10::Device> device = ResolveComputeDevice(options.device); !device.ok()) {
+  if (common::Result<c10::Device> device = train::ResolveComputeDevice(options.device); !device.ok()) {
     return device.status().WithContext("device " + options.device);
   }
-  if (options.device == "cpu") ConfigureCpuThreads(options.jobs.cpu_threads);
+  if (options.device == "cpu") train::ConfigureCpuThreads(options.jobs.cpu_threads);
   std::error_code error;
   std::filesystem::create_directories(std::filesystem::path(options.work_dir) / "jobs", error);
-  if (error) return Status::IoError("creating " + options.work_dir + "/jobs: " + error.message());
-  Result<TrainingSpeed> speed = CalibratedSpeed(options.work_dir, options.device);
+  if (error) return common::Status::IoError("creating " + options.work_dir + "/jobs: " + error.message());
+  common::Result<train::TrainingSpeed> speed = CalibratedSpeed(options.work_dir, options.device);
   if (!speed.ok()) return speed.status().WithContext("calibration");
   logger->info("miner {} on {}: {:.3g} training FLOP/s (calibration); strategy {}", key.public_key().ToHex(),
                speed->device, speed->flops_per_second, options.strategy.name);
@@ -50,7 +50,7 @@ Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptions& opti
   // The claim is what a job resumes from; a job.json that cannot be read is written again.
   for (const JobListing& job : ListJobs(options.work_dir)) {
     if (job.status.ok() && job.status->finished()) continue;
-    Result<v1::Claim> claim = LoadJobClaim(job.dir);
+    common::Result<v1::Claim> claim = LoadJobClaim(job.dir);
     if (!claim.ok()) {
       logger->warn("{}: not resumed: {}", job.dir.string(), claim.status().message());
       continue;
@@ -87,7 +87,7 @@ Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptions& opti
     validator->offers = std::make_unique<OfferLoop>(*validator->connection, loop, hooks, now_ms);
     validator->thread = std::thread([raw, logger] {
       try {
-        if (Status status = raw->offers->Run(); !status.ok()) {
+        if (common::Status status = raw->offers->Run(); !status.ok()) {
           logger->error("{}: offers stopped: {}", raw->connection->address(), status.message());
         }
       } catch (const std::exception& exception) {
@@ -152,13 +152,13 @@ bool MinerDaemon::ModelCached(const v1::TaskOffer& offer) const {
 }
 
 void MinerDaemon::TakeClaim(Validator& validator, const v1::Claim& claim) {
-  auto logger = GetLogger("miner");
-  const Status checked = CheckJobTaskId(claim.task_id());
+  auto logger = common::GetLogger("miner");
+  const common::Status checked = CheckJobTaskId(claim.task_id());
   const std::filesystem::path dir = JobDir(options_.work_dir, validator.validator_id, claim.task_id());
   // A job already on disk (a claim granted again) keeps its phase.
   const bool recorded_before = checked.ok() && LoadJobStatus(dir).ok();
-  if (Status recorded = !checked.ok()     ? checked
-                        : recorded_before ? Status::Ok()
+  if (common::Status recorded = !checked.ok()     ? checked
+                        : recorded_before ? common::Status::Ok()
                                           : RecordNewJob(dir, claim, validator.validator_id, options_.strategy.name);
       !recorded.ok()) {
     logger->error("task {}: the claim cannot be recorded: {}", claim.task_id(), recorded.message());
@@ -187,20 +187,20 @@ void MinerDaemon::StartJob(Validator& validator, const v1::Claim& claim) {
 }
 
 void MinerDaemon::RunJob(Validator& validator, const v1::Claim& claim) {
-  auto logger = GetLogger("miner");
-  Status status = Status::Ok();
+  auto logger = common::GetLogger("miner");
+  common::Status status = common::Status::Ok();
   try {
     status = RunJobUntilDone(validator, claim);
   } catch (const std::exception& exception) {  // a job's failure never ends the daemon
-    status = Status::Internal(exception.what());
+    status = common::Status::Internal(exception.what());
   }
   if (!status.ok()) logger->error("task {}: {}", claim.task_id(), status.message());
   std::lock_guard lock(mutex_);
   jobs_[JobDir(options_.work_dir, validator.validator_id, claim.task_id()).string()].done = true;
 }
 
-Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim) {
-  auto logger = GetLogger("miner");
+common::Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim) {
+  auto logger = common::GetLogger("miner");
   const std::string task_id = claim.task_id();
   TrainingJobOptions job;
   job.job_dir = JobDir(options_.work_dir, validator.validator_id, task_id);
@@ -222,22 +222,22 @@ Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim
   // What waiting may cure is tried again while the deadline allows; anything else ends the job.
   std::chrono::milliseconds wait(1000);
   for (;;) {
-    Result<JobStatus> result = RunTrainingJob(*validator.connection, cache_, claim, job, now_ms_);
+    common::Result<JobStatus> result = RunTrainingJob(*validator.connection, cache_, claim, job, now_ms_);
     if (result.ok()) {
       logger->info("task {}: {}", task_id, result->phase);
       if (result->tokens_per_second > 0 && parameters > 0) {
         std::lock_guard lock(mutex_);  // one writer of calibration.json at a time
         RecordJobSpeed(options_.work_dir, options_.device, parameters, result->tokens_per_second);
       }
-      return Status::Ok();
+      return common::Status::Ok();
     }
-    if (stop_ && result.status().code() == StatusCode::kAborted) {
+    if (stop_ && result.status().code() == common::StatusCode::kAborted) {
       logger->info("task {}: stopped; its state is kept for the next start", task_id);
-      return Status::Ok();
+      return common::Status::Ok();
     }
     if (!KeepsJobPhase(result.status().code())) return result.status();  // the job recorded it as failed
-    if (now_ms_() + wait.count() >= DeadlineMsOf(claim.task().deadline())) {
-      Result<JobStatus> status = LoadJobStatus(job.job_dir);
+    if (now_ms_() + wait.count() >= proto::DeadlineMsOf(claim.task().deadline())) {
+      common::Result<JobStatus> status = LoadJobStatus(job.job_dir);
       if (status.ok()) {
         status->phase = "failed";
         status->detail = "the validator stayed out of reach until the deadline: " + result.status().message();
@@ -247,9 +247,9 @@ Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim
       return result.status();
     }
     logger->warn("{}; trying again in {} s", result.status().message(), wait.count() / 1000);
-    if (WaitOrStop(wait)) return Status::Ok();
+    if (WaitOrStop(wait)) return common::Status::Ok();
     wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(30));
   }
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -21,13 +21,13 @@
 #include "miner/offer_loop.h"
 #include "miner/validator_connection.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 class MinerDaemon {
  public:
   // Errors: the key file, a device this machine lacks (`cuda` without a usable GPU), the work
   // directory; validators out of reach are not errors (their loops retry with backoff).
-  static Result<std::unique_ptr<MinerDaemon>> Start(const MinerOptions& options, ClockMs now_ms);
+  static common::Result<std::unique_ptr<MinerDaemon>> Start(const MinerOptions& options, common::ClockMs now_ms);
   ~MinerDaemon();
 
   void Shutdown();
@@ -44,12 +44,12 @@ class MinerDaemon {
     bool done = false;
   };
 
-  MinerDaemon(const MinerOptions& options, ClockMs now_ms);
+  MinerDaemon(const MinerOptions& options, common::ClockMs now_ms);
   // Records the claim and starts its job (unless stopping: the next start resumes it).
   void TakeClaim(Validator& validator, const v1::Claim& claim);
   void StartJob(Validator& validator, const v1::Claim& claim);
   void RunJob(Validator& validator, const v1::Claim& claim);
-  Status RunJobUntilDone(Validator& validator, const v1::Claim& claim);
+  common::Status RunJobUntilDone(Validator& validator, const v1::Claim& claim);
   int64_t ActiveJobs() const;
   bool ModelCached(const v1::TaskOffer& offer) const;
   // What earlier jobs on this device reached for a base model of that size (0: none yet).
@@ -58,7 +58,7 @@ class MinerDaemon {
   bool WaitOrStop(std::chrono::milliseconds delay);
 
   const MinerOptions options_;
-  const ClockMs now_ms_;
+  const common::ClockMs now_ms_;
   BlobCache cache_;
   double flops_per_second_ = 0;
   std::atomic<bool> stop_ = false;
@@ -69,4 +69,4 @@ class MinerDaemon {
   std::map<std::string, std::vector<v1::BlobRef>> model_files_;  // of the base models claimed, by name
 };
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -20,34 +20,34 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   // --device replaces the config's before the config is checked, so it gets the same checks.
-  auto load = [&]() -> gradients::Result<gradients::MinerOptions> {
-    gradients::Result<nlohmann::json> json = gradients::ReadJsonFile(config_path);
+  auto load = [&]() -> gradients::common::Result<gradients::miner::MinerOptions> {
+    gradients::common::Result<nlohmann::json> json = gradients::common::ReadJsonFile(config_path);
     if (!json.ok()) return json.status();
     if (!device.empty() && json->is_object()) (*json)["device"] = device;
-    gradients::Result<gradients::MinerOptions> parsed = gradients::ParseConfig<gradients::MinerOptions>(*json, "miner");
+    gradients::common::Result<gradients::miner::MinerOptions> parsed = gradients::common::ParseConfig<gradients::miner::MinerOptions>(*json, "miner");
     if (!parsed.ok()) return parsed.status().WithContext(config_path);
     return parsed;
   };
-  gradients::Result<gradients::MinerOptions> options = load();
+  gradients::common::Result<gradients::miner::MinerOptions> options = load();
   if (!options.ok()) {
     std::cerr << "gradients-miner: " << options.status().message() << "\n";
     return 2;
   }
   if (!log_level.empty()) options->log.level = log_level;
-  if (gradients::Status status = gradients::ConfigureLogging(options->log); !status.ok()) {
+  if (gradients::common::Status status = gradients::common::ConfigureLogging(options->log); !status.ok()) {
     std::cerr << "gradients-miner: " << status.message() << "\n";
     return 2;
   }
-  gradients::StopSignals stop_signals;  // before any thread starts
+  gradients::common::StopSignals stop_signals;  // before any thread starts
 
-  gradients::Result<std::unique_ptr<gradients::MinerDaemon>> daemon =
-      gradients::MinerDaemon::Start(*options, gradients::SystemClockMs);
+  gradients::common::Result<std::unique_ptr<gradients::miner::MinerDaemon>> daemon =
+      gradients::miner::MinerDaemon::Start(*options, gradients::common::SystemClockMs);
   if (!daemon.ok()) {
     std::cerr << "gradients-miner: " << daemon.status().message() << "\n";
     return 1;
   }
   const char* signal_name = stop_signals.Wait();
-  gradients::GetLogger("miner")->info("{}: stopping; jobs keep their state", signal_name);
+  gradients::common::GetLogger("miner")->info("{}: stopping; jobs keep their state", signal_name);
   (*daemon)->Shutdown();
   return 0;
 }

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <set>
 
-namespace gradients {
+namespace gradients::miner {
 
-void ReadConfig(ConfigReader& reader, ValidatorEndpoint& endpoint) {
+void ReadConfig(common::ConfigReader& reader, ValidatorEndpoint& endpoint) {
   reader.Required("address", endpoint.address)
       .Required("validator_id", endpoint.validator_id)
       .Optional("tls_ca_file", endpoint.tls_ca_file)
@@ -15,7 +15,7 @@ void ReadConfig(ConfigReader& reader, ValidatorEndpoint& endpoint) {
              "expected host:port");
 }
 
-void ReadConfig(ConfigReader& reader, MinerCapacity& capacity) {
+void ReadConfig(common::ConfigReader& reader, MinerCapacity& capacity) {
   static constexpr std::string_view kTypes[] = {"instruct", "chat", "text"};
   reader.Optional("max_model_parameters", capacity.max_model_parameters)
       .Optional("max_concurrent_tasks", capacity.max_concurrent_tasks)
@@ -34,7 +34,7 @@ void ReadConfig(ConfigReader& reader, MinerCapacity& capacity) {
              "task_types", "each one of instruct, chat or text (the types the trainers train)");
 }
 
-void ReadConfig(ConfigReader& reader, ReconnectOptions& options) {
+void ReadConfig(common::ConfigReader& reader, ReconnectOptions& options) {
   reader.Optional("initial_backoff_ms", options.initial_backoff_ms)
       .Optional("max_backoff_ms", options.max_backoff_ms)
       .Check(options.initial_backoff_ms >= 10, "initial_backoff_ms", "must be at least 10")
@@ -42,13 +42,13 @@ void ReadConfig(ConfigReader& reader, ReconnectOptions& options) {
              "max_backoff_ms", "must be between initial_backoff_ms and 3600000");
 }
 
-void ReadConfig(ConfigReader& reader, UploadOptions& options) {
+void ReadConfig(common::ConfigReader& reader, UploadOptions& options) {
   reader.Optional("chunk_bytes", options.chunk_bytes)
       .Optional("max_bytes_per_second", options.max_bytes_per_second)
       .Check(options.chunk_bytes >= 1 && options.chunk_bytes <= (1 << 20), "chunk_bytes", "must be in 1..1048576");
 }
 
-void ReadConfig(ConfigReader& reader, JobOptions& options) {
+void ReadConfig(common::ConfigReader& reader, JobOptions& options) {
   reader.Optional("upload_reserve_seconds", options.upload_reserve_seconds)
       .Optional("checkpoint_every_steps", options.checkpoint_every_steps)
       .Optional("progress_interval_seconds", options.progress_interval_seconds)
@@ -60,7 +60,7 @@ void ReadConfig(ConfigReader& reader, JobOptions& options) {
       .Check(options.cpu_threads >= 0 && options.cpu_threads <= 1024, "cpu_threads", "must be in 0..1024");
 }
 
-void ReadConfig(ConfigReader& reader, MinerOptions& options) {
+void ReadConfig(common::ConfigReader& reader, MinerOptions& options) {
   reader.Required("key_file", options.key_file)
       .Required("validators", options.validators)
       .Required("work_dir", options.work_dir)
@@ -80,4 +80,4 @@ void ReadConfig(ConfigReader& reader, MinerOptions& options) {
   reader.Check(device == "cpu" || device == "cuda" || cuda_index, "device", "cpu, cuda or cuda:N");
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

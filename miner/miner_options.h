@@ -12,7 +12,7 @@
 #include "common/logging.h"
 #include "miner/search_strategy.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 // A validator this miner works for.
 struct ValidatorEndpoint {
@@ -22,7 +22,7 @@ struct ValidatorEndpoint {
   std::string validator_id;
   std::string tls_ca_file;  // PEM roots that verify its certificate; empty: plaintext
 };
-void ReadConfig(ConfigReader& reader, ValidatorEndpoint& endpoint);
+void ReadConfig(common::ConfigReader& reader, ValidatorEndpoint& endpoint);
 
 // What the miner declares to validators and holds itself to when it takes offers.
 struct MinerCapacity {
@@ -30,7 +30,7 @@ struct MinerCapacity {
   int64_t max_concurrent_tasks = 1;
   std::vector<std::string> task_types = {"instruct", "chat", "text"};
 };
-void ReadConfig(ConfigReader& reader, MinerCapacity& capacity);
+void ReadConfig(common::ConfigReader& reader, MinerCapacity& capacity);
 
 // Waits between attempts to reach a validator: doubled after each failure, with jitter, up to the
 // longest.
@@ -38,7 +38,7 @@ struct ReconnectOptions {
   int64_t initial_backoff_ms = 1000;
   int64_t max_backoff_ms = 60'000;
 };
-void ReadConfig(ConfigReader& reader, ReconnectOptions& options);
+void ReadConfig(common::ConfigReader& reader, ReconnectOptions& options);
 
 // How checkpoints go to validators (miner/checkpoint_upload.h).
 struct UploadOptions {
@@ -47,7 +47,7 @@ struct UploadOptions {
   // Shutdown: the stream is cancelled (ABORTED); what the validator holds stays for a resume.
   const std::atomic<bool>* stop = nullptr;
 };
-void ReadConfig(ConfigReader& reader, UploadOptions& options);
+void ReadConfig(common::ConfigReader& reader, UploadOptions& options);
 
 // How each job runs (miner/training_job.h).
 struct JobOptions {
@@ -56,7 +56,7 @@ struct JobOptions {
   int64_t progress_interval_seconds = 5;
   int cpu_threads = 0;  // libtorch's on the CPU; 0 chooses
 };
-void ReadConfig(ConfigReader& reader, JobOptions& options);
+void ReadConfig(common::ConfigReader& reader, JobOptions& options);
 
 struct MinerOptions {
   std::string key_file;                         // required: the identity seed (`gradients keygen`), mode 0600
@@ -68,8 +68,8 @@ struct MinerOptions {
   JobOptions jobs{};
   UploadOptions upload{};
   ReconnectOptions reconnect{};
-  LogOptions log{};
+  common::LogOptions log{};
 };
-void ReadConfig(ConfigReader& reader, MinerOptions& options);
+void ReadConfig(common::ConfigReader& reader, MinerOptions& options);
 
-}  // namespace gradients
+}  // namespace gradients::miner

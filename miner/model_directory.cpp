@@ -5,11 +5,11 @@
 #include "common/durable_file.h"
 #include "common/utf8.h"
 
-namespace gradients {
+namespace gradients::miner {
 
-Status CheckTaskFileName(const std::string& name) {
+common::Status CheckTaskFileName(const std::string& name) {
   const auto refuse = [&](std::string_view why) {
-    return Status::InvalidArgument("task file \"" + ToValidUtf8(name.substr(0, 255)) + "\": " + std::string(why));
+    return common::Status::InvalidArgument("task file \"" + common::ToValidUtf8(name.substr(0, 255)) + "\": " + std::string(why));
   };
   if (name.empty() || name.size() > 255) return refuse("names are 1 to 255 bytes");
   if (name.front() == '/') return refuse("absolute");
@@ -22,39 +22,39 @@ Status CheckTaskFileName(const std::string& name) {
     if (part.empty() || part == "." || part == "..") return refuse("an empty, \".\" or \"..\" component");
     start = slash + 1;
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status LinkFromCache(const BlobCache& cache, const v1::BlobRef& ref, const std::filesystem::path& target) {
+common::Status LinkFromCache(const BlobCache& cache, const v1::BlobRef& ref, const std::filesystem::path& target) {
   std::error_code error;
-  if (std::filesystem::file_size(target, error) == ref.size_bytes() && !error) return Status::Ok();  // linked before
+  if (std::filesystem::file_size(target, error) == ref.size_bytes() && !error) return common::Status::Ok();  // linked before
   if (!cache.Has(ref)) {
-    return Status::FailedPrecondition("file " + ToValidUtf8(ref.file_name()) + " is not fetched yet");
+    return common::Status::FailedPrecondition("file " + common::ToValidUtf8(ref.file_name()) + " is not fetched yet");
   }
-  Result<std::filesystem::path> source = cache.PathOf(ref);
+  common::Result<std::filesystem::path> source = cache.PathOf(ref);
   if (!source.ok()) return source.status();
   std::filesystem::create_directories(target.parent_path(), error);
-  if (error) return Status::IoError("creating " + target.parent_path().string() + ": " + error.message());
+  if (error) return common::Status::IoError("creating " + target.parent_path().string() + ": " + error.message());
   std::filesystem::remove(target, error);
   // A hard link shares the cached bytes; another file system (or one without links) gets a copy.
   std::filesystem::create_hard_link(*source, target, error);
   if (error) {
     std::filesystem::copy_file(*source, target, std::filesystem::copy_options::overwrite_existing, error);
     if (error)
-      return Status::IoError("copying " + source->string() + " to " + target.string() + ": " + error.message());
+      return common::Status::IoError("copying " + source->string() + " to " + target.string() + ": " + error.message());
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status MaterializeModel(const BlobCache& cache, const v1::TaskSpec& task, const std::filesystem::path& dir) {
+common::Status MaterializeModel(const BlobCache& cache, const v1::TaskSpec& task, const std::filesystem::path& dir) {
   for (const v1::BlobRef& file : task.base_model_files())
     GRADIENTS_RETURN_IF_ERROR(CheckTaskFileName(file.file_name()));
   for (const v1::BlobRef& file : task.base_model_files()) {
-    Status linked = LinkFromCache(cache, file, dir / file.file_name());
-    if (linked.code() == StatusCode::kFailedPrecondition) return linked.WithContext("base model");
+    common::Status linked = LinkFromCache(cache, file, dir / file.file_name());
+    if (linked.code() == common::StatusCode::kFailedPrecondition) return linked.WithContext("base model");
     GRADIENTS_RETURN_IF_ERROR(linked);
   }
-  return SyncDirectory(dir);
+  return common::SyncDirectory(dir);
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -11,15 +11,15 @@
 #include "gradients/v1/task.pb.h"
 #include "miner/blob_cache.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 // InvalidArgument for a name that would leave `dir` (nothing is written then); FailedPrecondition
 // for a file the cache does not hold (fetch it first).
-Status MaterializeModel(const BlobCache& cache, const v1::TaskSpec& task, const std::filesystem::path& dir);
+common::Status MaterializeModel(const BlobCache& cache, const v1::TaskSpec& task, const std::filesystem::path& dir);
 
 // A name from a task spec, checked as MaterializeModel checks them.
-Status CheckTaskFileName(const std::string& name);
+common::Status CheckTaskFileName(const std::string& name);
 // `ref`'s cached bytes at `target` (a hard link, or a copy across file systems).
-Status LinkFromCache(const BlobCache& cache, const v1::BlobRef& ref, const std::filesystem::path& target);
+common::Status LinkFromCache(const BlobCache& cache, const v1::BlobRef& ref, const std::filesystem::path& target);
 
-}  // namespace gradients
+}  // namespace gradients::miner

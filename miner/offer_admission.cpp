@@ -6,7 +6,7 @@
 #include "proto/task_types.h"
 #include "proto/timestamps.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 // Whole milliseconds, rounded up (the estimate errs on the long side), at most a year: a speed
@@ -21,7 +21,7 @@ int64_t Milliseconds(double seconds) {
 
 Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, int64_t active_jobs, bool model_cached,
                      const ThroughputEstimate& throughput, const AdmissionOptions& options, int64_t now_ms) {
-  const std::string type(TaskTypeName(offer.type()));
+  const std::string type(proto::TaskTypeName(offer.type()));
   if (std::find(capacity.task_types.begin(), capacity.task_types.end(), type) == capacity.task_types.end()) {
     return {.decline = v1::DECLINE_REASON_UNSUPPORTED_TASK_TYPE,
             .detail = "this miner does not train " + type + " tasks"};
@@ -50,7 +50,7 @@ Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, 
   const int64_t upload_ms =
       Milliseconds(options.checkpoint_bytes_per_model_byte * model_bytes / throughput.upload_bytes_per_second);
   const int64_t estimated_ms = fetch_ms + training_ms + upload_ms;
-  const int64_t deadline_ms = DeadlineMsOf(offer.deadline());
+  const int64_t deadline_ms = proto::DeadlineMsOf(offer.deadline());
   const int64_t left_ms = deadline_ms - now_ms;
   const int64_t usable_ms =
       left_ms - static_cast<int64_t>(options.safety_fraction * static_cast<double>(left_ms)) - options.safety_ms;
@@ -66,4 +66,4 @@ Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, 
   return {.decline = v1::DECLINE_REASON_UNSPECIFIED, .detail = "", .estimated_ms = estimated_ms};
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

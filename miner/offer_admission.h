@@ -10,7 +10,7 @@
 #include "gradients/v1/miner_gateway.pb.h"
 #include "miner/miner_options.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 // How fast this miner works, measured (training) or assumed (network).
 struct ThroughputEstimate {
@@ -43,4 +43,4 @@ struct Admission {
 Admission AdmitOffer(const v1::TaskOffer& offer, const MinerCapacity& capacity, int64_t active_jobs, bool model_cached,
                      const ThroughputEstimate& throughput, const AdmissionOptions& options, int64_t now_ms);
 
-}  // namespace gradients
+}  // namespace gradients::miner

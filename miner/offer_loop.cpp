@@ -5,7 +5,7 @@
 #include "proto/grpc_status.h"
 #include "proto/task_types.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 constexpr size_t kMaxDeclineDetailBytes = 256;  // the validator's limit (RespondToOfferRequest.detail)
@@ -20,7 +20,7 @@ std::string Utf8Prefix(const std::string& text, size_t max_bytes) {
 
 }  // namespace
 
-OfferLoop::OfferLoop(ValidatorConnection& connection, OfferLoopOptions options, OfferLoopHooks hooks, ClockMs now_ms)
+OfferLoop::OfferLoop(ValidatorConnection& connection, OfferLoopOptions options, OfferLoopHooks hooks, common::ClockMs now_ms)
     : connection_(connection), options_(std::move(options)), hooks_(std::move(hooks)), now_ms_(std::move(now_ms)) {}
 
 void OfferLoop::Stop() {
@@ -30,25 +30,25 @@ void OfferLoop::Stop() {
   stopped_changed_.notify_all();
 }
 
-Status OfferLoop::Run() {
+common::Status OfferLoop::Run() {
   ReconnectBackoff backoff(options_.reconnect);
   for (;;) {
     {
       std::lock_guard lock(mutex_);
-      if (stopped_) return Status::Ok();
+      if (stopped_) return common::Status::Ok();
     }
-    Result<bool> offered = Subscribe();
+    common::Result<bool> offered = Subscribe();
     if (!offered.ok()) return offered.status();
     if (*offered) backoff.Reset();
     const std::chrono::milliseconds delay = backoff.NextDelay();
     std::unique_lock lock(mutex_);
-    if (stopped_changed_.wait_for(lock, delay, [&] { return stopped_; })) return Status::Ok();
+    if (stopped_changed_.wait_for(lock, delay, [&] { return stopped_; })) return common::Status::Ok();
   }
 }
 
-Result<bool> OfferLoop::Subscribe() {
-  const std::shared_ptr<spdlog::logger> log = GetLogger("miner");
-  if (Status status = connection_.EnsureSession(); !status.ok()) {
+common::Result<bool> OfferLoop::Subscribe() {
+  const std::shared_ptr<spdlog::logger> log = common::GetLogger("miner");
+  if (common::Status status = connection_.EnsureSession(); !status.ok()) {
     log->warn("{}", status.message());  // names the validator's address
     return false;
   }
@@ -56,7 +56,7 @@ Result<bool> OfferLoop::Subscribe() {
   v1::MinerCapacity& capacity = *request.mutable_capacity();
   capacity.set_max_model_parameters(static_cast<uint64_t>(options_.capacity.max_model_parameters));
   for (const std::string& type : options_.capacity.task_types) {
-    if (v1::TaskType parsed = ToProtoType(type); parsed != v1::TASK_TYPE_UNSPECIFIED) capacity.add_task_types(parsed);
+    if (v1::TaskType parsed = proto::ToProtoType(type); parsed != v1::TASK_TYPE_UNSPECIFIED) capacity.add_task_types(parsed);
   }
   capacity.set_device(options_.device.starts_with("cuda") ? v1::DEVICE_KIND_CUDA : v1::DEVICE_KIND_CPU);
   capacity.set_device_count(1);
@@ -84,14 +84,14 @@ Result<bool> OfferLoop::Subscribe() {
     stream_context_ = nullptr;
     if (stopped_) return offered;
   }
-  log->warn("{}: the offer stream ended: {}", connection_.address(), FromGrpcStatus(status).ToString());
+  log->warn("{}: the offer stream ended: {}", connection_.address(), proto::FromGrpcStatus(status).ToString());
   switch (status.error_code()) {
     case grpc::StatusCode::UNAUTHENTICATED:  // the validator restarted, or the session expired
-      if (Status renewed = connection_.Renew(token); !renewed.ok()) log->warn("{}", renewed.message());
+      if (common::Status renewed = connection_.Renew(token); !renewed.ok()) log->warn("{}", renewed.message());
       break;
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::PERMISSION_DENIED:
-      return FromGrpcStatus(status).WithContext(connection_.address() + ": SubscribeOffers");
+      return proto::FromGrpcStatus(status).WithContext(connection_.address() + ": SubscribeOffers");
     default:
       break;
   }
@@ -99,7 +99,7 @@ Result<bool> OfferLoop::Subscribe() {
 }
 
 void OfferLoop::Answer(const v1::TaskOffer& offer) {
-  const std::shared_ptr<spdlog::logger> log = GetLogger("miner");
+  const std::shared_ptr<spdlog::logger> log = common::GetLogger("miner");
   ThroughputEstimate throughput = options_.throughput;
   if (const double measured = hooks_.flops_per_second(offer); measured > 0) throughput.flops_per_second = measured;
   const Admission admission = AdmitOffer(offer, options_.capacity, hooks_.active_jobs(), hooks_.model_cached(offer),
@@ -113,14 +113,14 @@ void OfferLoop::Answer(const v1::TaskOffer& offer) {
   } else {
     request.set_decision(v1::OFFER_DECISION_DECLINE);
     request.set_decline_reason(admission.decline);
-    request.set_detail(Utf8Prefix(ToValidUtf8(admission.detail), kMaxDeclineDetailBytes));
+    request.set_detail(Utf8Prefix(common::ToValidUtf8(admission.detail), kMaxDeclineDetailBytes));
   }
   v1::RespondToOfferResponse response;
   const grpc::Status status = connection_.Call([&](grpc::ClientContext& context) {
     response.Clear();
     return connection_.stub().RespondToOffer(&context, request, &response);
   });
-  const std::string task = ToValidUtf8(offer.task_id().substr(0, 80));
+  const std::string task = common::ToValidUtf8(offer.task_id().substr(0, 80));
   if (!admission.accepted()) {
     log->info("task {}: declined ({}): {}", task, v1::DeclineReason_Name(admission.decline), admission.detail);
     if (!status.ok()) log->warn("task {}: the decline was not recorded: {}", task, status.error_message());
@@ -134,4 +134,4 @@ void OfferLoop::Answer(const v1::TaskOffer& offer) {
   hooks_.on_claim(response.claim());
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

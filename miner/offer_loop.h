@@ -17,7 +17,7 @@
 #include "miner/offer_admission.h"
 #include "miner/validator_connection.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 struct OfferLoopHooks {
   std::function<int64_t()> active_jobs = [] { return int64_t{0}; };
@@ -41,28 +41,28 @@ struct OfferLoopOptions {
 
 class OfferLoop {
  public:
-  OfferLoop(ValidatorConnection& connection, OfferLoopOptions options, OfferLoopHooks hooks, ClockMs now_ms);
+  OfferLoop(ValidatorConnection& connection, OfferLoopOptions options, OfferLoopHooks hooks, common::ClockMs now_ms);
 
   // Subscribes and answers offers until Stop() (OK), or until the validator refuses what this
   // miner declares (INVALID_ARGUMENT, PERMISSION_DENIED: a configuration to mend, not to retry).
-  Status Run();
+  common::Status Run();
   // Ends the stream and any backoff wait; Run returns soon after. Safe from any thread.
   void Stop();
 
  private:
   // One subscription, until its stream ends: whether it received an offer, or the refusal that
   // ends the loop.
-  Result<bool> Subscribe();
+  common::Result<bool> Subscribe();
   void Answer(const v1::TaskOffer& offer);
 
   ValidatorConnection& connection_;
   const OfferLoopOptions options_;
   const OfferLoopHooks hooks_;
-  const ClockMs now_ms_;
+  const common::ClockMs now_ms_;
   std::mutex mutex_;
   std::condition_variable stopped_changed_;
   bool stopped_ = false;
   grpc::ClientContext* stream_context_ = nullptr;  // the open subscription's, for Stop
 };
 
-}  // namespace gradients
+}  // namespace gradients::miner

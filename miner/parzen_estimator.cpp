@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numeric>
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 size_t ChoiceIndex(const SearchDimension& dimension, const nlohmann::json& value) {
@@ -90,4 +90,4 @@ double ParzenEstimator::LogDensity(const nlohmann::json& assignment) const {
   return log_density;
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

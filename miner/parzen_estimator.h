@@ -9,7 +9,7 @@
 
 #include "miner/search_space.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 class ParzenEstimator {
  public:
@@ -28,4 +28,4 @@ class ParzenEstimator {
   std::vector<Dimension> dimensions_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -8,7 +8,7 @@
 #include "common/logging.h"
 #include "trainers/trainer.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 using SystemClock = std::chrono::system_clock;
@@ -87,11 +87,11 @@ struct SearchState {
 
 class SearchRun {
  public:
-  SearchRun(const SearchRunOptions& options, const std::vector<TokenizedExample>& examples, int32_t pad_id,
+  SearchRun(const SearchRunOptions& options, const std::vector<text::TokenizedExample>& examples, int32_t pad_id,
             const SearchStrategy& strategy)
       : options_(options), examples_(examples), pad_id_(pad_id), strategy_(strategy) {
-    const Hyperparameters& base = options.strategy.hyperparameters;
-    for (const TokenizedExample& example : examples) {
+    const train::Hyperparameters& base = options.strategy.hyperparameters;
+    for (const text::TokenizedExample& example : examples) {
       split_tokens_ +=
           static_cast<double>(std::min<int64_t>(static_cast<int64_t>(example.input_ids.size()), base.max_length));
     }
@@ -99,11 +99,11 @@ class SearchRun {
     trial_epoch_tokens_ = std::max(1.0, split_tokens_ * (1.0 - base.validation_fraction));
   }
 
-  Result<SearchOutcome> Run();
+  common::Result<SearchOutcome> Run();
 
  private:
-  Status LoadState();
-  Status SaveState() const;
+  common::Status LoadState();
+  common::Status SaveState() const;
   std::filesystem::path TrialDir(int64_t index) const { return options_.run_dir / ("trial-" + std::to_string(index)); }
   double TokensPerSecond() const;
   double SecondsLeft() const;           // until the runs' own deadline
@@ -115,13 +115,13 @@ class SearchRun {
   }
   double EpochsLeft() const;
   double RetrainEpochs() const;  // in trial epochs
-  Result<TrialRecord> RunTrial(const TrialPlan& plan);
-  Result<TrainResult> TrainRun(const Hyperparameters& hyperparameters, const std::filesystem::path& out_dir,
+  common::Result<TrialRecord> RunTrial(const TrialPlan& plan);
+  common::Result<train::TrainResult> TrainRun(const train::Hyperparameters& hyperparameters, const std::filesystem::path& out_dir,
                                const std::string& phase, int64_t trial_index, const nlohmann::json& assignment);
   void KeepBestTrialOnly();
 
   const SearchRunOptions& options_;
-  const std::vector<TokenizedExample>& examples_;
+  const std::vector<text::TokenizedExample>& examples_;
   const int32_t pad_id_;
   const SearchStrategy& strategy_;
   double split_tokens_ = 0;
@@ -130,38 +130,38 @@ class SearchRun {
   SearchOutcome outcome_;
 };
 
-Status SearchRun::LoadState() {
+common::Status SearchRun::LoadState() {
   const std::filesystem::path path = options_.run_dir / "search.json";
-  if (!std::filesystem::exists(path)) return Status::Ok();
-  Result<nlohmann::json> json = ReadJsonFile(path);
+  if (!std::filesystem::exists(path)) return common::Status::Ok();
+  common::Result<nlohmann::json> json = common::ReadJsonFile(path);
   if (!json.ok() || !json->is_object() || !json->contains("options") ||
       (*json)["options"] != OptionsFingerprint(options_.strategy)) {
-    GetLogger("miner")->warn("{}; starting the search over",
+    common::GetLogger("miner")->warn("{}; starting the search over",
                              json.ok() ? path.string() + ": a search with other options" : json.status().message());
-    GRADIENTS_RETURN_IF_ERROR(RemoveTree(options_.run_dir));
+    GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(options_.run_dir));
     std::error_code error;
     std::filesystem::create_directories(options_.run_dir, error);
-    if (error) return Status::IoError("creating " + options_.run_dir.string() + ": " + error.message());
-    return Status::Ok();
+    if (error) return common::Status::IoError("creating " + options_.run_dir.string() + ": " + error.message());
+    return common::Status::Ok();
   }
   try {
     for (const nlohmann::json& record : json->at("trials")) state_.trials.push_back(RecordFromJson(record));
     if (!json->at("current").is_null()) state_.current = PlanFromJson(json->at("current"));
     state_.retraining = json->at("retraining").get<bool>();
   } catch (const nlohmann::json::exception& error) {
-    return Status::DataLoss(path.string() + ": " + error.what());
+    return common::Status::DataLoss(path.string() + ": " + error.what());
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status SearchRun::SaveState() const {
+common::Status SearchRun::SaveState() const {
   nlohmann::json trials = nlohmann::json::array();
   for (const TrialRecord& record : state_.trials) trials.push_back(RecordToJson(record));
   const nlohmann::json json = {{"options", OptionsFingerprint(options_.strategy)},
                                {"trials", trials},
                                {"current", state_.current ? PlanToJson(*state_.current) : nlohmann::json(nullptr)},
                                {"retraining", state_.retraining}};
-  return WriteFileDurably(options_.run_dir / "search.json", json.dump(1) + "\n");
+  return common::WriteFileDurably(options_.run_dir / "search.json", json.dump(1) + "\n");
 }
 
 double SearchRun::TokensPerSecond() const {
@@ -212,10 +212,10 @@ double SearchRun::EpochsLeft() const {
   return epochs - RetrainEpochs();
 }
 
-Result<TrainResult> SearchRun::TrainRun(const Hyperparameters& hyperparameters, const std::filesystem::path& out_dir,
+common::Result<train::TrainResult> SearchRun::TrainRun(const train::Hyperparameters& hyperparameters, const std::filesystem::path& out_dir,
                                         const std::string& phase, int64_t trial_index,
                                         const nlohmann::json& assignment) {
-  TrainOptions train;
+  train::TrainOptions train;
   train.hyperparameters = hyperparameters;
   train.model_dir = options_.model_dir;
   train.out_dir = out_dir;
@@ -228,7 +228,7 @@ Result<TrainResult> SearchRun::TrainRun(const Hyperparameters& hyperparameters, 
   train.cpu_threads = options_.cpu_threads;
   train.cancel = options_.stop;
   if (options_.on_progress) {
-    train.on_progress = [&](const TrainProgress& progress) {
+    train.on_progress = [&](const train::TrainProgress& progress) {
       SearchProgress report;
       report.phase = phase;
       report.trial_index = trial_index;
@@ -243,7 +243,7 @@ Result<TrainResult> SearchRun::TrainRun(const Hyperparameters& hyperparameters, 
       options_.on_progress(report);
     };
   }
-  Result<TrainResult> trained = Train(train, examples_, pad_id_);
+  common::Result<train::TrainResult> trained = train::Train(train, examples_, pad_id_);
   if (trained.ok()) {
     outcome_.tokens += trained->tokens;
     outcome_.timed_tokens += trained->tokens - trained->resumed_tokens;
@@ -252,19 +252,19 @@ Result<TrainResult> SearchRun::TrainRun(const Hyperparameters& hyperparameters, 
   return trained;
 }
 
-Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
-  auto logger = GetLogger("miner");
+common::Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
+  auto logger = common::GetLogger("miner");
   TrialRecord record;
   record.plan = plan;
   const SystemClock::time_point start = SystemClock::now();
-  Result<Hyperparameters> hyperparameters = ApplyAssignment(options_.strategy.hyperparameters, plan.assignment);
+  common::Result<train::Hyperparameters> hyperparameters = ApplyAssignment(options_.strategy.hyperparameters, plan.assignment);
   if (!hyperparameters.ok()) {
     record.outcome = "failed";
     record.detail = hyperparameters.status().message();
     return record;
   }
   // The configuration's schedule shrunk to the trial's budget, warmup with it.
-  Hyperparameters trial = *hyperparameters;
+  train::Hyperparameters trial = *hyperparameters;
   if (plan.epochs < trial.epochs) {
     const double ratio = plan.epochs / trial.epochs;
     trial.warmup_steps = static_cast<int64_t>(std::ceil(static_cast<double>(trial.warmup_steps) * ratio));
@@ -275,7 +275,7 @@ Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
     trial.max_train_tokens = std::max<int64_t>(1, options_.strategy.max_train_tokens - TokensUsed());
   }
   logger->info("trial {}: {} for {:.3g} epochs", plan.index, plan.assignment.dump(), plan.epochs);
-  Result<TrainResult> trained = TrainRun(trial, TrialDir(plan.index), "trial", plan.index, plan.assignment);
+  common::Result<train::TrainResult> trained = TrainRun(trial, TrialDir(plan.index), "trial", plan.index, plan.assignment);
   record.seconds = SecondsSince(start);
   if (!trained.ok()) {
     const bool diverged = trained.status().message().starts_with("training diverged");
@@ -284,7 +284,7 @@ Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
     logger->warn("trial {} {}: {}", plan.index, record.outcome, record.detail);
     return record;
   }
-  if (trained->stop_reason == "cancelled") return Status::Aborted("stopped during trial " + std::to_string(plan.index));
+  if (trained->stop_reason == "cancelled") return common::Status::Aborted("stopped during trial " + std::to_string(plan.index));
   record.tokens = trained->tokens;
   record.timed_tokens = trained->tokens - trained->resumed_tokens;
   record.seconds_in_steps = trained->seconds_in_steps;
@@ -302,21 +302,21 @@ void SearchRun::KeepBestTrialOnly() {
   const TrialRecord* best = BestTrial(state_.trials);
   for (const TrialRecord& record : state_.trials) {
     const std::filesystem::path dir = TrialDir(record.plan.index);
-    const Status removed = &record == best ? RemoveTree(dir / "checkpoint") : RemoveTree(dir);
-    if (!removed.ok()) GetLogger("miner")->warn("{}", removed.message());
+    const common::Status removed = &record == best ? common::RemoveTree(dir / "checkpoint") : common::RemoveTree(dir);
+    if (!removed.ok()) common::GetLogger("miner")->warn("{}", removed.message());
   }
 }
 
-Result<SearchOutcome> SearchRun::Run() {
-  auto logger = GetLogger("miner");
+common::Result<SearchOutcome> SearchRun::Run() {
+  auto logger = common::GetLogger("miner");
   const SystemClock::time_point start = SystemClock::now();
   std::error_code error;
   std::filesystem::create_directories(options_.run_dir, error);
-  if (error) return Status::IoError("creating " + options_.run_dir.string() + ": " + error.message());
+  if (error) return common::Status::IoError("creating " + options_.run_dir.string() + ": " + error.message());
   GRADIENTS_RETURN_IF_ERROR(LoadState());
 
   while (!state_.retraining) {
-    if (options_.stop != nullptr && options_.stop->load()) return Status::Aborted("stopped before a trial");
+    if (options_.stop != nullptr && options_.stop->load()) return common::Status::Aborted("stopped before a trial");
     // A new trial only when the time left holds more than what a trial costs besides its steps
     // (loading, evaluating and saving); one under way is always finished (its checkpoint is there).
     if (!state_.current && SecondsLeft() <= TrialOverheadSeconds()) break;
@@ -336,7 +336,7 @@ Result<SearchOutcome> SearchRun::Run() {
   const TrialRecord* best = BestTrial(state_.trials);
   if (best == nullptr && !state_.trials.empty()) {
     const TrialRecord& last = state_.trials.back();
-    return Status::FailedPrecondition("every trial failed; the last (" + std::to_string(last.plan.index) + ", " +
+    return common::Status::FailedPrecondition("every trial failed; the last (" + std::to_string(last.plan.index) + ", " +
                                       last.outcome + "): " + last.detail);
   }
   outcome_.trials = state_.trials;
@@ -344,7 +344,7 @@ Result<SearchOutcome> SearchRun::Run() {
 
   // The best configuration on the whole split, in full; or, when no trial ran (the budget holds no
   // search), the base configuration as it is.
-  Hyperparameters final_hyperparameters = options_.strategy.hyperparameters;
+  train::Hyperparameters final_hyperparameters = options_.strategy.hyperparameters;
   if (best != nullptr) {
     GRADIENTS_ASSIGN_OR_RETURN(final_hyperparameters,
                                ApplyAssignment(options_.strategy.hyperparameters, best->plan.assignment));
@@ -379,9 +379,9 @@ Result<SearchOutcome> SearchRun::Run() {
   }
   const nlohmann::json assignment = best != nullptr ? best->plan.assignment : nlohmann::json::object();
   logger->info("retraining {} on the whole split", assignment.dump());
-  Result<TrainResult> trained =
+  common::Result<train::TrainResult> trained =
       TrainRun(final_hyperparameters, options_.run_dir / "final", "retrain", strategy_.PlannedTrials(), assignment);
-  if (trained.ok() && trained->stop_reason == "cancelled") return Status::Aborted("stopped during the retraining");
+  if (trained.ok() && trained->stop_reason == "cancelled") return common::Status::Aborted("stopped during the retraining");
   if (!trained.ok() && best == nullptr) return trained.status();
   const bool complete = trained.ok() && (best == nullptr || trained->stop_reason == "completed" ||
                                          trained->stop_reason == "max_train_tokens");
@@ -403,11 +403,11 @@ Result<SearchOutcome> SearchRun::Run() {
 
 }  // namespace
 
-Result<SearchOutcome> RunSearch(const SearchRunOptions& options, const std::vector<TokenizedExample>& examples,
+common::Result<SearchOutcome> RunSearch(const SearchRunOptions& options, const std::vector<text::TokenizedExample>& examples,
                                 int32_t pad_id) {
   GRADIENTS_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy, MakeSearchStrategy(options.strategy));
   SearchRun run(options, examples, pad_id, *strategy);
   return run.Run();
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

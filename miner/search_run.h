@@ -26,9 +26,9 @@
 
 #include "common/status.h"
 #include "miner/search_strategy.h"
-#include "trainers/dataset.h"
+#include "text/dataset.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 struct SearchProgress {
   std::string phase;  // "trial" or "retrain"
@@ -74,7 +74,7 @@ struct SearchOutcome {
   double seconds_in_steps = 0;  // of which in training steps
 };
 
-Result<SearchOutcome> RunSearch(const SearchRunOptions& options, const std::vector<TokenizedExample>& examples,
+common::Result<SearchOutcome> RunSearch(const SearchRunOptions& options, const std::vector<text::TokenizedExample>& examples,
                                 int32_t pad_id);
 
-}  // namespace gradients
+}  // namespace gradients::miner

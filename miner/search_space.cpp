@@ -6,7 +6,7 @@
 
 #include "common/splitmix64.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 enum class Kind { kReal, kInteger, kText };
@@ -47,7 +47,7 @@ struct NumericDimensionConfig {
   bool log = false;
 };
 
-void ReadConfig(ConfigReader& reader, NumericDimensionConfig& config) {
+void ReadConfig(common::ConfigReader& reader, NumericDimensionConfig& config) {
   reader.Optional("choices", config.choices)
       .Optional("min", config.min)
       .Optional("max", config.max)
@@ -69,7 +69,7 @@ struct TextDimensionConfig {
   std::vector<std::string> choices;
 };
 
-void ReadConfig(ConfigReader& reader, TextDimensionConfig& config) {
+void ReadConfig(common::ConfigReader& reader, TextDimensionConfig& config) {
   reader.Required("choices", config.choices).Check(!config.choices.empty(), "choices", "at least one");
 }
 
@@ -86,7 +86,7 @@ const std::vector<std::string>& SearchableHyperparameters() {
   return names;
 }
 
-void ReadConfig(ConfigReader& reader, SearchSpace& space) {
+void ReadConfig(common::ConfigReader& reader, SearchSpace& space) {
   for (const Searchable& searchable : kSearchable) {
     SearchDimension dimension;
     dimension.name = searchable.name;
@@ -141,7 +141,7 @@ double SearchDimension::UnitOf(const nlohmann::json& value) const {
   return std::clamp(unit, 0.0, 1.0);
 }
 
-uint64_t SearchRandom::Next() { return SplitMix64(state_); }
+uint64_t SearchRandom::Next() { return common::SplitMix64(state_); }
 
 double SearchRandom::Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
 
@@ -158,18 +158,18 @@ nlohmann::json SampleAssignment(const SearchSpace& space, SearchRandom& random) 
   return assignment;
 }
 
-Result<Hyperparameters> ApplyAssignment(const Hyperparameters& base, const nlohmann::json& assignment) {
-  if (!assignment.is_object()) return Status::InvalidArgument("an assignment must be a JSON object");
+common::Result<train::Hyperparameters> ApplyAssignment(const train::Hyperparameters& base, const nlohmann::json& assignment) {
+  if (!assignment.is_object()) return common::Status::InvalidArgument("an assignment must be a JSON object");
   nlohmann::json json = base.ToJson();
   for (const auto& [name, value] : assignment.items()) {
     const Searchable* searchable = FindSearchable(name);
     if (searchable == nullptr)
-      return Status::InvalidArgument("assignment: " + name + " is not a searchable hyperparameter");
+      return common::Status::InvalidArgument("assignment: " + name + " is not a searchable hyperparameter");
     nlohmann::json& slot =
         searchable->path[1] == nullptr ? json[searchable->path[0]] : json[searchable->path[0]][searchable->path[1]];
     slot = value;
   }
-  return ParseConfig<Hyperparameters>(json, "trial");
+  return common::ParseConfig<train::Hyperparameters>(json, "trial");
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "trainers/hyperparameters.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 // The names a space may search, in the order assignments list them.
 const std::vector<std::string>& SearchableHyperparameters();
@@ -38,7 +38,7 @@ struct SearchDimension {
 struct SearchSpace {
   std::vector<SearchDimension> dimensions;  // in SearchableHyperparameters() order
 };
-void ReadConfig(ConfigReader& reader, SearchSpace& space);
+void ReadConfig(common::ConfigReader& reader, SearchSpace& space);
 
 // A deterministic generator (the same seed gives the same trials on every platform, unlike the
 // standard distributions).
@@ -58,6 +58,6 @@ nlohmann::json SampleAssignment(const SearchSpace& space, SearchRandom& random);
 
 // The base hyperparameters with `assignment` applied, validated as a configuration is (an
 // assignment outside what the trainer accepts, e.g. a dropout of 1, is an error naming it).
-Result<Hyperparameters> ApplyAssignment(const Hyperparameters& base, const nlohmann::json& assignment);
+common::Result<train::Hyperparameters> ApplyAssignment(const train::Hyperparameters& base, const nlohmann::json& assignment);
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -5,7 +5,7 @@
 
 #include "miner/parzen_estimator.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 // A draw of its own per trial, so that a replayed search draws the same values.
@@ -14,8 +14,8 @@ SearchRandom TrialRandom(uint64_t seed, int64_t index) {
 }
 
 // The configuration's own epochs, or the budget when that is smaller.
-double TrialEpochs(const Hyperparameters& base, const nlohmann::json& assignment, double budget) {
-  Result<Hyperparameters> applied = ApplyAssignment(base, assignment);
+double TrialEpochs(const train::Hyperparameters& base, const nlohmann::json& assignment, double budget) {
+  common::Result<train::Hyperparameters> applied = ApplyAssignment(base, assignment);
   const double own = applied.ok() ? applied->epochs : base.epochs;
   return std::min(own, budget);
 }
@@ -216,7 +216,7 @@ std::vector<std::pair<std::string, std::string>> StrategyOptionProblems(const St
   return problems;
 }
 
-void ReadConfig(ConfigReader& reader, StrategyOptions& options) {
+void ReadConfig(common::ConfigReader& reader, StrategyOptions& options) {
   reader.OptionalChoice("name", options.name, {"fixed", "random", "halving", "tpe"})
       .Optional("hyperparameters", options.hyperparameters)
       .Optional("search_space", options.search_space)
@@ -232,21 +232,21 @@ void ReadConfig(ConfigReader& reader, StrategyOptions& options) {
   }
 }
 
-Result<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(const StrategyOptions& options) {
+common::Result<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(const StrategyOptions& options) {
   // Checked as a config file's are: options built in code skip ReadConfig.
   if (const auto problems = StrategyOptionProblems(options); !problems.empty()) {
-    return Status::InvalidArgument("strategy." + problems[0].first + ": " + problems[0].second);
+    return common::Status::InvalidArgument("strategy." + problems[0].first + ": " + problems[0].second);
   }
   // Every corner of the space must make a configuration the trainer accepts.
   for (const SearchDimension& dimension : options.search_space.dimensions) {
     for (double unit : {0.0, 1.0}) {
       const nlohmann::json assignment = {{dimension.name, dimension.ValueAt(unit)}};
-      if (Result<Hyperparameters> applied = ApplyAssignment(options.hyperparameters, assignment); !applied.ok()) {
+      if (common::Result<train::Hyperparameters> applied = ApplyAssignment(options.hyperparameters, assignment); !applied.ok()) {
         return applied.status().WithContext("search_space." + dimension.name);
       }
     }
     for (const nlohmann::json& choice : dimension.choices) {
-      if (Result<Hyperparameters> applied = ApplyAssignment(options.hyperparameters, {{dimension.name, choice}});
+      if (common::Result<train::Hyperparameters> applied = ApplyAssignment(options.hyperparameters, {{dimension.name, choice}});
           !applied.ok()) {
         return applied.status().WithContext("search_space." + dimension.name);
       }
@@ -256,7 +256,7 @@ Result<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(const StrategyOptions
   if (options.name == "random") return std::unique_ptr<SearchStrategy>(new RandomStrategy(options));
   if (options.name == "tpe") return std::unique_ptr<SearchStrategy>(new TpeStrategy(options));
   if (options.name == "halving") return std::unique_ptr<SearchStrategy>(new HalvingStrategy(options));
-  return Status::InvalidArgument("strategy: unknown name " + options.name);
+  return common::Status::InvalidArgument("strategy: unknown name " + options.name);
 }
 
 const TrialRecord* BestTrial(const std::vector<TrialRecord>& done) {
@@ -267,4 +267,4 @@ const TrialRecord* BestTrial(const std::vector<TrialRecord>& done) {
   return best;
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

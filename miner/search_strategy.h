@@ -26,13 +26,13 @@
 #include "miner/search_space.h"
 #include "trainers/hyperparameters.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 struct StrategyOptions {
   std::string name = "fixed";  // fixed, random, halving or tpe
   // The fixed strategy's configuration, and every value the search space leaves alone. Its
   // validation_fraction and seed make the validation split every trial is compared on.
-  Hyperparameters hyperparameters{};
+  train::Hyperparameters hyperparameters{};
   SearchSpace search_space{};
   int64_t trials = 8;              // random and tpe: trials; halving: configurations on the first rung
   int64_t halving_rate = 3;        // halving: the share kept, and the budget's growth, per rung
@@ -46,7 +46,7 @@ struct StrategyOptions {
   // trials hold back the validation split).
   bool retrain_best = true;
 };
-void ReadConfig(ConfigReader& reader, StrategyOptions& options);
+void ReadConfig(common::ConfigReader& reader, StrategyOptions& options);
 // Each option out of range, as (key, message); ReadConfig and MakeSearchStrategy refuse them.
 std::vector<std::pair<std::string, std::string>> StrategyOptionProblems(const StrategyOptions& options);
 
@@ -88,7 +88,7 @@ class SearchStrategy {
   virtual bool RetrainsBest() const = 0;
 };
 
-Result<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(const StrategyOptions& options);
+common::Result<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(const StrategyOptions& options);
 
 // The successful trial with the lowest validation loss (the earliest of equals), if any.
 const TrialRecord* BestTrial(const std::vector<TrialRecord>& done);
@@ -96,4 +96,4 @@ const TrialRecord* BestTrial(const std::vector<TrialRecord>& done);
 // Smallest budget a trial is given, in epochs: less teaches nothing to compare.
 inline constexpr double kMinTrialEpochs = 0.02;
 
-}  // namespace gradients
+}  // namespace gradients::miner

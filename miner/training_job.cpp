@@ -14,23 +14,23 @@
 #include "miner/search_run.h"
 #include "proto/task_types.h"
 #include "proto/timestamps.h"
-#include "trainers/dataset.h"
-#include "trainers/tokenizer.h"
+#include "text/dataset.h"
+#include "text/tokenizer.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 // Fetches (or finds cached) the task's inputs, lays them out and tokenizes the split.
 struct TaskInputs {
   std::filesystem::path model_dir;
-  std::vector<TokenizedExample> examples;
+  std::vector<text::TokenizedExample> examples;
   int32_t pad_id = 0;
 };
 
-Result<TaskInputs> PrepareInputs(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
+common::Result<TaskInputs> PrepareInputs(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
                                  const TrainingJobOptions& options) {
   const v1::TaskSpec& task = claim.task();
-  GRADIENTS_ASSIGN_OR_RETURN(DatasetFormat format, ParseDatasetFormat(TaskTypeName(task.type())));
+  GRADIENTS_ASSIGN_OR_RETURN(text::DatasetFormat format, text::ParseDatasetFormat(proto::TaskTypeName(task.type())));
   GRADIENTS_RETURN_IF_ERROR(CheckTaskFileName(task.training_split().file_name()));
   for (const v1::BlobRef& file : task.base_model_files()) {
     GRADIENTS_RETURN_IF_ERROR(cache.Fetch(connection, file).status());
@@ -42,12 +42,12 @@ Result<TaskInputs> PrepareInputs(ValidatorConnection& connection, const BlobCach
   GRADIENTS_RETURN_IF_ERROR(MaterializeModel(cache, task, inputs.model_dir));
   GRADIENTS_RETURN_IF_ERROR(LinkFromCache(cache, task.training_split(), split));
 
-  DatasetOptions dataset;
+  text::DatasetOptions dataset;
   dataset.format = format;
   dataset.max_length = options.strategy.hyperparameters.max_length;
   dataset.columns.columns = {task.column_mapping().columns().begin(), task.column_mapping().columns().end()};
-  GRADIENTS_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(inputs.model_dir));
-  GRADIENTS_ASSIGN_OR_RETURN(inputs.examples, LoadTokenizedDataset(split, *tokenizer, dataset));
+  GRADIENTS_ASSIGN_OR_RETURN(std::unique_ptr<text::Tokenizer> tokenizer, text::LoadTokenizer(inputs.model_dir));
+  GRADIENTS_ASSIGN_OR_RETURN(inputs.examples, text::LoadTokenizedDataset(split, *tokenizer, dataset));
   inputs.pad_id = tokenizer->eos_id().value_or(0);
   return inputs;
 }
@@ -55,24 +55,24 @@ Result<TaskInputs> PrepareInputs(ValidatorConnection& connection, const BlobCach
 // The files of the result the validator takes: the adapter, or the model with its tokenizer (the
 // trainer's summary and checkpoint stay behind). Written to export.new/ and renamed: export/ is
 // complete whenever it exists.
-Status Export(const SearchOutcome& outcome, const std::filesystem::path& job_dir) {
+common::Status Export(const SearchOutcome& outcome, const std::filesystem::path& job_dir) {
   const std::filesystem::path staging = job_dir / "export.new";
   const std::filesystem::path exported = job_dir / "export";
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(staging));
+  GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(staging));
   std::error_code error;
   std::filesystem::create_directories(staging, error);
-  if (error) return Status::IoError("creating " + staging.string() + ": " + error.message());
+  if (error) return common::Status::IoError("creating " + staging.string() + ": " + error.message());
   for (const auto& entry : std::filesystem::directory_iterator(outcome.result_dir, error)) {
     const std::string name = entry.path().filename().string();
     if (!entry.is_regular_file() || name == "training_summary.json") continue;
     std::filesystem::copy_file(entry.path(), staging / name, error);
-    if (error) return Status::IoError("exporting " + entry.path().string() + ": " + error.message());
+    if (error) return common::Status::IoError("exporting " + entry.path().string() + ": " + error.message());
   }
-  if (error) return Status::IoError("reading " + outcome.result_dir.string() + ": " + error.message());
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(exported));
+  if (error) return common::Status::IoError("reading " + outcome.result_dir.string() + ": " + error.message());
+  GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(exported));
   std::filesystem::rename(staging, exported, error);
-  if (error) return Status::IoError("renaming " + staging.string() + ": " + error.message());
-  return Status::Ok();
+  if (error) return common::Status::IoError("renaming " + staging.string() + ": " + error.message());
+  return common::Status::Ok();
 }
 
 // Reports what the search does, at most every interval, to the validator and to job.json, from a
@@ -82,7 +82,7 @@ Status Export(const SearchOutcome& outcome, const std::filesystem::path& job_dir
 class ProgressReporter {
  public:
   ProgressReporter(ValidatorConnection& connection, const std::filesystem::path& job_dir, const JobStatus& status,
-                   const TrainingJobOptions& options, ClockMs now_ms)
+                   const TrainingJobOptions& options, common::ClockMs now_ms)
       : connection_(connection), job_dir_(job_dir), options_(options), now_ms_(std::move(now_ms)), status_(status) {
     worker_ = std::thread([this] { Work(); });
   }
@@ -143,7 +143,7 @@ class ProgressReporter {
   }
 
   void Send(const SearchProgress& progress, const JobStatus& status) {
-    if (Status saved = SaveJobStatus(job_dir_, status); !saved.ok()) GetLogger("miner")->warn("{}", saved.message());
+    if (common::Status saved = SaveJobStatus(job_dir_, status); !saved.ok()) common::GetLogger("miner")->warn("{}", saved.message());
     v1::ReportProgressRequest request;
     request.set_task_id(status.task_id);
     v1::TrainingProgress* report = request.mutable_progress();
@@ -167,7 +167,7 @@ class ProgressReporter {
         std::chrono::seconds(10));
     // Progress is advisory: a validator that cannot take it now does not stop the training.
     if (!called.ok()) {
-      GetLogger("miner")->debug("task {}: ReportProgress: {}", status.task_id, called.error_message());
+      common::GetLogger("miner")->debug("task {}: ReportProgress: {}", status.task_id, called.error_message());
       return;
     }
     const v1::TaskStatus task = response.task_status();
@@ -182,7 +182,7 @@ class ProgressReporter {
   ValidatorConnection& connection_;
   const std::filesystem::path job_dir_;
   const TrainingJobOptions& options_;
-  const ClockMs now_ms_;
+  const common::ClockMs now_ms_;
   mutable std::mutex mutex_;  // guards the members below
   std::condition_variable changed_;
   JobStatus status_;
@@ -193,29 +193,29 @@ class ProgressReporter {
   std::thread worker_;
 };
 
-Result<JobStatus> Fail(const std::filesystem::path& job_dir, JobStatus status, const Status& error, int64_t now_ms) {
+common::Result<JobStatus> Fail(const std::filesystem::path& job_dir, JobStatus status, const common::Status& error, int64_t now_ms) {
   if (KeepsJobPhase(error.code())) return error;
   status.phase = "failed";
   status.detail = error.message();
   status.updated_ms = now_ms;
-  if (Status saved = SaveJobStatus(job_dir, status); !saved.ok()) GetLogger("miner")->warn("{}", saved.message());
+  if (common::Status saved = SaveJobStatus(job_dir, status); !saved.ok()) common::GetLogger("miner")->warn("{}", saved.message());
   return error;
 }
 
 }  // namespace
 
-bool KeepsJobPhase(StatusCode code) {
-  return code == StatusCode::kAborted || code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ||
-         code == StatusCode::kResourceExhausted;
+bool KeepsJobPhase(common::StatusCode code) {
+  return code == common::StatusCode::kAborted || code == common::StatusCode::kUnavailable || code == common::StatusCode::kDeadlineExceeded ||
+         code == common::StatusCode::kResourceExhausted;
 }
 
-Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
-                                 const TrainingJobOptions& options, ClockMs now_ms) {
-  auto logger = GetLogger("miner");
+common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
+                                 const TrainingJobOptions& options, common::ClockMs now_ms) {
+  auto logger = common::GetLogger("miner");
   const std::string where = "task " + claim.task_id();
   GRADIENTS_RETURN_IF_ERROR(CheckJobTaskId(claim.task_id()));
   JobStatus status;
-  if (Result<JobStatus> loaded = LoadJobStatus(options.job_dir); loaded.ok() && loaded->task_id == claim.task_id()) {
+  if (common::Result<JobStatus> loaded = LoadJobStatus(options.job_dir); loaded.ok() && loaded->task_id == claim.task_id()) {
     status = *loaded;
   } else {
     const std::string validator_id = options.validator_id.empty() ? connection.validator_id() : options.validator_id;
@@ -225,7 +225,7 @@ Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCach
   if (status.finished()) return status;
 
   if (status.phase != "uploading") {
-    Result<TaskInputs> inputs = PrepareInputs(connection, cache, claim, options);
+    common::Result<TaskInputs> inputs = PrepareInputs(connection, cache, claim, options);
     if (!inputs.ok()) return Fail(options.job_dir, status, inputs.status().WithContext(where), now_ms());
     status.phase = "training";
     status.updated_ms = now_ms();
@@ -243,11 +243,11 @@ Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCach
     search.run_dir = options.job_dir / "search";
     search.device = options.device;
     search.deadline = std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(DeadlineMsOf(claim.task().deadline()) - options.upload_reserve_ms));
+        std::chrono::milliseconds(proto::DeadlineMsOf(claim.task().deadline()) - options.upload_reserve_ms));
     search.estimated_tokens_per_second = options.estimated_tokens_per_second;
     search.checkpoint_every_steps = options.checkpoint_every_steps;
     search.cpu_threads = options.cpu_threads;
-    Result<SearchOutcome> outcome = Status::Internal("not run");
+    common::Result<SearchOutcome> outcome = common::Status::Internal("not run");
     {
       ProgressReporter reporter(connection, options.job_dir, status, options, now_ms);
       search.stop = reporter.halt();
@@ -255,11 +255,11 @@ Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCach
       outcome = RunSearch(search, inputs->examples, inputs->pad_id);
       status = reporter.status();
       if (std::optional<std::string> ended = reporter.task_ended()) {
-        return Fail(options.job_dir, status, Status::FailedPrecondition(*ended).WithContext(where), now_ms());
+        return Fail(options.job_dir, status, common::Status::FailedPrecondition(*ended).WithContext(where), now_ms());
       }
     }
     if (!outcome.ok()) return Fail(options.job_dir, status, outcome.status().WithContext(where), now_ms());
-    if (Status exported = Export(*outcome, options.job_dir); !exported.ok()) {
+    if (common::Status exported = Export(*outcome, options.job_dir); !exported.ok()) {
       return Fail(options.job_dir, status, exported.WithContext(where), now_ms());
     }
     int64_t failed = 0;
@@ -280,12 +280,12 @@ Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCach
   }
 
   // The kind follows what export/ holds: an adapter's config, or a model's.
-  const CheckpointKind kind = std::filesystem::exists(options.job_dir / "export" / "adapter_config.json")
-                                  ? CheckpointKind::kLoraAdapter
-                                  : CheckpointKind::kFullModel;
+  const common::CheckpointKind kind = std::filesystem::exists(options.job_dir / "export" / "adapter_config.json")
+                                  ? common::CheckpointKind::kLoraAdapter
+                                  : common::CheckpointKind::kFullModel;
   UploadOptions upload = options.upload;
   upload.stop = options.stop;
-  Result<UploadedCheckpoint> uploaded =
+  common::Result<UploadedCheckpoint> uploaded =
       UploadCheckpoint(connection, claim.task_id(), claim.claim_nonce(), options.job_dir / "export", kind, upload);
   if (!uploaded.ok()) return Fail(options.job_dir, status, uploaded.status().WithContext(where), now_ms());
   status.phase = "submitted";
@@ -296,4 +296,4 @@ Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCach
   return status;
 }
 
-}  // namespace gradients
+}  // namespace gradients::miner

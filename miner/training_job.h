@@ -22,7 +22,7 @@
 #include "miner/search_strategy.h"
 #include "miner/validator_connection.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 struct TrainingJobOptions {
   std::filesystem::path job_dir;  // this task's own: claim.pb, job.json, model/, data/, search/, export/
@@ -43,11 +43,11 @@ struct TrainingJobOptions {
 
 // Failures that keep a job's phase, so that running it again resumes it: stopped (ABORTED), or the
 // validator out of reach, slow or busy (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED).
-bool KeepsJobPhase(StatusCode code);
+bool KeepsJobPhase(common::StatusCode code);
 
 // The job's status as it ends; on error, the status says why, and the job is "failed" unless the
 // failure KeepsJobPhase.
-Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
-                                 const TrainingJobOptions& options, ClockMs now_ms);
+common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
+                                 const TrainingJobOptions& options, common::ClockMs now_ms);
 
-}  // namespace gradients
+}  // namespace gradients::miner

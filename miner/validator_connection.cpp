@@ -7,17 +7,17 @@
 #include "proto/auth_messages.h"
 #include "proto/grpc_status.h"
 
-namespace gradients {
+namespace gradients::miner {
 
-Result<std::unique_ptr<ValidatorConnection>> ValidatorConnection::Open(const ValidatorEndpoint& endpoint,
-                                                                       const SigningKey& key,
+common::Result<std::unique_ptr<ValidatorConnection>> ValidatorConnection::Open(const ValidatorEndpoint& endpoint,
+                                                                       const common::SigningKey& key,
                                                                        std::string client_version,
                                                                        const ReconnectOptions& reconnect) {
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!endpoint.tls_ca_file.empty()) {
-    Result<std::string> roots = ReadFileToString(endpoint.tls_ca_file, 1 << 20);
+    common::Result<std::string> roots = common::ReadFileToString(endpoint.tls_ca_file, 1 << 20);
     if (!roots.ok()) return roots.status().WithContext("tls_ca_file");
-    if (roots->empty()) return Status::InvalidArgument("tls_ca_file: " + endpoint.tls_ca_file + " is empty");
+    if (roots->empty()) return common::Status::InvalidArgument("tls_ca_file: " + endpoint.tls_ca_file + " is empty");
     grpc::SslCredentialsOptions tls;
     tls.pem_root_certs = *roots;
     credentials = grpc::SslCredentials(tls);
@@ -32,7 +32,7 @@ Result<std::unique_ptr<ValidatorConnection>> ValidatorConnection::Open(const Val
       endpoint, grpc::CreateCustomChannel(endpoint.address, credentials, arguments), key, std::move(client_version)));
 }
 
-Status ValidatorConnection::Authenticate() {
+common::Status ValidatorConnection::Authenticate() {
   const auto context = [] {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -43,23 +43,23 @@ Status ValidatorConnection::Authenticate() {
   request.set_miner_public_key(std::string(public_key.begin(), public_key.end()));
   v1::GetChallengeResponse challenge;
   if (grpc::Status status = stub_->GetChallenge(context().get(), request, &challenge); !status.ok()) {
-    return FromGrpcStatus(status).WithContext(address_ + ": GetChallenge");
+    return proto::FromGrpcStatus(status).WithContext(address_ + ": GetChallenge");
   }
   if (challenge.validator_id() != expected_validator_id_) {
-    return Status::Unauthenticated(address_ + ": the challenge names validator \"" +
-                                   ToValidUtf8(challenge.validator_id().substr(0, 64)) + "\", not \"" +
+    return common::Status::Unauthenticated(address_ + ": the challenge names validator \"" +
+                                   common::ToValidUtf8(challenge.validator_id().substr(0, 64)) + "\", not \"" +
                                    expected_validator_id_ + "\"; nothing was signed");
   }
-  Result<v1::AuthenticateRequest> answer = AnswerChallenge(challenge, key_, client_version_);
+  common::Result<v1::AuthenticateRequest> answer = proto::AnswerChallenge(challenge, key_, client_version_);
   if (!answer.ok()) return answer.status();
   v1::AuthenticateResponse session;
   if (grpc::Status status = stub_->Authenticate(context().get(), *answer, &session); !status.ok()) {
-    return FromGrpcStatus(status).WithContext(address_ + ": Authenticate");
+    return proto::FromGrpcStatus(status).WithContext(address_ + ": Authenticate");
   }
   std::lock_guard lock(mutex_);
   token_ = session.session_token();
   validator_id_ = challenge.validator_id();
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 std::string ValidatorConnection::Token() const {
@@ -80,24 +80,24 @@ std::unique_ptr<grpc::ClientContext> ValidatorConnection::ContextWith(const std:
   return context;
 }
 
-Status ValidatorConnection::EnsureSession() {
-  if (!Token().empty()) return Status::Ok();
+common::Status ValidatorConnection::EnsureSession() {
+  if (!Token().empty()) return common::Status::Ok();
   return Renew("");
 }
 
-Status ValidatorConnection::Renew(const std::string& failed_token) {
+common::Status ValidatorConnection::Renew(const std::string& failed_token) {
   std::lock_guard renewing(renewing_);
-  if (Token() != failed_token) return Status::Ok();  // another caller renewed it meanwhile
+  if (Token() != failed_token) return common::Status::Ok();  // another caller renewed it meanwhile
   return Authenticate();
 }
 
 grpc::Status ValidatorConnection::Call(const std::function<grpc::Status(grpc::ClientContext&)>& call,
                                        std::chrono::milliseconds timeout) {
-  if (Status status = EnsureSession(); !status.ok()) return ToGrpcStatus(status);
+  if (common::Status status = EnsureSession(); !status.ok()) return proto::ToGrpcStatus(status);
   const std::string token = Token();
   grpc::Status status = call(*ContextWith(token, timeout));
   if (status.error_code() != grpc::StatusCode::UNAUTHENTICATED) return status;
-  if (Status renewed = Renew(token); !renewed.ok()) return ToGrpcStatus(renewed);
+  if (common::Status renewed = Renew(token); !renewed.ok()) return proto::ToGrpcStatus(renewed);
   return call(*SessionContext(timeout));
 }
 
@@ -113,4 +113,4 @@ std::chrono::milliseconds ReconnectBackoff::NextDelay() {
 
 void ReconnectBackoff::Reset() { ceiling_ms_ = options_.initial_backoff_ms; }
 
-}  // namespace gradients
+}  // namespace gradients::miner

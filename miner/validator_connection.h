@@ -18,24 +18,24 @@
 #include "gradients/v1/miner_gateway.grpc.pb.h"
 #include "miner/miner_options.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 class ValidatorConnection {
  public:
   // Reads the endpoint's TLS roots when it names them; connects lazily (gRPC channels do).
   // gRPC's own reconnection waits follow `reconnect` (its defaults reach two minutes).
-  static Result<std::unique_ptr<ValidatorConnection>> Open(const ValidatorEndpoint& endpoint, const SigningKey& key,
+  static common::Result<std::unique_ptr<ValidatorConnection>> Open(const ValidatorEndpoint& endpoint, const common::SigningKey& key,
                                                            std::string client_version,
                                                            const ReconnectOptions& reconnect = {});
 
   // GetChallenge, then Authenticate with the signed answer: a new session. Unauthenticated when the
   // challenge names another validator than the endpoint's validator_id (nothing is signed then).
-  Status Authenticate();
+  common::Status Authenticate();
   // A session: the current one, or a new one when there is none.
-  Status EnsureSession();
+  common::Status EnsureSession();
   // A new session in place of `failed_token` (refused as UNAUTHENTICATED), unless another thread
   // renewed it already: the validator keeps one session per key, so renewals must not race.
-  Status Renew(const std::string& failed_token);
+  common::Status Renew(const std::string& failed_token);
   // Runs `call` with a context that carries the session and a deadline `timeout` from now,
   // authenticating first when there is no session and once more when the validator answers
   // UNAUTHENTICATED. The call's own failures come back as they are.
@@ -50,13 +50,13 @@ class ValidatorConnection {
   std::string Token() const;
 
   v1::MinerGateway::Stub& stub() { return *stub_; }
-  const SigningKey& key() const { return key_; }  // the miner's identity, for the envelopes it signs
+  const common::SigningKey& key() const { return key_; }  // the miner's identity, for the envelopes it signs
   const std::string& address() const { return address_; }
   // What the validator calls itself (from its challenge); empty before the first session.
   std::string validator_id() const;
 
  private:
-  ValidatorConnection(const ValidatorEndpoint& endpoint, std::shared_ptr<grpc::Channel> channel, const SigningKey& key,
+  ValidatorConnection(const ValidatorEndpoint& endpoint, std::shared_ptr<grpc::Channel> channel, const common::SigningKey& key,
                       std::string client_version)
       : address_(endpoint.address),
         expected_validator_id_(endpoint.validator_id),
@@ -67,7 +67,7 @@ class ValidatorConnection {
   const std::string address_;
   const std::string expected_validator_id_;
   std::unique_ptr<v1::MinerGateway::Stub> stub_;
-  const SigningKey key_;
+  const common::SigningKey key_;
   const std::string client_version_;
   std::mutex renewing_;       // one new session at a time
   mutable std::mutex mutex_;  // guards the session below
@@ -89,4 +89,4 @@ class ReconnectBackoff {
   std::mt19937_64 random_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::miner

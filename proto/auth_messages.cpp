@@ -6,13 +6,13 @@
 #include "common/protocol_envelopes.h"
 #include "proto/checkpoint_messages.h"
 
-namespace gradients {
+namespace gradients::proto {
 
-Result<v1::AuthenticateRequest> AnswerChallenge(const v1::GetChallengeResponse& challenge, const SigningKey& key,
+common::Result<v1::AuthenticateRequest> AnswerChallenge(const v1::GetChallengeResponse& challenge, const common::SigningKey& key,
                                                 std::string_view client_version) {
   const std::string& nonce = challenge.nonce();
-  Result<SignedEnvelope> proof =
-      SignEnvelope(AuthEnvelope(challenge.validator_id(), key.public_key(),
+  common::Result<common::SignedEnvelope> proof =
+      common::SignEnvelope(common::AuthEnvelope(challenge.validator_id(), key.public_key(),
                                 std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size())),
                    key);
   if (!proof.ok()) return proof.status();
@@ -22,4 +22,4 @@ Result<v1::AuthenticateRequest> AnswerChallenge(const v1::GetChallengeResponse& 
   return request;
 }
 
-}  // namespace gradients
+}  // namespace gradients::proto

@@ -9,9 +9,9 @@
 #include "common/status.h"
 #include "gradients/v1/miner_gateway.pb.h"
 
-namespace gradients {
+namespace gradients::proto {
 
-Result<v1::AuthenticateRequest> AnswerChallenge(const v1::GetChallengeResponse& challenge, const SigningKey& key,
+common::Result<v1::AuthenticateRequest> AnswerChallenge(const v1::GetChallengeResponse& challenge, const common::SigningKey& key,
                                                 std::string_view client_version);
 
-}  // namespace gradients
+}  // namespace gradients::proto

@@ -3,49 +3,49 @@
 #include <array>
 #include <utility>
 
-namespace gradients {
+namespace gradients::proto {
 namespace {
 
-constexpr std::array<std::pair<StatusCode, grpc::StatusCode>, 15> kCodes = {{
-    {StatusCode::kOk, grpc::StatusCode::OK},
-    {StatusCode::kInvalidArgument, grpc::StatusCode::INVALID_ARGUMENT},
-    {StatusCode::kNotFound, grpc::StatusCode::NOT_FOUND},
-    {StatusCode::kAlreadyExists, grpc::StatusCode::ALREADY_EXISTS},
-    {StatusCode::kPermissionDenied, grpc::StatusCode::PERMISSION_DENIED},
-    {StatusCode::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED},
-    {StatusCode::kFailedPrecondition, grpc::StatusCode::FAILED_PRECONDITION},
-    {StatusCode::kOutOfRange, grpc::StatusCode::OUT_OF_RANGE},
-    {StatusCode::kResourceExhausted, grpc::StatusCode::RESOURCE_EXHAUSTED},
-    {StatusCode::kDeadlineExceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
-    {StatusCode::kAborted, grpc::StatusCode::ABORTED},
-    {StatusCode::kDataLoss, grpc::StatusCode::DATA_LOSS},
-    {StatusCode::kUnavailable, grpc::StatusCode::UNAVAILABLE},
-    {StatusCode::kInternal, grpc::StatusCode::INTERNAL},
+constexpr std::array<std::pair<common::StatusCode, grpc::StatusCode>, 15> kCodes = {{
+    {common::StatusCode::kOk, grpc::StatusCode::OK},
+    {common::StatusCode::kInvalidArgument, grpc::StatusCode::INVALID_ARGUMENT},
+    {common::StatusCode::kNotFound, grpc::StatusCode::NOT_FOUND},
+    {common::StatusCode::kAlreadyExists, grpc::StatusCode::ALREADY_EXISTS},
+    {common::StatusCode::kPermissionDenied, grpc::StatusCode::PERMISSION_DENIED},
+    {common::StatusCode::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED},
+    {common::StatusCode::kFailedPrecondition, grpc::StatusCode::FAILED_PRECONDITION},
+    {common::StatusCode::kOutOfRange, grpc::StatusCode::OUT_OF_RANGE},
+    {common::StatusCode::kResourceExhausted, grpc::StatusCode::RESOURCE_EXHAUSTED},
+    {common::StatusCode::kDeadlineExceeded, grpc::StatusCode::DEADLINE_EXCEEDED},
+    {common::StatusCode::kAborted, grpc::StatusCode::ABORTED},
+    {common::StatusCode::kDataLoss, grpc::StatusCode::DATA_LOSS},
+    {common::StatusCode::kUnavailable, grpc::StatusCode::UNAVAILABLE},
+    {common::StatusCode::kInternal, grpc::StatusCode::INTERNAL},
     // The server's own failure, not the caller's; INTERNAL reads back as kInternal (the entry above).
-    {StatusCode::kIoError, grpc::StatusCode::INTERNAL},
+    {common::StatusCode::kIoError, grpc::StatusCode::INTERNAL},
 }};
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const Status& status) {
+grpc::Status ToGrpcStatus(const common::Status& status) {
   for (const auto& [ours, theirs] : kCodes) {
     if (ours == status.code()) return {theirs, status.message()};
   }
   return {grpc::StatusCode::UNKNOWN, status.message()};
 }
 
-Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return Status::Ok();
+common::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return common::Status::Ok();
   for (const auto& [ours, theirs] : kCodes) {
-    if (theirs == status.error_code()) return Status(ours, status.error_message());
+    if (theirs == status.error_code()) return common::Status(ours, status.error_message());
   }
   // A call the other side does not serve will not succeed on retry: versions differ.
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
-    return Status::FailedPrecondition("not served by the other side (another version?): " + status.error_message());
+    return common::Status::FailedPrecondition("not served by the other side (another version?): " + status.error_message());
   }
   // CANCELLED, UNKNOWN: nothing of ours says more than "try again later".
-  return Status::Unavailable("rpc " + std::to_string(static_cast<int>(status.error_code())) + ": " +
+  return common::Status::Unavailable("rpc " + std::to_string(static_cast<int>(status.error_code())) + ": " +
                              status.error_message());
 }
 
-}  // namespace gradients
+}  // namespace gradients::proto

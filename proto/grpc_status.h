@@ -7,9 +7,9 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::proto {
 
-grpc::Status ToGrpcStatus(const Status& status);
-Status FromGrpcStatus(const grpc::Status& status);
+grpc::Status ToGrpcStatus(const common::Status& status);
+common::Status FromGrpcStatus(const grpc::Status& status);
 
-}  // namespace gradients
+}  // namespace gradients::proto

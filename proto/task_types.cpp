@@ -3,7 +3,7 @@
 #include <array>
 #include <utility>
 
-namespace gradients {
+namespace gradients::proto {
 namespace {
 
 constexpr std::array<std::pair<std::string_view, v1::TaskType>, 6> kTypes = {{
@@ -31,4 +31,4 @@ std::string_view TaskTypeName(v1::TaskType type) {
   return "";
 }
 
-}  // namespace gradients
+}  // namespace gradients::proto

@@ -6,9 +6,9 @@
 
 #include "gradients/v1/task.pb.h"
 
-namespace gradients {
+namespace gradients::proto {
 
 v1::TaskType ToProtoType(std::string_view type);   // UNSPECIFIED for an unknown name
 std::string_view TaskTypeName(v1::TaskType type);  // "" for UNSPECIFIED
 
-}  // namespace gradients
+}  // namespace gradients::proto

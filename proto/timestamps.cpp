@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace gradients {
+namespace gradients::proto {
 
 void SetTimestampMs(int64_t ms, google::protobuf::Timestamp* timestamp) {
   // Floor division: a negative time keeps nanos in [0, 1e9), as Timestamp requires.
@@ -20,11 +20,11 @@ void SetDurationMs(int64_t ms, google::protobuf::Duration* duration) {
   duration->set_nanos(static_cast<int32_t>((ms % 1000) * 1'000'000));
 }
 
-Result<int64_t> TimestampMs(const google::protobuf::Timestamp& timestamp) {
+common::Result<int64_t> TimestampMs(const google::protobuf::Timestamp& timestamp) {
   constexpr int64_t kMinSeconds = -62'135'596'800, kMaxSeconds = 253'402'300'799;  // 0001-01-01 to 9999-12-31
   if (timestamp.seconds() < kMinSeconds || timestamp.seconds() > kMaxSeconds || timestamp.nanos() < 0 ||
       timestamp.nanos() >= 1'000'000'000) {
-    return Status::InvalidArgument("timestamp out of range (seconds " + std::to_string(timestamp.seconds()) +
+    return common::Status::InvalidArgument("timestamp out of range (seconds " + std::to_string(timestamp.seconds()) +
                                    ", nanos " + std::to_string(timestamp.nanos()) + ")");
   }
   return timestamp.seconds() * 1000 + timestamp.nanos() / 1'000'000;
@@ -32,8 +32,8 @@ Result<int64_t> TimestampMs(const google::protobuf::Timestamp& timestamp) {
 
 int64_t DeadlineMsOf(const google::protobuf::Timestamp& timestamp) {
   constexpr int64_t kYear2200Ms = 7'258'118'400'000;
-  const Result<int64_t> ms = TimestampMs(timestamp);
+  const common::Result<int64_t> ms = TimestampMs(timestamp);
   return ms.ok() ? std::clamp<int64_t>(*ms, 0, kYear2200Ms) : 0;
 }
 
-}  // namespace gradients
+}  // namespace gradients::proto

@@ -9,15 +9,15 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::proto {
 
 void SetTimestampMs(int64_t ms, google::protobuf::Timestamp* timestamp);
 void SetDurationMs(int64_t ms, google::protobuf::Duration* duration);
 // InvalidArgument outside Timestamp's range (years 1 to 9999, nanos below a second): a client sent it.
-Result<int64_t> TimestampMs(const google::protobuf::Timestamp& timestamp);
+common::Result<int64_t> TimestampMs(const google::protobuf::Timestamp& timestamp);
 // A deadline a peer sent, as milliseconds the clocks can hold: one outside Timestamp's range or
 // before 1970 counts as 0 (passed), one after 2200 as 2200 (std::chrono::system_clock's nanoseconds
 // end in 2262).
 int64_t DeadlineMsOf(const google::protobuf::Timestamp& timestamp);
 
-}  // namespace gradients
+}  // namespace gradients::proto

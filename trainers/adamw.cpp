@@ -6,7 +6,7 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 // torch.optim.AdamW's single-tensor update in one pass over float32 memory:
@@ -138,12 +138,12 @@ std::map<std::string, at::Tensor> AdamW::StateTensors() const {
   return tensors;
 }
 
-Status AdamW::LoadState(const std::map<std::string, at::Tensor>& tensors, int64_t steps) {
-  if (steps < 0) return Status::InvalidArgument("optimizer steps must not be negative");
+common::Status AdamW::LoadState(const std::map<std::string, at::Tensor>& tensors, int64_t steps) {
+  if (steps < 0) return common::Status::InvalidArgument("optimizer steps must not be negative");
   steps_ = steps;
   exp_avg_.clear();
   exp_avg_sq_.clear();
-  if (steps == 0) return Status::Ok();
+  if (steps == 0) return common::Status::Ok();
   EnsureMoments();
   at::NoGradGuard no_grad;
   for (size_t g = 0; g < groups_.size(); ++g) {
@@ -152,15 +152,15 @@ Status AdamW::LoadState(const std::map<std::string, at::Tensor>& tensors, int64_
         const std::string name = groups_[g].names[i] + suffix;
         auto found = tensors.find(name);
         at::Tensor& target = (*moments)[g][i];
-        if (found == tensors.end()) return Status::InvalidArgument("optimizer state lacks \"" + name + "\"");
+        if (found == tensors.end()) return common::Status::InvalidArgument("optimizer state lacks \"" + name + "\"");
         if (!found->second.sizes().equals(target.sizes())) {
-          return Status::InvalidArgument("optimizer state \"" + name + "\" has the wrong shape");
+          return common::Status::InvalidArgument("optimizer state \"" + name + "\" has the wrong shape");
         }
         target.copy_(found->second);
       }
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::train {
 
 struct AdamWOptions {
   double beta1 = 0.9;
@@ -45,7 +45,7 @@ class AdamW {
   std::map<std::string, at::Tensor> StateTensors() const;
   // Restores what StateTensors returned after `steps` updates; every tensor must be present with
   // its parameter's shape.
-  Status LoadState(const std::map<std::string, at::Tensor>& tensors, int64_t steps);
+  common::Status LoadState(const std::map<std::string, at::Tensor>& tensors, int64_t steps);
 
  private:
   void EnsureMoments();
@@ -57,4 +57,4 @@ class AdamW {
   std::vector<std::vector<at::Tensor>> exp_avg_, exp_avg_sq_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -11,7 +11,7 @@
 #include "trainers/fused_ops.h"
 #endif
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 at::Tensor CastTo(const at::Tensor& tensor, at::ScalarType dtype) {
@@ -455,4 +455,4 @@ at::Tensor CausalLmImpl::forward(const at::Tensor& input_ids, const ForwardOptio
   return Logits(Hidden(input_ids, options));
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -14,7 +14,7 @@
 #include "trainers/model_config.h"
 #include "trainers/rope.h"
 
-namespace gradients {
+namespace gradients::train {
 
 // Keys and values of earlier positions, one entry per layer, for incremental decoding.
 struct KvCache {
@@ -162,4 +162,4 @@ TORCH_MODULE(CausalLm);
 at::Tensor AttentionMask(int64_t seq, int64_t past, std::optional<int64_t> window, const at::Tensor& document_ids,
                          const at::Device& device);
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -12,10 +12,10 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::train {
 
 // InvalidArgument for a malformed name; FailedPrecondition when CUDA or that GPU is missing.
-Result<c10::Device> ResolveComputeDevice(std::string_view name);
+common::Result<c10::Device> ResolveComputeDevice(std::string_view name);
 
 // Sets libtorch's intra-op threads for work on the CPU: `requested` when > 0; otherwise one when
 // libtorch calls an external BLAS that runs its own threads on every core (Debian's libtorch on
@@ -26,4 +26,4 @@ void ConfigureCpuThreads(int requested = 0);
 // "cpu" or "cuda:N": the canonical name of a device, as logs and metrics report it.
 std::string ComputeDeviceName(const c10::Device& device);
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -11,7 +11,7 @@
 
 #include "trainers/cuda_kernels.h"
 
-namespace gradients::cuda_kernels {
+namespace gradients::train::cuda_kernels {
 namespace {
 
 // Arithmetic is in float32; each output is rounded once to its type (round to nearest even).
@@ -289,4 +289,4 @@ void SwiGluBackward(ElementType type, const void* gate_up, const void* grad, voi
   });
 }
 
-}  // namespace gradients::cuda_kernels
+}  // namespace gradients::train::cuda_kernels

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-namespace gradients::cuda_kernels {
+namespace gradients::train::cuda_kernels {
 
 enum class ElementType { kFloat32, kBFloat16, kFloat16 };
 
@@ -48,4 +48,4 @@ void SwiGluForward(ElementType type, const void* gate_up, void* out, int64_t row
 void SwiGluBackward(ElementType type, const void* gate_up, const void* grad, void* grad_gate_up, int64_t rows,
                     int64_t width, void* stream);
 
-}  // namespace gradients::cuda_kernels
+}  // namespace gradients::train::cuda_kernels

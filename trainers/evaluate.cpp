@@ -6,34 +6,34 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/types.h>
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 constexpr int32_t kIgnore = -100;
 
-Status CheckExample(const TokenizedExample& example, size_t index, int64_t vocab_size) {
+common::Status CheckExample(const text::TokenizedExample& example, size_t index, int64_t vocab_size) {
   std::string where = "document " + std::to_string(index + 1) + ": ";
   if (example.input_ids.size() != example.labels.size()) {
-    return Status::InvalidArgument(where + std::to_string(example.input_ids.size()) + " ids but " +
+    return common::Status::InvalidArgument(where + std::to_string(example.input_ids.size()) + " ids but " +
                                    std::to_string(example.labels.size()) + " labels");
   }
   for (int32_t id : example.input_ids) {
     if (id < 0 || id >= vocab_size) {
-      return Status::InvalidArgument(where + "token id " + std::to_string(id) + " outside the vocabulary of " +
+      return common::Status::InvalidArgument(where + "token id " + std::to_string(id) + " outside the vocabulary of " +
                                      std::to_string(vocab_size));
     }
   }
   for (int32_t label : example.labels) {
     if (label != kIgnore && (label < 0 || label >= vocab_size)) {
-      return Status::InvalidArgument(where + "label " + std::to_string(label) + " outside the vocabulary");
+      return common::Status::InvalidArgument(where + "label " + std::to_string(label) + " outside the vocabulary");
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 }  // namespace
 
-Result<EvalResult> EvaluateLoss(CausalLm& model, std::span<const TokenizedExample> examples,
+common::Result<EvalResult> EvaluateLoss(CausalLm& model, std::span<const text::TokenizedExample> examples,
                                 const EvalOptions& options) {
   const int64_t vocab_size = model->config().vocab_size;
   for (size_t i = 0; i < examples.size(); ++i) GRADIENTS_RETURN_IF_ERROR(CheckExample(examples[i], i, vocab_size));
@@ -65,7 +65,7 @@ Result<EvalResult> EvaluateLoss(CausalLm& model, std::span<const TokenizedExampl
     at::Tensor ids = torch::zeros({batch, length}, torch::kLong);
     at::Tensor labels = torch::full({batch, length}, kIgnore, torch::kLong);
     for (int64_t row = 0; row < batch; ++row) {
-      const TokenizedExample& example = examples[order[next + static_cast<size_t>(row)]];
+      const text::TokenizedExample& example = examples[order[next + static_cast<size_t>(row)]];
       auto n = static_cast<int64_t>(example.input_ids.size());
       std::vector<int64_t> row_ids(example.input_ids.begin(), example.input_ids.end());
       std::vector<int64_t> row_labels(example.labels.begin(), example.labels.end());
@@ -95,9 +95,9 @@ Result<EvalResult> EvaluateLoss(CausalLm& model, std::span<const TokenizedExampl
     total += loss_sums[i];
     result.tokens += token_counts[i];
   }
-  if (result.tokens == 0) return Status::InvalidArgument("no document has a token to predict");
+  if (result.tokens == 0) return common::Status::InvalidArgument("no document has a token to predict");
   result.loss = total / static_cast<double>(result.tokens);
   return result;
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -4,9 +4,9 @@
 #include <span>
 
 #include "trainers/causal_lm.h"
-#include "trainers/dataset.h"
+#include "text/dataset.h"
 
-namespace gradients {
+namespace gradients::train {
 
 struct EvalOptions {
   // Documents are batched (right-padded) up to this many padded tokens per forward pass.
@@ -23,7 +23,7 @@ struct EvalResult {
 // token-weighted across documents: what transformers computes with `labels` per document,
 // summed over documents. Deterministic on CPU for the same inputs. InvalidArgument for ids
 // outside the vocabulary, labels and ids of different lengths, or nothing to predict.
-Result<EvalResult> EvaluateLoss(CausalLm& model, std::span<const TokenizedExample> examples,
+common::Result<EvalResult> EvaluateLoss(CausalLm& model, std::span<const text::TokenizedExample> examples,
                                 const EvalOptions& options = {});
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -10,7 +10,7 @@
 
 #include "trainers/cuda_kernels.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 std::optional<cuda_kernels::ElementType> ElementTypeOf(at::ScalarType type) {
@@ -181,4 +181,4 @@ std::array<at::Tensor, 3> FusedRopeQkv(const at::Tensor& qkv, const RopeTables& 
 
 at::Tensor FusedSwiGlu(const at::Tensor& gate_up) { return SwiGluFunction::apply(gate_up); }
 
-}  // namespace gradients
+}  // namespace gradients::train

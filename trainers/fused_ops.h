@@ -9,7 +9,7 @@
 
 #include "trainers/rope.h"
 
-namespace gradients {
+namespace gradients::train {
 
 // Whether the fused kernels are built in and apply to `x`: a CUDA tensor of float32, bfloat16 or
 // float16. GRADIENTS_FUSED_KERNELS=0 in the environment switches them off (to compare, or to rule
@@ -26,4 +26,4 @@ std::array<at::Tensor, 3> FusedRopeQkv(const at::Tensor& qkv, const RopeTables& 
 // silu(gate) * up over the joint gate/up output [..., 2 * intermediate]: one pass each way.
 at::Tensor FusedSwiGlu(const at::Tensor& gate_up);
 
-}  // namespace gradients
+}  // namespace gradients::train

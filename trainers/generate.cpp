@@ -5,7 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/types.h>
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 int64_t PickToken(const at::Tensor& logits, const GenerateOptions& options, at::Generator& generator) {
@@ -23,14 +23,14 @@ int64_t PickToken(const at::Tensor& logits, const GenerateOptions& options, at::
 
 }  // namespace
 
-Result<std::vector<int32_t>> Generate(CausalLm& model, std::span<const int32_t> prompt, const GenerateOptions& options) {
+common::Result<std::vector<int32_t>> Generate(CausalLm& model, std::span<const int32_t> prompt, const GenerateOptions& options) {
   const int64_t vocab_size = model->config().vocab_size;
-  if (prompt.empty()) return Status::InvalidArgument("the prompt has no tokens");
+  if (prompt.empty()) return common::Status::InvalidArgument("the prompt has no tokens");
   if (options.temperature < 0 || !(options.top_p > 0 && options.top_p <= 1) || options.max_new_tokens < 0) {
-    return Status::InvalidArgument("temperature must be >= 0, top_p in (0, 1] and max_new_tokens >= 0");
+    return common::Status::InvalidArgument("temperature must be >= 0, top_p in (0, 1] and max_new_tokens >= 0");
   }
   for (int32_t id : prompt) {
-    if (id < 0 || id >= vocab_size) return Status::InvalidArgument("prompt token " + std::to_string(id) + " outside the vocabulary");
+    if (id < 0 || id >= vocab_size) return common::Status::InvalidArgument("prompt token " + std::to_string(id) + " outside the vocabulary");
   }
   std::vector<int64_t> stop_ids = options.stop_ids.empty() ? model->config().eos_token_ids : options.stop_ids;
   at::Generator generator = at::detail::createCPUGenerator(options.seed);
@@ -52,4 +52,4 @@ Result<std::vector<int32_t>> Generate(CausalLm& model, std::span<const int32_t> 
   return generated;
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

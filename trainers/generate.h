@@ -7,7 +7,7 @@
 
 #include "trainers/causal_lm.h"
 
-namespace gradients {
+namespace gradients::train {
 
 struct GenerateOptions {
   int64_t max_new_tokens = 64;
@@ -22,6 +22,6 @@ struct GenerateOptions {
 
 // The new tokens only (the prompt is not repeated). InvalidArgument for an empty prompt, ids
 // outside the vocabulary or options out of range.
-Result<std::vector<int32_t>> Generate(CausalLm& model, std::span<const int32_t> prompt, const GenerateOptions& options);
+common::Result<std::vector<int32_t>> Generate(CausalLm& model, std::span<const int32_t> prompt, const GenerateOptions& options);
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-namespace gradients {
+namespace gradients::train {
 
-void ReadConfig(ConfigReader& reader, LoraHyperparameters& lora) {
+void ReadConfig(common::ConfigReader& reader, LoraHyperparameters& lora) {
   reader.Optional("r", lora.r)
       .Optional("alpha", lora.alpha)
       .Optional("dropout", lora.dropout)
@@ -19,7 +19,7 @@ void ReadConfig(ConfigReader& reader, LoraHyperparameters& lora) {
       .Check(lora.plus_lr_ratio >= 0, "plus_lr_ratio", "must be 0 (off) or positive");
 }
 
-void ReadConfig(ConfigReader& reader, Hyperparameters& h) {
+void ReadConfig(common::ConfigReader& reader, Hyperparameters& h) {
   reader.OptionalChoice("mode", h.mode, {"lora", "full"})
       .Optional("learning_rate", h.learning_rate)
       .OptionalChoice("lr_scheduler", h.lr_scheduler, {"constant", "linear", "cosine"})
@@ -107,4 +107,4 @@ double LearningRateMultiplier(const std::string& scheduler, int64_t step, int64_
   return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -13,7 +13,7 @@
 
 #include "common/config.h"
 
-namespace gradients {
+namespace gradients::train {
 
 struct LoraHyperparameters {
   int64_t r = 8;
@@ -60,12 +60,12 @@ struct Hyperparameters {
   nlohmann::json ToJson() const;
 };
 
-void ReadConfig(ConfigReader& reader, LoraHyperparameters& lora);
-void ReadConfig(ConfigReader& reader, Hyperparameters& hyperparameters);
+void ReadConfig(common::ConfigReader& reader, LoraHyperparameters& lora);
+void ReadConfig(common::ConfigReader& reader, Hyperparameters& hyperparameters);
 
 // The learning-rate multiplier transformers' schedulers apply before optimizer step `step`
 // (0-based) of `total_steps`: linear warmup from 0, then constant, linear decay to 0 or a half
 // cosine to 0.
 double LearningRateMultiplier(const std::string& scheduler, int64_t step, int64_t warmup_steps, int64_t total_steps);
 
-}  // namespace gradients
+}  // namespace gradients::train

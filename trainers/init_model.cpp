@@ -3,9 +3,9 @@
 #include <torch/types.h>
 
 #include "trainers/model_loader.h"
-#include "trainers/tokenizer.h"
+#include "text/tokenizer.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 ModelConfig Llama(int64_t hidden, int64_t ffn, int64_t layers, int64_t heads, int64_t kv_heads, int64_t vocab) {
@@ -29,7 +29,7 @@ ModelConfig Llama(int64_t hidden, int64_t ffn, int64_t layers, int64_t heads, in
 // go along, since they carry the special tokens. A single file is copied under the name a model
 // directory gives it (tokenizer.model for SentencePiece, else tokenizer.json), whatever it was
 // called, so that the model directory's tokenizer loads.
-Status CopyTokenizerSource(const std::filesystem::path& source, const std::filesystem::path& out_dir) {
+common::Status CopyTokenizerSource(const std::filesystem::path& source, const std::filesystem::path& out_dir) {
   if (std::filesystem::is_directory(source)) return CopyTokenizerFiles(source, out_dir);
   const std::filesystem::path source_dir = source.parent_path();
   const std::string canonical = source.extension() == ".model" ? "tokenizer.model" : "tokenizer.json";
@@ -41,9 +41,9 @@ Status CopyTokenizerSource(const std::filesystem::path& source, const std::files
     if (!std::filesystem::exists(from)) continue;
     std::error_code ec;
     std::filesystem::copy_file(from, out_dir / name, std::filesystem::copy_options::overwrite_existing, ec);
-    if (ec) return Status::IoError("copying " + from.string() + ": " + ec.message());
+    if (ec) return common::Status::IoError("copying " + from.string() + ": " + ec.message());
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 }  // namespace
@@ -59,13 +59,13 @@ const std::vector<ModelPreset>& ModelPresets() {
   return presets;
 }
 
-Result<ModelPreset> FindModelPreset(const std::string& name) {
+common::Result<ModelPreset> FindModelPreset(const std::string& name) {
   std::string known;
   for (const ModelPreset& preset : ModelPresets()) {
     if (preset.name == name) return preset;
     known += (known.empty() ? "" : ", ") + preset.name;
   }
-  return Status::InvalidArgument("unknown preset \"" + name.substr(0, 40) + "\" (expected one of " + known + ")");
+  return common::Status::InvalidArgument("unknown preset \"" + name.substr(0, 40) + "\" (expected one of " + known + ")");
 }
 
 void InitializeWeights(CausalLm& model, uint64_t seed) {
@@ -84,11 +84,11 @@ void InitializeWeights(CausalLm& model, uint64_t seed) {
   }
 }
 
-Status InitModel(const std::filesystem::path& out_dir, const InitModelOptions& options) {
+common::Status InitModel(const std::filesystem::path& out_dir, const InitModelOptions& options) {
   GRADIENTS_ASSIGN_OR_RETURN(ModelPreset preset, FindModelPreset(options.preset));
   ModelConfig config = preset.config;
   if (options.tokenizer) {
-    GRADIENTS_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, LoadTokenizer(*options.tokenizer));
+    GRADIENTS_ASSIGN_OR_RETURN(std::unique_ptr<text::Tokenizer> tokenizer, text::LoadTokenizer(*options.tokenizer));
     config.vocab_size = tokenizer->vocab_size();
     config.bos_token_id = tokenizer->bos_id();
     config.eos_token_ids.clear();
@@ -98,7 +98,7 @@ Status InitModel(const std::filesystem::path& out_dir, const InitModelOptions& o
   InitializeWeights(model, options.seed);
   GRADIENTS_RETURN_IF_ERROR(SaveCausalLm(model, out_dir, options.dtype));
   if (options.tokenizer) GRADIENTS_RETURN_IF_ERROR(CopyTokenizerSource(*options.tokenizer, out_dir));
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -9,7 +9,7 @@
 
 #include "trainers/causal_lm.h"
 
-namespace gradients {
+namespace gradients::train {
 
 struct ModelPreset {
   std::string name;
@@ -19,7 +19,7 @@ struct ModelPreset {
 
 // tiny (CI-sized, well under a million parameters), small (~5M), base (~25M), tinyllama-1.1b.
 const std::vector<ModelPreset>& ModelPresets();
-Result<ModelPreset> FindModelPreset(const std::string& name);
+common::Result<ModelPreset> FindModelPreset(const std::string& name);
 
 // transformers' initialisation for Llama-family models: linear and embedding weights from
 // N(0, 0.02), biases zero, norm weights one. Deterministic for a seed.
@@ -35,6 +35,6 @@ struct InitModelOptions {
 };
 
 // Writes config.json, model.safetensors and the tokenizer files into `out_dir`.
-Status InitModel(const std::filesystem::path& out_dir, const InitModelOptions& options);
+common::Status InitModel(const std::filesystem::path& out_dir, const InitModelOptions& options);
 
-}  // namespace gradients
+}  // namespace gradients::train

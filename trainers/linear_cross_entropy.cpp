@@ -4,7 +4,7 @@
 
 #include <torch/autograd.h>
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 using torch::autograd::AutogradContext;
@@ -70,4 +70,4 @@ at::Tensor LinearCrossEntropy(const at::Tensor& hidden, const at::Tensor& weight
   return LinearCrossEntropyFunction::apply(hidden, weight, targets, normalizer, chunk_rows);
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

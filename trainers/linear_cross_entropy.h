@@ -7,7 +7,7 @@
 
 #include <ATen/ATen.h>
 
-namespace gradients {
+namespace gradients::train {
 
 struct LinearCrossEntropyOptions {
   // Positions per chunk: about this many logits are alive at once.
@@ -23,4 +23,4 @@ struct LinearCrossEntropyOptions {
 at::Tensor LinearCrossEntropy(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
                               double normalizer, const LinearCrossEntropyOptions& options = {});
 
-}  // namespace gradients
+}  // namespace gradients::train

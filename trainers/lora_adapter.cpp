@@ -11,51 +11,51 @@
 #include "common/strict_json.h"
 #include "trainers/tensor_io.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 constexpr std::string_view kKeyPrefix = "base_model.model.";
 
-Status RequireAbsentOrEmpty(const nlohmann::json& config, const char* key, const char* what) {
+common::Status RequireAbsentOrEmpty(const nlohmann::json& config, const char* key, const char* what) {
   auto it = config.find(key);
   if (it == config.end() || it->is_null() || (it->is_boolean() && !it->get<bool>()) ||
       ((it->is_object() || it->is_array()) && it->empty())) {
-    return Status::Ok();
+    return common::Status::Ok();
   }
-  return Status::InvalidArgument(std::string(key) + ": " + what + " is not supported, got " + JsonSnippet(*it));
+  return common::Status::InvalidArgument(std::string(key) + ": " + what + " is not supported, got " + common::JsonSnippet(*it));
 }
 
-Result<LoraAdapterConfig> ParseAdapterConfig(const nlohmann::json& json) {
-  if (!json.is_object()) return Status::InvalidArgument("expected a JSON object");
+common::Result<LoraAdapterConfig> ParseAdapterConfig(const nlohmann::json& json) {
+  if (!json.is_object()) return common::Status::InvalidArgument("expected a JSON object");
   auto peft_type = json.find("peft_type");
   if (peft_type == json.end() || *peft_type != "LORA") {
-    return Status::InvalidArgument("peft_type: expected \"LORA\", got " +
-                                   (peft_type == json.end() ? std::string("nothing") : JsonSnippet(*peft_type)));
+    return common::Status::InvalidArgument("peft_type: expected \"LORA\", got " +
+                                   (peft_type == json.end() ? std::string("nothing") : common::JsonSnippet(*peft_type)));
   }
   LoraAdapterConfig config;
   auto r = json.find("r");
   if (r == json.end() || !r->is_number_integer() || r->get<int64_t>() < 1 || r->get<int64_t>() > 65536) {
-    return Status::InvalidArgument("r: expected a positive integer");
+    return common::Status::InvalidArgument("r: expected a positive integer");
   }
   config.r = r->get<int64_t>();
   auto alpha = json.find("lora_alpha");
   if (alpha == json.end() || !alpha->is_number() || !std::isfinite(alpha->get<double>())) {
-    return Status::InvalidArgument("lora_alpha: expected a number");
+    return common::Status::InvalidArgument("lora_alpha: expected a number");
   }
   config.lora_alpha = alpha->get<double>();
   if (auto dropout = json.find("lora_dropout"); dropout != json.end() && dropout->is_number()) {
     config.lora_dropout = dropout->get<double>();
   }
   if (auto rslora = json.find("use_rslora"); rslora != json.end() && !rslora->is_null()) {
-    if (!rslora->is_boolean()) return Status::InvalidArgument("use_rslora: expected true or false");
+    if (!rslora->is_boolean()) return common::Status::InvalidArgument("use_rslora: expected true or false");
     config.use_rslora = rslora->get<bool>();
   }
   auto targets = json.find("target_modules");
   if (targets == json.end() || !targets->is_array() || targets->empty()) {
-    return Status::InvalidArgument("target_modules: expected a non-empty list of module names");
+    return common::Status::InvalidArgument("target_modules: expected a non-empty list of module names");
   }
   for (const auto& target : *targets) {
-    if (!target.is_string()) return Status::InvalidArgument("target_modules: expected module names");
+    if (!target.is_string()) return common::Status::InvalidArgument("target_modules: expected module names");
     config.target_modules.push_back(target.get<std::string>());
   }
   if (auto base = json.find("base_model_name_or_path"); base != json.end() && base->is_string()) {
@@ -70,36 +70,36 @@ Result<LoraAdapterConfig> ParseAdapterConfig(const nlohmann::json& json) {
   GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "lora_bias", "a LoRA bias"));
   GRADIENTS_RETURN_IF_ERROR(RequireAbsentOrEmpty(json, "trainable_token_indices", "training token embeddings"));
   if (auto bias = json.find("bias"); bias != json.end() && *bias != "none") {
-    return Status::InvalidArgument("bias: only \"none\" is supported, got " + JsonSnippet(*bias));
+    return common::Status::InvalidArgument("bias: only \"none\" is supported, got " + common::JsonSnippet(*bias));
   }
   return config;
 }
 
 // What LoadLoraAdapter would refuse, refused before anything is written.
-Status CheckSavable(const LoraAdapter& adapter) {
+common::Status CheckSavable(const LoraAdapter& adapter) {
   const LoraAdapterConfig& config = adapter.config;
-  if (config.r < 1 || config.r > 65536) return Status::InvalidArgument("r: expected a positive integer");
-  if (!std::isfinite(config.lora_alpha)) return Status::InvalidArgument("lora_alpha: expected a finite number");
-  if (config.target_modules.empty()) return Status::InvalidArgument("target_modules: expected at least one name");
-  if (adapter.modules.empty()) return Status::InvalidArgument("no LoRA modules to save");
+  if (config.r < 1 || config.r > 65536) return common::Status::InvalidArgument("r: expected a positive integer");
+  if (!std::isfinite(config.lora_alpha)) return common::Status::InvalidArgument("lora_alpha: expected a finite number");
+  if (config.target_modules.empty()) return common::Status::InvalidArgument("target_modules: expected at least one name");
+  if (adapter.modules.empty()) return common::Status::InvalidArgument("no LoRA modules to save");
   for (const auto& [module, weights] : adapter.modules) {
     const std::string where = "module \"" + module + "\": ";
     if (!weights.a.defined() || !weights.b.defined() || weights.a.dim() != 2 || weights.b.dim() != 2) {
-      return Status::InvalidArgument(where + "lora_A and lora_B must both be matrices");
+      return common::Status::InvalidArgument(where + "lora_A and lora_B must both be matrices");
     }
     if (weights.a.size(0) != config.r || weights.b.size(1) != config.r) {
-      return Status::InvalidArgument(where + "lora_A is [" + std::to_string(weights.a.size(0)) + "," +
+      return common::Status::InvalidArgument(where + "lora_A is [" + std::to_string(weights.a.size(0)) + "," +
                                      std::to_string(weights.a.size(1)) + "] and lora_B [" +
                                      std::to_string(weights.b.size(0)) + "," + std::to_string(weights.b.size(1)) +
                                      "], the config says r=" + std::to_string(config.r));
     }
     for (const at::Tensor& tensor : {weights.a, weights.b}) {
       if (!at::isFloatingType(tensor.scalar_type()) || tensor.scalar_type() == at::kDouble) {
-        return Status::InvalidArgument(where + "weights must be float32, float16 or bfloat16");
+        return common::Status::InvalidArgument(where + "weights must be float32, float16 or bfloat16");
       }
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 // Every key PEFT's LoraConfig writes that LoadLoraAdapter looks at, plus the off values of the
@@ -140,20 +140,20 @@ double LoraAdapterConfig::Scale() const {
   return use_rslora ? lora_alpha / std::sqrt(static_cast<double>(r)) : lora_alpha / static_cast<double>(r);
 }
 
-Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir) {
+common::Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir) {
   std::filesystem::path config_path = dir / "adapter_config.json";
-  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json config_json, ReadJsonFile(config_path));
+  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json config_json, common::ReadJsonFile(config_path));
   LoraAdapter adapter;
-  Result<LoraAdapterConfig> config = ParseAdapterConfig(config_json);
+  common::Result<LoraAdapterConfig> config = ParseAdapterConfig(config_json);
   if (!config.ok()) return config.status().WithContext(config_path.string());
   adapter.config = *config;
 
   std::filesystem::path weights_path = dir / "adapter_model.safetensors";
-  GRADIENTS_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(weights_path));
+  GRADIENTS_ASSIGN_OR_RETURN(common::SafetensorsFile file, common::SafetensorsFile::Open(weights_path));
   const auto fail = [&weights_path](const std::string& message) {
-    return Status::InvalidArgument(weights_path.string() + ": " + message);
+    return common::Status::InvalidArgument(weights_path.string() + ": " + message);
   };
-  for (const SafetensorsTensor& tensor : file.header().tensors) {
+  for (const common::SafetensorsTensor& tensor : file.header().tensors) {
     const std::string& key = tensor.name;
     bool is_a = key.ends_with(".lora_A.weight");
     if (!key.starts_with(kKeyPrefix) || (!is_a && !key.ends_with(".lora_B.weight"))) {
@@ -161,7 +161,7 @@ Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir) {
     }
     std::string module = key.substr(kKeyPrefix.size(), key.size() - kKeyPrefix.size() - 14);
     if (tensor.shape.size() != 2) return fail("tensor \"" + key + "\" is not a matrix");
-    Result<at::Tensor> view = WeightView(file, tensor);
+    common::Result<at::Tensor> view = WeightView(file, tensor);
     if (!view.ok()) return view.status().WithContext(weights_path.string());
     at::Tensor value = view->to(at::kFloat).clone();
     int64_t rank_dim = value.size(is_a ? 0 : 1);
@@ -181,9 +181,9 @@ Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir) {
   return adapter;
 }
 
-Status SaveLoraAdapter(const LoraAdapter& adapter, const std::filesystem::path& dir) {
+common::Status SaveLoraAdapter(const LoraAdapter& adapter, const std::filesystem::path& dir) {
   GRADIENTS_RETURN_IF_ERROR(CheckSavable(adapter));
-  SafetensorsWriter writer;
+  common::SafetensorsWriter writer;
   for (const auto& [module, weights] : adapter.modules) {
     const std::string key = std::string(kKeyPrefix) + module;
     GRADIENTS_RETURN_IF_ERROR(AddTensor(writer, key + ".lora_A.weight", weights.a));
@@ -192,13 +192,13 @@ Status SaveLoraAdapter(const LoraAdapter& adapter, const std::filesystem::path& 
   writer.SetMetadata({{"format", "pt"}});  // what PEFT (through safetensors.torch) writes
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IoError("creating " + dir.string() + ": " + ec.message());
+  if (ec) return common::Status::IoError("creating " + dir.string() + ": " + ec.message());
   // The weights first: a directory with a config but no weights would look like a finished adapter.
   GRADIENTS_RETURN_IF_ERROR(writer.WriteFile(dir / "adapter_model.safetensors"));
-  return WriteFileDurably(dir / "adapter_config.json", AdapterConfigJson(adapter.config).dump(2) + "\n");
+  return common::WriteFileDurably(dir / "adapter_config.json", AdapterConfigJson(adapter.config).dump(2) + "\n");
 }
 
-Status MergeLoraAdapter(CausalLm& model, const LoraAdapter& adapter) {
+common::Status MergeLoraAdapter(CausalLm& model, const LoraAdapter& adapter) {
   std::map<std::string, at::Tensor> parameters;
   for (const auto& item : model->named_parameters()) parameters[item.key()] = item.value();
   const double scale = adapter.config.Scale();
@@ -207,16 +207,16 @@ Status MergeLoraAdapter(CausalLm& model, const LoraAdapter& adapter) {
     std::string leaf = module.substr(module.rfind('.') + 1);
     const auto& targets = adapter.config.target_modules;
     if (std::find(targets.begin(), targets.end(), leaf) == targets.end()) {
-      return Status::InvalidArgument("adapter module \"" + module + "\" is not among target_modules");
+      return common::Status::InvalidArgument("adapter module \"" + module + "\" is not among target_modules");
     }
     auto weight = parameters.find(module + ".weight");
     if (weight == parameters.end() || weight->second.dim() != 2 || module.starts_with("lm_head") ||
         module.ends_with("embed_tokens")) {
-      return Status::InvalidArgument("adapter module \"" + module + "\" is not a linear layer of this model");
+      return common::Status::InvalidArgument("adapter module \"" + module + "\" is not a linear layer of this model");
     }
     at::Tensor& w = weight->second;
     if (weights.a.size(1) != w.size(1) || weights.b.size(0) != w.size(0)) {
-      return Status::InvalidArgument("adapter module \"" + module + "\": lora_A is [" +
+      return common::Status::InvalidArgument("adapter module \"" + module + "\": lora_A is [" +
                                      std::to_string(weights.a.size(0)) + "," + std::to_string(weights.a.size(1)) +
                                      "] and lora_B [" + std::to_string(weights.b.size(0)) + "," +
                                      std::to_string(weights.b.size(1)) + "], the weight is [" +
@@ -225,7 +225,7 @@ Status MergeLoraAdapter(CausalLm& model, const LoraAdapter& adapter) {
     at::Tensor delta = at::matmul(weights.b, weights.a) * scale;
     w.copy_((w.to(at::kFloat) + delta.to(w.device())).to(w.scalar_type()));
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -11,7 +11,7 @@
 
 #include "trainers/causal_lm.h"
 
-namespace gradients {
+namespace gradients::train {
 
 struct LoraAdapterConfig {
   int64_t r = 8;
@@ -39,7 +39,7 @@ struct LoraAdapter {
 // `base_model.model.<module>.lora_{A,B}.weight`, a module with only one of A and B, a rank other than
 // r, or a configuration this loader cannot honour (DoRA, fan_in_fan_out, biases, modules_to_save,
 // per-layer rank or alpha patterns) is an error naming it.
-Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir);
+common::Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir);
 
 // Writes `adapter` into `dir` (created if missing) so that PEFT's `PeftModel.from_pretrained` and
 // LoadLoraAdapter read it unchanged: adapter_model.safetensors with
@@ -47,10 +47,10 @@ Result<LoraAdapter> LoadLoraAdapter(const std::filesystem::path& dir);
 // dtype, then adapter_config.json; each file durably. An adapter LoadLoraAdapter would refuse (no
 // modules or target_modules, a rank other than config.r, non-matrix weights) is an InvalidArgument
 // naming the module, and nothing is written.
-Status SaveLoraAdapter(const LoraAdapter& adapter, const std::filesystem::path& dir);
+common::Status SaveLoraAdapter(const LoraAdapter& adapter, const std::filesystem::path& dir);
 
 // Adds scale * B A to each adapted weight, after checking that the module exists in `model`, is
 // one of the config's target modules and has the shapes A and B imply.
-Status MergeLoraAdapter(CausalLm& model, const LoraAdapter& adapter);
+common::Status MergeLoraAdapter(CausalLm& model, const LoraAdapter& adapter);
 
-}  // namespace gradients
+}  // namespace gradients::train

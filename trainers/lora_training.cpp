@@ -7,7 +7,7 @@
 #include <ATen/core/grad_mode.h>
 #include <torch/types.h>
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 std::string LeafName(const std::string& path) { return path.substr(path.rfind('.') + 1); }
@@ -32,7 +32,7 @@ double ScaleFor(double alpha, int64_t r, bool use_rslora) {
 
 }  // namespace
 
-Status AttachLora(CausalLm& model, const LoraHyperparameters& options, const at::Generator& init_generator,
+common::Status AttachLora(CausalLm& model, const LoraHyperparameters& options, const at::Generator& init_generator,
                   const at::Generator& dropout_generator) {
   std::map<std::string, ProjectionImpl*> projections = AdaptableProjections(model);
   std::set<std::string> names;
@@ -41,7 +41,7 @@ Status AttachLora(CausalLm& model, const LoraHyperparameters& options, const at:
     if (!names.contains(target)) {
       std::string known;
       for (const std::string& name : names) known += (known.empty() ? "" : ", ") + name;
-      return Status::InvalidArgument("lora.target_modules: \"" + target + "\" is not a projection of this model (" +
+      return common::Status::InvalidArgument("lora.target_modules: \"" + target + "\" is not a projection of this model (" +
                                      known + ")");
     }
   }
@@ -63,20 +63,20 @@ Status AttachLora(CausalLm& model, const LoraHyperparameters& options, const at:
     lora.dropout = options.dropout;
     lora.generator = dropout_generator;
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status AttachLoraWeights(CausalLm& model, const LoraAdapter& adapter, double dropout,
+common::Status AttachLoraWeights(CausalLm& model, const LoraAdapter& adapter, double dropout,
                          const at::Generator& dropout_generator) {
   std::map<std::string, ProjectionImpl*> projections = AdaptableProjections(model);
   for (const auto& [module, weights] : adapter.modules) {
     auto found = projections.find(module);
     if (found == projections.end()) {
-      return Status::InvalidArgument("adapter module \"" + module + "\" is not a projection of this model");
+      return common::Status::InvalidArgument("adapter module \"" + module + "\" is not a projection of this model");
     }
     const at::Tensor& weight = found->second->weight;
     if (weights.a.size(1) != weight.size(1) || weights.b.size(0) != weight.size(0)) {
-      return Status::InvalidArgument("adapter module \"" + module + "\" does not fit the weight's shape");
+      return common::Status::InvalidArgument("adapter module \"" + module + "\" does not fit the weight's shape");
     }
   }
   FreezeBase(model);
@@ -91,7 +91,7 @@ Status AttachLoraWeights(CausalLm& model, const LoraAdapter& adapter, double dro
     lora.dropout = dropout;
     lora.generator = dropout_generator;
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 std::map<std::string, ProjectionImpl*> LoraProjections(CausalLm& model) {
@@ -123,4 +123,4 @@ LoraAdapterConfig MakeLoraAdapterConfig(const LoraHyperparameters& options, cons
   return config;
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -9,7 +9,7 @@
 #include "trainers/hyperparameters.h"
 #include "trainers/lora_adapter.h"
 
-namespace gradients {
+namespace gradients::train {
 
 // Attaches an adapter to every projection whose name (the last part of its path, "q_proj") is in
 // `options.target_modules`, initialised as PEFT does: A kaiming-uniform with a = sqrt(5) (uniform
@@ -18,12 +18,12 @@ namespace gradients {
 // `init_generator` (a CPU generator) draws A; `dropout_generator` (one of the model's device)
 // draws the dropout masks. A target that names no projection of the model is an error naming it
 // (a typo would otherwise train nothing).
-Status AttachLora(CausalLm& model, const LoraHyperparameters& options, const at::Generator& init_generator,
+common::Status AttachLora(CausalLm& model, const LoraHyperparameters& options, const at::Generator& init_generator,
                   const at::Generator& dropout_generator);
 
 // Attaches `adapter`'s weights instead of fresh ones (to continue training it). The modules must be
 // the model's projections with matching shapes.
-Status AttachLoraWeights(CausalLm& model, const LoraAdapter& adapter, double dropout,
+common::Status AttachLoraWeights(CausalLm& model, const LoraAdapter& adapter, double dropout,
                          const at::Generator& dropout_generator);
 
 // The projections carrying an adapter, by module path ("model.layers.0.self_attn.q_proj").
@@ -35,4 +35,4 @@ LoraAdapter ExtractLoraAdapter(CausalLm& model, const LoraAdapterConfig& config)
 // The adapter configuration PEFT would write for `options` on a base model named `base_model`.
 LoraAdapterConfig MakeLoraAdapterConfig(const LoraHyperparameters& options, const std::string& base_model);
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -3,7 +3,7 @@
 #include "common/config.h"
 #include "common/strict_json.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 using json = nlohmann::json;
@@ -18,129 +18,129 @@ class ConfigFields {
     return it == object_.end() || it->is_null() ? nullptr : &*it;
   }
 
-  Status Int(const char* key, int64_t& out, bool required, int64_t minimum) const {
+  common::Status Int(const char* key, int64_t& out, bool required, int64_t minimum) const {
     const json* value = Find(key);
     if (value == nullptr) {
-      return required ? Status::InvalidArgument(std::string(key) + ": required key is missing") : Status::Ok();
+      return required ? common::Status::InvalidArgument(std::string(key) + ": required key is missing") : common::Status::Ok();
     }
     if (!value->is_number_integer()) {
-      return Status::InvalidArgument(std::string(key) + ": expected an integer, got " + JsonSnippet(*value));
+      return common::Status::InvalidArgument(std::string(key) + ": expected an integer, got " + common::JsonSnippet(*value));
     }
     int64_t v = value->get<int64_t>();
     if (v < minimum || v > (int64_t{1} << 40)) {
-      return Status::InvalidArgument(std::string(key) + ": " + std::to_string(v) + " is out of range");
+      return common::Status::InvalidArgument(std::string(key) + ": " + std::to_string(v) + " is out of range");
     }
     out = v;
-    return Status::Ok();
+    return common::Status::Ok();
   }
 
-  Status Number(const char* key, double& out, double exclusive_minimum) const {
+  common::Status Number(const char* key, double& out, double exclusive_minimum) const {
     const json* value = Find(key);
-    if (value == nullptr) return Status::Ok();
+    if (value == nullptr) return common::Status::Ok();
     if (!value->is_number()) {
-      return Status::InvalidArgument(std::string(key) + ": expected a number, got " + JsonSnippet(*value));
+      return common::Status::InvalidArgument(std::string(key) + ": expected a number, got " + common::JsonSnippet(*value));
     }
     double v = value->get<double>();
     if (!(v > exclusive_minimum) || v > 1e30) {
-      return Status::InvalidArgument(std::string(key) + ": " + JsonSnippet(*value) + " is out of range");
+      return common::Status::InvalidArgument(std::string(key) + ": " + common::JsonSnippet(*value) + " is out of range");
     }
     out = v;
-    return Status::Ok();
+    return common::Status::Ok();
   }
 
-  Status Bool(const char* key, bool& out) const {
+  common::Status Bool(const char* key, bool& out) const {
     const json* value = Find(key);
-    if (value == nullptr) return Status::Ok();
+    if (value == nullptr) return common::Status::Ok();
     if (!value->is_boolean()) {
-      return Status::InvalidArgument(std::string(key) + ": expected true or false, got " + JsonSnippet(*value));
+      return common::Status::InvalidArgument(std::string(key) + ": expected true or false, got " + common::JsonSnippet(*value));
     }
     out = value->get<bool>();
-    return Status::Ok();
+    return common::Status::Ok();
   }
 
  private:
   const json& object_;
 };
 
-Result<ModelFamily> ParseFamily(const json& config) {
+common::Result<ModelFamily> ParseFamily(const json& config) {
   auto model_type = config.find("model_type");
   if (model_type == config.end() || !model_type->is_string()) {
-    return Status::InvalidArgument("model_type: required string is missing");
+    return common::Status::InvalidArgument("model_type: required string is missing");
   }
   std::string name = model_type->get<std::string>();
   if (name == "llama") return ModelFamily::kLlama;
   if (name == "mistral") return ModelFamily::kMistral;
   if (name == "qwen2") return ModelFamily::kQwen2;
-  return Status::InvalidArgument("model_type: \"" + name.substr(0, 40) +
+  return common::Status::InvalidArgument("model_type: \"" + name.substr(0, 40) +
                                  "\" is not supported (expected llama, mistral or qwen2)");
 }
 
-Status ParseRopeScaling(const json& config, RopeScaling& out) {
+common::Status ParseRopeScaling(const json& config, RopeScaling& out) {
   auto it = config.find("rope_scaling");
-  if (it == config.end() || it->is_null()) return Status::Ok();
-  if (!it->is_object()) return Status::InvalidArgument("expected an object, got " + JsonSnippet(*it));
+  if (it == config.end() || it->is_null()) return common::Status::Ok();
+  if (!it->is_object()) return common::Status::InvalidArgument("expected an object, got " + common::JsonSnippet(*it));
   const json& scaling = *it;
   // transformers reads "rope_type" and, from older configs, "type".
   auto type = scaling.find("rope_type");
   if (type == scaling.end()) type = scaling.find("type");
   if (type == scaling.end() || !type->is_string()) {
-    return Status::InvalidArgument("rope_type: required string is missing");
+    return common::Status::InvalidArgument("rope_type: required string is missing");
   }
   out.type = type->get<std::string>();
   if (out.type != "default" && out.type != "linear" && out.type != "llama3") {
-    return Status::InvalidArgument("rope_type: \"" + out.type.substr(0, 40) +
+    return common::Status::InvalidArgument("rope_type: \"" + out.type.substr(0, 40) +
                                    "\" is not supported (expected default, linear or llama3)");
   }
   ConfigFields fields(scaling);
-  Status status = fields.Number("factor", out.factor, 0.0);
+  common::Status status = fields.Number("factor", out.factor, 0.0);
   if (status.ok()) status = fields.Number("low_freq_factor", out.low_freq_factor, 0.0);
   if (status.ok()) status = fields.Number("high_freq_factor", out.high_freq_factor, 0.0);
   if (status.ok()) {
     status = fields.Int("original_max_position_embeddings", out.original_max_position_embeddings, false, 1);
   }
   if (status.ok() && out.type == "llama3" && !(out.high_freq_factor > out.low_freq_factor)) {
-    status = Status::InvalidArgument("high_freq_factor must exceed low_freq_factor");
+    status = common::Status::InvalidArgument("high_freq_factor must exceed low_freq_factor");
   }
   return status;
 }
 
-Status ParseTokenIds(const json& config, ModelConfig& out) {
+common::Status ParseTokenIds(const json& config, ModelConfig& out) {
   if (auto bos = config.find("bos_token_id"); bos != config.end() && bos->is_number_integer()) {
     out.bos_token_id = bos->get<int64_t>();
   }
   auto eos = config.find("eos_token_id");
-  if (eos == config.end() || eos->is_null()) return Status::Ok();
+  if (eos == config.end() || eos->is_null()) return common::Status::Ok();
   if (eos->is_number_integer()) {
     out.eos_token_ids = {eos->get<int64_t>()};
-    return Status::Ok();
+    return common::Status::Ok();
   }
   if (eos->is_array()) {
     for (const json& id : *eos) {
       if (!id.is_number_integer()) break;
       out.eos_token_ids.push_back(id.get<int64_t>());
     }
-    if (out.eos_token_ids.size() == eos->size()) return Status::Ok();
+    if (out.eos_token_ids.size() == eos->size()) return common::Status::Ok();
   }
-  return Status::InvalidArgument("eos_token_id: expected an integer or a list of integers, got " +
-                                 JsonSnippet(*eos));
+  return common::Status::InvalidArgument("eos_token_id: expected an integer or a list of integers, got " +
+                                 common::JsonSnippet(*eos));
 }
 
-Status Validate(const ModelConfig& c) {
+common::Status Validate(const ModelConfig& c) {
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
-    return Status::InvalidArgument("num_key_value_heads: " + std::to_string(c.num_key_value_heads) +
+    return common::Status::InvalidArgument("num_key_value_heads: " + std::to_string(c.num_key_value_heads) +
                                    " does not divide num_attention_heads " + std::to_string(c.num_attention_heads));
   }
   if (c.head_dim % 2 != 0) {
-    return Status::InvalidArgument("head_dim: " + std::to_string(c.head_dim) + " must be even for rotary embeddings");
+    return common::Status::InvalidArgument("head_dim: " + std::to_string(c.head_dim) + " must be even for rotary embeddings");
   }
   if (c.torch_dtype != "float32" && c.torch_dtype != "float16" && c.torch_dtype != "bfloat16") {
-    return Status::InvalidArgument("torch_dtype: \"" + c.torch_dtype.substr(0, 40) +
+    return common::Status::InvalidArgument("torch_dtype: \"" + c.torch_dtype.substr(0, 40) +
                                    "\" is not supported (expected float32, float16 or bfloat16)");
   }
   for (int64_t id : c.eos_token_ids) {
-    if (id < 0 || id >= c.vocab_size) return Status::InvalidArgument("eos_token_id: outside the vocabulary");
+    if (id < 0 || id >= c.vocab_size) return common::Status::InvalidArgument("eos_token_id: outside the vocabulary");
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 }  // namespace
@@ -154,8 +154,8 @@ std::string_view ModelFamilyName(ModelFamily family) {
   return "llama";
 }
 
-Result<ModelConfig> ParseModelConfig(const json& config) {
-  if (!config.is_object()) return Status::InvalidArgument("expected a JSON object, got " + JsonSnippet(config));
+common::Result<ModelConfig> ParseModelConfig(const json& config) {
+  if (!config.is_object()) return common::Status::InvalidArgument("expected a JSON object, got " + common::JsonSnippet(config));
   ModelConfig c;
   GRADIENTS_ASSIGN_OR_RETURN(c.family, ParseFamily(config));
   ConfigFields fields(config);
@@ -181,10 +181,10 @@ Result<ModelConfig> ParseModelConfig(const json& config) {
   if (use_sliding_window && window > 0) c.sliding_window = window;
   if (c.family == ModelFamily::kQwen2 && c.sliding_window) {
     // Qwen2 windows only the layers from max_window_layers on; not implemented, so refuse rather than differ.
-    return Status::InvalidArgument("use_sliding_window: Qwen2 sliding-window attention is not supported");
+    return common::Status::InvalidArgument("use_sliding_window: Qwen2 sliding-window attention is not supported");
   }
   if (const json* dtype = fields.Find("torch_dtype"); dtype != nullptr) {
-    if (!dtype->is_string()) return Status::InvalidArgument("torch_dtype: expected a string, got " + JsonSnippet(*dtype));
+    if (!dtype->is_string()) return common::Status::InvalidArgument("torch_dtype: expected a string, got " + common::JsonSnippet(*dtype));
     c.torch_dtype = dtype->get<std::string>();
   }
   GRADIENTS_RETURN_IF_ERROR(ParseTokenIds(config, c));
@@ -192,10 +192,10 @@ Result<ModelConfig> ParseModelConfig(const json& config) {
   return c;
 }
 
-Result<ModelConfig> LoadModelConfig(const std::filesystem::path& model_dir) {
+common::Result<ModelConfig> LoadModelConfig(const std::filesystem::path& model_dir) {
   std::filesystem::path path = model_dir / "config.json";
-  GRADIENTS_ASSIGN_OR_RETURN(json config, ReadJsonFile(path));
-  Result<ModelConfig> parsed = ParseModelConfig(config);
+  GRADIENTS_ASSIGN_OR_RETURN(json config, common::ReadJsonFile(path));
+  common::Result<ModelConfig> parsed = ParseModelConfig(config);
   if (!parsed.ok()) return parsed.status().WithContext(path.string());
   return parsed;
 }
@@ -255,4 +255,4 @@ nlohmann::json ModelConfig::ToJson() const {
   return out;
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -12,7 +12,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::train {
 
 enum class ModelFamily { kLlama, kMistral, kQwen2 };
 
@@ -61,9 +61,9 @@ std::string_view ModelFamilyName(ModelFamily family);  // "llama", "mistral", "q
 // Parses a config.json object. Keys the architecture does not use are ignored (configs carry many);
 // the ones it uses are checked: errors name the key and the problem ("num_key_value_heads: 3 does not
 // divide num_attention_heads 8").
-Result<ModelConfig> ParseModelConfig(const nlohmann::json& json);
+common::Result<ModelConfig> ParseModelConfig(const nlohmann::json& json);
 
 // Reads `model_dir`/config.json; errors are prefixed with its path.
-Result<ModelConfig> LoadModelConfig(const std::filesystem::path& model_dir);
+common::Result<ModelConfig> LoadModelConfig(const std::filesystem::path& model_dir);
 
-}  // namespace gradients
+}  // namespace gradients::train

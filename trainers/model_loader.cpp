@@ -20,7 +20,7 @@
 #include "trainers/lora_adapter.h"
 #include "trainers/tensor_io.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 constexpr const char* kIndexFileName = "model.safetensors.index.json";
@@ -32,36 +32,36 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
 }
 
 // Shard file names come from a downloaded index: plain names in the model directory only.
-Status CheckShardName(const std::string& name) {
+common::Status CheckShardName(const std::string& name) {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." ||
       !name.ends_with(".safetensors")) {
-    return Status::InvalidArgument("weight_map: shard name \"" + name.substr(0, 80) +
+    return common::Status::InvalidArgument("weight_map: shard name \"" + name.substr(0, 80) +
                                    "\" must be a .safetensors file name in the model directory");
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 // Which file holds each tensor: the index's weight_map, or the single model.safetensors.
-Result<std::map<std::string, std::vector<std::string>>> ShardTensors(const std::filesystem::path& model_dir) {
+common::Result<std::map<std::string, std::vector<std::string>>> ShardTensors(const std::filesystem::path& model_dir) {
   std::map<std::string, std::vector<std::string>> shards;  // file -> tensor names it must hold
   std::filesystem::path index_path = model_dir / kIndexFileName;
   if (!std::filesystem::exists(index_path)) {
     if (!std::filesystem::exists(model_dir / "model.safetensors")) {
-      return Status::NotFound(model_dir.string() + ": neither model.safetensors nor model.safetensors.index.json");
+      return common::Status::NotFound(model_dir.string() + ": neither model.safetensors nor model.safetensors.index.json");
     }
     shards["model.safetensors"] = {};
     return shards;
   }
-  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json index, ReadJsonFile(index_path));
+  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json index, common::ReadJsonFile(index_path));
   auto weight_map = index.find("weight_map");
   if (!index.is_object() || weight_map == index.end() || !weight_map->is_object()) {
-    return Status::InvalidArgument(index_path.string() + ": weight_map: expected an object of tensor to file");
+    return common::Status::InvalidArgument(index_path.string() + ": weight_map: expected an object of tensor to file");
   }
   for (const auto& [tensor, file] : weight_map->items()) {
     if (!file.is_string()) {
-      return Status::InvalidArgument(index_path.string() + ": weight_map \"" + tensor + "\": expected a file name");
+      return common::Status::InvalidArgument(index_path.string() + ": weight_map \"" + tensor + "\": expected a file name");
     }
-    Status name_ok = CheckShardName(file.get<std::string>());
+    common::Status name_ok = CheckShardName(file.get<std::string>());
     if (!name_ok.ok()) return name_ok.WithContext(index_path.string());
     shards[file.get<std::string>()].push_back(tensor);
   }
@@ -112,7 +112,7 @@ bool IsWeightFileName(const std::string& name) {
 
 // Removed only after the new files are in place: until the single file or the index that replaces
 // them is written, the old set still loads.
-Status RemoveStaleWeightFiles(const std::filesystem::path& model_dir, const std::set<std::string>& written) {
+common::Status RemoveStaleWeightFiles(const std::filesystem::path& model_dir, const std::set<std::string>& written) {
   std::error_code ec;
   std::vector<std::filesystem::path> stale;
   for (std::filesystem::directory_iterator it(model_dir, ec); !ec && it != std::filesystem::directory_iterator();
@@ -120,24 +120,24 @@ Status RemoveStaleWeightFiles(const std::filesystem::path& model_dir, const std:
     const std::string name = it->path().filename().string();
     if (IsWeightFileName(name) && !written.contains(name)) stale.push_back(it->path());
   }
-  if (ec) return Status::IoError("listing " + model_dir.string() + ": " + ec.message());
-  if (stale.empty()) return Status::Ok();
+  if (ec) return common::Status::IoError("listing " + model_dir.string() + ": " + ec.message());
+  if (stale.empty()) return common::Status::Ok();
   // The index first: without it the loader reads model.safetensors, which is new when it exists.
   std::partition(stale.begin(), stale.end(), [](const auto& path) { return path.filename() == kIndexFileName; });
-  for (const auto& path : stale) GRADIENTS_RETURN_IF_ERROR(RemoveTree(path));
-  return SyncDirectory(model_dir);
+  for (const auto& path : stale) GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(path));
+  return common::SyncDirectory(model_dir);
 }
 
-Status CopyFileDurably(const std::filesystem::path& from, const std::filesystem::path& to) {
+common::Status CopyFileDurably(const std::filesystem::path& from, const std::filesystem::path& to) {
   std::ifstream in(from, std::ios::binary);
-  if (!in) return Status::IoError("opening " + from.string() + ": " + std::strerror(errno));
-  GRADIENTS_ASSIGN_OR_RETURN(DurableFileWriter out, DurableFileWriter::Create(to));
+  if (!in) return common::Status::IoError("opening " + from.string() + ": " + std::strerror(errno));
+  GRADIENTS_ASSIGN_OR_RETURN(common::DurableFileWriter out, common::DurableFileWriter::Create(to));
   std::vector<char> buffer(1 << 20);
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     GRADIENTS_RETURN_IF_ERROR(out.Append(std::string_view(buffer.data(), static_cast<size_t>(in.gcount()))));
   }
-  if (in.bad()) return Status::IoError("reading " + from.string());
+  if (in.bad()) return common::Status::IoError("reading " + from.string());
   return out.Commit();
 }
 
@@ -149,7 +149,7 @@ std::map<std::string, at::Tensor> NamedWeights(CausalLm& model) {
   return out;
 }
 
-Status LoadModelWeights(CausalLm& model, const std::filesystem::path& model_dir) {
+common::Status LoadModelWeights(CausalLm& model, const std::filesystem::path& model_dir) {
   std::map<std::string, at::Tensor> expected = NamedWeights(model);
   GRADIENTS_ASSIGN_OR_RETURN(auto shards, ShardTensors(model_dir));
   const bool single_file = shards.size() == 1 && shards.begin()->second.empty();
@@ -157,53 +157,53 @@ Status LoadModelWeights(CausalLm& model, const std::filesystem::path& model_dir)
   torch::NoGradGuard no_grad;
   for (const auto& [file_name, listed] : shards) {
     std::filesystem::path path = model_dir / file_name;
-    GRADIENTS_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
+    GRADIENTS_ASSIGN_OR_RETURN(common::SafetensorsFile file, common::SafetensorsFile::Open(path));
     std::set<std::string> listed_set(listed.begin(), listed.end());
-    for (const SafetensorsTensor& tensor : file.header().tensors) {
+    for (const common::SafetensorsTensor& tensor : file.header().tensors) {
       const std::string& name = tensor.name;
       if (!single_file && !listed_set.erase(name)) {
-        return Status::InvalidArgument(path.string() + ": tensor \"" + name + "\" is not listed for this shard in " +
+        return common::Status::InvalidArgument(path.string() + ": tensor \"" + name + "\" is not listed for this shard in " +
                                        "model.safetensors.index.json");
       }
       // transformers writes no lm_head for tied embeddings, but older checkpoints carry a copy: ignore it.
       if (name == "lm_head.weight" && model->config().tie_word_embeddings) continue;
       auto target = expected.find(name);
       if (target == expected.end()) {
-        return Status::InvalidArgument(path.string() + ": unexpected tensor \"" + name + "\" for this config");
+        return common::Status::InvalidArgument(path.string() + ": unexpected tensor \"" + name + "\" for this config");
       }
       if (!loaded.insert(name).second) {
-        return Status::InvalidArgument(path.string() + ": tensor \"" + name + "\" appears in more than one shard");
+        return common::Status::InvalidArgument(path.string() + ": tensor \"" + name + "\" appears in more than one shard");
       }
       std::vector<int64_t> shape(tensor.shape.begin(), tensor.shape.end());
       if (shape != target->second.sizes().vec()) {
-        return Status::InvalidArgument(path.string() + ": tensor \"" + name + "\" has shape " + ShapeText(shape) +
+        return common::Status::InvalidArgument(path.string() + ": tensor \"" + name + "\" has shape " + ShapeText(shape) +
                                        ", the config needs " + ShapeText(target->second.sizes().vec()));
       }
-      Result<at::Tensor> source = WeightView(file, tensor);
+      common::Result<at::Tensor> source = WeightView(file, tensor);
       if (!source.ok()) return source.status().WithContext(path.string());
       target->second.copy_(*source);
     }
     if (!listed_set.empty()) {
-      return Status::InvalidArgument(path.string() + ": tensor \"" + *listed_set.begin() +
+      return common::Status::InvalidArgument(path.string() + ": tensor \"" + *listed_set.begin() +
                                      "\" is listed in the index but missing from the shard");
     }
   }
   for (const auto& [name, parameter] : expected) {
     if (!loaded.contains(name)) {
-      return Status::InvalidArgument(model_dir.string() + ": missing tensor \"" + name + "\" (and " +
+      return common::Status::InvalidArgument(model_dir.string() + ": missing tensor \"" + name + "\" (and " +
                                      std::to_string(expected.size() - loaded.size() - 1) + " more)");
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Result<CausalLm> LoadCausalLm(const std::filesystem::path& model_dir, const ModelLoadOptions& options) {
+common::Result<CausalLm> LoadCausalLm(const std::filesystem::path& model_dir, const ModelLoadOptions& options) {
   GRADIENTS_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(model_dir));
   CausalLm model(config);
   GRADIENTS_RETURN_IF_ERROR(LoadModelWeights(model, model_dir));
   if (!options.adapter.empty()) {
     GRADIENTS_ASSIGN_OR_RETURN(LoraAdapter adapter, LoadLoraAdapter(options.adapter));
-    Status merged = MergeLoraAdapter(model, adapter);
+    common::Status merged = MergeLoraAdapter(model, adapter);
     if (!merged.ok()) return merged.WithContext(options.adapter.string());
   }
   model->to(options.device, options.dtype);
@@ -211,10 +211,10 @@ Result<CausalLm> LoadCausalLm(const std::filesystem::path& model_dir, const Mode
   return model;
 }
 
-Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, const ModelSaveOptions& options) {
+common::Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, const ModelSaveOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(model_dir, ec);
-  if (ec) return Status::IoError("creating " + model_dir.string() + ": " + ec.message());
+  if (ec) return common::Status::IoError("creating " + model_dir.string() + ": " + ec.message());
   const std::vector<Shard> shards = PlanShards(model, options.dtype, options.max_shard_bytes);
   std::set<std::string> written;
   nlohmann::json weight_map = nlohmann::json::object();
@@ -222,7 +222,7 @@ Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, con
   for (size_t i = 0; i < shards.size(); ++i) {
     const std::string file_name = shards.size() == 1 ? "model.safetensors" : ShardFileName(i, shards.size());
     // One shard's copy in memory at a time, not the whole model's.
-    SafetensorsWriter writer;
+    common::SafetensorsWriter writer;
     for (const auto& [name, parameter] : shards[i].tensors) {
       GRADIENTS_RETURN_IF_ERROR(AddTensor(writer, name, parameter.to(options.dtype)));
       weight_map[name] = file_name;
@@ -234,29 +234,29 @@ Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, con
   }
   if (shards.size() > 1) {
     nlohmann::json index = {{"metadata", {{"total_size", total_size}}}, {"weight_map", weight_map}};
-    GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(model_dir / kIndexFileName, index.dump(2) + "\n"));
+    GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(model_dir / kIndexFileName, index.dump(2) + "\n"));
     written.insert(kIndexFileName);
   }
   GRADIENTS_RETURN_IF_ERROR(RemoveStaleWeightFiles(model_dir, written));
   ModelConfig config = model->config();
   config.torch_dtype = options.dtype == at::kBFloat16 ? "bfloat16" : options.dtype == at::kHalf ? "float16" : "float32";
-  return WriteFileDurably(model_dir / "config.json", config.ToJson().dump(2) + "\n");
+  return common::WriteFileDurably(model_dir / "config.json", config.ToJson().dump(2) + "\n");
 }
 
-Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, at::ScalarType dtype) {
+common::Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, at::ScalarType dtype) {
   return SaveCausalLm(model, model_dir, ModelSaveOptions{.dtype = dtype});
 }
 
-Status CopyTokenizerFiles(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir) {
+common::Status CopyTokenizerFiles(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir) {
   std::error_code ec;
   std::filesystem::create_directories(to_dir, ec);
-  if (ec) return Status::IoError("creating " + to_dir.string() + ": " + ec.message());
+  if (ec) return common::Status::IoError("creating " + to_dir.string() + ": " + ec.message());
   for (const char* name : kTokenizerFileNames) {
     // Follows symbolic links: Hugging Face's cache links each file to a blob.
     if (!std::filesystem::is_regular_file(from_dir / name, ec)) continue;
     GRADIENTS_RETURN_IF_ERROR(CopyFileDurably(from_dir / name, to_dir / name));
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -9,7 +9,7 @@
 
 #include "trainers/causal_lm.h"
 
-namespace gradients {
+namespace gradients::train {
 
 struct ModelLoadOptions {
   // Parameters are kept in this dtype; float32 by default (CPU evaluation is float32 and
@@ -21,10 +21,10 @@ struct ModelLoadOptions {
 };
 
 // Copies the safetensors tensors of `model_dir` into `model`'s parameters by name.
-Status LoadModelWeights(CausalLm& model, const std::filesystem::path& model_dir);
+common::Status LoadModelWeights(CausalLm& model, const std::filesystem::path& model_dir);
 
 // config.json + weights (+ the adapter), on the requested device and dtype, in evaluation mode.
-Result<CausalLm> LoadCausalLm(const std::filesystem::path& model_dir, const ModelLoadOptions& options = {});
+common::Result<CausalLm> LoadCausalLm(const std::filesystem::path& model_dir, const ModelLoadOptions& options = {});
 
 // The model's parameters by Hugging Face name, as stored in model.safetensors (a tied lm_head is
 // not written: transformers ties it again on load).
@@ -43,14 +43,14 @@ struct ModelSaveOptions {
 // above it (tensors assigned in the model's parameter order, a new shard when the next tensor would
 // pass the limit, a tensor larger than the limit alone in its own shard). Weight files of an earlier
 // save in `model_dir` that this one does not replace are removed, since the loader prefers an index.
-Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, const ModelSaveOptions& options = {});
+common::Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, const ModelSaveOptions& options = {});
 // The same with only the dtype chosen.
-Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, at::ScalarType dtype);
+common::Status SaveCausalLm(CausalLm& model, const std::filesystem::path& model_dir, at::ScalarType dtype);
 
 // Copies whichever of the tokenizer files a Hugging Face model directory carries (tokenizer.json,
 // tokenizer_config.json, special_tokens_map.json, tokenizer.model, vocab.json, merges.txt,
 // added_tokens.json, generation_config.json, chat_template.jinja) exist in `from_dir` into `to_dir`
 // (created if missing), each durably, replacing files of the same name.
-Status CopyTokenizerFiles(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir);
+common::Status CopyTokenizerFiles(const std::filesystem::path& from_dir, const std::filesystem::path& to_dir);
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -5,7 +5,7 @@
 #include <ATen/core/grad_mode.h>
 #include <torch/autograd.h>
 
-namespace gradients {
+namespace gradients::train {
 
 at::Tensor RopeInverseFrequencies(const ModelConfig& config, const at::Device& device) {
   const int64_t dim = config.head_dim;
@@ -85,4 +85,4 @@ at::Tensor ApplyRope(const at::Tensor& x, const RopeTables& rope) {
   return x * rope.cos + rotated * rope.sin;
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

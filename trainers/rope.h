@@ -6,7 +6,7 @@
 
 #include "trainers/model_config.h"
 
-namespace gradients {
+namespace gradients::train {
 
 // The inverse frequencies (head_dim / 2 of them), float32, after rope_scaling.
 at::Tensor RopeInverseFrequencies(const ModelConfig& config, const at::Device& device);
@@ -22,4 +22,4 @@ RopeTables ComputeRope(const at::Tensor& inverse_frequencies, const at::Tensor& 
 // x * cos + rotate_half(x) * sin, for x [batch, heads, seq, head_dim].
 at::Tensor ApplyRope(const at::Tensor& x, const RopeTables& rope);
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -5,7 +5,7 @@
 #include "trainers/lora_adapter.h"
 #include "trainers/model_config.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 CheckedSubmission Refused(SubmissionVerdict verdict, std::string reason) {
@@ -14,14 +14,14 @@ CheckedSubmission Refused(SubmissionVerdict verdict, std::string reason) {
 
 bool AllFinite(const at::Tensor& tensor) { return at::isfinite(tensor).all().item<bool>(); }
 
-Result<CheckedSubmission> LoadAdapterSubmission(const std::filesystem::path& base_model,
+common::Result<CheckedSubmission> LoadAdapterSubmission(const std::filesystem::path& base_model,
                                                 const std::filesystem::path& submission,
                                                 const ModelLoadOptions& options) {
   // The base first: whatever fails after it was loaded is the submission's doing (an adapter sized
   // to exhaust memory must not pass for a broken base model).
-  Result<CausalLm> model = LoadCausalLm(base_model, options);
+  common::Result<CausalLm> model = LoadCausalLm(base_model, options);
   if (!model.ok()) return model.status().WithContext("base model");
-  Result<LoraAdapter> adapter = LoadLoraAdapter(submission);
+  common::Result<LoraAdapter> adapter = LoadLoraAdapter(submission);
   if (!adapter.ok()) return Refused(SubmissionVerdict::kInvalid, adapter.status().message());
   const double scale = adapter->config.Scale();
   bool changes_something = false;
@@ -38,18 +38,18 @@ Result<CheckedSubmission> LoadAdapterSubmission(const std::filesystem::path& bas
     return Refused(SubmissionVerdict::kNotFinetuned, "scale * lora_B * lora_A is zero everywhere: the adapter changes "
                                                      "nothing");
   }
-  if (Status merged = MergeLoraAdapter(*model, *adapter); !merged.ok()) {
+  if (common::Status merged = MergeLoraAdapter(*model, *adapter); !merged.ok()) {
     return Refused(SubmissionVerdict::kInvalid, merged.message());
   }
   return CheckedSubmission{.verdict = SubmissionVerdict::kValid, .reason = {}, .model = std::move(*model)};
 }
 
-Result<CheckedSubmission> LoadFullSubmission(const std::filesystem::path& base_model,
+common::Result<CheckedSubmission> LoadFullSubmission(const std::filesystem::path& base_model,
                                              const std::filesystem::path& submission,
                                              const ModelLoadOptions& options) {
-  Result<ModelConfig> base_config = LoadModelConfig(base_model);
+  common::Result<ModelConfig> base_config = LoadModelConfig(base_model);
   if (!base_config.ok()) return base_config.status().WithContext("base model");
-  Result<ModelConfig> config = LoadModelConfig(submission);
+  common::Result<ModelConfig> config = LoadModelConfig(submission);
   if (!config.ok()) return Refused(SubmissionVerdict::kInvalid, config.status().message());
   // The architecture must be the base's; the precision the weights are stored in may differ.
   nlohmann::json ours = config->ToJson(), theirs = base_config->ToJson();
@@ -65,9 +65,9 @@ Result<CheckedSubmission> LoadFullSubmission(const std::filesystem::path& base_m
   if (ours.size() != theirs.size()) {
     return Refused(SubmissionVerdict::kInvalid, "config.json has settings the base model's has not");
   }
-  Result<CausalLm> base = LoadCausalLm(base_model, options);
+  common::Result<CausalLm> base = LoadCausalLm(base_model, options);
   if (!base.ok()) return base.status().WithContext("base model");
-  Result<CausalLm> model = LoadCausalLm(submission, options);
+  common::Result<CausalLm> model = LoadCausalLm(submission, options);
   if (!model.ok()) return Refused(SubmissionVerdict::kInvalid, model.status().message());
   const std::map<std::string, at::Tensor> base_weights = NamedWeights(*base);
   bool changed = false;
@@ -91,7 +91,7 @@ std::string_view SubmissionVerdictName(SubmissionVerdict verdict) {
   return "invalid";
 }
 
-Result<CheckedSubmission> LoadSubmission(const std::filesystem::path& base_model,
+common::Result<CheckedSubmission> LoadSubmission(const std::filesystem::path& base_model,
                                          const std::filesystem::path& submission, SubmissionKind kind,
                                          ModelLoadOptions options) {
   options.adapter.clear();
@@ -99,4 +99,4 @@ Result<CheckedSubmission> LoadSubmission(const std::filesystem::path& base_model
                                               : LoadFullSubmission(base_model, submission, options);
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -11,7 +11,7 @@
 #include "trainers/causal_lm.h"
 #include "trainers/model_loader.h"
 
-namespace gradients {
+namespace gradients::train {
 
 enum class SubmissionKind { kLoraAdapter, kFullModel };
 enum class SubmissionVerdict { kValid, kInvalid, kNotFinetuned };
@@ -26,8 +26,8 @@ struct CheckedSubmission {
 
 // Loads the model a submission stands for: the base with the adapter merged in, or the full model,
 // as `options` asks (its adapter field is ignored).
-Result<CheckedSubmission> LoadSubmission(const std::filesystem::path& base_model,
+common::Result<CheckedSubmission> LoadSubmission(const std::filesystem::path& base_model,
                                          const std::filesystem::path& submission, SubmissionKind kind,
                                          ModelLoadOptions options = {});
 
-}  // namespace gradients
+}  // namespace gradients::train

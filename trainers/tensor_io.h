@@ -7,14 +7,14 @@
 
 #include "common/safetensors.h"
 
-namespace gradients {
+namespace gradients::train {
 
 // A tensor over `tensor`'s bytes in `file` (no copy: it lives as long as the mapping; clone() to
 // keep it). Only weight dtypes are accepted: F32, F16 and BF16; other dtypes are an error naming the
 // tensor.
-Result<at::Tensor> WeightView(const SafetensorsFile& file, const SafetensorsTensor& tensor);
+common::Result<at::Tensor> WeightView(const common::SafetensorsFile& file, const common::SafetensorsTensor& tensor);
 
 // Adds a CPU copy of `tensor` (float32, float16, bfloat16 or int64) to `writer` under `name`.
-Status AddTensor(SafetensorsWriter& writer, const std::string& name, const at::Tensor& tensor);
+common::Status AddTensor(common::SafetensorsWriter& writer, const std::string& name, const at::Tensor& tensor);
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -7,7 +7,7 @@
 #include "common/strict_json.h"
 #include "trainers/tensor_io.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 constexpr int kFormatVersion = 1;
@@ -33,13 +33,13 @@ nlohmann::json StateJson(const TrainState& state) {
   return json;
 }
 
-Result<TrainState> ParseState(const std::filesystem::path& path) {
-  GRADIENTS_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxStateBytes));
-  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, ParseStrictJson(text));
+common::Result<TrainState> ParseState(const std::filesystem::path& path) {
+  GRADIENTS_ASSIGN_OR_RETURN(std::string text, common::ReadFileToString(path, kMaxStateBytes));
+  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, common::ParseStrictJson(text));
   TrainState state;
   try {
     if (json.at("version").get<int>() != kFormatVersion) {
-      return Status::InvalidArgument(path.string() + ": unsupported checkpoint version " + json.at("version").dump());
+      return common::Status::InvalidArgument(path.string() + ": unsupported checkpoint version " + json.at("version").dump());
     }
     state.step = json.at("step").get<int64_t>();
     state.micro_batches = json.at("micro_batches").get<int64_t>();
@@ -54,33 +54,33 @@ Result<TrainState> ParseState(const std::filesystem::path& path) {
     state.data_digest = json.at("data_digest").get<std::string>();
     state.model_fingerprint = json.at("model_fingerprint").get<std::string>();
   } catch (const nlohmann::json::exception& error) {
-    return Status::InvalidArgument(path.string() + ": " + error.what());
+    return common::Status::InvalidArgument(path.string() + ": " + error.what());
   }
   if (state.step < 0 || state.micro_batches < 0 || state.tokens < 0) {
-    return Status::InvalidArgument(path.string() + ": negative counters");
+    return common::Status::InvalidArgument(path.string() + ": negative counters");
   }
   return state;
 }
 
 }  // namespace
 
-Status WriteTensorFile(const std::filesystem::path& path, const NamedTensors& tensors) {
-  SafetensorsWriter writer;
+common::Status WriteTensorFile(const std::filesystem::path& path, const NamedTensors& tensors) {
+  common::SafetensorsWriter writer;
   for (const auto& [name, tensor] : tensors) GRADIENTS_RETURN_IF_ERROR(AddTensor(writer, name, tensor));
   return writer.WriteFile(path);
 }
 
-Result<NamedTensors> ReadTensorFile(const std::filesystem::path& path) {
-  GRADIENTS_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
+common::Result<NamedTensors> ReadTensorFile(const std::filesystem::path& path) {
+  GRADIENTS_ASSIGN_OR_RETURN(common::SafetensorsFile file, common::SafetensorsFile::Open(path));
   NamedTensors tensors;
-  for (const SafetensorsTensor& entry : file.header().tensors) {
+  for (const common::SafetensorsTensor& entry : file.header().tensors) {
     GRADIENTS_ASSIGN_OR_RETURN(at::Tensor view, WeightView(file, entry));
     tensors[entry.name] = view.clone();
   }
   return tensors;
 }
 
-Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoint& checkpoint) {
+common::Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoint& checkpoint) {
   const std::filesystem::path fresh = Sibling(dir, ".new"), previous = Sibling(dir, ".old");
   std::error_code error;
   // A complete checkpoint must exist under one of the three names at every moment. When an earlier
@@ -89,33 +89,33 @@ Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoi
   if (!std::filesystem::exists(dir / "state.json", error)) {
     for (const std::filesystem::path& candidate : {fresh, previous}) {
       if (!std::filesystem::exists(candidate / "state.json", error)) continue;
-      GRADIENTS_RETURN_IF_ERROR(RemoveTree(dir));
+      GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(dir));
       std::filesystem::rename(candidate, dir, error);
-      if (error) return Status::IoError("renaming " + candidate.string() + ": " + error.message());
+      if (error) return common::Status::IoError("renaming " + candidate.string() + ": " + error.message());
       break;
     }
   }
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(fresh));
+  GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(fresh));
   std::filesystem::create_directories(fresh, error);
-  if (error) return Status::IoError("creating " + fresh.string() + ": " + error.message());
+  if (error) return common::Status::IoError("creating " + fresh.string() + ": " + error.message());
   GRADIENTS_RETURN_IF_ERROR(WriteTensorFile(fresh / "trainable.safetensors", checkpoint.trainable));
   GRADIENTS_RETURN_IF_ERROR(WriteTensorFile(fresh / "optimizer.safetensors", checkpoint.optimizer));
   if (!checkpoint.best.empty()) GRADIENTS_RETURN_IF_ERROR(WriteTensorFile(fresh / "best.safetensors", checkpoint.best));
-  GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(fresh / "state.json", StateJson(checkpoint.state).dump(1) + "\n"));
-  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(fresh));
+  GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(fresh / "state.json", StateJson(checkpoint.state).dump(1) + "\n"));
+  GRADIENTS_RETURN_IF_ERROR(common::SyncDirectory(fresh));
   // dir -> dir.old, dir.new -> dir, then drop dir.old.
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(previous));
+  GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(previous));
   if (std::filesystem::exists(dir, error)) {
     std::filesystem::rename(dir, previous, error);
-    if (error) return Status::IoError("renaming " + dir.string() + ": " + error.message());
+    if (error) return common::Status::IoError("renaming " + dir.string() + ": " + error.message());
   }
   std::filesystem::rename(fresh, dir, error);
-  if (error) return Status::IoError("renaming " + fresh.string() + ": " + error.message());
-  GRADIENTS_RETURN_IF_ERROR(SyncDirectory(dir.parent_path()));
-  return RemoveTree(previous);
+  if (error) return common::Status::IoError("renaming " + fresh.string() + ": " + error.message());
+  GRADIENTS_RETURN_IF_ERROR(common::SyncDirectory(dir.parent_path()));
+  return common::RemoveTree(previous);
 }
 
-Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& requested) {
+common::Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& requested) {
   std::filesystem::path dir;
   std::error_code error;
   for (const std::filesystem::path& candidate : {requested, Sibling(requested, ".new"), Sibling(requested, ".old")}) {
@@ -124,7 +124,7 @@ Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& request
       break;
     }
   }
-  if (dir.empty()) return Status::NotFound("no checkpoint in " + requested.string());
+  if (dir.empty()) return common::Status::NotFound("no checkpoint in " + requested.string());
   TrainCheckpoint checkpoint;
   GRADIENTS_ASSIGN_OR_RETURN(checkpoint.state, ParseState(dir / "state.json"));
   GRADIENTS_ASSIGN_OR_RETURN(checkpoint.trainable, ReadTensorFile(dir / "trainable.safetensors"));
@@ -135,4 +135,4 @@ Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& request
   return checkpoint;
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::train {
 
 struct TrainState {
   int64_t step = 0;           // optimizer steps done
@@ -39,16 +39,16 @@ struct TrainCheckpoint {
 };
 
 // Writes `checkpoint` as `dir` (replacing a previous one only once the new one is complete).
-Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoint& checkpoint);
+common::Status SaveTrainCheckpoint(const std::filesystem::path& dir, const TrainCheckpoint& checkpoint);
 
 // Reads the newest complete checkpoint SaveTrainCheckpoint wrote: `dir`, else a finished
 // `dir`.new (a save interrupted before its rename), else `dir`.old (one interrupted between its two
 // renames). A directory is complete when it holds state.json, which is written last. NotFound when
 // there is none.
-Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& dir);
+common::Result<TrainCheckpoint> LoadTrainCheckpoint(const std::filesystem::path& dir);
 
 // Safetensors files of float32 / float16 / bfloat16 / int64 tensors, to and from CPU tensors.
-Status WriteTensorFile(const std::filesystem::path& path, const NamedTensors& tensors);
-Result<NamedTensors> ReadTensorFile(const std::filesystem::path& path);
+common::Status WriteTensorFile(const std::filesystem::path& path, const NamedTensors& tensors);
+common::Result<NamedTensors> ReadTensorFile(const std::filesystem::path& path);
 
-}  // namespace gradients
+}  // namespace gradients::train

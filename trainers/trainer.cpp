@@ -19,10 +19,10 @@
 #include "trainers/lora_training.h"
 #include "trainers/model_loader.h"
 #include "trainers/train_checkpoint.h"
-#include "trainers/training_batches.h"
+#include "text/training_batches.h"
 #include "trainers/training_loss.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -30,15 +30,15 @@ using Clock = std::chrono::steady_clock;
 double Seconds(Clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
 
 // A digest of the examples, so a resume on other data (or other tokenization) is refused.
-std::string DataDigest(const std::vector<TokenizedExample>& examples) {
+std::string DataDigest(const std::vector<text::TokenizedExample>& examples) {
   std::string bytes;
   auto append = [&bytes](int64_t value) { bytes.append(reinterpret_cast<const char*>(&value), sizeof(value)); };
-  for (const TokenizedExample& example : examples) {
+  for (const text::TokenizedExample& example : examples) {
     append(static_cast<int64_t>(example.input_ids.size()));
     for (int32_t id : example.input_ids) append(id);
     for (int32_t label : example.labels) append(label);
   }
-  return ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, bytes));
+  return common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, bytes));
 }
 
 // Up to `bytes` bytes at both ends of a file (its whole content when it is short).
@@ -56,21 +56,21 @@ std::string FileEnds(const std::filesystem::path& path, uint64_t size, uint64_t 
 // What identifies the base model for a resume: its config.json and, for each weight file, its
 // name, size and first and last MiB (the header and some of the weights: another model of the
 // same shape differs there; hashing gigabytes at every start would cost more than it protects).
-Result<std::string> ModelFingerprint(const std::filesystem::path& model_dir) {
-  GRADIENTS_ASSIGN_OR_RETURN(std::string identity, ReadFileToString(model_dir / "config.json", 16 << 20));
+common::Result<std::string> ModelFingerprint(const std::filesystem::path& model_dir) {
+  GRADIENTS_ASSIGN_OR_RETURN(std::string identity, common::ReadFileToString(model_dir / "config.json", 16 << 20));
   std::error_code error;
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(model_dir, error)) {
     if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
   }
-  if (error) return Status::IoError("reading " + model_dir.string() + ": " + error.message());
+  if (error) return common::Status::IoError("reading " + model_dir.string() + ": " + error.message());
   std::sort(files.begin(), files.end());
   for (const std::filesystem::path& file : files) {
     const uint64_t size = std::filesystem::file_size(file, error);
-    if (error) return Status::IoError("reading " + file.string() + ": " + error.message());
+    if (error) return common::Status::IoError("reading " + file.string() + ": " + error.message());
     identity += "\n" + file.filename().string() + ":" + std::to_string(size) + ":" + FileEnds(file, size, 1 << 20);
   }
-  return ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, identity));
+  return common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, identity));
 }
 
 struct Trainable {
@@ -80,30 +80,30 @@ struct Trainable {
 
 // The error of a run whose numbers left the finite range; it is returned before anything
 // non-finite is written, so the checkpoint and the result keep the last finite weights.
-Status Diverged(const std::string& what) {
-  return Status::FailedPrecondition("training diverged: " + what + "; lower the learning rate");
+common::Status Diverged(const std::string& what) {
+  return common::Status::FailedPrecondition("training diverged: " + what + "; lower the learning rate");
 }
 
 bool IsNormOrBias(const std::string& name) { return name.ends_with("norm.weight") || name.ends_with(".bias"); }
 
 // Token ids the model's embeddings cannot look up (a tokenizer that does not belong to the model)
 // are an error naming the example, before anything is trained.
-Status CheckVocabulary(const std::vector<TokenizedExample>& examples, int64_t vocab_size) {
+common::Status CheckVocabulary(const std::vector<text::TokenizedExample>& examples, int64_t vocab_size) {
   for (size_t i = 0; i < examples.size(); ++i) {
     for (int32_t id : examples[i].input_ids) {
       if (id < 0 || id >= vocab_size) {
-        return Status::InvalidArgument("example " + std::to_string(i + 1) + ": token id " + std::to_string(id) +
+        return common::Status::InvalidArgument("example " + std::to_string(i + 1) + ": token id " + std::to_string(id) +
                                        " is outside the model's vocabulary of " + std::to_string(vocab_size));
       }
     }
     for (int32_t label : examples[i].labels) {
-      if (label != kIgnoredLabel && (label < 0 || label >= vocab_size)) {
-        return Status::InvalidArgument("example " + std::to_string(i + 1) + ": label " + std::to_string(label) +
+      if (label != text::kIgnoredLabel && (label < 0 || label >= vocab_size)) {
+        return common::Status::InvalidArgument("example " + std::to_string(i + 1) + ": label " + std::to_string(label) +
                                        " is outside the model's vocabulary of " + std::to_string(vocab_size));
       }
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 // One run: the model, its trainable tensors, the optimizer, the data plan and the counters that a
@@ -112,25 +112,25 @@ class TrainingRun {
  public:
   explicit TrainingRun(const TrainOptions& options) : options_(options), hp_(options.hyperparameters) {}
 
-  Result<TrainResult> Run(std::vector<TokenizedExample> examples, int32_t pad_id);
+  common::Result<TrainResult> Run(std::vector<text::TokenizedExample> examples, int32_t pad_id);
 
  private:
-  Status Setup();
-  Status Resume();
+  common::Status Setup();
+  common::Status Resume();
   // A copy of everything a resume needs, taken now (refused if a trained tensor is not finite).
-  Result<TrainCheckpoint> MakeCheckpoint();
-  Status SaveCheckpoint(const TrainCheckpoint& checkpoint);
-  Status CheckpointNow();
-  Status CheckFinite(const std::string& what);
+  common::Result<TrainCheckpoint> MakeCheckpoint();
+  common::Status SaveCheckpoint(const TrainCheckpoint& checkpoint);
+  common::Status CheckpointNow();
+  common::Status CheckFinite(const std::string& what);
   // How long stopping takes: the closing evaluation, the result and the checkpoint.
   double StopReserveSeconds() const;
-  Result<double> Validate();
-  TrainingBatch BatchAt(int64_t micro_batch);
+  common::Result<double> Validate();
+  text::TrainingBatch BatchAt(int64_t micro_batch);
   NamedTensors TrainableCopies() const;
-  Status LoadTrainables(const NamedTensors& tensors, const std::string& what);
-  Status Export();
+  common::Status LoadTrainables(const NamedTensors& tensors, const std::string& what);
+  common::Status Export();
   // Reports progress; the loss reaches the host here, so a non-finite one is found here (an error).
-  Status Report(const std::string& event, std::optional<double> validation_loss);
+  common::Status Report(const std::string& event, std::optional<double> validation_loss);
 
   const TrainOptions& options_;
   const Hyperparameters& hp_;
@@ -141,10 +141,10 @@ class TrainingRun {
   std::unique_ptr<AdamW> optimizer_;
   at::Generator dropout_generator_;
 
-  DataSplit split_;
+  text::DataSplit split_;
   std::string data_digest_;
-  BatchingOptions batching_;
-  std::optional<EpochPlan> plan_;
+  text::BatchingOptions batching_;
+  std::optional<text::EpochPlan> plan_;
   int64_t batches_per_epoch_ = 0;
   int64_t total_micro_batches_ = 0;
   int64_t total_steps_ = 0;
@@ -168,7 +168,7 @@ class TrainingRun {
   int64_t tokens_at_start_ = 0;  // trained before this call (a resume)
 };
 
-Status TrainingRun::Setup() {
+common::Status TrainingRun::Setup() {
   GRADIENTS_ASSIGN_OR_RETURN(device_, ResolveComputeDevice(options_.device));
   const bool cuda = device_.is_cuda();
   const bool lora = hp_.mode == "lora";
@@ -219,7 +219,7 @@ Status TrainingRun::Setup() {
   }
   optimizer_ = std::make_unique<AdamW>(
       std::move(groups), AdamWOptions{.beta1 = hp_.adam_beta1, .beta2 = hp_.adam_beta2, .epsilon = hp_.adam_epsilon});
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 NamedTensors TrainingRun::TrainableCopies() const {
@@ -230,65 +230,65 @@ NamedTensors TrainingRun::TrainableCopies() const {
   return copies;
 }
 
-Status TrainingRun::LoadTrainables(const NamedTensors& tensors, const std::string& what) {
+common::Status TrainingRun::LoadTrainables(const NamedTensors& tensors, const std::string& what) {
   if (tensors.size() != trainables_.size()) {
-    return Status::InvalidArgument(what + " holds " + std::to_string(tensors.size()) + " tensors, the run trains " +
+    return common::Status::InvalidArgument(what + " holds " + std::to_string(tensors.size()) + " tensors, the run trains " +
                                    std::to_string(trainables_.size()));
   }
   at::NoGradGuard no_grad;
   for (Trainable& trainable : trainables_) {
     auto found = tensors.find(trainable.name);
-    if (found == tensors.end()) return Status::InvalidArgument(what + " lacks \"" + trainable.name + "\"");
+    if (found == tensors.end()) return common::Status::InvalidArgument(what + " lacks \"" + trainable.name + "\"");
     if (!found->second.sizes().equals(trainable.tensor.sizes())) {
-      return Status::InvalidArgument(what + ": \"" + trainable.name + "\" has the wrong shape");
+      return common::Status::InvalidArgument(what + ": \"" + trainable.name + "\" has the wrong shape");
     }
     trainable.tensor.copy_(found->second);
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status TrainingRun::Resume() {
+common::Status TrainingRun::Resume() {
   GRADIENTS_ASSIGN_OR_RETURN(TrainCheckpoint checkpoint, LoadTrainCheckpoint(options_.out_dir / "checkpoint"));
   const std::string where = (options_.out_dir / "checkpoint").string();
   if (checkpoint.state.hyperparameters != hp_.ToJson()) {
-    return Status::FailedPrecondition("cannot resume: the hyperparameters differ from those of " + where);
+    return common::Status::FailedPrecondition("cannot resume: the hyperparameters differ from those of " + where);
   }
   if (checkpoint.state.model_fingerprint != model_fingerprint_) {
-    return Status::FailedPrecondition("cannot resume: the model differs from the one " + where + " was trained on");
+    return common::Status::FailedPrecondition("cannot resume: the model differs from the one " + where + " was trained on");
   }
   if (checkpoint.state.data_digest != data_digest_) {
-    return Status::FailedPrecondition("cannot resume: the data (or its tokenization) differs from that of " + where);
+    return common::Status::FailedPrecondition("cannot resume: the data (or its tokenization) differs from that of " + where);
   }
   GRADIENTS_RETURN_IF_ERROR(LoadTrainables(checkpoint.trainable, where + "/trainable.safetensors"));
   // The moments are created on the parameters' devices, then filled from the file.
   NamedTensors moments;
   for (auto& [name, tensor] : checkpoint.optimizer) moments[name] = tensor;
   GRADIENTS_RETURN_IF_ERROR(optimizer_->LoadState(moments, checkpoint.state.step));
-  GRADIENTS_ASSIGN_OR_RETURN(std::vector<uint8_t> generator_bytes, FromHex(checkpoint.state.generator_state));
+  GRADIENTS_ASSIGN_OR_RETURN(std::vector<uint8_t> generator_bytes, common::FromHex(checkpoint.state.generator_state));
   at::Tensor generator_state = at::empty({static_cast<int64_t>(generator_bytes.size())}, at::kByte);
   std::copy(generator_bytes.begin(), generator_bytes.end(), generator_state.data_ptr<uint8_t>());
   try {
     dropout_generator_.set_state(generator_state);
   } catch (const c10::Error&) {
-    return Status::InvalidArgument(where + "/state.json: generator_state does not fit this device's generator");
+    return common::Status::InvalidArgument(where + "/state.json: generator_state does not fit this device's generator");
   }
   state_ = checkpoint.state;
   best_ = std::move(checkpoint.best);
-  GetLogger("trainer")->info("resumed from step {} ({})", state_.step, where);
-  return Status::Ok();
+  common::GetLogger("trainer")->info("resumed from step {} ({})", state_.step, where);
+  return common::Status::Ok();
 }
 
-Status TrainingRun::CheckFinite(const std::string& what) {
+common::Status TrainingRun::CheckFinite(const std::string& what) {
   at::NoGradGuard no_grad;
   for (const Trainable& trainable : trainables_) {
     if (!at::isfinite(trainable.tensor).all().item<bool>()) {
       return Diverged(trainable.name + " holds a non-finite value " + what);
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Result<TrainCheckpoint> TrainingRun::MakeCheckpoint() {
+common::Result<TrainCheckpoint> TrainingRun::MakeCheckpoint() {
   GRADIENTS_RETURN_IF_ERROR(CheckFinite("at step " + std::to_string(state_.step)));
   TrainCheckpoint checkpoint;
   checkpoint.state = state_;
@@ -297,21 +297,21 @@ Result<TrainCheckpoint> TrainingRun::MakeCheckpoint() {
   checkpoint.state.model_fingerprint = model_fingerprint_;
   at::Tensor generator_state = dropout_generator_.get_state();
   checkpoint.state.generator_state =
-      ToHex({generator_state.data_ptr<uint8_t>(), static_cast<size_t>(generator_state.numel())});
+      common::ToHex({generator_state.data_ptr<uint8_t>(), static_cast<size_t>(generator_state.numel())});
   checkpoint.trainable = TrainableCopies();
   for (auto& [name, tensor] : optimizer_->StateTensors()) checkpoint.optimizer[name] = tensor.to(at::kCPU);
   checkpoint.best = best_;
   return checkpoint;
 }
 
-Status TrainingRun::SaveCheckpoint(const TrainCheckpoint& checkpoint) {
+common::Status TrainingRun::SaveCheckpoint(const TrainCheckpoint& checkpoint) {
   const Clock::time_point start = Clock::now();
   GRADIENTS_RETURN_IF_ERROR(SaveTrainCheckpoint(options_.out_dir / "checkpoint", checkpoint));
   last_save_seconds_ = Seconds(Clock::now() - start);
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status TrainingRun::CheckpointNow() {
+common::Status TrainingRun::CheckpointNow() {
   GRADIENTS_ASSIGN_OR_RETURN(TrainCheckpoint checkpoint, MakeCheckpoint());
   return SaveCheckpoint(checkpoint);
 }
@@ -329,24 +329,24 @@ double TrainingRun::StopReserveSeconds() const {
   return last_eval_seconds_ + 2 * save;
 }
 
-TrainingBatch TrainingRun::BatchAt(int64_t micro_batch) {
+text::TrainingBatch TrainingRun::BatchAt(int64_t micro_batch) {
   const int64_t epoch = micro_batch / batches_per_epoch_;
   if (!plan_ || plan_->epoch() != epoch) {
     // Create cannot fail here: the same options and examples were accepted for epoch 0.
-    plan_ = EpochPlan::Create(split_.train, batching_, epoch).value();
+    plan_ = text::EpochPlan::Create(split_.train, batching_, epoch).value();
   }
   return plan_->Batch(micro_batch % batches_per_epoch_);
 }
 
-Result<double> TrainingRun::Validate() {
+common::Result<double> TrainingRun::Validate() {
   model_->eval();
-  Result<EvalResult> result = EvaluateLoss(model_, split_.validation);
+  common::Result<EvalResult> result = EvaluateLoss(model_, split_.validation);
   model_->train();
   if (!result.ok()) return result.status();
   return result->loss;
 }
 
-Status TrainingRun::Report(const std::string& event, std::optional<double> validation_loss) {
+common::Status TrainingRun::Report(const std::string& event, std::optional<double> validation_loss) {
   const Clock::time_point now = Clock::now();
   TrainProgress progress;
   progress.event = event;
@@ -380,11 +380,11 @@ Status TrainingRun::Report(const std::string& event, std::optional<double> valid
   if (!std::isfinite(last_train_loss_)) {
     return Diverged("the loss is " + std::to_string(last_train_loss_) + " at step " + std::to_string(state_.step));
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status TrainingRun::Export() {
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(options_.out_dir / "checkpoint.new"));
+common::Status TrainingRun::Export() {
+  GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(options_.out_dir / "checkpoint.new"));
   if (hp_.mode == "lora") {
     LoraAdapter adapter =
         ExtractLoraAdapter(model_, MakeLoraAdapterConfig(hp_.lora, options_.model_dir.string()));
@@ -397,21 +397,21 @@ Status TrainingRun::Export() {
   return CopyTokenizerFiles(options_.model_dir, options_.out_dir);
 }
 
-Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int32_t pad_id) {
-  auto logger = GetLogger("trainer");
+common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample> examples, int32_t pad_id) {
+  auto logger = common::GetLogger("trainer");
   data_digest_ = DataDigest(examples);
   GRADIENTS_ASSIGN_OR_RETURN(model_fingerprint_, ModelFingerprint(options_.model_dir));
   GRADIENTS_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(options_.model_dir));
   GRADIENTS_RETURN_IF_ERROR(CheckVocabulary(examples, config.vocab_size));
-  split_ = SplitValidation(std::move(examples), hp_.validation_fraction, hp_.seed);
-  batching_ = BatchingOptions{.micro_batch_size = hp_.micro_batch_size,
+  split_ = text::SplitValidation(std::move(examples), hp_.validation_fraction, hp_.seed);
+  batching_ = text::BatchingOptions{.micro_batch_size = hp_.micro_batch_size,
                               .max_length = hp_.max_length,
                               .packing = hp_.packing,
                               .pad_id = pad_id,
                               .seed = hp_.seed};
-  GRADIENTS_ASSIGN_OR_RETURN(batches_per_epoch_, MicroBatchesPerEpoch(split_.train, batching_));
+  GRADIENTS_ASSIGN_OR_RETURN(batches_per_epoch_, text::MicroBatchesPerEpoch(split_.train, batching_));
   if (batches_per_epoch_ == 0) {
-    return Status::InvalidArgument("no training example has a token to learn (after the validation split)");
+    return common::Status::InvalidArgument("no training example has a token to learn (after the validation split)");
   }
   const int64_t accumulation = hp_.gradient_accumulation_steps;
   if (hp_.max_steps > 0) {
@@ -436,7 +436,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
   std::string stop_reason;
   int64_t evaluated_at = -1;
 
-  auto evaluate = [&]() -> Status {
+  auto evaluate = [&]() -> common::Status {
     const Clock::time_point start = Clock::now();
     GRADIENTS_ASSIGN_OR_RETURN(double loss, Validate());
     last_eval_seconds_ = Seconds(Clock::now() - start);
@@ -489,14 +489,14 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
     // so every micro-batch's gradient is already scaled for the whole step).
     const int64_t first = state_.micro_batches;
     const int64_t last = std::min(first + accumulation, std::max(total_micro_batches_, first + 1));
-    std::vector<TrainingBatch> batches;
+    std::vector<text::TrainingBatch> batches;
     int64_t predicted = 0;
     for (int64_t m = first; m < last; ++m) {
       batches.push_back(BatchAt(m));
       predicted += batches.back().predicted_tokens;
     }
     at::Tensor step_loss = at::zeros({}, float_options);
-    for (const TrainingBatch& batch : batches) {
+    for (const text::TrainingBatch& batch : batches) {
       if (batch.predicted_tokens == 0) continue;
       at::Tensor loss =
           TrainingLoss(model_, batch, static_cast<double>(predicted), options_.activation_checkpointing);
@@ -581,7 +581,7 @@ Result<TrainResult> TrainingRun::Run(std::vector<TokenizedExample> examples, int
                             {"validation_examples", result.validation_examples},
                             {"hyperparameters", hp_.ToJson()}};
   if (result.best_validation_loss) summary["best_validation_loss"] = *result.best_validation_loss;
-  GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(options_.out_dir / "training_summary.json", summary.dump(2) + "\n"));
+  GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(options_.out_dir / "training_summary.json", summary.dump(2) + "\n"));
   return result;
 }
 
@@ -592,19 +592,19 @@ TrainingPrecision PrecisionFor(const c10::Device& device, const std::string& mod
   return {.weights = mode == "lora" ? at::kBFloat16 : at::kFloat, .compute = at::kBFloat16};
 }
 
-Result<TrainResult> Train(const TrainOptions& options, std::vector<TokenizedExample> examples, int32_t pad_id) {
-  if (options.log_every_steps < 1) return Status::InvalidArgument("log_every_steps must be at least 1");
-  if (options.checkpoint_every_steps < 0) return Status::InvalidArgument("checkpoint_every_steps must not be negative");
+common::Result<TrainResult> Train(const TrainOptions& options, std::vector<text::TokenizedExample> examples, int32_t pad_id) {
+  if (options.log_every_steps < 1) return common::Status::InvalidArgument("log_every_steps must be at least 1");
+  if (options.checkpoint_every_steps < 0) return common::Status::InvalidArgument("checkpoint_every_steps must not be negative");
   try {
     TrainingRun run(options);
     return run.Run(std::move(examples), pad_id);
   } catch (const c10::Error& error) {
     // libtorch reports device failures (out of memory above all) as exceptions.
-    return Status::Internal(std::string("training failed: ") + error.what_without_backtrace());
+    return common::Status::Internal(std::string("training failed: ") + error.what_without_backtrace());
   } catch (const std::exception& error) {
     // Memory exhaustion on the host, file system errors: the run fails, the process does not.
-    return Status::Internal(std::string("training failed: ") + error.what());
+    return common::Status::Internal(std::string("training failed: ") + error.what());
   }
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -28,10 +28,10 @@
 #include <c10/core/ScalarType.h>
 
 #include "common/status.h"
-#include "trainers/dataset.h"
+#include "text/dataset.h"
 #include "trainers/hyperparameters.h"
 
-namespace gradients {
+namespace gradients::train {
 
 // How a run keeps its weights and computes. On a GPU the compute is bfloat16: LoRA keeps the frozen
 // base in bfloat16 (half the memory, no casts; its adapters are float32), full fine-tuning keeps
@@ -104,6 +104,6 @@ struct TrainResult {
 // Splits `examples` (a validation share per the hyperparameters), trains and writes the result to
 // out_dir. `pad_id` fills the padding of short rows; it is never a label, so any id serves (the
 // CLI passes the tokenizer's EOS, as Hugging Face trainers do, else 0).
-Result<TrainResult> Train(const TrainOptions& options, std::vector<TokenizedExample> examples, int32_t pad_id);
+common::Result<TrainResult> Train(const TrainOptions& options, std::vector<text::TokenizedExample> examples, int32_t pad_id);
 
-}  // namespace gradients
+}  // namespace gradients::train

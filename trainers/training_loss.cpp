@@ -4,7 +4,7 @@
 
 #include "trainers/linear_cross_entropy.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 // A copy of `values` on `device`. To a GPU it goes through pinned memory without blocking: a copy
@@ -17,7 +17,7 @@ at::Tensor DeviceTensor(const std::vector<int64_t>& values, int64_t rows, int64_
 
 }  // namespace
 
-at::Tensor TrainingLoss(CausalLm& model, const TrainingBatch& batch, double normalizer, bool checkpoint_layers) {
+at::Tensor TrainingLoss(CausalLm& model, const text::TrainingBatch& batch, double normalizer, bool checkpoint_layers) {
   const at::Device device = model->model->embed_tokens->weight.device();
   ForwardOptions forward;
   if (!batch.position_ids.empty()) {
@@ -32,7 +32,7 @@ at::Tensor TrainingLoss(CausalLm& model, const TrainingBatch& batch, double norm
   for (int64_t row = 0; row < batch.rows; ++row) {
     for (int64_t column = 0; column + 1 < batch.columns; ++column) {
       const int64_t label = batch.labels[static_cast<size_t>(row * batch.columns + column + 1)];
-      if (label == kIgnoredLabel) continue;
+      if (label == text::kIgnoredLabel) continue;
       selected.push_back(row * batch.columns + column);
       targets.push_back(label);
     }
@@ -49,4 +49,4 @@ at::Tensor TrainingLoss(CausalLm& model, const TrainingBatch& batch, double norm
                             normalizer, loss_options);
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -6,13 +6,13 @@
 #include <ATen/ATen.h>
 
 #include "trainers/causal_lm.h"
-#include "trainers/training_batches.h"
+#include "text/training_batches.h"
 
-namespace gradients {
+namespace gradients::train {
 
 // sum of the cross-entropies of `batch`'s predicted tokens / `normalizer` (the predicted tokens of
 // every micro-batch of the optimizer step, so that accumulated gradients equal one large batch's).
 // Packed batches keep attention and positions inside each document. Runs on the model's device.
-at::Tensor TrainingLoss(CausalLm& model, const TrainingBatch& batch, double normalizer, bool checkpoint_layers = false);
+at::Tensor TrainingLoss(CausalLm& model, const text::TrainingBatch& batch, double normalizer, bool checkpoint_layers = false);
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -12,17 +12,17 @@
 #include "trainers/trainer.h"
 #include "trainers/training_loss.h"
 
-namespace gradients {
+namespace gradients::train {
 
-Result<TrainingSpeed> MeasureTrainingSpeed(const TrainingSpeedProbe& probe, std::string_view device_name) {
+common::Result<TrainingSpeed> MeasureTrainingSpeed(const TrainingSpeedProbe& probe, std::string_view device_name) {
   if (probe.hidden_size <= 0 || probe.layers <= 0 || probe.heads <= 0 || probe.hidden_size % probe.heads != 0 ||
       probe.intermediate_size <= 0 || probe.vocab_size <= 1 || probe.batch <= 0 || probe.sequence <= 1 ||
       probe.warmup_steps < 0 || probe.timed_steps <= 0) {
-    return Status::InvalidArgument(
+    return common::Status::InvalidArgument(
         "training speed probe: positive sizes, heads dividing the hidden size, rows of "
         "at least 2 tokens and at least one timed step");
   }
-  Result<c10::Device> device = ResolveComputeDevice(device_name);
+  common::Result<c10::Device> device = ResolveComputeDevice(device_name);
   if (!device.ok()) return device.status();
   if (device->is_cpu()) ConfigureCpuThreads();  // as `gradients train` runs
   try {
@@ -50,7 +50,7 @@ Result<TrainingSpeed> MeasureTrainingSpeed(const TrainingSpeedProbe& probe, std:
       parameters += item.value().numel();
     }
     AdamW optimizer({group}, {});
-    TrainingBatch rows;
+    text::TrainingBatch rows;
     rows.rows = probe.batch;
     rows.columns = probe.sequence;
     const int64_t tokens = probe.batch * probe.sequence;
@@ -78,10 +78,10 @@ Result<TrainingSpeed> MeasureTrainingSpeed(const TrainingSpeedProbe& probe, std:
     speed.flops_per_second = speed.tokens_per_second * 6.0 * static_cast<double>(parameters);
     return speed;
   } catch (const c10::Error& error) {
-    return Status::Internal(std::string("training speed probe: ") + error.what_without_backtrace());
+    return common::Status::Internal(std::string("training speed probe: ") + error.what_without_backtrace());
   } catch (const std::exception& error) {  // out of memory, say
-    return Status::Internal(std::string("training speed probe: ") + error.what());
+    return common::Status::Internal(std::string("training speed probe: ") + error.what());
   }
 }
 
-}  // namespace gradients
+}  // namespace gradients::train

@@ -11,7 +11,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::train {
 
 struct TrainingSpeedProbe {
   int64_t hidden_size = 256;
@@ -35,6 +35,6 @@ struct TrainingSpeed {
 
 // InvalidArgument for a probe that is not a model (a non-positive size, heads not dividing the
 // hidden size); the device's own errors (no usable GPU for "cuda") as ResolveComputeDevice gives them.
-Result<TrainingSpeed> MeasureTrainingSpeed(const TrainingSpeedProbe& probe, std::string_view device);
+common::Result<TrainingSpeed> MeasureTrainingSpeed(const TrainingSpeedProbe& probe, std::string_view device);
 
-}  // namespace gradients
+}  // namespace gradients::train

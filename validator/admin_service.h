@@ -14,7 +14,7 @@
 #include "validator/store.h"
 #include "validator/task_creation.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct AdminServiceOptions {
   std::string validator_id;
@@ -29,7 +29,7 @@ struct AdminServiceOptions {
 
 class AdminService final : public v1::Admin::Service {
  public:
-  AdminService(Store& store, const BlobStore& blobs, AdminServiceOptions options, ClockMs now_ms);
+  AdminService(Store& store, const BlobStore& blobs, AdminServiceOptions options, common::ClockMs now_ms);
 
   grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest* request,
                       v1::HealthResponse* response) override;
@@ -52,13 +52,13 @@ class AdminService final : public v1::Admin::Service {
 
  private:
   grpc::Status CheckToken(const grpc::ServerContext& context) const;
-  Status ToProto(const TaskRecord& task, v1::Task* out);
+  common::Status ToProto(const TaskRecord& task, v1::Task* out);
 
   Store& store_;
   const BlobStore& blobs_;
   const AdminServiceOptions options_;
-  ClockMs now_ms_;
+  common::ClockMs now_ms_;
   const int64_t started_at_ms_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -3,15 +3,15 @@
 #include <set>
 #include <string>
 
-namespace gradients {
+namespace gradients::validator {
 
-Result<BlobSweep> RemoveUnneededBlobs(Store& store, const BlobStore& blobs, const RetentionOptions& options,
+common::Result<BlobSweep> RemoveUnneededBlobs(Store& store, const BlobStore& blobs, const RetentionOptions& options,
                                       int64_t now_ms) {
   // The blobs first, the records second: a blob stored after the listing is not considered, and
   // one listed and then recorded is either in the records read after it or within the grace period.
-  Result<std::vector<ListedBlob>> stored = blobs.List();
+  common::Result<std::vector<ListedBlob>> stored = blobs.List();
   if (!stored.ok()) return stored.status();
-  Result<std::set<std::string>> in_use = store.ListBlobsInUse(now_ms - options.keep_finished_ms);
+  common::Result<std::set<std::string>> in_use = store.ListBlobsInUse(now_ms - options.keep_finished_ms);
   if (!in_use.ok()) return in_use.status();
   BlobSweep sweep;
   const int64_t stored_before_ms = now_ms - options.grace_ms;
@@ -20,7 +20,7 @@ Result<BlobSweep> RemoveUnneededBlobs(Store& store, const BlobStore& blobs, cons
       ++sweep.kept;
       continue;
     }
-    Result<bool> removed = blobs.RemoveIfStoredBefore(blob.hash, stored_before_ms);
+    common::Result<bool> removed = blobs.RemoveIfStoredBefore(blob.hash, stored_before_ms);
     if (!removed.ok()) return removed.status();
     if (*removed) {
       ++sweep.removed;
@@ -32,4 +32,4 @@ Result<BlobSweep> RemoveUnneededBlobs(Store& store, const BlobStore& blobs, cons
   return sweep;
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -13,7 +13,7 @@
 #include "validator/blob_store.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct RetentionOptions {
   int64_t keep_finished_ms = 7 * 86'400'000;  // how long a finished task's splits and checkpoints are kept
@@ -28,7 +28,7 @@ struct BlobSweep {
 };
 
 // Removes every blob that no record needs and that was stored before now_ms - grace_ms.
-Result<BlobSweep> RemoveUnneededBlobs(Store& store, const BlobStore& blobs, const RetentionOptions& options,
+common::Result<BlobSweep> RemoveUnneededBlobs(Store& store, const BlobStore& blobs, const RetentionOptions& options,
                                       int64_t now_ms);
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -16,7 +16,7 @@
 #include "common/durable_file.h"
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct StoredBlob {
   std::string hash;  // lower-case hex
@@ -33,14 +33,14 @@ struct ListedBlob {
 // leaves nothing behind.
 class BlobWriter {
  public:
-  Status Append(std::string_view data);
+  common::Status Append(std::string_view data);
   uint64_t bytes_written() const { return writer_.bytes_written(); }
   // Makes the blob durable under its content hash.
-  Result<StoredBlob> Finish();
+  common::Result<StoredBlob> Finish();
 
  private:
   friend class BlobStore;
-  BlobWriter(std::filesystem::path root, std::shared_ptr<std::mutex> install_mutex, DurableFileWriter writer,
+  BlobWriter(std::filesystem::path root, std::shared_ptr<std::mutex> install_mutex, common::DurableFileWriter writer,
              std::filesystem::path temp_target)
       : root_(std::move(root)),
         install_mutex_(std::move(install_mutex)),
@@ -48,43 +48,43 @@ class BlobWriter {
         temp_target_(std::move(temp_target)) {}
   std::filesystem::path root_;
   std::shared_ptr<std::mutex> install_mutex_;
-  DurableFileWriter writer_;
+  common::DurableFileWriter writer_;
   std::filesystem::path temp_target_;  // where the writer commits before the rename to the hash
-  Hasher hasher_{DigestAlgorithm::kBlake2b256};
+  common::Hasher hasher_{common::DigestAlgorithm::kBlake2b256};
 };
 
 class BlobStore {
  public:
   // Creates `root` if needed. Temporary files that interrupted writes left are removed when no
   // other process has the store open (theirs may be writes in progress).
-  static Result<BlobStore> Open(const std::filesystem::path& root);
+  static common::Result<BlobStore> Open(const std::filesystem::path& root);
 
-  Result<BlobWriter> NewBlob() const;
+  common::Result<BlobWriter> NewBlob() const;
   // Stores bytes held in memory.
-  Result<StoredBlob> Put(std::string_view data) const;
+  common::Result<StoredBlob> Put(std::string_view data) const;
   // Copies a file into the store.
-  Result<StoredBlob> PutFile(const std::filesystem::path& file) const;
+  common::Result<StoredBlob> PutFile(const std::filesystem::path& file) const;
   // Moves a complete file into the store as blob `hash` without copying it: for bytes the caller
   // hashed while it received them (an upload). The file must be on the store's file system and
   // its BLAKE2b-256 must be `hash`; it is synced before it is renamed into place.
-  Result<StoredBlob> Adopt(const std::filesystem::path& file, std::string_view hash) const;
+  common::Result<StoredBlob> Adopt(const std::filesystem::path& file, std::string_view hash) const;
   bool Contains(std::string_view hash) const;
-  Result<uint64_t> Size(std::string_view hash) const;
+  common::Result<uint64_t> Size(std::string_view hash) const;
   // Up to `max_bytes` from `offset` (fewer at the end; none at the end exactly): what a fetch with a
   // resumable offset serves. An offset past the end is OutOfRange.
-  Result<std::string> Read(std::string_view hash, uint64_t offset, uint64_t max_bytes) const;
+  common::Result<std::string> Read(std::string_view hash, uint64_t offset, uint64_t max_bytes) const;
   // Re-hashes the stored bytes: DataLoss when they no longer match the name.
-  Status Verify(std::string_view hash) const;
+  common::Status Verify(std::string_view hash) const;
   // The blob's file, for readers that take a path (a child process). The hash must be well formed.
-  Result<std::filesystem::path> PathOf(std::string_view hash) const;
+  common::Result<std::filesystem::path> PathOf(std::string_view hash) const;
 
   // Every stored blob (not the writes in progress).
-  Result<std::vector<ListedBlob>> List() const;
+  common::Result<std::vector<ListedBlob>> List() const;
   // Deletes the blob when it was stored before `stored_before_ms` (false: it was stored since, or
   // it is not there). Storing the same content again refreshes that time, and this process's
   // stores wait for a removal in progress: a blob stored again just before it is recorded is not
   // lost to a removal that decided on its older time.
-  Result<bool> RemoveIfStoredBefore(std::string_view hash, int64_t stored_before_ms) const;
+  common::Result<bool> RemoveIfStoredBefore(std::string_view hash, int64_t stored_before_ms) const;
 
  private:
   struct OpenLock;  // a shared lock on <root>/incoming.lock while the store is open
@@ -96,4 +96,4 @@ class BlobStore {
   std::shared_ptr<std::mutex> install_mutex_ = std::make_shared<std::mutex>();
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -26,7 +26,7 @@
 #include "validator/blob_store.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct UploadOptions {
   uint64_t max_chunk_bytes = 1 << 20;  // LIMIT_MAX_CHUNK_BYTES
@@ -60,13 +60,13 @@ class UploadStream {
   // The bytes are written at once and hashed on a thread of the stream's own while the next chunk
   // arrives. Written bytes leave the page cache once on the disk, kPageCacheWindowBytes behind the
   // newest ones.
-  Status Append(uint32_t file_index, uint64_t offset, std::string data);
+  common::Status Append(uint32_t file_index, uint64_t offset, std::string data);
   static constexpr uint64_t kPageCacheWindowBytes = 16 << 20;
   // Verifies and stores the checkpoint; the returned record is durable. InvalidArgument for a file
   // not complete or whose digest differs (the bytes are discarded: a resume cannot mend them);
   // Unauthenticated for an envelope that is not this miner's signature over this upload (the bytes
   // stay for a resume); FailedPrecondition after the deadline.
-  Result<SubmissionRecord> Finish(const SignedEnvelope& envelope);
+  common::Result<SubmissionRecord> Finish(const common::SignedEnvelope& envelope);
   // Bytes appended by this stream.
   uint64_t bytes_received() const { return bytes_received_; }
 
@@ -77,12 +77,12 @@ class UploadStream {
   UploadStream(CheckpointUploads& owner, std::string key, PartialUpload upload, std::vector<uint8_t> claim_nonce,
                std::filesystem::path dir);
   // fsyncs the part files and records their offsets.
-  Status Sync();
+  common::Status Sync();
   // Waits for the older half of a full page-cache window to reach the disk and drops it from the cache.
   void ReleaseWrittenPages(int fd, PartFile& file);
   // The part file of manifest file `index`, opened (one at a time: a manifest may list 256 files).
-  Result<int> OpenPart(size_t index);
-  Status CheckEnvelope(const SignedEnvelope& envelope, const Digest& manifest_digest) const;
+  common::Result<int> OpenPart(size_t index);
+  common::Status CheckEnvelope(const common::SignedEnvelope& envelope, const common::Digest& manifest_digest) const;
   void Discard();
 
   CheckpointUploads& owner_;
@@ -109,9 +109,9 @@ struct UploadProgress {
 class CheckpointUploads {
  public:
   // `dir` holds the part files; it must be on the blob store's file system (files move by rename).
-  static Result<std::unique_ptr<CheckpointUploads>> Open(Store& store, const BlobStore& blobs,
+  static common::Result<std::unique_ptr<CheckpointUploads>> Open(Store& store, const BlobStore& blobs,
                                                          std::filesystem::path dir, std::string validator_id,
-                                                         UploadOptions options, ClockMs now_ms);
+                                                         UploadOptions options, common::ClockMs now_ms);
 
   // Opens a miner's upload to a task, or resumes the stored part of it when `resume` is set and
   // the manifest is the same. NotFound for an unknown task; FailedPrecondition without a claim,
@@ -119,15 +119,15 @@ class CheckpointUploads {
   // second stream while one is open; Unauthenticated for another claim's nonce; InvalidArgument
   // for a bad manifest; ResourceExhausted for a checkpoint over the size limit, a claim that used
   // its uploads, or too many open uploads.
-  Result<std::unique_ptr<UploadStream>> Begin(const PublicKey& miner, std::string_view task_id,
+  common::Result<std::unique_ptr<UploadStream>> Begin(const common::PublicKey& miner, std::string_view task_id,
                                               std::span<const uint8_t> claim_nonce,
-                                              const CheckpointManifest& manifest, bool resume);
+                                              const common::CheckpointManifest& manifest, bool resume);
   // FailedPrecondition without a claim (NotFound for an unknown task).
-  Result<UploadProgress> Progress(const PublicKey& miner, std::string_view task_id);
+  common::Result<UploadProgress> Progress(const common::PublicKey& miner, std::string_view task_id);
 
   // Once a task is scored or failed no upload to it can finish: the parts kept for resumes (their
   // files and records) are removed, except those of a stream still open, which removes its own.
-  Status DiscardLeftovers(std::string_view task_id);
+  common::Status DiscardLeftovers(std::string_view task_id);
 
   // For monitoring: bytes received in chunks, and verified uploads, since the start.
   uint64_t bytes_received() const { return bytes_received_; }
@@ -136,7 +136,7 @@ class CheckpointUploads {
  private:
   friend class UploadStream;
   CheckpointUploads(Store& store, const BlobStore& blobs, std::filesystem::path dir, std::string validator_id,
-                    UploadOptions options, ClockMs now_ms)
+                    UploadOptions options, common::ClockMs now_ms)
       : store_(store), blobs_(blobs), dir_(std::move(dir)), validator_id_(std::move(validator_id)),
         options_(options), now_ms_(std::move(now_ms)) {}
   void Release(const std::string& key);
@@ -147,10 +147,10 @@ class CheckpointUploads {
   const std::filesystem::path dir_;
   const std::string validator_id_;
   const UploadOptions options_;
-  const ClockMs now_ms_;
+  const common::ClockMs now_ms_;
   std::atomic<uint64_t> bytes_received_{0}, uploads_verified_{0};
   std::mutex mutex_;
   std::set<std::string, std::less<>> open_streams_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

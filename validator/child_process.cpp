@@ -13,7 +13,7 @@
 
 #include "common/durable_file.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 // In the child, between fork and exec: only async-signal-safe calls.
@@ -52,18 +52,18 @@ namespace {
 
 }  // namespace
 
-Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits,
+common::Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits,
                                     const std::atomic<bool>* cancel) {
-  if (argv.empty()) return Status::InvalidArgument("no program to run");
+  if (argv.empty()) return common::Status::InvalidArgument("no program to run");
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return common::ErrnoStatus("pipe", errno);
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     close(out_pipe[0]);
     close(out_pipe[1]);
-    return ErrnoStatus("pipe", errno);
+    return common::ErrnoStatus("pipe", errno);
   }
   std::vector<char*> environment;
   for (const std::string& variable : limits.environment) environment.push_back(const_cast<char*>(variable.c_str()));
@@ -79,7 +79,7 @@ Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const 
   if (pid < 0) {
     close(out_pipe[0]);
     close(err_pipe[0]);
-    return ErrnoStatus("fork", errno);
+    return common::ErrnoStatus("fork", errno);
   }
   setpgid(pid, pid);  // also here: whichever runs first, the group exists before a kill
 
@@ -145,4 +145,4 @@ Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const 
   return result;
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -10,7 +10,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct ChildLimits {
   uint64_t memory_bytes = uint64_t{16} << 30;  // 0: no limit
@@ -38,7 +38,7 @@ struct ChildResult {
 // the timeout, or within a second of `*cancel` turning true), with no signals blocked and killed if
 // the validator dies. An error only when the child cannot
 // be started.
-Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits,
+common::Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits,
                                     const std::atomic<bool>* cancel = nullptr);
 
-}  // namespace gradients
+}  // namespace gradients::validator

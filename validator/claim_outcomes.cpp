@@ -11,7 +11,7 @@
 #include "validator/scoring.h"
 #include "validator/task_spec.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr size_t kMaxReasonBytes = 256;
@@ -34,20 +34,20 @@ v1::SubmissionStatus VerdictStatus(const std::string& outcome) {
   return v1::SUBMISSION_STATUS_INVALID;
 }
 
-Result<std::string> KeyBytes(const std::string& hex) {
-  Result<PublicKey> key = PublicKey::FromHex(hex);
-  if (!key.ok()) return Status::DataLoss("stored miner key " + hex.substr(0, 80));
+common::Result<std::string> KeyBytes(const std::string& hex) {
+  common::Result<common::PublicKey> key = common::PublicKey::FromHex(hex);
+  if (!key.ok()) return common::Status::DataLoss("stored miner key " + hex.substr(0, 80));
   return std::string(key->bytes.begin(), key->bytes.end());
 }
 
 }  // namespace
 
-Result<std::vector<ClaimOutcome>> ListClaimOutcomes(Store& store, const TaskRecord& task) {
-  Result<std::vector<ClaimRecord>> claims = store.ListClaims(task.id);
+common::Result<std::vector<ClaimOutcome>> ListClaimOutcomes(Store& store, const TaskRecord& task) {
+  common::Result<std::vector<ClaimRecord>> claims = store.ListClaims(task.id);
   if (!claims.ok()) return claims.status();
-  Result<std::vector<SubmissionRecord>> submissions = store.ListSubmissions(task.id);
+  common::Result<std::vector<SubmissionRecord>> submissions = store.ListSubmissions(task.id);
   if (!submissions.ok()) return submissions.status();
-  Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task.id);
+  common::Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task.id);
   if (!evaluations.ok()) return evaluations.status();
   std::map<std::string, SubmissionRecord> by_miner;
   for (SubmissionRecord& submission : *submissions) by_miner[submission.miner] = std::move(submission);
@@ -62,15 +62,15 @@ Result<std::vector<ClaimOutcome>> ListClaimOutcomes(Store& store, const TaskReco
   return outcomes;
 }
 
-Result<ClaimOutcome> GetClaimOutcome(Store& store, const ClaimRecord& claim) {
+common::Result<ClaimOutcome> GetClaimOutcome(Store& store, const ClaimRecord& claim) {
   ClaimOutcome outcome{.claim = claim};
-  Result<SubmissionRecord> submission = store.GetSubmission(claim.task_id, claim.miner);
+  common::Result<SubmissionRecord> submission = store.GetSubmission(claim.task_id, claim.miner);
   if (submission.ok()) {
     outcome.submission = std::move(*submission);
-  } else if (submission.status().code() != StatusCode::kNotFound) {
+  } else if (submission.status().code() != common::StatusCode::kNotFound) {
     return submission.status();
   }
-  Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(claim.task_id);
+  common::Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(claim.task_id);
   if (!evaluations.ok()) return evaluations.status();
   for (EvaluationRecord& evaluation : *evaluations) {
     if (evaluation.miner == claim.miner) outcome.evaluation = std::move(evaluation);
@@ -89,53 +89,53 @@ v1::SubmissionStatus OutcomeStatus(const ClaimOutcome& outcome, TaskStatus task_
   return task_status == TaskStatus::kEvaluating ? v1::SUBMISSION_STATUS_EVALUATING : v1::SUBMISSION_STATUS_RECEIVED;
 }
 
-Status FillMinerResult(const ClaimOutcome& outcome, const TaskRecord& task, v1::MinerResult* out) {
+common::Status FillMinerResult(const ClaimOutcome& outcome, const TaskRecord& task, v1::MinerResult* out) {
   out->set_task_id(task.id);
-  out->set_type(ToProtoType(task.type));
+  out->set_type(proto::ToProtoType(task.type));
   out->set_status(OutcomeStatus(outcome, task.status));
   if (outcome.evaluation) {
     if (outcome.evaluation->test_loss) out->set_test_loss(*outcome.evaluation->test_loss);
     out->set_rank(static_cast<uint32_t>(outcome.evaluation->rank));
     out->set_points(outcome.evaluation->points);
-    out->set_status_reason(ToValidUtf8(outcome.evaluation->reason.substr(0, kMaxReasonBytes)));
+    out->set_status_reason(common::ToValidUtf8(outcome.evaluation->reason.substr(0, kMaxReasonBytes)));
   }
-  if (task.status == TaskStatus::kScored) SetTimestampMs(task.scored_at_ms, out->mutable_scored_at());
+  if (task.status == TaskStatus::kScored) proto::SetTimestampMs(task.scored_at_ms, out->mutable_scored_at());
   if (outcome.submission) out->set_receipt_id(outcome.submission->receipt_id);
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status FillAssignment(const ClaimOutcome& outcome, v1::Assignment* out) {
-  Result<std::string> key = KeyBytes(outcome.claim.miner);
+common::Status FillAssignment(const ClaimOutcome& outcome, v1::Assignment* out) {
+  common::Result<std::string> key = KeyBytes(outcome.claim.miner);
   if (!key.ok()) return key.status();
   out->set_miner_public_key(*key);
-  SetTimestampMs(outcome.claim.claimed_at_ms, out->mutable_claimed_at());
+  proto::SetTimestampMs(outcome.claim.claimed_at_ms, out->mutable_claimed_at());
   if (!outcome.claim.progress.empty() &&
       google::protobuf::util::JsonStringToMessage(outcome.claim.progress, out->mutable_last_progress()).ok()) {
-    SetTimestampMs(outcome.claim.progress_at_ms, out->mutable_last_progress_at());
+    proto::SetTimestampMs(outcome.claim.progress_at_ms, out->mutable_last_progress_at());
   } else {
     out->clear_last_progress();
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status FillSubmission(const ClaimOutcome& outcome, TaskStatus task_status, v1::Submission* out) {
-  Result<std::string> key = KeyBytes(outcome.claim.miner);
+common::Status FillSubmission(const ClaimOutcome& outcome, TaskStatus task_status, v1::Submission* out) {
+  common::Result<std::string> key = KeyBytes(outcome.claim.miner);
   if (!key.ok()) return key.status();
   out->set_miner_public_key(*key);
   if (outcome.submission) {
     out->set_receipt_id(outcome.submission->receipt_id);
-    ToProto(outcome.submission->manifest, out->mutable_manifest());
+    proto::ToProto(outcome.submission->manifest, out->mutable_manifest());
     GRADIENTS_RETURN_IF_ERROR(SetDigest(outcome.submission->manifest_digest, out->mutable_manifest_digest()));
-    SetTimestampMs(outcome.submission->received_at_ms, out->mutable_received_at());
+    proto::SetTimestampMs(outcome.submission->received_at_ms, out->mutable_received_at());
   }
   out->set_status(OutcomeStatus(outcome, task_status));
   if (outcome.evaluation) {
     if (outcome.evaluation->test_loss) out->set_test_loss(*outcome.evaluation->test_loss);
     out->set_rank(static_cast<uint32_t>(outcome.evaluation->rank));
     out->set_points(outcome.evaluation->points);
-    out->set_status_reason(ToValidUtf8(outcome.evaluation->reason.substr(0, kMaxReasonBytes)));
+    out->set_status_reason(common::ToValidUtf8(outcome.evaluation->reason.substr(0, kMaxReasonBytes)));
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

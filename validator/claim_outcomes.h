@@ -10,7 +10,7 @@
 #include "gradients/v1/miner_gateway.pb.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct ClaimOutcome {
   ClaimRecord claim{};
@@ -19,15 +19,15 @@ struct ClaimOutcome {
 };
 
 // Every claim of a task with its submission and evaluation, in claim order.
-Result<std::vector<ClaimOutcome>> ListClaimOutcomes(Store& store, const TaskRecord& task);
+common::Result<std::vector<ClaimOutcome>> ListClaimOutcomes(Store& store, const TaskRecord& task);
 // One miner's claim on a task with its submission and evaluation.
-Result<ClaimOutcome> GetClaimOutcome(Store& store, const ClaimRecord& claim);
+common::Result<ClaimOutcome> GetClaimOutcome(Store& store, const ClaimRecord& claim);
 
 // Received before evaluation, evaluating while the task is, then the evaluation's verdict.
 v1::SubmissionStatus OutcomeStatus(const ClaimOutcome& outcome, TaskStatus task_status);
 
-Status FillMinerResult(const ClaimOutcome& outcome, const TaskRecord& task, v1::MinerResult* out);
-Status FillAssignment(const ClaimOutcome& outcome, v1::Assignment* out);
-Status FillSubmission(const ClaimOutcome& outcome, TaskStatus task_status, v1::Submission* out);
+common::Status FillMinerResult(const ClaimOutcome& outcome, const TaskRecord& task, v1::MinerResult* out);
+common::Status FillAssignment(const ClaimOutcome& outcome, v1::Assignment* out);
+common::Status FillSubmission(const ClaimOutcome& outcome, TaskStatus task_status, v1::Submission* out);
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -11,7 +11,7 @@
 #include "validator/blob_store.h"
 #include "validator/sqlite_store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct DataDirectory {
   std::filesystem::path root;
@@ -21,6 +21,6 @@ struct DataDirectory {
 
 // Opens the directory, creating it (and its parents) if needed; an existing one that group or
 // others may access is refused (PermissionDenied, with the chmod that mends it).
-Result<DataDirectory> OpenDataDirectory(const std::filesystem::path& root);
+common::Result<DataDirectory> OpenDataDirectory(const std::filesystem::path& root);
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -7,9 +7,9 @@
 
 #include "common/digest.h"
 #include "common/strict_json.h"
-#include "trainers/csv.h"
+#include "text/csv.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr size_t kMaxCsvRecordBytes = size_t{16} << 20;
@@ -20,7 +20,7 @@ struct Rows {
   std::vector<std::string> rows;
 };
 
-Result<Rows> JsonlRows(std::string_view text) {
+common::Result<Rows> JsonlRows(std::string_view text) {
   Rows rows;
   int64_t line = 0;
   size_t start = 0;
@@ -30,70 +30,70 @@ Result<Rows> JsonlRows(std::string_view text) {
     ++line;
     start = end + 1;
     if (row.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    Result<nlohmann::json> value = ParseStrictJson(row);
-    if (!value.ok()) return Status::InvalidArgument("line " + std::to_string(line) + ": " + value.status().message());
-    if (!value->is_object()) return Status::InvalidArgument("line " + std::to_string(line) + ": not a JSON object");
+    common::Result<nlohmann::json> value = common::ParseStrictJson(row);
+    if (!value.ok()) return common::Status::InvalidArgument("line " + std::to_string(line) + ": " + value.status().message());
+    if (!value->is_object()) return common::Status::InvalidArgument("line " + std::to_string(line) + ": not a JSON object");
     rows.rows.emplace_back(row);
     rows.rows.back() += "\n";
   }
   return rows;
 }
 
-Result<Rows> CsvRows(std::string_view text) {
+common::Result<Rows> CsvRows(std::string_view text) {
   Rows rows;
-  CsvReader reader(text, kMaxCsvRecordBytes);
+  text::CsvReader reader(text, kMaxCsvRecordBytes);
   std::vector<std::string> fields;
   size_t columns = 0;
   for (bool header = true;; header = false) {
-    Result<bool> more = reader.Next(fields);
+    common::Result<bool> more = reader.Next(fields);
     if (!more.ok()) {
-      return Status::InvalidArgument("line " + std::to_string(reader.record_line()) + ": " + more.status().message());
+      return common::Status::InvalidArgument("line " + std::to_string(reader.record_line()) + ": " + more.status().message());
     }
     if (!*more) break;
     if (header) {
       columns = fields.size();
-      AppendCsvRecord(fields, rows.header);
+      text::AppendCsvRecord(fields, rows.header);
       continue;
     }
     if (fields.size() != columns) {
-      return Status::InvalidArgument("line " + std::to_string(reader.record_line()) + ": " +
+      return common::Status::InvalidArgument("line " + std::to_string(reader.record_line()) + ": " +
                                      std::to_string(fields.size()) + " fields where the header has " +
                                      std::to_string(columns));
     }
     rows.rows.emplace_back();
-    AppendCsvRecord(fields, rows.rows.back());
+    text::AppendCsvRecord(fields, rows.rows.back());
   }
   return rows;
 }
 
 // A row's place in the seeded order: the first 8 bytes of BLAKE2b-256(seed, 0, row index).
 uint64_t Rank(std::string_view seed, uint64_t index) {
-  Hasher hasher(DigestAlgorithm::kBlake2b256);
+  common::Hasher hasher(common::DigestAlgorithm::kBlake2b256);
   hasher.Update(seed);
   hasher.Update(std::string_view("\0", 1));
   hasher.Update(std::to_string(index));
-  const Digest digest = hasher.Finish();
+  const common::Digest digest = hasher.Finish();
   uint64_t rank = 0;
   for (int i = 0; i < 8; ++i) rank = (rank << 8) | digest[static_cast<size_t>(i)];
   return rank;
 }
 
-Result<Rows> ParseRows(std::string_view text, std::string_view format) {
+common::Result<Rows> ParseRows(std::string_view text, std::string_view format) {
   if (format == "jsonl") return JsonlRows(text);
   if (format == "csv") return CsvRows(text);
-  return Status::InvalidArgument("unknown dataset format \"" + std::string(format.substr(0, 20)) +
+  return common::Status::InvalidArgument("unknown dataset format \"" + std::string(format.substr(0, 20)) +
                                  "\" (expected jsonl or csv)");
 }
 
 }  // namespace
 
-Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::string_view format) {
+common::Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::string_view format) {
   if (format == "csv") {
-    CsvReader reader(text, kMaxCsvRecordBytes);
+    text::CsvReader reader(text, kMaxCsvRecordBytes);
     std::vector<std::string> header;
-    Result<bool> read = reader.Next(header);
-    if (!read.ok()) return Status::InvalidArgument("line 1: " + read.status().message());
-    if (!*read) return Status::InvalidArgument("no header");
+    common::Result<bool> read = reader.Next(header);
+    if (!read.ok()) return common::Status::InvalidArgument("line 1: " + read.status().message());
+    if (!*read) return common::Status::InvalidArgument("no header");
     return header;
   }
   if (format != "jsonl") return ParseRows(text, format).status();
@@ -104,12 +104,12 @@ Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::stri
     std::string_view line = text.substr(start, end == std::string_view::npos ? text.size() - start : end - start);
     if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
       if (end == std::string_view::npos && text.size() >= kDatasetColumnsPrefixBytes) {
-        return Status::InvalidArgument("the first row is longer than " +
+        return common::Status::InvalidArgument("the first row is longer than " +
                                        std::to_string(kDatasetColumnsPrefixBytes >> 20) + " MiB");
       }
-      Result<nlohmann::json> row = ParseStrictJson(line);
-      if (!row.ok()) return Status::InvalidArgument("first row: " + row.status().message());
-      if (!row->is_object()) return Status::InvalidArgument("first row: not a JSON object");
+      common::Result<nlohmann::json> row = common::ParseStrictJson(line);
+      if (!row.ok()) return common::Status::InvalidArgument("first row: " + row.status().message());
+      if (!row->is_object()) return common::Status::InvalidArgument("first row: not a JSON object");
       std::vector<std::string> columns;
       for (const auto& [key, value] : row->items()) columns.push_back(key);
       return columns;
@@ -117,17 +117,17 @@ Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::stri
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
-  return Status::InvalidArgument("no rows");
+  return common::Status::InvalidArgument("no rows");
 }
 
-Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format, std::string_view seed,
+common::Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format, std::string_view seed,
                                   const SplitOptions& options) {
-  if (seed.empty()) return Status::InvalidArgument("the split needs a seed");
-  Result<Rows> parsed = ParseRows(text, format);
+  if (seed.empty()) return common::Status::InvalidArgument("the split needs a seed");
+  common::Result<Rows> parsed = ParseRows(text, format);
   if (!parsed.ok()) return parsed.status();
   const auto count = static_cast<int64_t>(parsed->rows.size());
   if (count < 2) {
-    return Status::InvalidArgument(std::to_string(count) + " row(s): a dataset needs at least two to be split");
+    return common::Status::InvalidArgument(std::to_string(count) + " row(s): a dataset needs at least two to be split");
   }
   const auto wanted = static_cast<int64_t>(std::floor(options.test_fraction * static_cast<double>(count)));
   const int64_t test_rows = std::clamp<int64_t>(std::min(wanted, options.max_test_rows), 1, count - 1);
@@ -146,4 +146,4 @@ Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format
   return split;
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -11,7 +11,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct SplitOptions {
   double test_fraction = 0.10;   // of the rows, rounded down...
@@ -27,7 +27,7 @@ struct DatasetSplit {
 
 // `format` is "jsonl" (one JSON object per non-blank line) or "csv" (a header record, then rows).
 // A malformed row is an error naming its line; fewer than two rows cannot be split.
-Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format, std::string_view seed,
+common::Result<DatasetSplit> SplitDataset(std::string_view text, std::string_view format, std::string_view seed,
                                   const SplitOptions& options = {});
 
 // How much of the start of a dataset DatasetColumns needs: its first record must fit.
@@ -35,6 +35,6 @@ inline constexpr uint64_t kDatasetColumnsPrefixBytes = uint64_t{1} << 20;
 
 // The columns a dataset offers: a CSV file's header, or the keys of a JSONL file's first row.
 // `text` may be only the start of the file, up to kDatasetColumnsPrefixBytes.
-Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::string_view format);
+common::Result<std::vector<std::string>> DatasetColumns(std::string_view text, std::string_view format);
 
-}  // namespace gradients
+}  // namespace gradients::validator

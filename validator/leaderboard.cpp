@@ -4,7 +4,7 @@
 #include <map>
 #include <tuple>
 
-namespace gradients {
+namespace gradients::validator {
 
 std::vector<LeaderboardEntry> RankMiners(const std::vector<ScoredTask>& tasks, const std::string& type) {
   std::map<std::string, LeaderboardEntry> by_miner;
@@ -27,4 +27,4 @@ std::vector<LeaderboardEntry> RankMiners(const std::vector<ScoredTask>& tasks, c
   return ranked;
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -8,7 +8,7 @@
 
 #include "validator/scoring.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct LeaderboardEntry {
   std::string miner;
@@ -23,4 +23,4 @@ struct LeaderboardEntry {
 // empty.
 std::vector<LeaderboardEntry> RankMiners(const std::vector<ScoredTask>& tasks, const std::string& type);
 
-}  // namespace gradients
+}  // namespace gradients::validator

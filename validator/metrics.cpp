@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace gradients {
+namespace gradients::validator {
 
 void Metrics::Add(const std::string& name, const std::string& help, double value, const std::string& labels) {
   std::lock_guard lock(mutex_);
@@ -41,4 +41,4 @@ std::string Metrics::Render() const {
   return out;
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -10,7 +10,7 @@
 #include <string>
 #include <utility>
 
-namespace gradients {
+namespace gradients::validator {
 
 class Metrics {
  public:
@@ -35,4 +35,4 @@ class Metrics {
   std::map<std::string, Family> families_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

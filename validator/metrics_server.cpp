@@ -9,7 +9,7 @@
 
 #include "common/logging.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
@@ -110,10 +110,10 @@ void MetricsServer::Accept(State& state) {
 
 MetricsServer::MetricsServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen, const Metrics& metrics,
+common::Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& listen, const Metrics& metrics,
                                                             std::function<bool()> healthy) {
   const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return Status::InvalidArgument("metrics.listen: expected host:port");
+  if (colon == std::string::npos) return common::Status::InvalidArgument("metrics.listen: expected host:port");
   auto state = std::make_unique<State>();
   state->metrics = &metrics;
   state->healthy = std::move(healthy);
@@ -121,14 +121,14 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& l
   const std::string host = listen.substr(0, colon);
   const asio::ip::address address =
       asio::ip::make_address(host == "localhost" ? "127.0.0.1" : (host.empty() ? "0.0.0.0" : host), error);
-  if (error) return Status::InvalidArgument("metrics.listen: " + host + ": " + error.message());
+  if (error) return common::Status::InvalidArgument("metrics.listen: " + host + ": " + error.message());
   const unsigned long port = std::strtoul(listen.c_str() + colon + 1, nullptr, 10);
   const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
   state->acceptor.open(endpoint.protocol(), error);
   if (!error) state->acceptor.set_option(asio::socket_base::reuse_address(true), error);
   if (!error) state->acceptor.bind(endpoint, error);
   if (!error) state->acceptor.listen(asio::socket_base::max_listen_connections, error);
-  if (error) return Status::Unavailable("metrics.listen: cannot listen on " + listen + ": " + error.message());
+  if (error) return common::Status::Unavailable("metrics.listen: cannot listen on " + listen + ": " + error.message());
   std::unique_ptr<MetricsServer> server(new MetricsServer(std::move(state)));
   server->port_ = server->state_->acceptor.local_endpoint().port();
   Accept(*server->state_);
@@ -141,4 +141,4 @@ MetricsServer::~MetricsServer() {
   if (thread_.joinable()) thread_.join();
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

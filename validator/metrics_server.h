@@ -11,12 +11,12 @@
 #include "common/status.h"
 #include "validator/metrics.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 class MetricsServer {
  public:
   // Listens on `listen` (host:port; port 0 picks one). `healthy` is asked on each /healthz.
-  static Result<std::unique_ptr<MetricsServer>> Start(const std::string& listen, const Metrics& metrics,
+  static common::Result<std::unique_ptr<MetricsServer>> Start(const std::string& listen, const Metrics& metrics,
                                                       std::function<bool()> healthy);
   ~MetricsServer();
   int port() const { return port_; }
@@ -30,4 +30,4 @@ class MetricsServer {
   std::thread thread_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -4,7 +4,7 @@
 
 #include "common/hex.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 std::string_view AsText(std::span<const uint8_t> bytes) {
@@ -42,13 +42,13 @@ void MinerAuthenticator::DropExpired(int64_t now_ms) {
   }
 }
 
-Result<AuthChallenge> MinerAuthenticator::IssueChallenge(const PublicKey& miner, std::string_view peer,
+common::Result<AuthChallenge> MinerAuthenticator::IssueChallenge(const common::PublicKey& miner, std::string_view peer,
                                                          int64_t now_ms) {
   std::lock_guard lock(mutex_);
   DropExpired(now_ms);
   auto held = peer_challenges_.find(peer);
   if (held != peer_challenges_.end() && held->second >= options_.max_challenges_per_peer) {
-    return Status::ResourceExhausted("this address holds " + std::to_string(held->second) +
+    return common::Status::ResourceExhausted("this address holds " + std::to_string(held->second) +
                                      " open challenges; answer one or wait for them to expire");
   }
   const std::string key(AsText(miner.bytes));
@@ -57,10 +57,10 @@ Result<AuthChallenge> MinerAuthenticator::IssueChallenge(const PublicKey& miner,
     DropChallenge(challenges_.find(nonces->second.front()));  // the key's oldest makes room
   }
   if (challenges_.size() >= options_.max_challenges) {
-    return Status::ResourceExhausted("too many open challenges; retry shortly");
+    return common::Status::ResourceExhausted("too many open challenges; retry shortly");
   }
   AuthChallenge challenge{.nonce = {}, .expires_at_ms = now_ms + options_.challenge_ttl_ms};
-  FillRandom(challenge.nonce);
+  common::FillRandom(challenge.nonce);
   const std::string nonce(AsText(challenge.nonce));
   challenges_[nonce] = OpenChallenge{.miner = miner, .peer = std::string(peer),
                                      .expiry = challenge_expiry_.emplace(challenge.expires_at_ms, nonce)};
@@ -69,45 +69,45 @@ Result<AuthChallenge> MinerAuthenticator::IssueChallenge(const PublicKey& miner,
   return challenge;
 }
 
-Result<MinerSession> MinerAuthenticator::Authenticate(const SignedEnvelope& proof, int64_t now_ms) {
+common::Result<MinerSession> MinerAuthenticator::Authenticate(const common::SignedEnvelope& proof, int64_t now_ms) {
   const std::string* nonce = proof.body.Find("nonce");
-  if (nonce == nullptr) return Status::Unauthenticated("the proof has no nonce");
+  if (nonce == nullptr) return common::Status::Unauthenticated("the proof has no nonce");
   std::lock_guard lock(mutex_);
   DropExpired(now_ms);
   auto found = challenges_.find(*nonce);
-  if (found == challenges_.end()) return Status::Unauthenticated("unknown, used or expired nonce");
-  const PublicKey miner = found->second.miner;
+  if (found == challenges_.end()) return common::Status::Unauthenticated("unknown, used or expired nonce");
+  const common::PublicKey miner = found->second.miner;
   DropChallenge(found);  // spent, whatever follows
-  if (proof.signer != miner) return Status::Unauthenticated("the nonce was issued to another key");
+  if (proof.signer != miner) return common::Status::Unauthenticated("the nonce was issued to another key");
   // The fields must be exactly ours, in order: nothing the miner signed is taken on trust.
-  const Envelope expected = AuthEnvelope(options_.validator_id, miner,
+  const common::Envelope expected = common::AuthEnvelope(options_.validator_id, miner,
                                          std::span(reinterpret_cast<const uint8_t*>(nonce->data()), nonce->size()));
-  if (proof.body.domain != kAuthDomain) return Status::Unauthenticated("the proof's domain is not gradients/auth/v1");
+  if (proof.body.domain != common::kAuthDomain) return common::Status::Unauthenticated("the proof's domain is not gradients/auth/v1");
   if (proof.body.fields != expected.fields) {
-    return Status::Unauthenticated("the proof's fields are not (validator_id, miner_key, nonce) of this challenge");
+    return common::Status::Unauthenticated("the proof's fields are not (validator_id, miner_key, nonce) of this challenge");
   }
-  GRADIENTS_RETURN_IF_ERROR(VerifyEnvelope(proof, kAuthDomain, miner));
+  GRADIENTS_RETURN_IF_ERROR(common::VerifyEnvelope(proof, common::kAuthDomain, miner));
   const std::string key(AsText(miner.bytes));
   if (auto previous = key_token_.find(key); previous != key_token_.end()) {
     DropSession(sessions_.find(previous->second));  // one session per key
   }
-  if (sessions_.size() >= options_.max_sessions) return Status::ResourceExhausted("too many sessions; retry later");
+  if (sessions_.size() >= options_.max_sessions) return common::Status::ResourceExhausted("too many sessions; retry later");
   std::array<uint8_t, 32> token{};
-  FillRandom(token);
-  MinerSession session{.token = ToHex(token), .miner = miner, .expires_at_ms = now_ms + options_.session_ttl_ms};
+  common::FillRandom(token);
+  MinerSession session{.token = common::ToHex(token), .miner = miner, .expires_at_ms = now_ms + options_.session_ttl_ms};
   sessions_[session.token] = OpenSession{.session = session,
                                          .expiry = session_expiry_.emplace(session.expires_at_ms, session.token)};
   key_token_[key] = session.token;
   return session;
 }
 
-Result<PublicKey> MinerAuthenticator::SessionMiner(std::string_view token, int64_t now_ms) {
+common::Result<common::PublicKey> MinerAuthenticator::SessionMiner(std::string_view token, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   auto found = sessions_.find(token);
   if (found == sessions_.end() || found->second.session.expires_at_ms <= now_ms) {
-    return Status::Unauthenticated("unknown or expired session; authenticate again");
+    return common::Status::Unauthenticated("unknown or expired session; authenticate again");
   }
   return found->second.session.miner;
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

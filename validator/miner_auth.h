@@ -18,7 +18,7 @@
 #include "common/protocol_envelopes.h"
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct MinerAuthOptions {
   std::string validator_id = "gradients-validator";  // what miners put into their envelopes
@@ -36,13 +36,13 @@ struct MinerAuthOptions {
 };
 
 struct AuthChallenge {
-  std::array<uint8_t, kNonceBytes> nonce{};
+  std::array<uint8_t, common::kNonceBytes> nonce{};
   int64_t expires_at_ms = 0;
 };
 
 struct MinerSession {
   std::string token;  // 64 lower-case hex digits
-  PublicKey miner;
+  common::PublicKey miner;
   int64_t expires_at_ms = 0;
 };
 
@@ -54,19 +54,19 @@ class MinerAuthenticator {
 
   // `peer` is the caller's address without its port. ResourceExhausted when the peer, or the
   // validator, holds too many open challenges.
-  Result<AuthChallenge> IssueChallenge(const PublicKey& miner, std::string_view peer, int64_t now_ms);
+  common::Result<AuthChallenge> IssueChallenge(const common::PublicKey& miner, std::string_view peer, int64_t now_ms);
   // Unauthenticated for a wrong domain, fields, signer or signature, or a nonce that was never
   // issued to this key, has expired or was presented before (a nonce is spent by the first
   // attempt that names it, whatever its outcome).
-  Result<MinerSession> Authenticate(const SignedEnvelope& proof, int64_t now_ms);
+  common::Result<MinerSession> Authenticate(const common::SignedEnvelope& proof, int64_t now_ms);
   // The session's miner; Unauthenticated when the token is unknown, expired or replaced by a newer
   // session of the same key.
-  Result<PublicKey> SessionMiner(std::string_view token, int64_t now_ms);
+  common::Result<common::PublicKey> SessionMiner(std::string_view token, int64_t now_ms);
 
  private:
   using Expiry = std::multimap<int64_t, std::string>;  // expiry time -> nonce or token
   struct OpenChallenge {
-    PublicKey miner;
+    common::PublicKey miner;
     std::string peer;
     Expiry::iterator expiry;
   };
@@ -91,4 +91,4 @@ class MinerAuthenticator {
   Expiry challenge_expiry_, session_expiry_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

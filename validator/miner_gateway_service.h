@@ -15,7 +15,7 @@
 #include "validator/offer_board.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 // SubscribeOffers is served by gRPC's callback API: an open offer stream holds no thread, so a
 // validator keeps thousands of miners connected. The other calls are synchronous.
@@ -23,7 +23,7 @@ class MinerGatewayService final
     : public v1::MinerGateway::WithCallbackMethod_SubscribeOffers<v1::MinerGateway::Service> {
  public:
   MinerGatewayService(MinerAuthenticator& auth, Store& store, const BlobStore& blobs, CheckpointUploads& uploads,
-                      OfferBoard& offers, ClockMs now_ms, MinerLimitOptions limits = {})
+                      OfferBoard& offers, common::ClockMs now_ms, MinerLimitOptions limits = {})
       : auth_(auth),
         store_(store),
         blobs_(blobs),
@@ -54,15 +54,15 @@ class MinerGatewayService final
  private:
   // The miner whose session token the call carries; Unauthenticated without a valid one,
   // ResourceExhausted past the miner's rate limit.
-  Result<PublicKey> SessionMiner(const grpc::ServerContextBase& context);
+  common::Result<common::PublicKey> SessionMiner(const grpc::ServerContextBase& context);
 
   MinerAuthenticator& auth_;
   Store& store_;
   const BlobStore& blobs_;
   CheckpointUploads& uploads_;
   OfferBoard& offers_;
-  ClockMs now_ms_;
+  common::ClockMs now_ms_;
   MinerLimits limits_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

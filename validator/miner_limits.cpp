@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 // Every this many calls, buckets idle long enough to be full again are dropped (a full bucket and
@@ -11,7 +11,7 @@ constexpr int64_t kPruneEvery = 10'000;
 
 }  // namespace
 
-Status MinerLimits::Admit(const std::string& miner, int64_t now_ms) {
+common::Status MinerLimits::Admit(const std::string& miner, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   if (++admitted_ >= kPruneEvery) {
     admitted_ = 0;
@@ -26,18 +26,18 @@ Status MinerLimits::Admit(const std::string& miner, int64_t now_ms) {
     state.updated_ms = now_ms;
   }
   if (state.tokens < 1) {
-    return Status::ResourceExhausted("rate limit: at most " + std::to_string(static_cast<int64_t>(options_.requests_per_second)) +
+    return common::Status::ResourceExhausted("rate limit: at most " + std::to_string(static_cast<int64_t>(options_.requests_per_second)) +
                                      " calls per second; retry with backoff");
   }
   state.tokens -= 1;
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Result<MinerLimits::StreamSlot> MinerLimits::OpenStream(const std::string& miner) {
+common::Result<MinerLimits::StreamSlot> MinerLimits::OpenStream(const std::string& miner) {
   std::lock_guard lock(mutex_);
   int64_t& open = streams_[miner];
   if (open >= options_.max_streams) {
-    return Status::ResourceExhausted("at most " + std::to_string(options_.max_streams) +
+    return common::Status::ResourceExhausted("at most " + std::to_string(options_.max_streams) +
                                      " fetches and uploads open at once per miner");
   }
   ++open;
@@ -51,4 +51,4 @@ MinerLimits::StreamSlot::~StreamSlot() {
   if (open != limits_->streams_.end() && --open->second <= 0) limits_->streams_.erase(open);
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -10,7 +10,7 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct MinerLimitOptions {
   double requests_per_second = 20;  // refilled continuously...
@@ -23,7 +23,7 @@ class MinerLimits {
   explicit MinerLimits(MinerLimitOptions options) : options_(options) {}
 
   // ResourceExhausted when the miner's bucket is empty.
-  Status Admit(const std::string& miner, int64_t now_ms);
+  common::Status Admit(const std::string& miner, int64_t now_ms);
 
   // Holds one of the miner's stream slots until destroyed.
   class StreamSlot {
@@ -43,7 +43,7 @@ class MinerLimits {
     std::string miner_;
   };
   // ResourceExhausted when the miner holds max_streams already.
-  Result<StreamSlot> OpenStream(const std::string& miner);
+  common::Result<StreamSlot> OpenStream(const std::string& miner);
 
  private:
   struct Bucket {
@@ -57,4 +57,4 @@ class MinerLimits {
   int64_t admitted_ = 0;  // calls since buckets were last pruned
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

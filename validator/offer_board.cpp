@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace gradients {
+namespace gradients::validator {
 
 OfferBoard::OfferBoard(OfferOptions options, uint64_t seed) : options_(options), random_(seed) {}
 
@@ -61,12 +61,12 @@ size_t OfferBoard::SendWave(OpenOffer& open, size_t count) {
   return sent;
 }
 
-Result<uint64_t> OfferBoard::Subscribe(const std::string& miner, OfferCapacity capacity, OfferSink* sink) {
+common::Result<uint64_t> OfferBoard::Subscribe(const std::string& miner, OfferCapacity capacity, OfferSink* sink) {
   std::lock_guard lock(mutex_);
-  if (ended_) return Status::Unavailable(end_reason_.message());
+  if (ended_) return common::Status::Unavailable(end_reason_.message());
   const uint64_t id = next_id_++;
   if (auto previous = by_miner_.find(miner); previous != by_miner_.end()) {
-    subscribers_.at(previous->second).sink->End(Status::Aborted("a newer subscription of this miner replaced this one"));
+    subscribers_.at(previous->second).sink->End(common::Status::Aborted("a newer subscription of this miner replaced this one"));
     subscribers_.erase(previous->second);
   }
   subscribers_.emplace(id, Subscriber{.miner = miner, .capacity = std::move(capacity), .sink = sink});
@@ -135,7 +135,7 @@ void OfferBoard::Declined(const std::string& task_id, const std::string& miner) 
   if (found->second.declined.insert(miner).second) SendWave(found->second, 1);
 }
 
-void OfferBoard::EndAll(const Status& why) {
+void OfferBoard::EndAll(const common::Status& why) {
   std::lock_guard lock(mutex_);
   ended_ = true;
   end_reason_ = why;
@@ -144,4 +144,4 @@ void OfferBoard::EndAll(const Status& why) {
   by_miner_.clear();
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -18,7 +18,7 @@
 #include "common/status.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct OfferOptions {
   int64_t window_ms = 300'000;  // an offer stays open this long (or until the pool is full)
@@ -59,7 +59,7 @@ class OfferSink {
   virtual ~OfferSink() = default;
   virtual void Send(const Offer& offer) = 0;
   // Ends the stream (a newer subscription replaced it; the validator stops).
-  virtual void End(const Status& why) = 0;
+  virtual void End(const common::Status& why) = 0;
 };
 
 class OfferBoard {
@@ -71,7 +71,7 @@ class OfferBoard {
   // have lost them) and those whose waves have reached everyone; it joins the line of the others.
   // A miner that fits an offer only later (it finished another task) joins its line then.
   // Unavailable once EndAll ran (the sink is not called then).
-  Result<uint64_t> Subscribe(const std::string& miner, OfferCapacity capacity, OfferSink* sink);
+  common::Result<uint64_t> Subscribe(const std::string& miner, OfferCapacity capacity, OfferSink* sink);
   // Idempotent; after it returns the sink is never called again.
   void Unsubscribe(uint64_t id);
   // The tasks offering now with their claims, and every miner's claims: offers new tasks, starts
@@ -80,7 +80,7 @@ class OfferBoard {
   // A miner it was offered to said no (the first time): the next one in line gets it now.
   void Declined(const std::string& task_id, const std::string& miner);
   // Ends every stream (the validator stops); later subscriptions are refused.
-  void EndAll(const Status& why);
+  void EndAll(const common::Status& why);
   size_t connected() const;
   uint64_t offers_sent() const { return offers_sent_; }
   bool IsConnected(const std::string& miner) const;
@@ -111,7 +111,7 @@ class OfferBoard {
   mutable std::mutex mutex_;
   std::mt19937_64 random_;
   bool ended_ = false;
-  Status end_reason_;
+  common::Status end_reason_;
   uint64_t next_id_ = 1;
   std::map<uint64_t, Subscriber> subscribers_;
   std::map<std::string, uint64_t> by_miner_;
@@ -119,4 +119,4 @@ class OfferBoard {
   std::map<std::string, OpenOffer> offers_;    // by task id
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -10,12 +10,12 @@
 #include "validator/offer_board.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 // Every task offering with its window still open, with its model's size and its claimants.
-Result<std::vector<Offer>> ListOpenOffers(Store& store, int64_t now_ms);
+common::Result<std::vector<Offer>> ListOpenOffers(Store& store, int64_t now_ms);
 
 // Settles every task whose offer window closed by `now_ms`, logging each transition.
-Status CloseOfferWindows(Store& store, const OfferOptions& options, int64_t now_ms);
+common::Status CloseOfferWindows(Store& store, const OfferOptions& options, int64_t now_ms);
 
-}  // namespace gradients
+}  // namespace gradients::validator

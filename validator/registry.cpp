@@ -12,16 +12,16 @@
 #include "common/safetensors.h"
 #include "common/utf8.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr std::array<std::string_view, 5> kPickleExtensions = {".bin", ".pt", ".pth", ".pkl", ".ckpt"};
 constexpr uint64_t kMaxDatasetBytes = uint64_t{4} << 30;
 
 // The directory's files, relative and '/'-separated, sorted; hidden entries skipped.
-Result<std::vector<std::string>> ListModelFiles(const std::filesystem::path& dir, const RegistryLimits& limits) {
+common::Result<std::vector<std::string>> ListModelFiles(const std::filesystem::path& dir, const RegistryLimits& limits) {
   std::error_code error;
-  if (!std::filesystem::is_directory(dir, error)) return Status::NotFound(dir.string() + ": not a model directory");
+  if (!std::filesystem::is_directory(dir, error)) return common::Status::NotFound(dir.string() + ": not a model directory");
   std::vector<std::string> files;
   std::filesystem::recursive_directory_iterator it(dir, error), end;
   for (; !error && it != end; it.increment(error)) {
@@ -35,63 +35,63 @@ Result<std::vector<std::string>> ListModelFiles(const std::filesystem::path& dir
     const std::filesystem::path relative_path = it->path().lexically_relative(dir);
     const std::string relative = relative_path.generic_string();
     if (relative_path.empty() || relative_path.is_absolute() || relative.starts_with("../") || relative == "..") {
-      return Status::InvalidArgument(dir.string() + ": " + it->path().string() + " is outside the directory");
+      return common::Status::InvalidArgument(dir.string() + ": " + it->path().string() + " is outside the directory");
     }
-    if (!it->is_regular_file(error)) return Status::InvalidArgument(dir.string() + ": " + relative + " is not a regular file");
+    if (!it->is_regular_file(error)) return common::Status::InvalidArgument(dir.string() + ": " + relative + " is not a regular file");
     for (std::string_view extension : kPickleExtensions) {
       if (it->path().extension() == extension) {
-        return Status::InvalidArgument(dir.string() + ": " + relative +
+        return common::Status::InvalidArgument(dir.string() + ": " + relative +
                                        ": model weights must be safetensors (pickle formats are never loaded)");
       }
     }
-    if (!IsValidUtf8(relative)) return Status::InvalidArgument(dir.string() + ": a file name is not UTF-8");
+    if (!common::IsValidUtf8(relative)) return common::Status::InvalidArgument(dir.string() + ": a file name is not UTF-8");
     files.push_back(relative);
     if (files.size() > limits.max_model_files) {
-      return Status::ResourceExhausted(dir.string() + ": more than " + std::to_string(limits.max_model_files) +
+      return common::Status::ResourceExhausted(dir.string() + ": more than " + std::to_string(limits.max_model_files) +
                                        " files; is this a model directory?");
     }
   }
-  if (error) return Status::IoError(dir.string() + ": " + error.message());
+  if (error) return common::Status::IoError(dir.string() + ": " + error.message());
   std::sort(files.begin(), files.end());
   return files;
 }
 
 // Checks what was stored (not the source files, which may change meanwhile): config.json is a JSON
 // object and every *.safetensors header is valid. Returns the tensors' total element count.
-Result<int64_t> CheckModelFiles(const std::filesystem::path& dir, const std::vector<ModelFile>& files,
+common::Result<int64_t> CheckModelFiles(const std::filesystem::path& dir, const std::vector<ModelFile>& files,
                                 const BlobStore& blobs) {
   bool any_config = false, any_weights = false;
   uint64_t parameters = 0;
   for (const ModelFile& file : files) {
     const bool config = file.path == "config.json", weights = file.path.ends_with(".safetensors");
     if (!config && !weights) continue;
-    Result<std::filesystem::path> stored = blobs.PathOf(file.blob);
+    common::Result<std::filesystem::path> stored = blobs.PathOf(file.blob);
     if (!stored.ok()) return stored.status();
     const std::string name = (dir / file.path).string();
     if (config) {
       any_config = true;
-      Result<nlohmann::json> json = ReadJsonFile(*stored);
-      if (!json.ok()) return Status(json.status().code(), name + ": " + json.status().message());
-      if (!json->is_object()) return Status::InvalidArgument(name + ": not a JSON object");
+      common::Result<nlohmann::json> json = common::ReadJsonFile(*stored);
+      if (!json.ok()) return common::Status(json.status().code(), name + ": " + json.status().message());
+      if (!json->is_object()) return common::Status::InvalidArgument(name + ": not a JSON object");
     } else {
       any_weights = true;
-      Result<SafetensorsFile> header = SafetensorsFile::Open(*stored);
-      if (!header.ok()) return Status(header.status().code(), name + ": " + header.status().message());
+      common::Result<common::SafetensorsFile> header = common::SafetensorsFile::Open(*stored);
+      if (!header.ok()) return common::Status(header.status().code(), name + ": " + header.status().message());
       // The header's validation ties each tensor's elements to its bytes: no product overflows.
-      for (const SafetensorsTensor& tensor : header->header().tensors) {
+      for (const common::SafetensorsTensor& tensor : header->header().tensors) {
         uint64_t elements = 1;
         for (uint64_t dimension : tensor.shape) elements *= dimension;
         parameters += elements;
       }
     }
   }
-  if (!any_config) return Status::InvalidArgument(dir.string() + ": no config.json");
-  if (!any_weights) return Status::InvalidArgument(dir.string() + ": no *.safetensors weights");
+  if (!any_config) return common::Status::InvalidArgument(dir.string() + ": no config.json");
+  if (!any_weights) return common::Status::InvalidArgument(dir.string() + ": no *.safetensors weights");
   return static_cast<int64_t>(parameters);
 }
 
 std::string ModelHash(const std::vector<ModelFile>& files) {
-  Hasher hasher(DigestAlgorithm::kBlake2b256);
+  common::Hasher hasher(common::DigestAlgorithm::kBlake2b256);
   for (const ModelFile& file : files) {
     hasher.Update(file.path);
     hasher.Update(std::string_view("\0", 1));
@@ -100,7 +100,7 @@ std::string ModelHash(const std::vector<ModelFile>& files) {
     hasher.Update(file.blob);
     hasher.Update("\n");
   }
-  return ToHex(hasher.Finish());
+  return common::ToHex(hasher.Finish());
 }
 
 }  // namespace
@@ -114,29 +114,29 @@ namespace {
 
 // The name given, or the path's default; names reach logs, JSON and protocol messages: UTF-8, and
 // short.
-Result<std::string> ContentName(const std::string& name, const std::filesystem::path& path) {
+common::Result<std::string> ContentName(const std::string& name, const std::filesystem::path& path) {
   std::string resolved = name.empty() ? DefaultContentName(path) : name;
-  if (resolved.empty() || resolved.size() > 200 || !IsValidUtf8(resolved)) {
-    return Status::InvalidArgument("name: 1 to 200 bytes of UTF-8");
+  if (resolved.empty() || resolved.size() > 200 || !common::IsValidUtf8(resolved)) {
+    return common::Status::InvalidArgument("name: 1 to 200 bytes of UTF-8");
   }
   return resolved;
 }
 
 }  // namespace
 
-Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const std::filesystem::path& dir,
+common::Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const std::filesystem::path& dir,
                                   const std::string& name, int64_t now_ms, const RegistryLimits& limits) {
-  Result<std::string> model_name = ContentName(name, dir);
+  common::Result<std::string> model_name = ContentName(name, dir);
   if (!model_name.ok()) return model_name.status();
-  Result<std::vector<std::string>> paths = ListModelFiles(dir, limits);
+  common::Result<std::vector<std::string>> paths = ListModelFiles(dir, limits);
   if (!paths.ok()) return paths.status();
   ModelRecord model{.hash = {}, .name = *model_name, .files = {}, .added_at_ms = now_ms};
   for (const std::string& path : *paths) {
-    Result<StoredBlob> blob = blobs.PutFile(dir / path);
+    common::Result<StoredBlob> blob = blobs.PutFile(dir / path);
     if (!blob.ok()) return blob.status();
     model.files.push_back(ModelFile{.path = path, .bytes = static_cast<int64_t>(blob->bytes), .blob = blob->hash});
   }
-  Result<int64_t> parameters = CheckModelFiles(dir, model.files, blobs);
+  common::Result<int64_t> parameters = CheckModelFiles(dir, model.files, blobs);
   if (!parameters.ok()) return parameters.status();
   model.parameters = *parameters;
   model.hash = ModelHash(model.files);
@@ -144,32 +144,32 @@ Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const st
   return store.GetModel(model.hash);
 }
 
-Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
+common::Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
                                       const std::string& name, int64_t now_ms) {
-  Result<std::string> dataset_name = ContentName(name, file);
+  common::Result<std::string> dataset_name = ContentName(name, file);
   if (!dataset_name.ok()) return dataset_name.status();
   const std::string extension = file.extension().string();
   if (extension != ".jsonl" && extension != ".csv") {
-    return Status::InvalidArgument(file.string() + ": a dataset is a .jsonl or .csv file");
+    return common::Status::InvalidArgument(file.string() + ": a dataset is a .jsonl or .csv file");
   }
-  Result<std::string> text = ReadFileToString(file, kMaxDatasetBytes);
+  common::Result<std::string> text = common::ReadFileToString(file, kMaxDatasetBytes);
   if (!text.ok()) return text.status();
-  if (text->find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument(file.string() + ": empty");
-  if (std::optional<size_t> bad = FindInvalidUtf8(*text)) {
-    return Status::InvalidArgument(file.string() + ": not UTF-8 (byte " + std::to_string(*bad) + ")");
+  if (text->find_first_not_of(" \t\r\n") == std::string::npos) return common::Status::InvalidArgument(file.string() + ": empty");
+  if (std::optional<size_t> bad = common::FindInvalidUtf8(*text)) {
+    return common::Status::InvalidArgument(file.string() + ": not UTF-8 (byte " + std::to_string(*bad) + ")");
   }
   // The bytes checked are the bytes stored (the file may change meanwhile).
-  Result<StoredBlob> blob = blobs.Put(*text);
+  common::Result<StoredBlob> blob = blobs.Put(*text);
   if (!blob.ok()) return blob.status();
   std::array<uint8_t, 32> seed{};
-  FillRandom(seed);
+  common::FillRandom(seed);
   GRADIENTS_RETURN_IF_ERROR(store.AddDataset(DatasetRecord{.hash = blob->hash,
                                                            .name = *dataset_name,
                                                            .format = extension.substr(1),
                                                            .bytes = static_cast<int64_t>(blob->bytes),
-                                                           .split_seed = ToHex(seed),
+                                                           .split_seed = common::ToHex(seed),
                                                            .added_at_ms = now_ms}));
   return store.GetDataset(blob->hash);
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -12,7 +12,7 @@
 #include "validator/blob_store.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct RegistryLimits {
   size_t max_model_files = 1000;  // a model directory holds tens; a mistaken path holds thousands
@@ -23,7 +23,7 @@ struct RegistryLimits {
 // (.git, .cache) skipped. The model's hash is the BLAKE2b-256 of its sorted file list (path, size,
 // blob). Registering the same content again returns the existing record. An empty `name` stands for
 // DefaultContentName(dir); a name must be 1 to 200 bytes of UTF-8.
-Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const std::filesystem::path& dir,
+common::Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const std::filesystem::path& dir,
                                   const std::string& name, int64_t now_ms, const RegistryLimits& limits = {});
 
 // The name a model directory or dataset file gets when none is given: the directory's name, or the
@@ -33,7 +33,7 @@ std::string DefaultContentName(const std::filesystem::path& path);
 // A JSONL or CSV file (by extension), named by the hash of its bytes; it must be valid UTF-8 and not
 // empty. It gets a secret split seed (see DatasetRecord). Its rows are checked when a task splits it.
 // An empty `name` stands for DefaultContentName(file).
-Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
+common::Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
                                       const std::string& name, int64_t now_ms);
 
-}  // namespace gradients
+}  // namespace gradients::validator

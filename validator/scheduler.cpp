@@ -4,12 +4,12 @@
 #include <cstdint>
 
 #include "common/logging.h"
-#include "trainers/dataset.h"
+#include "text/dataset.h"
 #include "validator/task_creation.h"
 
-namespace gradients {
+namespace gradients::validator {
 
-void ReadConfig(ConfigReader& reader, TaskTemplate& task) {
+void ReadConfig(common::ConfigReader& reader, TaskTemplate& task) {
   // Either list, in minutes or in seconds; a list the config leaves out stays {kNotGiven}.
   constexpr int64_t kNotGiven = INT64_MIN;
   std::vector<int64_t> minutes = {kNotGiven}, seconds = {kNotGiven};
@@ -41,7 +41,7 @@ void ReadConfig(ConfigReader& reader, TaskTemplate& task) {
       .Check(task.max_training_tokens >= 0, "max_training_tokens", "must not be negative");
 }
 
-void ReadConfig(ConfigReader& reader, SchedulerOptions& options) {
+void ReadConfig(common::ConfigReader& reader, SchedulerOptions& options) {
   reader.Optional("tasks_in_flight", options.tasks_in_flight)
       .Optional("pool", options.pool)
       .Check(options.tasks_in_flight >= 0 && options.tasks_in_flight <= 1000, "tasks_in_flight",
@@ -56,17 +56,17 @@ bool DurationsWithin(const SchedulerOptions& options, const TaskLimits& limits) 
   });
 }
 
-Status TaskScheduler::ReviewLastTasks(Store& store, int64_t now_ms) {
+common::Status TaskScheduler::ReviewLastTasks(Store& store, int64_t now_ms) {
   for (size_t index = 0; index < last_task_.size(); ++index) {
     if (last_task_[index].empty()) continue;
-    Result<std::vector<TaskEvent>> history = store.TaskHistory(last_task_[index]);
+    common::Result<std::vector<TaskEvent>> history = store.TaskHistory(last_task_[index]);
     if (!history.ok()) return history.status();
     if (history->empty()) continue;
     const TaskEvent& latest = history->back();
     if (latest.to == TaskStatus::kPending || latest.to == TaskStatus::kPreparing) continue;  // not decided yet
     if (latest.to == TaskStatus::kFailed && latest.from == TaskStatus::kPreparing) {
       rest_until_ms_[index] = now_ms + next_rest_ms_[index];
-      GetLogger("validator")->error("scheduler.pool[{}]: task {} failed in preparation ({}); the template rests {} s",
+      common::GetLogger("validator")->error("scheduler.pool[{}]: task {} failed in preparation ({}); the template rests {} s",
                                     index, last_task_[index], latest.reason, next_rest_ms_[index] / 1000);
       next_rest_ms_[index] = std::min(2 * next_rest_ms_[index], kLongestRestMs);
     } else {
@@ -74,13 +74,13 @@ Status TaskScheduler::ReviewLastTasks(Store& store, int64_t now_ms) {
     }
     last_task_[index].clear();
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, int64_t now_ms) {
+common::Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, int64_t now_ms) {
   if (options_.tasks_in_flight == 0 || options_.pool.empty()) return int64_t{0};
   GRADIENTS_RETURN_IF_ERROR(ReviewLastTasks(store, now_ms));
-  Result<std::map<std::string, int64_t>> counts = store.CountTasksByStatus();
+  common::Result<std::map<std::string, int64_t>> counts = store.CountTasksByStatus();
   if (!counts.ok()) return counts.status();
   int64_t in_flight = 0;
   for (TaskStatus status : {TaskStatus::kPending, TaskStatus::kPreparing, TaskStatus::kOffering,
@@ -88,7 +88,7 @@ Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, in
     if (auto count = counts->find(std::string(TaskStatusName(status))); count != counts->end()) in_flight += count->second;
   }
   int64_t created = 0;
-  Status first_failure;
+  common::Status first_failure;
   // A template that cannot be created is skipped (and reported): the others still run.
   for (size_t failures = 0; in_flight + created < options_.tasks_in_flight && failures < options_.pool.size();) {
     const size_t index = next_template_;
@@ -100,10 +100,10 @@ Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, in
     }
     const int64_t duration_s = pattern.durations_s[next_duration_[index] % pattern.durations_s.size()];
     const std::string where = "scheduler.pool[" + std::to_string(index) + "]";
-    Result<DatasetFormat> format = ParseDatasetFormat(pattern.type);
-    Result<ColumnMapping> columns =
-        format.ok() ? ParseColumnMapping(pattern.columns, *format) : Result<ColumnMapping>(format.status());
-    Result<TaskRecord> task = Status::Internal("not created");
+    common::Result<text::DatasetFormat> format = text::ParseDatasetFormat(pattern.type);
+    common::Result<text::ColumnMapping> columns =
+        format.ok() ? text::ParseColumnMapping(pattern.columns, *format) : common::Result<text::ColumnMapping>(format.status());
+    common::Result<TaskRecord> task = common::Status::Internal("not created");
     if (!columns.ok()) {
       task = columns.status();
     } else {
@@ -128,12 +128,12 @@ Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, in
     ++created;
     ++next_duration_[index];
     last_task_[index] = task->id;
-    GetLogger("validator")->info("task {}: scheduled ({} on {}, {} s)", task->id, pattern.type, pattern.model,
+    common::GetLogger("validator")->info("task {}: scheduled ({} on {}, {} s)", task->id, pattern.type, pattern.model,
                                  duration_s);
   }
   if (created == 0 && !first_failure.ok()) return first_failure;
-  if (!first_failure.ok()) GetLogger("validator")->error("scheduling: {}", first_failure.message());
+  if (!first_failure.ok()) common::GetLogger("validator")->error("scheduling: {}", first_failure.message());
   return created;
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

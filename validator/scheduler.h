@@ -15,7 +15,7 @@
 #include "validator/store.h"
 #include "validator/task_creation.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct TaskTemplate {
   std::string type = "instruct";
@@ -28,13 +28,13 @@ struct TaskTemplate {
   int64_t max_pool_size = 8;
   int64_t max_training_tokens = 0;
 };
-void ReadConfig(ConfigReader& reader, TaskTemplate& task);
+void ReadConfig(common::ConfigReader& reader, TaskTemplate& task);
 
 struct SchedulerOptions {
   int64_t tasks_in_flight = 0;  // 0: no scheduling, only the operator's tasks
   std::vector<TaskTemplate> pool{};
 };
-void ReadConfig(ConfigReader& reader, SchedulerOptions& options);
+void ReadConfig(common::ConfigReader& reader, SchedulerOptions& options);
 // Whether every template's durations lie within `limits` (the config's tasks section).
 bool DurationsWithin(const SchedulerOptions& options, const TaskLimits& limits);
 
@@ -47,14 +47,14 @@ class TaskScheduler {
   // A template whose last task failed in preparation (its dataset lacks a mapped column, say) is
   // rested, a minute at first and twice as long after each further failure up to an hour, so that
   // a mistake in the config does not fill the database with failed tasks.
-  Result<int64_t> FillPool(Store& store, const BlobStore& blobs, int64_t now_ms);
+  common::Result<int64_t> FillPool(Store& store, const BlobStore& blobs, int64_t now_ms);
 
   static constexpr int64_t kFirstRestMs = 60'000;
   static constexpr int64_t kLongestRestMs = 3'600'000;
 
  private:
   // Looks at each template's last task: one that failed in preparation rests its template.
-  Status ReviewLastTasks(Store& store, int64_t now_ms);
+  common::Status ReviewLastTasks(Store& store, int64_t now_ms);
 
   const SchedulerOptions options_;
   const TaskLimits limits_;
@@ -65,4 +65,4 @@ class TaskScheduler {
   std::vector<int64_t> next_rest_ms_ = std::vector<int64_t>(options_.pool.size(), kFirstRestMs);
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <tuple>
 
-namespace gradients {
+namespace gradients::validator {
 
 SubmissionOutcome ParseSubmissionOutcome(std::string_view name) {
   if (name == "scored") return SubmissionOutcome::kScored;
@@ -93,4 +93,4 @@ std::map<std::string, double> ComputeWeights(const std::vector<ScoredTask>& task
   return weights;
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

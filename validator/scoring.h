@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gradients {
+namespace gradients::validator {
 
 enum class SubmissionOutcome {
   kScored,        // evaluated: test_loss is set
@@ -78,4 +78,4 @@ int64_t LongestWindowMs(const ScoringOptions& options);
 std::map<std::string, double> ComputeWeights(const std::vector<ScoredTask>& tasks, int64_t now_ms,
                                              const ScoringOptions& options);
 
-}  // namespace gradients
+}  // namespace gradients::validator

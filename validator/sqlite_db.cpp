@@ -4,23 +4,23 @@
 
 #include <utility>
 
-namespace gradients {
+namespace gradients::validator {
 
 namespace {
 
 // The status for an SQLite result code (extended codes carry the primary one in their low byte).
-Status SqliteStatus(int code, std::string message) {
+common::Status SqliteStatus(int code, std::string message) {
   switch (code & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return Status::Unavailable(std::move(message));
+      return common::Status::Unavailable(std::move(message));
     case SQLITE_CONSTRAINT:
-      return Status::FailedPrecondition(std::move(message));
+      return common::Status::FailedPrecondition(std::move(message));
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return Status::DataLoss(std::move(message));
+      return common::Status::DataLoss(std::move(message));
     default:
-      return Status::IoError(std::move(message));
+      return common::Status::IoError(std::move(message));
   }
 }
 
@@ -48,8 +48,8 @@ std::string SqliteStatement::Context() const {
   return db_->path_.string() + ": \"" + std::string(sql != nullptr ? sql : "").substr(0, 60) + "\"";
 }
 
-Status SqliteStatement::BindError(int index, int code) {
-  return Status::Internal(Context() + ": binding parameter " + std::to_string(index) + ": " + sqlite3_errstr(code));
+common::Status SqliteStatement::BindError(int index, int code) {
+  return common::Status::Internal(Context() + ": binding parameter " + std::to_string(index) + ": " + sqlite3_errstr(code));
 }
 
 SqliteStatement& SqliteStatement::Bind(int index, std::string_view text) {
@@ -72,7 +72,7 @@ SqliteStatement& SqliteStatement::BindReal(int index, double value) {
   return *this;
 }
 
-Result<bool> SqliteStatement::Step() {
+common::Result<bool> SqliteStatement::Step() {
   if (!bind_error_.ok()) return bind_error_;
   const int code = sqlite3_step(statement_);
   if (code == SQLITE_ROW) return true;
@@ -80,11 +80,11 @@ Result<bool> SqliteStatement::Step() {
   return SqliteStatus(code, Context() + ": " + sqlite3_errmsg(db_->db_));
 }
 
-Status SqliteStatement::Run() {
+common::Status SqliteStatement::Run() {
   for (;;) {
-    Result<bool> row = Step();
+    common::Result<bool> row = Step();
     if (!row.ok()) return row.status();
-    if (!*row) return Status::Ok();
+    if (!*row) return common::Status::Ok();
   }
 }
 
@@ -100,7 +100,7 @@ double SqliteStatement::Real(int column) const { return sqlite3_column_double(st
 
 bool SqliteStatement::IsNull(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
 
-Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::filesystem::path& path) {
+common::Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::filesystem::path& path) {
   sqlite3* handle = nullptr;
   const int code = sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(handle, path));
@@ -110,12 +110,12 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::filesyst
   sqlite3_busy_timeout(handle, 5000);
   // The write-ahead log lets readers run beside the writer; FULL syncs it at every commit, so an
   // acknowledged write survives a power cut. journal_mode answers with the mode it took.
-  Result<SqliteStatement> wal = db->Prepare("PRAGMA journal_mode=WAL");
+  common::Result<SqliteStatement> wal = db->Prepare("PRAGMA journal_mode=WAL");
   if (!wal.ok()) return wal.status();
-  Result<bool> row = wal->Step();
+  common::Result<bool> row = wal->Step();
   if (!row.ok()) return row.status();
   if (!*row || wal->Text(0) != "wal") {
-    return Status::FailedPrecondition(path.string() + ": the database cannot use write-ahead logging (journal mode \"" +
+    return common::Status::FailedPrecondition(path.string() + ": the database cannot use write-ahead logging (journal mode \"" +
                                       (*row ? wal->Text(0) : std::string()) + "\")");
   }
   GRADIENTS_RETURN_IF_ERROR(db->Execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
@@ -131,12 +131,12 @@ SqliteDatabase::~SqliteDatabase() {
   sqlite3_close_v2(db_);
 }
 
-Status SqliteDatabase::Error(std::string_view what, int code) const {
+common::Status SqliteDatabase::Error(std::string_view what, int code) const {
   return SqliteStatus(code, path_.string() + ": " + std::string(what) + ": " +
                                 (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(code)));
 }
 
-Result<SqliteStatement> SqliteDatabase::Prepare(std::string_view sql) {
+common::Result<SqliteStatement> SqliteDatabase::Prepare(std::string_view sql) {
   if (auto idle = idle_statements_.find(sql); idle != idle_statements_.end() && !idle->second.empty()) {
     sqlite3_stmt* statement = idle->second.back();
     idle->second.pop_back();
@@ -148,7 +148,7 @@ Result<SqliteStatement> SqliteDatabase::Prepare(std::string_view sql) {
                                       &statement, nullptr);
   if (code != SQLITE_OK) return Error("preparing \"" + std::string(sql.substr(0, 60)) + "\"", code);
   if (statement == nullptr) {
-    return Status::InvalidArgument(path_.string() + ": no SQL statement in \"" + std::string(sql) + "\"");
+    return common::Status::InvalidArgument(path_.string() + ": no SQL statement in \"" + std::string(sql) + "\"");
   }
   // Kept for reuse only when the whole text is this statement (sqlite3_sql names it in Release).
   return SqliteStatement(this, statement, sql == sqlite3_sql(statement));
@@ -169,18 +169,18 @@ void SqliteDatabase::Release(sqlite3_stmt* statement) {
   ++idle_count_;
 }
 
-Status SqliteDatabase::Execute(std::string_view sql) {
+common::Status SqliteDatabase::Execute(std::string_view sql) {
   // One statement (BEGIN, COMMIT, SAVEPOINT...) runs as a reusable prepared statement.
   if (sql.find(';') == std::string_view::npos) {
-    Result<SqliteStatement> statement = Prepare(sql);
+    common::Result<SqliteStatement> statement = Prepare(sql);
     if (!statement.ok()) return statement.status();
     return statement->Run();
   }
   const std::string text(sql);
   char* error = nullptr;
   const int code = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
-  if (code == SQLITE_OK) return Status::Ok();
-  Status status = Error("executing \"" + text.substr(0, 60) + "\"", code);
+  if (code == SQLITE_OK) return common::Status::Ok();
+  common::Status status = Error("executing \"" + text.substr(0, 60) + "\"", code);
   sqlite3_free(error);
   return status;
 }
@@ -189,26 +189,26 @@ int64_t SqliteDatabase::Changes() const { return sqlite3_changes64(db_); }
 
 int64_t SqliteDatabase::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 
-Result<int64_t> SqliteDatabase::SchemaVersion() {
-  Result<SqliteStatement> statement = Prepare("PRAGMA user_version");
+common::Result<int64_t> SqliteDatabase::SchemaVersion() {
+  common::Result<SqliteStatement> statement = Prepare("PRAGMA user_version");
   if (!statement.ok()) return statement.status();
-  Result<bool> row = statement->Step();
-  if (!row.ok()) return Status(row.status().code(), path_.string() + ": reading the schema version: " +
+  common::Result<bool> row = statement->Step();
+  if (!row.ok()) return common::Status(row.status().code(), path_.string() + ": reading the schema version: " +
                                                         row.status().message());
   return *row ? statement->Integer(0) : 0;
 }
 
-Status SqliteDatabase::Migrate(const std::vector<std::string>& migrations) {
+common::Status SqliteDatabase::Migrate(const std::vector<std::string>& migrations) {
   const auto known = static_cast<int64_t>(migrations.size());
   for (;;) {
     // The version is read inside the write transaction: another process opening the same file at
     // the same time (the daemon and `gradients model add`) may have just applied a migration.
-    Result<Transaction> transaction = Begin();
+    common::Result<Transaction> transaction = Begin();
     if (!transaction.ok()) return transaction.status();
-    Result<int64_t> version = SchemaVersion();
+    common::Result<int64_t> version = SchemaVersion();
     if (!version.ok()) return version.status();
     if (*version > known) {
-      return Status::FailedPrecondition(path_.string() + ": schema version " + std::to_string(*version) +
+      return common::Status::FailedPrecondition(path_.string() + ": schema version " + std::to_string(*version) +
                                         " is newer than this program's " + std::to_string(known) +
                                         " (written by a newer release?)");
     }
@@ -220,15 +220,15 @@ Status SqliteDatabase::Migrate(const std::vector<std::string>& migrations) {
   }
 }
 
-Result<SqliteDatabase::Transaction> SqliteDatabase::Begin() {
+common::Result<SqliteDatabase::Transaction> SqliteDatabase::Begin() {
   GRADIENTS_RETURN_IF_ERROR(Execute("BEGIN IMMEDIATE"));
   return Transaction(this);
 }
 
-Status SqliteDatabase::Transaction::Commit() {
+common::Status SqliteDatabase::Transaction::Commit() {
   SqliteDatabase* db = db_;
   db_ = nullptr;
-  Status status = db->Execute("COMMIT");
+  common::Status status = db->Execute("COMMIT");
   // A commit that failed (a full disk, say) may leave the transaction open: nothing of it stays.
   if (!status.ok()) (void)db->Execute("ROLLBACK");
   return status;
@@ -238,4 +238,4 @@ SqliteDatabase::Transaction::~Transaction() {
   if (db_ != nullptr) (void)db_->Execute("ROLLBACK");
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -18,7 +18,7 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-namespace gradients {
+namespace gradients::validator {
 
 class SqliteDatabase;
 
@@ -35,9 +35,9 @@ class SqliteStatement {
   // Not an overload of Bind: an int argument would be ambiguous between int64_t and double.
   SqliteStatement& BindReal(int index, double value);
   // Runs until the next row (true) or the end (false).
-  Result<bool> Step();
+  common::Result<bool> Step();
   // Runs to the end, for statements that return no rows.
-  Status Run();
+  common::Status Run();
   // Columns of the current row, numbered from 0.
   std::string Text(int column) const;
   int64_t Integer(int column) const;
@@ -49,25 +49,25 @@ class SqliteStatement {
   SqliteStatement(SqliteDatabase* db, sqlite3_stmt* statement, bool reusable)
       : db_(db), statement_(statement), reusable_(reusable) {}
   std::string Context() const;  // "<database path>: <start of the SQL>", for error messages
-  Status BindError(int index, int code);
+  common::Status BindError(int index, int code);
   SqliteDatabase* db_;
   sqlite3_stmt* statement_;
   bool reusable_;      // goes back to db_'s idle statements when destroyed
-  Status bind_error_;  // the first failed bind, reported by Step()
+  common::Status bind_error_;  // the first failed bind, reported by Step()
 };
 
 class SqliteDatabase {
  public:
   // Opens (creating it if needed) the database file: journal_mode=WAL, synchronous=FULL,
   // foreign_keys=ON and a busy timeout, each checked.
-  static Result<std::unique_ptr<SqliteDatabase>> Open(const std::filesystem::path& path);
+  static common::Result<std::unique_ptr<SqliteDatabase>> Open(const std::filesystem::path& path);
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
   ~SqliteDatabase();
 
-  Result<SqliteStatement> Prepare(std::string_view sql);
+  common::Result<SqliteStatement> Prepare(std::string_view sql);
   // Runs SQL text that returns no rows (one or several statements).
-  Status Execute(std::string_view sql);
+  common::Status Execute(std::string_view sql);
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const;
   // The rowid of the last successful INSERT on this connection.
@@ -76,8 +76,8 @@ class SqliteDatabase {
   // Brings the schema to migrations.size(): migration i (from 0) moves the schema from version i
   // to i + 1, each in its own transaction with the version (PRAGMA user_version). A database of a
   // newer version than `migrations` knows is refused, not touched.
-  Status Migrate(const std::vector<std::string>& migrations);
-  Result<int64_t> SchemaVersion();
+  common::Status Migrate(const std::vector<std::string>& migrations);
+  common::Result<int64_t> SchemaVersion();
 
   // A transaction (BEGIN IMMEDIATE: it takes the write lock at once) that rolls back when
   // destroyed without Commit().
@@ -86,19 +86,19 @@ class SqliteDatabase {
     Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
     Transaction& operator=(Transaction&&) = delete;
     ~Transaction();
-    Status Commit();
+    common::Status Commit();
 
    private:
     friend class SqliteDatabase;
     explicit Transaction(SqliteDatabase* db) : db_(db) {}
     SqliteDatabase* db_;
   };
-  Result<Transaction> Begin();
+  common::Result<Transaction> Begin();
 
  private:
   friend class SqliteStatement;
   explicit SqliteDatabase(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
-  Status Error(std::string_view what, int code) const;
+  common::Status Error(std::string_view what, int code) const;
   // Takes back a statement that is done: reset, kept for the next Prepare of the same SQL.
   void Release(sqlite3_stmt* statement);
   sqlite3* db_;
@@ -114,4 +114,4 @@ class SqliteDatabase {
   size_t idle_count_ = 0;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -8,7 +8,7 @@
 
 #include "common/hex.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 const std::vector<std::string>& SqliteStoreMigrations() {
   static const std::vector<std::string> migrations = {
@@ -192,7 +192,7 @@ constexpr std::string_view kTaskColumns =
     "created_at_ms, deadline_ms, updated_at_ms, train_blob, test_blob, train_rows, test_rows, min_pool_size, "
     "max_training_tokens, COALESCE(request_id, ''), request_fingerprint, train_bytes, offer_closes_at_ms, offer_rounds, scored_at_ms";
 
-Result<TaskRecord> ReadTask(const SqliteStatement& row) {
+common::Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   TaskRecord task;
   task.id = row.Text(0);
   task.type = row.Text(1);
@@ -202,8 +202,8 @@ Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   task.duration_s = row.Integer(5);
   task.pool_size = row.Integer(6);
   task.split_seed = row.Text(7);
-  Result<TaskStatus> status = ParseTaskStatus(row.Text(8));
-  if (!status.ok()) return Status::DataLoss("task " + task.id + ": " + status.status().message());
+  common::Result<TaskStatus> status = ParseTaskStatus(row.Text(8));
+  if (!status.ok()) return common::Status::DataLoss("task " + task.id + ": " + status.status().message());
   task.status = *status;
   task.failure_reason = row.Text(9);
   task.created_at_ms = row.Integer(10);
@@ -226,39 +226,39 @@ Result<TaskRecord> ReadTask(const SqliteStatement& row) {
 
 // Manifests are kept as JSON: readable with the sqlite3 shell, and parsed back strictly (a row that
 // does not parse is DataLoss, never a guess).
-std::string ManifestToJson(const CheckpointManifest& manifest) {
+std::string ManifestToJson(const common::CheckpointManifest& manifest) {
   nlohmann::json files = nlohmann::json::array();
-  for (const CheckpointFileEntry& file : manifest.files) {
+  for (const common::CheckpointFileEntry& file : manifest.files) {
     files.push_back({{"path", file.path},
                      {"size", file.size_bytes},
-                     {"algorithm", file.algorithm == DigestAlgorithm::kBlake2b256 ? 1 : 2},
-                     {"digest", ToHex(file.digest)}});
+                     {"algorithm", file.algorithm == common::DigestAlgorithm::kBlake2b256 ? 1 : 2},
+                     {"digest", common::ToHex(file.digest)}});
   }
   return nlohmann::json{{"kind", static_cast<int>(manifest.kind)}, {"files", std::move(files)}}.dump();
 }
 
-Result<CheckpointManifest> ManifestFromJson(const std::string& text, std::string_view where) {
+common::Result<common::CheckpointManifest> ManifestFromJson(const std::string& text, std::string_view where) {
   const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  const auto corrupt = [&] { return Status::DataLoss(std::string(where) + ": stored manifest does not parse"); };
+  const auto corrupt = [&] { return common::Status::DataLoss(std::string(where) + ": stored manifest does not parse"); };
   if (!json.is_object() || !json.contains("kind") || !json["kind"].is_number_integer() || !json.contains("files") ||
       !json["files"].is_array()) {
     return corrupt();
   }
   const int kind = json["kind"].get<int>();
   if (kind != 1 && kind != 2) return corrupt();
-  CheckpointManifest manifest{.kind = static_cast<CheckpointKind>(kind), .files = {}};
+  common::CheckpointManifest manifest{.kind = static_cast<common::CheckpointKind>(kind), .files = {}};
   for (const nlohmann::json& file : json["files"]) {
     if (!file.is_object() || !file.contains("path") || !file["path"].is_string() || !file.contains("size") ||
         !file["size"].is_number_unsigned() || !file.contains("algorithm") || !file["algorithm"].is_number_integer() ||
         !file.contains("digest") || !file["digest"].is_string()) {
       return corrupt();
     }
-    Result<std::vector<uint8_t>> digest = FromHex(file["digest"].get<std::string>());
+    common::Result<std::vector<uint8_t>> digest = common::FromHex(file["digest"].get<std::string>());
     if (!digest.ok() || digest->size() != 32) return corrupt();
-    CheckpointFileEntry entry{.path = file["path"].get<std::string>(),
+    common::CheckpointFileEntry entry{.path = file["path"].get<std::string>(),
                               .size_bytes = file["size"].get<uint64_t>(),
-                              .algorithm = file["algorithm"].get<int>() == 1 ? DigestAlgorithm::kBlake2b256
-                                                                             : DigestAlgorithm::kSha256,
+                              .algorithm = file["algorithm"].get<int>() == 1 ? common::DigestAlgorithm::kBlake2b256
+                                                                             : common::DigestAlgorithm::kSha256,
                               .digest = {}};
     std::copy(digest->begin(), digest->end(), entry.digest.begin());
     manifest.files.push_back(std::move(entry));
@@ -293,16 +293,16 @@ std::vector<std::string> SplitList(const std::string& text) {
   }
 }
 
-Result<SubmissionRecord> ReadSubmission(const SqliteStatement& row) {
+common::Result<SubmissionRecord> ReadSubmission(const SqliteStatement& row) {
   SubmissionRecord submission{.task_id = row.Text(0), .miner = row.Text(1), .receipt_id = row.Text(2), .manifest = {},
                               .manifest_digest = row.Text(4), .file_blobs = SplitList(row.Text(5)),
                               .received_at_ms = row.Integer(6)};
   const std::string where = "submission " + submission.receipt_id;
-  Result<CheckpointManifest> manifest = ManifestFromJson(row.Text(3), where);
+  common::Result<common::CheckpointManifest> manifest = ManifestFromJson(row.Text(3), where);
   if (!manifest.ok()) return manifest.status();
   submission.manifest = std::move(*manifest);
   if (submission.file_blobs.size() != submission.manifest.files.size()) {
-    return Status::DataLoss(where + ": stored blob list does not match its manifest");
+    return common::Status::DataLoss(where + ": stored blob list does not match its manifest");
   }
   return submission;
 }
@@ -321,13 +321,13 @@ constexpr std::string_view kSubmissionColumns =
 
 // Collects every row of `statement` through `read`.
 template <typename T, typename Read>
-Result<std::vector<T>> ReadAll(SqliteStatement& statement, Read read) {
+common::Result<std::vector<T>> ReadAll(SqliteStatement& statement, Read read) {
   std::vector<T> rows;
   for (;;) {
-    Result<bool> row = statement.Step();
+    common::Result<bool> row = statement.Step();
     if (!row.ok()) return row.status();
     if (!*row) return rows;
-    Result<T> value = read(statement);
+    common::Result<T> value = read(statement);
     if (!value.ok()) return value.status();
     rows.push_back(std::move(*value));
   }
@@ -335,28 +335,28 @@ Result<std::vector<T>> ReadAll(SqliteStatement& statement, Read read) {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& path) {
-  Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path);
+common::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& path) {
+  common::Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path);
   if (!db.ok()) return db.status();
   GRADIENTS_RETURN_IF_ERROR((*db)->Migrate(SqliteStoreMigrations()));
-  Result<std::unique_ptr<SqliteDatabase>> reader = SqliteDatabase::Open(path);
+  common::Result<std::unique_ptr<SqliteDatabase>> reader = SqliteDatabase::Open(path);
   if (!reader.ok()) return reader.status();
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(*db), std::move(*reader)));
 }
 
-Status SqliteStore::AddModel(const ModelRecord& model) {
+common::Status SqliteStore::AddModel(const ModelRecord& model) {
   std::lock_guard lock(mutex_);
-  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  common::Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
-  Result<SqliteStatement> insert =
+  common::Result<SqliteStatement> insert =
       db_->Prepare("INSERT INTO models (hash, name, added_at_ms, parameters) VALUES (?1, ?2, ?3, ?4) "
                    "ON CONFLICT (hash) DO NOTHING");
   if (!insert.ok()) return insert.status();
   GRADIENTS_RETURN_IF_ERROR(
       insert->Bind(1, model.hash).Bind(2, model.name).Bind(3, model.added_at_ms).Bind(4, model.parameters).Run());
-  if (db_->Changes() == 0) return Status::Ok();  // already registered
+  if (db_->Changes() == 0) return common::Status::Ok();  // already registered
   for (const ModelFile& file : model.files) {
-    Result<SqliteStatement> file_insert =
+    common::Result<SqliteStatement> file_insert =
         db_->Prepare("INSERT INTO model_files (model_hash, path, bytes, blob) VALUES (?1, ?2, ?3, ?4)");
     if (!file_insert.ok()) return file_insert.status();
     GRADIENTS_RETURN_IF_ERROR(
@@ -365,31 +365,31 @@ Status SqliteStore::AddModel(const ModelRecord& model) {
   return transaction->Commit();
 }
 
-Result<std::vector<ModelFile>> SqliteStore::ModelFiles(std::string_view hash) {
-  Result<SqliteStatement> select =
+common::Result<std::vector<ModelFile>> SqliteStore::ModelFiles(std::string_view hash) {
+  common::Result<SqliteStatement> select =
       db_->Prepare("SELECT path, bytes, blob FROM model_files WHERE model_hash = ?1 ORDER BY path");
   if (!select.ok()) return select.status();
   select->Bind(1, hash);
-  return ReadAll<ModelFile>(*select, [](const SqliteStatement& row) -> Result<ModelFile> {
+  return ReadAll<ModelFile>(*select, [](const SqliteStatement& row) -> common::Result<ModelFile> {
     return ModelFile{.path = row.Text(0), .bytes = row.Integer(1), .blob = row.Text(2)};
   });
 }
 
-Result<ModelRecord> SqliteStore::GetModel(std::string_view hash) {
+common::Result<ModelRecord> SqliteStore::GetModel(std::string_view hash) {
   {
     std::lock_guard lock(registered_mutex_);
     if (auto found = models_read_.find(hash); found != models_read_.end()) return found->second;
   }
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select =
+  common::Result<SqliteStatement> select =
       db_->Prepare("SELECT hash, name, added_at_ms, parameters FROM models WHERE hash = ?1");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, hash).Step();
+  common::Result<bool> row = select->Bind(1, hash).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no model with hash " + std::string(hash.substr(0, 80)));
+  if (!*row) return common::Status::NotFound("no model with hash " + std::string(hash.substr(0, 80)));
   ModelRecord model{.hash = select->Text(0), .name = select->Text(1), .files = {}, .parameters = select->Integer(3),
                     .added_at_ms = select->Integer(2)};
-  Result<std::vector<ModelFile>> files = ModelFiles(model.hash);
+  common::Result<std::vector<ModelFile>> files = ModelFiles(model.hash);
   if (!files.ok()) return files.status();
   model.files = std::move(*files);
   std::lock_guard registered_lock(registered_mutex_);
@@ -397,28 +397,28 @@ Result<ModelRecord> SqliteStore::GetModel(std::string_view hash) {
   return model;
 }
 
-Result<std::vector<ModelRecord>> SqliteStore::ListModels() {
+common::Result<std::vector<ModelRecord>> SqliteStore::ListModels() {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select =
+  common::Result<SqliteStatement> select =
       db_->Prepare("SELECT hash, name, added_at_ms, parameters FROM models ORDER BY added_at_ms, hash");
   if (!select.ok()) return select.status();
-  return ReadAll<ModelRecord>(*select, [&](const SqliteStatement& row) -> Result<ModelRecord> {
+  return ReadAll<ModelRecord>(*select, [&](const SqliteStatement& row) -> common::Result<ModelRecord> {
     ModelRecord model{.hash = row.Text(0), .name = row.Text(1), .files = {}, .parameters = row.Integer(3),
                       .added_at_ms = row.Integer(2)};
-    Result<std::vector<ModelFile>> files = ModelFiles(model.hash);
+    common::Result<std::vector<ModelFile>> files = ModelFiles(model.hash);
     if (!files.ok()) return files.status();
     model.files = std::move(*files);
     return model;
   });
 }
 
-Status SqliteStore::AddDataset(const DatasetRecord& dataset) {
+common::Status SqliteStore::AddDataset(const DatasetRecord& dataset) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> insert = db_->Prepare(
+  common::Result<SqliteStatement> insert = db_->Prepare(
       "INSERT INTO datasets (hash, name, format, bytes, added_at_ms, split_seed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
       "ON CONFLICT (hash) DO NOTHING");
   if (!insert.ok()) return insert.status();
-  if (dataset.split_seed.empty()) return Status::InvalidArgument("dataset " + dataset.name + ": no split seed");
+  if (dataset.split_seed.empty()) return common::Status::InvalidArgument("dataset " + dataset.name + ": no split seed");
   return insert->Bind(1, dataset.hash)
       .Bind(2, dataset.name)
       .Bind(3, dataset.format)
@@ -441,37 +441,37 @@ DatasetRecord ReadDataset(const SqliteStatement& row) {
 
 }  // namespace
 
-Result<DatasetRecord> SqliteStore::GetDataset(std::string_view hash) {
+common::Result<DatasetRecord> SqliteStore::GetDataset(std::string_view hash) {
   {
     std::lock_guard lock(registered_mutex_);
     if (auto found = datasets_read_.find(hash); found != datasets_read_.end()) return found->second;
   }
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select =
+  common::Result<SqliteStatement> select =
       db_->Prepare("SELECT hash, name, format, bytes, added_at_ms, split_seed FROM datasets WHERE hash = ?1");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, hash).Step();
+  common::Result<bool> row = select->Bind(1, hash).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no dataset with hash " + std::string(hash.substr(0, 80)));
+  if (!*row) return common::Status::NotFound("no dataset with hash " + std::string(hash.substr(0, 80)));
   DatasetRecord dataset = ReadDataset(*select);
   std::lock_guard registered_lock(registered_mutex_);
   datasets_read_.emplace(dataset.hash, dataset);
   return dataset;
 }
 
-Result<std::vector<DatasetRecord>> SqliteStore::ListDatasets() {
+common::Result<std::vector<DatasetRecord>> SqliteStore::ListDatasets() {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select =
+  common::Result<SqliteStatement> select =
       db_->Prepare("SELECT hash, name, format, bytes, added_at_ms, split_seed FROM datasets ORDER BY added_at_ms, hash");
   if (!select.ok()) return select.status();
-  return ReadAll<DatasetRecord>(*select, [](const SqliteStatement& row) -> Result<DatasetRecord> {
+  return ReadAll<DatasetRecord>(*select, [](const SqliteStatement& row) -> common::Result<DatasetRecord> {
     return ReadDataset(row);
   });
 }
 
-Status SqliteStore::RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to,
+common::Status SqliteStore::RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to,
                                 std::string_view reason, int64_t at_ms) {
-  Result<SqliteStatement> insert = db_->Prepare(
+  common::Result<SqliteStatement> insert = db_->Prepare(
       "INSERT INTO task_events (task_id, from_status, to_status, reason, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!insert.ok()) return insert.status();
   insert->Bind(1, id).Bind(3, TaskStatusName(to)).Bind(4, reason).Bind(5, at_ms);
@@ -479,13 +479,13 @@ Status SqliteStore::RecordEvent(std::string_view id, std::optional<TaskStatus> f
   return insert->Run();
 }
 
-Status SqliteStore::CreateTask(const TaskRecord& task) {
+common::Status SqliteStore::CreateTask(const TaskRecord& task) {
   std::lock_guard lock(mutex_);
-  if (task.status != TaskStatus::kPending) return Status::InvalidArgument("task " + task.id + ": a new task is pending");
+  if (task.status != TaskStatus::kPending) return common::Status::InvalidArgument("task " + task.id + ": a new task is pending");
   if (!task.split_seed.empty()) {
-    return Status::InvalidArgument("task " + task.id + ": the split seed is the dataset's, not the caller's");
+    return common::Status::InvalidArgument("task " + task.id + ": the split seed is the dataset's, not the caller's");
   }
-  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  common::Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
   struct Reference {
     const char* table;
@@ -494,16 +494,16 @@ Status SqliteStore::CreateTask(const TaskRecord& task) {
   };
   for (const Reference& reference : {Reference{"models", "model", task.model_hash},
                                      Reference{"datasets", "dataset", task.dataset_hash}}) {
-    Result<SqliteStatement> select = db_->Prepare(std::string("SELECT 1 FROM ") + reference.table + " WHERE hash = ?1");
+    common::Result<SqliteStatement> select = db_->Prepare(std::string("SELECT 1 FROM ") + reference.table + " WHERE hash = ?1");
     if (!select.ok()) return select.status();
-    Result<bool> row = select->Bind(1, reference.hash).Step();
+    common::Result<bool> row = select->Bind(1, reference.hash).Step();
     if (!row.ok()) return row.status();
     if (!*row) {
-      return Status::NotFound("task " + task.id + ": no registered " + reference.what + " with hash " +
+      return common::Status::NotFound("task " + task.id + ": no registered " + reference.what + " with hash " +
                               reference.hash.substr(0, 80));
     }
   }
-  Result<SqliteStatement> insert = db_->Prepare(
+  common::Result<SqliteStatement> insert = db_->Prepare(
       "INSERT INTO tasks (id, type, model_hash, dataset_hash, columns_json, duration_s, pool_size, split_seed, status, "
       "failure_reason, created_at_ms, deadline_ms, updated_at_ms, sequence, min_pool_size, max_training_tokens, "
       "request_id, request_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
@@ -526,50 +526,50 @@ Status SqliteStore::CreateTask(const TaskRecord& task) {
                                 .Bind(14, task.request_id)
                                 .Bind(15, task.request_fingerprint)
                                 .Run());
-  if (db_->Changes() == 0) return Status::AlreadyExists("task " + task.id + " already exists");
+  if (db_->Changes() == 0) return common::Status::AlreadyExists("task " + task.id + " already exists");
   GRADIENTS_RETURN_IF_ERROR(RecordEvent(task.id, std::nullopt, TaskStatus::kPending, "created", task.created_at_ms));
   return transaction->Commit();
 }
 
-Result<TaskRecord> SqliteStore::GetTaskWhere(std::string_view column, std::string_view value) {
+common::Result<TaskRecord> SqliteStore::GetTaskWhere(std::string_view column, std::string_view value) {
   std::lock_guard lock(reader_mutex_);
-  Result<SqliteStatement> select =
+  common::Result<SqliteStatement> select =
       reader_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks WHERE " + std::string(column) + " = ?1");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, value).Step();
+  common::Result<bool> row = select->Bind(1, value).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no task " + std::string(column == "id" ? "" : "with request id ") +
+  if (!*row) return common::Status::NotFound("no task " + std::string(column == "id" ? "" : "with request id ") +
                                      std::string(value.substr(0, 80)));
   return ReadTask(*select);
 }
 
-Result<TaskRecord> SqliteStore::GetTask(std::string_view id) { return GetTaskWhere("id", id); }
+common::Result<TaskRecord> SqliteStore::GetTask(std::string_view id) { return GetTaskWhere("id", id); }
 
-Result<TaskRecord> SqliteStore::GetTaskByRequestId(std::string_view request_id) {
+common::Result<TaskRecord> SqliteStore::GetTaskByRequestId(std::string_view request_id) {
   return GetTaskWhere("request_id", request_id);
 }
 
-Result<std::vector<TaskRecord>> SqliteStore::ListTasks(std::optional<TaskStatus> status) {
+common::Result<std::vector<TaskRecord>> SqliteStore::ListTasks(std::optional<TaskStatus> status) {
   std::lock_guard lock(reader_mutex_);
-  Result<SqliteStatement> select = reader_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks" +
+  common::Result<SqliteStatement> select = reader_->Prepare("SELECT " + std::string(kTaskColumns) + " FROM tasks" +
                                                 (status ? " WHERE status = ?1" : "") + " ORDER BY sequence");
   if (!select.ok()) return select.status();
   if (status) select->Bind(1, TaskStatusName(*status));
   return ReadAll<TaskRecord>(*select, ReadTask);
 }
 
-Status SqliteStore::Transition(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
+common::Status SqliteStore::Transition(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
                                int64_t at_ms, std::optional<int64_t> deadline_ms,
                                std::optional<int64_t> offer_closes_at_ms) {
   const std::string task = "task " + std::string(id.substr(0, 80));
   if (!IsAllowedTransition(from, to)) {
-    return Status::FailedPrecondition(task + ": " + std::string(TaskStatusName(from)) + " -> " +
+    return common::Status::FailedPrecondition(task + ": " + std::string(TaskStatusName(from)) + " -> " +
                                       std::string(TaskStatusName(to)) + " is not a step a task takes");
   }
   std::lock_guard lock(mutex_);
-  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  common::Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
-  Result<SqliteStatement> update = db_->Prepare(
+  common::Result<SqliteStatement> update = db_->Prepare(
       "UPDATE tasks SET status = ?1, failure_reason = ?2, updated_at_ms = ?3, deadline_ms = COALESCE(?4, deadline_ms), "
       "offer_closes_at_ms = COALESCE(?7, offer_closes_at_ms), offer_rounds = offer_rounds + (?7 IS NOT NULL) "
       "WHERE id = ?5 AND status = ?6");
@@ -583,25 +583,25 @@ Status SqliteStore::Transition(std::string_view id, TaskStatus from, TaskStatus 
   if (offer_closes_at_ms) update->Bind(7, *offer_closes_at_ms);
   GRADIENTS_RETURN_IF_ERROR(update->Run());
   if (db_->Changes() == 0) {
-    Result<SqliteStatement> select = db_->Prepare("SELECT status FROM tasks WHERE id = ?1");
+    common::Result<SqliteStatement> select = db_->Prepare("SELECT status FROM tasks WHERE id = ?1");
     if (!select.ok()) return select.status();
-    Result<bool> row = select->Bind(1, id).Step();
+    common::Result<bool> row = select->Bind(1, id).Step();
     if (!row.ok()) return row.status();
-    if (!*row) return Status::NotFound("no " + task);
-    return Status::FailedPrecondition(task + " is " + select->Text(0) + ", not " + std::string(TaskStatusName(from)));
+    if (!*row) return common::Status::NotFound("no " + task);
+    return common::Status::FailedPrecondition(task + " is " + select->Text(0) + ", not " + std::string(TaskStatusName(from)));
   }
   GRADIENTS_RETURN_IF_ERROR(RecordEvent(id, from, to, reason, at_ms));
   return transaction->Commit();
 }
 
-Status SqliteStore::TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
+common::Status SqliteStore::TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
                                    int64_t at_ms) {
   return Transition(id, from, to, reason, at_ms, std::nullopt);
 }
 
-Status SqliteStore::RecordSplit(std::string_view id, const TaskSplit& split) {
+common::Status SqliteStore::RecordSplit(std::string_view id, const TaskSplit& split) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> update = db_->Prepare(
+  common::Result<SqliteStatement> update = db_->Prepare(
       "UPDATE tasks SET train_blob = ?1, test_blob = ?2, train_rows = ?3, test_rows = ?4, train_bytes = ?7 "
       "WHERE id = ?5 AND status = ?6");
   if (!update.ok()) return update.status();
@@ -614,22 +614,22 @@ Status SqliteStore::RecordSplit(std::string_view id, const TaskSplit& split) {
                                 .Bind(7, split.train_bytes)
                                 .Run());
   if (db_->Changes() == 0) {
-    return Status::FailedPrecondition("task " + std::string(id.substr(0, 80)) + " is not preparing (or does not exist)");
+    return common::Status::FailedPrecondition("task " + std::string(id.substr(0, 80)) + " is not preparing (or does not exist)");
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status SqliteStore::OpenOffers(std::string_view id, int64_t deadline_ms, int64_t offer_closes_at_ms,
+common::Status SqliteStore::OpenOffers(std::string_view id, int64_t deadline_ms, int64_t offer_closes_at_ms,
                                std::string_view reason, int64_t at_ms) {
   return Transition(id, TaskStatus::kPreparing, TaskStatus::kOffering, reason, at_ms, deadline_ms, offer_closes_at_ms);
 }
 
-Status SqliteStore::ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms,
+common::Status SqliteStore::ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms,
                                  std::string_view reason, int64_t at_ms) {
   std::lock_guard lock(mutex_);
-  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  common::Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
-  Result<SqliteStatement> update = db_->Prepare(
+  common::Result<SqliteStatement> update = db_->Prepare(
       "UPDATE tasks SET offer_closes_at_ms = ?1, deadline_ms = ?2, offer_rounds = offer_rounds + 1, updated_at_ms = ?3 "
       "WHERE id = ?4 AND status = ?5");
   if (!update.ok()) return update.status();
@@ -640,16 +640,16 @@ Status SqliteStore::ReopenOffers(std::string_view id, int64_t offer_closes_at_ms
                                 .Bind(5, TaskStatusName(TaskStatus::kOffering))
                                 .Run());
   if (db_->Changes() == 0) {
-    return Status::FailedPrecondition("task " + std::string(id.substr(0, 80)) + " is not offering (or does not exist)");
+    return common::Status::FailedPrecondition("task " + std::string(id.substr(0, 80)) + " is not offering (or does not exist)");
   }
   GRADIENTS_RETURN_IF_ERROR(RecordEvent(id, TaskStatus::kOffering, TaskStatus::kOffering, reason, at_ms));
   return transaction->Commit();
 }
 
-Status SqliteStore::RecordMinerSeen(std::string_view miner, std::string_view client_version, std::string_view capacity,
+common::Status SqliteStore::RecordMinerSeen(std::string_view miner, std::string_view client_version, std::string_view capacity,
                                     int64_t at_ms) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> upsert = db_->Prepare(
+  common::Result<SqliteStatement> upsert = db_->Prepare(
       "INSERT INTO miners (key, first_seen_ms, last_seen_ms, client_version, capacity) VALUES (?1, ?2, ?2, ?3, ?4) "
       "ON CONFLICT (key) DO UPDATE SET last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms), "
       "client_version = CASE WHEN excluded.client_version = '' THEN client_version ELSE excluded.client_version END, "
@@ -658,9 +658,9 @@ Status SqliteStore::RecordMinerSeen(std::string_view miner, std::string_view cli
   return upsert->Bind(1, miner).Bind(2, at_ms).Bind(3, client_version).Bind(4, capacity).Run();
 }
 
-Result<std::vector<MinerRecord>> SqliteStore::ListMiners(int64_t offset, int64_t limit) {
+common::Result<std::vector<MinerRecord>> SqliteStore::ListMiners(int64_t offset, int64_t limit) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare(
+  common::Result<SqliteStatement> select = db_->Prepare(
       "SELECT m.key, m.first_seen_ms, m.last_seen_ms, m.client_version, m.capacity, "
       "(SELECT COUNT(*) FROM claims c JOIN tasks t ON t.id = c.task_id WHERE c.miner = m.key AND t.status IN (?3, ?4, "
       "?5)), "
@@ -676,7 +676,7 @@ Result<std::vector<MinerRecord>> SqliteStore::ListMiners(int64_t offset, int64_t
       .Bind(4, TaskStatusName(TaskStatus::kTraining))
       .Bind(5, TaskStatusName(TaskStatus::kEvaluating))
       .Bind(6, TaskStatusName(TaskStatus::kScored));
-  return ReadAll<MinerRecord>(*select, [](const SqliteStatement& row) -> Result<MinerRecord> {
+  return ReadAll<MinerRecord>(*select, [](const SqliteStatement& row) -> common::Result<MinerRecord> {
     return MinerRecord{.key = row.Text(0), .first_seen_ms = row.Integer(1), .last_seen_ms = row.Integer(2),
                        .client_version = row.Text(3), .capacity = row.Text(4), .active_claims = row.Integer(5),
                        .total_claims = row.Integer(6), .total_submissions = row.Integer(7),
@@ -684,23 +684,23 @@ Result<std::vector<MinerRecord>> SqliteStore::ListMiners(int64_t offset, int64_t
   });
 }
 
-Result<std::vector<MinerClaims>> SqliteStore::ListMinerClaims() {
+common::Result<std::vector<MinerClaims>> SqliteStore::ListMinerClaims() {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare(
+  common::Result<SqliteStatement> select = db_->Prepare(
       "SELECT claims.miner, MAX(claims.claimed_at_ms), SUM(tasks.status IN (?1, ?2)) FROM claims "
       "JOIN tasks ON tasks.id = claims.task_id GROUP BY claims.miner ORDER BY claims.miner");
   if (!select.ok()) return select.status();
   select->Bind(1, TaskStatusName(TaskStatus::kOffering)).Bind(2, TaskStatusName(TaskStatus::kTraining));
-  return ReadAll<MinerClaims>(*select, [](const SqliteStatement& row) -> Result<MinerClaims> {
+  return ReadAll<MinerClaims>(*select, [](const SqliteStatement& row) -> common::Result<MinerClaims> {
     return MinerClaims{.miner = row.Text(0), .last_claim_at_ms = row.Integer(1), .active_claims = row.Integer(2)};
   });
 }
 
-Result<std::optional<ClaimRecord>> SqliteStore::FindClaim(std::string_view task_id, std::string_view miner) {
-  Result<SqliteStatement> select =
+common::Result<std::optional<ClaimRecord>> SqliteStore::FindClaim(std::string_view task_id, std::string_view miner) {
+  common::Result<SqliteStatement> select =
       db_->Prepare("SELECT " + std::string(kClaimColumns) + " FROM claims WHERE task_id = ?1 AND miner = ?2");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
+  common::Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<ClaimRecord>();
   return std::optional<ClaimRecord>(ReadClaim(*select));
@@ -709,11 +709,11 @@ Result<std::optional<ClaimRecord>> SqliteStore::FindClaim(std::string_view task_
 struct SqliteStore::PendingClaim {
   std::string_view task_id, miner, nonce;
   int64_t now_ms = 0;
-  std::optional<Result<ClaimRecord>> result{};  // written by whoever commits the batch...
+  std::optional<common::Result<ClaimRecord>> result{};  // written by whoever commits the batch...
   bool done = false;                             // ...and then this, under claim_queue_mutex_
 };
 
-Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
+common::Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
                                            int64_t now_ms) {
   PendingClaim mine{.task_id = task_id, .miner = miner, .nonce = nonce, .now_ms = now_ms};
   std::unique_lock queue_lock(claim_queue_mutex_);
@@ -729,7 +729,7 @@ Result<ClaimRecord> SqliteStore::ClaimTask(std::string_view task_id, std::string
   try {
     CommitClaims(batch);
   } catch (const std::exception& error) {  // out of memory, say: no waiter may be left waiting
-    for (PendingClaim* claim : batch) claim->result = Status::Internal(std::string("committing claims: ") + error.what());
+    for (PendingClaim* claim : batch) claim->result = common::Status::Internal(std::string("committing claims: ") + error.what());
   }
   queue_lock.lock();
   for (PendingClaim* claim : batch) claim->done = true;
@@ -742,52 +742,52 @@ void SqliteStore::CommitClaims(const std::vector<PendingClaim*>& batch) {
   std::lock_guard lock(mutex_);
   // Nothing of the batch stays: every claim gets the failure, even one refused on its own (it may
   // have been refused for a pool that claims now undone had filled).
-  const auto fail_all = [&](const Status& status) {
+  const auto fail_all = [&](const common::Status& status) {
     for (PendingClaim* claim : batch) claim->result = status;
   };
-  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  common::Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return fail_all(transaction.status());
   // In arrival order, each seeing the ones before it (a pool fills up inside a batch as it would
   // one claim at a time); a claim that fails leaves nothing behind.
   for (PendingClaim* claim : batch) {
-    if (Status savepoint = db_->Execute("SAVEPOINT claim"); !savepoint.ok()) return fail_all(savepoint);
+    if (common::Status savepoint = db_->Execute("SAVEPOINT claim"); !savepoint.ok()) return fail_all(savepoint);
     claim->result = ClaimInTransaction(claim->task_id, claim->miner, claim->nonce, claim->now_ms);
     if (!claim->result->ok()) {
-      if (Status undone = db_->Execute("ROLLBACK TO claim"); !undone.ok()) return fail_all(undone);
+      if (common::Status undone = db_->Execute("ROLLBACK TO claim"); !undone.ok()) return fail_all(undone);
     }
-    if (Status released = db_->Execute("RELEASE claim"); !released.ok()) return fail_all(released);
+    if (common::Status released = db_->Execute("RELEASE claim"); !released.ok()) return fail_all(released);
   }
-  if (Status committed = transaction->Commit(); !committed.ok()) fail_all(committed);
+  if (common::Status committed = transaction->Commit(); !committed.ok()) fail_all(committed);
 }
 
-Result<ClaimRecord> SqliteStore::ClaimInTransaction(std::string_view task_id, std::string_view miner,
+common::Result<ClaimRecord> SqliteStore::ClaimInTransaction(std::string_view task_id, std::string_view miner,
                                                     std::string_view nonce, int64_t now_ms) {
-  Result<std::optional<ClaimRecord>> existing = FindClaim(task_id, miner);
+  common::Result<std::optional<ClaimRecord>> existing = FindClaim(task_id, miner);
   if (!existing.ok()) return existing.status();
   if (*existing) return **existing;  // idempotent: a miner that restarts loses nothing
   const std::string task = "task " + std::string(task_id.substr(0, 80));
-  Result<SqliteStatement> select = db_->Prepare(
+  common::Result<SqliteStatement> select = db_->Prepare(
       "SELECT status, deadline_ms, pool_size, (SELECT COUNT(*) FROM claims WHERE task_id = ?1), offer_closes_at_ms "
       "FROM tasks WHERE id = ?1");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, task_id).Step();
+  common::Result<bool> row = select->Bind(1, task_id).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no " + task);
+  if (!*row) return common::Status::NotFound("no " + task);
   const std::string status = select->Text(0);
   const int64_t deadline_ms = select->Integer(1), pool_size = select->Integer(2), claims = select->Integer(3);
   if (status != TaskStatusName(TaskStatus::kOffering)) {
-    return Status::FailedPrecondition(task + " is " + status + ": its offers are closed");
+    return common::Status::FailedPrecondition(task + " is " + status + ": its offers are closed");
   }
-  if (now_ms >= deadline_ms) return Status::FailedPrecondition(task + ": its deadline has passed");
-  if (now_ms >= select->Integer(4)) return Status::FailedPrecondition(task + ": its offer window has closed");
-  if (claims >= pool_size) return Status::FailedPrecondition(task + ": its pool is full");
-  Result<SqliteStatement> insert =
+  if (now_ms >= deadline_ms) return common::Status::FailedPrecondition(task + ": its deadline has passed");
+  if (now_ms >= select->Integer(4)) return common::Status::FailedPrecondition(task + ": its offer window has closed");
+  if (claims >= pool_size) return common::Status::FailedPrecondition(task + ": its pool is full");
+  common::Result<SqliteStatement> insert =
       db_->Prepare("INSERT INTO claims (task_id, miner, nonce, claimed_at_ms) VALUES (?1, ?2, ?3, ?4)");
   if (!insert.ok()) return insert.status();
   GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task_id).Bind(2, miner).Bind(3, nonce).Bind(4, now_ms).Run());
   const int64_t sequence = db_->LastInsertRowId();
   if (claims + 1 == pool_size) {
-    Result<SqliteStatement> update = db_->Prepare(
+    common::Result<SqliteStatement> update = db_->Prepare(
         "UPDATE tasks SET status = ?1, updated_at_ms = ?2 WHERE id = ?3 AND status = ?4");
     if (!update.ok()) return update.status();
     GRADIENTS_RETURN_IF_ERROR(update->Bind(1, TaskStatusName(TaskStatus::kTraining))
@@ -802,43 +802,43 @@ Result<ClaimRecord> SqliteStore::ClaimInTransaction(std::string_view task_id, st
                      .sequence = sequence};
 }
 
-Result<std::vector<ClaimRecord>> SqliteStore::ListClaims(std::string_view task_id) {
+common::Result<std::vector<ClaimRecord>> SqliteStore::ListClaims(std::string_view task_id) {
   std::lock_guard lock(reader_mutex_);
-  Result<SqliteStatement> select = reader_->Prepare(
+  common::Result<SqliteStatement> select = reader_->Prepare(
       "SELECT " + std::string(kClaimColumns) + " FROM claims WHERE task_id = ?1 ORDER BY sequence");
   if (!select.ok()) return select.status();
   select->Bind(1, task_id);
-  return ReadAll<ClaimRecord>(*select, [](const SqliteStatement& row) -> Result<ClaimRecord> { return ReadClaim(row); });
+  return ReadAll<ClaimRecord>(*select, [](const SqliteStatement& row) -> common::Result<ClaimRecord> { return ReadClaim(row); });
 }
 
-Result<std::vector<ClaimRecord>> SqliteStore::ListClaimsOfMiner(std::string_view miner, std::string_view task_id,
+common::Result<std::vector<ClaimRecord>> SqliteStore::ListClaimsOfMiner(std::string_view miner, std::string_view task_id,
                                                                 int64_t before_sequence, int64_t limit) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare(
+  common::Result<SqliteStatement> select = db_->Prepare(
       "SELECT " + std::string(kClaimColumns) +
       " FROM claims WHERE miner = ?1 AND (?2 = '' OR task_id = ?2) AND (?3 = 0 OR sequence < ?3) "
       "ORDER BY sequence DESC LIMIT ?4");
   if (!select.ok()) return select.status();
   select->Bind(1, miner).Bind(2, task_id).Bind(3, before_sequence).Bind(4, limit);
-  return ReadAll<ClaimRecord>(*select, [](const SqliteStatement& row) -> Result<ClaimRecord> { return ReadClaim(row); });
+  return ReadAll<ClaimRecord>(*select, [](const SqliteStatement& row) -> common::Result<ClaimRecord> { return ReadClaim(row); });
 }
 
-Status SqliteStore::RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
+common::Status SqliteStore::RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
                                   std::string_view detail, int64_t at_ms) {
   std::lock_guard lock(mutex_);
-  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  common::Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
   const std::string task = "task " + std::string(task_id.substr(0, 80));
-  Result<SqliteStatement> select = db_->Prepare("SELECT status FROM tasks WHERE id = ?1");
+  common::Result<SqliteStatement> select = db_->Prepare("SELECT status FROM tasks WHERE id = ?1");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, task_id).Step();
+  common::Result<bool> row = select->Bind(1, task_id).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no " + task);
+  if (!*row) return common::Status::NotFound("no " + task);
   if (select->Text(0) != TaskStatusName(TaskStatus::kOffering)) {
-    return Status::FailedPrecondition(task + " is " + select->Text(0) + ": its offers are closed");
+    return common::Status::FailedPrecondition(task + " is " + select->Text(0) + ": its offers are closed");
   }
   // One decline per miner and task: a repeated one changes nothing.
-  Result<SqliteStatement> insert = db_->Prepare(
+  common::Result<SqliteStatement> insert = db_->Prepare(
       "INSERT INTO declines (task_id, miner, reason, detail, at_ms) SELECT ?1, ?2, ?3, ?4, ?5 "
       "WHERE NOT EXISTS (SELECT 1 FROM declines WHERE task_id = ?1 AND miner = ?2)");
   if (!insert.ok()) return insert.status();
@@ -846,17 +846,17 @@ Status SqliteStore::RecordDecline(std::string_view task_id, std::string_view min
   return transaction->Commit();
 }
 
-Result<ClaimRecord> SqliteStore::GetClaim(std::string_view task_id, std::string_view miner) {
+common::Result<ClaimRecord> SqliteStore::GetClaim(std::string_view task_id, std::string_view miner) {
   std::lock_guard lock(mutex_);
-  Result<std::optional<ClaimRecord>> claim = FindClaim(task_id, miner);
+  common::Result<std::optional<ClaimRecord>> claim = FindClaim(task_id, miner);
   if (!claim.ok()) return claim.status();
-  if (!*claim) return Status::NotFound("no claim on task " + std::string(task_id.substr(0, 80)) + " by this miner");
+  if (!*claim) return common::Status::NotFound("no claim on task " + std::string(task_id.substr(0, 80)) + " by this miner");
   return **claim;
 }
 
-Result<bool> SqliteStore::MayFetchBlob(std::string_view miner, std::string_view blob) {
+common::Result<bool> SqliteStore::MayFetchBlob(std::string_view miner, std::string_view blob) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare(
+  common::Result<SqliteStatement> select = db_->Prepare(
       "SELECT 1 FROM claims JOIN tasks ON tasks.id = claims.task_id WHERE claims.miner = ?1 AND "
       "(tasks.train_blob = ?2 OR EXISTS (SELECT 1 FROM model_files WHERE model_files.model_hash = tasks.model_hash "
       "AND model_files.blob = ?2)) LIMIT 1");
@@ -864,63 +864,63 @@ Result<bool> SqliteStore::MayFetchBlob(std::string_view miner, std::string_view 
   return select->Bind(1, miner).Bind(2, blob).Step();
 }
 
-Status SqliteStore::RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress,
+common::Status SqliteStore::RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress,
                                    int64_t at_ms, int64_t min_interval_ms) {
   std::lock_guard lock(mutex_);
-  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  common::Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
-  Result<SqliteStatement> select =
+  common::Result<SqliteStatement> select =
       db_->Prepare("SELECT progress_at_ms FROM claims WHERE task_id = ?1 AND miner = ?2");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
+  common::Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no claim on task " + std::string(task_id.substr(0, 80)) + " by this miner");
+  if (!*row) return common::Status::NotFound("no claim on task " + std::string(task_id.substr(0, 80)) + " by this miner");
   const int64_t previous_ms = select->Integer(0);
   if (previous_ms > 0 && at_ms - previous_ms < min_interval_ms) {
-    return Status::ResourceExhausted("progress reports: at most one per " + std::to_string(min_interval_ms) +
+    return common::Status::ResourceExhausted("progress reports: at most one per " + std::to_string(min_interval_ms) +
                                      " ms per task");
   }
-  Result<SqliteStatement> update =
+  common::Result<SqliteStatement> update =
       db_->Prepare("UPDATE claims SET progress = ?3, progress_at_ms = ?4 WHERE task_id = ?1 AND miner = ?2");
   if (!update.ok()) return update.status();
   GRADIENTS_RETURN_IF_ERROR(update->Bind(1, task_id).Bind(2, miner).Bind(3, progress).Bind(4, at_ms).Run());
   return transaction->Commit();
 }
 
-Result<std::optional<PartialUpload>> SqliteStore::GetPartialUpload(std::string_view task_id, std::string_view miner) {
+common::Result<std::optional<PartialUpload>> SqliteStore::GetPartialUpload(std::string_view task_id, std::string_view miner) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare(
+  common::Result<SqliteStatement> select = db_->Prepare(
       "SELECT manifest_json, durable_offsets, updated_at_ms FROM partial_uploads WHERE task_id = ?1 AND miner = ?2");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
+  common::Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<PartialUpload>();
   const std::string where = "partial upload to task " + std::string(task_id.substr(0, 80));
-  Result<CheckpointManifest> manifest = ManifestFromJson(select->Text(0), where);
+  common::Result<common::CheckpointManifest> manifest = ManifestFromJson(select->Text(0), where);
   if (!manifest.ok()) return manifest.status();
   PartialUpload upload{.task_id = std::string(task_id), .miner = std::string(miner), .manifest = std::move(*manifest),
                        .durable_offsets = {}, .updated_at_ms = select->Integer(2)};
   for (const std::string& offset : SplitList(select->Text(1))) {
     char* end = nullptr;
     const unsigned long long value = std::strtoull(offset.c_str(), &end, 10);
-    if (offset.empty() || end != offset.c_str() + offset.size()) return Status::DataLoss(where + ": bad offsets");
+    if (offset.empty() || end != offset.c_str() + offset.size()) return common::Status::DataLoss(where + ": bad offsets");
     upload.durable_offsets.push_back(value);
   }
   if (upload.durable_offsets.size() != upload.manifest.files.size()) {
-    return Status::DataLoss(where + ": offsets do not match its manifest");
+    return common::Status::DataLoss(where + ": offsets do not match its manifest");
   }
   return std::optional<PartialUpload>(std::move(upload));
 }
 
-Status SqliteStore::SavePartialUpload(const PartialUpload& upload) {
+common::Status SqliteStore::SavePartialUpload(const PartialUpload& upload) {
   if (upload.durable_offsets.size() != upload.manifest.files.size()) {
-    return Status::InvalidArgument("partial upload: one offset per manifest file");
+    return common::Status::InvalidArgument("partial upload: one offset per manifest file");
   }
   std::lock_guard lock(mutex_);
-  Result<std::optional<ClaimRecord>> claim = FindClaim(upload.task_id, upload.miner);
+  common::Result<std::optional<ClaimRecord>> claim = FindClaim(upload.task_id, upload.miner);
   if (!claim.ok()) return claim.status();
-  if (!*claim) return Status::NotFound("no claim on task " + upload.task_id.substr(0, 80) + " by this miner");
-  Result<SqliteStatement> upsert = db_->Prepare(
+  if (!*claim) return common::Status::NotFound("no claim on task " + upload.task_id.substr(0, 80) + " by this miner");
+  common::Result<SqliteStatement> upsert = db_->Prepare(
       "INSERT INTO partial_uploads (task_id, miner, manifest_json, durable_offsets, updated_at_ms) "
       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (task_id, miner) DO UPDATE SET manifest_json = excluded.manifest_json, "
       "durable_offsets = excluded.durable_offsets, updated_at_ms = excluded.updated_at_ms");
@@ -933,25 +933,25 @@ Status SqliteStore::SavePartialUpload(const PartialUpload& upload) {
       .Run();
 }
 
-Status SqliteStore::DeletePartialUploadLocked(std::string_view task_id, std::string_view miner) {
-  Result<SqliteStatement> remove = db_->Prepare("DELETE FROM partial_uploads WHERE task_id = ?1 AND miner = ?2");
+common::Status SqliteStore::DeletePartialUploadLocked(std::string_view task_id, std::string_view miner) {
+  common::Result<SqliteStatement> remove = db_->Prepare("DELETE FROM partial_uploads WHERE task_id = ?1 AND miner = ?2");
   if (!remove.ok()) return remove.status();
   return remove->Bind(1, task_id).Bind(2, miner).Run();
 }
 
-Status SqliteStore::DeletePartialUpload(std::string_view task_id, std::string_view miner) {
+common::Status SqliteStore::DeletePartialUpload(std::string_view task_id, std::string_view miner) {
   std::lock_guard lock(mutex_);
   return DeletePartialUploadLocked(task_id, miner);
 }
 
-Result<std::vector<std::string>> SqliteStore::ListPartialUploadMiners(std::string_view task_id) {
+common::Result<std::vector<std::string>> SqliteStore::ListPartialUploadMiners(std::string_view task_id) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare("SELECT miner FROM partial_uploads WHERE task_id = ?1 ORDER BY miner");
+  common::Result<SqliteStatement> select = db_->Prepare("SELECT miner FROM partial_uploads WHERE task_id = ?1 ORDER BY miner");
   if (!select.ok()) return select.status();
   select->Bind(1, task_id);
   std::vector<std::string> miners;
   for (;;) {
-    Result<bool> row = select->Step();
+    common::Result<bool> row = select->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
     miners.push_back(select->Text(0));
@@ -959,28 +959,28 @@ Result<std::vector<std::string>> SqliteStore::ListPartialUploadMiners(std::strin
   return miners;
 }
 
-Result<int64_t> SqliteStore::RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) {
+common::Result<int64_t> SqliteStore::RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) {
   if (submission.file_blobs.size() != submission.manifest.files.size()) {
-    return Status::InvalidArgument("submission: one blob per manifest file");
+    return common::Status::InvalidArgument("submission: one blob per manifest file");
   }
   std::lock_guard lock(mutex_);
-  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  common::Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
   const std::string task = "task " + submission.task_id.substr(0, 80);
-  Result<std::optional<ClaimRecord>> claim = FindClaim(submission.task_id, submission.miner);
+  common::Result<std::optional<ClaimRecord>> claim = FindClaim(submission.task_id, submission.miner);
   if (!claim.ok()) return claim.status();
-  if (!*claim) return Status::FailedPrecondition(task + ": no claim by this miner");
-  Result<SqliteStatement> select = db_->Prepare("SELECT status, deadline_ms FROM tasks WHERE id = ?1");
+  if (!*claim) return common::Status::FailedPrecondition(task + ": no claim by this miner");
+  common::Result<SqliteStatement> select = db_->Prepare("SELECT status, deadline_ms FROM tasks WHERE id = ?1");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, submission.task_id).Step();
+  common::Result<bool> row = select->Bind(1, submission.task_id).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no " + task);
+  if (!*row) return common::Status::NotFound("no " + task);
   const std::string status = select->Text(0);
   if (status != TaskStatusName(TaskStatus::kOffering) && status != TaskStatusName(TaskStatus::kTraining)) {
-    return Status::FailedPrecondition(task + " is " + status + ": it takes no uploads");
+    return common::Status::FailedPrecondition(task + " is " + status + ": it takes no uploads");
   }
-  if (now_ms > select->Integer(1)) return Status::FailedPrecondition(task + ": its deadline has passed");
-  Result<SqliteStatement> upsert = db_->Prepare(
+  if (now_ms > select->Integer(1)) return common::Status::FailedPrecondition(task + ": its deadline has passed");
+  common::Result<SqliteStatement> upsert = db_->Prepare(
       "INSERT INTO submissions (" + std::string(kSubmissionColumns) +
       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (task_id, miner) DO UPDATE SET receipt_id = excluded.receipt_id, "
       "manifest_json = excluded.manifest_json, manifest_digest = excluded.manifest_digest, "
@@ -991,7 +991,7 @@ Result<int64_t> SqliteStore::RecordSubmission(const SubmissionRecord& submission
       "THEN submissions.received_at_ms ELSE excluded.received_at_ms END "
       "RETURNING received_at_ms");
   if (!upsert.ok()) return upsert.status();
-  Result<bool> stored = upsert->Bind(1, submission.task_id)
+  common::Result<bool> stored = upsert->Bind(1, submission.task_id)
                             .Bind(2, submission.miner)
                             .Bind(3, submission.receipt_id)
                             .Bind(4, ManifestToJson(submission.manifest))
@@ -1000,11 +1000,11 @@ Result<int64_t> SqliteStore::RecordSubmission(const SubmissionRecord& submission
                             .Bind(7, submission.received_at_ms)
                             .Step();
   if (!stored.ok()) return stored.status();
-  if (!*stored) return Status::Internal("recording a submission returned no row");
+  if (!*stored) return common::Status::Internal("recording a submission returned no row");
   const int64_t received_at_ms = upsert->Integer(0);
   GRADIENTS_RETURN_IF_ERROR(upsert->Step().status());  // finishes the statement before the commit
   GRADIENTS_RETURN_IF_ERROR(DeletePartialUploadLocked(submission.task_id, submission.miner));
-  Result<SqliteStatement> count = db_->Prepare("UPDATE claims SET uploads = uploads + 1 WHERE task_id = ?1 AND miner = ?2");
+  common::Result<SqliteStatement> count = db_->Prepare("UPDATE claims SET uploads = uploads + 1 WHERE task_id = ?1 AND miner = ?2");
   if (!count.ok()) return count.status();
   GRADIENTS_RETURN_IF_ERROR(count->Bind(1, submission.task_id).Bind(2, submission.miner).Run());
   GRADIENTS_RETURN_IF_ERROR(transaction->Commit());
@@ -1030,25 +1030,25 @@ EvaluationRecord ReadEvaluation(const SqliteStatement& row) {
 
 }  // namespace
 
-Result<std::map<std::string, int64_t>> SqliteStore::CountGroups(std::string_view sql) {
+common::Result<std::map<std::string, int64_t>> SqliteStore::CountGroups(std::string_view sql) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare(sql);
+  common::Result<SqliteStatement> select = db_->Prepare(sql);
   if (!select.ok()) return select.status();
   std::map<std::string, int64_t> counts;
   for (;;) {
-    Result<bool> row = select->Step();
+    common::Result<bool> row = select->Step();
     if (!row.ok()) return row.status();
     if (!*row) return counts;
     counts[select->Text(0)] = select->Integer(1);
   }
 }
 
-Result<std::set<std::string>> SqliteStore::ListBlobsInUse(int64_t finished_since_ms) {
+common::Result<std::set<std::string>> SqliteStore::ListBlobsInUse(int64_t finished_since_ms) {
   std::lock_guard lock(reader_mutex_);
   // One statement, one snapshot: a record written meanwhile is either in it or written after it
   // (its blob is then fresh, which the caller's grace period covers). Kind 1 rows are a
   // submission's comma-separated file blobs.
-  Result<SqliteStatement> select = reader_->Prepare(
+  common::Result<SqliteStatement> select = reader_->Prepare(
       "WITH kept AS (SELECT id, train_blob, test_blob FROM tasks WHERE status NOT IN (?1, ?2) OR updated_at_ms >= ?3) "
       "SELECT 0, blob FROM model_files UNION ALL SELECT 0, hash FROM datasets "
       "UNION ALL SELECT 0, train_blob FROM kept UNION ALL SELECT 0, test_blob FROM kept "
@@ -1059,7 +1059,7 @@ Result<std::set<std::string>> SqliteStore::ListBlobsInUse(int64_t finished_since
       .Bind(3, finished_since_ms);
   std::set<std::string> blobs;
   for (;;) {
-    Result<bool> row = select->Step();
+    common::Result<bool> row = select->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
     if (select->Integer(0) == 1) {
@@ -1071,17 +1071,17 @@ Result<std::set<std::string>> SqliteStore::ListBlobsInUse(int64_t finished_since
   return blobs;
 }
 
-Result<std::map<std::string, int64_t>> SqliteStore::CountTasksByStatus() {
+common::Result<std::map<std::string, int64_t>> SqliteStore::CountTasksByStatus() {
   return CountGroups("SELECT status, COUNT(*) FROM tasks GROUP BY status");
 }
 
-Result<std::map<std::string, int64_t>> SqliteStore::CountEvaluationsByOutcome() {
+common::Result<std::map<std::string, int64_t>> SqliteStore::CountEvaluationsByOutcome() {
   return CountGroups("SELECT outcome, COUNT(*) FROM evaluations GROUP BY outcome");
 }
 
-Status SqliteStore::RecordEvaluation(const EvaluationRecord& evaluation) {
+common::Status SqliteStore::RecordEvaluation(const EvaluationRecord& evaluation) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> upsert = db_->Prepare(
+  common::Result<SqliteStatement> upsert = db_->Prepare(
       "INSERT INTO evaluations (" + std::string(kEvaluationColumns) +
       ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, 0 WHERE EXISTS (SELECT 1 FROM tasks "
       "WHERE id = ?1 AND status = ?15) ON CONFLICT (task_id, miner) DO UPDATE SET outcome = excluded.outcome, "
@@ -1107,46 +1107,46 @@ Status SqliteStore::RecordEvaluation(const EvaluationRecord& evaluation) {
   if (evaluation.test_loss) upsert->BindReal(4, *evaluation.test_loss);
   GRADIENTS_RETURN_IF_ERROR(upsert->Run());
   if (db_->Changes() == 0) {
-    return Status::FailedPrecondition("task " + evaluation.task_id.substr(0, 80) + " is not evaluating");
+    return common::Status::FailedPrecondition("task " + evaluation.task_id.substr(0, 80) + " is not evaluating");
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Result<std::vector<EvaluationRecord>> SqliteStore::ListEvaluations(std::string_view task_id) {
+common::Result<std::vector<EvaluationRecord>> SqliteStore::ListEvaluations(std::string_view task_id) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kEvaluationColumns) +
+  common::Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kEvaluationColumns) +
                                                 " FROM evaluations WHERE task_id = ?1 ORDER BY miner");
   if (!select.ok()) return select.status();
   select->Bind(1, task_id);
-  return ReadAll<EvaluationRecord>(*select, [](const SqliteStatement& row) -> Result<EvaluationRecord> {
+  return ReadAll<EvaluationRecord>(*select, [](const SqliteStatement& row) -> common::Result<EvaluationRecord> {
     return ReadEvaluation(row);
   });
 }
 
-Status SqliteStore::RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores,
+common::Status SqliteStore::RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores,
                                  int64_t at_ms) {
   std::lock_guard lock(mutex_);
-  Result<SqliteDatabase::Transaction> transaction = db_->Begin();
+  common::Result<SqliteDatabase::Transaction> transaction = db_->Begin();
   if (!transaction.ok()) return transaction.status();
   const std::string task = "task " + std::string(task_id.substr(0, 80));
-  Result<SqliteStatement> missing = db_->Prepare(
+  common::Result<SqliteStatement> missing = db_->Prepare(
       "SELECT COUNT(*) FROM claims WHERE task_id = ?1 AND NOT EXISTS (SELECT 1 FROM evaluations WHERE "
       "evaluations.task_id = claims.task_id AND evaluations.miner = claims.miner)");
   if (!missing.ok()) return missing.status();
-  Result<bool> row = missing->Bind(1, task_id).Step();
+  common::Result<bool> row = missing->Bind(1, task_id).Step();
   if (!row.ok()) return row.status();
   if (missing->Integer(0) > 0) {
-    return Status::FailedPrecondition(task + ": " + std::to_string(missing->Integer(0)) + " claims are not evaluated");
+    return common::Status::FailedPrecondition(task + ": " + std::to_string(missing->Integer(0)) + " claims are not evaluated");
   }
   for (const EvaluationRecord& score : scores) {
-    Result<SqliteStatement> update =
+    common::Result<SqliteStatement> update =
         db_->Prepare("UPDATE evaluations SET rank = ?3, points = ?4 WHERE task_id = ?1 AND miner = ?2");
     if (!update.ok()) return update.status();
     GRADIENTS_RETURN_IF_ERROR(
         update->Bind(1, task_id).Bind(2, score.miner).Bind(3, score.rank).BindReal(4, score.points).Run());
-    if (db_->Changes() == 0) return Status::FailedPrecondition(task + ": a score for a miner without an evaluation");
+    if (db_->Changes() == 0) return common::Status::FailedPrecondition(task + ": a score for a miner without an evaluation");
   }
-  Result<SqliteStatement> scored = db_->Prepare(
+  common::Result<SqliteStatement> scored = db_->Prepare(
       "UPDATE tasks SET status = ?1, scored_at_ms = ?2, updated_at_ms = ?2 WHERE id = ?3 AND status = ?4");
   if (!scored.ok()) return scored.status();
   GRADIENTS_RETURN_IF_ERROR(scored->Bind(1, TaskStatusName(TaskStatus::kScored))
@@ -1154,7 +1154,7 @@ Status SqliteStore::RecordScores(std::string_view task_id, const std::vector<Eva
                                 .Bind(3, task_id)
                                 .Bind(4, TaskStatusName(TaskStatus::kEvaluating))
                                 .Run());
-  if (db_->Changes() == 0) return Status::FailedPrecondition(task + " is not evaluating");
+  if (db_->Changes() == 0) return common::Status::FailedPrecondition(task + " is not evaluating");
   GRADIENTS_RETURN_IF_ERROR(RecordEvent(task_id, TaskStatus::kEvaluating, TaskStatus::kScored,
                                         std::to_string(scores.size()) + " claims scored", at_ms));
   return transaction->Commit();
@@ -1166,14 +1166,14 @@ constexpr std::string_view kWeightSetColumns =
     "id, computed_at_ms, window_start_ms, window_end_ms, weights_json, inputs, inputs_digest, published_to, "
     "published_at_ms";
 
-Result<WeightSetRecord> ReadWeightSet(const SqliteStatement& row) {
+common::Result<WeightSetRecord> ReadWeightSet(const SqliteStatement& row) {
   WeightSetRecord set{.id = row.Integer(0), .computed_at_ms = row.Integer(1), .window_start_ms = row.Integer(2),
                       .window_end_ms = row.Integer(3), .weights = {}, .inputs = row.Text(5),
                       .inputs_digest = row.Text(6), .published_to = row.Text(7), .published_at_ms = row.Integer(8)};
   const nlohmann::json weights = nlohmann::json::parse(row.Text(4), nullptr, /*allow_exceptions=*/false);
-  if (!weights.is_object()) return Status::DataLoss("weight set " + std::to_string(set.id) + ": weights do not parse");
+  if (!weights.is_object()) return common::Status::DataLoss("weight set " + std::to_string(set.id) + ": weights do not parse");
   for (const auto& [miner, weight] : weights.items()) {
-    if (!weight.is_number()) return Status::DataLoss("weight set " + std::to_string(set.id) + ": weights do not parse");
+    if (!weight.is_number()) return common::Status::DataLoss("weight set " + std::to_string(set.id) + ": weights do not parse");
     set.weights[miner] = weight.get<double>();
   }
   return set;
@@ -1181,11 +1181,11 @@ Result<WeightSetRecord> ReadWeightSet(const SqliteStatement& row) {
 
 }  // namespace
 
-Result<WeightSetRecord> SqliteStore::AddWeightSet(WeightSetRecord weight_set) {
+common::Result<WeightSetRecord> SqliteStore::AddWeightSet(WeightSetRecord weight_set) {
   std::lock_guard lock(mutex_);
   nlohmann::json weights = nlohmann::json::object();
   for (const auto& [miner, weight] : weight_set.weights) weights[miner] = weight;
-  Result<SqliteStatement> insert = db_->Prepare(
+  common::Result<SqliteStatement> insert = db_->Prepare(
       "INSERT INTO weight_sets (computed_at_ms, window_start_ms, window_end_ms, weights_json, inputs, inputs_digest) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!insert.ok()) return insert.status();
@@ -1200,16 +1200,16 @@ Result<WeightSetRecord> SqliteStore::AddWeightSet(WeightSetRecord weight_set) {
   return weight_set;
 }
 
-Result<WeightSetRecord> SqliteStore::LatestWeightSet() {
-  Result<std::vector<WeightSetRecord>> latest = ListWeightSets(0, 0, 1);
+common::Result<WeightSetRecord> SqliteStore::LatestWeightSet() {
+  common::Result<std::vector<WeightSetRecord>> latest = ListWeightSets(0, 0, 1);
   if (!latest.ok()) return latest.status();
-  if (latest->empty()) return Status::NotFound("no weights computed yet");
+  if (latest->empty()) return common::Status::NotFound("no weights computed yet");
   return std::move(latest->front());
 }
 
-Result<std::vector<WeightSetRecord>> SqliteStore::ListWeightSets(int64_t since_ms, int64_t before_id, int64_t limit) {
+common::Result<std::vector<WeightSetRecord>> SqliteStore::ListWeightSets(int64_t since_ms, int64_t before_id, int64_t limit) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare(
+  common::Result<SqliteStatement> select = db_->Prepare(
       "SELECT " + std::string(kWeightSetColumns) +
       " FROM weight_sets WHERE computed_at_ms >= ?1 AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3");
   if (!select.ok()) return select.status();
@@ -1217,54 +1217,54 @@ Result<std::vector<WeightSetRecord>> SqliteStore::ListWeightSets(int64_t since_m
   return ReadAll<WeightSetRecord>(*select, ReadWeightSet);
 }
 
-Status SqliteStore::MarkWeightSetPublished(int64_t id, std::string_view published_to, int64_t at_ms) {
+common::Status SqliteStore::MarkWeightSetPublished(int64_t id, std::string_view published_to, int64_t at_ms) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> update =
+  common::Result<SqliteStatement> update =
       db_->Prepare("UPDATE weight_sets SET published_to = ?2, published_at_ms = ?3 WHERE id = ?1");
   if (!update.ok()) return update.status();
   GRADIENTS_RETURN_IF_ERROR(update->Bind(1, id).Bind(2, published_to).Bind(3, at_ms).Run());
-  if (db_->Changes() == 0) return Status::NotFound("no weight set " + std::to_string(id));
-  return Status::Ok();
+  if (db_->Changes() == 0) return common::Status::NotFound("no weight set " + std::to_string(id));
+  return common::Status::Ok();
 }
 
-Result<SubmissionRecord> SqliteStore::GetSubmission(std::string_view task_id, std::string_view miner) {
+common::Result<SubmissionRecord> SqliteStore::GetSubmission(std::string_view task_id, std::string_view miner) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kSubmissionColumns) +
+  common::Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kSubmissionColumns) +
                                                 " FROM submissions WHERE task_id = ?1 AND miner = ?2");
   if (!select.ok()) return select.status();
-  Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
+  common::Result<bool> row = select->Bind(1, task_id).Bind(2, miner).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("no submission to task " + std::string(task_id.substr(0, 80)) + " by this miner");
+  if (!*row) return common::Status::NotFound("no submission to task " + std::string(task_id.substr(0, 80)) + " by this miner");
   return ReadSubmission(*select);
 }
 
-Result<std::vector<SubmissionRecord>> SqliteStore::ListSubmissions(std::string_view task_id) {
+common::Result<std::vector<SubmissionRecord>> SqliteStore::ListSubmissions(std::string_view task_id) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kSubmissionColumns) +
+  common::Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kSubmissionColumns) +
                                                 " FROM submissions WHERE task_id = ?1 ORDER BY received_at_ms, receipt_id");
   if (!select.ok()) return select.status();
   select->Bind(1, task_id);
   return ReadAll<SubmissionRecord>(*select, ReadSubmission);
 }
 
-Result<std::vector<TaskEvent>> SqliteStore::TaskHistory(std::string_view id) {
+common::Result<std::vector<TaskEvent>> SqliteStore::TaskHistory(std::string_view id) {
   std::lock_guard lock(mutex_);
-  Result<SqliteStatement> select = db_->Prepare(
+  common::Result<SqliteStatement> select = db_->Prepare(
       "SELECT task_id, from_status, to_status, reason, at_ms FROM task_events WHERE task_id = ?1 ORDER BY sequence");
   if (!select.ok()) return select.status();
   select->Bind(1, id);
-  return ReadAll<TaskEvent>(*select, [](const SqliteStatement& row) -> Result<TaskEvent> {
+  return ReadAll<TaskEvent>(*select, [](const SqliteStatement& row) -> common::Result<TaskEvent> {
     TaskEvent event{.task_id = row.Text(0), .from = std::nullopt, .to = {}, .reason = row.Text(3), .at_ms = row.Integer(4)};
     if (!row.IsNull(1)) {
-      Result<TaskStatus> from = ParseTaskStatus(row.Text(1));
-      if (!from.ok()) return Status::DataLoss("task " + event.task_id + " history: " + from.status().message());
+      common::Result<TaskStatus> from = ParseTaskStatus(row.Text(1));
+      if (!from.ok()) return common::Status::DataLoss("task " + event.task_id + " history: " + from.status().message());
       event.from = *from;
     }
-    Result<TaskStatus> to = ParseTaskStatus(row.Text(2));
-    if (!to.ok()) return Status::DataLoss("task " + event.task_id + " history: " + to.status().message());
+    common::Result<TaskStatus> to = ParseTaskStatus(row.Text(2));
+    if (!to.ok()) return common::Status::DataLoss("task " + event.task_id + " history: " + to.status().message());
     event.to = *to;
     return event;
   });
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -15,7 +15,7 @@
 #include "validator/sqlite_db.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 // The schema's migrations: entry i moves it from version i to i + 1. Released entries are never
 // edited; a change is a new entry.
@@ -24,78 +24,78 @@ const std::vector<std::string>& SqliteStoreMigrations();
 class SqliteStore final : public Store {
  public:
   // Opens or creates the database at `path` and migrates its schema.
-  static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& path);
+  static common::Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& path);
 
-  Status AddModel(const ModelRecord& model) override;
-  Result<ModelRecord> GetModel(std::string_view hash) override;
-  Result<std::vector<ModelRecord>> ListModels() override;
-  Status AddDataset(const DatasetRecord& dataset) override;
-  Result<DatasetRecord> GetDataset(std::string_view hash) override;
-  Result<std::vector<DatasetRecord>> ListDatasets() override;
-  Status CreateTask(const TaskRecord& task) override;
-  Result<TaskRecord> GetTask(std::string_view id) override;
-  Result<TaskRecord> GetTaskByRequestId(std::string_view request_id) override;
-  Result<std::vector<TaskRecord>> ListTasks(std::optional<TaskStatus> status) override;
-  Status TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
+  common::Status AddModel(const ModelRecord& model) override;
+  common::Result<ModelRecord> GetModel(std::string_view hash) override;
+  common::Result<std::vector<ModelRecord>> ListModels() override;
+  common::Status AddDataset(const DatasetRecord& dataset) override;
+  common::Result<DatasetRecord> GetDataset(std::string_view hash) override;
+  common::Result<std::vector<DatasetRecord>> ListDatasets() override;
+  common::Status CreateTask(const TaskRecord& task) override;
+  common::Result<TaskRecord> GetTask(std::string_view id) override;
+  common::Result<TaskRecord> GetTaskByRequestId(std::string_view request_id) override;
+  common::Result<std::vector<TaskRecord>> ListTasks(std::optional<TaskStatus> status) override;
+  common::Status TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
                         int64_t at_ms) override;
-  Status RecordSplit(std::string_view id, const TaskSplit& split) override;
-  Status OpenOffers(std::string_view id, int64_t deadline_ms, int64_t offer_closes_at_ms, std::string_view reason,
+  common::Status RecordSplit(std::string_view id, const TaskSplit& split) override;
+  common::Status OpenOffers(std::string_view id, int64_t deadline_ms, int64_t offer_closes_at_ms, std::string_view reason,
                     int64_t at_ms) override;
-  Status ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms, std::string_view reason,
+  common::Status ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms, std::string_view reason,
                       int64_t at_ms) override;
-  Result<std::vector<MinerClaims>> ListMinerClaims() override;
-  Status RecordMinerSeen(std::string_view miner, std::string_view client_version, std::string_view capacity,
+  common::Result<std::vector<MinerClaims>> ListMinerClaims() override;
+  common::Status RecordMinerSeen(std::string_view miner, std::string_view client_version, std::string_view capacity,
                          int64_t at_ms) override;
-  Result<std::vector<MinerRecord>> ListMiners(int64_t offset, int64_t limit) override;
-  Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
+  common::Result<std::vector<MinerRecord>> ListMiners(int64_t offset, int64_t limit) override;
+  common::Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
                                 int64_t now_ms) override;
-  Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) override;
-  Result<std::vector<ClaimRecord>> ListClaimsOfMiner(std::string_view miner, std::string_view task_id,
+  common::Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) override;
+  common::Result<std::vector<ClaimRecord>> ListClaimsOfMiner(std::string_view miner, std::string_view task_id,
                                                      int64_t before_sequence, int64_t limit) override;
-  Result<ClaimRecord> GetClaim(std::string_view task_id, std::string_view miner) override;
-  Result<bool> MayFetchBlob(std::string_view miner, std::string_view blob) override;
-  Status RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress, int64_t at_ms,
+  common::Result<ClaimRecord> GetClaim(std::string_view task_id, std::string_view miner) override;
+  common::Result<bool> MayFetchBlob(std::string_view miner, std::string_view blob) override;
+  common::Status RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress, int64_t at_ms,
                         int64_t min_interval_ms) override;
-  Result<std::optional<PartialUpload>> GetPartialUpload(std::string_view task_id, std::string_view miner) override;
-  Status SavePartialUpload(const PartialUpload& upload) override;
-  Status DeletePartialUpload(std::string_view task_id, std::string_view miner) override;
-  Result<std::vector<std::string>> ListPartialUploadMiners(std::string_view task_id) override;
-  Result<int64_t> RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) override;
-  Result<std::set<std::string>> ListBlobsInUse(int64_t finished_since_ms) override;
-  Result<std::map<std::string, int64_t>> CountTasksByStatus() override;
-  Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() override;
-  Status RecordEvaluation(const EvaluationRecord& evaluation) override;
-  Result<std::vector<EvaluationRecord>> ListEvaluations(std::string_view task_id) override;
-  Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores, int64_t at_ms) override;
-  Result<WeightSetRecord> AddWeightSet(WeightSetRecord weight_set) override;
-  Result<WeightSetRecord> LatestWeightSet() override;
-  Result<std::vector<WeightSetRecord>> ListWeightSets(int64_t since_ms, int64_t before_id, int64_t limit) override;
-  Status MarkWeightSetPublished(int64_t id, std::string_view published_to, int64_t at_ms) override;
-  Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) override;
-  Result<std::vector<SubmissionRecord>> ListSubmissions(std::string_view task_id) override;
-  Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
+  common::Result<std::optional<PartialUpload>> GetPartialUpload(std::string_view task_id, std::string_view miner) override;
+  common::Status SavePartialUpload(const PartialUpload& upload) override;
+  common::Status DeletePartialUpload(std::string_view task_id, std::string_view miner) override;
+  common::Result<std::vector<std::string>> ListPartialUploadMiners(std::string_view task_id) override;
+  common::Result<int64_t> RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) override;
+  common::Result<std::set<std::string>> ListBlobsInUse(int64_t finished_since_ms) override;
+  common::Result<std::map<std::string, int64_t>> CountTasksByStatus() override;
+  common::Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() override;
+  common::Status RecordEvaluation(const EvaluationRecord& evaluation) override;
+  common::Result<std::vector<EvaluationRecord>> ListEvaluations(std::string_view task_id) override;
+  common::Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores, int64_t at_ms) override;
+  common::Result<WeightSetRecord> AddWeightSet(WeightSetRecord weight_set) override;
+  common::Result<WeightSetRecord> LatestWeightSet() override;
+  common::Result<std::vector<WeightSetRecord>> ListWeightSets(int64_t since_ms, int64_t before_id, int64_t limit) override;
+  common::Status MarkWeightSetPublished(int64_t id, std::string_view published_to, int64_t at_ms) override;
+  common::Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) override;
+  common::Result<std::vector<SubmissionRecord>> ListSubmissions(std::string_view task_id) override;
+  common::Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
                        std::string_view detail, int64_t at_ms) override;
-  Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) override;
+  common::Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) override;
 
  private:
   SqliteStore(std::unique_ptr<SqliteDatabase> db, std::unique_ptr<SqliteDatabase> reader)
       : db_(std::move(db)), reader_(std::move(reader)) {}
-  Result<std::vector<ModelFile>> ModelFiles(std::string_view hash);
-  Result<std::optional<ClaimRecord>> FindClaim(std::string_view task_id, std::string_view miner);
+  common::Result<std::vector<ModelFile>> ModelFiles(std::string_view hash);
+  common::Result<std::optional<ClaimRecord>> FindClaim(std::string_view task_id, std::string_view miner);
   // One claim inside the caller's transaction (mutex_ held).
-  Result<ClaimRecord> ClaimInTransaction(std::string_view task_id, std::string_view miner, std::string_view nonce,
+  common::Result<ClaimRecord> ClaimInTransaction(std::string_view task_id, std::string_view miner, std::string_view nonce,
                                          int64_t now_ms);
   struct PendingClaim;
   // Runs `batch` in one transaction, each claim under its own savepoint, and sets every result.
   void CommitClaims(const std::vector<PendingClaim*>& batch);
-  Status DeletePartialUploadLocked(std::string_view task_id, std::string_view miner);
+  common::Status DeletePartialUploadLocked(std::string_view task_id, std::string_view miner);
   // A "SELECT key, COUNT(*) ... GROUP BY key" as key -> count.
-  Result<std::map<std::string, int64_t>> CountGroups(std::string_view sql);
-  Status RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to, std::string_view reason,
+  common::Result<std::map<std::string, int64_t>> CountGroups(std::string_view sql);
+  common::Status RecordEvent(std::string_view id, std::optional<TaskStatus> from, TaskStatus to, std::string_view reason,
                      int64_t at_ms);
-  Result<TaskRecord> GetTaskWhere(std::string_view column, std::string_view value);
+  common::Result<TaskRecord> GetTaskWhere(std::string_view column, std::string_view value);
   // `offer_closes_at_ms`, when given, also starts the first offer window.
-  Status Transition(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason, int64_t at_ms,
+  common::Status Transition(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason, int64_t at_ms,
                     std::optional<int64_t> deadline_ms, std::optional<int64_t> offer_closes_at_ms = std::nullopt);
 
   std::mutex mutex_;  // one connection, one caller at a time
@@ -120,4 +120,4 @@ class SqliteStore final : public Store {
   bool committing_claims_ = false;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

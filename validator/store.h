@@ -19,7 +19,7 @@
 #include "common/status.h"
 #include "validator/task_status.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 // A file of a registered model directory (config.json, *.safetensors, tokenizer files...).
 struct ModelFile {
@@ -189,7 +189,7 @@ struct MinerClaims {
 struct PartialUpload {
   std::string task_id{};
   std::string miner{};
-  CheckpointManifest manifest{};
+  common::CheckpointManifest manifest{};
   std::vector<uint64_t> durable_offsets{};  // one per manifest file
   int64_t updated_at_ms = 0;
   friend bool operator==(const PartialUpload&, const PartialUpload&) = default;
@@ -200,7 +200,7 @@ struct SubmissionRecord {
   std::string task_id{};
   std::string miner{};
   std::string receipt_id{};
-  CheckpointManifest manifest{};
+  common::CheckpointManifest manifest{};
   std::string manifest_digest{};        // hex of CheckpointManifestDigest
   std::vector<std::string> file_blobs{};  // one per manifest file
   int64_t received_at_ms = 0;
@@ -213,36 +213,36 @@ class Store {
 
   // Registering the same content again is not an error: the first record stays (and is returned
   // by later gets); a different name does not rename it.
-  virtual Status AddModel(const ModelRecord& model) = 0;
-  virtual Result<ModelRecord> GetModel(std::string_view hash) = 0;
-  virtual Result<std::vector<ModelRecord>> ListModels() = 0;
-  virtual Status AddDataset(const DatasetRecord& dataset) = 0;
-  virtual Result<DatasetRecord> GetDataset(std::string_view hash) = 0;
-  virtual Result<std::vector<DatasetRecord>> ListDatasets() = 0;
+  virtual common::Status AddModel(const ModelRecord& model) = 0;
+  virtual common::Result<ModelRecord> GetModel(std::string_view hash) = 0;
+  virtual common::Result<std::vector<ModelRecord>> ListModels() = 0;
+  virtual common::Status AddDataset(const DatasetRecord& dataset) = 0;
+  virtual common::Result<DatasetRecord> GetDataset(std::string_view hash) = 0;
+  virtual common::Result<std::vector<DatasetRecord>> ListDatasets() = 0;
 
   // A new task in status pending; its model and dataset must be registered, its id unused. Its
   // split_seed is taken from the dataset (a task given one is refused).
-  virtual Status CreateTask(const TaskRecord& task) = 0;
-  virtual Result<TaskRecord> GetTask(std::string_view id) = 0;
+  virtual common::Status CreateTask(const TaskRecord& task) = 0;
+  virtual common::Result<TaskRecord> GetTask(std::string_view id) = 0;
   // The task created under a client's idempotency key; NotFound when none was.
-  virtual Result<TaskRecord> GetTaskByRequestId(std::string_view request_id) = 0;
+  virtual common::Result<TaskRecord> GetTaskByRequestId(std::string_view request_id) = 0;
   // Oldest first; only those in `status` when given.
-  virtual Result<std::vector<TaskRecord>> ListTasks(std::optional<TaskStatus> status) = 0;
+  virtual common::Result<std::vector<TaskRecord>> ListTasks(std::optional<TaskStatus> status) = 0;
   // Moves a task from `from` to `to` if it is still in `from` (compare and set), recording the
   // event; `reason` becomes the failure reason when `to` is failed. FailedPrecondition when the
   // task is in another status or the step is not allowed (IsAllowedTransition).
-  virtual Status TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
+  virtual common::Status TransitionTask(std::string_view id, TaskStatus from, TaskStatus to, std::string_view reason,
                                 int64_t at_ms) = 0;
   // Records the dataset's splits of a task that is preparing (FailedPrecondition otherwise).
-  virtual Status RecordSplit(std::string_view id, const TaskSplit& split) = 0;
+  virtual common::Status RecordSplit(std::string_view id, const TaskSplit& split) = 0;
   // preparing -> offering with the upload deadline and the end of the first offer window, in one
   // step: a task's training time counts from the moment its offers open.
-  virtual Status OpenOffers(std::string_view id, int64_t deadline_ms, int64_t offer_closes_at_ms,
+  virtual common::Status OpenOffers(std::string_view id, int64_t deadline_ms, int64_t offer_closes_at_ms,
                             std::string_view reason, int64_t at_ms) = 0;
   // Another offer window for a task still offering (its round count goes up, the event is recorded
   // with `reason`); the deadline moves to `deadline_ms` (a task nobody took yet gets its whole
   // training time again).
-  virtual Status ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms,
+  virtual common::Status ReopenOffers(std::string_view id, int64_t offer_closes_at_ms, int64_t deadline_ms,
                               std::string_view reason, int64_t at_ms) = 0;
 
   // A miner's claim on a task, in one transaction. The same miner again gets its existing claim
@@ -250,79 +250,79 @@ class Store {
   // before its deadline, with room in its pool, and the claim that fills the pool moves the task to
   // training.
   // FailedPrecondition says which does not hold; NotFound for an unknown task.
-  virtual Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
+  virtual common::Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner, std::string_view nonce,
                                         int64_t now_ms) = 0;
   // In claim order.
-  virtual Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) = 0;
+  virtual common::Result<std::vector<ClaimRecord>> ListClaims(std::string_view task_id) = 0;
   // Notes that a miner authenticated or subscribed; an empty version or capacity keeps the last.
-  virtual Status RecordMinerSeen(std::string_view miner, std::string_view client_version, std::string_view capacity,
+  virtual common::Status RecordMinerSeen(std::string_view miner, std::string_view client_version, std::string_view capacity,
                                  int64_t at_ms) = 0;
   // Most recently seen first, from the `offset`th, at most `limit`.
-  virtual Result<std::vector<MinerRecord>> ListMiners(int64_t offset, int64_t limit) = 0;
+  virtual common::Result<std::vector<MinerRecord>> ListMiners(int64_t offset, int64_t limit) = 0;
   // Per miner that ever claimed a task: its latest claim and its claims on tasks still offering or
   // training (what offers are ordered and capped by).
-  virtual Result<std::vector<MinerClaims>> ListMinerClaims() = 0;
+  virtual common::Result<std::vector<MinerClaims>> ListMinerClaims() = 0;
   // A miner's claims, newest first: those with a sequence below `before_sequence` (0: any), at
   // most `limit`; only the claim on `task_id` when it is not empty.
-  virtual Result<std::vector<ClaimRecord>> ListClaimsOfMiner(std::string_view miner, std::string_view task_id,
+  virtual common::Result<std::vector<ClaimRecord>> ListClaimsOfMiner(std::string_view miner, std::string_view task_id,
                                                              int64_t before_sequence, int64_t limit) = 0;
   // NotFound when the miner has no claim on the task.
-  virtual Result<ClaimRecord> GetClaim(std::string_view task_id, std::string_view miner) = 0;
+  virtual common::Result<ClaimRecord> GetClaim(std::string_view task_id, std::string_view miner) = 0;
   // Whether `blob` is a file of the base model or the training split of a task the miner claimed
   // (never the hidden test split).
-  virtual Result<bool> MayFetchBlob(std::string_view miner, std::string_view blob) = 0;
+  virtual common::Result<bool> MayFetchBlob(std::string_view miner, std::string_view blob) = 0;
   // Keeps a claim's latest progress report (opaque to the store). NotFound without a claim;
   // ResourceExhausted when the previous report is less than `min_interval_ms` old.
-  virtual Status RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress,
+  virtual common::Status RecordProgress(std::string_view task_id, std::string_view miner, std::string_view progress,
                                 int64_t at_ms, int64_t min_interval_ms) = 0;
 
   // A miner's upload in progress for a task; none when there is nothing stored.
-  virtual Result<std::optional<PartialUpload>> GetPartialUpload(std::string_view task_id, std::string_view miner) = 0;
+  virtual common::Result<std::optional<PartialUpload>> GetPartialUpload(std::string_view task_id, std::string_view miner) = 0;
   // Creates or replaces it; the miner must hold a claim on the task.
-  virtual Status SavePartialUpload(const PartialUpload& upload) = 0;
-  virtual Status DeletePartialUpload(std::string_view task_id, std::string_view miner) = 0;
+  virtual common::Status SavePartialUpload(const PartialUpload& upload) = 0;
+  virtual common::Status DeletePartialUpload(std::string_view task_id, std::string_view miner) = 0;
   // The miners with a part of an upload to `task_id` kept.
-  virtual Result<std::vector<std::string>> ListPartialUploadMiners(std::string_view task_id) = 0;
+  virtual common::Result<std::vector<std::string>> ListPartialUploadMiners(std::string_view task_id) = 0;
   // Records a verified checkpoint and drops the partial upload it came from, in one transaction:
   // the miner holds a claim, the task takes uploads (offering or training) and `now_ms` is not
   // past its deadline (FailedPrecondition naming which does not hold). An earlier submission of
   // the same miner to the task is replaced; the claim's upload count goes up. Returns the arrival
   // time stored: the first one when the same checkpoint (manifest digest) was recorded before.
-  virtual Result<int64_t> RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) = 0;
+  virtual common::Result<int64_t> RecordSubmission(const SubmissionRecord& submission, int64_t now_ms) = 0;
   // Every blob a record still needs: the models' files, the datasets, and the splits and
   // checkpoints of tasks not finished or finished (scored or failed) at or after
   // `finished_since_ms`. Read at one point in time. A replaced checkpoint's files are in it only
   // when another record names the same bytes.
-  virtual Result<std::set<std::string>> ListBlobsInUse(int64_t finished_since_ms) = 0;
+  virtual common::Result<std::set<std::string>> ListBlobsInUse(int64_t finished_since_ms) = 0;
   // For monitoring: tasks by status, evaluations by outcome.
-  virtual Result<std::map<std::string, int64_t>> CountTasksByStatus() = 0;
-  virtual Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() = 0;
+  virtual common::Result<std::map<std::string, int64_t>> CountTasksByStatus() = 0;
+  virtual common::Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() = 0;
   // Records (or replaces) the evaluation of a claim of a task that is evaluating.
-  virtual Status RecordEvaluation(const EvaluationRecord& evaluation) = 0;
+  virtual common::Status RecordEvaluation(const EvaluationRecord& evaluation) = 0;
   // By miner.
-  virtual Result<std::vector<EvaluationRecord>> ListEvaluations(std::string_view task_id) = 0;
+  virtual common::Result<std::vector<EvaluationRecord>> ListEvaluations(std::string_view task_id) = 0;
   // Ranks and points for a task that is evaluating, and the task scored, in one transaction: every
   // claim must have its evaluation (FailedPrecondition otherwise).
-  virtual Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores,
+  virtual common::Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores,
                               int64_t at_ms) = 0;
   // Stores a weight set and returns it with its id.
-  virtual Result<WeightSetRecord> AddWeightSet(WeightSetRecord weight_set) = 0;
+  virtual common::Result<WeightSetRecord> AddWeightSet(WeightSetRecord weight_set) = 0;
   // NotFound before the first computation.
-  virtual Result<WeightSetRecord> LatestWeightSet() = 0;
+  virtual common::Result<WeightSetRecord> LatestWeightSet() = 0;
   // Newest first: those computed at or after `since_ms`, with ids below `before_id` (0: any), at
   // most `limit`.
-  virtual Result<std::vector<WeightSetRecord>> ListWeightSets(int64_t since_ms, int64_t before_id, int64_t limit) = 0;
-  virtual Status MarkWeightSetPublished(int64_t id, std::string_view published_to, int64_t at_ms) = 0;
+  virtual common::Result<std::vector<WeightSetRecord>> ListWeightSets(int64_t since_ms, int64_t before_id, int64_t limit) = 0;
+  virtual common::Status MarkWeightSetPublished(int64_t id, std::string_view published_to, int64_t at_ms) = 0;
   // NotFound when the miner has not submitted to the task.
-  virtual Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) = 0;
+  virtual common::Result<SubmissionRecord> GetSubmission(std::string_view task_id, std::string_view miner) = 0;
   // Oldest receipt first.
-  virtual Result<std::vector<SubmissionRecord>> ListSubmissions(std::string_view task_id) = 0;
+  virtual common::Result<std::vector<SubmissionRecord>> ListSubmissions(std::string_view task_id) = 0;
   // A miner's "no" to an offer, kept for the operator (why offers go untaken); the first one per
   // miner and task counts. FailedPrecondition unless the task is offering.
-  virtual Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
+  virtual common::Status RecordDecline(std::string_view task_id, std::string_view miner, std::string_view reason,
                                std::string_view detail, int64_t at_ms) = 0;
   // Oldest first.
-  virtual Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) = 0;
+  virtual common::Result<std::vector<TaskEvent>> TaskHistory(std::string_view id) = 0;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

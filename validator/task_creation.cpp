@@ -14,7 +14,7 @@
 #include "validator/dataset_split.h"
 #include "validator/registry.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 struct TypeRoles {
@@ -23,7 +23,7 @@ struct TypeRoles {
   std::vector<std::string_view> optional;
 };
 
-// The roles each trainable type reads: what the trainers read (trainers/dataset.h), so that every
+// The roles each trainable type reads: what the trainers read (text/dataset.h), so that every
 // miner can train what is asked. (The protocol also names "system" for chat; the trainers read the
 // system turn from the messages.)
 const std::array<TypeRoles, 3>& Roles() {
@@ -55,57 +55,57 @@ std::string Fingerprint(const NewTask& request) {
   } else {
     fields["duration_s"] = request.duration_s;
   }
-  return ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, fields.dump()));
+  return common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, fields.dump()));
 }
 
-Status CheckRequest(const NewTask& request, const TaskLimits& limits, const TypeRoles*& roles) {
+common::Status CheckRequest(const NewTask& request, const TaskLimits& limits, const TypeRoles*& roles) {
   roles = nullptr;
   for (const TypeRoles& candidate : Roles()) {
     if (candidate.type == request.type) roles = &candidate;
   }
   if (roles == nullptr) {
-    return Status::InvalidArgument("type: \"" + ToValidUtf8(request.type.substr(0, 20)) +
+    return common::Status::InvalidArgument("type: \"" + common::ToValidUtf8(request.type.substr(0, 20)) +
                                    "\" is not a task type miners train (instruct, chat or text)");
   }
   if (request.duration_s < limits.min_duration_s || request.duration_s > limits.max_duration_s) {
-    return Status::InvalidArgument("duration: must be between " + std::to_string(limits.min_duration_s) + " and " +
+    return common::Status::InvalidArgument("duration: must be between " + std::to_string(limits.min_duration_s) + " and " +
                                    std::to_string(limits.max_duration_s) + " seconds (this validator's tasks section)");
   }
-  if (request.min_pool_size < 1) return Status::InvalidArgument("min_pool_size: must be at least 1");
+  if (request.min_pool_size < 1) return common::Status::InvalidArgument("min_pool_size: must be at least 1");
   if (request.max_pool_size < request.min_pool_size || request.max_pool_size > 256) {
-    return Status::InvalidArgument("max_pool_size: must be between min_pool_size and 256");
+    return common::Status::InvalidArgument("max_pool_size: must be between min_pool_size and 256");
   }
-  if (request.max_training_tokens < 0) return Status::InvalidArgument("max_training_tokens: must not be negative");
+  if (request.max_training_tokens < 0) return common::Status::InvalidArgument("max_training_tokens: must not be negative");
   if (request.request_id.size() > kMaxRequestIdBytes) {
-    return Status::InvalidArgument("request_id: at most " + std::to_string(kMaxRequestIdBytes) + " bytes");
+    return common::Status::InvalidArgument("request_id: at most " + std::to_string(kMaxRequestIdBytes) + " bytes");
   }
-  if (request.columns.size() > 16) return Status::InvalidArgument("column_mapping: at most 16 entries");
+  if (request.columns.size() > 16) return common::Status::InvalidArgument("column_mapping: at most 16 entries");
   for (const auto& [role, column] : request.columns) {
     const bool known = std::find(roles->required.begin(), roles->required.end(), role) != roles->required.end() ||
                        std::find(roles->optional.begin(), roles->optional.end(), role) != roles->optional.end();
-    if (!known) return Status::InvalidArgument("column_mapping: " + request.type + " tasks have no role \"" + role.substr(0, 40) + "\"");
+    if (!known) return common::Status::InvalidArgument("column_mapping: " + request.type + " tasks have no role \"" + role.substr(0, 40) + "\"");
     if (column.empty() || column.size() > kMaxColumnBytes) {
-      return Status::InvalidArgument("column_mapping: the column for \"" + role + "\" must be 1 to 128 bytes");
+      return common::Status::InvalidArgument("column_mapping: the column for \"" + role + "\" must be 1 to 128 bytes");
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 // The registered model or dataset of this name (the newest of that name), or the content at this
 // path, registered now.
-Result<ModelRecord> ResolveModel(Store& store, const BlobStore& blobs, const std::string& name, int64_t now_ms) {
-  Result<std::vector<ModelRecord>> models = store.ListModels();
+common::Result<ModelRecord> ResolveModel(Store& store, const BlobStore& blobs, const std::string& name, int64_t now_ms) {
+  common::Result<std::vector<ModelRecord>> models = store.ListModels();
   if (!models.ok()) return models.status();
   for (auto it = models->rbegin(); it != models->rend(); ++it) {
     if (it->name == name) return *it;
   }
   std::error_code error;
   if (std::filesystem::is_directory(name, error)) return RegisterModel(store, blobs, name, "", now_ms);
-  return Status::NotFound("base_model: no registered model named \"" + name.substr(0, 200) + "\" and no such directory");
+  return common::Status::NotFound("base_model: no registered model named \"" + name.substr(0, 200) + "\" and no such directory");
 }
 
-Result<DatasetRecord> ResolveDataset(Store& store, const BlobStore& blobs, const std::string& name, int64_t now_ms) {
-  Result<std::vector<DatasetRecord>> datasets = store.ListDatasets();
+common::Result<DatasetRecord> ResolveDataset(Store& store, const BlobStore& blobs, const std::string& name, int64_t now_ms) {
+  common::Result<std::vector<DatasetRecord>> datasets = store.ListDatasets();
   if (!datasets.ok()) return datasets.status();
   for (auto it = datasets->rbegin(); it != datasets->rend(); ++it) {
     if (it->name == name) return *it;
@@ -114,16 +114,16 @@ Result<DatasetRecord> ResolveDataset(Store& store, const BlobStore& blobs, const
   if (std::filesystem::is_regular_file(name, error)) {
     return RegisterDataset(store, blobs, name, "", now_ms);
   }
-  return Status::NotFound("dataset: no registered dataset named \"" + name.substr(0, 200) + "\" and no such file");
+  return common::Status::NotFound("dataset: no registered dataset named \"" + name.substr(0, 200) + "\" and no such file");
 }
 
 // Every role the type needs, and every mapped role, names a column the dataset has.
-Status CheckColumns(const NewTask& request, const TypeRoles& roles, const DatasetRecord& dataset,
+common::Status CheckColumns(const NewTask& request, const TypeRoles& roles, const DatasetRecord& dataset,
                     const BlobStore& blobs) {
   // The header (or first row) is near the start: no need to hold the whole dataset.
-  Result<std::string> text = blobs.Read(dataset.hash, 0, kDatasetColumnsPrefixBytes);
+  common::Result<std::string> text = blobs.Read(dataset.hash, 0, kDatasetColumnsPrefixBytes);
   if (!text.ok()) return text.status();
-  Result<std::vector<std::string>> columns = DatasetColumns(*text, dataset.format);
+  common::Result<std::vector<std::string>> columns = DatasetColumns(*text, dataset.format);
   if (!columns.ok()) return columns.status().WithContext("dataset " + dataset.name);
   const std::set<std::string> available(columns->begin(), columns->end());
   auto column_of = [&](std::string_view role) {
@@ -142,18 +142,18 @@ Status CheckColumns(const NewTask& request, const TypeRoles& roles, const Datase
           listed += ", ...";
           break;
         }
-        listed += (listed.empty() ? "" : ", ") + ToValidUtf8(name.substr(0, 40));
+        listed += (listed.empty() ? "" : ", ") + common::ToValidUtf8(name.substr(0, 40));
       }
-      return Status::InvalidArgument("column_mapping: role \"" + std::string(role) + "\" reads column \"" + column +
+      return common::Status::InvalidArgument("column_mapping: role \"" + std::string(role) + "\" reads column \"" + column +
                                      "\", which dataset " + dataset.name + " does not have (it has: " + listed + ")");
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 }  // namespace
 
-void ReadConfig(ConfigReader& reader, TaskLimits& limits) {
+void ReadConfig(common::ConfigReader& reader, TaskLimits& limits) {
   reader.Optional("min_duration_seconds", limits.min_duration_s)
       .Optional("max_duration_seconds", limits.max_duration_s)
       .Check(limits.min_duration_s >= 1, "min_duration_seconds", "must be at least 1")
@@ -161,33 +161,33 @@ void ReadConfig(ConfigReader& reader, TaskLimits& limits) {
              "must be between min_duration_seconds and 604800 (a week)");
 }
 
-Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, const TaskLimits& limits,
+common::Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, const TaskLimits& limits,
                               int64_t now_ms) {
   const TypeRoles* roles = nullptr;
   GRADIENTS_RETURN_IF_ERROR(CheckRequest(request, limits, roles));
   const std::string fingerprint = Fingerprint(request);
-  auto earlier = [&]() -> Result<TaskRecord> {
-    Result<TaskRecord> task = store.GetTaskByRequestId(request.request_id);
+  auto earlier = [&]() -> common::Result<TaskRecord> {
+    common::Result<TaskRecord> task = store.GetTaskByRequestId(request.request_id);
     if (!task.ok()) return task.status();
     if (task->request_fingerprint != fingerprint) {
-      return Status::AlreadyExists("request_id \"" + request.request_id + "\" was used for another request (task " +
+      return common::Status::AlreadyExists("request_id \"" + request.request_id + "\" was used for another request (task " +
                                    task->id + ")");
     }
     return task;
   };
   if (!request.request_id.empty()) {
-    Result<TaskRecord> task = earlier();
-    if (task.ok() || task.status().code() != StatusCode::kNotFound) return task;
+    common::Result<TaskRecord> task = earlier();
+    if (task.ok() || task.status().code() != common::StatusCode::kNotFound) return task;
   }
-  Result<ModelRecord> model = ResolveModel(store, blobs, request.base_model, now_ms);
+  common::Result<ModelRecord> model = ResolveModel(store, blobs, request.base_model, now_ms);
   if (!model.ok()) return model.status();
-  Result<DatasetRecord> dataset = ResolveDataset(store, blobs, request.dataset, now_ms);
+  common::Result<DatasetRecord> dataset = ResolveDataset(store, blobs, request.dataset, now_ms);
   if (!dataset.ok()) return dataset.status();
   GRADIENTS_RETURN_IF_ERROR(CheckColumns(request, *roles, *dataset, blobs));
 
   std::array<uint8_t, 8> id{};
-  FillRandom(id);
-  const TaskRecord task{.id = "task-" + ToHex(id),
+  common::FillRandom(id);
+  const TaskRecord task{.id = "task-" + common::ToHex(id),
                         .type = request.type,
                         .model_hash = model->hash,
                         .dataset_hash = dataset->hash,
@@ -200,11 +200,11 @@ Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTas
                         .updated_at_ms = now_ms,
                         .request_id = request.request_id,
                         .request_fingerprint = fingerprint};
-  Status created = store.CreateTask(task);
+  common::Status created = store.CreateTask(task);
   // Another create under the same key may have won the race: its task is the answer.
-  if (!created.ok() && !request.request_id.empty() && created.code() == StatusCode::kFailedPrecondition) return earlier();
+  if (!created.ok() && !request.request_id.empty() && created.code() == common::StatusCode::kFailedPrecondition) return earlier();
   if (!created.ok()) return created;
   return store.GetTask(task.id);
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -13,7 +13,7 @@
 #include "validator/blob_store.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 // The training times a task may have (config section "tasks"): ten minutes to a week unless the
 // operator allows shorter tasks (a local testnet's rounds take a few minutes).
@@ -21,7 +21,7 @@ struct TaskLimits {
   int64_t min_duration_s = 600;
   int64_t max_duration_s = 604'800;
 };
-void ReadConfig(ConfigReader& reader, TaskLimits& limits);
+void ReadConfig(common::ConfigReader& reader, TaskLimits& limits);
 
 struct NewTask {
   std::string type;        // instruct, chat or text (the types miners train today)
@@ -37,7 +37,7 @@ struct NewTask {
 
 // InvalidArgument names the field; NotFound an unknown model or dataset; AlreadyExists a
 // request_id used before for a different request (the same request returns the task it created).
-Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, const TaskLimits& limits,
+common::Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, const TaskLimits& limits,
                               int64_t now_ms);
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -17,7 +17,7 @@
 #include "common/hex.h"
 #include "common/logging.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr size_t kMaxReasonBytes = 256;
@@ -31,16 +31,16 @@ std::string Bounded(std::string text) {
 }
 
 // Puts blob `hash` at `target` (a hard link: no copy; the evaluator only reads it).
-Status PlaceBlob(const BlobStore& blobs, const std::string& hash, const std::filesystem::path& target) {
-  Result<std::filesystem::path> source = blobs.PathOf(hash);
+common::Status PlaceBlob(const BlobStore& blobs, const std::string& hash, const std::filesystem::path& target) {
+  common::Result<std::filesystem::path> source = blobs.PathOf(hash);
   if (!source.ok()) return source.status();
   std::error_code error;
   std::filesystem::create_directories(target.parent_path(), error);
-  if (error) return Status::IoError(target.parent_path().string() + ": " + error.message());
-  if (link(source->c_str(), target.c_str()) == 0) return Status::Ok();
+  if (error) return common::Status::IoError(target.parent_path().string() + ": " + error.message());
+  if (link(source->c_str(), target.c_str()) == 0) return common::Status::Ok();
   std::filesystem::copy_file(*source, target, error);
-  if (error) return Status::IoError("placing " + target.string() + ": " + error.message());
-  return Status::Ok();
+  if (error) return common::Status::IoError("placing " + target.string() + ": " + error.message());
+  return common::Status::Ok();
 }
 
 // A relative path the registry or a manifest produced, refused if it could leave its directory.
@@ -53,12 +53,12 @@ bool IsContainedPath(const std::string& path) {
 }
 
 // "role=column,..." for --columns.
-Result<std::string> ColumnsFlag(const std::string& columns_json) {
+common::Result<std::string> ColumnsFlag(const std::string& columns_json) {
   const nlohmann::json columns = nlohmann::json::parse(columns_json, nullptr, /*allow_exceptions=*/false);
-  if (!columns.is_object()) return Status::DataLoss("stored column mapping does not parse");
+  if (!columns.is_object()) return common::Status::DataLoss("stored column mapping does not parse");
   std::string flag;
   for (const auto& [role, column] : columns.items()) {
-    if (!column.is_string()) return Status::DataLoss("stored column mapping does not parse");
+    if (!column.is_string()) return common::Status::DataLoss("stored column mapping does not parse");
     if (!flag.empty()) flag += ',';
     flag += role + "=" + column.get<std::string>();
   }
@@ -68,29 +68,29 @@ Result<std::string> ColumnsFlag(const std::string& columns_json) {
 
 // What the child's run says about the submission; Internal / Unavailable for the evaluator's own
 // failures.
-Status ReadVerdict(const ChildResult& run, const EvaluationOptions& options, EvaluationRecord& evaluation) {
-  if (run.cancelled) return Status::Aborted("evaluation cancelled");
+common::Status ReadVerdict(const ChildResult& run, const EvaluationOptions& options, EvaluationRecord& evaluation) {
+  if (run.cancelled) return common::Status::Aborted("evaluation cancelled");
   if (run.timed_out) {
     evaluation.outcome = "failed";
     evaluation.reason = "evaluation ran past its limit of " + std::to_string(options.timeout_ms) + " ms";
-    return Status::Ok();
+    return common::Status::Ok();
   }
   if (run.signal != 0) {
     evaluation.outcome = "failed";
     evaluation.reason = run.signal == SIGXCPU || run.signal == SIGKILL
                             ? "evaluation exceeded its CPU-time limit or was killed"
                             : "evaluation crashed (signal " + std::to_string(run.signal) + ")";
-    return Status::Ok();
+    return common::Status::Ok();
   }
-  if (run.exit_code == 127) return Status::Unavailable("cannot run the evaluator " + options.gradients_path);
+  if (run.exit_code == 127) return common::Status::Unavailable("cannot run the evaluator " + options.gradients_path);
   if (run.exit_code != 0) {
-    return Status::Internal("the evaluator failed on the task's own inputs: " + Bounded(run.err_tail));
+    return common::Status::Internal("the evaluator failed on the task's own inputs: " + Bounded(run.err_tail));
   }
   const nlohmann::json verdict = nlohmann::json::parse(run.out, nullptr, /*allow_exceptions=*/false);
   const auto failed = [&] {
     evaluation.outcome = "failed";
     evaluation.reason = "the evaluator's answer was not understood";
-    return Status::Ok();
+    return common::Status::Ok();
   };
   if (!verdict.is_object() || !verdict.contains("status") || !verdict["status"].is_string()) return failed();
   const std::string status = verdict["status"].get<std::string>();
@@ -104,13 +104,13 @@ Status ReadVerdict(const ChildResult& run, const EvaluationOptions& options, Eva
     evaluation.outcome = "scored";
     evaluation.test_loss = loss;
     evaluation.tokens = verdict["tokens"].get<int64_t>();
-    return Status::Ok();
+    return common::Status::Ok();
   }
   if (status != "invalid" && status != "not_finetuned") return failed();
   evaluation.outcome = status;
   evaluation.reason =
       verdict.contains("reason") && verdict["reason"].is_string() ? Bounded(verdict["reason"].get<std::string>()) : "";
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 // The environment of an evaluation: nothing of the validator's that could change the numerics.
@@ -147,7 +147,7 @@ std::vector<std::string> EvaluationCommand(const EvaluationOptions& options, con
   std::vector<std::string> argv = {options.gradients_path, "eval"};
   if (submission) {
     argv.insert(argv.end(), {"--submission", submission->dir.string(), "--submission-kind",
-                             submission->kind == CheckpointKind::kLoraAdapter ? "lora" : "full"});
+                             submission->kind == common::CheckpointKind::kLoraAdapter ? "lora" : "full"});
   }
   argv.insert(argv.end(), {"--model", inputs.base_model.string(), "--data", inputs.test_data.string(), "--format",
                            inputs.format, "--columns", inputs.columns, "--max-len", std::to_string(options.max_length),
@@ -155,33 +155,33 @@ std::vector<std::string> EvaluationCommand(const EvaluationOptions& options, con
   return argv;
 }
 
-Status StartEvaluations(Store& store, int64_t now_ms) {
-  Result<std::vector<TaskRecord>> training = store.ListTasks(TaskStatus::kTraining);
+common::Status StartEvaluations(Store& store, int64_t now_ms) {
+  common::Result<std::vector<TaskRecord>> training = store.ListTasks(TaskStatus::kTraining);
   if (!training.ok()) return training.status();
   for (const TaskRecord& task : *training) {
     if (now_ms <= task.deadline_ms) continue;
-    Status moved = store.TransitionTask(task.id, TaskStatus::kTraining, TaskStatus::kEvaluating,
+    common::Status moved = store.TransitionTask(task.id, TaskStatus::kTraining, TaskStatus::kEvaluating,
                                         "the deadline passed", now_ms);
     if (moved.ok()) {
-      GetLogger("validator")->info("task {}: training -> evaluating", task.id);
-    } else if (moved.code() != StatusCode::kFailedPrecondition) {  // cancelled meanwhile: fine
+      common::GetLogger("validator")->info("task {}: training -> evaluating", task.id);
+    } else if (moved.code() != common::StatusCode::kFailedPrecondition) {  // cancelled meanwhile: fine
       return moved;
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOptions& options,
-                    const ScoringOptions& scoring, std::string_view task_id, const ClockMs& now_ms,
+common::Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOptions& options,
+                    const ScoringOptions& scoring, std::string_view task_id, const common::ClockMs& now_ms,
                     const std::atomic<bool>* cancel) {
-  Result<TaskRecord> task = store.GetTask(task_id);
+  common::Result<TaskRecord> task = store.GetTask(task_id);
   if (!task.ok()) return task.status();
-  if (task->status != TaskStatus::kEvaluating) return Status::FailedPrecondition("task " + task->id + " is not evaluating");
-  Result<std::vector<ClaimRecord>> claims = store.ListClaims(task->id);
+  if (task->status != TaskStatus::kEvaluating) return common::Status::FailedPrecondition("task " + task->id + " is not evaluating");
+  common::Result<std::vector<ClaimRecord>> claims = store.ListClaims(task->id);
   if (!claims.ok()) return claims.status();
-  Result<std::vector<SubmissionRecord>> submissions = store.ListSubmissions(task->id);  // oldest first
+  common::Result<std::vector<SubmissionRecord>> submissions = store.ListSubmissions(task->id);  // oldest first
   if (!submissions.ok()) return submissions.status();
-  Result<std::vector<EvaluationRecord>> done = store.ListEvaluations(task->id);
+  common::Result<std::vector<EvaluationRecord>> done = store.ListEvaluations(task->id);
   if (!done.ok()) return done.status();
   std::set<std::string> evaluated;
   for (const EvaluationRecord& evaluation : *done) evaluated.insert(evaluation.miner);
@@ -194,7 +194,7 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
                             .split_seed = task->split_seed, .evaluator = evaluator, .evaluated_at_ms = now_ms(),
                             .rank = 0, .points = 0};
   };
-  auto log = GetLogger("validator");
+  auto log = common::GetLogger("validator");
 
   std::map<std::string, const SubmissionRecord*> by_miner;
   for (const SubmissionRecord& submission : *submissions) by_miner[submission.miner] = &submission;
@@ -207,7 +207,7 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
     evaluated.insert(claim.miner);
   }
 
-  const std::filesystem::path work = options.work_dir / ToHex(std::span(
+  const std::filesystem::path work = options.work_dir / common::ToHex(std::span(
                                                             reinterpret_cast<const uint8_t*>(task->id.data()),
                                                             task->id.size()));
   bool laid_out = false;
@@ -229,28 +229,28 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
     }
     if (!laid_out) {
       // The base model and the hidden split, once per task.
-      GRADIENTS_RETURN_IF_ERROR(RemoveTree(work));
-      Result<ModelRecord> model = store.GetModel(task->model_hash);
+      GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(work));
+      common::Result<ModelRecord> model = store.GetModel(task->model_hash);
       if (!model.ok()) return model.status();
       for (const ModelFile& file : model->files) {
-        if (!IsContainedPath(file.path)) return Status::DataLoss("model file path \"" + file.path + "\"");
+        if (!IsContainedPath(file.path)) return common::Status::DataLoss("model file path \"" + file.path + "\"");
         GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, file.blob, work / "base" / file.path));
       }
-      Result<DatasetRecord> dataset = store.GetDataset(task->dataset_hash);
+      common::Result<DatasetRecord> dataset = store.GetDataset(task->dataset_hash);
       if (!dataset.ok()) return dataset.status();
       inputs.test_data = work / ("test." + dataset->format);
       GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, task->test_blob, inputs.test_data));
-      Result<std::string> flag = ColumnsFlag(task->columns_json);
+      common::Result<std::string> flag = ColumnsFlag(task->columns_json);
       if (!flag.ok()) return flag.status();
       inputs.columns = *flag;
       limits = EvaluationLimits(options, static_cast<uint64_t>(model->bytes()));
       // The base alone, under the same limits: what fails here is the task's, not a miner's.
-      Result<ChildResult> run = RunLimitedChild(EvaluationCommand(options, inputs, std::nullopt), limits, cancel);
+      common::Result<ChildResult> run = RunLimitedChild(EvaluationCommand(options, inputs, std::nullopt), limits, cancel);
       if (!run.ok()) return run.status();
-      if (run->cancelled) return Status::Aborted("evaluation cancelled");
-      if (run->exit_code == 127) return Status::Unavailable("cannot run the evaluator " + options.gradients_path);
+      if (run->cancelled) return common::Status::Aborted("evaluation cancelled");
+      if (run->exit_code == 127) return common::Status::Unavailable("cannot run the evaluator " + options.gradients_path);
       if (run->exit_code != 0) {
-        return Status::Internal("the base model cannot be evaluated on the test split within the limits: " +
+        return common::Status::Internal("the base model cannot be evaluated on the test split within the limits: " +
                                 (run->timed_out   ? std::string("timed out")
                                  : run->signal != 0 ? "signal " + std::to_string(run->signal)
                                                     : Bounded(run->err_tail)));
@@ -259,17 +259,17 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
       laid_out = true;
     }
     const std::filesystem::path checkpoint = work / submission.receipt_id;
-    GRADIENTS_RETURN_IF_ERROR(RemoveTree(checkpoint));
+    GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(checkpoint));
     for (size_t i = 0; i < submission.manifest.files.size(); ++i) {
       const std::string& path = submission.manifest.files[i].path;
-      if (!IsContainedPath(path)) return Status::DataLoss("submission file path \"" + path + "\"");
+      if (!IsContainedPath(path)) return common::Status::DataLoss("submission file path \"" + path + "\"");
       GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, submission.file_blobs[i], checkpoint / path));
     }
     const std::vector<std::string> argv =
         EvaluationCommand(options, inputs, JudgedCheckpoint{.dir = checkpoint, .kind = submission.manifest.kind});
     log->info("task {}: evaluating the upload {} of miner {}", task->id, submission.receipt_id, submission.miner);
     const auto started = std::chrono::steady_clock::now();
-    Result<ChildResult> run = RunLimitedChild(argv, limits, cancel);
+    common::Result<ChildResult> run = RunLimitedChild(argv, limits, cancel);
     if (!run.ok()) return run.status();
     GRADIENTS_RETURN_IF_ERROR(ReadVerdict(*run, options, evaluation));
     options.on_evaluated(evaluation.outcome,
@@ -278,12 +278,12 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
     GRADIENTS_RETURN_IF_ERROR(store.RecordEvaluation(evaluation));
     log->info("task {}: miner {}: {}{}", task->id, submission.miner, evaluation.outcome,
               evaluation.test_loss ? " (loss " + std::to_string(*evaluation.test_loss) + ")" : " " + evaluation.reason);
-    GRADIENTS_RETURN_IF_ERROR(RemoveTree(checkpoint));
+    GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(checkpoint));
   }
-  GRADIENTS_RETURN_IF_ERROR(RemoveTree(work));
+  GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(work));
 
   // Every claim has its verdict: rank and score.
-  Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task->id);
+  common::Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task->id);
   if (!evaluations.ok()) return evaluations.status();
   std::vector<SubmissionResult> results;
   for (const EvaluationRecord& evaluation : *evaluations) {
@@ -299,7 +299,7 @@ Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOption
   }
   GRADIENTS_RETURN_IF_ERROR(store.RecordScores(task->id, scores, now_ms()));
   log->info("task {}: evaluating -> scored ({} claims)", task->id, scores.size());
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -27,7 +27,7 @@
 #include "validator/scoring.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct EvaluationOptions {
   std::string gradients_path{};  // the `gradients` program that runs `gradients eval`
@@ -56,7 +56,7 @@ struct EvaluationInputs {
 // A laid-out checkpoint to judge.
 struct JudgedCheckpoint {
   std::filesystem::path dir{};
-  CheckpointKind kind = CheckpointKind::kLoraAdapter;
+  common::CheckpointKind kind = common::CheckpointKind::kLoraAdapter;
 };
 
 // The `gradients eval` command line the validator judges with: float32 on the CPU with one
@@ -69,14 +69,14 @@ std::vector<std::string> EvaluationCommand(const EvaluationOptions& options, con
 ChildLimits EvaluationLimits(const EvaluationOptions& options, uint64_t model_bytes);
 
 // Training tasks whose deadline has passed move to evaluating.
-Status StartEvaluations(Store& store, int64_t now_ms);
+common::Status StartEvaluations(Store& store, int64_t now_ms);
 
 // Evaluates what of an evaluating task is not evaluated yet, then scores it. Unavailable when the
 // evaluator cannot be run at all (the task stays evaluating); Aborted when `cancel` turned true (the
 // rest is evaluated after a restart); Internal when the evaluator failed on the task's own inputs
 // (its base model or test split; the caller fails the task, since no miner is to blame).
-Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOptions& options,
-                    const ScoringOptions& scoring, std::string_view task_id, const ClockMs& now_ms,
+common::Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOptions& options,
+                    const ScoringOptions& scoring, std::string_view task_id, const common::ClockMs& now_ms,
                     const std::atomic<bool>* cancel = nullptr);
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -4,39 +4,39 @@
 
 #include <string>
 
-namespace gradients {
-Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_id, int64_t now_ms,
+namespace gradients::validator {
+common::Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_id, int64_t now_ms,
                    int64_t offer_window_ms, const SplitOptions& options) {
-  Result<TaskRecord> task = store.GetTask(task_id);
+  common::Result<TaskRecord> task = store.GetTask(task_id);
   if (!task.ok()) return task.status();
   if (task->status == TaskStatus::kPending) {
     GRADIENTS_RETURN_IF_ERROR(
         store.TransitionTask(task_id, TaskStatus::kPending, TaskStatus::kPreparing, "splitting the dataset", now_ms));
   } else if (task->status != TaskStatus::kPreparing) {
-    return Status::FailedPrecondition("task " + task->id + " is " + std::string(TaskStatusName(task->status)) +
+    return common::Status::FailedPrecondition("task " + task->id + " is " + std::string(TaskStatusName(task->status)) +
                                       ", not pending or preparing");
   }
   // What makes this task impossible fails it, with the reason; the validator goes on.
-  auto fail = [&](const Status& reason) -> Status {
+  auto fail = [&](const common::Status& reason) -> common::Status {
     GRADIENTS_RETURN_IF_ERROR(
         store.TransitionTask(task_id, TaskStatus::kPreparing, TaskStatus::kFailed, reason.message(), now_ms));
     return reason;
   };
-  Result<DatasetRecord> dataset = store.GetDataset(task->dataset_hash);
+  common::Result<DatasetRecord> dataset = store.GetDataset(task->dataset_hash);
   if (!dataset.ok()) return dataset.status();
-  Result<uint64_t> size = blobs.Size(dataset->hash);
-  Result<std::string> text = size.ok() ? blobs.Read(dataset->hash, 0, *size) : Result<std::string>(size.status());
+  common::Result<uint64_t> size = blobs.Size(dataset->hash);
+  common::Result<std::string> text = size.ok() ? blobs.Read(dataset->hash, 0, *size) : common::Result<std::string>(size.status());
   if (!text.ok()) {
-    if (text.status().code() != StatusCode::kNotFound && text.status().code() != StatusCode::kDataLoss) {
+    if (text.status().code() != common::StatusCode::kNotFound && text.status().code() != common::StatusCode::kDataLoss) {
       return text.status();  // the disk, not the task: try again later
     }
     return fail(text.status().WithContext("dataset " + dataset->name));
   }
-  Result<DatasetSplit> split = SplitDataset(*text, dataset->format, task->split_seed, options);
+  common::Result<DatasetSplit> split = SplitDataset(*text, dataset->format, task->split_seed, options);
   if (!split.ok()) return fail(split.status().WithContext("dataset " + dataset->name));
-  Result<StoredBlob> train = blobs.Put(split->train);
+  common::Result<StoredBlob> train = blobs.Put(split->train);
   if (!train.ok()) return train.status();
-  Result<StoredBlob> test = blobs.Put(split->test);
+  common::Result<StoredBlob> test = blobs.Put(split->test);
   if (!test.ok()) return test.status();
   GRADIENTS_RETURN_IF_ERROR(store.RecordSplit(task_id, {.train_blob = train->hash,
                                                         .test_blob = test->hash,
@@ -51,4 +51,4 @@ Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_i
                           now_ms);
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

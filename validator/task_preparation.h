@@ -11,14 +11,14 @@
 #include "validator/dataset_split.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 // Takes a pending task, or one a crash left preparing, to offering. Running it again after an
 // interruption gives the same splits (the split is deterministic, the blobs content-addressed). A
 // dataset that cannot be split, or whose blob is missing or corrupt, fails the task with the
 // reason, which is then the returned error (the task's status says which happened). The first
 // offer window lasts `offer_window_ms` (at most until the deadline).
-Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_id, int64_t now_ms,
+common::Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_id, int64_t now_ms,
                    int64_t offer_window_ms, const SplitOptions& options = {});
 
-}  // namespace gradients
+}  // namespace gradients::validator

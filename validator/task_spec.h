@@ -10,15 +10,15 @@
 #include "proto/task_types.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 v1::TaskStatus ToProtoStatus(TaskStatus status);
 // A stored BLAKE2b-256 hash (hex) as a Digest; DataLoss when it is not hex.
-Status SetDigest(const std::string& hex, v1::Digest* digest);
+common::Status SetDigest(const std::string& hex, v1::Digest* digest);
 
 // What miners see of a task (over its model and dataset): the base model's files, the training
 // split, the column mapping, times and pool. Never the test split or the seed.
-Status FillTaskSpec(const TaskRecord& task, const ModelRecord& model, const DatasetRecord& dataset,
+common::Status FillTaskSpec(const TaskRecord& task, const ModelRecord& model, const DatasetRecord& dataset,
                     v1::TaskSpec* spec);
 
-}  // namespace gradients
+}  // namespace gradients::validator

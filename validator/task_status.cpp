@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr std::array<std::pair<TaskStatus, std::string_view>, 7> kNames = {{
@@ -26,11 +26,11 @@ std::string_view TaskStatusName(TaskStatus status) {
   return "unknown";
 }
 
-Result<TaskStatus> ParseTaskStatus(std::string_view name) {
+common::Result<TaskStatus> ParseTaskStatus(std::string_view name) {
   for (const auto& [value, known] : kNames) {
     if (known == name) return value;
   }
-  return Status::InvalidArgument("unknown task status \"" + std::string(name.substr(0, 40)) +
+  return common::Status::InvalidArgument("unknown task status \"" + std::string(name.substr(0, 40)) +
                                  "\" (expected pending, preparing, offering, training, evaluating, scored or failed)");
 }
 
@@ -42,4 +42,4 @@ bool IsAllowedTransition(TaskStatus from, TaskStatus to) {
   return static_cast<int>(to) == static_cast<int>(from) + 1;
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

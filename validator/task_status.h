@@ -6,12 +6,12 @@
 
 #include "common/status.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 enum class TaskStatus { kPending, kPreparing, kOffering, kTraining, kEvaluating, kScored, kFailed };
 
 std::string_view TaskStatusName(TaskStatus status);  // "pending", "preparing", ...
-Result<TaskStatus> ParseTaskStatus(std::string_view name);
+common::Result<TaskStatus> ParseTaskStatus(std::string_view name);
 
 // Scored and failed tasks never change again.
 bool IsTerminal(TaskStatus status);
@@ -19,4 +19,4 @@ bool IsTerminal(TaskStatus status);
 // One step forward along the chain, or to failed from any status that is not terminal.
 bool IsAllowedTransition(TaskStatus from, TaskStatus to);
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -17,7 +17,7 @@
 #include "validator/task_evaluation.h"
 #include "validator/task_preparation.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr uint64_t kMaxPemBytes = 1 << 20;
@@ -29,34 +29,34 @@ constexpr int64_t kFirstWeightsAfterMs = 10'000;
 
 // The admin token: the file's content without surrounding whitespace, from a file only its owner
 // may access.
-Result<std::string> ReadAdminToken(const std::string& path) {
+common::Result<std::string> ReadAdminToken(const std::string& path) {
   struct stat info {};
-  if (stat(path.c_str(), &info) != 0) return ErrnoStatus("admin.token_file: " + path, errno);
+  if (stat(path.c_str(), &info) != 0) return common::ErrnoStatus("admin.token_file: " + path, errno);
   if ((info.st_mode & 077) != 0) {
-    return Status::PermissionDenied("admin.token_file: " + path + " is open to group or others (chmod 600 " + path + ")");
+    return common::Status::PermissionDenied("admin.token_file: " + path + " is open to group or others (chmod 600 " + path + ")");
   }
-  Result<std::string> text = ReadFileToString(path, 4096);
+  common::Result<std::string> text = common::ReadFileToString(path, 4096);
   if (!text.ok()) return text.status().WithContext("admin.token_file");
   const size_t begin = text->find_first_not_of(" \t\r\n"), end = text->find_last_not_of(" \t\r\n");
   if (begin == std::string::npos || end + 1 - begin < 16) {
-    return Status::InvalidArgument("admin.token_file: " + path + ": the token must be at least 16 characters");
+    return common::Status::InvalidArgument("admin.token_file: " + path + ": the token must be at least 16 characters");
   }
   const std::string token = text->substr(begin, end + 1 - begin);
   // It travels as a gRPC metadata value, which takes printable ASCII only.
   for (char c : token) {
     if (c < 0x21 || c > 0x7e) {
-      return Status::InvalidArgument("admin.token_file: " + path +
+      return common::Status::InvalidArgument("admin.token_file: " + path +
                                      ": the token must be printable ASCII without spaces or line breaks");
     }
   }
   return token;
 }
 
-Result<std::shared_ptr<grpc::ServerCredentials>> GatewayCredentials(const GatewayOptions& options) {
+common::Result<std::shared_ptr<grpc::ServerCredentials>> GatewayCredentials(const GatewayOptions& options) {
   if (options.tls_certificate_file.empty()) return grpc::InsecureServerCredentials();
-  Result<std::string> certificate = ReadFileToString(options.tls_certificate_file, kMaxPemBytes);
+  common::Result<std::string> certificate = common::ReadFileToString(options.tls_certificate_file, kMaxPemBytes);
   if (!certificate.ok()) return certificate.status().WithContext("gateway.tls_certificate_file");
-  Result<std::string> key = ReadFileToString(options.tls_private_key_file, kMaxPemBytes);
+  common::Result<std::string> key = common::ReadFileToString(options.tls_private_key_file, kMaxPemBytes);
   if (!key.ok()) return key.status().WithContext("gateway.tls_private_key_file");
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({.private_key = *key, .cert_chain = *certificate});
@@ -65,30 +65,30 @@ Result<std::shared_ptr<grpc::ServerCredentials>> GatewayCredentials(const Gatewa
 
 }  // namespace
 
-Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorOptions& options, ClockMs now_ms) {
-  Result<DataDirectory> data = OpenDataDirectory(options.data_dir);
+common::Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorOptions& options, common::ClockMs now_ms) {
+  common::Result<DataDirectory> data = OpenDataDirectory(options.data_dir);
   if (!data.ok()) return data.status().WithContext("data_dir");
   const int64_t now = now_ms();
   for (const ContentSource& model : options.models) {
-    Result<ModelRecord> record = RegisterModel(*data->store, *data->blobs, model.path, model.name, now);
+    common::Result<ModelRecord> record = RegisterModel(*data->store, *data->blobs, model.path, model.name, now);
     if (!record.ok()) return record.status().WithContext("models");
-    GetLogger("validator")->info("model {} ({}) registered", record->name, record->hash);
+    common::GetLogger("validator")->info("model {} ({}) registered", record->name, record->hash);
   }
   for (const ContentSource& dataset : options.datasets) {
-    Result<DatasetRecord> record =
+    common::Result<DatasetRecord> record =
         RegisterDataset(*data->store, *data->blobs, dataset.path, dataset.name, now);
     if (!record.ok()) return record.status().WithContext("datasets");
-    GetLogger("validator")->info("dataset {} ({}) registered", record->name, record->hash);
+    common::GetLogger("validator")->info("dataset {} ({}) registered", record->name, record->hash);
   }
   AdminServiceOptions admin{.validator_id = options.auth.validator_id, .version = GRADIENTS_VERSION, .token = {}};
   admin.leaderboard_window_ms = LongestWindowMs(options.scoring);
   admin.task_limits = options.tasks;
   if (!IsLoopback(options.admin.listen)) {
-    Result<std::string> token = ReadAdminToken(options.admin.token_file);
+    common::Result<std::string> token = ReadAdminToken(options.admin.token_file);
     if (!token.ok()) return token.status();
     admin.token = std::move(*token);
   }
-  Result<std::unique_ptr<CheckpointUploads>> uploads = CheckpointUploads::Open(
+  common::Result<std::unique_ptr<CheckpointUploads>> uploads = CheckpointUploads::Open(
       *data->store, *data->blobs, data->root / "uploads", options.auth.validator_id, options.uploads, now_ms);
   if (!uploads.ok()) return uploads.status().WithContext("data_dir");
   std::unique_ptr<ValidatorDaemon> daemon(
@@ -101,7 +101,7 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
     raw->metrics_.Add("gradients_evaluation_seconds_count", "Submissions whose evaluation time is summed", 1);
   };
   if (access(options.evaluation.gradients_path.c_str(), X_OK) != 0) {
-    GetLogger("validator")->warn("evaluation.gradients_path: \"{}\" is not a program; tasks wait in evaluating until "
+    common::GetLogger("validator")->warn("evaluation.gradients_path: \"{}\" is not a program; tasks wait in evaluating until "
                                  "it is set",
                                  options.evaluation.gradients_path);
   }
@@ -111,16 +111,16 @@ Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const ValidatorO
   GRADIENTS_RETURN_IF_ERROR(daemon->StartGateway(options.gateway));
   GRADIENTS_RETURN_IF_ERROR(daemon->StartAdmin(options.admin));
   if (!options.metrics.listen.empty()) {
-    Result<std::unique_ptr<MetricsServer>> metrics = MetricsServer::Start(
+    common::Result<std::unique_ptr<MetricsServer>> metrics = MetricsServer::Start(
         options.metrics.listen, daemon->metrics_,
         [store = daemon->data_.store.get()] { return store->CountTasksByStatus().ok(); });
     if (!metrics.ok()) return metrics.status();
     daemon->metrics_server_ = std::move(*metrics);
-    GetLogger("validator")->info("serving /metrics and /healthz on port {}", daemon->metrics_server_->port());
+    common::GetLogger("validator")->info("serving /metrics and /healthz on port {}", daemon->metrics_server_->port());
   }
   nlohmann::json ports = {{"gateway", daemon->gateway_port_}, {"admin", daemon->admin_port_}};
   if (daemon->metrics_server_) ports["metrics"] = daemon->metrics_server_->port();
-  GRADIENTS_RETURN_IF_ERROR(WriteFileDurably(daemon->data_.root / "ports.json", ports.dump() + "\n"));
+  GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(daemon->data_.root / "ports.json", ports.dump() + "\n"));
   daemon->task_loop_ = std::thread([raw = daemon.get()] { raw->RunTaskLoop(); });
   daemon->evaluator_ = std::thread([raw = daemon.get()] { raw->RunEvaluations(); });
   daemon->publisher_ = std::thread([raw = daemon.get()] { raw->RunWeightPublication(); });
@@ -153,15 +153,15 @@ void ValidatorDaemon::RunTaskLoop() {
     // Errors are the disk's or the database's, not a task's: logged, and tried again next round.
     if (prepare) {
       next_preparation = std::chrono::steady_clock::now() + kPreparerInterval;
-      if (Result<int64_t> scheduled = scheduler_.FillPool(*data_.store, *data_.blobs, now_ms_()); !scheduled.ok()) {
-        GetLogger("validator")->error("scheduling tasks: {}", scheduled.status().message());
+      if (common::Result<int64_t> scheduled = scheduler_.FillPool(*data_.store, *data_.blobs, now_ms_()); !scheduled.ok()) {
+        common::GetLogger("validator")->error("scheduling tasks: {}", scheduled.status().message());
       }
-      if (Status status = PrepareTasks(now_ms_()); !status.ok()) {
-        GetLogger("validator")->error("preparing tasks: {}", status.message());
+      if (common::Status status = PrepareTasks(now_ms_()); !status.ok()) {
+        common::GetLogger("validator")->error("preparing tasks: {}", status.message());
       }
     }
-    if (Status status = AdvanceOffers(now_ms_()); !status.ok()) {
-      GetLogger("validator")->error("advancing offers: {}", status.message());
+    if (common::Status status = AdvanceOffers(now_ms_()); !status.ok()) {
+      common::GetLogger("validator")->error("advancing offers: {}", status.message());
     }
     lock.lock();
   }
@@ -175,11 +175,11 @@ void ValidatorDaemon::RegisterMetrics() {
     return values;
   };
   metrics_.Gauge("gradients_tasks", "Tasks by status", [&store, labelled] {
-    Result<std::map<std::string, int64_t>> counts = store.CountTasksByStatus();
+    common::Result<std::map<std::string, int64_t>> counts = store.CountTasksByStatus();
     return counts.ok() ? labelled("status", *counts) : std::map<std::string, double>{};
   });
   metrics_.CounterFrom("gradients_evaluations_total", "Verdicts stored, by outcome", [&store, labelled] {
-    Result<std::map<std::string, int64_t>> counts = store.CountEvaluationsByOutcome();
+    common::Result<std::map<std::string, int64_t>> counts = store.CountEvaluationsByOutcome();
     return counts.ok() ? labelled("outcome", *counts) : std::map<std::string, double>{};
   });
   metrics_.Gauge("gradients_miners_connected", "Miners with an open offer stream", [this] {
@@ -209,15 +209,15 @@ bool ValidatorDaemon::WaitUnlessStopping(std::chrono::milliseconds interval) {
 
 void ValidatorDaemon::RunBlobRemoval() {
   while (!WaitUnlessStopping(std::chrono::milliseconds(retention_options_.sweep_interval_ms))) {
-    Result<BlobSweep> sweep = RemoveUnneededBlobs(*data_.store, *data_.blobs, retention_options_, now_ms_());
+    common::Result<BlobSweep> sweep = RemoveUnneededBlobs(*data_.store, *data_.blobs, retention_options_, now_ms_());
     if (!sweep.ok()) {
-      GetLogger("blobs")->error("removing unneeded blobs: {}", sweep.status().message());  // next interval
+      common::GetLogger("blobs")->error("removing unneeded blobs: {}", sweep.status().message());  // next interval
       continue;
     }
     blobs_removed_ += sweep->removed;
     blob_bytes_removed_ += static_cast<int64_t>(sweep->removed_bytes);
     if (sweep->removed > 0) {
-      GetLogger("blobs")->info("removed {} blobs ({} bytes) no record needs; {} kept", sweep->removed,
+      common::GetLogger("blobs")->info("removed {} blobs ({} bytes) no record needs; {} kept", sweep->removed,
                                sweep->removed_bytes, sweep->kept);
     }
   }
@@ -229,90 +229,90 @@ void ValidatorDaemon::RunWeightPublication() {
   int64_t wait_ms = std::min<int64_t>(weight_options_.interval_ms, kFirstWeightsAfterMs);
   while (!WaitUnlessStopping(std::chrono::milliseconds(wait_ms))) {
     wait_ms = weight_options_.interval_ms;
-    Result<WeightSetRecord> published =
+    common::Result<WeightSetRecord> published =
         PublishWeights(*data_.store, scoring_options_, weight_options_, data_.root / "weights.json",
                        auth_.validator_id(), now_ms_, &stop_evaluating_);
-    if (!published.ok() && published.status().code() != StatusCode::kAborted) {
-      GetLogger("weights")->error("publishing weights: {}", published.status().message());  // next interval
+    if (!published.ok() && published.status().code() != common::StatusCode::kAborted) {
+      common::GetLogger("weights")->error("publishing weights: {}", published.status().message());  // next interval
     }
   }
 }
 
 void ValidatorDaemon::RunEvaluations() {
   while (!stop_evaluating_) {
-    if (Status status = EvaluateDueTasks(); !status.ok() && status.code() != StatusCode::kAborted) {
-      GetLogger("validator")->error("evaluating tasks: {}", status.message());  // tried again next round
+    if (common::Status status = EvaluateDueTasks(); !status.ok() && status.code() != common::StatusCode::kAborted) {
+      common::GetLogger("validator")->error("evaluating tasks: {}", status.message());  // tried again next round
     }
     WaitUnlessStopping(kEvaluationInterval);
   }
 }
 
-Status ValidatorDaemon::EvaluateDueTasks() {
+common::Status ValidatorDaemon::EvaluateDueTasks() {
   GRADIENTS_RETURN_IF_ERROR(StartEvaluations(*data_.store, now_ms_()));
-  Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(TaskStatus::kEvaluating);
+  common::Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(TaskStatus::kEvaluating);
   if (!tasks.ok()) return tasks.status();
   for (const TaskRecord& task : *tasks) {
-    if (stop_evaluating_) return Status::Aborted("stopping");
-    Status evaluated = EvaluateTask(*data_.store, *data_.blobs, evaluation_options_, scoring_options_, task.id,
+    if (stop_evaluating_) return common::Status::Aborted("stopping");
+    common::Status evaluated = EvaluateTask(*data_.store, *data_.blobs, evaluation_options_, scoring_options_, task.id,
                                     now_ms_, &stop_evaluating_);
-    if (evaluated.code() == StatusCode::kAborted) return evaluated;
-    if (evaluated.code() == StatusCode::kInternal || evaluated.code() == StatusCode::kDataLoss ||
-        evaluated.code() == StatusCode::kNotFound) {
+    if (evaluated.code() == common::StatusCode::kAborted) return evaluated;
+    if (evaluated.code() == common::StatusCode::kInternal || evaluated.code() == common::StatusCode::kDataLoss ||
+        evaluated.code() == common::StatusCode::kNotFound) {
       // The task's own inputs cannot be evaluated (the evaluator fails on its base model or split,
       // or their blobs are gone): no miner is to blame, none gets points.
       const std::string reason = "evaluation failed: " + evaluated.message();
       GRADIENTS_RETURN_IF_ERROR(
           data_.store->TransitionTask(task.id, TaskStatus::kEvaluating, TaskStatus::kFailed, reason, now_ms_()));
-      GetLogger("validator")->error("task {}: evaluating -> failed: {}", task.id, reason);
+      common::GetLogger("validator")->error("task {}: evaluating -> failed: {}", task.id, reason);
     } else if (!evaluated.ok()) {
       // Perhaps passing (the evaluator is not installed, a full disk): tried again next round;
       // the other tasks go on meanwhile.
-      GetLogger("validator")->error("task {}: not evaluated yet: {}", task.id, evaluated.message());
+      common::GetLogger("validator")->error("task {}: not evaluated yet: {}", task.id, evaluated.message());
       continue;
     }
     // Scored or failed: the parts of uploads that never finished are of no more use.
-    if (Status discarded = uploads_->DiscardLeftovers(task.id); !discarded.ok()) {
-      GetLogger("validator")->warn("task {}: unfinished uploads not removed: {}", task.id, discarded.message());
+    if (common::Status discarded = uploads_->DiscardLeftovers(task.id); !discarded.ok()) {
+      common::GetLogger("validator")->warn("task {}: unfinished uploads not removed: {}", task.id, discarded.message());
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status ValidatorDaemon::AdvanceOffers(int64_t now_ms) {
+common::Status ValidatorDaemon::AdvanceOffers(int64_t now_ms) {
   GRADIENTS_RETURN_IF_ERROR(CloseOfferWindows(*data_.store, offer_options_, now_ms));
-  Result<std::vector<Offer>> open = ListOpenOffers(*data_.store, now_ms);
+  common::Result<std::vector<Offer>> open = ListOpenOffers(*data_.store, now_ms);
   if (!open.ok()) return open.status();
-  Result<std::vector<MinerClaims>> claims = data_.store->ListMinerClaims();
+  common::Result<std::vector<MinerClaims>> claims = data_.store->ListMinerClaims();
   if (!claims.ok()) return claims.status();
   offers_.Update(*open, *claims, now_ms);
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status ValidatorDaemon::PrepareTasks(int64_t now_ms) {
+common::Status ValidatorDaemon::PrepareTasks(int64_t now_ms) {
   for (TaskStatus status : {TaskStatus::kPending, TaskStatus::kPreparing}) {
-    Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(status);
+    common::Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(status);
     if (!tasks.ok()) return tasks.status();
     for (const TaskRecord& task : *tasks) {
-      Status prepared = PrepareTask(*data_.store, *data_.blobs, task.id, now_ms, offer_options_.window_ms);
+      common::Status prepared = PrepareTask(*data_.store, *data_.blobs, task.id, now_ms, offer_options_.window_ms);
       if (prepared.ok()) {
-        GetLogger("validator")->info("task {}: {} -> offering", task.id, TaskStatusName(status));
+        common::GetLogger("validator")->info("task {}: {} -> offering", task.id, TaskStatusName(status));
         continue;
       }
       // A task that cannot be prepared fails with the reason; one that hit a passing trouble (a full
       // disk, say) is tried again at the next round. Neither holds up the others.
-      Result<TaskRecord> now = data_.store->GetTask(task.id);
+      common::Result<TaskRecord> now = data_.store->GetTask(task.id);
       if (now.ok() && now->status == TaskStatus::kFailed) {
-        GetLogger("validator")->warn("task {}: failed: {}", task.id, prepared.message());
+        common::GetLogger("validator")->warn("task {}: failed: {}", task.id, prepared.message());
       } else {
-        GetLogger("validator")->error("task {}: not prepared yet: {}", task.id, prepared.message());
+        common::GetLogger("validator")->error("task {}: not prepared yet: {}", task.id, prepared.message());
       }
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-Status ValidatorDaemon::StartGateway(const GatewayOptions& options) {
-  Result<std::shared_ptr<grpc::ServerCredentials>> credentials = GatewayCredentials(options);
+common::Status ValidatorDaemon::StartGateway(const GatewayOptions& options) {
+  common::Result<std::shared_ptr<grpc::ServerCredentials>> credentials = GatewayCredentials(options);
   if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *credentials, &gateway_port_);
@@ -325,22 +325,22 @@ Status ValidatorDaemon::StartGateway(const GatewayOptions& options) {
   builder.RegisterService(&gateway_service_);
   gateway_ = builder.BuildAndStart();
   if (gateway_ == nullptr || gateway_port_ == 0) {
-    return Status::Unavailable("gateway.listen: cannot listen on " + options.listen);
+    return common::Status::Unavailable("gateway.listen: cannot listen on " + options.listen);
   }
-  GetLogger("validator")->info("serving miners on port {}", gateway_port_);
-  return Status::Ok();
+  common::GetLogger("validator")->info("serving miners on port {}", gateway_port_);
+  return common::Status::Ok();
 }
 
-Status ValidatorDaemon::StartAdmin(const AdminOptions& options) {
+common::Status ValidatorDaemon::StartAdmin(const AdminOptions& options) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &admin_port_);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&admin_service_);
   admin_ = builder.BuildAndStart();
-  if (admin_ == nullptr || admin_port_ == 0) return Status::Unavailable("admin.listen: cannot listen on " + options.listen);
-  GetLogger("validator")->info("serving the operator on port {}{}", admin_port_,
+  if (admin_ == nullptr || admin_port_ == 0) return common::Status::Unavailable("admin.listen: cannot listen on " + options.listen);
+  common::GetLogger("validator")->info("serving the operator on port {}{}", admin_port_,
                                IsLoopback(options.listen) ? " (loopback)" : " (token required)");
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
 void ValidatorDaemon::Shutdown() {
@@ -348,7 +348,7 @@ void ValidatorDaemon::Shutdown() {
   metrics_server_.reset();
   const auto deadline = std::chrono::system_clock::now() + kShutdownGrace;
   // Open offer streams would hold the server's shutdown up until its grace ran out.
-  offers_.EndAll(Status::Unavailable("the validator is stopping; subscribe again later"));
+  offers_.EndAll(common::Status::Unavailable("the validator is stopping; subscribe again later"));
   for (std::unique_ptr<grpc::Server>* server : {&gateway_, &admin_}) {
     if (*server == nullptr) continue;
     (*server)->Shutdown(deadline);
@@ -367,9 +367,9 @@ void ValidatorDaemon::Shutdown() {
     publisher_.join();
     if (blob_remover_.joinable()) blob_remover_.join();
   }
-  GetLogger("validator")->info("stopped");
+  common::GetLogger("validator")->info("stopped");
 }
 
 ValidatorDaemon::~ValidatorDaemon() { Shutdown(); }
 
-}  // namespace gradients
+}  // namespace gradients::validator

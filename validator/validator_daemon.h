@@ -21,7 +21,7 @@
 #include "validator/validator_options.h"
 #include "validator/weight_publication.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 class ValidatorDaemon {
  public:
@@ -29,7 +29,7 @@ class ValidatorDaemon {
   // stop interrupted (pending and preparing ones are prepared), starts the MinerGateway and Admin
   // servers and the background task loop (preparation, offer windows); then writes <data_dir>/ports.json ({"gateway": port, "admin": port}), so ports
   // chosen by the system (":0") can be found. Errors name what failed.
-  static Result<std::unique_ptr<ValidatorDaemon>> Start(const ValidatorOptions& options, ClockMs now_ms);
+  static common::Result<std::unique_ptr<ValidatorDaemon>> Start(const ValidatorOptions& options, common::ClockMs now_ms);
   ~ValidatorDaemon();
 
   int gateway_port() const { return gateway_port_; }
@@ -42,7 +42,7 @@ class ValidatorDaemon {
 
  private:
   ValidatorDaemon(DataDirectory data, std::unique_ptr<CheckpointUploads> uploads, const ValidatorOptions& options,
-                  AdminServiceOptions admin, const ClockMs& now_ms)
+                  AdminServiceOptions admin, const common::ClockMs& now_ms)
       : data_(std::move(data)),
         now_ms_(now_ms),
         auth_(options.auth),
@@ -58,29 +58,29 @@ class ValidatorDaemon {
         admin_service_(*data_.store, *data_.blobs, WithWakeUp(std::move(admin)), now_ms) {}
   AdminServiceOptions WithWakeUp(AdminServiceOptions admin);
   // Prepares pending tasks (and those a stop left preparing); one that cannot be prepared fails.
-  Status PrepareTasks(int64_t now_ms);
+  common::Status PrepareTasks(int64_t now_ms);
   // Settles closed offer windows and hands the open offers to the board.
-  Status AdvanceOffers(int64_t now_ms);
+  common::Status AdvanceOffers(int64_t now_ms);
   // The background task loop: prepares tasks when one is created and every few seconds, and
   // advances the offers every second.
   void RunTaskLoop();
   // The evaluator: tasks past their deadline are evaluated one at a time, each submission in a
   // child process; stopping kills the running child (the rest is evaluated after a restart).
   void RunEvaluations();
-  Status EvaluateDueTasks();
+  common::Status EvaluateDueTasks();
   // Publishes a weight set every interval (validator/weight_publication.h).
   void RunWeightPublication();
   // Removes the blobs no record needs any more, every interval (validator/blob_retention.h).
   void RunBlobRemoval();
   // Waits `interval` or until the daemon stops; true when it stops.
   bool WaitUnlessStopping(std::chrono::milliseconds interval);
-  Status StartGateway(const GatewayOptions& options);
-  Status StartAdmin(const AdminOptions& options);
+  common::Status StartGateway(const GatewayOptions& options);
+  common::Status StartAdmin(const AdminOptions& options);
   // The metrics the daemon exposes, read from its parts when scraped.
   void RegisterMetrics();
 
   DataDirectory data_;
-  ClockMs now_ms_;
+  common::ClockMs now_ms_;
   MinerAuthenticator auth_;
   std::unique_ptr<CheckpointUploads> uploads_;
   const OfferOptions offer_options_;
@@ -107,4 +107,4 @@ class ValidatorDaemon {
   std::atomic<int64_t> blobs_removed_{0}, blob_bytes_removed_{0};
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -26,7 +26,7 @@ void KeepFreedBlocksForReuse() {
   constexpr int kMmapThreshold = 32 << 20;   // glibc's largest; blocks under it come from the heap
   constexpr int kTrimThreshold = 256 << 20;  // above glibc's 64 MiB thread heaps: those are never trimmed
   if (mallopt(M_MMAP_THRESHOLD, kMmapThreshold) != 1 || mallopt(M_TRIM_THRESHOLD, kTrimThreshold) != 1) {
-    gradients::GetLogger("validator")->warn("malloc tuning refused; uploads will be slower");
+    gradients::common::GetLogger("validator")->warn("malloc tuning refused; uploads will be slower");
   }
 }
 
@@ -40,27 +40,27 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "Overrides the config's log.level");
   CLI11_PARSE(app, argc, argv);
 
-  gradients::Result<gradients::ValidatorOptions> options =
-      gradients::LoadConfigFile<gradients::ValidatorOptions>(config_path, "validator");
+  gradients::common::Result<gradients::validator::ValidatorOptions> options =
+      gradients::common::LoadConfigFile<gradients::validator::ValidatorOptions>(config_path, "validator");
   if (!options.ok()) {
     std::cerr << "gradients-validator: " << options.status().message() << "\n";
     return 2;
   }
   if (!log_level.empty()) options->log.level = log_level;
-  if (gradients::Status status = gradients::ConfigureLogging(options->log); !status.ok()) {
+  if (gradients::common::Status status = gradients::common::ConfigureLogging(options->log); !status.ok()) {
     std::cerr << "gradients-validator: " << status.message() << "\n";
     return 2;
   }
-  gradients::StopSignals stop_signals;  // before any thread starts
+  gradients::common::StopSignals stop_signals;  // before any thread starts
 
-  gradients::Result<std::unique_ptr<gradients::ValidatorDaemon>> daemon =
-      gradients::ValidatorDaemon::Start(*options, gradients::SystemClockMs);
+  gradients::common::Result<std::unique_ptr<gradients::validator::ValidatorDaemon>> daemon =
+      gradients::validator::ValidatorDaemon::Start(*options, gradients::common::SystemClockMs);
   if (!daemon.ok()) {
     std::cerr << "gradients-validator: " << daemon.status().message() << "\n";
     return 1;
   }
   const char* signal_name = stop_signals.Wait();
-  gradients::GetLogger("validator")->info("{}: stopping", signal_name);
+  gradients::common::GetLogger("validator")->info("{}: stopping", signal_name);
   (*daemon)->Shutdown();
   return 0;
 }

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 // gRPC takes its times in milliseconds as int.
@@ -12,7 +12,7 @@ constexpr int64_t kMaxIntMs = 2'147'483'647;
 
 }  // namespace
 
-void ReadConfig(ConfigReader& reader, GatewayOptions& options) {
+void ReadConfig(common::ConfigReader& reader, GatewayOptions& options) {
   reader.Optional("listen", options.listen)
       .Optional("max_message_bytes", options.max_message_bytes)
       .Optional("keepalive_time_ms", options.keepalive_time_ms)
@@ -43,7 +43,7 @@ bool IsLoopback(std::string_view listen) {
   return host == "localhost" || host == "[::1]" || host.starts_with("127.");
 }
 
-void ReadConfig(ConfigReader& reader, AdminOptions& options) {
+void ReadConfig(common::ConfigReader& reader, AdminOptions& options) {
   reader.Optional("listen", options.listen)
       .Optional("token_file", options.token_file)
       .Check(options.listen.rfind(':') != std::string::npos, "listen", "expected host:port")
@@ -51,16 +51,16 @@ void ReadConfig(ConfigReader& reader, AdminOptions& options) {
              "required when admin.listen is not a loopback address");
 }
 
-void ReadConfig(ConfigReader& reader, MetricsOptions& options) {
+void ReadConfig(common::ConfigReader& reader, MetricsOptions& options) {
   reader.Optional("listen", options.listen)
       .Check(options.listen.empty() || options.listen.rfind(':') != std::string::npos, "listen", "expected host:port");
 }
 
-void ReadConfig(ConfigReader& reader, ContentSource& source) {
+void ReadConfig(common::ConfigReader& reader, ContentSource& source) {
   reader.Required("path", source.path).Optional("name", source.name).Check(!source.path.empty(), "path", "is empty");
 }
 
-void ReadConfig(ConfigReader& reader, MinerAuthOptions& options) {
+void ReadConfig(common::ConfigReader& reader, MinerAuthOptions& options) {
   reader.Required("validator_id", options.validator_id)
       .Optional("challenge_ttl_ms", options.challenge_ttl_ms)
       .Optional("session_ttl_ms", options.session_ttl_ms)
@@ -81,7 +81,7 @@ void ReadConfig(ConfigReader& reader, MinerAuthOptions& options) {
       .Check(options.max_sessions >= 1, "max_sessions", "must be at least 1");
 }
 
-void ReadConfig(ConfigReader& reader, UploadOptions& options) {
+void ReadConfig(common::ConfigReader& reader, UploadOptions& options) {
   reader.Optional("max_chunk_bytes", options.max_chunk_bytes)
       .Optional("max_bytes_per_model_byte", options.max_bytes_per_model_byte)
       .Optional("max_bytes_allowance", options.max_bytes_allowance)
@@ -98,7 +98,7 @@ void ReadConfig(ConfigReader& reader, UploadOptions& options) {
       .Check(options.max_uploads_per_claim >= 1, "max_uploads_per_claim", "must be at least 1");
 }
 
-void ReadConfig(ConfigReader& reader, RetentionOptions& options) {
+void ReadConfig(common::ConfigReader& reader, RetentionOptions& options) {
   reader.Optional("keep_finished_ms", options.keep_finished_ms)
       .Optional("grace_ms", options.grace_ms)
       .Optional("sweep_interval_ms", options.sweep_interval_ms)
@@ -109,7 +109,7 @@ void ReadConfig(ConfigReader& reader, RetentionOptions& options) {
              "must be 0 (never remove) or at least 1000");
 }
 
-void ReadConfig(ConfigReader& reader, OfferOptions& options) {
+void ReadConfig(common::ConfigReader& reader, OfferOptions& options) {
   reader.Optional("window_ms", options.window_ms)
       .Optional("rounds", options.rounds)
       .Optional("wave_interval_ms", options.wave_interval_ms)
@@ -133,7 +133,7 @@ std::string DefaultGradientsPath() {
   return "";
 }
 
-void ReadConfig(ConfigReader& reader, EvaluationOptions& options) {
+void ReadConfig(common::ConfigReader& reader, EvaluationOptions& options) {
   reader.Optional("gradients_path", options.gradients_path)
       .Optional("memory_limit_bytes", options.memory_limit_bytes)
       .Optional("cpu_seconds", options.cpu_seconds)
@@ -149,7 +149,7 @@ void ReadConfig(ConfigReader& reader, EvaluationOptions& options) {
       .Check(options.max_length >= 16 && options.max_length <= 1 << 20, "max_length", "must be between 16 and 1048576");
 }
 
-void ReadConfig(ConfigReader& reader, ScoringOptions& options) {
+void ReadConfig(common::ConfigReader& reader, ScoringOptions& options) {
   reader.Optional("first_place_points", options.first_place_points)
       .Optional("other_points", options.other_points)
       .Optional("penalty_points", options.penalty_points)
@@ -161,14 +161,14 @@ void ReadConfig(ConfigReader& reader, ScoringOptions& options) {
       .Check(options.penalty_points <= options.other_points, "penalty_points", "must not exceed other_points");
 }
 
-void ReadConfig(ConfigReader& reader, WeightWindow& window) {
+void ReadConfig(common::ConfigReader& reader, WeightWindow& window) {
   reader.Required("days", window.days)
       .Required("weight", window.weight)
       .Check(window.days >= 1 && window.days <= 365, "days", "must be between 1 and 365")
       .Check(window.weight >= 0, "weight", "must not be negative");
 }
 
-void ReadConfig(ConfigReader& reader, WeightPublicationOptions& options) {
+void ReadConfig(common::ConfigReader& reader, WeightPublicationOptions& options) {
   reader.Optional("interval_ms", options.interval_ms)
       .Optional("sink_command", options.sink_command)
       .Optional("sink_attempts", options.sink_attempts)
@@ -182,7 +182,7 @@ void ReadConfig(ConfigReader& reader, WeightPublicationOptions& options) {
       .Check(options.sink_timeout_ms >= 1000, "sink_timeout_ms", "must be at least 1000");
 }
 
-void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
+void ReadConfig(common::ConfigReader& reader, ValidatorOptions& options) {
   reader.Required("data_dir", options.data_dir)
       .Optional("gateway", options.gateway)
       .Optional("admin", options.admin)
@@ -205,4 +205,4 @@ void ReadConfig(ConfigReader& reader, ValidatorOptions& options) {
              "tasks.max_duration_seconds");
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

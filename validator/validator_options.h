@@ -19,7 +19,7 @@
 #include "validator/task_evaluation.h"
 #include "validator/weight_publication.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 // The MinerGateway server miners connect to.
 struct GatewayOptions {
@@ -32,7 +32,7 @@ struct GatewayOptions {
   std::string tls_private_key_file;
   MinerLimitOptions miner_limits{};  // per miner: calls per second, burst, open streams
 };
-void ReadConfig(ConfigReader& reader, GatewayOptions& options);
+void ReadConfig(common::ConfigReader& reader, GatewayOptions& options);
 
 // The Admin server the operator's `gradients` commands call.
 struct AdminOptions {
@@ -41,7 +41,7 @@ struct AdminOptions {
   // its owner may read (a group- or world-readable one is refused).
   std::string token_file;
 };
-void ReadConfig(ConfigReader& reader, AdminOptions& options);
+void ReadConfig(common::ConfigReader& reader, AdminOptions& options);
 // Whether `listen` (host:port) binds a loopback address only.
 bool IsLoopback(std::string_view listen);
 
@@ -49,25 +49,25 @@ bool IsLoopback(std::string_view listen);
 struct MetricsOptions {
   std::string listen;  // host:port; empty: not served (the example config serves 127.0.0.1:7402)
 };
-void ReadConfig(ConfigReader& reader, MetricsOptions& options);
+void ReadConfig(common::ConfigReader& reader, MetricsOptions& options);
 
 // A base model or dataset registered at start (as `gradients model add` / `dataset add` would).
 struct ContentSource {
   std::string path;
   std::string name;  // default: the path's last component
 };
-void ReadConfig(ConfigReader& reader, ContentSource& source);
+void ReadConfig(common::ConfigReader& reader, ContentSource& source);
 
-void ReadConfig(ConfigReader& reader, MinerAuthOptions& options);
-void ReadConfig(ConfigReader& reader, UploadOptions& options);
-void ReadConfig(ConfigReader& reader, RetentionOptions& options);
-void ReadConfig(ConfigReader& reader, OfferOptions& options);
+void ReadConfig(common::ConfigReader& reader, MinerAuthOptions& options);
+void ReadConfig(common::ConfigReader& reader, UploadOptions& options);
+void ReadConfig(common::ConfigReader& reader, RetentionOptions& options);
+void ReadConfig(common::ConfigReader& reader, OfferOptions& options);
 // The evaluator child's program and limits (work_dir is the daemon's: <data_dir>/eval).
-void ReadConfig(ConfigReader& reader, EvaluationOptions& options);
+void ReadConfig(common::ConfigReader& reader, EvaluationOptions& options);
 // The points of a task's ranking and the windows of the weights (type weights keep their defaults).
-void ReadConfig(ConfigReader& reader, ScoringOptions& options);
-void ReadConfig(ConfigReader& reader, WeightWindow& window);
-void ReadConfig(ConfigReader& reader, WeightPublicationOptions& options);
+void ReadConfig(common::ConfigReader& reader, ScoringOptions& options);
+void ReadConfig(common::ConfigReader& reader, WeightWindow& window);
+void ReadConfig(common::ConfigReader& reader, WeightPublicationOptions& options);
 // `gradients` next to the running program (an installation's bin/), else in the build tree's
 // cli/ beside its validator/, else empty.
 std::string DefaultGradientsPath();
@@ -86,10 +86,10 @@ struct ValidatorOptions {
   MetricsOptions metrics{};
   TaskLimits tasks{};  // the training times tasks may have
   SchedulerOptions scheduler{};
-  LogOptions log{};
+  common::LogOptions log{};
   std::vector<ContentSource> models{};
   std::vector<ContentSource> datasets{};
 };
-void ReadConfig(ConfigReader& reader, ValidatorOptions& options);
+void ReadConfig(common::ConfigReader& reader, ValidatorOptions& options);
 
-}  // namespace gradients
+}  // namespace gradients::validator

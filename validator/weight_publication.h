@@ -15,7 +15,7 @@
 #include "validator/scoring.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct WeightPublicationOptions {
   int64_t interval_ms = 3'600'000;
@@ -28,9 +28,9 @@ struct WeightPublicationOptions {
 // Computes, stores and publishes one weight set; returns it as stored (with where it was
 // published). The set is kept even when the sink fails every attempt (its published_to then names
 // only the file); Aborted when `stop` turned true during the sink's backoff.
-Result<WeightSetRecord> PublishWeights(Store& store, const ScoringOptions& scoring,
+common::Result<WeightSetRecord> PublishWeights(Store& store, const ScoringOptions& scoring,
                                        const WeightPublicationOptions& options,
                                        const std::filesystem::path& weights_file, std::string_view validator_id,
-                                       const ClockMs& now_ms, const std::atomic<bool>* stop = nullptr);
+                                       const common::ClockMs& now_ms, const std::atomic<bool>* stop = nullptr);
 
-}  // namespace gradients
+}  // namespace gradients::validator

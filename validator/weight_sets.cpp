@@ -7,19 +7,19 @@
 #include "common/digest.h"
 #include "common/hex.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr int kInputsVersion = 1;
 
 // Typed reads of a parsed document; the first failure names the field.
 struct Reader {
-  Status status;
+  common::Status status;
   const nlohmann::json& Field(const nlohmann::json& object, const char* key, const std::string& where) {
     static const nlohmann::json kNull;
     if (!status.ok()) return kNull;
     if (!object.is_object() || !object.contains(key)) {
-      status = Status::InvalidArgument(where + "." + key + ": missing");
+      status = common::Status::InvalidArgument(where + "." + key + ": missing");
       return kNull;
     }
     return object[key];
@@ -32,7 +32,7 @@ struct Reader {
                       : std::is_integral_v<T>         ? value.is_number_integer()
                                                       : value.is_number();
     if (!fits) {
-      status = Status::InvalidArgument(where + "." + key + ": wrong type");
+      status = common::Status::InvalidArgument(where + "." + key + ": wrong type");
       return T{};
     }
     return value.get<T>();
@@ -73,13 +73,13 @@ std::string EncodeWeightInputs(const WeightInputs& inputs) {
   return json.dump();
 }
 
-Result<WeightInputs> DecodeWeightInputs(std::string_view text) {
+common::Result<WeightInputs> DecodeWeightInputs(std::string_view text) {
   const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return Status::InvalidArgument("inputs: not JSON");
+  if (json.is_discarded()) return common::Status::InvalidArgument("inputs: not JSON");
   Reader read;
   WeightInputs inputs;
   if (read.Get<int>(json, "version", "inputs") != kInputsVersion && read.status.ok()) {
-    return Status::InvalidArgument("inputs.version: only version 1 is known");
+    return common::Status::InvalidArgument("inputs.version: only version 1 is known");
   }
   inputs.now_ms = read.Get<int64_t>(json, "now_ms", "inputs");
   const nlohmann::json& options = read.Field(json, "options", "inputs");
@@ -94,9 +94,9 @@ Result<WeightInputs> DecodeWeightInputs(std::string_view text) {
   }
   inputs.options.type_weights.clear();
   const nlohmann::json& types = read.Field(options, "type_weights", "inputs.options");
-  if (read.status.ok() && !types.is_object()) return Status::InvalidArgument("inputs.options.type_weights: wrong type");
+  if (read.status.ok() && !types.is_object()) return common::Status::InvalidArgument("inputs.options.type_weights: wrong type");
   for (const auto& [type, weight] : types.items()) {
-    if (!weight.is_number()) return Status::InvalidArgument("inputs.options.type_weights." + type + ": wrong type");
+    if (!weight.is_number()) return common::Status::InvalidArgument("inputs.options.type_weights." + type + ": wrong type");
     inputs.options.type_weights[type] = weight.get<double>();
   }
   for (const nlohmann::json& task : read.Field(json, "tasks", "inputs")) {
@@ -116,8 +116,8 @@ Result<WeightInputs> DecodeWeightInputs(std::string_view text) {
   return inputs;
 }
 
-Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, int64_t now_ms) {
-  Result<std::vector<TaskRecord>> scored = store.ListTasks(TaskStatus::kScored);  // oldest first
+common::Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, int64_t now_ms) {
+  common::Result<std::vector<TaskRecord>> scored = store.ListTasks(TaskStatus::kScored);  // oldest first
   if (!scored.ok()) return scored.status();
   std::map<std::string, int64_t> parameters;  // by model hash
   std::vector<ScoredTask> tasks;
@@ -125,11 +125,11 @@ Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, 
     if (task.scored_at_ms <= since_ms || task.scored_at_ms > now_ms) continue;
     auto model = parameters.find(task.model_hash);
     if (model == parameters.end()) {
-      Result<ModelRecord> record = store.GetModel(task.model_hash);
+      common::Result<ModelRecord> record = store.GetModel(task.model_hash);
       if (!record.ok()) return record.status();
       model = parameters.emplace(task.model_hash, record->parameters).first;
     }
-    Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task.id);  // by miner
+    common::Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task.id);  // by miner
     if (!evaluations.ok()) return evaluations.status();
     ScoredTask entry{.task_id = task.id,
                      .type = task.type,
@@ -144,8 +144,8 @@ Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, 
   return tasks;
 }
 
-Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& options, int64_t now_ms) {
-  Result<std::vector<ScoredTask>> tasks = ListScoredTasks(store, now_ms - LongestWindowMs(options), now_ms);
+common::Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& options, int64_t now_ms) {
+  common::Result<std::vector<ScoredTask>> tasks = ListScoredTasks(store, now_ms - LongestWindowMs(options), now_ms);
   if (!tasks.ok()) return tasks.status();
   return WeightInputs{.now_ms = now_ms, .options = options, .tasks = std::move(*tasks)};
 }
@@ -158,7 +158,7 @@ WeightSetRecord MakeWeightSet(const WeightInputs& inputs) {
                          .window_end_ms = inputs.now_ms,
                          .weights = NonZeroWeights(inputs),
                          .inputs = encoded,
-                         .inputs_digest = ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, encoded)),
+                         .inputs_digest = common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, encoded)),
                          .published_to = {},
                          .published_at_ms = 0};
 }
@@ -189,7 +189,7 @@ std::string AuditLine(const WeightSetRecord& weight_set) {
       .dump();
 }
 
-Status VerifyAuditLine(std::string_view line) {
+common::Status VerifyAuditLine(std::string_view line) {
   const nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   Reader read;
   const int64_t id = read.Get<int64_t>(json, "id", "audit");
@@ -198,30 +198,30 @@ Status VerifyAuditLine(std::string_view line) {
   const nlohmann::json& recorded = read.Field(json, "weights", "audit");
   if (!read.status.ok()) return read.status;
   const std::string set = "weight set " + std::to_string(id);
-  if (ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, inputs)) != digest) {
-    return Status::FailedPrecondition(set + ": its inputs do not match their digest");
+  if (common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, inputs)) != digest) {
+    return common::Status::FailedPrecondition(set + ": its inputs do not match their digest");
   }
-  Result<WeightInputs> decoded = DecodeWeightInputs(inputs);
+  common::Result<WeightInputs> decoded = DecodeWeightInputs(inputs);
   if (!decoded.ok()) return decoded.status().WithContext(set);
   // Only the canonical encoding counts: another reading of the same digest could differ.
   if (EncodeWeightInputs(*decoded) != inputs) {
-    return Status::FailedPrecondition(set + ": its inputs are not in canonical form");
+    return common::Status::FailedPrecondition(set + ": its inputs are not in canonical form");
   }
   if (read.Get<int64_t>(json, "computed_at_ms", "audit") != decoded->now_ms || !read.status.ok()) {
-    return Status::FailedPrecondition(set + ": computed_at_ms is not the instant of its inputs");
+    return common::Status::FailedPrecondition(set + ": computed_at_ms is not the instant of its inputs");
   }
   const std::map<std::string, double> weights = NonZeroWeights(*decoded);
   if (!recorded.is_object() || recorded.size() != weights.size()) {
-    return Status::FailedPrecondition(set + ": " + std::to_string(weights.size()) + " miners recomputed, " +
+    return common::Status::FailedPrecondition(set + ": " + std::to_string(weights.size()) + " miners recomputed, " +
                                       std::to_string(recorded.size()) + " recorded");
   }
   for (const auto& [miner, weight] : weights) {
     if (!recorded.contains(miner) || !recorded[miner].is_number() || recorded[miner].get<double>() != weight) {
-      return Status::FailedPrecondition(set + ": miner " + miner + " recomputes to " + nlohmann::json(weight).dump() +
+      return common::Status::FailedPrecondition(set + ": miner " + miner + " recomputes to " + nlohmann::json(weight).dump() +
                                         ", recorded " + (recorded.contains(miner) ? recorded[miner].dump() : "none"));
     }
   }
-  return Status::Ok();
+  return common::Status::Ok();
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -14,7 +14,7 @@
 #include "validator/scoring.h"
 #include "validator/store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 struct WeightInputs {
   int64_t now_ms = 0;
@@ -25,14 +25,14 @@ struct WeightInputs {
 // Canonical JSON (keys sorted, numbers in their shortest exact form): the bytes that are digested.
 std::string EncodeWeightInputs(const WeightInputs& inputs);
 // Strict: InvalidArgument naming what is missing or of the wrong type.
-Result<WeightInputs> DecodeWeightInputs(std::string_view json);
+common::Result<WeightInputs> DecodeWeightInputs(std::string_view json);
 
 // Every task scored in (since_ms, now_ms], oldest first, with its work (base model parameters in
 // billions times training hours) and its points by miner.
-Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, int64_t now_ms);
+common::Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, int64_t now_ms);
 
 // The scored tasks of the longest window before `now_ms` with the options.
-Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& options, int64_t now_ms);
+common::Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& options, int64_t now_ms);
 
 // The weights of `inputs` as a record (not stored): computed_at = now, the window is the longest.
 WeightSetRecord MakeWeightSet(const WeightInputs& inputs);
@@ -44,6 +44,6 @@ std::string WeightSetJson(const WeightSetRecord& weight_set, std::string_view va
 // weights), and the check of such a line: its digest matches its inputs and the weights computed
 // from them equal the recorded ones. FailedPrecondition saying which does not hold.
 std::string AuditLine(const WeightSetRecord& weight_set);
-Status VerifyAuditLine(std::string_view line);
+common::Status VerifyAuditLine(std::string_view line);
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -19,7 +19,9 @@ int main(int argc, char** argv) {
     std::cerr << "usage: model_check MODEL_DIR IDS_JSON DEVICE DTYPE OUT.safetensors [ADAPTER_DIR]\n";
     return 2;
   }
-  using namespace gradients;
+  using namespace gradients::common;
+  using namespace gradients::text;
+  using namespace gradients::train;
   nlohmann::json ids_json = nlohmann::json::parse(argv[2]);
   Result<c10::Device> device = ResolveComputeDevice(argv[3]);
   if (!device.ok()) {

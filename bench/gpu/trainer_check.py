@@ -7,7 +7,7 @@
   3. a full fine-tune trained on CUDA (float32 master weights, bfloat16 compute) loads with
      transformers and gives the same loss as `gradients eval` on it.
 The model is `gradients init-model --preset tiny` with the 512-piece SentencePiece tokenizer; the
-dataset is text, so the token ids are BOS + the tokenizer's ids + EOS (trainers/dataset.h), which
+dataset is text, so the token ids are BOS + the tokenizer's ids + EOS (text/dataset.h), which
 this script rebuilds from `gradients tokenize` to feed transformers the very same ids.
 Writes trainer_check.json to --out; exits 1 on a mismatch.
 

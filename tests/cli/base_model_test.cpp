@@ -9,26 +9,26 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::cli {
 namespace {
 
 using testing::ProcessResult;
 using testing::RunProcess;
 
-ProcessResult Gradients(std::vector<std::string> args) {
+testing::ProcessResult Gradients(std::vector<std::string> args) {
   args.insert(args.begin(), GRADIENTS_CLI_PATH);
-  return RunProcess(args);
+  return testing::RunProcess(args);
 }
 
 std::string FileDigest(const std::filesystem::path& path) {
-  Result<Digest> digest = DigestFile(DigestAlgorithm::kBlake2b256, path);
+  common::Result<common::Digest> digest = common::DigestFile(common::DigestAlgorithm::kBlake2b256, path);
   return digest.ok() ? std::string(digest->begin(), digest->end()) : "unreadable " + path.string();
 }
 
 TEST(BaseModel, TheSameRecipeGivesTheSameModelBitForBitAndTheCacheMakesItOnce) {
   testing::TempDir dir;
   const std::string corpus = (dir.path() / "corpus.jsonl").string();
-  ProcessResult made = Gradients({"corpus", "pretraining-text", "--rows", "300", "--out", corpus});
+  testing::ProcessResult made = Gradients({"corpus", "pretraining-text", "--rows", "300", "--out", corpus});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   EXPECT_EQ(nlohmann::json::parse(made.out)["rows"], 300);
 
@@ -39,7 +39,7 @@ TEST(BaseModel, TheSameRecipeGivesTheSameModelBitForBitAndTheCacheMakesItOnce) {
     std::vector<std::string> args = recipe;
     args.insert(args.end(), {"--out", (dir.path() / out).string()});
     if (!cache.empty()) args.insert(args.end(), {"--cache", (dir.path() / cache).string()});
-    ProcessResult result = Gradients(args);
+    testing::ProcessResult result = Gradients(args);
     EXPECT_EQ(result.exit_code, 0) << result.err;
     return result.exit_code == 0 ? nlohmann::json::parse(result.out) : nlohmann::json();
   };
@@ -65,33 +65,33 @@ TEST(BaseModel, TheSameRecipeGivesTheSameModelBitForBitAndTheCacheMakesItOnce) {
   EXPECT_EQ(FileDigest(dir.path() / "first" / "model.safetensors"),
             FileDigest(dir.path() / "third" / "model.safetensors"));
   // The model is one `gradients eval` reads.
-  ProcessResult eval = Gradients(
+  testing::ProcessResult eval = Gradients(
       {"eval", "--model", (dir.path() / "third").string(), "--data", corpus, "--format", "text", "--max-len", "64"});
   EXPECT_EQ(eval.exit_code, 0) << eval.err;
 }
 
 TEST(BaseModel, ACorpusThatIsNotTextDocumentsOrAnOccupiedOutputIsRefusedWithTheReason) {
   testing::TempDir dir;
-  ASSERT_TRUE(WriteFileDurably(dir.path() / "bad.jsonl", "{\"text\": \"fine\"}\n{\"body\": 3}\n").ok());
-  ProcessResult bad = Gradients({"base-model", "--corpus", (dir.path() / "bad.jsonl").string(), "--out",
+  ASSERT_TRUE(common::WriteFileDurably(dir.path() / "bad.jsonl", "{\"text\": \"fine\"}\n{\"body\": 3}\n").ok());
+  testing::ProcessResult bad = Gradients({"base-model", "--corpus", (dir.path() / "bad.jsonl").string(), "--out",
                                  (dir.path() / "model").string(), "--preset", "tiny", "--vocab", "512"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("bad.jsonl: row 2: expected an object with a string \"text\""), std::string::npos) << bad.err;
 
-  ASSERT_TRUE(WriteFileDurably(dir.path() / "good.jsonl", "{\"text\": \"fine\"}\n").ok());
+  ASSERT_TRUE(common::WriteFileDurably(dir.path() / "good.jsonl", "{\"text\": \"fine\"}\n").ok());
   std::filesystem::create_directories(dir.path() / "occupied");
-  ASSERT_TRUE(WriteFileDurably(dir.path() / "occupied" / "notes.txt", "mine").ok());
-  ProcessResult occupied = Gradients({"base-model", "--corpus", (dir.path() / "good.jsonl").string(), "--out",
+  ASSERT_TRUE(common::WriteFileDurably(dir.path() / "occupied" / "notes.txt", "mine").ok());
+  testing::ProcessResult occupied = Gradients({"base-model", "--corpus", (dir.path() / "good.jsonl").string(), "--out",
                                       (dir.path() / "occupied").string(), "--preset", "tiny", "--vocab", "512"});
   EXPECT_EQ(occupied.exit_code, 1);
   EXPECT_NE(occupied.err.find("holds something other than this recipe's base model"), std::string::npos)
       << occupied.err;
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "occupied" / "notes.txt"));
 
-  ProcessResult unknown = Gradients({"corpus", "poetry", "--out", (dir.path() / "x.jsonl").string()});
+  testing::ProcessResult unknown = Gradients({"corpus", "poetry", "--out", (dir.path() / "x.jsonl").string()});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("unknown corpus \"poetry\""), std::string::npos) << unknown.err;
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::cli

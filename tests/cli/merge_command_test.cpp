@@ -10,7 +10,7 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::cli {
 namespace {
 
 using testing::ProcessResult;
@@ -18,7 +18,7 @@ using testing::ProcessResult;
 const std::filesystem::path kData = GRADIENTS_TEST_DATA_DIR;
 const std::string kText = (kData / "datasets/text.jsonl").string();
 
-ProcessResult Gradients(std::vector<std::string> args) {
+testing::ProcessResult Gradients(std::vector<std::string> args) {
   args.insert(args.begin(), GRADIENTS_CLI_PATH);
   return testing::RunProcess(args);
 }
@@ -40,13 +40,13 @@ std::filesystem::path WriteAdapter(const std::filesystem::path& dir, uint64_t q_
   const nlohmann::json config = {{"peft_type", "LORA"}, {"task_type", "CAUSAL_LM"}, {"r", 4},
                                  {"lora_alpha", 8},     {"lora_dropout", 0.0},     {"bias", "none"},
                                  {"target_modules", {"q_proj", "down_proj"}}};
-  EXPECT_TRUE(WriteFileDurably(dir / "adapter_config.json", config.dump()).ok());
+  EXPECT_TRUE(common::WriteFileDurably(dir / "adapter_config.json", config.dump()).ok());
   std::mt19937 random(7);
-  SafetensorsWriter writer;
+  common::SafetensorsWriter writer;
   const auto add = [&](const std::string& module, uint64_t in, uint64_t out) {
     const std::string key = "base_model.model." + module;
-    EXPECT_TRUE(writer.Add(key + ".lora_A.weight", DType::kF32, {4, in}, RandomFloats(4 * in, random)).ok());
-    EXPECT_TRUE(writer.Add(key + ".lora_B.weight", DType::kF32, {out, 4}, RandomFloats(out * 4, random)).ok());
+    EXPECT_TRUE(writer.Add(key + ".lora_A.weight", common::DType::kF32, {4, in}, RandomFloats(4 * in, random)).ok());
+    EXPECT_TRUE(writer.Add(key + ".lora_B.weight", common::DType::kF32, {out, 4}, RandomFloats(out * 4, random)).ok());
   };
   for (const std::string layer : {"0", "1"}) {
     add("model.layers." + layer + ".self_attn.q_proj", q_in, q_in);
@@ -58,7 +58,7 @@ std::filesystem::path WriteAdapter(const std::filesystem::path& dir, uint64_t q_
 
 double EvalLoss(std::vector<std::string> args) {
   args.insert(args.begin(), {"eval", "--data", kText, "--format", "text"});
-  ProcessResult eval = Gradients(args);
+  testing::ProcessResult eval = Gradients(args);
   EXPECT_EQ(eval.exit_code, 0) << eval.err;
   return eval.exit_code == 0 ? nlohmann::json::parse(eval.out)["loss"].get<double>() : NAN;
 }
@@ -68,7 +68,7 @@ class MergeCommand : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir;
-    ProcessResult init = Gradients({"init-model", "--preset", "tiny", "--out", Base(), "--tokenizer",
+    testing::ProcessResult init = Gradients({"init-model", "--preset", "tiny", "--out", Base(), "--tokenizer",
                                     (kData / "models/tokenizer_sp512/tokenizer.model").string(), "--seed", "5"});
     ASSERT_EQ(init.exit_code, 0) << init.err;
     WriteAdapter(*dir_ / "adapter");
@@ -84,7 +84,7 @@ testing::TempDir* MergeCommand::dir_ = nullptr;
 TEST_F(MergeCommand, MergedModelEvaluatesAsTheBaseWithTheAdapter) {
   testing::TempDir dir;
   std::filesystem::create_directories(dir / "merged");  // an empty directory is replaced
-  ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", Adapter(), "--out",
+  testing::ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", Adapter(), "--out",
                                    (dir / "merged").string()});
   ASSERT_EQ(merge.exit_code, 0) << merge.err;
   nlohmann::json printed = nlohmann::json::parse(merge.out);
@@ -103,12 +103,12 @@ TEST_F(MergeCommand, MergedModelEvaluatesAsTheBaseWithTheAdapter) {
 
 TEST_F(MergeCommand, WritesBfloat16WeightsWhenAsked) {
   testing::TempDir dir;
-  ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", Adapter(), "--out",
+  testing::ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", Adapter(), "--out",
                                    (dir / "merged").string(), "--dtype", "bfloat16"});
   ASSERT_EQ(merge.exit_code, 0) << merge.err;
-  nlohmann::json config = nlohmann::json::parse(*ReadFileToString(dir / "merged" / "config.json", 1 << 20));
+  nlohmann::json config = nlohmann::json::parse(*common::ReadFileToString(dir / "merged" / "config.json", 1 << 20));
   EXPECT_EQ(config["torch_dtype"], "bfloat16");
-  ProcessResult inspect = Gradients({"inspect", (dir / "merged" / "model.safetensors").string()});
+  testing::ProcessResult inspect = Gradients({"inspect", (dir / "merged" / "model.safetensors").string()});
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   EXPECT_EQ(inspect.out.find("\"F32\""), std::string::npos) << inspect.out;
   EXPECT_NEAR(EvalLoss({"--model", (dir / "merged").string()}), EvalLoss({"--model", Base(), "--adapter", Adapter()}),
@@ -117,7 +117,7 @@ TEST_F(MergeCommand, WritesBfloat16WeightsWhenAsked) {
 
 TEST_F(MergeCommand, AMissingAdapterDirectoryIsNamedAndNothingIsWritten) {
   testing::TempDir dir;
-  ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", (dir / "nowhere").string(), "--out",
+  testing::ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", (dir / "nowhere").string(), "--out",
                                    (dir / "merged").string()});
   EXPECT_EQ(merge.exit_code, 1);
   EXPECT_EQ(merge.err, "gradients merge: --adapter " + (dir / "nowhere").string() + ": no such directory\n");
@@ -127,7 +127,7 @@ TEST_F(MergeCommand, AMissingAdapterDirectoryIsNamedAndNothingIsWritten) {
 TEST_F(MergeCommand, AnAdapterForAnotherShapeIsRefusedWithBothShapes) {
   testing::TempDir dir;
   WriteAdapter(dir / "wide", /*q_in=*/128);
-  ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", (dir / "wide").string(), "--out",
+  testing::ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", (dir / "wide").string(), "--out",
                                    (dir / "merged").string()});
   EXPECT_EQ(merge.exit_code, 1);
   EXPECT_EQ(merge.err, "gradients merge: " + (dir / "wide").string() +
@@ -140,14 +140,14 @@ TEST_F(MergeCommand, AnAdapterForAnotherShapeIsRefusedWithBothShapes) {
 TEST_F(MergeCommand, ANonEmptyOutputDirectoryIsNeverOverwritten) {
   testing::TempDir dir;
   std::filesystem::create_directories(dir / "merged");
-  ASSERT_TRUE(WriteFileDurably(dir / "merged" / "config.json", "mine").ok());
-  ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", Adapter(), "--out",
+  ASSERT_TRUE(common::WriteFileDurably(dir / "merged" / "config.json", "mine").ok());
+  testing::ProcessResult merge = Gradients({"merge", "--model", Base(), "--adapter", Adapter(), "--out",
                                    (dir / "merged").string()});
   EXPECT_EQ(merge.exit_code, 1);
   EXPECT_EQ(merge.err, "gradients merge: --out " + (dir / "merged").string() +
                            " exists and is not an empty directory; refusing to overwrite it\n");
-  EXPECT_EQ(*ReadFileToString(dir / "merged" / "config.json", 64), "mine");
+  EXPECT_EQ(*common::ReadFileToString(dir / "merged" / "config.json", 64), "mine");
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::cli

@@ -8,7 +8,7 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::cli {
 namespace {
 
 using testing::ProcessResult;
@@ -17,9 +17,9 @@ using testing::RunProcess;
 const std::filesystem::path kData = GRADIENTS_TEST_DATA_DIR;
 const std::string kTokenizer = (kData / "models/tokenizer_sp512/tokenizer.model").string();
 
-ProcessResult Gradients(std::vector<std::string> args) {
+testing::ProcessResult Gradients(std::vector<std::string> args) {
   args.insert(args.begin(), GRADIENTS_CLI_PATH);
-  return RunProcess(args);
+  return testing::RunProcess(args);
 }
 
 // A tiny model with the 512-piece SentencePiece tokenizer, made once for the whole suite.
@@ -27,7 +27,7 @@ class ModelCommands : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir;
-    ProcessResult init = Gradients({"init-model", "--preset", "tiny", "--out", Model(), "--tokenizer", kTokenizer,
+    testing::ProcessResult init = Gradients({"init-model", "--preset", "tiny", "--out", Model(), "--tokenizer", kTokenizer,
                                     "--seed", "5"});
     ASSERT_EQ(init.exit_code, 0) << init.err;
     init_output_ = new nlohmann::json(nlohmann::json::parse(init.out));
@@ -50,12 +50,12 @@ TEST_F(ModelCommands, InitModelWritesAHuggingFaceDirectorySizedByTheTokenizer) {
   for (const char* file : {"config.json", "model.safetensors", "tokenizer.model"}) {
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(Model()) / file)) << file;
   }
-  ProcessResult inspect = Gradients({"inspect", Model() + "/model.safetensors"});
+  testing::ProcessResult inspect = Gradients({"inspect", Model() + "/model.safetensors"});
   EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
 }
 
 TEST_F(ModelCommands, EvalOfAnUntrainedModelIsNearTheUniformLoss) {
-  ProcessResult eval = Gradients({"eval", "--model", Model(), "--data", (kData / "datasets/text.jsonl").string(),
+  testing::ProcessResult eval = Gradients({"eval", "--model", Model(), "--data", (kData / "datasets/text.jsonl").string(),
                                   "--format", "text"});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   nlohmann::json result = nlohmann::json::parse(eval.out);
@@ -68,13 +68,13 @@ TEST_F(ModelCommands, EvalIsDeterministic) {
   std::vector<std::string> args = {"eval", "--model", Model(), "--data",
                                    (kData / "datasets/instruct_mapped.jsonl").string(), "--format", "instruct",
                                    "--columns", "instruction=question,input=context,output=answer,system=persona"};
-  ProcessResult first = Gradients(args);
+  testing::ProcessResult first = Gradients(args);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_EQ(Gradients(args).out, first.out);
 }
 
 TEST_F(ModelCommands, EvalErrorsNameTheFileRowAndField) {
-  ProcessResult eval = Gradients({"eval", "--model", Model(), "--data",
+  testing::ProcessResult eval = Gradients({"eval", "--model", Model(), "--data",
                                   (kData / "datasets/instruct_bad_output.jsonl").string(), "--format", "instruct",
                                   "--columns", "instruction=question,output=answer"});
   EXPECT_EQ(eval.exit_code, 1);
@@ -82,7 +82,7 @@ TEST_F(ModelCommands, EvalErrorsNameTheFileRowAndField) {
                           "string, got 5"),
             std::string::npos)
       << eval.err;
-  ProcessResult bad_format = Gradients({"eval", "--model", Model(), "--data",
+  testing::ProcessResult bad_format = Gradients({"eval", "--model", Model(), "--data",
                                         (kData / "datasets/text.jsonl").string(), "--format", "jsonl"});
   EXPECT_EQ(bad_format.exit_code, 1);
   EXPECT_NE(bad_format.err.find("unknown dataset format \"jsonl\""), std::string::npos) << bad_format.err;
@@ -93,7 +93,7 @@ TEST_F(ModelCommands, EvalRefusesTokensOutsideTheModelsVocabulary) {
   testing::TempDir dir;
   std::filesystem::copy(kData / "models/llama_mha", dir / "m");
   std::filesystem::copy_file(kTokenizer, dir / "m" / "tokenizer.model");
-  ProcessResult eval = Gradients({"eval", "--model", (dir / "m").string(), "--data",
+  testing::ProcessResult eval = Gradients({"eval", "--model", (dir / "m").string(), "--data",
                                   (kData / "datasets/text.jsonl").string()});
   EXPECT_EQ(eval.exit_code, 1);
   EXPECT_NE(eval.err.find("outside the vocabulary of 128"), std::string::npos) << eval.err;
@@ -102,7 +102,7 @@ TEST_F(ModelCommands, EvalRefusesTokensOutsideTheModelsVocabulary) {
 TEST_F(ModelCommands, GenerateIsReproducibleForASeed) {
   std::vector<std::string> args = {"generate", "--model", Model(), "--prompt", "The model",
                                    "--max-new", "12", "--temperature", "0.8", "--seed", "3"};
-  ProcessResult first = Gradients(args);
+  testing::ProcessResult first = Gradients(args);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_FALSE(first.out.empty());
   EXPECT_EQ(Gradients(args).out, first.out);
@@ -110,8 +110,8 @@ TEST_F(ModelCommands, GenerateIsReproducibleForASeed) {
 
 TEST_F(ModelCommands, TokenizeWritesOneIdArrayPerInputLine) {
   testing::TempDir dir;
-  ASSERT_TRUE(WriteFileDurably(dir / "in.txt", "\"hello world\"\n\"\"\n").ok());
-  ProcessResult result = RunProcess({"/bin/sh", "-c",
+  ASSERT_TRUE(common::WriteFileDurably(dir / "in.txt", "\"hello world\"\n\"\"\n").ok());
+  testing::ProcessResult result = testing::RunProcess({"/bin/sh", "-c",
                                      std::string(GRADIENTS_CLI_PATH) + " tokenize --tokenizer " + kTokenizer +
                                          " --add-special < " + (dir / "in.txt").string()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -127,28 +127,28 @@ TEST_F(ModelCommands, TokenizeWritesOneIdArrayPerInputLine) {
 }
 
 TEST_F(ModelCommands, InitModelRejectsAnUnknownPreset) {
-  ProcessResult result = Gradients({"init-model", "--preset", "huge", "--out", (*dir_ / "x").string()});
+  testing::ProcessResult result = Gradients({"init-model", "--preset", "huge", "--out", (*dir_ / "x").string()});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("unknown preset \"huge\""), std::string::npos) << result.err;
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::cli
 
-namespace gradients {
+namespace gradients::cli {
 namespace {
 
 TEST(ModelCommandsOptions, AnUnknownDtypeIsRefusedByInitModelAndEval) {
   testing::TempDir dir;
-  ProcessResult init = Gradients({"init-model", "--out", (dir / "m").string(), "--dtype", "float8"});
+  testing::ProcessResult init = Gradients({"init-model", "--out", (dir / "m").string(), "--dtype", "float8"});
   EXPECT_EQ(init.exit_code, 1);
   EXPECT_NE(init.err.find("--dtype must be float32 or bfloat16, got \"float8\""), std::string::npos) << init.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "m"));
-  ProcessResult eval = Gradients({"eval", "--model", (kData / "models/llama_mha").string(), "--data",
+  testing::ProcessResult eval = Gradients({"eval", "--model", (kData / "models/llama_mha").string(), "--data",
                                   (kData / "datasets/text.jsonl").string(), "--dtype", "float8"});
   EXPECT_EQ(eval.exit_code, 1);
   EXPECT_NE(eval.err.find("--dtype must be float32 or bfloat16, got \"float8\""), std::string::npos) << eval.err;
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::cli

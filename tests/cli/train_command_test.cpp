@@ -8,7 +8,7 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::cli {
 namespace {
 
 using testing::ProcessResult;
@@ -16,15 +16,15 @@ using testing::RunProcess;
 
 const std::filesystem::path kData = GRADIENTS_TEST_DATA_DIR;
 
-ProcessResult Gradients(std::vector<std::string> args) {
+testing::ProcessResult Gradients(std::vector<std::string> args) {
   args.insert(args.begin(), GRADIENTS_CLI_PATH);
-  return RunProcess(args);
+  return testing::RunProcess(args);
 }
 
 class TrainCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    ProcessResult init = Gradients({"init-model", "--preset", "tiny", "--out", Path("model"), "--tokenizer",
+    testing::ProcessResult init = Gradients({"init-model", "--preset", "tiny", "--out", Path("model"), "--tokenizer",
                                     (kData / "models/tokenizer_sp512/tokenizer.model").string()});
     ASSERT_EQ(init.exit_code, 0) << init.err;
     std::string rows;
@@ -34,8 +34,8 @@ class TrainCommand : public ::testing::Test {
                   .dump() +
               "\n";
     }
-    ASSERT_TRUE(WriteFileDurably(Path("data.jsonl"), rows).ok());
-    ASSERT_TRUE(WriteFileDurably(Path("hp.json"), R"({"max_steps": 6, "micro_batch_size": 4,
+    ASSERT_TRUE(common::WriteFileDurably(Path("data.jsonl"), rows).ok());
+    ASSERT_TRUE(common::WriteFileDurably(Path("hp.json"), R"({"max_steps": 6, "micro_batch_size": 4,
         "gradient_accumulation_steps": 1, "validation_fraction": 0.1, "eval_every_steps": 3,
         "learning_rate": 0.003, "lora": {"r": 4, "alpha": 8}})")
                     .ok());
@@ -43,7 +43,7 @@ class TrainCommand : public ::testing::Test {
 
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
 
-  ProcessResult Train(const std::string& out, std::vector<std::string> extra = {}) {
+  testing::ProcessResult Train(const std::string& out, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"train",  "--model",   Path("model"), "--data",   Path("data.jsonl"),
                                      "--format", "instruct", "--columns", "instruction=question,output=answer",
                                      "--out",  Path(out),   "--config",    Path("hp.json"), "--device", "cpu"};
@@ -55,7 +55,7 @@ class TrainCommand : public ::testing::Test {
 };
 
 TEST_F(TrainCommand, WritesAnAdapterThatEvalLoadsAndMetricsAsJsonLines) {
-  ProcessResult run = Train("out", {"--metrics", Path("metrics.jsonl"), "--log-every", "2"});
+  testing::ProcessResult run = Train("out", {"--metrics", Path("metrics.jsonl"), "--log-every", "2"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   nlohmann::json summary = nlohmann::json::parse(run.out);
   EXPECT_EQ(summary["steps"], 6);
@@ -84,53 +84,53 @@ TEST_F(TrainCommand, WritesAnAdapterThatEvalLoadsAndMetricsAsJsonLines) {
   EXPECT_EQ(steps, 3);
   EXPECT_EQ(evals, 2);
 
-  ProcessResult eval = Gradients({"eval", "--model", Path("model"), "--adapter", Path("out"), "--data",
+  testing::ProcessResult eval = Gradients({"eval", "--model", Path("model"), "--adapter", Path("out"), "--data",
                                   Path("data.jsonl"), "--format", "instruct", "--columns",
                                   "instruction=question,output=answer"});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
 }
 
 TEST_F(TrainCommand, FullModeWritesAModelThatEvalLoads) {
-  ProcessResult run = Train("full", {"--mode", "full"});
+  testing::ProcessResult run = Train("full", {"--mode", "full"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   for (const char* file : {"config.json", "model.safetensors", "tokenizer.model", "training_summary.json"}) {
     EXPECT_TRUE(std::filesystem::exists(dir_ / "full" / file)) << file;
   }
-  ProcessResult eval = Gradients({"eval", "--model", Path("full"), "--data", Path("data.jsonl"), "--format",
+  testing::ProcessResult eval = Gradients({"eval", "--model", Path("full"), "--data", Path("data.jsonl"), "--format",
                                   "instruct", "--columns", "instruction=question,output=answer"});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
 }
 
 TEST_F(TrainCommand, ResumeContinuesAndAFinishedDirectoryIsNotOverwritten) {
   ASSERT_EQ(Train("out").exit_code, 0);
-  ProcessResult again = Train("out");
+  testing::ProcessResult again = Train("out");
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_EQ(again.err, "gradients train: --out " + Path("out") +
                            " exists and is not empty; pass --resume to continue its run, or choose another "
                            "directory\n");
   // The run already reached max_steps: resuming writes the same result again and trains no more.
-  ProcessResult resumed = Train("out", {"--resume"});
+  testing::ProcessResult resumed = Train("out", {"--resume"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(nlohmann::json::parse(resumed.out)["steps"], 6);
 }
 
 TEST_F(TrainCommand, BadFlagsAndConfigsAreErrorsNamingThem) {
-  ProcessResult mode = Train("a", {"--mode", "qlora"});
+  testing::ProcessResult mode = Train("a", {"--mode", "qlora"});
   EXPECT_EQ(mode.exit_code, 1);
   EXPECT_EQ(mode.err, "gradients train: --mode must be lora or full, got \"qlora\"\n");
 
-  ASSERT_TRUE(WriteFileDurably(Path("bad.json"), R"({"lora": {"r": 0}, "learning_rate": "high"})").ok());
-  ProcessResult config = Gradients({"train", "--model", Path("model"), "--data", Path("data.jsonl"), "--out",
+  ASSERT_TRUE(common::WriteFileDurably(Path("bad.json"), R"({"lora": {"r": 0}, "learning_rate": "high"})").ok());
+  testing::ProcessResult config = Gradients({"train", "--model", Path("model"), "--data", Path("data.jsonl"), "--out",
                                     Path("b"), "--config", Path("bad.json")});
   EXPECT_EQ(config.exit_code, 1);
   EXPECT_NE(config.err.find("learning_rate"), std::string::npos) << config.err;
   EXPECT_NE(config.err.find("lora.r"), std::string::npos) << config.err;
 
-  ProcessResult resume = Train("c", {"--resume"});
+  testing::ProcessResult resume = Train("c", {"--resume"});
   EXPECT_EQ(resume.exit_code, 1);
   EXPECT_EQ(resume.err, "gradients train: --resume: no checkpoint in " + Path("c") + "/checkpoint\n");
 
-  ProcessResult columns = Gradients({"train", "--model", Path("model"), "--data", Path("data.jsonl"), "--format",
+  testing::ProcessResult columns = Gradients({"train", "--model", Path("model"), "--data", Path("data.jsonl"), "--format",
                                      "instruct", "--columns", "prompt=question", "--out", Path("d")});
   EXPECT_EQ(columns.exit_code, 1);
   EXPECT_NE(columns.err.find("prompt"), std::string::npos) << columns.err;
@@ -140,4 +140,4 @@ TEST_F(TrainCommand, BadFlagsAndConfigsAreErrorsNamingThem) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::cli

@@ -7,7 +7,7 @@
 #include "common/protocol_envelopes.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 CheckpointManifest Adapter() {
@@ -113,4 +113,4 @@ TEST(ProtocolEnvelopes, TheCheckpointEnvelopeNamesEveryBindingInTheProtocolsOrde
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

@@ -24,7 +24,7 @@ struct MinerOptions {
   std::vector<std::string> validators;
 };
 
-void ReadConfig(gradients::ConfigReader& reader, StrategyOptions& options) {
+void ReadConfig(gradients::common::ConfigReader& reader, StrategyOptions& options) {
   reader.OptionalChoice("name", options.name, {"fixed", "random", "halving", "tpe"})
       .Optional("max_trials", options.max_trials)
       .Optional("learning_rate", options.learning_rate)
@@ -32,7 +32,7 @@ void ReadConfig(gradients::ConfigReader& reader, StrategyOptions& options) {
       .Check(options.max_trials >= 1, "max_trials", "must be at least 1");
 }
 
-void ReadConfig(gradients::ConfigReader& reader, MinerOptions& options) {
+void ReadConfig(gradients::common::ConfigReader& reader, MinerOptions& options) {
   reader.Optional("work_dir", options.work_dir)
       .Optional("use_tls", options.use_tls)
       .Optional("max_parameters", options.max_parameters)
@@ -43,7 +43,7 @@ void ReadConfig(gradients::ConfigReader& reader, MinerOptions& options) {
 
 }  // namespace example
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 using example::MinerOptions;
@@ -153,4 +153,4 @@ TEST(Config, FilesAreParsedStrictlyAndErrorsNameTheFile) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

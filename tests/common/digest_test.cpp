@@ -6,7 +6,7 @@
 #include "common/hex.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 // Reference values from Python's hashlib (blake2b with digest_size=32, sha256).
@@ -55,4 +55,4 @@ TEST(Hex, RoundTripsAndRejectsBadInput) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

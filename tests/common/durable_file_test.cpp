@@ -6,7 +6,7 @@
 
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 size_t CountEntries(const std::filesystem::path& dir) {
@@ -76,9 +76,9 @@ TEST(DurableFile, MissingFilesAndDirectoriesAreReportedByName) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 TEST(RemoveTree, RemovesNestedDirectoriesWithoutFollowingLinks) {
@@ -96,4 +96,4 @@ TEST(RemoveTree, RemovesNestedDirectoriesWithoutFollowingLinks) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 constexpr std::string_view kDomain = "gradients/checkpoint/v1";
@@ -112,4 +112,4 @@ TEST(Envelope, DecoderRefusesDeclaredSizesAboveLimitsBeforeReading) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

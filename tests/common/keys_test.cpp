@@ -8,7 +8,7 @@
 #include "common/hex.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 std::span<const uint8_t> Bytes(std::string_view s) {
@@ -101,4 +101,4 @@ TEST(KeyFile, WrongSizeIsRejected) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

@@ -6,7 +6,7 @@
 #include "common/strict_json.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -95,4 +95,4 @@ TEST_F(LoggingTest, OptionsAreReadFromConfig) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

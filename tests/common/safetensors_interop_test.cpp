@@ -6,7 +6,7 @@
 
 #include "common/safetensors.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 const std::filesystem::path kWrittenByHuggingFace =
@@ -57,4 +57,4 @@ TEST(SafetensorsInterop, ReadsAFileWrittenByHuggingFace) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

@@ -8,7 +8,7 @@
 #include "common/durable_file.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 const std::filesystem::path kCorpus = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "safetensors";
@@ -416,4 +416,4 @@ TEST(SafetensorsReader, MovedFileKeepsItsMapping) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 Result<int> ParsePositive(int v) {
@@ -67,4 +67,4 @@ TEST(Result, MovesOutMoveOnlyValues) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::common {
 namespace {
 
 TEST(StrictJson, ParsesNestedValues) {
@@ -47,4 +47,4 @@ TEST(StrictJson, SnippetIsShortAndPrintable) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::common

@@ -10,7 +10,7 @@
 #include "corpora/task_datasets.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::corpora {
 namespace {
 
 // Three synsets in WordNet's data-file layout, after a license header line.
@@ -31,7 +31,7 @@ std::filesystem::path WriteWordnet(const std::filesystem::path& dir, const std::
 
 TEST(WordnetSynsets, AreReadWithTheirWordsDefinitionAndExamples) {
   testing::TempDir dir;
-  Result<std::vector<WordnetSynset>> synsets = ReadWordnetSynsets(WriteWordnet(dir.path(), kNouns), "noun");
+  common::Result<std::vector<WordnetSynset>> synsets = ReadWordnetSynsets(WriteWordnet(dir.path(), kNouns), "noun");
   ASSERT_TRUE(synsets.ok()) << synsets.status().message();
   ASSERT_EQ(synsets->size(), 4u);
   EXPECT_EQ((*synsets)[0].words, std::vector<std::string>{"disaster"});
@@ -50,13 +50,13 @@ TEST(WordnetSynsets, AreReadWithTheirWordsDefinitionAndExamples) {
 
 TEST(WordnetSynsets, ALineThatDoesNotParseIsNamedWithItsFileAndNumber) {
   testing::TempDir dir;
-  Result<std::vector<WordnetSynset>> synsets = ReadWordnetSynsets(
+  common::Result<std::vector<WordnetSynset>> synsets = ReadWordnetSynsets(
       WriteWordnet(dir.path(), std::string(kNouns) + "00300000 04 n zz broken 0 000 | gloss\n"), "noun");
   ASSERT_FALSE(synsets.ok());
   EXPECT_NE(synsets.status().message().find("data.noun: line 6: word count \"zz\""), std::string::npos)
       << synsets.status().message();
   EXPECT_FALSE(ReadWordnetSynsets(dir.path(), "pronoun").ok());
-  Result<std::vector<WordnetSynset>> missing = ReadWordnetSynsets(dir.path() / "nowhere", "noun");
+  common::Result<std::vector<WordnetSynset>> missing = ReadWordnetSynsets(dir.path() / "nowhere", "noun");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("wordnet-base"), std::string::npos) << missing.status().message();
 }
@@ -67,7 +67,7 @@ TEST(Fortunes, AreSplitOnPercentLinesSkippingIndexesAndInvalidText) {
   std::ofstream(dir.path() / "a") << "\nOne.\n  -- someone\n%\nTwo\n%\n\xff\xfe not UTF-8\n%\n%\nThree";
   std::ofstream(dir.path() / "a.dat") << "binary index";
   std::ofstream(dir.path() / "a.u8") << "a copy";
-  Result<std::vector<std::string>> fortunes = ReadFortunes(dir.path());
+  common::Result<std::vector<std::string>> fortunes = ReadFortunes(dir.path());
   ASSERT_TRUE(fortunes.ok()) << fortunes.status().message();
   EXPECT_EQ(*fortunes,
             (std::vector<std::string>{"One.\n  -- someone", "Two", "Three", "Second file.", "With CRLF lines."}));
@@ -146,7 +146,7 @@ const std::vector<std::pair<std::string, std::string>> kGermanEntries = {
 
 TEST(Countries, AreReadWithTheirCapitalAndTheCurrencyNumberedAsTheyAre) {
   testing::TempDir dir;
-  Result<std::vector<Country>> countries = ReadCountries(WriteMiscfiles(dir.path(), kCountries));
+  common::Result<std::vector<Country>> countries = ReadCountries(WriteMiscfiles(dir.path(), kCountries));
   ASSERT_TRUE(countries.ok()) << countries.status().message();
   ASSERT_EQ(countries->size(), 5u);
   const Country& france = (*countries)[0];
@@ -163,7 +163,7 @@ TEST(Countries, AreReadWithTheirCapitalAndTheCurrencyNumberedAsTheyAre) {
 
 TEST(Countries, ALineThatDoesNotParseIsNamedWithItsFileAndNumber) {
   testing::TempDir dir;
-  Result<std::vector<Country>> countries =
+  common::Result<std::vector<Country>> countries =
       ReadCountries(WriteMiscfiles(dir.path(), std::string(kCountries) + "276:DE:Germany:Berlin\n"));
   ASSERT_FALSE(countries.ok());
   EXPECT_NE(countries.status().message().find("countries.gz: line 7: expected number:alpha-2:alpha-3:name:capital"),
@@ -180,7 +180,7 @@ TEST(Countries, ALineThatDoesNotParseIsNamedWithItsFileAndNumber) {
   countries = ReadCountries(dir.path());
   ASSERT_FALSE(countries.ok());
   EXPECT_NE(countries.status().message().find("countries.gz"), std::string::npos) << countries.status().message();
-  Result<std::vector<Country>> missing = ReadCountries(dir.path() / "nowhere");
+  common::Result<std::vector<Country>> missing = ReadCountries(dir.path() / "nowhere");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("miscfiles"), std::string::npos) << missing.status().message();
 }
@@ -188,7 +188,7 @@ TEST(Countries, ALineThatDoesNotParseIsNamedWithItsFileAndNumber) {
 TEST(FreedictTranslations, AreTheFirstTranslationOfSingleWordsWithOneEntryAndOneSense) {
   testing::TempDir dir;
   WriteFreedict(dir.path(), "deu", kGermanEntries);
-  Result<std::vector<WordTranslation>> translations = ReadFreedictTranslations(dir.path(), "deu");
+  common::Result<std::vector<WordTranslation>> translations = ReadFreedictTranslations(dir.path(), "deu");
   ASSERT_TRUE(translations.ok()) << translations.status().message();
   std::vector<std::pair<std::string, std::string>> pairs;
   for (const WordTranslation& pair : *translations) pairs.emplace_back(pair.word, pair.translation);
@@ -200,7 +200,7 @@ TEST(FreedictTranslations, AnIndexLineThatDoesNotParseIsNamedWithItsFileAndNumbe
   testing::TempDir dir;
   WriteFreedict(dir.path(), "fra", {{"house", "house /haus/\nmaison\n"}});
   std::ofstream(dir.path() / "freedict-eng-fra.index", std::ios::app) << "dog\tv!\tU\n";
-  Result<std::vector<WordTranslation>> translations = ReadFreedictTranslations(dir.path(), "fra");
+  common::Result<std::vector<WordTranslation>> translations = ReadFreedictTranslations(dir.path(), "fra");
   ASSERT_FALSE(translations.ok());
   EXPECT_NE(translations.status().message().find("freedict-eng-fra.index: line 2: offset \"v!\""), std::string::npos)
       << translations.status().message();
@@ -210,7 +210,7 @@ TEST(FreedictTranslations, AnIndexLineThatDoesNotParseIsNamedWithItsFileAndNumbe
   EXPECT_NE(translations.status().message().find("line 1: entry ends past the end of freedict-eng-fra.dict.dz"),
             std::string::npos)
       << translations.status().message();
-  Result<std::vector<WordTranslation>> missing = ReadFreedictTranslations(dir.path(), "spa");
+  common::Result<std::vector<WordTranslation>> missing = ReadFreedictTranslations(dir.path(), "spa");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("Debian package dict-freedict-eng-spa"), std::string::npos)
       << missing.status().message();
@@ -222,7 +222,7 @@ TEST(Corpora, CountryFactsAndWordTranslationsMixTheirKindsAndFollowTheSeed) {
   CorpusOptions options;
   options.miscfiles_dir = WriteMiscfiles(dir.path(), kCountries);
   options.freedict_dir = dir.path();
-  Result<std::vector<nlohmann::json>> facts = MakeCorpus("country-facts", options);
+  common::Result<std::vector<nlohmann::json>> facts = MakeCorpus("country-facts", options);
   ASSERT_TRUE(facts.ok()) << facts.status().message();
   std::set<std::pair<std::string, std::string>> questions;
   for (const nlohmann::json& row : *facts) questions.emplace(row["instruction"], row["output"]);
@@ -242,7 +242,7 @@ TEST(Corpora, CountryFactsAndWordTranslationsMixTheirKindsAndFollowTheSeed) {
   WriteFreedict(dir.path(), "deu", kGermanEntries);
   WriteFreedict(dir.path(), "fra", {{"dog", "dog /dɔg/\nchien, clébard\n"}, {"house", "house /haus/\nmaison\n"}});
   WriteFreedict(dir.path(), "spa", {{"cat", "cat /kæt/\ngato\n"}, {"dog", "dog /dɔg/\nperro\n"}});
-  Result<std::vector<nlohmann::json>> translations = MakeCorpus("word-translation", options);
+  common::Result<std::vector<nlohmann::json>> translations = MakeCorpus("word-translation", options);
   ASSERT_TRUE(translations.ok()) << translations.status().message();
   ASSERT_EQ(translations->size(), 8u);
   EXPECT_NE(std::find(translations->begin(), translations->end(),
@@ -278,8 +278,8 @@ TEST(Corpora, TheSameSourceRowsAndSeedGiveTheSameRowsAndAnotherSeedAnotherOrder)
   testing::TempDir dir;
   CorpusOptions options;
   options.wordnet_dir = WriteWordnet(dir.path(), kNouns);
-  Result<std::vector<nlohmann::json>> first = MakeCorpus("wordnet-definitions", options);
-  Result<std::vector<nlohmann::json>> again = MakeCorpus("wordnet-definitions", options);
+  common::Result<std::vector<nlohmann::json>> first = MakeCorpus("wordnet-definitions", options);
+  common::Result<std::vector<nlohmann::json>> again = MakeCorpus("wordnet-definitions", options);
   ASSERT_TRUE(first.ok()) << first.status().message();
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*first, *again);
@@ -291,14 +291,14 @@ TEST(Corpora, TheSameSourceRowsAndSeedGiveTheSameRowsAndAnotherSeedAnotherOrder)
   bool another_order = false;
   for (uint64_t seed = 1; seed < 8 && !another_order; ++seed) {
     options.seed = seed;
-    Result<std::vector<nlohmann::json>> reseeded = MakeCorpus("wordnet-definitions", options);
+    common::Result<std::vector<nlohmann::json>> reseeded = MakeCorpus("wordnet-definitions", options);
     ASSERT_TRUE(reseeded.ok());
     another_order = *reseeded != *first;
   }
   EXPECT_TRUE(another_order);
   options.rows = 2;
   EXPECT_EQ(MakeCorpus("wordnet-definitions", options)->size(), 2u);
-  Result<std::vector<nlohmann::json>> unknown = MakeCorpus("poetry", options);
+  common::Result<std::vector<nlohmann::json>> unknown = MakeCorpus("poetry", options);
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find(
                 "known: pretraining-text, wordnet-definitions, country-facts, word-translation, arithmetic"),
@@ -318,7 +318,7 @@ TEST(SyntheticTasks, EachRowsAnswerIsRightAndTheSeedFixesTheRows) {
   CorpusOptions options;
   options.rows = 300;
   for (const char* name : {"arithmetic", "word-problems", "retrieval"}) {
-    Result<std::vector<nlohmann::json>> rows = MakeCorpus(name, options);
+    common::Result<std::vector<nlohmann::json>> rows = MakeCorpus(name, options);
     ASSERT_TRUE(rows.ok()) << name;
     ASSERT_EQ(rows->size(), 300u) << name;
     EXPECT_EQ(*MakeCorpus(name, options), *rows) << name;
@@ -363,19 +363,19 @@ TEST(SyntheticTasks, EachRowsAnswerIsRightAndTheSeedFixesTheRows) {
 
 // The packages install-deps.sh installs: what the testnet and the market benchmark read.
 TEST(Corpora, DebiansWordnetAndFortunesGiveTheTestnetsDatasets) {
-  Result<std::vector<WordnetSynset>> nouns = ReadWordnetSynsets(kWordnetDir, "noun");
+  common::Result<std::vector<WordnetSynset>> nouns = ReadWordnetSynsets(kWordnetDir, "noun");
   ASSERT_TRUE(nouns.ok()) << nouns.status().message();
   EXPECT_GT(nouns->size(), 80000u);  // WordNet 3.0 has 82,115 noun synsets
   CorpusOptions options;
   options.rows = 1500;
-  Result<std::vector<nlohmann::json>> definitions = MakeCorpus("wordnet-definitions", options);
+  common::Result<std::vector<nlohmann::json>> definitions = MakeCorpus("wordnet-definitions", options);
   ASSERT_TRUE(definitions.ok()) << definitions.status().message();
   EXPECT_EQ(definitions->size(), 1500u);
   std::set<std::string> questions;
   for (const nlohmann::json& row : *definitions) questions.insert(row["instruction"].get<std::string>());
   EXPECT_EQ(questions.size(), 1500u);  // one sense per word
   options.rows = 0;
-  Result<std::vector<nlohmann::json>> text = MakeCorpus("pretraining-text", options);
+  common::Result<std::vector<nlohmann::json>> text = MakeCorpus("pretraining-text", options);
   ASSERT_TRUE(text.ok()) << text.status().message();
   EXPECT_GT(text->size(), 40000u);
 }
@@ -383,7 +383,7 @@ TEST(Corpora, DebiansWordnetAndFortunesGiveTheTestnetsDatasets) {
 // The market benchmark's families from the packages install-deps.sh installs.
 TEST(Corpora, DebiansMiscfilesAndFreedictGiveTheCountryFactsAndWordTranslations) {
   CorpusOptions options;
-  Result<std::vector<nlohmann::json>> facts = MakeCorpus("country-facts", options);
+  common::Result<std::vector<nlohmann::json>> facts = MakeCorpus("country-facts", options);
   ASSERT_TRUE(facts.ok()) << facts.status().message();
   EXPECT_GT(facts->size(), 500u);  // miscfiles lists 243 countries
   for (const auto& [question, answer] :
@@ -396,7 +396,7 @@ TEST(Corpora, DebiansMiscfilesAndFreedictGiveTheCountryFactsAndWordTranslations)
   }
   EXPECT_EQ(*MakeCorpus("country-facts", options), *facts);
 
-  Result<std::vector<nlohmann::json>> translations = MakeCorpus("word-translation", options);
+  common::Result<std::vector<nlohmann::json>> translations = MakeCorpus("word-translation", options);
   ASSERT_TRUE(translations.ok()) << translations.status().message();
   EXPECT_GT(translations->size(), 50000u);
   options.rows = 3000;
@@ -421,4 +421,4 @@ TEST(Corpora, DebiansMiscfilesAndFreedictGiveTheCountryFactsAndWordTranslations)
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::corpora

@@ -28,7 +28,7 @@
 #include "tests/support/temp_dir.h"
 #include "trainers/compute_device.h"
 
-namespace gradients {
+namespace gradients::testing {
 
 // Lower-case hex of raw bytes (a public key as Admin returns it), as the validator names miners.
 inline std::string HexOf(const std::string& bytes) {
@@ -115,7 +115,7 @@ struct KeptPart {
     return bytes;
   }
 };
-inline std::optional<KeptPart> KeptPartOf(const ValidatorProcess& validator, const std::string& task_id,
+inline std::optional<KeptPart> KeptPartOf(const miner::ValidatorProcess& validator, const std::string& task_id,
                                           const std::string& miner) {
   Database database(validator.database());
   const auto rows = database.Query(
@@ -129,7 +129,7 @@ inline std::optional<KeptPart> KeptPartOf(const ValidatorProcess& validator, con
 }
 
 // Whether the validator has a submissions row of `miner` for `task_id`.
-inline bool HasSubmissionRow(const ValidatorProcess& validator, const std::string& task_id, const std::string& miner) {
+inline bool HasSubmissionRow(const miner::ValidatorProcess& validator, const std::string& task_id, const std::string& miner) {
   Database database(validator.database());
   return !database.Query("SELECT receipt_id FROM submissions WHERE task_id = ?1 AND miner = ?2", {task_id, miner})
               .empty();
@@ -140,38 +140,38 @@ inline bool HasSubmissionRow(const ValidatorProcess& validator, const std::strin
 class MarketTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(InitTinyModel(dir_.path() / "tiny"));
+    ASSERT_TRUE(miner::InitTinyModel(dir_.path() / "tiny"));
     // The miners' speed, measured once here with the machine otherwise quiet and handed to each:
     // miners measuring side by side on two cores take seconds and measure each other.
-    ConfigureCpuThreads(1);
+    train::ConfigureCpuThreads(1);
     std::filesystem::create_directories(dir_.path() / "calibration");
-    Result<TrainingSpeed> speed = CalibratedSpeed(dir_.path() / "calibration", "cpu");
+    common::Result<train::TrainingSpeed> speed = miner::CalibratedSpeed(dir_.path() / "calibration", "cpu");
     ASSERT_TRUE(speed.ok()) << speed.status().message();
     ASSERT_TRUE(std::filesystem::exists(dir_.path() / "calibration" / "calibration.json"));
     ASSERT_TRUE(StartValidator(validator_, dir_.path()));
   }
 
   // A miner in `name` under the test's directory, pointed at `validator_address`.
-  std::unique_ptr<MinerProcess> MakeMiner(const std::string& name, const std::string& validator_address,
+  std::unique_ptr<miner::MinerProcess> MakeMiner(const std::string& name, const std::string& validator_address,
                                           const nlohmann::json& strategy,
                                           const nlohmann::json& extra = nlohmann::json::object(),
-                                          const MinerProcess* key_of = nullptr) {
-    return std::make_unique<MinerProcess>(dir_.path() / name, validator_address, strategy, extra,
+                                          const miner::MinerProcess* key_of = nullptr) {
+    return std::make_unique<miner::MinerProcess>(dir_.path() / name, validator_address, strategy, extra,
                                           dir_.path() / "calibration" / "calibration.json", key_of);
   }
 
   // A validator in `dir` with the market's config, started.
-  [[nodiscard]] bool StartValidator(std::unique_ptr<ValidatorProcess>& validator, const std::filesystem::path& dir) {
-    nlohmann::json config = TestModelAndDataset(dir, 40);
+  [[nodiscard]] bool StartValidator(std::unique_ptr<miner::ValidatorProcess>& validator, const std::filesystem::path& dir) {
+    nlohmann::json config = miner::TestModelAndDataset(dir, 40);
     config["models"] = {{{"path", (dir_.path() / "tiny").string()}, {"name", "llama"}}};
     config["evaluation"] = {{"gradients_path", GRADIENTS_CLI_PATH}, {"threads", 1}};
     config["weights"] = {{"interval_ms", 1000}};
-    validator = std::make_unique<ValidatorProcess>(dir, config);
+    validator = std::make_unique<miner::ValidatorProcess>(dir, config);
     return validator->Start();
   }
 
   // Waits until `count` miners hold an offer stream (so that all get the next task's offer at once).
-  void WaitForConnectedMiners(ValidatorProcess& validator, uint32_t count,
+  void WaitForConnectedMiners(miner::ValidatorProcess& validator, uint32_t count,
                               std::chrono::seconds timeout = std::chrono::seconds(60)) {
     for (const auto give_up = std::chrono::steady_clock::now() + timeout; std::chrono::steady_clock::now() < give_up;
          std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
@@ -184,7 +184,7 @@ class MarketTest : public ::testing::Test {
     ADD_FAILURE() << "fewer than " << count << " miners connected:\n" << validator.Log();
   }
 
-  static v1::GetTaskResponse GetTask(ValidatorProcess& validator, const std::string& task_id) {
+  static v1::GetTaskResponse GetTask(miner::ValidatorProcess& validator, const std::string& task_id) {
     auto admin = v1::Admin::NewStub(grpc::CreateChannel(validator.admin(), grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -197,7 +197,7 @@ class MarketTest : public ::testing::Test {
   }
 
   // Polls the task (through Admin) until `done` holds; the last answer (checked by the caller).
-  static v1::GetTaskResponse WaitForTask(ValidatorProcess& validator, const std::string& task_id,
+  static v1::GetTaskResponse WaitForTask(miner::ValidatorProcess& validator, const std::string& task_id,
                                          const std::function<bool(const v1::GetTaskResponse&)>& done,
                                          std::chrono::seconds timeout = std::chrono::seconds(120)) {
     v1::GetTaskResponse task;
@@ -210,7 +210,7 @@ class MarketTest : public ::testing::Test {
   }
 
   // The task once scored or failed.
-  static v1::GetTaskResponse WaitForScores(ValidatorProcess& validator, const std::string& task_id) {
+  static v1::GetTaskResponse WaitForScores(miner::ValidatorProcess& validator, const std::string& task_id) {
     return WaitForTask(validator, task_id, [](const v1::GetTaskResponse& task) {
       return task.task().status() == v1::TASK_STATUS_SCORED || task.task().status() == v1::TASK_STATUS_FAILED;
     });
@@ -218,7 +218,7 @@ class MarketTest : public ::testing::Test {
 
   // The latest weight set once it gives someone a weight (this market's only weights come from the
   // test's task); empty when none does within 30 s.
-  static std::map<std::string, double> PublishedWeights(ValidatorProcess& validator) {
+  static std::map<std::string, double> PublishedWeights(miner::ValidatorProcess& validator) {
     std::map<std::string, double> weights;
     for (const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
          weights.empty() && std::chrono::steady_clock::now() < give_up;
@@ -245,14 +245,14 @@ class MarketTest : public ::testing::Test {
   }
 
   // Everything that explains a failure.
-  static std::string Logs(const ValidatorProcess& validator, const std::vector<std::unique_ptr<MinerProcess>>& miners) {
+  static std::string Logs(const miner::ValidatorProcess& validator, const std::vector<std::unique_ptr<miner::MinerProcess>>& miners) {
     std::string all = "--- validator\n" + validator.Log();
     for (const auto& miner : miners) all += miner->Log();
     return all;
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<ValidatorProcess> validator_;
+  std::unique_ptr<miner::ValidatorProcess> validator_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::testing

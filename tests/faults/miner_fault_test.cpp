@@ -6,7 +6,7 @@
 
 #include "tests/faults/market.h"
 
-namespace gradients {
+namespace gradients::testing {
 namespace {
 
 using namespace std::chrono_literals;
@@ -14,9 +14,9 @@ using namespace std::chrono_literals;
 constexpr int kTaskSeconds = 20;
 
 // Two miners that train briefly and upload at once.
-std::vector<std::unique_ptr<MinerProcess>> SteadyMiners(
-    const std::function<std::unique_ptr<MinerProcess>(const std::string&, const nlohmann::json&)>& make) {
-  std::vector<std::unique_ptr<MinerProcess>> miners;
+std::vector<std::unique_ptr<miner::MinerProcess>> SteadyMiners(
+    const std::function<std::unique_ptr<miner::MinerProcess>(const std::string&, const nlohmann::json&)>& make) {
+  std::vector<std::unique_ptr<miner::MinerProcess>> miners;
   miners.push_back(make("steady-0", TokenBudgetStrategy(1e-2, 1500)));
   miners.push_back(make("steady-1", TokenBudgetStrategy(3e-2, 1500)));
   return miners;
@@ -26,20 +26,20 @@ TEST_F(MarketTest, AMinerKilledInTrainingAndStartedAgainResumesItsRunAndIsScored
   const auto make = [&](const std::string& name, const nlohmann::json& strategy) {
     return MakeMiner(name, validator_->gateway(), strategy);
   };
-  std::vector<std::unique_ptr<MinerProcess>> miners = SteadyMiners(make);
+  std::vector<std::unique_ptr<miner::MinerProcess>> miners = SteadyMiners(make);
   // Seconds of training, checkpointed every two steps.
   constexpr int64_t kBudget = 12'000;
   miners.push_back(make("killed", TokenBudgetStrategy(3e-3, kBudget)));
-  MinerProcess& killed = *miners.back();
+  miner::MinerProcess& killed = *miners.back();
   for (auto& miner : miners) miner->Start();
   WaitForConnectedMiners(*validator_, 3);
-  const std::string task_id = CreateTestTask(validator_->admin(), kTaskSeconds, 3);
+  const std::string task_id = miner::CreateTestTask(validator_->admin(), kTaskSeconds, 3);
 
   ASSERT_TRUE(killed.WaitForJob(
-      task_id, [](const JobStatus& job) { return job.phase == "training" && job.step >= 6; }, 60s))
+      task_id, [](const miner::JobStatus& job) { return job.phase == "training" && job.step >= 6; }, 60s))
       << Logs(*validator_, miners);
   killed.Kill();
-  const JobStatus at_kill = *killed.Job(task_id);
+  const miner::JobStatus at_kill = *killed.Job(task_id);
   ASSERT_EQ(at_kill.phase, "training") << "killed in training";
   killed.Start();
 
@@ -50,7 +50,7 @@ TEST_F(MarketTest, AMinerKilledInTrainingAndStartedAgainResumesItsRunAndIsScored
   for (const auto& miner : miners) {
     const v1::Submission& submission = scores[miner->public_key()];
     EXPECT_EQ(submission.status(), v1::SUBMISSION_STATUS_SCORED) << submission.status_reason();
-    const std::optional<JobStatus> job = miner->Job(task_id);
+    const std::optional<miner::JobStatus> job = miner->Job(task_id);
     ASSERT_TRUE(job.has_value());
     EXPECT_EQ(job->phase, "submitted") << job->detail;
     EXPECT_EQ(job->receipt_id, submission.receipt_id());
@@ -60,7 +60,7 @@ TEST_F(MarketTest, AMinerKilledInTrainingAndStartedAgainResumesItsRunAndIsScored
   // part of its tokens were trained before this start, and the log names a step no further back
   // than the checkpoint interval (two steps, and a report in flight) before what it had reported at
   // the kill.
-  const Result<std::string> search = ReadFileToString(killed.JobDir(task_id) / "search" / "search.json", 1 << 20);
+  const common::Result<std::string> search = common::ReadFileToString(killed.JobDir(task_id) / "search" / "search.json", 1 << 20);
   ASSERT_TRUE(search.ok()) << search.status().message();
   const nlohmann::json trials = nlohmann::json::parse(*search)["trials"];
   ASSERT_EQ(trials.size(), 1u) << *search;
@@ -79,7 +79,7 @@ TEST_F(MarketTest, AMinerFrozenPastTheDeadlineHasItsLateUploadRefusedWhileTheOth
   const auto make = [&](const std::string& name, const nlohmann::json& strategy) {
     return MakeMiner(name, validator_->gateway(), strategy);
   };
-  std::vector<std::unique_ptr<MinerProcess>> miners = SteadyMiners(make);
+  std::vector<std::unique_ptr<miner::MinerProcess>> miners = SteadyMiners(make);
   // A budget that would keep it training until its upload reserve. It reports its progress once
   // only (at its first step): thawed, it does not hear from a progress report that the task is
   // closed, but tries to upload, and the upload is what the validator refuses.
@@ -89,13 +89,13 @@ TEST_F(MarketTest, AMinerFrozenPastTheDeadlineHasItsLateUploadRefusedWhileTheOth
                                 {"checkpoint_every_steps", 2},
                                 {"progress_interval_seconds", 600},
                                 {"cpu_threads", 1}}}}));
-  MinerProcess& frozen = *miners.back();
+  miner::MinerProcess& frozen = *miners.back();
   for (auto& miner : miners) miner->Start();
   WaitForConnectedMiners(*validator_, 3);
-  const std::string task_id = CreateTestTask(validator_->admin(), kTaskSeconds, 3);
+  const std::string task_id = miner::CreateTestTask(validator_->admin(), kTaskSeconds, 3);
 
   ASSERT_TRUE(frozen.WaitForJob(
-      task_id, [](const JobStatus& job) { return job.phase == "training" && job.step >= 1; }, 60s))
+      task_id, [](const miner::JobStatus& job) { return job.phase == "training" && job.step >= 1; }, 60s))
       << Logs(*validator_, miners);
   std::this_thread::sleep_for(500ms);  // well into its training
   frozen.Signal(SIGSTOP);
@@ -109,9 +109,9 @@ TEST_F(MarketTest, AMinerFrozenPastTheDeadlineHasItsLateUploadRefusedWhileTheOth
   // Thawed after the deadline, it stops training, exports and uploads, and is told no: its job
   // ends failed with the validator's reason.
   ASSERT_TRUE(frozen.WaitForJob(
-      task_id, [](const JobStatus& job) { return job.finished(); }, 60s))
+      task_id, [](const miner::JobStatus& job) { return job.finished(); }, 60s))
       << frozen.Log();
-  const JobStatus job = *frozen.Job(task_id);
+  const miner::JobStatus job = *frozen.Job(task_id);
   EXPECT_EQ(job.phase, "failed");
   EXPECT_NE(job.detail.find("UploadCheckpoint"), std::string::npos) << job.detail;
   EXPECT_TRUE(job.detail.find("it takes no uploads") != std::string::npos ||
@@ -132,7 +132,7 @@ TEST_F(MarketTest, AMinerFrozenPastTheDeadlineHasItsLateUploadRefusedWhileTheOth
     const v1::Submission& submission = scores[miners[i]->public_key()];
     EXPECT_EQ(submission.status(), v1::SUBMISSION_STATUS_SCORED) << submission.status_reason();
     if (submission.rank() == 1) winner = miners[i]->public_key();
-    const std::optional<JobStatus> steady = miners[i]->Job(task_id);
+    const std::optional<miner::JobStatus> steady = miners[i]->Job(task_id);
     EXPECT_TRUE(steady && steady->phase == "submitted");
   }
   ASSERT_FALSE(winner.empty());
@@ -148,4 +148,4 @@ TEST_F(MarketTest, AMinerFrozenPastTheDeadlineHasItsLateUploadRefusedWhileTheOth
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::testing

@@ -7,7 +7,7 @@
 #include "tests/faults/market.h"
 #include "tests/support/tcp_proxy.h"
 
-namespace gradients {
+namespace gradients::testing {
 namespace {
 
 using namespace std::chrono_literals;
@@ -40,15 +40,15 @@ class NetworkFaultTest : public MarketTest {
                                 {{"upload", {{"chunk_bytes", 4096}, {"max_bytes_per_second", bytes_per_second}}}}));
     for (auto& miner : miners_) miner->Start();
     WaitForConnectedMiners(*validator_, 3);
-    task_id_ = CreateTestTask(validator_->admin(), seconds, 3);
+    task_id_ = miner::CreateTestTask(validator_->admin(), seconds, 3);
   }
-  MinerProcess& proxied() { return *miners_.back(); }
+  miner::MinerProcess& proxied() { return *miners_.back(); }
   std::optional<KeptPart> ProxiedPart() { return KeptPartOf(*validator_, task_id_, proxied().public_key()); }
   // Once the validator receives the proxied miner's upload (it has opened the part).
   bool WaitForTheProxiedUpload() {
     return WaitUntil(
         [&] {
-          const std::optional<JobStatus> job = proxied().Job(task_id_);
+          const std::optional<miner::JobStatus> job = proxied().Job(task_id_);
           return job && job->phase == "uploading" && ProxiedPart().has_value();
         },
         60s);
@@ -62,14 +62,14 @@ class NetworkFaultTest : public MarketTest {
     EXPECT_EQ(scores.size(), 3u);
     for (size_t i = 0; i < 2; ++i) {
       EXPECT_EQ(scores[miners_[i]->public_key()].status(), v1::SUBMISSION_STATUS_SCORED);
-      const std::optional<JobStatus> job = miners_[i]->Job(task_id_);
+      const std::optional<miner::JobStatus> job = miners_[i]->Job(task_id_);
       EXPECT_TRUE(job && job->phase == "submitted");
     }
     return task;
   }
 
   std::unique_ptr<testing::TcpProxy> proxy_;
-  std::vector<std::unique_ptr<MinerProcess>> miners_;
+  std::vector<std::unique_ptr<miner::MinerProcess>> miners_;
   std::string task_id_;
 };
 
@@ -100,7 +100,7 @@ TEST_F(NetworkFaultTest, AnUploadWhoseConnectionIsDelayedTruncatedResetAndRefuse
   ASSERT_EQ(task.task().status(), v1::TASK_STATUS_SCORED);
   const v1::Submission submission = ByMiner(task)[proxied().public_key()];
   EXPECT_EQ(submission.status(), v1::SUBMISSION_STATUS_SCORED) << submission.status_reason();
-  const std::optional<JobStatus> job = proxied().Job(task_id_);
+  const std::optional<miner::JobStatus> job = proxied().Job(task_id_);
   ASSERT_TRUE(job.has_value());
   EXPECT_EQ(job->phase, "submitted") << job->detail;
   EXPECT_EQ(job->receipt_id, submission.receipt_id());
@@ -132,9 +132,9 @@ TEST_F(NetworkFaultTest, AnUploadCutOffUntilTheDeadlineFailsCleanlyAndNothingOfI
 
   // The miner gives up at the deadline, saying why; the daemon goes on.
   ASSERT_TRUE(proxied().WaitForJob(
-      task_id_, [](const JobStatus& job) { return job.finished(); }, 60s))
+      task_id_, [](const miner::JobStatus& job) { return job.finished(); }, 60s))
       << proxied().Log();
-  const JobStatus job = *proxied().Job(task_id_);
+  const miner::JobStatus job = *proxied().Job(task_id_);
   EXPECT_EQ(job.phase, "failed");
   EXPECT_NE(job.detail.find("the validator stayed out of reach until the deadline"), std::string::npos) << job.detail;
   EXPECT_TRUE(job.receipt_id.empty());
@@ -174,7 +174,7 @@ TEST_F(NetworkFaultTest, AnUploadCutOffUntilTheDeadlineFailsCleanlyAndNothingOfI
 TEST_F(MarketTest, AMinerConnectsOverALinkWhoseHandshakeTakesLongerThanItsReconnectBackoff) {
   testing::TcpProxy slow_link(validator_->gateway());
   slow_link.SetDelay(300ms);  // the validator's SETTINGS frame arrives 300 ms after the connection opens
-  std::unique_ptr<MinerProcess> miner =
+  std::unique_ptr<miner::MinerProcess> miner =
       MakeMiner("miner", slow_link.address(), TokenBudgetStrategy(1e-2, 1500),
                 {{"reconnect", {{"initial_backoff_ms", 100}, {"max_backoff_ms", 200}}}});
   miner->Start();
@@ -184,4 +184,4 @@ TEST_F(MarketTest, AMinerConnectsOverALinkWhoseHandshakeTakesLongerThanItsReconn
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::testing

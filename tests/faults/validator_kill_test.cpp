@@ -8,7 +8,7 @@
 
 #include "tests/faults/market.h"
 
-namespace gradients {
+namespace gradients::testing {
 namespace {
 
 using namespace std::chrono_literals;
@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 constexpr int kTaskSeconds = 20;
 
 // The miners whose upload to `task_id` the validator has begun to receive but not acknowledged.
-std::set<std::string> UploadsInFlight(const ValidatorProcess& validator, const std::string& task_id) {
+std::set<std::string> UploadsInFlight(const miner::ValidatorProcess& validator, const std::string& task_id) {
   Database database(validator.database());
   std::set<std::string> miners;
   for (const auto& row : database.Query("SELECT miner FROM partial_uploads WHERE task_id = ?1 AND miner NOT IN "
@@ -58,14 +58,14 @@ TEST_F(MarketTest,
   std::filesystem::copy(dir_.path() / "data", dir_.path() / "reference" / "data",
                         std::filesystem::copy_options::recursive);
   ASSERT_TRUE(validator_->Start());
-  std::unique_ptr<ValidatorProcess> reference;
+  std::unique_ptr<miner::ValidatorProcess> reference;
   ASSERT_TRUE(StartValidator(reference, dir_.path() / "reference"));
 
   // Different learning rates and budgets: three different losses. Uploads paced to a few seconds,
   // in small chunks, so that the kill finds them in flight.
   const std::vector<std::pair<double, int64_t>> settings = {{3e-3, 1500}, {1e-2, 1700}, {3e-2, 1900}};
   const nlohmann::json paced = {{"upload", {{"chunk_bytes", 4096}, {"max_bytes_per_second", 20'000}}}};
-  std::vector<std::unique_ptr<MinerProcess>> miners, reference_miners;
+  std::vector<std::unique_ptr<miner::MinerProcess>> miners, reference_miners;
   for (size_t i = 0; i < settings.size(); ++i) {
     const nlohmann::json strategy = TokenBudgetStrategy(settings[i].first, settings[i].second);
     miners.push_back(MakeMiner("miner-" + std::to_string(i), validator_->gateway(), strategy, paced));
@@ -76,15 +76,15 @@ TEST_F(MarketTest,
   for (auto& miner : reference_miners) miner->Start();
   WaitForConnectedMiners(*validator_, 3);
   WaitForConnectedMiners(*reference, 3);
-  const std::string task_id = CreateTestTask(validator_->admin(), kTaskSeconds, 3);
-  const std::string reference_task_id = CreateTestTask(reference->admin(), kTaskSeconds, 3);
+  const std::string task_id = miner::CreateTestTask(validator_->admin(), kTaskSeconds, 3);
+  const std::string reference_task_id = miner::CreateTestTask(reference->admin(), kTaskSeconds, 3);
   ASSERT_FALSE(task_id.empty());
 
   // The first kill: every miner done training, and the validator receiving an upload. (Its
   // durable offsets move every MiB, more than these adapters hold: the killed uploads start over.)
   const auto all_past_training = [&] {
     return std::all_of(miners.begin(), miners.end(), [&](const auto& miner) {
-      const std::optional<JobStatus> job = miner->Job(task_id);
+      const std::optional<miner::JobStatus> job = miner->Job(task_id);
       return job && (job->phase == "uploading" || job->phase == "submitted");
     });
   };
@@ -99,7 +99,7 @@ TEST_F(MarketTest,
   ASSERT_FALSE(cut_off.empty());
   std::map<std::string, std::string> acknowledged;  // miner -> the receipt it held at the kill
   for (const auto& miner : miners) {
-    const std::optional<JobStatus> job = miner->Job(task_id);
+    const std::optional<miner::JobStatus> job = miner->Job(task_id);
     if (job && job->phase == "submitted") acknowledged[miner->public_key()] = job->receipt_id;
   }
   {
@@ -147,7 +147,7 @@ TEST_F(MarketTest,
     const v1::Submission& submission = scores[key];
     const v1::Submission& reference_submission = reference_scores[key];
     // What the miner holds a receipt for is what the validator recorded.
-    const std::optional<JobStatus> job = miners[i]->Job(task_id);
+    const std::optional<miner::JobStatus> job = miners[i]->Job(task_id);
     ASSERT_TRUE(job.has_value());
     EXPECT_EQ(job->phase, "submitted") << job->detail;
     EXPECT_EQ(job->receipt_id, submission.receipt_id());
@@ -180,4 +180,4 @@ TEST_F(MarketTest,
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::testing

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "common/strict_json.h"
-#include "trainers/chat_template.h"
-#include "trainers/csv.h"
-#include "trainers/prompt_template.h"
+#include "text/chat_template.h"
+#include "text/csv.h"
+#include "text/prompt_template.h"
 
 namespace {
 
@@ -19,16 +19,16 @@ void Require(bool condition) {
 }
 
 void FuzzCsv(std::string_view text) {
-  gradients::CsvReader reader(text, 1 << 16);
+  gradients::text::CsvReader reader(text, 1 << 16);
   std::vector<std::string> fields;
   for (int records = 0; records < 64; ++records) {
-    gradients::Result<bool> more = reader.Next(fields);
+    gradients::common::Result<bool> more = reader.Next(fields);
     if (!more.ok() || !*more) return;
     std::string encoded;
-    gradients::AppendCsvRecord(fields, encoded);
-    gradients::CsvReader again(encoded, 1 << 20);
+    gradients::text::AppendCsvRecord(fields, encoded);
+    gradients::text::CsvReader again(encoded, 1 << 20);
     std::vector<std::string> reread;
-    gradients::Result<bool> got = again.Next(reread);
+    gradients::common::Result<bool> got = again.Next(reread);
     Require(got.ok() && *got && reread == fields);
   }
 }
@@ -44,11 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FuzzCsv(text);
       break;
     case 1:
-      (void)gradients::PromptTemplate::Parse(text);
+      (void)gradients::text::PromptTemplate::Parse(text);
       break;
     default: {
-      auto json = gradients::ParseStrictJson(text, {.max_depth = 8});
-      if (json.ok()) (void)gradients::ParseChatMessages(*json);
+      auto json = gradients::common::ParseStrictJson(text, {.max_depth = 8});
+      if (json.ok()) (void)gradients::text::ParseChatMessages(*json);
       break;
     }
   }

@@ -17,15 +17,15 @@ void Require(bool condition) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto decoded = gradients::DecodeSignedEnvelope(std::span(data, size));
+  auto decoded = gradients::common::DecodeSignedEnvelope(std::span(data, size));
   if (!decoded.ok()) {
     Require(!decoded.status().message().empty());
     return 0;
   }
-  auto encoded = gradients::EncodeSignedEnvelope(*decoded);
+  auto encoded = gradients::common::EncodeSignedEnvelope(*decoded);
   Require(encoded.ok());
   Require(encoded->size() == size && std::memcmp(encoded->data(), data, size) == 0);
   // Verification must fail cleanly, never crash, for whatever key and domain were sent.
-  (void)gradients::VerifyEnvelope(*decoded, decoded->body.domain, decoded->signer);
+  (void)gradients::common::VerifyEnvelope(*decoded, decoded->body.domain, decoded->signer);
   return 0;
 }

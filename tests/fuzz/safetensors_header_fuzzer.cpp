@@ -16,9 +16,9 @@ void Require(bool condition) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  gradients::SafetensorsLimits limits;
+  gradients::common::SafetensorsLimits limits;
   limits.max_header_bytes = 1 << 20;
-  auto header = gradients::ParseSafetensorsHeader(std::span(data, size), size, limits);
+  auto header = gradients::common::ParseSafetensorsHeader(std::span(data, size), size, limits);
   if (!header.ok()) {
     Require(!header.status().message().empty());
     return 0;
@@ -26,14 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Accepted: the tensors tile the data section exactly, and each span fits its dtype and shape.
   Require(header->data_offset() <= size);
   uint64_t expected_begin = 0;
-  for (const gradients::SafetensorsTensor& tensor : header->tensors) {
+  for (const gradients::common::SafetensorsTensor& tensor : header->tensors) {
     Require(!tensor.name.empty());
     Require(tensor.shape.size() <= limits.max_rank);
     Require(tensor.data_begin == expected_begin);
     Require(tensor.data_begin <= tensor.data_end);
     uint64_t elements = 1;
     for (uint64_t dim : tensor.shape) elements *= dim;  // cannot overflow: the parser checked
-    Require(elements * gradients::DTypeSize(tensor.dtype) == tensor.data_end - tensor.data_begin);
+    Require(elements * gradients::common::DTypeSize(tensor.dtype) == tensor.data_end - tensor.data_begin);
     Require(header->Find(tensor.name) != nullptr);
     expected_begin = tensor.data_end;
   }

@@ -12,7 +12,7 @@
 #include "tests/miner/validator_process.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 const std::filesystem::path kModel =
@@ -37,10 +37,10 @@ class BlobCacheTest : public ::testing::Test {
     connection_.reset();
     EXPECT_EQ(validator_->Stop(), 0);
   }
-  static std::string Read(const std::filesystem::path& path) { return *ReadFileToString(path, 64 << 20); }
+  static std::string Read(const std::filesystem::path& path) { return *common::ReadFileToString(path, 64 << 20); }
 
   testing::TempDir dir_;
-  const SigningKey key_ = SigningKey::Generate();
+  const common::SigningKey key_ = common::SigningKey::Generate();
   std::unique_ptr<ValidatorProcess> validator_;
   std::unique_ptr<ValidatorConnection> connection_;
   bool claimed_ = false;
@@ -52,18 +52,18 @@ TEST_F(BlobCacheTest, FetchesTheModelAndTheSplitVerifiedAndKeepsThemByHash) {
   ASSERT_GT(task_.base_model_files_size(), 0);
   for (const v1::BlobRef& file : task_.base_model_files()) {
     EXPECT_FALSE(cache.Has(file));
-    Result<std::filesystem::path> fetched = cache.Fetch(*connection_, file);
+    common::Result<std::filesystem::path> fetched = cache.Fetch(*connection_, file);
     ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
     EXPECT_EQ(Read(*fetched), Read(kModel / file.file_name())) << file.file_name();
     EXPECT_TRUE(cache.Has(file));
   }
-  Result<std::filesystem::path> split = cache.Fetch(*connection_, task_.training_split());
+  common::Result<std::filesystem::path> split = cache.Fetch(*connection_, task_.training_split());
   ASSERT_TRUE(split.ok()) << split.status().ToString();
   const std::string rows = Read(*split);
   EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), static_cast<long>(task_.training_rows()));
   // Stored: the second fetch reads nothing from the validator (it is not even asked).
   validator_->Kill();
-  Result<std::filesystem::path> stored = cache.Fetch(*connection_, task_.training_split());
+  common::Result<std::filesystem::path> stored = cache.Fetch(*connection_, task_.training_split());
   EXPECT_TRUE(stored.ok() && *stored == *split) << stored.status().ToString();
   ASSERT_TRUE(validator_->Start());
 }
@@ -73,7 +73,7 @@ TEST_F(BlobCacheTest, JobsFetchingTheSameBlobAtOnceTakeTurnsAndBothGetItWhole) {
   const v1::BlobRef& largest =
       *std::max_element(task_.base_model_files().begin(), task_.base_model_files().end(),
                         [](const v1::BlobRef& a, const v1::BlobRef& b) { return a.size_bytes() < b.size_bytes(); });
-  std::vector<Result<std::filesystem::path>> results(4, Status::Internal("not run"));
+  std::vector<common::Result<std::filesystem::path>> results(4, common::Status::Internal("not run"));
   std::vector<std::thread> jobs;
   for (auto& result : results) jobs.emplace_back([&] { result = cache.Fetch(*connection_, largest); });
   for (std::thread& job : jobs) job.join();
@@ -96,7 +96,7 @@ TEST_F(BlobCacheTest, AnInterruptedFetchResumesAndACorruptPartIsFetchedAgainFrom
 
   // A third of it arrived before the miner stopped.
   std::ofstream(path.string() + ".part", std::ios::binary) << original.substr(0, original.size() / 3);
-  Result<std::filesystem::path> resumed = cache.Fetch(*connection_, weights);
+  common::Result<std::filesystem::path> resumed = cache.Fetch(*connection_, weights);
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
   EXPECT_EQ(Read(*resumed), original);
   EXPECT_FALSE(std::filesystem::exists(path.string() + ".part"));
@@ -107,11 +107,11 @@ TEST_F(BlobCacheTest, AnInterruptedFetchResumesAndACorruptPartIsFetchedAgainFrom
   std::string torn = original.substr(0, original.size() / 2);
   torn[10] ^= 0x5a;
   std::ofstream(path.string() + ".part", std::ios::binary) << torn;
-  Result<std::filesystem::path> refused = cache.Fetch(*connection_, weights);
-  EXPECT_EQ(refused.status().code(), StatusCode::kDataLoss) << refused.status().ToString();
+  common::Result<std::filesystem::path> refused = cache.Fetch(*connection_, weights);
+  EXPECT_EQ(refused.status().code(), common::StatusCode::kDataLoss) << refused.status().ToString();
   EXPECT_FALSE(std::filesystem::exists(path));
   EXPECT_FALSE(std::filesystem::exists(path.string() + ".part"));
-  Result<std::filesystem::path> again = cache.Fetch(*connection_, weights);
+  common::Result<std::filesystem::path> again = cache.Fetch(*connection_, weights);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(Read(*again), original);
 }
@@ -119,8 +119,8 @@ TEST_F(BlobCacheTest, AnInterruptedFetchResumesAndACorruptPartIsFetchedAgainFrom
 TEST_F(BlobCacheTest, TheModelDirectoryHoldsTheTasksFilesUnderTheirNamesAndRefusesNamesThatLeaveIt) {
   BlobCache cache(dir_.path() / "cache");
   const std::filesystem::path model = dir_.path() / "jobs" / "t1" / "model";
-  Status early = MaterializeModel(cache, task_, model);
-  EXPECT_EQ(early.code(), StatusCode::kFailedPrecondition) << early.ToString();  // nothing fetched yet
+  common::Status early = MaterializeModel(cache, task_, model);
+  EXPECT_EQ(early.code(), common::StatusCode::kFailedPrecondition) << early.ToString();  // nothing fetched yet
   for (const v1::BlobRef& file : task_.base_model_files()) ASSERT_TRUE(cache.Fetch(*connection_, file).ok());
   ASSERT_TRUE(MaterializeModel(cache, task_, model).ok());
   for (const v1::BlobRef& file : task_.base_model_files()) {
@@ -132,8 +132,8 @@ TEST_F(BlobCacheTest, TheModelDirectoryHoldsTheTasksFilesUnderTheirNamesAndRefus
     v1::TaskSpec forged = task_;
     forged.mutable_base_model_files(0)->set_file_name(hostile);
     const std::filesystem::path elsewhere = dir_.path() / "forged" / "model";
-    Status refused = MaterializeModel(cache, forged, elsewhere);
-    EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << hostile;
+    common::Status refused = MaterializeModel(cache, forged, elsewhere);
+    EXPECT_EQ(refused.code(), common::StatusCode::kInvalidArgument) << hostile;
     EXPECT_FALSE(std::filesystem::exists(dir_.path() / "forged")) << hostile;
   }
 }
@@ -141,13 +141,13 @@ TEST_F(BlobCacheTest, TheModelDirectoryHoldsTheTasksFilesUnderTheirNamesAndRefus
 TEST_F(BlobCacheTest, ABlobNotOfTheClaimIsRefusedByTheValidatorAndNothingIsStored) {
   BlobCache cache(dir_.path() / "cache");
   v1::BlobRef stranger = task_.training_split();
-  const Digest digest = ComputeDigest(DigestAlgorithm::kBlake2b256, "not a blob of this task");
+  const common::Digest digest = common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, "not a blob of this task");
   stranger.mutable_digest()->set_value(std::string(digest.begin(), digest.end()));
-  Result<std::filesystem::path> fetched = cache.Fetch(*connection_, stranger);
-  EXPECT_EQ(fetched.status().code(), StatusCode::kPermissionDenied) << fetched.status().ToString();
+  common::Result<std::filesystem::path> fetched = cache.Fetch(*connection_, stranger);
+  EXPECT_EQ(fetched.status().code(), common::StatusCode::kPermissionDenied) << fetched.status().ToString();
   EXPECT_FALSE(cache.Has(stranger));
   EXPECT_TRUE(std::filesystem::is_empty(dir_.path() / "cache"));
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

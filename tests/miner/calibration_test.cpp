@@ -8,11 +8,11 @@
 #include "common/durable_file.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 // A probe small enough for a test: well under a million parameters, a few milliseconds a step.
-const TrainingSpeedProbe kProbe{.hidden_size = 64,
+const train::TrainingSpeedProbe kProbe{.hidden_size = 64,
                                 .layers = 2,
                                 .heads = 4,
                                 .intermediate_size = 128,
@@ -23,12 +23,12 @@ const TrainingSpeedProbe kProbe{.hidden_size = 64,
                                 .timed_steps = 2};
 
 nlohmann::json ReadCalibration(const std::filesystem::path& dir) {
-  return nlohmann::json::parse(*ReadFileToString(dir / "calibration.json", 1 << 20));
+  return nlohmann::json::parse(*common::ReadFileToString(dir / "calibration.json", 1 << 20));
 }
 
 TEST(Calibration, MeasuresOnceAndReadsTheStoredSpeedAfterwards) {
   testing::TempDir dir;
-  Result<TrainingSpeed> first = CalibratedSpeed(dir.path(), "cpu", false, kProbe);
+  common::Result<train::TrainingSpeed> first = CalibratedSpeed(dir.path(), "cpu", false, kProbe);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->device, "cpu");
   EXPECT_GT(first->parameters, 0);
@@ -44,12 +44,12 @@ TEST(Calibration, MeasuresOnceAndReadsTheStoredSpeedAfterwards) {
   std::ofstream(dir.path() / "calibration.json") << file.dump();
   EXPECT_EQ(CalibratedSpeed(dir.path(), "cpu", false, kProbe)->flops_per_second, 123.0);
   // ...until a new measurement is asked for, which replaces it; another probe shape has its own.
-  Result<TrainingSpeed> remeasured = CalibratedSpeed(dir.path(), "cpu", true, kProbe);
+  common::Result<train::TrainingSpeed> remeasured = CalibratedSpeed(dir.path(), "cpu", true, kProbe);
   ASSERT_TRUE(remeasured.ok());
   EXPECT_NE(remeasured->flops_per_second, 123.0);
   EXPECT_EQ(ReadCalibration(dir.path())["entries"].begin().value()["flops_per_second"].get<double>(),
             remeasured->flops_per_second);
-  TrainingSpeedProbe wider = kProbe;
+  train::TrainingSpeedProbe wider = kProbe;
   wider.hidden_size = 128;
   ASSERT_TRUE(CalibratedSpeed(dir.path(), "cpu", false, wider).ok());
   EXPECT_EQ(ReadCalibration(dir.path())["entries"].size(), 2u);
@@ -79,7 +79,7 @@ TEST(Calibration, AFileOrEntryThatIsNotACalibrationIsMeasuredOverNotTrusted) {
   for (const char* text : {"{\"entries\": {}}", "{\"version\": \"1\", \"entries\": []}", "[1, 2]", "not json",
                            "{\"version\": 1, \"entries\": {\"cpu\": null}}"}) {
     std::ofstream(dir.path() / "calibration.json") << text;
-    Result<TrainingSpeed> speed = CalibratedSpeed(dir.path(), "cpu", false, kProbe);
+    common::Result<train::TrainingSpeed> speed = CalibratedSpeed(dir.path(), "cpu", false, kProbe);
     ASSERT_TRUE(speed.ok()) << text << ": " << speed.status().ToString();
     EXPECT_EQ(ReadCalibration(dir.path())["version"], 1) << text;
   }
@@ -87,21 +87,21 @@ TEST(Calibration, AFileOrEntryThatIsNotACalibrationIsMeasuredOverNotTrusted) {
   nlohmann::json file = ReadCalibration(dir.path());
   for (auto& [key, entry] : file["entries"].items()) entry["flops_per_second"] = nullptr;
   std::ofstream(dir.path() / "calibration.json") << file.dump();
-  Result<TrainingSpeed> speed = CalibratedSpeed(dir.path(), "cpu", false, kProbe);
+  common::Result<train::TrainingSpeed> speed = CalibratedSpeed(dir.path(), "cpu", false, kProbe);
   ASSERT_TRUE(speed.ok()) << speed.status().ToString();
   EXPECT_GT(speed->flops_per_second, 0);
 }
 
 TEST(Calibration, AProbeThatIsNotAModelOrADeviceThatIsNotThereIsAnError) {
   testing::TempDir dir;
-  TrainingSpeedProbe odd = kProbe;
+  train::TrainingSpeedProbe odd = kProbe;
   odd.heads = 3;  // does not divide 64
-  EXPECT_EQ(CalibratedSpeed(dir.path(), "cpu", false, odd).status().code(), StatusCode::kInvalidArgument);
-  Result<TrainingSpeed> nowhere = CalibratedSpeed(dir.path(), "tpu", false, kProbe);
+  EXPECT_EQ(CalibratedSpeed(dir.path(), "cpu", false, odd).status().code(), common::StatusCode::kInvalidArgument);
+  common::Result<train::TrainingSpeed> nowhere = CalibratedSpeed(dir.path(), "tpu", false, kProbe);
   ASSERT_FALSE(nowhere.ok());
   EXPECT_NE(nowhere.status().message().find("calibrating tpu"), std::string::npos) << nowhere.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "calibration.json"));
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

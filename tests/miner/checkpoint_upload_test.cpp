@@ -8,7 +8,7 @@
 #include "tests/miner/validator_process.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 // A claimed task and an exported LoRA checkpoint (its files' contents need not be a model: the
@@ -50,7 +50,7 @@ class CheckpointUploadTest : public ::testing::Test {
 
   testing::TempDir dir_;
   const std::filesystem::path checkpoint_ = dir_.path() / "checkpoint";
-  const SigningKey key_ = SigningKey::Generate();
+  const common::SigningKey key_ = common::SigningKey::Generate();
   std::unique_ptr<ValidatorProcess> validator_;
   std::unique_ptr<ValidatorConnection> connection_;
   std::string task_id_, nonce_;
@@ -58,14 +58,14 @@ class CheckpointUploadTest : public ::testing::Test {
 };
 
 TEST_F(CheckpointUploadTest, UploadsSignedAndIsNotSentAgainOnceTheValidatorHoldsIt) {
-  Result<UploadedCheckpoint> uploaded =
-      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter, {.chunk_bytes = 256 << 10, .max_bytes_per_second = 0});
+  common::Result<UploadedCheckpoint> uploaded =
+      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, common::CheckpointKind::kLoraAdapter, {.chunk_bytes = 256 << 10, .max_bytes_per_second = 0});
   ASSERT_TRUE(uploaded.ok()) << uploaded.status().ToString() << "\n" << validator_->Log();
   EXPECT_FALSE(uploaded->receipt_id.empty());
   EXPECT_EQ(uploaded->bytes_sent, 3'000'000u + 29u);
   EXPECT_EQ(UploadStatus().state(), v1::UPLOAD_STATE_COMPLETE);
-  Result<UploadedCheckpoint> again =
-      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter);
+  common::Result<UploadedCheckpoint> again =
+      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, common::CheckpointKind::kLoraAdapter);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->receipt_id, uploaded->receipt_id);
   EXPECT_EQ(again->bytes_sent, 0u);
@@ -73,7 +73,7 @@ TEST_F(CheckpointUploadTest, UploadsSignedAndIsNotSentAgainOnceTheValidatorHolds
 
 TEST_F(CheckpointUploadTest, AnUploadCutOffByAValidatorKillResumesFromWhatItKept) {
   // Half of the weights go out before the miner stops; then the validator is killed too.
-  Result<CheckpointManifest> manifest = BuildCheckpointManifest(checkpoint_, CheckpointKind::kLoraAdapter);
+  common::Result<common::CheckpointManifest> manifest = common::BuildCheckpointManifest(checkpoint_, common::CheckpointKind::kLoraAdapter);
   ASSERT_TRUE(manifest.ok());
   {
     v1::UploadReceipt receipt;
@@ -82,9 +82,9 @@ TEST_F(CheckpointUploadTest, AnUploadCutOffByAValidatorKillResumesFromWhatItKept
     v1::UploadMessage begin;
     begin.mutable_begin()->set_task_id(task_id_);
     begin.mutable_begin()->set_claim_nonce(nonce_);
-    ToProto(*manifest, begin.mutable_begin()->mutable_manifest());
+    proto::ToProto(*manifest, begin.mutable_begin()->mutable_manifest());
     ASSERT_TRUE(writer->Write(begin));
-    const std::string weights = *ReadFileToString(checkpoint_ / "adapter_model.safetensors", 8 << 20);
+    const std::string weights = *common::ReadFileToString(checkpoint_ / "adapter_model.safetensors", 8 << 20);
     weights_index_ = manifest->files[0].path == "adapter_model.safetensors" ? 0 : 1;
     for (uint64_t offset = 0; offset < 1'500'000; offset += 500'000) {
       v1::UploadMessage chunk;
@@ -106,10 +106,10 @@ TEST_F(CheckpointUploadTest, AnUploadCutOffByAValidatorKillResumesFromWhatItKept
   validator_->Kill();
   ASSERT_TRUE(validator_->Start());
 
-  Result<UploadedCheckpoint> resumed = Status::Unavailable("not tried");
+  common::Result<UploadedCheckpoint> resumed = common::Status::Unavailable("not tried");
   for (int i = 0; i < 50; ++i) {  // the channel reconnects first
-    resumed = UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter);
-    if (resumed.ok() || resumed.status().code() != StatusCode::kUnavailable) break;
+    resumed = UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, common::CheckpointKind::kLoraAdapter);
+    if (resumed.ok() || resumed.status().code() != common::StatusCode::kUnavailable) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString() << "\n" << validator_->Log();
@@ -119,21 +119,21 @@ TEST_F(CheckpointUploadTest, AnUploadCutOffByAValidatorKillResumesFromWhatItKept
 }
 
 TEST_F(CheckpointUploadTest, AnotherClaimsNonceIsRefusedAndADirectoryWithAPickleIsRefusedBeforeSending) {
-  Result<UploadedCheckpoint> forged =
-      UploadCheckpoint(*connection_, task_id_, std::string(32, 'x'), checkpoint_, CheckpointKind::kLoraAdapter);
-  EXPECT_EQ(forged.status().code(), StatusCode::kUnauthenticated) << forged.status().ToString();
+  common::Result<UploadedCheckpoint> forged =
+      UploadCheckpoint(*connection_, task_id_, std::string(32, 'x'), checkpoint_, common::CheckpointKind::kLoraAdapter);
+  EXPECT_EQ(forged.status().code(), common::StatusCode::kUnauthenticated) << forged.status().ToString();
   EXPECT_EQ(
-      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter,
+      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, common::CheckpointKind::kLoraAdapter,
                        {.chunk_bytes = 0, .max_bytes_per_second = 0})
           .status()
           .code(),
-      StatusCode::kInvalidArgument);
+      common::StatusCode::kInvalidArgument);
   std::ofstream(checkpoint_ / "adapter_model.bin") << "pickle";
-  Result<UploadedCheckpoint> pickled =
-      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, CheckpointKind::kLoraAdapter);
-  EXPECT_EQ(pickled.status().code(), StatusCode::kInvalidArgument) << pickled.status().ToString();
+  common::Result<UploadedCheckpoint> pickled =
+      UploadCheckpoint(*connection_, task_id_, nonce_, checkpoint_, common::CheckpointKind::kLoraAdapter);
+  EXPECT_EQ(pickled.status().code(), common::StatusCode::kInvalidArgument) << pickled.status().ToString();
   EXPECT_EQ(UploadStatus().state(), v1::UPLOAD_STATE_NONE);
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -6,12 +6,12 @@
 
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 TEST(JobJournal, ATaskIdThatWouldLeaveTheJobsDirectoryIsRefused) {
   for (const char* bad : {"", "..", "../escape", "a/b", ".hidden", "task id", "t\n"}) {
-    EXPECT_EQ(CheckJobTaskId(bad).code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(CheckJobTaskId(bad).code(), common::StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_TRUE(CheckJobTaskId(std::string(128, 'a')).ok());
   EXPECT_FALSE(CheckJobTaskId(std::string(129, 'a')).ok());
@@ -41,8 +41,8 @@ TEST(JobJournal, AJobIsListedUnderItsValidatorAndABrokenFileIsReportedNotTrusted
   EXPECT_NE(jobs[0].status.status().message().find("job.json"), std::string::npos);
   EXPECT_TRUE(LoadJobClaim(job).ok());
   std::ofstream(job / "claim.pb") << "not a claim";
-  EXPECT_EQ(LoadJobClaim(job).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(LoadJobClaim(job).status().code(), common::StatusCode::kDataLoss);
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -13,7 +13,7 @@
 #include "tests/support/temp_dir.h"
 #include "trainers/compute_device.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 using namespace std::chrono_literals;
@@ -84,7 +84,7 @@ TEST_F(MinerDaemonTest, EachStrategyCompletesTheTaskBeforeItsDeadlineAndItsSubmi
     EXPECT_EQ(status[0]["trials_done"], job->trials_done);
     EXPECT_EQ(status[0]["best_validation_loss"].is_number(), strategies[i] != "fixed") << status.dump();
     // What the job reached is kept for admitting the next offer of this model size.
-    const Result<std::string> calibration = ReadFileToString(miners[i]->work_dir() / "calibration.json", 1 << 20);
+    const common::Result<std::string> calibration = common::ReadFileToString(miners[i]->work_dir() / "calibration.json", 1 << 20);
     ASSERT_TRUE(calibration.ok());
     EXPECT_NE(calibration->find("\"cpu model "), std::string::npos) << *calibration;
     EXPECT_EQ(miners[i]->Stop(), 0);
@@ -189,7 +189,7 @@ TEST(MinerStart, ABadConfigOrACudaDeviceWithoutAGpuStopsTheMinerAtStartWithTheRe
             std::string::npos)
       << bad.err;
 
-  if (ResolveComputeDevice("cuda").ok()) GTEST_SKIP() << "this machine has a GPU";
+  if (train::ResolveComputeDevice("cuda").ok()) GTEST_SKIP() << "this machine has a GPU";
   config.erase("strategy");
   std::ofstream(dir.path() / "cuda.json") << config.dump();
   testing::ProcessResult cuda =
@@ -199,4 +199,4 @@ TEST(MinerStart, ABadConfigOrACudaDeviceWithoutAGpuStopsTheMinerAtStartWithTheRe
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

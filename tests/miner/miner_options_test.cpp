@@ -2,11 +2,11 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 TEST(MinerOptions, TheExampleConfigIsValid) {
-  Result<MinerOptions> options = LoadConfigFile<MinerOptions>(
+  common::Result<MinerOptions> options = common::LoadConfigFile<MinerOptions>(
       std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / ".." / ".." / "configs" / "miner.example.json", "miner");
   ASSERT_TRUE(options.ok()) << options.status().ToString();
   EXPECT_EQ(options->validators.at(0).address, "validator.example.org:7400");
@@ -28,7 +28,7 @@ TEST(MinerOptions, EveryProblemIsReportedWithItsField) {
       {"jobs", {{"upload_reserve_seconds", 0}}},
       {"upload", {{"chunk_bytes", 0}}},
       {"capacities", 1}};
-  Result<MinerOptions> options = ParseConfig<MinerOptions>(config, "miner");
+  common::Result<MinerOptions> options = common::ParseConfig<MinerOptions>(config, "miner");
   ASSERT_FALSE(options.ok());
   const std::string message = options.status().message();
   for (const char* expected :
@@ -45,4 +45,4 @@ TEST(MinerOptions, EveryProblemIsReportedWithItsField) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 constexpr int64_t kNow = 1'700'000'000'000;
@@ -73,4 +73,4 @@ TEST(OfferAdmission, TakesATaskOnlyWhenFetchTrainingAndUploadFitBeforeTheDeadlin
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

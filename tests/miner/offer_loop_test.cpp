@@ -10,7 +10,7 @@
 #include "tests/miner/validator_process.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 // The declines the validator recorded for `task`: "REASON: detail", read from its database.
@@ -52,7 +52,7 @@ class OfferLoopTest : public ::testing::Test {
 };
 
 TEST_F(OfferLoopTest, ClaimsWhatItCanFinishDeclinesTheRestWithReasonsAndComesBackAfterARestart) {
-  const SigningKey key = SigningKey::Generate();
+  const common::SigningKey key = common::SigningKey::Generate();
   std::unique_ptr<ValidatorConnection> connection = std::move(*ValidatorConnection::Open(
       {.address = validator_->gateway(), .validator_id = "validator-under-test", .tls_ca_file = ""}, key, "test",
       {.initial_backoff_ms = 100, .max_backoff_ms = 500}));
@@ -86,7 +86,7 @@ TEST_F(OfferLoopTest, ClaimsWhatItCanFinishDeclinesTheRestWithReasonsAndComesBac
        .measured_tokens_per_second = 1000,
        .admission = {},
        .reconnect = {.initial_backoff_ms = 100, .max_backoff_ms = 500}},
-      hooks, SystemClockMs);
+      hooks, common::SystemClockMs);
   std::thread running([&] { EXPECT_TRUE(loop.Run().ok()); });
   struct Joined {
     OfferLoop& loop;
@@ -129,4 +129,4 @@ TEST_F(OfferLoopTest, ClaimsWhatItCanFinishDeclinesTheRestWithReasonsAndComesBac
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -11,9 +11,9 @@
 #include "tests/miner/validator_process.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
-#include "trainers/tokenizer.h"
+#include "text/tokenizer.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 // Searches on the tiny preset model (CPU) and an instruct split of 40 rows.
@@ -26,21 +26,21 @@ class SearchRunTest : public ::testing::Test {
       rows << "{\"instruction\": \"what is " << i << " plus one\", \"output\": \"it is " << i + 1 << "\"}\n";
     }
     rows.close();
-    Result<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(dir_.path() / "tiny");
+    common::Result<std::unique_ptr<text::Tokenizer>> tokenizer = text::LoadTokenizer(dir_.path() / "tiny");
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().ToString();
-    DatasetOptions dataset;
-    dataset.format = DatasetFormat::kInstruct;
+    text::DatasetOptions dataset;
+    dataset.format = text::DatasetFormat::kInstruct;
     dataset.max_length = 64;
-    Result<std::vector<TokenizedExample>> examples =
-        LoadTokenizedDataset(dir_.path() / "qa.jsonl", **tokenizer, dataset);
+    common::Result<std::vector<text::TokenizedExample>> examples =
+        text::LoadTokenizedDataset(dir_.path() / "qa.jsonl", **tokenizer, dataset);
     ASSERT_TRUE(examples.ok()) << examples.status().ToString();
     examples_ = std::move(*examples);
-    for (const TokenizedExample& example : examples_) split_tokens_ += static_cast<int64_t>(example.input_ids.size());
+    for (const text::TokenizedExample& example : examples_) split_tokens_ += static_cast<int64_t>(example.input_ids.size());
   }
 
   SearchRunOptions Options(const std::string& strategy) {
     SearchRunOptions options;
-    Result<StrategyOptions> parsed = ParseConfig<StrategyOptions>(
+    common::Result<StrategyOptions> parsed = common::ParseConfig<StrategyOptions>(
         [&] {
           nlohmann::json json = TestStrategy(strategy);
           json["seed"] = 5;
@@ -57,14 +57,14 @@ class SearchRunTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::vector<TokenizedExample> examples_;
+  std::vector<text::TokenizedExample> examples_;
   int64_t split_tokens_ = 0;
 };
 
 TEST_F(SearchRunTest, RandomSearchRecordsEveryTrialAndRetrainsTheBestOnTheWholeSplitWithinItsTokenCap) {
   SearchRunOptions options = Options("random");
   options.strategy.max_train_tokens = 3 * split_tokens_;
-  Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
+  common::Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   ASSERT_EQ(outcome->trials.size(), 3u);
   for (const TrialRecord& trial : outcome->trials) {
@@ -88,7 +88,7 @@ TEST_F(SearchRunTest, RandomSearchRecordsEveryTrialAndRetrainsTheBestOnTheWholeS
   // Run again, it finds the search done and does not train the trials again.
   int64_t trial_reports = 0;
   options.on_progress = [&](const SearchProgress& progress) { trial_reports += progress.phase == "trial" ? 1 : 0; };
-  Result<SearchOutcome> again = RunSearch(options, examples_, 0);
+  common::Result<SearchOutcome> again = RunSearch(options, examples_, 0);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   ASSERT_EQ(again->trials.size(), 3u);
   EXPECT_EQ(trial_reports, 0);
@@ -99,7 +99,7 @@ TEST_F(SearchRunTest, AFailingTrialIsRecordedWithItsReasonAndTheSearchGoesOn) {
   SearchRunOptions options = Options("random");
   std::filesystem::create_directories(options.run_dir);
   std::ofstream(options.run_dir / "trial-1") << "a file where the trial's directory should go";
-  Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
+  common::Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   ASSERT_EQ(outcome->trials.size(), 3u);
   EXPECT_EQ(outcome->trials[0].outcome, "ok");
@@ -112,7 +112,7 @@ TEST_F(SearchRunTest, AFailingTrialIsRecordedWithItsReasonAndTheSearchGoesOn) {
 TEST_F(SearchRunTest, EveryTrialFailingFailsTheSearchNamingTheLastReason) {
   SearchRunOptions options = Options("random");
   options.strategy.hyperparameters.lora.target_modules = {"no_such_proj"};
-  Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
+  common::Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
   ASSERT_FALSE(outcome.ok());
   EXPECT_NE(outcome.status().message().find("every trial failed"), std::string::npos) << outcome.status().ToString();
   EXPECT_NE(outcome.status().message().find("no_such_proj"), std::string::npos) << outcome.status().ToString();
@@ -123,11 +123,11 @@ TEST_F(SearchRunTest, DivergingTrialsAreRecordedAsDivergedWithTheTrainersReason)
   // overflow and the loss is not a number, whatever the trial's configuration.
   const std::filesystem::path blown = dir_.path() / "blown";
   std::filesystem::copy(dir_.path() / "tiny", blown);
-  std::string bytes = *ReadFileToString(blown / "model.safetensors", 1 << 30);
+  std::string bytes = *common::ReadFileToString(blown / "model.safetensors", 1 << 30);
   {
-    Result<SafetensorsFile> file = SafetensorsFile::Open(blown / "model.safetensors");
+    common::Result<common::SafetensorsFile> file = common::SafetensorsFile::Open(blown / "model.safetensors");
     ASSERT_TRUE(file.ok()) << file.status().ToString();
-    const SafetensorsTensor* norm = file->header().Find("model.norm.weight");
+    const common::SafetensorsTensor* norm = file->header().Find("model.norm.weight");
     ASSERT_NE(norm, nullptr);
     const float huge = 3e38f;
     for (uint64_t at = file->header().data_offset() + norm->data_begin;
@@ -135,15 +135,15 @@ TEST_F(SearchRunTest, DivergingTrialsAreRecordedAsDivergedWithTheTrainersReason)
       std::memcpy(bytes.data() + at, &huge, sizeof(float));
     }
   }
-  ASSERT_TRUE(WriteFileDurably(blown / "model.safetensors", bytes).ok());
+  ASSERT_TRUE(common::WriteFileDurably(blown / "model.safetensors", bytes).ok());
   SearchRunOptions options = Options("random");
   options.model_dir = blown;
-  Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
+  common::Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
   ASSERT_FALSE(outcome.ok());
   EXPECT_NE(outcome.status().message().find("every trial failed; the last (2, diverged): training diverged"),
             std::string::npos)
       << outcome.status().ToString();
-  nlohmann::json state = *ReadJsonFile(options.run_dir / "search.json");
+  nlohmann::json state = *common::ReadJsonFile(options.run_dir / "search.json");
   ASSERT_EQ(state["trials"].size(), 3u);
   for (const nlohmann::json& trial : state["trials"]) {
     EXPECT_EQ(trial["outcome"], "diverged");
@@ -160,9 +160,9 @@ TEST_F(SearchRunTest, AStoppedSearchKeepsItsStateAndResumesTheTrialItWasIn) {
   options.on_progress = [&](const SearchProgress& progress) {
     if (progress.phase == "trial" && progress.trial_index == 1 && ++reports_in_trial_1 == 2) stop = true;
   };
-  Result<SearchOutcome> stopped = RunSearch(options, examples_, 0);
-  ASSERT_EQ(stopped.status().code(), StatusCode::kAborted) << stopped.status().ToString();
-  nlohmann::json state = *ReadJsonFile(options.run_dir / "search.json");
+  common::Result<SearchOutcome> stopped = RunSearch(options, examples_, 0);
+  ASSERT_EQ(stopped.status().code(), common::StatusCode::kAborted) << stopped.status().ToString();
+  nlohmann::json state = *common::ReadJsonFile(options.run_dir / "search.json");
   ASSERT_EQ(state["trials"].size(), 1u);
   EXPECT_EQ(state["current"]["index"], 1);
   EXPECT_TRUE(std::filesystem::exists(options.run_dir / "trial-1" / "checkpoint" / "state.json"));
@@ -175,7 +175,7 @@ TEST_F(SearchRunTest, AStoppedSearchKeepsItsStateAndResumesTheTrialItWasIn) {
     }
   };
   // As a restarted miner has it: the options read from its config again.
-  Result<SearchOutcome> resumed = RunSearch(options, examples_, 0);
+  common::Result<SearchOutcome> resumed = RunSearch(options, examples_, 0);
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
   EXPECT_GT(first_step_of_trial_1, 2);    // went on from its checkpoint, not from step 1
   EXPECT_EQ(resumed->trials.size(), 4u);  // halving of 3 at rate 3: three, then the best once more
@@ -188,11 +188,11 @@ TEST_F(SearchRunTest, TheSearchEndsBeforeItsDeadline) {
   options.strategy.hyperparameters.epochs = 50;
   options.deadline = std::chrono::system_clock::now() + std::chrono::seconds(4);
   options.estimated_tokens_per_second = 1e9;  // far too optimistic: the deadline must still hold
-  Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
+  common::Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_LE(std::chrono::system_clock::now(), options.deadline);
   EXPECT_TRUE(std::filesystem::exists(outcome->result_dir / "adapter_model.safetensors"));
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

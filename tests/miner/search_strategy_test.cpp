@@ -7,11 +7,11 @@
 
 #include "miner/parzen_estimator.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 SearchSpace ParseSpace(const nlohmann::json& json) {
-  Result<SearchSpace> space = ParseConfig<SearchSpace>(json, "search_space");
+  common::Result<SearchSpace> space = common::ParseConfig<SearchSpace>(json, "search_space");
   EXPECT_TRUE(space.ok()) << space.status().ToString();
   return space.ok() ? *space : SearchSpace{};
 }
@@ -56,7 +56,7 @@ std::vector<TrialRecord> Search(const SearchStrategy& strategy, double epochs, c
 }
 
 TEST(SearchSpace, ErrorsNameTheHyperparameterAndTheProblem) {
-  auto error = [](const nlohmann::json& json) { return ParseConfig<SearchSpace>(json, "space").status().message(); };
+  auto error = [](const nlohmann::json& json) { return common::ParseConfig<SearchSpace>(json, "space").status().message(); };
   EXPECT_NE(error({{"learning_rate", {{"min", 0}, {"max", 1e-3}, {"log", true}}}}).find("space.learning_rate.log"),
             std::string::npos);
   EXPECT_NE(error({{"learning_rate", {{"min", 1e-3}, {"max", 1e-5}}}}).find("space.learning_rate.max"),
@@ -70,8 +70,8 @@ TEST(SearchSpace, ErrorsNameTheHyperparameterAndTheProblem) {
 }
 
 TEST(SearchSpace, AnAssignmentLandsInTheHyperparametersAndIsValidatedAsAConfigurationIs) {
-  Hyperparameters base;
-  Result<Hyperparameters> applied =
+  train::Hyperparameters base;
+  common::Result<train::Hyperparameters> applied =
       ApplyAssignment(base, {{"lora_r", 32}, {"lora_dropout", 0.1}, {"learning_rate", 1e-4}, {"mode", "full"}});
   ASSERT_TRUE(applied.ok()) << applied.status().ToString();
   EXPECT_EQ(applied->lora.r, 32);
@@ -188,16 +188,16 @@ TEST(TpeStrategy, ItsEstimatorPrefersTheObservedRegion) {
 
 TEST(StrategyOptions, SearchingStrategiesNeedASpaceAndAValidationShare) {
   nlohmann::json json = {{"name", "random"}};
-  EXPECT_NE(ParseConfig<StrategyOptions>(json, "strategy").status().message().find("strategy.search_space"),
+  EXPECT_NE(common::ParseConfig<StrategyOptions>(json, "strategy").status().message().find("strategy.search_space"),
             std::string::npos);
   json = {{"name", "tpe"},
           {"search_space", {{"learning_rate", {{"min", 1e-5}, {"max", 1e-3}}}}},
           {"hyperparameters", {{"validation_fraction", 0}}}};
-  EXPECT_NE(ParseConfig<StrategyOptions>(json, "strategy").status().message().find("validation_fraction > 0"),
+  EXPECT_NE(common::ParseConfig<StrategyOptions>(json, "strategy").status().message().find("validation_fraction > 0"),
             std::string::npos);
   json = {{"name", "annealing"}};
-  EXPECT_NE(ParseConfig<StrategyOptions>(json, "strategy").status().message().find("strategy.name"), std::string::npos);
+  EXPECT_NE(common::ParseConfig<StrategyOptions>(json, "strategy").status().message().find("strategy.name"), std::string::npos);
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -10,7 +10,7 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 // The whole job on the real validator: a claimed task of the tiny preset model, trained for a few
@@ -24,7 +24,7 @@ TEST(TrainingJob, TrainsUploadsAndIsScoredByTheValidator) {
   ValidatorProcess validator(dir.path(), config);
   ASSERT_TRUE(validator.Start());
   const std::string task_id = CreateTestTask(validator.admin(), 15);
-  const SigningKey key = SigningKey::Generate();
+  const common::SigningKey key = common::SigningKey::Generate();
   std::unique_ptr<ValidatorConnection> connection = std::move(*ValidatorConnection::Open(
       {.address = validator.gateway(), .validator_id = "validator-under-test", .tls_ca_file = ""}, key, "test"));
   std::optional<v1::Claim> claim = ClaimWhenOffering(*connection, task_id);
@@ -36,13 +36,13 @@ TEST(TrainingJob, TrainsUploadsAndIsScoredByTheValidator) {
   options.strategy.hyperparameters.validation_fraction = 0;
   options.upload_reserve_ms = 3000;
   BlobCache cache(dir.path() / "cache");
-  Result<JobStatus> result = RunTrainingJob(*connection, cache, *claim, options, SystemClockMs);
+  common::Result<JobStatus> result = RunTrainingJob(*connection, cache, *claim, options, common::SystemClockMs);
   ASSERT_TRUE(result.ok()) << result.status().ToString() << "\n" << validator.Log();
   EXPECT_EQ(result->phase, "submitted");
   EXPECT_EQ(result->trials_done, 1);
   EXPECT_FALSE(result->receipt_id.empty());
   // What the status command reads says the same.
-  Result<JobStatus> recorded = LoadJobStatus(options.job_dir);
+  common::Result<JobStatus> recorded = LoadJobStatus(options.job_dir);
   ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
   EXPECT_EQ(recorded->phase, "submitted");
   EXPECT_EQ(recorded->receipt_id, result->receipt_id);
@@ -71,4 +71,4 @@ TEST(TrainingJob, TrainsUploadsAndIsScoredByTheValidator) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

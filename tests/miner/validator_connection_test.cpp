@@ -9,7 +9,7 @@
 #include "tests/miner/validator_process.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::miner {
 namespace {
 
 // GetMyResults: the simplest call that needs a session.
@@ -24,8 +24,8 @@ TEST(ValidatorConnection, AuthenticatesOnTheFirstCallAndAgainAfterTheValidatorRe
   testing::TempDir dir;
   ValidatorProcess validator(dir.path());
   ASSERT_TRUE(validator.Start());
-  const SigningKey key = SigningKey::Generate();
-  Result<std::unique_ptr<ValidatorConnection>> connection = ValidatorConnection::Open(
+  const common::SigningKey key = common::SigningKey::Generate();
+  common::Result<std::unique_ptr<ValidatorConnection>> connection = ValidatorConnection::Open(
       {.address = validator.gateway(), .validator_id = "validator-under-test", .tls_ca_file = ""}, key,
       "gradients-miner/test", {.initial_backoff_ms = 100, .max_backoff_ms = 500});
   ASSERT_TRUE(connection.ok()) << connection.status().ToString();
@@ -58,7 +58,7 @@ class RunningValidator : public ::testing::Test {
 
   testing::TempDir dir_;
   ValidatorProcess validator_{dir_.path()};
-  const SigningKey key_ = SigningKey::Generate();
+  const common::SigningKey key_ = common::SigningKey::Generate();
 };
 
 TEST_F(RunningValidator, ACallStillRefusedAfterOneRenewalReturnsTheRefusalInsteadOfLooping) {
@@ -79,8 +79,8 @@ TEST_F(RunningValidator, ACallStillRefusedAfterOneRenewalReturnsTheRefusalInstea
 TEST_F(RunningValidator, AChallengeFromAnotherValidatorIsNotSigned) {
   ASSERT_TRUE(validator_.Start());
   std::unique_ptr<ValidatorConnection> connection = Connect("the-one-i-trust");
-  Status refused = connection->Authenticate();
-  EXPECT_EQ(refused.code(), StatusCode::kUnauthenticated);
+  common::Status refused = connection->Authenticate();
+  EXPECT_EQ(refused.code(), common::StatusCode::kUnauthenticated);
   EXPECT_NE(refused.message().find("the challenge names validator \"validator-under-test\", not \"the-one-i-trust\""),
             std::string::npos)
       << refused.message();
@@ -90,9 +90,9 @@ TEST_F(RunningValidator, AChallengeFromAnotherValidatorIsNotSigned) {
 }
 
 TEST(ValidatorConnection, AMissingTlsRootsFileIsAnErrorNamingIt) {
-  Result<std::unique_ptr<ValidatorConnection>> connection =
+  common::Result<std::unique_ptr<ValidatorConnection>> connection =
       ValidatorConnection::Open({.address = "127.0.0.1:1", .validator_id = "v", .tls_ca_file = "/nonexistent/ca.pem"},
-                                SigningKey::Generate(), "test");
+                                common::SigningKey::Generate(), "test");
   ASSERT_FALSE(connection.ok());
   EXPECT_NE(connection.status().message().find("tls_ca_file"), std::string::npos) << connection.status().message();
 }
@@ -113,4 +113,4 @@ TEST(ReconnectBackoff, DoublesUpToTheLongestWithJitterAndStartsOverAfterASuccess
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::miner

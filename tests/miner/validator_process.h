@@ -21,7 +21,7 @@
 #include "tests/support/free_port.h"
 #include "tests/support/subprocess.h"
 
-namespace gradients {
+namespace gradients::miner {
 
 // Config entries registering the test model as "llama" and `rows` instruct rows (written to
 // `dir`/qa.jsonl) as "qa", with tasks of a second or more allowed.
@@ -115,7 +115,7 @@ class ValidatorProcess {
  public:
   // `extra` is merged into the config (models, datasets, tasks, ...).
   ValidatorProcess(std::filesystem::path dir, nlohmann::json extra = nlohmann::json::object())
-      : dir_(std::move(dir)), gateway_("127.0.0.1:" + std::to_string(FreePort())) {
+      : dir_(std::move(dir)), gateway_("127.0.0.1:" + std::to_string(testing::FreePort())) {
     config_ = {{"data_dir", (dir_ / "data").string()},
                {"gateway", {{"listen", gateway_}}},
                {"admin", {{"listen", "127.0.0.1:0"}}},
@@ -149,11 +149,11 @@ class ValidatorProcess {
   std::string admin() const {
     return "127.0.0.1:" +
            std::to_string(
-               nlohmann::json::parse(*ReadFileToString(dir_ / "data" / "ports.json", 4096))["admin"].get<int>());
+               nlohmann::json::parse(*common::ReadFileToString(dir_ / "data" / "ports.json", 4096))["admin"].get<int>());
   }
   std::filesystem::path database() const { return dir_ / "data" / "state.db"; }
   std::string Log() const {
-    Result<std::string> log = ReadFileToString(dir_ / "validator.log", 1 << 20);
+    common::Result<std::string> log = common::ReadFileToString(dir_ / "validator.log", 1 << 20);
     return log.ok() ? *log : "";
   }
 
@@ -207,10 +207,10 @@ class MinerProcess {
   const std::string& public_key() const { return public_key_; }
   std::filesystem::path work_dir() const { return dir_ / "work"; }
   std::filesystem::path JobDir(const std::string& task_id) const {
-    return gradients::JobDir(work_dir(), "validator-under-test", task_id);
+    return gradients::miner::JobDir(work_dir(), "validator-under-test", task_id);
   }
   std::optional<JobStatus> Job(const std::string& task_id) const {
-    Result<JobStatus> status = LoadJobStatus(JobDir(task_id));
+    common::Result<JobStatus> status = LoadJobStatus(JobDir(task_id));
     return status.ok() ? std::optional<JobStatus>(*status) : std::nullopt;
   }
   // Polls job.json until `done` holds for the job; false after `timeout`.
@@ -226,7 +226,7 @@ class MinerProcess {
   std::string Log() const {
     std::string all;
     for (int i = 1; i <= starts_; ++i) {
-      Result<std::string> log = ReadFileToString(dir_ / ("miner-" + std::to_string(i) + ".log"), 1 << 20);
+      common::Result<std::string> log = common::ReadFileToString(dir_ / ("miner-" + std::to_string(i) + ".log"), 1 << 20);
       all += "--- " + dir_.filename().string() + ", start " + std::to_string(i) + "\n" + (log.ok() ? *log : "");
     }
     return all;
@@ -246,4 +246,4 @@ class MinerProcess {
   std::unique_ptr<testing::BackgroundProcess> process_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::miner

@@ -2,33 +2,33 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::proto {
 namespace {
 
 TEST(GrpcStatus, EveryCodeOfOursCrossesTheWireAndComesBack) {
-  for (StatusCode code : {StatusCode::kInvalidArgument, StatusCode::kNotFound, StatusCode::kAlreadyExists,
-                          StatusCode::kPermissionDenied, StatusCode::kUnauthenticated, StatusCode::kFailedPrecondition,
-                          StatusCode::kOutOfRange, StatusCode::kResourceExhausted, StatusCode::kDeadlineExceeded,
-                          StatusCode::kAborted, StatusCode::kDataLoss, StatusCode::kUnavailable, StatusCode::kInternal}) {
-    const Status status(code, "what went wrong");
+  for (common::StatusCode code : {common::StatusCode::kInvalidArgument, common::StatusCode::kNotFound, common::StatusCode::kAlreadyExists,
+                          common::StatusCode::kPermissionDenied, common::StatusCode::kUnauthenticated, common::StatusCode::kFailedPrecondition,
+                          common::StatusCode::kOutOfRange, common::StatusCode::kResourceExhausted, common::StatusCode::kDeadlineExceeded,
+                          common::StatusCode::kAborted, common::StatusCode::kDataLoss, common::StatusCode::kUnavailable, common::StatusCode::kInternal}) {
+    const common::Status status(code, "what went wrong");
     const grpc::Status wire = ToGrpcStatus(status);
     EXPECT_EQ(wire.error_message(), "what went wrong");
-    EXPECT_EQ(FromGrpcStatus(wire), status) << StatusCodeName(code);
+    EXPECT_EQ(FromGrpcStatus(wire), status) << common::StatusCodeName(code);
   }
-  EXPECT_TRUE(ToGrpcStatus(Status::Ok()).ok());
+  EXPECT_TRUE(ToGrpcStatus(common::Status::Ok()).ok());
   EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
 }
 
 TEST(GrpcStatus, TheServersOwnIoFailureIsInternalToTheCaller) {
-  EXPECT_EQ(ToGrpcStatus(Status::IoError("disk full")).error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(ToGrpcStatus(common::Status::IoError("disk full")).error_code(), grpc::StatusCode::INTERNAL);
 }
 
 TEST(GrpcStatus, AnUnservedCallIsNotRetriedButOtherUnmappedCodesAre) {
-  const Status unserved = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not served"));
-  EXPECT_EQ(unserved.code(), StatusCode::kFailedPrecondition);
+  const common::Status unserved = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not served"));
+  EXPECT_EQ(unserved.code(), common::StatusCode::kFailedPrecondition);
   EXPECT_NE(unserved.message().find("not served"), std::string::npos);
-  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled")).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled")).code(), common::StatusCode::kUnavailable);
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::proto

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace gradients {
+namespace gradients::proto {
 namespace {
 
 TEST(Timestamps, MillisecondsRoundTripIncludingBeforeTheEpoch) {
@@ -17,10 +17,10 @@ TEST(Timestamps, MillisecondsRoundTripIncludingBeforeTheEpoch) {
   }
   google::protobuf::Timestamp hostile;
   hostile.set_seconds(INT64_MAX);
-  EXPECT_EQ(TimestampMs(hostile).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(TimestampMs(hostile).status().code(), common::StatusCode::kInvalidArgument);
   hostile.set_seconds(0);
   hostile.set_nanos(-5);
-  EXPECT_EQ(TimestampMs(hostile).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(TimestampMs(hostile).status().code(), common::StatusCode::kInvalidArgument);
   google::protobuf::Duration duration;
   SetDurationMs(5'250, &duration);
   EXPECT_EQ(duration.seconds(), 5);
@@ -40,4 +40,4 @@ TEST(Timestamps, APeersDeadlineIsKeptWithinWhatTheClocksHold) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::proto

@@ -13,11 +13,11 @@
 #include <string_view>
 #include <vector>
 
-#include "trainers/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace gradients::testing {
 
-class ByteTokenizer : public Tokenizer {
+class ByteTokenizer : public text::Tokenizer {
  public:
   static constexpr int32_t kUnkId = 0;
   static constexpr int32_t kBosId = 1;

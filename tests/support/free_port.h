@@ -9,7 +9,7 @@
 
 #include <cerrno>
 
-namespace gradients {
+namespace gradients::testing {
 
 inline int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -24,4 +24,4 @@ inline int FreePort() {
   return ntohs(address.sin_port);
 }
 
-}  // namespace gradients
+}  // namespace gradients::testing

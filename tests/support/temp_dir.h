@@ -24,7 +24,7 @@ class TempDir {
     }
     path_ = pattern;
   }
-  ~TempDir() { (void)RemoveTree(path_); }
+  ~TempDir() { (void)common::RemoveTree(path_); }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 

@@ -12,19 +12,19 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::testing {
 namespace {
 
 const std::filesystem::path kConfigs = std::filesystem::path(GRADIENTS_SOURCE_DIR) / "configs" / "testnet";
 
 nlohmann::json Committed(const std::string& name) {
-  Result<nlohmann::json> json = ReadJsonFile(kConfigs / name);
+  common::Result<nlohmann::json> json = common::ReadJsonFile(kConfigs / name);
   EXPECT_TRUE(json.ok()) << json.status().message();
   return json.ok() ? *json : nlohmann::json::object();
 }
 
 void Write(const std::filesystem::path& path, const nlohmann::json& json) {
-  ASSERT_TRUE(WriteFileDurably(path, json.dump(2)).ok()) << path;
+  ASSERT_TRUE(common::WriteFileDurably(path, json.dump(2)).ok()) << path;
 }
 
 struct Evaluation {
@@ -110,7 +110,7 @@ TEST(Testnet, OneCommandRunsAValidatorAndThreeMinersThroughAScoredRoundToPublish
   EXPECT_NE(run.out.find("stopped\n"), std::string::npos) << run.out;
 
   // The weights were published to weights.json and sum to 1.
-  Result<std::string> published = ReadFileToString(net / "validator" / "weights.json", 1 << 20);
+  common::Result<std::string> published = common::ReadFileToString(net / "validator" / "weights.json", 1 << 20);
   ASSERT_TRUE(published.ok()) << published.status().message();
   const nlohmann::json weights = nlohmann::json::parse(*published);
   double sum = 0;
@@ -139,11 +139,11 @@ TEST(Testnet, OneCommandRunsAValidatorAndThreeMinersThroughAScoredRoundToPublish
   EXPECT_EQ(winner_weight, highest) << weights.dump();
 
   // Every daemon stopped on its own (SIGTERM), the validator last.
-  Result<std::string> validator_log = ReadFileToString(net / "logs" / "validator.log", 1 << 24);
+  common::Result<std::string> validator_log = common::ReadFileToString(net / "logs" / "validator.log", 1 << 24);
   ASSERT_TRUE(validator_log.ok());
   EXPECT_NE(validator_log->find("SIGTERM: stopping"), std::string::npos);
   for (const char* miner : {"miner-fixed", "miner-random", "miner-tpe"}) {
-    Result<std::string> log = ReadFileToString(net / "logs" / (std::string(miner) + ".log"), 1 << 24);
+    common::Result<std::string> log = common::ReadFileToString(net / "logs" / (std::string(miner) + ".log"), 1 << 24);
     ASSERT_TRUE(log.ok()) << miner;
     EXPECT_NE(log->find("SIGTERM: stopping"), std::string::npos) << miner;
   }
@@ -154,7 +154,7 @@ TEST(Testnet, ABadPlanIsRefusedNamingTheField) {
   nlohmann::json plan = Committed("testnet.json");
   plan["base_model"]["train_tokens"] = -5;
   plan["miners"] = nlohmann::json::array();
-  ASSERT_TRUE(WriteFileDurably(dir.path() / "testnet.json", plan.dump()).ok());
+  ASSERT_TRUE(common::WriteFileDurably(dir.path() / "testnet.json", plan.dump()).ok());
   testing::ProcessResult run = testing::RunProcess({GRADIENTS_CLI_PATH, "testnet", "prepare", "--dir",
                                                     (dir.path() / "net").string(), "--configs", dir.path().string()});
   EXPECT_EQ(run.exit_code, 2);
@@ -163,4 +163,4 @@ TEST(Testnet, ABadPlanIsRefusedNamingTheField) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::testing

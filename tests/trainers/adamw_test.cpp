@@ -4,7 +4,7 @@
 #include <torch/optim/adamw.h>
 #include <torch/types.h>
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 // Five steps of ours and of libtorch's own torch::optim::AdamW on the same gradients.
@@ -78,4 +78,4 @@ TEST(AdamW, StateRoundTripsAndResumesExactly) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

@@ -11,7 +11,7 @@
 #include "trainers/model_loader.h"
 #include "trainers/tensor_io.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 const std::filesystem::path kModels = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models";
@@ -24,13 +24,13 @@ struct Fixture {
 
 Fixture ReadFixture(const std::string& name) {
   Fixture fixture;
-  nlohmann::json expected = *ReadJsonFile(kModels / name / "expected.json");
+  nlohmann::json expected = *common::ReadJsonFile(kModels / name / "expected.json");
   std::vector<int64_t> flat;
   for (const auto& row : expected["ids"])
     for (const auto& id : row) flat.push_back(id.get<int64_t>());
   fixture.ids = torch::tensor(flat, torch::kLong).view({static_cast<int64_t>(expected["ids"].size()), -1});
   fixture.loss = expected["loss"].get<double>();
-  SafetensorsFile file = std::move(SafetensorsFile::Open(kModels / name / "expected.safetensors")).value();
+  common::SafetensorsFile file = std::move(common::SafetensorsFile::Open(kModels / name / "expected.safetensors")).value();
   fixture.logits = WeightView(file, *file.header().Find("logits"))->clone();
   return fixture;
 }
@@ -44,7 +44,7 @@ double NextTokenLoss(const at::Tensor& logits, const at::Tensor& ids) {
 class ReferenceFixture : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ReferenceFixture, LogitsAndLossMatchTheReference) {
-  Result<CausalLm> model = LoadCausalLm(kModels / GetParam());
+  common::Result<CausalLm> model = LoadCausalLm(kModels / GetParam());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   Fixture fixture = ReadFixture(GetParam());
   torch::NoGradGuard no_grad;
@@ -101,9 +101,9 @@ TEST(CausalLm, SlidingWindowLimitsHowFarBackAPositionSees) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 // The norm's own backward pass against autograd through transformers' formula.
@@ -133,9 +133,9 @@ TEST(RmsNorm, ItsBackwardPassEqualsAutogradThroughTheFormula) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 TEST(Mlp, ItsSwiGluBackwardEqualsAutogradThroughSiluAndProduct) {
@@ -162,9 +162,9 @@ TEST(Mlp, ItsSwiGluBackwardEqualsAutogradThroughSiluAndProduct) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 // Random LoRA tensors on a projection (B nonzero, so the update shows).
@@ -240,4 +240,4 @@ TEST(Rope, ItsBackwardPassEqualsAutogradThroughRotateHalf) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

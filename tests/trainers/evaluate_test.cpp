@@ -7,15 +7,15 @@
 #include "common/config.h"
 #include "trainers/model_loader.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 const std::filesystem::path kModels = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models";
 
-TokenizedExample Document(std::vector<int32_t> ids) { return {ids, ids}; }
+text::TokenizedExample Document(std::vector<int32_t> ids) { return {ids, ids}; }
 
 // The loss transformers computes for one document with `labels`, summed (not averaged) here.
-std::pair<double, int64_t> SingleDocument(CausalLm& model, const TokenizedExample& example) {
+std::pair<double, int64_t> SingleDocument(CausalLm& model, const text::TokenizedExample& example) {
   torch::NoGradGuard no_grad;
   std::vector<int64_t> ids(example.input_ids.begin(), example.input_ids.end());
   std::vector<int64_t> labels(example.labels.begin(), example.labels.end());
@@ -30,10 +30,10 @@ std::pair<double, int64_t> SingleDocument(CausalLm& model, const TokenizedExampl
 TEST(EvaluateLoss, EqualsTheReferenceLossOnEqualLengthDocuments) {
   for (const char* name : {"llama_mha", "qwen2", "llama_rope_llama3"}) {
     CausalLm model = std::move(LoadCausalLm(kModels / name)).value();
-    nlohmann::json expected = *ReadJsonFile(kModels / name / "expected.json");
-    std::vector<TokenizedExample> documents;
+    nlohmann::json expected = *common::ReadJsonFile(kModels / name / "expected.json");
+    std::vector<text::TokenizedExample> documents;
     for (const auto& row : expected["ids"]) documents.push_back(Document(row.get<std::vector<int32_t>>()));
-    Result<EvalResult> result = EvaluateLoss(model, documents);
+    common::Result<EvalResult> result = EvaluateLoss(model, documents);
     ASSERT_TRUE(result.ok()) << result.status().ToString();
     EXPECT_NEAR(result->loss, expected["loss"].get<double>(), 1e-5) << name;
     EXPECT_EQ(result->tokens, expected["tokens"].get<int64_t>());
@@ -43,19 +43,19 @@ TEST(EvaluateLoss, EqualsTheReferenceLossOnEqualLengthDocuments) {
 
 TEST(EvaluateLoss, WeighsDocumentsByTheirPredictedTokensAndSkipsMaskedOnes) {
   CausalLm model = std::move(LoadCausalLm(kModels / "llama_gqa_tied_theta")).value();
-  std::vector<TokenizedExample> documents = {
+  std::vector<text::TokenizedExample> documents = {
       Document({1, 5, 9, 13, 21, 34, 55, 89, 3}),
       {{1, 7, 7, 8, 100, 101, 2}, {-100, -100, -100, -100, 100, 101, 2}},  // an instruct row: prompt masked
       Document({1, 42}),
   };
   double sum = 0;
   int64_t tokens = 0;
-  for (const TokenizedExample& d : documents) {
+  for (const text::TokenizedExample& d : documents) {
     auto [document_sum, document_tokens] = SingleDocument(model, d);
     sum += document_sum;
     tokens += document_tokens;
   }
-  Result<EvalResult> result = EvaluateLoss(model, documents);
+  common::Result<EvalResult> result = EvaluateLoss(model, documents);
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->tokens, 8 + 3 + 1);
   EXPECT_EQ(tokens, 12);
@@ -64,7 +64,7 @@ TEST(EvaluateLoss, WeighsDocumentsByTheirPredictedTokensAndSkipsMaskedOnes) {
 
 TEST(EvaluateLoss, IsDeterministicAndIndependentOfBatching) {
   CausalLm model = std::move(LoadCausalLm(kModels / "mistral")).value();
-  std::vector<TokenizedExample> documents;
+  std::vector<text::TokenizedExample> documents;
   for (int i = 0; i < 9; ++i) {
     std::vector<int32_t> ids;
     for (int j = 0; j < 3 + i * 2; ++j) ids.push_back((i * 31 + j * 7) % 128);
@@ -80,13 +80,13 @@ TEST(EvaluateLoss, IsDeterministicAndIndependentOfBatching) {
 
 TEST(EvaluateLoss, RejectsBadDocuments) {
   CausalLm model = std::move(LoadCausalLm(kModels / "llama_mha")).value();
-  EXPECT_EQ(EvaluateLoss(model, std::vector<TokenizedExample>{Document({1, 500})}).status().message(),
+  EXPECT_EQ(EvaluateLoss(model, std::vector<text::TokenizedExample>{Document({1, 500})}).status().message(),
             "document 1: token id 500 outside the vocabulary of 128");
-  EXPECT_EQ(EvaluateLoss(model, std::vector<TokenizedExample>{{{1, 2}, {1}}}).status().message(),
+  EXPECT_EQ(EvaluateLoss(model, std::vector<text::TokenizedExample>{{{1, 2}, {1}}}).status().message(),
             "document 1: 2 ids but 1 labels");
-  EXPECT_EQ(EvaluateLoss(model, std::vector<TokenizedExample>{Document({7})}).status().message(),
+  EXPECT_EQ(EvaluateLoss(model, std::vector<text::TokenizedExample>{Document({7})}).status().message(),
             "no document has a token to predict");
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

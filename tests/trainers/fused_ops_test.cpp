@@ -9,7 +9,7 @@
 #include "trainers/causal_lm.h"
 #include "trainers/model_loader.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 const std::filesystem::path kModels = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models";
@@ -135,4 +135,4 @@ TEST(FusedKernels, ATrainingStepOnTheGpuGivesTheCpusLossAndGradients) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

@@ -5,7 +5,7 @@
 
 #include "trainers/model_loader.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 const std::filesystem::path kModels = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models";
@@ -73,4 +73,4 @@ TEST(Generate, RejectsBadInput) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

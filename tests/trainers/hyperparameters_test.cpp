@@ -4,11 +4,11 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
-Result<Hyperparameters> Parse(std::string_view text) {
-  return ParseConfig<Hyperparameters>(nlohmann::json::parse(text), "hyperparameters");
+common::Result<Hyperparameters> Parse(std::string_view text) {
+  return common::ParseConfig<Hyperparameters>(nlohmann::json::parse(text), "hyperparameters");
 }
 
 TEST(Hyperparameters, DefaultsAreTheCommunityDefault) {
@@ -28,7 +28,7 @@ TEST(Hyperparameters, DefaultsAreTheCommunityDefault) {
 TEST(Hyperparameters, RoundTripThroughJson) {
   Hyperparameters h = *Parse(R"({"mode": "full", "learning_rate": 3e-5, "lr_scheduler": "linear",
                                  "warmup_ratio": 0.1, "lora": {"r": 32, "use_rslora": true}, "max_steps": 100})");
-  Hyperparameters again = *ParseConfig<Hyperparameters>(h.ToJson(), "hyperparameters");
+  Hyperparameters again = *common::ParseConfig<Hyperparameters>(h.ToJson(), "hyperparameters");
   EXPECT_EQ(again.ToJson(), h.ToJson());
   EXPECT_EQ(again.lora.r, 32);
   EXPECT_TRUE(again.lora.use_rslora);
@@ -68,18 +68,18 @@ TEST(LearningRateMultiplier, FollowsTransformersSchedules) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 TEST(Hyperparameters, TheExampleConfigHoldsExactlyTheDefaults) {
   const std::filesystem::path example =
       std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "../../configs/hyperparameters.example.json";
-  Result<Hyperparameters> loaded = LoadConfigFile<Hyperparameters>(example, "hyperparameters");
+  common::Result<Hyperparameters> loaded = common::LoadConfigFile<Hyperparameters>(example, "hyperparameters");
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(loaded->ToJson(), Hyperparameters().ToJson());
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

@@ -6,7 +6,7 @@
 #include "trainers/model_loader.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 TEST(InitModel, TinyPresetIsWellUnderAMillionParameters) {
@@ -39,4 +39,4 @@ TEST(InitModel, UnknownPresetNamesTheKnownOnes) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

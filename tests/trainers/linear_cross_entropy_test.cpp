@@ -4,7 +4,7 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/types.h>
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 // The plain computation the fused one replaces: logits, float32 cross-entropy summed / normalizer.
@@ -43,4 +43,4 @@ TEST(LinearCrossEntropy, AFrozenWeightGetsNoGradient) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

@@ -11,7 +11,7 @@
 #include "trainers/model_loader.h"
 #include "trainers/tensor_io.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models/llama_head_dim_bias";
@@ -33,8 +33,8 @@ struct AdapterFiles {
 
   std::filesystem::path Write(const std::filesystem::path& dir) const {
     std::filesystem::create_directories(dir);
-    EXPECT_TRUE(WriteFileDurably(dir / "adapter_config.json", config.dump()).ok());
-    SafetensorsWriter writer;
+    EXPECT_TRUE(common::WriteFileDurably(dir / "adapter_config.json", config.dump()).ok());
+    common::SafetensorsWriter writer;
     for (const auto& [name, tensor] : tensors) EXPECT_TRUE(AddTensor(writer, name, tensor).ok());
     EXPECT_TRUE(writer.WriteFile(dir / "adapter_model.safetensors").ok());
     return dir;
@@ -43,7 +43,7 @@ struct AdapterFiles {
 
 std::string LoadError(const AdapterFiles& files) {
   testing::TempDir dir;
-  Result<CausalLm> model = LoadCausalLm(kModel, {.adapter = files.Write(dir / "adapter")});
+  common::Result<CausalLm> model = LoadCausalLm(kModel, {.adapter = files.Write(dir / "adapter")});
   EXPECT_FALSE(model.ok());
   if (model.ok()) return "";
   std::string message = model.status().message();
@@ -131,7 +131,7 @@ TEST(SaveLoraAdapter, RoundTripsThroughLoadLoraAdapterIntoANewDirectory) {
   const LoraAdapter saved = TrainedAdapter();
   const std::filesystem::path path = dir / "not" / "yet" / "there";
   ASSERT_TRUE(SaveLoraAdapter(saved, path).ok());
-  Result<LoraAdapter> loaded = LoadLoraAdapter(path);
+  common::Result<LoraAdapter> loaded = LoadLoraAdapter(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   EXPECT_EQ(loaded->config.r, 2);
   EXPECT_EQ(loaded->config.lora_alpha, 6);
@@ -150,7 +150,7 @@ TEST(SaveLoraAdapter, RoundTripsThroughLoadLoraAdapterIntoANewDirectory) {
 TEST(SaveLoraAdapter, WritesTheConfigurationPeftWrites) {
   testing::TempDir dir;
   ASSERT_TRUE(SaveLoraAdapter(TrainedAdapter(), dir.path()).ok());
-  nlohmann::json config = nlohmann::json::parse(*ReadFileToString(dir / "adapter_config.json", 1 << 20));
+  nlohmann::json config = nlohmann::json::parse(*common::ReadFileToString(dir / "adapter_config.json", 1 << 20));
   const nlohmann::json expected = {
       {"peft_type", "LORA"}, {"task_type", "CAUSAL_LM"}, {"base_model_name_or_path", "fixtures/llama"},
       {"revision", nullptr}, {"r", 2}, {"lora_alpha", 6}, {"lora_dropout", 0.05}, {"use_rslora", true},
@@ -166,11 +166,11 @@ TEST(SaveLoraAdapter, WritesPeftKeysAndShapesInTheTensorsDtype) {
   for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
     testing::TempDir dir;
     ASSERT_TRUE(SaveLoraAdapter(TrainedAdapter(dtype), dir.path()).ok());
-    SafetensorsFile file = std::move(SafetensorsFile::Open(dir / "adapter_model.safetensors")).value();
+    common::SafetensorsFile file = std::move(common::SafetensorsFile::Open(dir / "adapter_model.safetensors")).value();
     std::map<std::string, std::vector<uint64_t>> shapes;
-    for (const SafetensorsTensor& tensor : file.header().tensors) {
+    for (const common::SafetensorsTensor& tensor : file.header().tensors) {
       shapes[tensor.name] = tensor.shape;
-      EXPECT_EQ(tensor.dtype, dtype == at::kFloat ? DType::kF32 : DType::kBF16) << tensor.name;
+      EXPECT_EQ(tensor.dtype, dtype == at::kFloat ? common::DType::kF32 : common::DType::kBF16) << tensor.name;
     }
     const std::map<std::string, std::vector<uint64_t>> expected = {
         {"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", {2, 64}},
@@ -186,7 +186,7 @@ TEST(SaveLoraAdapter, RefusesWhatLoadLoraAdapterWouldRefuseAndWritesNothing) {
   testing::TempDir dir;
   LoraAdapter adapter = TrainedAdapter();
   adapter.config.r = 4;
-  Status status = SaveLoraAdapter(adapter, dir / "a");
+  common::Status status = SaveLoraAdapter(adapter, dir / "a");
   EXPECT_EQ(status.message(), "module \"model.layers.0.self_attn.q_proj\": lora_A is [2,64] and lora_B [96,2], the "
                               "config says r=4");
   EXPECT_FALSE(std::filesystem::exists(dir / "a"));
@@ -200,4 +200,4 @@ TEST(SaveLoraAdapter, RefusesWhatLoadLoraAdapterWouldRefuseAndWritesNothing) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

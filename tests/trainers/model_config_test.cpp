@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 nlohmann::json TinyLlama() {
@@ -11,7 +11,7 @@ nlohmann::json TinyLlama() {
 }
 
 std::string ErrorOf(nlohmann::json config) {
-  Result<ModelConfig> parsed = ParseModelConfig(config);
+  common::Result<ModelConfig> parsed = ParseModelConfig(config);
   EXPECT_FALSE(parsed.ok());
   return parsed.ok() ? "" : parsed.status().message();
 }
@@ -90,4 +90,4 @@ TEST(ModelConfig, CountsParametersOfTinyLlamaExactly) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

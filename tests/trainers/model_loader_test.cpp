@@ -12,7 +12,7 @@
 #include "tests/support/temp_dir.h"
 #include "trainers/init_model.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 const std::filesystem::path kModels = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models";
@@ -23,18 +23,18 @@ std::filesystem::path EditedCopy(const testing::TempDir& dir,
   std::filesystem::path out = dir / "model";
   std::filesystem::create_directories(out);
   std::filesystem::copy_file(kModels / "llama_mha/config.json", out / "config.json");
-  SafetensorsFile file = std::move(SafetensorsFile::Open(kModels / "llama_mha/model.safetensors")).value();
+  common::SafetensorsFile file = std::move(common::SafetensorsFile::Open(kModels / "llama_mha/model.safetensors")).value();
   std::map<std::string, at::Tensor> tensors;
-  for (const SafetensorsTensor& t : file.header().tensors) tensors[t.name] = WeightView(file, t)->clone();
+  for (const common::SafetensorsTensor& t : file.header().tensors) tensors[t.name] = WeightView(file, t)->clone();
   edit(tensors);
-  SafetensorsWriter writer;
+  common::SafetensorsWriter writer;
   for (auto& [name, tensor] : tensors) EXPECT_TRUE(AddTensor(writer, name, tensor).ok());
   EXPECT_TRUE(writer.WriteFile(out / "model.safetensors").ok());
   return out;
 }
 
 std::string LoadError(const std::filesystem::path& dir) {
-  Result<CausalLm> model = LoadCausalLm(dir);
+  common::Result<CausalLm> model = LoadCausalLm(dir);
   EXPECT_FALSE(model.ok());
   return model.ok() ? "" : model.status().message();
 }
@@ -71,9 +71,9 @@ TEST(ModelLoader, ShardIndexMayNotPointOutsideTheModelDirectory) {
   testing::TempDir dir;
   std::filesystem::path path = dir / "model";
   std::filesystem::copy(kModels / "llama_sharded", path);
-  nlohmann::json index = *ReadJsonFile(path / "model.safetensors.index.json");
+  nlohmann::json index = *common::ReadJsonFile(path / "model.safetensors.index.json");
   index["weight_map"]["model.norm.weight"] = "../elsewhere.safetensors";
-  ASSERT_TRUE(WriteFileDurably(path / "model.safetensors.index.json", index.dump()).ok());
+  ASSERT_TRUE(common::WriteFileDurably(path / "model.safetensors.index.json", index.dump()).ok());
   EXPECT_EQ(LoadError(path), (path / "model.safetensors.index.json").string() +
                                  ": weight_map: shard name \"../elsewhere.safetensors\" must be a .safetensors file "
                                  "name in the model directory");
@@ -83,20 +83,20 @@ TEST(ModelLoader, TensorInTheWrongShardIsRejected) {
   testing::TempDir dir;
   std::filesystem::path path = dir / "model";
   std::filesystem::copy(kModels / "llama_sharded", path);
-  nlohmann::json index = *ReadJsonFile(path / "model.safetensors.index.json");
+  nlohmann::json index = *common::ReadJsonFile(path / "model.safetensors.index.json");
   std::string moved = "model.norm.weight";
   std::string other = index["weight_map"][moved] == "model-00001-of-00002.safetensors"
                           ? "model-00002-of-00002.safetensors"
                           : "model-00001-of-00002.safetensors";
   index["weight_map"][moved] = other;
-  ASSERT_TRUE(WriteFileDurably(path / "model.safetensors.index.json", index.dump()).ok());
+  ASSERT_TRUE(common::WriteFileDurably(path / "model.safetensors.index.json", index.dump()).ok());
   EXPECT_NE(LoadError(path).find("\"model.norm.weight\""), std::string::npos);
 }
 
 TEST(ModelLoader, MissingWeightsFileIsNotFound) {
   testing::TempDir dir;
   std::filesystem::copy_file(kModels / "llama_mha/config.json", dir / "config.json");
-  EXPECT_EQ(LoadCausalLm(dir.path()).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(LoadCausalLm(dir.path()).status().code(), common::StatusCode::kNotFound);
 }
 
 TEST(ModelLoader, SavedModelLoadsBackWithIdenticalLogits) {
@@ -141,7 +141,7 @@ std::set<std::string> FileNames(const std::filesystem::path& dir) {
 }
 
 void ExpectSameWeights(CausalLm& expected, const std::filesystem::path& dir) {
-  Result<CausalLm> loaded = LoadCausalLm(dir);
+  common::Result<CausalLm> loaded = LoadCausalLm(dir);
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   auto want = NamedWeights(expected), got = NamedWeights(*loaded);
   ASSERT_EQ(got.size(), want.size());
@@ -170,12 +170,12 @@ TEST(SaveCausalLm, ShardsAboveTheLimitAsTransformersDoesAndLoadsBackIdentically)
     const std::string file = "model-0000" + std::to_string(i + 1) + "-of-00008.safetensors";
     files.insert(file);
     for (const std::string& name : shards[i]) weight_map[name] = file;
-    SafetensorsFile shard = std::move(SafetensorsFile::Open(dir / "m" / file)).value();
+    common::SafetensorsFile shard = std::move(common::SafetensorsFile::Open(dir / "m" / file)).value();
     EXPECT_EQ(shard.header().tensors.size(), shards[i].size()) << file;
     EXPECT_EQ(shard.header().metadata.at("format"), "pt");
   }
   EXPECT_EQ(FileNames(dir / "m"), files);
-  nlohmann::json index = *ReadJsonFile(dir / "m" / "model.safetensors.index.json");
+  nlohmann::json index = *common::ReadJsonFile(dir / "m" / "model.safetensors.index.json");
   EXPECT_EQ(index, (nlohmann::json{{"metadata", {{"total_size", 4704}}}, {"weight_map", weight_map}}));
   ExpectSameWeights(model, dir / "m");
 }
@@ -186,8 +186,8 @@ TEST(SaveCausalLm, WritesOneFileUpToTheLimitInTheRequestedDtype) {
   ASSERT_TRUE(SaveCausalLm(model, dir / "m", {.dtype = at::kBFloat16, .max_shard_bytes = 4704 / 2}).ok());
   EXPECT_EQ(FileNames(dir / "m"), (std::set<std::string>{"config.json", "model.safetensors"}));
   EXPECT_EQ((*LoadModelConfig(dir / "m")).torch_dtype, "bfloat16");
-  SafetensorsFile file = std::move(SafetensorsFile::Open(dir / "m" / "model.safetensors")).value();
-  for (const SafetensorsTensor& tensor : file.header().tensors) EXPECT_EQ(tensor.dtype, DType::kBF16) << tensor.name;
+  common::SafetensorsFile file = std::move(common::SafetensorsFile::Open(dir / "m" / "model.safetensors")).value();
+  for (const common::SafetensorsTensor& tensor : file.header().tensors) EXPECT_EQ(tensor.dtype, common::DType::kBF16) << tensor.name;
 }
 
 TEST(SaveCausalLm, ReplacesTheWeightFilesOfAnEarlierSave) {
@@ -195,7 +195,7 @@ TEST(SaveCausalLm, ReplacesTheWeightFilesOfAnEarlierSave) {
   CausalLm model = SmallUntiedModel();
   ASSERT_TRUE(SaveCausalLm(model, dir / "m", ModelSaveOptions{.max_shard_bytes = 600}).ok());
   ASSERT_TRUE(std::filesystem::exists(dir / "m" / "model-00008-of-00008.safetensors"));
-  ASSERT_TRUE(WriteFileDurably(dir / "m" / "README.md", "kept\n").ok());
+  ASSERT_TRUE(common::WriteFileDurably(dir / "m" / "README.md", "kept\n").ok());
   {
     torch::NoGradGuard no_grad;
     model->model->norm->weight.fill_(0.5);
@@ -215,23 +215,23 @@ TEST(CopyTokenizerFiles, CopiesTheTokenizerFilesThatExistAndNothingElse) {
   const std::map<std::string, std::string> tokenizer_files = {
       {"tokenizer.json", "{}"}, {"merges.txt", "a b\n"}, {"chat_template.jinja", "{{ messages }}"},
       {"generation_config.json", "{\"do_sample\": false}"}};
-  for (const auto& [name, text] : tokenizer_files) ASSERT_TRUE(WriteFileDurably(dir / "from" / name, text).ok());
-  ASSERT_TRUE(WriteFileDurably(dir / "from" / "model.safetensors", "weights").ok());
-  ASSERT_TRUE(WriteFileDurably(dir / "from" / "notes.txt", "notes").ok());
+  for (const auto& [name, text] : tokenizer_files) ASSERT_TRUE(common::WriteFileDurably(dir / "from" / name, text).ok());
+  ASSERT_TRUE(common::WriteFileDurably(dir / "from" / "model.safetensors", "weights").ok());
+  ASSERT_TRUE(common::WriteFileDurably(dir / "from" / "notes.txt", "notes").ok());
 
   ASSERT_TRUE(CopyTokenizerFiles(dir / "from", dir / "to" / "nested").ok());
   std::set<std::string> expected_names;
   for (const auto& [name, text] : tokenizer_files) {
     expected_names.insert(name);
-    EXPECT_EQ(*ReadFileToString(dir / "to" / "nested" / name, 1024), text) << name;
+    EXPECT_EQ(*common::ReadFileToString(dir / "to" / "nested" / name, 1024), text) << name;
   }
   EXPECT_EQ(FileNames(dir / "to" / "nested"), expected_names);
 
-  ASSERT_TRUE(WriteFileDurably(dir / "from" / "tokenizer.json", "{\"version\": \"1.0\"}").ok());
+  ASSERT_TRUE(common::WriteFileDurably(dir / "from" / "tokenizer.json", "{\"version\": \"1.0\"}").ok());
   ASSERT_TRUE(CopyTokenizerFiles(dir / "from", dir / "to" / "nested").ok());
-  EXPECT_EQ(*ReadFileToString(dir / "to" / "nested" / "tokenizer.json", 1024), "{\"version\": \"1.0\"}")
+  EXPECT_EQ(*common::ReadFileToString(dir / "to" / "nested" / "tokenizer.json", 1024), "{\"version\": \"1.0\"}")
       << "an existing copy is replaced";
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

@@ -11,7 +11,7 @@
 #include "trainers/model_config.h"
 #include "trainers/tensor_io.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 // hidden 64, 4 heads of 24 (q_proj: 64 -> 96), 2 kv heads.
@@ -25,8 +25,8 @@ struct Adapter {
 
   std::filesystem::path Write(const std::filesystem::path& dir) const {
     std::filesystem::create_directories(dir);
-    EXPECT_TRUE(WriteFileDurably(dir / "adapter_config.json", config.dump()).ok());
-    SafetensorsWriter writer;
+    EXPECT_TRUE(common::WriteFileDurably(dir / "adapter_config.json", config.dump()).ok());
+    common::SafetensorsWriter writer;
     EXPECT_TRUE(AddTensor(writer, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", a).ok());
     EXPECT_TRUE(AddTensor(writer, "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", b).ok());
     EXPECT_TRUE(writer.WriteFile(dir / "adapter_model.safetensors").ok());
@@ -35,7 +35,7 @@ struct Adapter {
 };
 
 CheckedSubmission Check(const std::filesystem::path& submission, SubmissionKind kind) {
-  Result<CheckedSubmission> checked = LoadSubmission(kBase, submission, kind);
+  common::Result<CheckedSubmission> checked = LoadSubmission(kBase, submission, kind);
   EXPECT_TRUE(checked.ok()) << checked.status().message();
   return checked.ok() ? std::move(*checked) : CheckedSubmission{};
 }
@@ -108,7 +108,7 @@ TEST(SubmissionCheck, AFullModelMustKeepTheBasesArchitectureAndChangeAWeight) {
 
   nlohmann::json config = LoadModelConfig(kBase)->ToJson();
   config["rms_norm_eps"] = 0.5;
-  ASSERT_TRUE(WriteFileDurably(dir / "same" / "config.json", config.dump()).ok());
+  ASSERT_TRUE(common::WriteFileDurably(dir / "same" / "config.json", config.dump()).ok());
   const CheckedSubmission other = Check(dir / "same", SubmissionKind::kFullModel);
   EXPECT_EQ(other.verdict, SubmissionVerdict::kInvalid);
   EXPECT_NE(other.reason.find("config.json: \"rms_norm_eps\" is 0.5 where the base model's is"), std::string::npos)
@@ -118,10 +118,10 @@ TEST(SubmissionCheck, AFullModelMustKeepTheBasesArchitectureAndChangeAWeight) {
 TEST(SubmissionCheck, ABaseModelThatCannotBeLoadedIsTheEvaluatorsErrorNotAVerdict) {
   testing::TempDir dir;
   torch::manual_seed(3);
-  Result<CheckedSubmission> checked =
+  common::Result<CheckedSubmission> checked =
       LoadSubmission(dir / "no-base", Adapter().Write(dir / "adapter"), SubmissionKind::kLoraAdapter);
   EXPECT_FALSE(checked.ok());
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

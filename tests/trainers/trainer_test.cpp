@@ -12,10 +12,10 @@
 #include "trainers/lora_adapter.h"
 #include "trainers/lora_training.h"
 #include "trainers/model_loader.h"
-#include "trainers/tokenizer.h"
+#include "text/tokenizer.h"
 #include "trainers/train_checkpoint.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 const std::filesystem::path kTokenizer = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models/tokenizer_sp512";
@@ -44,18 +44,18 @@ class TrainerTest : public ::testing::Test {
     init.tokenizer = kTokenizer;
     init.seed = 5;
     ASSERT_TRUE(InitModel(model_dir(), init).ok());
-    tokenizer_ = std::move(LoadTokenizer(model_dir())).value();
+    tokenizer_ = std::move(text::LoadTokenizer(model_dir())).value();
   }
 
   std::filesystem::path model_dir() const { return dir_ / "model"; }
 
-  std::vector<TokenizedExample> Tokenize(const std::vector<nlohmann::json>& rows, DatasetFormat format) {
+  std::vector<text::TokenizedExample> Tokenize(const std::vector<nlohmann::json>& rows, text::DatasetFormat format) {
     const std::filesystem::path file = dir_ / ("data" + std::to_string(files_++) + ".jsonl");
-    EXPECT_TRUE(WriteDatasetRows(file, rows, DatasetFileFormat::kJsonl).ok());
-    DatasetOptions options;
+    EXPECT_TRUE(text::WriteDatasetRows(file, rows, text::DatasetFileFormat::kJsonl).ok());
+    text::DatasetOptions options;
     options.format = format;
     options.max_length = 64;
-    return std::move(LoadTokenizedDataset(file, *tokenizer_, options)).value();
+    return std::move(text::LoadTokenizedDataset(file, *tokenizer_, options)).value();
   }
 
   static Hyperparameters SmallRun() {
@@ -76,7 +76,7 @@ class TrainerTest : public ::testing::Test {
     std::vector<double> losses;  // per step, from the progress reports
   };
 
-  Result<Run> Train(const Hyperparameters& hp, const std::filesystem::path& out, std::vector<TokenizedExample> data,
+  common::Result<Run> Train(const Hyperparameters& hp, const std::filesystem::path& out, std::vector<text::TokenizedExample> data,
                     bool resume = false, int64_t cancel_at_step = 0) {
     Run run;
     std::atomic<bool> cancel{false};
@@ -91,11 +91,11 @@ class TrainerTest : public ::testing::Test {
       run.losses.push_back(progress.loss);
       if (progress.step == cancel_at_step) cancel = true;
     };
-    GRADIENTS_ASSIGN_OR_RETURN(run.result, gradients::Train(options, std::move(data), 0));
+    GRADIENTS_ASSIGN_OR_RETURN(run.result, gradients::train::Train(options, std::move(data), 0));
     return run;
   }
 
-  double HeldOutLoss(const std::vector<TokenizedExample>& held_out, const std::filesystem::path& adapter = {}) {
+  double HeldOutLoss(const std::vector<text::TokenizedExample>& held_out, const std::filesystem::path& adapter = {}) {
     ModelLoadOptions load;
     load.adapter = adapter;
     CausalLm model = std::move(LoadCausalLm(model_dir(), load)).value();
@@ -103,19 +103,19 @@ class TrainerTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<text::Tokenizer> tokenizer_;
   int files_ = 0;
 };
 
 TEST_F(TrainerTest, FineTuningTheTinyPresetOnInstructionsLowersTheHeldOutLoss) {
-  std::vector<TokenizedExample> train = Tokenize(InstructRows(0, 96), DatasetFormat::kInstruct);
-  std::vector<TokenizedExample> held_out = Tokenize(InstructRows(200, 232), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> train = Tokenize(InstructRows(0, 96), text::DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> held_out = Tokenize(InstructRows(200, 232), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
   hp.epochs = 4;
   hp.lora.r = 8;
   hp.lora.alpha = 16;
   hp.learning_rate = 1e-2;
-  Result<Run> run = Train(hp, dir_ / "out", train);
+  common::Result<Run> run = Train(hp, dir_ / "out", train);
   ASSERT_TRUE(run.ok()) << run.status().message();
   EXPECT_EQ(run->result.stop_reason, "completed");
   EXPECT_EQ(run->result.steps, 48);  // 96 rows / 4 per micro-batch / 2 per step * 4 epochs
@@ -134,7 +134,7 @@ TEST_F(TrainerTest, FineTuningTheTinyPresetOnInstructionsLowersTheHeldOutLoss) {
 }
 
 TEST_F(TrainerTest, AResumedRunHasTheLossCurveAndResultOfAnUninterruptedOne) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 40), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 40), text::DatasetFormat::kInstruct);
   for (std::string mode : {"lora", "full"}) {
     Hyperparameters hp = SmallRun();
     hp.mode = mode;
@@ -146,13 +146,13 @@ TEST_F(TrainerTest, AResumedRunHasTheLossCurveAndResultOfAnUninterruptedOne) {
     hp.validation_fraction = 0.2;
     hp.eval_every_steps = 2;
     hp.early_stopping_patience = 3;
-    Result<Run> whole = Train(hp, dir_ / (mode + "-whole"), data);
+    common::Result<Run> whole = Train(hp, dir_ / (mode + "-whole"), data);
     ASSERT_TRUE(whole.ok()) << whole.status().message();
-    Result<Run> first = Train(hp, dir_ / (mode + "-parts"), data, false, /*cancel_at_step=*/3);
+    common::Result<Run> first = Train(hp, dir_ / (mode + "-parts"), data, false, /*cancel_at_step=*/3);
     ASSERT_TRUE(first.ok()) << first.status().message();
     EXPECT_EQ(first->result.stop_reason, "cancelled");
     EXPECT_EQ(first->result.steps, 3);
-    Result<Run> second = Train(hp, dir_ / (mode + "-parts"), data, /*resume=*/true);
+    common::Result<Run> second = Train(hp, dir_ / (mode + "-parts"), data, /*resume=*/true);
     ASSERT_TRUE(second.ok()) << second.status().message();
     EXPECT_EQ(second->result.steps, 6);
     std::vector<double> resumed = first->losses;
@@ -169,7 +169,7 @@ TEST_F(TrainerTest, AResumedRunHasTheLossCurveAndResultOfAnUninterruptedOne) {
 }
 
 TEST_F(TrainerTest, ResumingWithOtherHyperparametersOrDataIsRefused) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 16), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 16), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
   hp.max_steps = 2;
   ASSERT_TRUE(Train(hp, dir_ / "out", data).ok());
@@ -177,7 +177,7 @@ TEST_F(TrainerTest, ResumingWithOtherHyperparametersOrDataIsRefused) {
   other.learning_rate = 1e-4;
   EXPECT_EQ(Train(other, dir_ / "out", data, true).status().message(),
             "cannot resume: the hyperparameters differ from those of " + (dir_ / "out" / "checkpoint").string());
-  std::vector<TokenizedExample> other_data = Tokenize(InstructRows(1, 17), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> other_data = Tokenize(InstructRows(1, 17), text::DatasetFormat::kInstruct);
   EXPECT_EQ(Train(hp, dir_ / "out", other_data, true).status().message(),
             "cannot resume: the data (or its tokenization) differs from that of " +
                 (dir_ / "out" / "checkpoint").string());
@@ -191,7 +191,7 @@ TEST_F(TrainerTest, ResumingWithOtherHyperparametersOrDataIsRefused) {
   other_model.model_dir = dir_ / "other-model";
   other_model.out_dir = dir_ / "out";
   other_model.resume = true;
-  EXPECT_EQ(gradients::Train(other_model, data, 0).status().message(),
+  EXPECT_EQ(gradients::train::Train(other_model, data, 0).status().message(),
             "cannot resume: the model differs from the one " + (dir_ / "out" / "checkpoint").string() +
                 " was trained on");
   EXPECT_EQ(Train(hp, dir_ / "nothing", data, true).status().message(),
@@ -199,11 +199,11 @@ TEST_F(TrainerTest, ResumingWithOtherHyperparametersOrDataIsRefused) {
 }
 
 TEST_F(TrainerTest, BudgetsStopTheRunAndTheResultIsStillWritten) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 32), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 32), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
   hp.epochs = 4;
   hp.max_train_tokens = 300;
-  Result<Run> by_tokens = Train(hp, dir_ / "tokens", data);
+  common::Result<Run> by_tokens = Train(hp, dir_ / "tokens", data);
   ASSERT_TRUE(by_tokens.ok()) << by_tokens.status().message();
   EXPECT_EQ(by_tokens->result.stop_reason, "max_train_tokens");
   EXPECT_GE(by_tokens->result.tokens, 300);
@@ -211,7 +211,7 @@ TEST_F(TrainerTest, BudgetsStopTheRunAndTheResultIsStillWritten) {
 
   hp.max_train_tokens = 0;
   hp.max_steps = 3;
-  Result<Run> by_steps = Train(hp, dir_ / "steps", data);
+  common::Result<Run> by_steps = Train(hp, dir_ / "steps", data);
   ASSERT_TRUE(by_steps.ok());
   EXPECT_EQ(by_steps->result.stop_reason, "max_steps");
   EXPECT_EQ(by_steps->result.steps, 3);
@@ -221,7 +221,7 @@ TEST_F(TrainerTest, BudgetsStopTheRunAndTheResultIsStillWritten) {
   options.model_dir = model_dir();
   options.out_dir = dir_ / "late";
   options.deadline = std::chrono::system_clock::now() - std::chrono::seconds(1);
-  Result<TrainResult> late = gradients::Train(options, data, 0);
+  common::Result<TrainResult> late = gradients::train::Train(options, data, 0);
   ASSERT_TRUE(late.ok()) << late.status().message();
   EXPECT_EQ(late->stop_reason, "deadline");
   EXPECT_EQ(late->steps, 0);
@@ -230,14 +230,14 @@ TEST_F(TrainerTest, BudgetsStopTheRunAndTheResultIsStillWritten) {
 }
 
 TEST_F(TrainerTest, EarlyStoppingEndsARunWhoseValidationLossStopsImproving) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 40), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 40), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
   hp.learning_rate = 0;  // nothing changes, so no evaluation improves on the first
   hp.validation_fraction = 0.2;
   hp.eval_every_steps = 1;
   hp.early_stopping_patience = 2;
   hp.epochs = 10;
-  Result<Run> run = Train(hp, dir_ / "out", data);
+  common::Result<Run> run = Train(hp, dir_ / "out", data);
   ASSERT_TRUE(run.ok()) << run.status().message();
   EXPECT_EQ(run->result.stop_reason, "early_stopping");
   EXPECT_EQ(run->result.steps, 3);
@@ -247,7 +247,7 @@ TEST_F(TrainerTest, EarlyStoppingEndsARunWhoseValidationLossStopsImproving) {
 }
 
 TEST_F(TrainerTest, KeepBestWritesTheWeightsOfTheBestEvaluation) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 40), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 40), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
   hp.mode = "full";
   hp.learning_rate = 0.05;  // far too large: the validation loss gets worse after the first step
@@ -256,7 +256,7 @@ TEST_F(TrainerTest, KeepBestWritesTheWeightsOfTheBestEvaluation) {
   hp.validation_fraction = 0.2;
   hp.eval_every_steps = 1;
   hp.max_steps = 3;
-  Result<Run> run = Train(hp, dir_ / "out", data);
+  common::Result<Run> run = Train(hp, dir_ / "out", data);
   ASSERT_TRUE(run.ok()) << run.status().message();
   ASSERT_LT(run->result.best_step, run->result.steps) << "the loss did not get worse; the test proves nothing";
   NamedTensors best = *ReadTensorFile(dir_ / "out" / "checkpoint" / "best.safetensors");
@@ -266,12 +266,12 @@ TEST_F(TrainerTest, KeepBestWritesTheWeightsOfTheBestEvaluation) {
     EXPECT_TRUE(torch::equal(item.value(), best.at(item.key()))) << item.key();
   }
   EXPECT_FALSE(torch::equal(written->model->norm->weight, last.at("model.norm.weight")));
-  nlohmann::json summary = *ReadJsonFile(dir_ / "out" / "training_summary.json");
+  nlohmann::json summary = *common::ReadJsonFile(dir_ / "out" / "training_summary.json");
   EXPECT_EQ(summary["best_step"], run->result.best_step);
 }
 
 TEST_F(TrainerTest, AnAdapterInTheForwardPassEvaluatesAsTheMergedModel) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 24), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 24), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
   hp.max_steps = 4;
   hp.lora.use_rslora = true;
@@ -288,29 +288,29 @@ TEST_F(TrainerTest, AnAdapterInTheForwardPassEvaluatesAsTheMergedModel) {
 }
 
 TEST_F(TrainerTest, FullFineTuningWritesAModelThatLoadsWithItsTokenizer) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 24), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 24), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
   hp.mode = "full";
   hp.max_steps = 3;
   ASSERT_TRUE(Train(hp, dir_ / "out", data).ok());
-  Result<CausalLm> model = LoadCausalLm(dir_ / "out");
+  common::Result<CausalLm> model = LoadCausalLm(dir_ / "out");
   ASSERT_TRUE(model.ok()) << model.status().message();
-  EXPECT_TRUE(LoadTokenizer(dir_ / "out").ok());
+  EXPECT_TRUE(text::LoadTokenizer(dir_ / "out").ok());
   CausalLm base = *LoadCausalLm(model_dir());
   EXPECT_FALSE(torch::equal((*model)->model->norm->weight, base->model->norm->weight));
 }
 
 TEST_F(TrainerTest, TokenIdsOutsideTheModelsVocabularyAreAnErrorBeforeTraining) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 8), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 8), text::DatasetFormat::kInstruct);
   data[2].input_ids[1] = 512;  // the tiny preset with this tokenizer has 512 ids
-  Result<Run> run = Train(SmallRun(), dir_ / "out", data);
+  common::Result<Run> run = Train(SmallRun(), dir_ / "out", data);
   ASSERT_FALSE(run.ok());
   EXPECT_EQ(run.status().message(), "example 3: token id 512 is outside the model's vocabulary of 512");
   EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / "checkpoint"));
 }
 
 TEST_F(TrainerTest, ADivergingRunStopsWithAnErrorInsteadOfWritingBrokenWeights) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 16), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 16), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
   hp.mode = "full";
   hp.learning_rate = 1e30;  // weights overflow float32 within a few steps
@@ -318,7 +318,7 @@ TEST_F(TrainerTest, ADivergingRunStopsWithAnErrorInsteadOfWritingBrokenWeights) 
   hp.warmup_steps = 0;
   hp.max_grad_norm = 0;
   hp.max_steps = 8;
-  Result<Run> run = Train(hp, dir_ / "out", data);
+  common::Result<Run> run = Train(hp, dir_ / "out", data);
   ASSERT_FALSE(run.ok());
   EXPECT_NE(run.status().message().find("training diverged: the loss is "), std::string::npos)
       << run.status().message();
@@ -326,10 +326,10 @@ TEST_F(TrainerTest, ADivergingRunStopsWithAnErrorInsteadOfWritingBrokenWeights) 
 }
 
 TEST_F(TrainerTest, AnUnknownTargetModuleIsAnErrorNamingIt) {
-  std::vector<TokenizedExample> data = Tokenize(InstructRows(0, 8), DatasetFormat::kInstruct);
+  std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 8), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
   hp.lora.target_modules = {"q_proj", "qkv_proj"};
-  Result<Run> run = Train(hp, dir_ / "out", data);
+  common::Result<Run> run = Train(hp, dir_ / "out", data);
   ASSERT_FALSE(run.ok());
   EXPECT_EQ(run.status().message(),
             "lora.target_modules: \"qkv_proj\" is not a projection of this model (down_proj, gate_proj, k_proj, "
@@ -337,4 +337,4 @@ TEST_F(TrainerTest, AnUnknownTargetModuleIsAnErrorNamingIt) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

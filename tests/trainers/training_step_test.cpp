@@ -10,14 +10,14 @@
 #include "trainers/train_checkpoint.h"
 #include "trainers/training_loss.h"
 
-namespace gradients {
+namespace gradients::train {
 namespace {
 
 const std::filesystem::path kData = std::filesystem::path(GRADIENTS_TEST_DATA_DIR);
 
-TrainingBatch ReadBatch(const std::string& name) {
-  nlohmann::json json = *ReadJsonFile(kData / "training" / name / "batch.json");
-  TrainingBatch batch;
+text::TrainingBatch ReadBatch(const std::string& name) {
+  nlohmann::json json = *common::ReadJsonFile(kData / "training" / name / "batch.json");
+  text::TrainingBatch batch;
   batch.rows = static_cast<int64_t>(json["ids"].size());
   batch.columns = static_cast<int64_t>(json["ids"][0].size());
   for (const auto& row : json["ids"])
@@ -25,7 +25,7 @@ TrainingBatch ReadBatch(const std::string& name) {
   for (const auto& row : json["labels"]) {
     for (size_t i = 0; i < row.size(); ++i) {
       batch.labels.push_back(row[i].get<int64_t>());
-      if (i >= 1 && row[i].get<int64_t>() != kIgnoredLabel) ++batch.predicted_tokens;
+      if (i >= 1 && row[i].get<int64_t>() != text::kIgnoredLabel) ++batch.predicted_tokens;
     }
   }
   batch.tokens = batch.rows * batch.columns;
@@ -46,7 +46,7 @@ TEST_P(TrainingStep, FullFineTuningLossAndGradientsEqualTheReference) {
   const std::string name = GetParam();
   CausalLm model = *LoadCausalLm(kData / "models" / name);
   model->train();
-  TrainingBatch batch = ReadBatch(name);
+  text::TrainingBatch batch = ReadBatch(name);
   at::Tensor loss = TrainingLoss(model, batch, static_cast<double>(batch.predicted_tokens));
   loss.backward();
   NamedTensors expected = *ReadTensorFile(kData / "training" / name / "expected_full.safetensors");
@@ -66,7 +66,7 @@ TEST_P(TrainingStep, LoraLossAndGradientsEqualTheReference) {
   model->train();
   LoraAdapter adapter = *LoadLoraAdapter(kData / "training" / name / "adapter");
   ASSERT_TRUE(AttachLoraWeights(model, adapter, 0.0, at::detail::createCPUGenerator(0)).ok());
-  TrainingBatch batch = ReadBatch(name);
+  text::TrainingBatch batch = ReadBatch(name);
   at::Tensor loss = TrainingLoss(model, batch, static_cast<double>(batch.predicted_tokens));
   loss.backward();
   NamedTensors expected = *ReadTensorFile(kData / "training" / name / "expected_lora.safetensors");
@@ -86,7 +86,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TrainingStep,
 
 TEST(TrainingStep, ActivationCheckpointingGivesTheSameGradients) {
   const std::string name = "llama_gqa_tied_theta";
-  TrainingBatch batch = ReadBatch(name);
+  text::TrainingBatch batch = ReadBatch(name);
   std::vector<std::map<std::string, at::Tensor>> runs;
   for (bool checkpoint : {false, true}) {
     CausalLm model = *LoadCausalLm(kData / "models" / name);
@@ -107,9 +107,9 @@ TEST(TrainingStep, ActivationCheckpointingGivesTheSameGradients) {
 
 TEST(TrainingStep, AccumulatedMicroBatchesEqualOneBatch) {
   const std::string name = "qwen2";
-  TrainingBatch whole = ReadBatch(name);
+  text::TrainingBatch whole = ReadBatch(name);
   auto row = [&](int64_t r) {
-    TrainingBatch part;
+    text::TrainingBatch part;
     part.rows = 1;
     part.columns = whole.columns;
     auto begin = static_cast<std::ptrdiff_t>(r * whole.columns), end = begin + whole.columns;
@@ -130,4 +130,4 @@ TEST(TrainingStep, AccumulatedMicroBatchesEqualOneBatch) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::train

@@ -10,7 +10,7 @@
 #include "tests/support/temp_dir.h"
 #include "validator/sqlite_store.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 class Admin : public ::testing::Test {
@@ -183,4 +183,4 @@ TEST_F(Admin, WithATokenEveryCallMustCarryIt) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -12,7 +12,7 @@
 #include "common/hex.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 // Blobs and temporary files (the store's lock file aside).
@@ -26,7 +26,7 @@ size_t FilesUnder(const std::filesystem::path& dir) {
 
 // Sets a file's modification time `ms_ago` before now.
 void Age(const std::filesystem::path& path, int64_t ms_ago) {
-  const int64_t at_ms = SystemClockMs() - ms_ago;
+  const int64_t at_ms = common::SystemClockMs() - ms_ago;
   const timespec times[2] = {{.tv_sec = at_ms / 1000, .tv_nsec = (at_ms % 1000) * 1'000'000},
                              {.tv_sec = at_ms / 1000, .tv_nsec = (at_ms % 1000) * 1'000'000}};
   ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
@@ -36,13 +36,13 @@ TEST(BlobStore, NamesABlobByTheHashOfItsBytes) {
   testing::TempDir dir;
   BlobStore store = *BlobStore::Open(dir / "blobs");
   // Written in two appends, as an upload arrives.
-  Result<BlobWriter> writer = store.NewBlob();
+  common::Result<BlobWriter> writer = store.NewBlob();
   ASSERT_TRUE(writer.ok());
   ASSERT_TRUE(writer->Append("hello, ").ok());
   ASSERT_TRUE(writer->Append("validator").ok());
-  Result<StoredBlob> blob = writer->Finish();
+  common::Result<StoredBlob> blob = writer->Finish();
   ASSERT_TRUE(blob.ok()) << blob.status().ToString();
-  EXPECT_EQ(blob->hash, ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, "hello, validator")));
+  EXPECT_EQ(blob->hash, common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, "hello, validator")));
   EXPECT_EQ(blob->bytes, 16u);
   EXPECT_TRUE(store.Contains(blob->hash));
   EXPECT_EQ(*store.Size(blob->hash), 16u);
@@ -54,8 +54,8 @@ TEST(BlobStore, NamesABlobByTheHashOfItsBytes) {
 TEST(BlobStore, StoresTheSameContentOnce) {
   testing::TempDir dir;
   BlobStore store = *BlobStore::Open(dir / "blobs");
-  Result<StoredBlob> first = store.Put("same bytes");
-  Result<StoredBlob> second = store.Put("same bytes");
+  common::Result<StoredBlob> first = store.Put("same bytes");
+  common::Result<StoredBlob> second = store.Put("same bytes");
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_EQ(first->hash, second->hash);
   EXPECT_EQ(FilesUnder(dir / "blobs"), 1u);
@@ -68,17 +68,17 @@ TEST(BlobStore, ReadsFromAnOffsetSoAnInterruptedFetchCanResume) {
   EXPECT_EQ(*store.Read(hash, 3, 4), "3456");
   EXPECT_EQ(*store.Read(hash, 8, 100), "89");
   EXPECT_EQ(*store.Read(hash, 10, 100), "");
-  Result<std::string> past = store.Read(hash, 11, 1);
+  common::Result<std::string> past = store.Read(hash, 11, 1);
   ASSERT_FALSE(past.ok());
-  EXPECT_EQ(past.status().code(), StatusCode::kOutOfRange);
-  EXPECT_EQ(store.Read(std::string(64, 'a'), 0, 1).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(past.status().code(), common::StatusCode::kOutOfRange);
+  EXPECT_EQ(store.Read(std::string(64, 'a'), 0, 1).status().code(), common::StatusCode::kNotFound);
 }
 
 TEST(BlobStore, RefusesNamesThatAreNotHashes) {
   testing::TempDir dir;
   BlobStore store = *BlobStore::Open(dir / "blobs");
   for (const std::string& name : {std::string("../../etc/passwd"), std::string(64, 'A'), std::string(63, 'a'), std::string()}) {
-    EXPECT_EQ(store.Read(name, 0, 1).status().code(), StatusCode::kInvalidArgument) << name;
+    EXPECT_EQ(store.Read(name, 0, 1).status().code(), common::StatusCode::kInvalidArgument) << name;
     EXPECT_FALSE(store.Contains(name)) << name;
   }
 }
@@ -88,8 +88,8 @@ TEST(BlobStore, FindsABlobWhoseBytesChanged) {
   BlobStore store = *BlobStore::Open(dir / "blobs");
   const std::string hash = store.Put("original content")->hash;
   std::ofstream(*store.PathOf(hash), std::ios::binary | std::ios::trunc) << "tampered content";
-  Status verified = store.Verify(hash);
-  EXPECT_EQ(verified.code(), StatusCode::kDataLoss);
+  common::Status verified = store.Verify(hash);
+  EXPECT_EQ(verified.code(), common::StatusCode::kDataLoss);
   EXPECT_NE(verified.message().find(hash), std::string::npos);
 }
 
@@ -97,7 +97,7 @@ TEST(BlobStore, AnUnfinishedWriteLeavesNothingBehind) {
   testing::TempDir dir;
   {
     BlobStore store = *BlobStore::Open(dir / "blobs");
-    Result<BlobWriter> writer = store.NewBlob();
+    common::Result<BlobWriter> writer = store.NewBlob();
     ASSERT_TRUE(writer.ok());
     ASSERT_TRUE(writer->Append("never finished").ok());
   }
@@ -111,12 +111,12 @@ TEST(BlobStore, AnUnfinishedWriteLeavesNothingBehind) {
 TEST(BlobStore, OpeningItBesideAWriterLeavesTheWriteInProgressAlone) {
   testing::TempDir dir;
   BlobStore daemon = *BlobStore::Open(dir / "blobs");
-  Result<BlobWriter> upload = daemon.NewBlob();
+  common::Result<BlobWriter> upload = daemon.NewBlob();
   ASSERT_TRUE(upload.ok());
   ASSERT_TRUE(upload->Append("half of an upload").ok());
   BlobStore command = *BlobStore::Open(dir / "blobs");  // `gradients model add` meanwhile
   ASSERT_TRUE(upload->Append(", then the rest").ok());
-  Result<StoredBlob> stored = upload->Finish();
+  common::Result<StoredBlob> stored = upload->Finish();
   ASSERT_TRUE(stored.ok()) << stored.status().ToString();
   EXPECT_EQ(*command.Read(stored->hash, 0, 100), "half of an upload, then the rest");
   struct stat info {};
@@ -129,17 +129,17 @@ TEST(BlobStore, CopiesAFileIn) {
   BlobStore store = *BlobStore::Open(dir / "blobs");
   const std::string content(3 << 20, 'x');  // larger than one read block
   std::ofstream(dir / "model.safetensors", std::ios::binary) << content;
-  Result<StoredBlob> blob = store.PutFile(dir / "model.safetensors");
+  common::Result<StoredBlob> blob = store.PutFile(dir / "model.safetensors");
   ASSERT_TRUE(blob.ok()) << blob.status().ToString();
   EXPECT_EQ(blob->bytes, content.size());
-  EXPECT_EQ(blob->hash, ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, content)));
-  EXPECT_EQ(store.PutFile(dir / "missing").status().code(), StatusCode::kIoError);
+  EXPECT_EQ(blob->hash, common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, content)));
+  EXPECT_EQ(store.PutFile(dir / "missing").status().code(), common::StatusCode::kIoError);
 }
 
 TEST(BlobStore, ListsItsBlobsAndRemovesOneOnlyWhenItWasStoredBeforeTheCutoff) {
   testing::TempDir dir;
   const BlobStore store = *BlobStore::Open(dir.path());
-  const int64_t before_ms = SystemClockMs() - 1000;
+  const int64_t before_ms = common::SystemClockMs() - 1000;
   const StoredBlob first = *store.Put("first"), second = *store.Put("second");
   std::vector<ListedBlob> listed = *store.List();  // the lock file and incoming/ are not blobs
   std::sort(listed.begin(), listed.end(), [](const ListedBlob& a, const ListedBlob& b) { return a.bytes < b.bytes; });
@@ -148,18 +148,18 @@ TEST(BlobStore, ListsItsBlobsAndRemovesOneOnlyWhenItWasStoredBeforeTheCutoff) {
   EXPECT_EQ(listed[0].bytes, 5u);
   EXPECT_EQ(listed[1].hash, second.hash);
   EXPECT_GE(listed[0].stored_at_ms, before_ms);
-  EXPECT_LE(listed[0].stored_at_ms, SystemClockMs() + 1000);
+  EXPECT_LE(listed[0].stored_at_ms, common::SystemClockMs() + 1000);
 
   EXPECT_FALSE(*store.RemoveIfStoredBefore(first.hash, before_ms));  // stored since
   EXPECT_TRUE(store.Contains(first.hash));
   Age(*store.PathOf(first.hash), 7'200'000);
-  EXPECT_TRUE(*store.RemoveIfStoredBefore(first.hash, SystemClockMs() - 3'600'000));
+  EXPECT_TRUE(*store.RemoveIfStoredBefore(first.hash, common::SystemClockMs() - 3'600'000));
   EXPECT_FALSE(store.Contains(first.hash));
-  EXPECT_FALSE(*store.RemoveIfStoredBefore(first.hash, SystemClockMs()));  // gone already
+  EXPECT_FALSE(*store.RemoveIfStoredBefore(first.hash, common::SystemClockMs()));  // gone already
   listed = *store.List();
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].hash, second.hash);
-  EXPECT_FALSE(store.RemoveIfStoredBefore("not-a-hash", SystemClockMs()).ok());
+  EXPECT_FALSE(store.RemoveIfStoredBefore("not-a-hash", common::SystemClockMs()).ok());
 }
 
 TEST(BlobStore, StoringTheSameBytesAgainMakesTheBlobFreshAgain) {
@@ -167,7 +167,7 @@ TEST(BlobStore, StoringTheSameBytesAgainMakesTheBlobFreshAgain) {
   const BlobStore store = *BlobStore::Open(dir.path());
   const StoredBlob blob = *store.Put("the same bytes");
   Age(*store.PathOf(blob.hash), 7'200'000);
-  const int64_t cutoff_ms = SystemClockMs() - 3'600'000;
+  const int64_t cutoff_ms = common::SystemClockMs() - 3'600'000;
   ASSERT_LT(store.List()->at(0).stored_at_ms, cutoff_ms);
   ASSERT_TRUE(store.Put("the same bytes").ok());
   EXPECT_GE(store.List()->at(0).stored_at_ms, cutoff_ms);
@@ -178,11 +178,11 @@ TEST(BlobStore, StoringTheSameBytesAgainMakesTheBlobFreshAgain) {
   { std::ofstream(part) << "an upload written long ago"; }
   Age(part, 7'200'000);
   const std::string hash =
-      ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, std::string_view("an upload written long ago")));
+      common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, std::string_view("an upload written long ago")));
   const StoredBlob adopted = *store.Adopt(part, hash);
   EXPECT_FALSE(*store.RemoveIfStoredBefore(adopted.hash, cutoff_ms));
   EXPECT_TRUE(store.Contains(adopted.hash));
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

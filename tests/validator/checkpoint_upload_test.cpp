@@ -17,7 +17,7 @@
 #include "tests/validator/gateway_fixture.h"
 #include "validator/blob_retention.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 // How many of the first `bytes` of the file are in the page cache, in pages; nullopt on tmpfs,
@@ -52,7 +52,7 @@ class ClaimedTask : public MinerGatewayFixture {
                      std::string* data, std::vector<v1::BlobChunk>* chunks = nullptr) {
     v1::FetchBlobRequest request;
     request.mutable_digest()->set_algorithm(v1::DIGEST_ALGORITHM_BLAKE2B_256);
-    const std::vector<uint8_t> bytes = *FromHex(hash);
+    const std::vector<uint8_t> bytes = *common::FromHex(hash);
     request.mutable_digest()->set_value(std::string(bytes.begin(), bytes.end()));
     request.set_offset(offset);
     if (length) request.set_length(*length);
@@ -161,15 +161,15 @@ TEST_F(ClaimedTask, AVerifiedUploadIsRecordedDurablyAndItsFilesStoredBeforeTheRe
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(receipt.task_id(), "t1");
   EXPECT_EQ(receipt.file_count(), 2u);
-  EXPECT_EQ(receipt.bytes_received(), CheckpointBytes(checkpoint.manifest));
-  const Digest digest = CheckpointManifestDigest(checkpoint.manifest);
+  EXPECT_EQ(receipt.bytes_received(), common::CheckpointBytes(checkpoint.manifest));
+  const common::Digest digest = common::CheckpointManifestDigest(checkpoint.manifest);
   EXPECT_EQ(receipt.manifest_digest().value(), std::string(digest.begin(), digest.end()));
   EXPECT_EQ(receipt.received_at().seconds(), 1'700'000'000);
 
   // What the receipt promises is in the database file (read through a second connection) and the
   // blob store.
   std::unique_ptr<SqliteStore> reopened = std::move(*SqliteStore::Open(dir_ / "state.db"));
-  Result<SubmissionRecord> submission = reopened->GetSubmission("t1", honest_.key.public_key().ToHex());
+  common::Result<SubmissionRecord> submission = reopened->GetSubmission("t1", honest_.key.public_key().ToHex());
   ASSERT_TRUE(submission.ok()) << submission.status().message();
   EXPECT_EQ(submission->receipt_id, receipt.receipt_id());
   EXPECT_EQ(submission->manifest, checkpoint.manifest);
@@ -253,7 +253,7 @@ TEST_F(ClaimedTask, AnInterruptedUploadResumesFromItsDurableOffsets) {
   v1::GetUploadStatusResponse status;
   ASSERT_TRUE(UploadStatus(honest_, "t1", &status).ok());
   ASSERT_EQ(status.state(), v1::UPLOAD_STATE_PARTIAL);
-  const Digest manifest_digest = CheckpointManifestDigest(checkpoint.manifest);
+  const common::Digest manifest_digest = common::CheckpointManifestDigest(checkpoint.manifest);
   EXPECT_EQ(status.manifest_digest().value(), std::string(manifest_digest.begin(), manifest_digest.end()));
   ASSERT_EQ(status.durable_offsets_size(), 2);
   EXPECT_EQ(status.durable_offsets(0), checkpoint.contents[0].size());
@@ -273,7 +273,7 @@ TEST_F(ClaimedTask, AnInterruptedUploadResumesFromItsDurableOffsets) {
   grpc::Status resumed = Upload(honest_, rest, &receipt);
   ASSERT_TRUE(resumed.ok()) << resumed.error_message();
   EXPECT_EQ(receipt.bytes_received(), 1'500'000u);  // only what this stream carried
-  Result<SubmissionRecord> submission = store_->GetSubmission("t1", honest_.key.public_key().ToHex());
+  common::Result<SubmissionRecord> submission = store_->GetSubmission("t1", honest_.key.public_key().ToHex());
   ASSERT_TRUE(submission.ok());
   EXPECT_EQ(ReadBlob(submission->file_blobs[1]), checkpoint.contents[1]);
 }
@@ -284,7 +284,7 @@ TEST_F(ClaimedTask, AReuploadBeforeTheDeadlineReplacesTheEarlierOneAndNoneIsTake
   const Checkpoint better = LoraCheckpoint(1000, 'b');
   ASSERT_TRUE(Upload(honest_, HonestUpload(honest_, "t1", better), &second_upload).ok());
   EXPECT_NE(first.receipt_id(), second_upload.receipt_id());
-  Result<SubmissionRecord> submission = store_->GetSubmission("t1", honest_.key.public_key().ToHex());
+  common::Result<SubmissionRecord> submission = store_->GetSubmission("t1", honest_.key.public_key().ToHex());
   ASSERT_TRUE(submission.ok());
   EXPECT_EQ(submission->manifest, better.manifest);
 
@@ -301,7 +301,7 @@ TEST_F(ClaimedTask, AReuploadBeforeTheDeadlineReplacesTheEarlierOneAndNoneIsTake
   grpc::Status refused = Upload(second, HonestUpload(second, "t1", LoraCheckpoint(1000, 'c')), &late);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(refused.error_message(), "task t1: its deadline has passed");
-  EXPECT_EQ(store_->GetSubmission("t1", second.key.public_key().ToHex()).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetSubmission("t1", second.key.public_key().ToHex()).status().code(), common::StatusCode::kNotFound);
 }
 
 TEST_F(ClaimedTask, TheSameCheckpointSentAgainKeepsTheTimeItFirstArrived) {
@@ -333,7 +333,7 @@ TEST_F(ClaimedTask, HostileUploadsAreRefusedEachWithItsReasonWhileHonestOnesGoTh
   const TestMiner other = NewMiner("t2");
   const Checkpoint checkpoint = LoraCheckpoint(200'000);
   const std::string& nonce = hostile.claim_nonce;
-  const PublicKey& key = hostile.key.public_key();
+  const common::PublicKey& key = hostile.key.public_key();
   const auto upload = [&](std::vector<v1::UploadMessage> messages) {
     v1::UploadReceipt receipt;
     return Upload(hostile, messages, &receipt);
@@ -378,7 +378,7 @@ TEST_F(ClaimedTask, HostileUploadsAreRefusedEachWithItsReasonWhileHonestOnesGoTh
                      {begin, oversize_chunk}});
   }
   {
-    CheckpointManifest huge = checkpoint.manifest;
+    common::CheckpointManifest huge = checkpoint.manifest;
     huge.files[1].size_bytes = 50'000'000;
     cases.push_back({{"oversize upload", grpc::StatusCode::RESOURCE_EXHAUSTED, "the checkpoint's 50000029 bytes"},
                      {BeginMessage("t1", nonce, huge)}});
@@ -404,7 +404,7 @@ TEST_F(ClaimedTask, HostileUploadsAreRefusedEachWithItsReasonWhileHonestOnesGoTh
                      messages});
   }
   {
-    CheckpointManifest pickled = checkpoint.manifest;
+    common::CheckpointManifest pickled = checkpoint.manifest;
     pickled.files[1].path = "adapter_model.bin";
     cases.push_back({{"a pickle", grpc::StatusCode::INVALID_ARGUMENT, "manifest file 1 \"adapter_model.bin\": pickled"},
                      {BeginMessage("t1", nonce, pickled)}});
@@ -439,12 +439,12 @@ TEST_F(ClaimedTask, HostileUploadsAreRefusedEachWithItsReasonWhileHonestOnesGoTh
     cases.push_back({{"an empty chunk", grpc::StatusCode::INVALID_ARGUMENT, "chunk: no data"}, {begin, empty}});
   }
   {
-    CheckpointManifest escape = checkpoint.manifest;
+    common::CheckpointManifest escape = checkpoint.manifest;
     escape.files[0].path = "../../state.db";
     cases.push_back({{"a path out of the checkpoint", grpc::StatusCode::INVALID_ARGUMENT,
                       "manifest file 0 \"../../state.db\": not a file a LoRA adapter checkpoint may contain"},
                      {BeginMessage("t1", nonce, escape)}});
-    CheckpointManifest crowded = checkpoint.manifest;
+    common::CheckpointManifest crowded = checkpoint.manifest;
     crowded.files.resize(257, checkpoint.manifest.files[0]);
     cases.push_back({{"too many files", grpc::StatusCode::INVALID_ARGUMENT, "manifest: at most 256 files, got 257"},
                      {BeginMessage("t1", nonce, crowded)}});
@@ -455,7 +455,7 @@ TEST_F(ClaimedTask, HostileUploadsAreRefusedEachWithItsReasonWhileHonestOnesGoTh
     EXPECT_EQ(status.error_code(), expected.code) << expected.name << ": " << status.error_message();
     EXPECT_TRUE(status.error_message().starts_with(expected.message)) << expected.name << ": " << status.error_message();
   }
-  EXPECT_EQ(store_->GetSubmission("t1", key.ToHex()).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetSubmission("t1", key.ToHex()).status().code(), common::StatusCode::kNotFound);
 
   // The honest miner of the same task is unaffected.
   v1::UploadReceipt receipt;
@@ -467,26 +467,26 @@ TEST_F(ClaimedTask, HostileUploadsAreRefusedEachWithItsReasonWhileHonestOnesGoTh
 
 TEST_F(ClaimedTask, OnlyOneStreamUploadsForAMinersTaskAtATime) {
   const Checkpoint checkpoint = LoraCheckpoint(1000);
-  const PublicKey& key = honest_.key.public_key();
+  const common::PublicKey& key = honest_.key.public_key();
   const auto nonce = std::span(reinterpret_cast<const uint8_t*>(honest_.claim_nonce.data()), honest_.claim_nonce.size());
-  Result<std::unique_ptr<UploadStream>> first = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, false);
+  common::Result<std::unique_ptr<UploadStream>> first = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, false);
   ASSERT_TRUE(first.ok()) << first.status().message();
-  Result<std::unique_ptr<UploadStream>> second = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, true);
-  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  common::Result<std::unique_ptr<UploadStream>> second = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, true);
+  EXPECT_EQ(second.status().code(), common::StatusCode::kFailedPrecondition);
   EXPECT_EQ(second.status().message(), "an upload to task t1 is already open on another stream");
   ASSERT_TRUE((*first)->Append(0, 0, checkpoint.contents[0]).ok());
   first->reset();  // the stream breaks: its bytes are kept and the upload is free again
-  Result<std::unique_ptr<UploadStream>> resumed = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, true);
+  common::Result<std::unique_ptr<UploadStream>> resumed = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, true);
   ASSERT_TRUE(resumed.ok()) << resumed.status().message();
-  EXPECT_EQ((*resumed)->Append(0, 0, "x").code(), StatusCode::kInvalidArgument);  // file 0 is complete
+  EXPECT_EQ((*resumed)->Append(0, 0, "x").code(), common::StatusCode::kInvalidArgument);  // file 0 is complete
 }
 
 TEST_F(ClaimedTask, AnUploadResumesAfterTheValidatorWasKilledFromWhatWasSynced) {
   const Checkpoint checkpoint = LoraCheckpoint(3'000'000);
-  const PublicKey& key = honest_.key.public_key();
+  const common::PublicKey& key = honest_.key.public_key();
   const auto nonce = std::span(reinterpret_cast<const uint8_t*>(honest_.claim_nonce.data()), honest_.claim_nonce.size());
   {
-    Result<std::unique_ptr<UploadStream>> stream = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, false);
+    common::Result<std::unique_ptr<UploadStream>> stream = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, false);
     ASSERT_TRUE(stream.ok()) << stream.status().message();
     ASSERT_TRUE((*stream)->Append(0, 0, checkpoint.contents[0]).ok());
     // 1.5 MB of the weights: the first 1 MiB is synced (the fixture syncs every MiB), the rest is
@@ -502,7 +502,7 @@ TEST_F(ClaimedTask, AnUploadResumesAfterTheValidatorWasKilledFromWhatWasSynced) 
   std::unique_ptr<CheckpointUploads> uploads =
       std::move(*CheckpointUploads::Open(*store, blobs_, dir_ / "uploads", "validator-under-test", UploadOptions{},
                                          [this] { return now_ms_.load(); }));
-  Result<UploadProgress> progress = uploads->Progress(key, "t1");
+  common::Result<UploadProgress> progress = uploads->Progress(key, "t1");
   ASSERT_TRUE(progress.ok()) << progress.status().message();
   ASSERT_EQ(progress->state, UploadState::kPartial);
   const std::vector<uint64_t> offsets = progress->partial->durable_offsets;
@@ -510,18 +510,18 @@ TEST_F(ClaimedTask, AnUploadResumesAfterTheValidatorWasKilledFromWhatWasSynced) 
   EXPECT_GE(offsets[1], uint64_t{1} << 20);
   EXPECT_LT(offsets[1], 1'500'000u);  // the unsynced tail does not count...
 
-  Result<std::unique_ptr<UploadStream>> resumed = uploads->Begin(key, "t1", nonce, checkpoint.manifest, true);
+  common::Result<std::unique_ptr<UploadStream>> resumed = uploads->Begin(key, "t1", nonce, checkpoint.manifest, true);
   ASSERT_TRUE(resumed.ok()) << resumed.status().message();
   // ...and is cut off: the miner continues at the recorded offset.
-  EXPECT_EQ(std::filesystem::file_size(dir_ / "uploads" / (ToHex(std::span(reinterpret_cast<const uint8_t*>("t1"), 2)) +
+  EXPECT_EQ(std::filesystem::file_size(dir_ / "uploads" / (common::ToHex(std::span(reinterpret_cast<const uint8_t*>("t1"), 2)) +
                                                            "-" + key.ToHex()) / "1"),
             offsets[1]);
   for (uint64_t offset = offsets[1]; offset < checkpoint.contents[1].size(); offset += 500'000) {
     ASSERT_TRUE((*resumed)->Append(1, offset, checkpoint.contents[1].substr(offset, 500'000)).ok());
   }
-  const Envelope body = CheckpointEnvelope("validator-under-test", "t1", key, nonce,
-                                           CheckpointManifestDigest(checkpoint.manifest), 1);
-  Result<SubmissionRecord> submission = (*resumed)->Finish(*SignEnvelope(body, honest_.key));
+  const common::Envelope body = common::CheckpointEnvelope("validator-under-test", "t1", key, nonce,
+                                           common::CheckpointManifestDigest(checkpoint.manifest), 1);
+  common::Result<SubmissionRecord> submission = (*resumed)->Finish(*common::SignEnvelope(body, honest_.key));
   ASSERT_TRUE(submission.ok()) << submission.status().message();
   EXPECT_EQ(ReadBlob(submission->file_blobs[1]), checkpoint.contents[1]);
 }
@@ -535,22 +535,22 @@ TEST_F(ClaimedTask, ALargeUploadLeavesThePageCacheBehindItAndKeepsEveryByte) {
   std::unique_ptr<CheckpointUploads> uploads =
       std::move(*CheckpointUploads::Open(*store_, blobs_, dir_ / "large-uploads", "validator-under-test",
                                          UploadOptions{}, [this] { return now_ms_.load(); }));
-  const PublicKey& key = honest_.key.public_key();
+  const common::PublicKey& key = honest_.key.public_key();
   const auto nonce = std::span(reinterpret_cast<const uint8_t*>(honest_.claim_nonce.data()), honest_.claim_nonce.size());
-  Result<std::unique_ptr<UploadStream>> stream = uploads->Begin(key, "t1", nonce, checkpoint.manifest, false);
+  common::Result<std::unique_ptr<UploadStream>> stream = uploads->Begin(key, "t1", nonce, checkpoint.manifest, false);
   ASSERT_TRUE(stream.ok()) << stream.status().message();
   ASSERT_TRUE((*stream)->Append(0, 0, checkpoint.contents[0]).ok());
   for (uint64_t offset = 0; offset < weights.size(); offset += 1 << 20) {
     ASSERT_TRUE((*stream)->Append(1, offset, weights.substr(offset, 1 << 20)).ok());
   }
   const std::filesystem::path part =
-      dir_ / "large-uploads" / (ToHex(std::span(reinterpret_cast<const uint8_t*>("t1"), 2)) + "-" + key.ToHex()) / "1";
+      dir_ / "large-uploads" / (common::ToHex(std::span(reinterpret_cast<const uint8_t*>("t1"), 2)) + "-" + key.ToHex()) / "1";
   if (std::optional<size_t> cached = CachedPages(part, window); cached) {
     EXPECT_LT(*cached, window / 4096 / 10) << "of the first " << window << " bytes written, pages still cached";
   }
-  const Envelope body = CheckpointEnvelope("validator-under-test", "t1", key, nonce,
-                                           CheckpointManifestDigest(checkpoint.manifest), 1);
-  Result<SubmissionRecord> submission = (*stream)->Finish(*SignEnvelope(body, honest_.key));
+  const common::Envelope body = common::CheckpointEnvelope("validator-under-test", "t1", key, nonce,
+                                           common::CheckpointManifestDigest(checkpoint.manifest), 1);
+  common::Result<SubmissionRecord> submission = (*stream)->Finish(*common::SignEnvelope(body, honest_.key));
   ASSERT_TRUE(submission.ok()) << submission.status().message();
   EXPECT_EQ(ReadBlob(submission->file_blobs[1]), weights);
 }
@@ -566,7 +566,7 @@ TEST_F(ClaimedTask, AReplacedOrLongFinishedCheckpointIsRemovedAndWhatARecordNeed
     grpc::Status status = Upload(honest_, messages, &receipt);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
-  const std::string replaced = ToHex(ComputeDigest(DigestAlgorithm::kBlake2b256, first.contents[1]));
+  const std::string replaced = common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, first.contents[1]));
   ASSERT_TRUE(blobs_.Contains(replaced));
   const std::vector<std::string> submitted = store_->GetSubmission("t1", honest_.key.public_key().ToHex())->file_blobs;
   std::vector<std::string> needed = {train_blob_, test_blob_};
@@ -574,9 +574,9 @@ TEST_F(ClaimedTask, AReplacedOrLongFinishedCheckpointIsRemovedAndWhatARecordNeed
   const RetentionOptions options;  // finished tasks kept 7 days, a grace of an hour
 
   // Within the grace period nothing is removed; past it, the replaced weights only.
-  EXPECT_EQ(RemoveUnneededBlobs(*store_, blobs_, options, SystemClockMs())->removed, 0);
-  const int64_t later_ms = SystemClockMs() + 2 * options.grace_ms;
-  Result<BlobSweep> sweep = RemoveUnneededBlobs(*store_, blobs_, options, later_ms);
+  EXPECT_EQ(RemoveUnneededBlobs(*store_, blobs_, options, common::SystemClockMs())->removed, 0);
+  const int64_t later_ms = common::SystemClockMs() + 2 * options.grace_ms;
+  common::Result<BlobSweep> sweep = RemoveUnneededBlobs(*store_, blobs_, options, later_ms);
   ASSERT_TRUE(sweep.ok()) << sweep.status().message();
   EXPECT_EQ(sweep->removed, 1);
   EXPECT_EQ(sweep->removed_bytes, 100'000u);
@@ -595,20 +595,20 @@ TEST_F(ClaimedTask, AReplacedOrLongFinishedCheckpointIsRemovedAndWhatARecordNeed
 
 TEST_F(ClaimedTask, AnUploadTheDeadlineOvertakesIsDiscarded) {
   const Checkpoint checkpoint = LoraCheckpoint(1000);
-  const PublicKey& key = honest_.key.public_key();
+  const common::PublicKey& key = honest_.key.public_key();
   const auto nonce = std::span(reinterpret_cast<const uint8_t*>(honest_.claim_nonce.data()), honest_.claim_nonce.size());
-  Result<std::unique_ptr<UploadStream>> stream = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, false);
+  common::Result<std::unique_ptr<UploadStream>> stream = uploads_->Begin(key, "t1", nonce, checkpoint.manifest, false);
   ASSERT_TRUE(stream.ok());
   ASSERT_TRUE((*stream)->Append(0, 0, checkpoint.contents[0]).ok());
   ASSERT_TRUE((*stream)->Append(1, 0, checkpoint.contents[1]).ok());
   now_ms_ += 3'600'001;
-  const Envelope body = CheckpointEnvelope("validator-under-test", "t1", key, nonce,
-                                           CheckpointManifestDigest(checkpoint.manifest), 1);
-  Result<SubmissionRecord> late = (*stream)->Finish(*SignEnvelope(body, honest_.key));
-  EXPECT_EQ(late.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store_->GetSubmission("t1", key.ToHex()).status().code(), StatusCode::kNotFound);
+  const common::Envelope body = common::CheckpointEnvelope("validator-under-test", "t1", key, nonce,
+                                           common::CheckpointManifestDigest(checkpoint.manifest), 1);
+  common::Result<SubmissionRecord> late = (*stream)->Finish(*common::SignEnvelope(body, honest_.key));
+  EXPECT_EQ(late.status().code(), common::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->GetSubmission("t1", key.ToHex()).status().code(), common::StatusCode::kNotFound);
   EXPECT_FALSE(store_->GetPartialUpload("t1", key.ToHex())->has_value());
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 std::string JsonlOf(int rows) {
@@ -26,7 +26,7 @@ std::vector<std::string> Lines(const std::string& text) {
 
 TEST(DatasetSplit, HoldsOutTenPercentCappedAndAtLeastOneRow) {
   for (auto [rows, expected_test] : {std::pair{50, 5}, std::pair{5, 1}, std::pair{12000, 1000}}) {
-    Result<DatasetSplit> split = SplitDataset(JsonlOf(rows), "jsonl", "seed");
+    common::Result<DatasetSplit> split = SplitDataset(JsonlOf(rows), "jsonl", "seed");
     ASSERT_TRUE(split.ok()) << split.status().ToString();
     EXPECT_EQ(split->test_rows, expected_test) << rows;
     EXPECT_EQ(split->train_rows, rows - expected_test) << rows;
@@ -72,13 +72,13 @@ TEST(DatasetSplit, BothCsvSplitsKeepTheHeaderAndQuotedFields) {
 
 TEST(DatasetSplit, AMalformedRowIsNamedByItsLine) {
   const std::string jsonl = JsonlOf(2) + "[1, 2]\n" + JsonlOf(1);
-  Result<DatasetSplit> not_object = SplitDataset(jsonl, "jsonl", "seed");
+  common::Result<DatasetSplit> not_object = SplitDataset(jsonl, "jsonl", "seed");
   ASSERT_FALSE(not_object.ok());
   EXPECT_EQ(not_object.status().message(), "line 3: not a JSON object");
-  Result<DatasetSplit> broken = SplitDataset(JsonlOf(2) + "{\"a\": \n", "jsonl", "seed");
+  common::Result<DatasetSplit> broken = SplitDataset(JsonlOf(2) + "{\"a\": \n", "jsonl", "seed");
   ASSERT_FALSE(broken.ok());
   EXPECT_TRUE(broken.status().message().starts_with("line 3: ")) << broken.status().message();
-  Result<DatasetSplit> short_row = SplitDataset("a,b\n1,2\n3\n4,5\n", "csv", "seed");
+  common::Result<DatasetSplit> short_row = SplitDataset("a,b\n1,2\n3\n4,5\n", "csv", "seed");
   ASSERT_FALSE(short_row.ok());
   EXPECT_EQ(short_row.status().message(), "line 3: 1 fields where the header has 2");
 }
@@ -91,4 +91,4 @@ TEST(DatasetSplit, RefusesWhatCannotBeSplit) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -20,7 +20,7 @@
 #include "validator/miner_gateway_service.h"
 #include "validator/sqlite_store.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 class MinerGatewayFixture : public ::testing::Test {
  protected:
@@ -35,7 +35,7 @@ class MinerGatewayFixture : public ::testing::Test {
         grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
-    offers_.EndAll(Status::Unavailable("the test ends"));
+    offers_.EndAll(common::Status::Unavailable("the test ends"));
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   }
 
@@ -51,7 +51,7 @@ class MinerGatewayFixture : public ::testing::Test {
     return stub_->GetChallenge(Context().get(), request, response);
   }
   // A session token for a new miner.
-  std::string Session(const SigningKey& miner) {
+  std::string Session(const common::SigningKey& miner) {
     v1::GetChallengeResponse challenge;
     EXPECT_TRUE(GetChallenge(KeyBytes(miner), &challenge).ok());
     v1::AuthenticateResponse session;
@@ -160,4 +160,4 @@ class MinerGatewayFixture : public ::testing::Test {
   std::unique_ptr<v1::MinerGateway::Stub> stub_;
 };
 
-}  // namespace gradients
+}  // namespace gradients::validator

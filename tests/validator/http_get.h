@@ -7,7 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-namespace gradients {
+namespace gradients::validator {
 
 struct HttpAnswer {
   int status = 0;  // 0 when the request failed
@@ -32,4 +32,4 @@ inline HttpAnswer HttpGet(int port, const std::string& target) {
   return {.status = static_cast<int>(response.result_int()), .body = response.body()};
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -11,7 +11,7 @@
 
 #include "tests/validator/http_get.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 TEST(Metrics, CountersAndGaugesRenderInPrometheusTextFormat) {
@@ -30,7 +30,7 @@ TEST(Metrics, TheServerAnswersMetricsHealthAndNothingElse) {
   Metrics metrics;
   metrics.Add("gradients_up_total", "Ups", 1);
   std::atomic<bool> healthy{true};
-  Result<std::unique_ptr<MetricsServer>> server =
+  common::Result<std::unique_ptr<MetricsServer>> server =
       MetricsServer::Start("127.0.0.1:0", metrics, [&] { return healthy.load(); });
   ASSERT_TRUE(server.ok()) << server.status().message();
   const int port = (*server)->port();
@@ -59,10 +59,10 @@ TEST(Metrics, TheServerAnswersMetricsHealthAndNothingElse) {
 
 TEST(Metrics, AnAddressItCannotListenOnIsAnErrorNamingIt) {
   Metrics metrics;
-  EXPECT_EQ(MetricsServer::Start("no-port", metrics, [] { return true; }).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(MetricsServer::Start("no-port", metrics, [] { return true; }).status().code(), common::StatusCode::kInvalidArgument);
   EXPECT_EQ(MetricsServer::Start("256.1.1.1:0", metrics, [] { return true; }).status().code(),
-            StatusCode::kInvalidArgument);
+            common::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

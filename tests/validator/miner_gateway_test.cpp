@@ -11,13 +11,13 @@
 #include "tests/validator/gateway_fixture.h"
 #include "validator/offer_rounds.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 using MinerGateway = MinerGatewayFixture;
 
 TEST_F(MinerGateway, AMinerThatSignsItsChallengeGetsASessionToken) {
-  const SigningKey miner = SigningKey::Generate();
+  const common::SigningKey miner = common::SigningKey::Generate();
   v1::GetChallengeResponse challenge;
   ASSERT_TRUE(GetChallenge(KeyBytes(miner), &challenge).ok());
   EXPECT_EQ(challenge.nonce().size(), 32u);
@@ -43,7 +43,7 @@ TEST_F(MinerGateway, MalformedRequestsAreInvalidArgumentsNamingTheField) {
   EXPECT_EQ(short_key.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(short_key.error_message().starts_with("miner_public_key: ")) << short_key.error_message();
 
-  const SigningKey miner = SigningKey::Generate();
+  const common::SigningKey miner = common::SigningKey::Generate();
   ASSERT_TRUE(GetChallenge(KeyBytes(miner), &challenge).ok());
   v1::AuthenticateRequest garbage = Answer(challenge, miner);
   garbage.mutable_proof()->set_encoded("not an envelope");
@@ -68,7 +68,7 @@ TEST_F(MinerGateway, MalformedRequestsAreInvalidArgumentsNamingTheField) {
 }
 
 TEST_F(MinerGateway, AnAnswerAfterTheChallengeExpiredIsRefused) {
-  const SigningKey miner = SigningKey::Generate();
+  const common::SigningKey miner = common::SigningKey::Generate();
   v1::GetChallengeResponse challenge;
   ASSERT_TRUE(GetChallenge(KeyBytes(miner), &challenge).ok());
   now_ms_ += 60'000;
@@ -101,7 +101,7 @@ class Offers : public MinerGateway {
 };
 
 TEST_F(Offers, AnAcceptGivesAClaimWithTheTaskAndTheSameClaimAgain) {
-  const std::string token = Session(SigningKey::Generate());
+  const std::string token = Session(common::SigningKey::Generate());
   v1::RespondToOfferResponse first, again;
   grpc::Status status = Respond(token, "t1", v1::OFFER_DECISION_ACCEPT, &first);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -118,11 +118,11 @@ TEST_F(Offers, AnAcceptGivesAClaimWithTheTaskAndTheSameClaimAgain) {
 
 TEST_F(Offers, TheClaimThatFillsThePoolStartsTrainingAndClosesTheOffer) {
   v1::RespondToOfferResponse response;
-  ASSERT_TRUE(Respond(Session(SigningKey::Generate()), "t1", v1::OFFER_DECISION_ACCEPT, &response).ok());
+  ASSERT_TRUE(Respond(Session(common::SigningKey::Generate()), "t1", v1::OFFER_DECISION_ACCEPT, &response).ok());
   EXPECT_EQ(store_->GetTask("t1")->status, TaskStatus::kOffering);
-  ASSERT_TRUE(Respond(Session(SigningKey::Generate()), "t1", v1::OFFER_DECISION_ACCEPT, &response).ok());
+  ASSERT_TRUE(Respond(Session(common::SigningKey::Generate()), "t1", v1::OFFER_DECISION_ACCEPT, &response).ok());
   EXPECT_EQ(store_->GetTask("t1")->status, TaskStatus::kTraining);
-  grpc::Status late = Respond(Session(SigningKey::Generate()), "t1", v1::OFFER_DECISION_ACCEPT, &response);
+  grpc::Status late = Respond(Session(common::SigningKey::Generate()), "t1", v1::OFFER_DECISION_ACCEPT, &response);
   EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(late.error_message(), "task t1 is training: its offers are closed");
 }
@@ -132,7 +132,7 @@ TEST_F(Offers, RefusalsNameTheReason) {
   EXPECT_EQ(Respond("", "t1", v1::OFFER_DECISION_ACCEPT, &response).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Respond("forged", "t1", v1::OFFER_DECISION_ACCEPT, &response).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  const std::string token = Session(SigningKey::Generate());
+  const std::string token = Session(common::SigningKey::Generate());
   EXPECT_EQ(Respond(token, "nope", v1::OFFER_DECISION_ACCEPT, &response).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Respond(token, "t1", v1::OFFER_DECISION_UNSPECIFIED, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
@@ -168,7 +168,7 @@ class OfferStreams : public MinerGatewayFixture {
     return offers_.connected() == count;
   }
   void PublishOffers() {
-    Result<std::vector<Offer>> open = ListOpenOffers(*store_, now_ms_);
+    common::Result<std::vector<Offer>> open = ListOpenOffers(*store_, now_ms_);
     ASSERT_TRUE(open.ok());
     offers_.Update(*open, {}, now_ms_);
   }
@@ -262,4 +262,4 @@ TEST_F(OfferStreams, ADeclinePassesTheOfferToTheNextMinerInLine) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -2,15 +2,15 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 // A stream that remembers what it was sent.
 struct RecordingSink : OfferSink {
   std::vector<std::string> offers;  // task ids
-  std::optional<Status> ended;
+  std::optional<common::Status> ended;
   void Send(const Offer& offer) override { offers.push_back(offer.task_id); }
-  void End(const Status& why) override { ended = why; }
+  void End(const common::Status& why) override { ended = why; }
 };
 
 constexpr int64_t kNow = 1'700'000'000'000;
@@ -148,7 +148,7 @@ TEST_F(Board, ANewerSubscriptionOfAMinerEndsItsOlderOne) {
   RecordingSink newer;
   ASSERT_TRUE(board_.Subscribe("m0", Capacity(), &newer).ok());
   ASSERT_TRUE(sinks_[0]->ended.has_value());
-  EXPECT_EQ(sinks_[0]->ended->code(), StatusCode::kAborted);
+  EXPECT_EQ(sinks_[0]->ended->code(), common::StatusCode::kAborted);
   EXPECT_EQ(board_.connected(), 1u);
   board_.Update({TaskOffer("t1", 1)}, {}, kNow);
   EXPECT_TRUE(sinks_[0]->offers.empty());
@@ -157,13 +157,13 @@ TEST_F(Board, ANewerSubscriptionOfAMinerEndsItsOlderOne) {
 
 TEST_F(Board, StoppingEndsEveryStreamAndRefusesNewOnes) {
   Subscribe(2);
-  board_.EndAll(Status::Unavailable("stopping"));
-  for (const auto& sink : sinks_) EXPECT_EQ(sink->ended->code(), StatusCode::kUnavailable);
+  board_.EndAll(common::Status::Unavailable("stopping"));
+  for (const auto& sink : sinks_) EXPECT_EQ(sink->ended->code(), common::StatusCode::kUnavailable);
   RecordingSink late;
-  EXPECT_EQ(board_.Subscribe("m9", Capacity(), &late).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(board_.Subscribe("m9", Capacity(), &late).status().code(), common::StatusCode::kUnavailable);
   EXPECT_FALSE(late.ended.has_value());
   EXPECT_EQ(board_.connected(), 0u);
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -5,7 +5,7 @@
 #include "tests/support/temp_dir.h"
 #include "validator/sqlite_store.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr int64_t kOpenedAt = 1'000'000;
@@ -46,7 +46,7 @@ class OfferRounds : public ::testing::Test {
 TEST_F(OfferRounds, OpenOffersAreListedAsMinersSeeThemWithTheirClaimants) {
   Offering("t1", 1, 3);
   Claim("t1", "miner-a");
-  Result<std::vector<Offer>> offers = ListOpenOffers(*store_, kOpenedAt + 2000);
+  common::Result<std::vector<Offer>> offers = ListOpenOffers(*store_, kOpenedAt + 2000);
   ASSERT_TRUE(offers.ok()) << offers.status().message();
   ASSERT_EQ(offers->size(), 1u);
   const Offer& offer = (*offers)[0];
@@ -72,7 +72,7 @@ TEST_F(OfferRounds, AWindowThatClosesWithEnoughMinersStartsTraining) {
   EXPECT_EQ(store_->TaskHistory("t1")->back().reason, "the offer window closed; 2 miners train");
   // A late accept is refused.
   EXPECT_EQ(store_->ClaimTask("t1", "miner-c", "n", kOpenedAt + kWindow + 1).status().code(),
-            StatusCode::kFailedPrecondition);
+            common::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(OfferRounds, ATaskNobodyTookIsOfferedAgainWithItsWholeTrainingTimeThenFails) {
@@ -106,4 +106,4 @@ TEST_F(OfferRounds, ATaskShortOfItsMinimumKeepsTheDeadlineItsClaimantsHold) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

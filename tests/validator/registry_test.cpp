@@ -9,7 +9,7 @@
 #include "validator/data_directory.h"
 #include "validator/sqlite_store.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";
@@ -22,7 +22,7 @@ class RegistryTest : public ::testing::Test {
     blobs_ = std::make_unique<BlobStore>(*BlobStore::Open(dir_ / "blobs"));
     std::filesystem::copy(kModel, dir_ / "model", std::filesystem::copy_options::recursive);
   }
-  Result<ModelRecord> Register(const std::filesystem::path& dir, const std::string& name = "tiny") {
+  common::Result<ModelRecord> Register(const std::filesystem::path& dir, const std::string& name = "tiny") {
     return RegisterModel(*store_, *blobs_, dir, name, 1000);
   }
   void Write(const std::filesystem::path& path, std::string_view content) {
@@ -35,22 +35,22 @@ class RegistryTest : public ::testing::Test {
 };
 
 TEST_F(RegistryTest, AModelIsStoredAndNamedByItsContent) {
-  Result<ModelRecord> model = Register(kModel, "llama");
+  common::Result<ModelRecord> model = Register(kModel, "llama");
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   EXPECT_EQ(model->name, "llama");
   std::vector<std::string> paths;
   for (const ModelFile& file : model->files) {
     paths.push_back(file.path);
-    EXPECT_EQ(*blobs_->Read(file.blob, 0, 1 << 30), *ReadFileToString(kModel / file.path, 1 << 30)) << file.path;
+    EXPECT_EQ(*blobs_->Read(file.blob, 0, 1 << 30), *common::ReadFileToString(kModel / file.path, 1 << 30)) << file.path;
     EXPECT_EQ(file.bytes, static_cast<int64_t>(std::filesystem::file_size(kModel / file.path)));
   }
   EXPECT_EQ(paths, (std::vector<std::string>{"config.json", "expected.json", "expected.safetensors", "model.safetensors"}));
   // Every tensor of every *.safetensors file counts, as read independently here.
   int64_t parameters = 0;
   for (const char* file : {"expected.safetensors", "model.safetensors"}) {
-    const Result<SafetensorsFile> weights = SafetensorsFile::Open(kModel / file);
+    const common::Result<common::SafetensorsFile> weights = common::SafetensorsFile::Open(kModel / file);
     ASSERT_TRUE(weights.ok());
-    for (const SafetensorsTensor& tensor : weights->header().tensors) {
+    for (const common::SafetensorsTensor& tensor : weights->header().tensors) {
       int64_t elements = 1;
       for (uint64_t dimension : tensor.shape) elements *= static_cast<int64_t>(dimension);
       parameters += elements;
@@ -61,7 +61,7 @@ TEST_F(RegistryTest, AModelIsStoredAndNamedByItsContent) {
   EXPECT_EQ(*store_->GetModel(model->hash), *model);
 
   // The same bytes elsewhere, under another name: the same model, registered once.
-  Result<ModelRecord> again = Register(dir_ / "model", "renamed");
+  common::Result<ModelRecord> again = Register(dir_ / "model", "renamed");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->hash, model->hash);
   EXPECT_EQ(again->name, "llama");
@@ -70,35 +70,35 @@ TEST_F(RegistryTest, AModelIsStoredAndNamedByItsContent) {
 
 TEST_F(RegistryTest, OneChangedByteMakesAnotherModel) {
   const std::string original = Register(dir_ / "model")->hash;
-  std::string config = *ReadFileToString(dir_ / "model" / "config.json", 1 << 20);
+  std::string config = *common::ReadFileToString(dir_ / "model" / "config.json", 1 << 20);
   Write(dir_ / "model" / "config.json", config + " ");
-  Result<ModelRecord> changed = Register(dir_ / "model");
+  common::Result<ModelRecord> changed = Register(dir_ / "model");
   ASSERT_TRUE(changed.ok());
   EXPECT_NE(changed->hash, original);
 }
 
 TEST_F(RegistryTest, RefusesPickledWeights) {
   Write(dir_ / "model" / "pytorch_model.bin", "not loaded, ever");
-  Result<ModelRecord> model = Register(dir_ / "model");
+  common::Result<ModelRecord> model = Register(dir_ / "model");
   ASSERT_FALSE(model.ok());
-  EXPECT_EQ(model.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(model.status().code(), common::StatusCode::kInvalidArgument);
   EXPECT_NE(model.status().message().find("pytorch_model.bin"), std::string::npos) << model.status().message();
   EXPECT_TRUE(store_->ListModels()->empty());
 }
 
 TEST_F(RegistryTest, RefusesADirectoryWithoutConfigOrWithBrokenWeights) {
   std::filesystem::remove(dir_ / "model" / "config.json");
-  Result<ModelRecord> no_config = Register(dir_ / "model");
+  common::Result<ModelRecord> no_config = Register(dir_ / "model");
   ASSERT_FALSE(no_config.ok());
   EXPECT_NE(no_config.status().message().find("no config.json"), std::string::npos);
 
   std::filesystem::copy(kModel / "config.json", dir_ / "model" / "config.json");
   std::filesystem::resize_file(dir_ / "model" / "model.safetensors", 100);
-  Result<ModelRecord> truncated = Register(dir_ / "model");
+  common::Result<ModelRecord> truncated = Register(dir_ / "model");
   ASSERT_FALSE(truncated.ok());
   EXPECT_NE(truncated.status().message().find("model.safetensors"), std::string::npos) << truncated.status().message();
 
-  EXPECT_EQ(Register(dir_ / "missing").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Register(dir_ / "missing").status().code(), common::StatusCode::kNotFound);
   EXPECT_TRUE(store_->ListModels()->empty());
 }
 
@@ -111,7 +111,7 @@ TEST_F(RegistryTest, FilesLinkedFromElsewhereKeepTheirNamesHere) {
     std::filesystem::create_symlink(std::filesystem::path("../../blobs") / (std::string(file) + ".sha"),
                                     dir_ / "cache" / "snapshots" / "main" / file);
   }
-  Result<ModelRecord> model = Register(dir_ / "cache" / "snapshots" / "main");
+  common::Result<ModelRecord> model = Register(dir_ / "cache" / "snapshots" / "main");
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   ASSERT_EQ(model->files.size(), 2u);
   EXPECT_EQ(model->files[0].path, "config.json");
@@ -129,7 +129,7 @@ TEST_F(RegistryTest, SkipsHiddenEntries) {
 TEST_F(RegistryTest, ADatasetIsNamedByTheHashOfItsBytes) {
   const std::string rows = "{\"instruction\": \"add\", \"output\": \"4\"}\n";
   Write(dir_ / "train.jsonl", rows);
-  Result<DatasetRecord> dataset = RegisterDataset(*store_, *blobs_, dir_ / "train.jsonl", "arith", 1000);
+  common::Result<DatasetRecord> dataset = RegisterDataset(*store_, *blobs_, dir_ / "train.jsonl", "arith", 1000);
   ASSERT_TRUE(dataset.ok()) << dataset.status().ToString();
   EXPECT_EQ(dataset->format, "jsonl");
   EXPECT_EQ(dataset->bytes, static_cast<int64_t>(rows.size()));
@@ -143,7 +143,7 @@ TEST_F(RegistryTest, RefusesDatasetsThatAreNotJsonlOrCsvText) {
   Write(dir_ / "latin1.csv", "name\ncaf\xe9\n");
   for (const auto& [file, expected] : {std::pair{"rows.txt", ".jsonl or .csv"}, std::pair{"empty.csv", "empty"},
                                        std::pair{"latin1.csv", "not UTF-8 (byte 8)"}}) {
-    Result<DatasetRecord> dataset = RegisterDataset(*store_, *blobs_, dir_ / file, "bad", 1000);
+    common::Result<DatasetRecord> dataset = RegisterDataset(*store_, *blobs_, dir_ / file, "bad", 1000);
     ASSERT_FALSE(dataset.ok()) << file;
     EXPECT_NE(dataset.status().message().find(expected), std::string::npos) << dataset.status().message();
   }
@@ -151,9 +151,9 @@ TEST_F(RegistryTest, RefusesDatasetsThatAreNotJsonlOrCsvText) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 TEST(DefaultContentName, IsTheDirectorysNameOrTheFilesStem) {
@@ -165,18 +165,18 @@ TEST(DefaultContentName, IsTheDirectorysNameOrTheFilesStem) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 TEST(DataDirectory, AnExistingDirectoryOthersCanReadIsRefused) {
   testing::TempDir dir;
   std::filesystem::create_directories(dir / "data");
   std::filesystem::permissions(dir / "data", std::filesystem::perms(0755));
-  Result<DataDirectory> data = OpenDataDirectory(dir / "data");
+  common::Result<DataDirectory> data = OpenDataDirectory(dir / "data");
   ASSERT_FALSE(data.ok());
-  EXPECT_EQ(data.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(data.status().code(), common::StatusCode::kPermissionDenied);
   EXPECT_NE(data.status().message().find("chmod 700"), std::string::npos) << data.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir / "data" / "state.db"));
   std::filesystem::permissions(dir / "data", std::filesystem::perms(0700));
@@ -184,4 +184,4 @@ TEST(DataDirectory, AnExistingDirectoryOthersCanReadIsRefused) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -8,7 +8,7 @@
 #include "validator/data_directory.h"
 #include "validator/registry.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";
@@ -55,8 +55,8 @@ TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingItAndHoldsUpNoOther
                            .pool = {{.type = "instruct", .model = "no-such-model", .dataset = "qa",
                                      .columns = "instruction=q,output=a", .durations_s = {600}}}},
                           TaskLimits{});
-  Result<int64_t> created = scheduler.FillPool(*data_.store, *data_.blobs, 1000);
-  EXPECT_EQ(created.status().code(), StatusCode::kNotFound);
+  common::Result<int64_t> created = scheduler.FillPool(*data_.store, *data_.blobs, 1000);
+  EXPECT_EQ(created.status().code(), common::StatusCode::kNotFound);
   EXPECT_TRUE(created.status().message().starts_with("scheduler.pool[0]: ")) << created.status().message();
   EXPECT_TRUE(Tasks().empty());
 
@@ -107,4 +107,4 @@ TEST_F(Scheduler, ATemplateWhoseTaskFailsInPreparationRestsLongerEachTime) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr int64_t kDay = 86'400'000;
@@ -122,4 +122,4 @@ TEST(ComputeWeights, TheSameInputsGiveTheSameBits) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -17,60 +17,60 @@
 #include "proto/auth_messages.h"
 #include "proto/checkpoint_messages.h"
 
-namespace gradients {
+namespace gradients::validator {
 
 // A miner with a session and, once it claimed a task, the claim's nonce.
 struct TestMiner {
-  SigningKey key = SigningKey::Generate();
+  common::SigningKey key = common::SigningKey::Generate();
   std::string token;
   std::string claim_nonce;  // raw bytes
 };
 
-inline std::string KeyBytes(const SigningKey& key) {
+inline std::string KeyBytes(const common::SigningKey& key) {
   return std::string(reinterpret_cast<const char*>(key.public_key().bytes.data()), key.public_key().bytes.size());
 }
 // The miner's answer to a challenge, on the wire.
-inline v1::AuthenticateRequest Answer(const v1::GetChallengeResponse& challenge, const SigningKey& key) {
-  Result<v1::AuthenticateRequest> answer = AnswerChallenge(challenge, key, "gradients-miner/test");
+inline v1::AuthenticateRequest Answer(const v1::GetChallengeResponse& challenge, const common::SigningKey& key) {
+  common::Result<v1::AuthenticateRequest> answer = proto::AnswerChallenge(challenge, key, "gradients-miner/test");
   EXPECT_TRUE(answer.ok()) << answer.status().ToString();
   return answer.ok() ? *answer : v1::AuthenticateRequest();
 }
 
 // A checkpoint's files and their manifest, as a miner exports them.
 struct Checkpoint {
-  CheckpointManifest manifest;
+  common::CheckpointManifest manifest;
   std::vector<std::string> contents;
 };
 inline Checkpoint LoraCheckpoint(size_t weight_bytes, char fill = 'x') {
-  Checkpoint checkpoint{.manifest = {.kind = CheckpointKind::kLoraAdapter, .files = {}},
+  Checkpoint checkpoint{.manifest = {.kind = common::CheckpointKind::kLoraAdapter, .files = {}},
                         .contents = {R"({"peft_type": "LORA", "r": 4})", std::string(weight_bytes, fill)}};
   for (size_t i = 0; i < checkpoint.contents.size(); ++i) {
     checkpoint.manifest.files.push_back(
         {.path = i == 0 ? "adapter_config.json" : "adapter_model.safetensors",
          .size_bytes = checkpoint.contents[i].size(),
-         .algorithm = DigestAlgorithm::kBlake2b256,
-         .digest = ComputeDigest(DigestAlgorithm::kBlake2b256, checkpoint.contents[i])});
+         .algorithm = common::DigestAlgorithm::kBlake2b256,
+         .digest = common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, checkpoint.contents[i])});
   }
   return checkpoint;
 }
 // A LoRA checkpoint of the given files (name -> content), e.g. TinyLoraAdapter's.
 inline Checkpoint LoraCheckpointOf(const std::map<std::string, std::string>& files) {
-  Checkpoint checkpoint{.manifest = {.kind = CheckpointKind::kLoraAdapter, .files = {}}, .contents = {}};
+  Checkpoint checkpoint{.manifest = {.kind = common::CheckpointKind::kLoraAdapter, .files = {}}, .contents = {}};
   for (const auto& [name, content] : files) {
     checkpoint.manifest.files.push_back({.path = name,
                                          .size_bytes = content.size(),
-                                         .algorithm = DigestAlgorithm::kBlake2b256,
-                                         .digest = ComputeDigest(DigestAlgorithm::kBlake2b256, content)});
+                                         .algorithm = common::DigestAlgorithm::kBlake2b256,
+                                         .digest = common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, content)});
     checkpoint.contents.push_back(content);
   }
   return checkpoint;
 }
 inline v1::UploadMessage BeginMessage(const std::string& task, const std::string& nonce,
-                                      const CheckpointManifest& manifest, bool resume = false) {
+                                      const common::CheckpointManifest& manifest, bool resume = false) {
   v1::UploadMessage message;
   message.mutable_begin()->set_task_id(task);
   message.mutable_begin()->set_claim_nonce(nonce);
-  ToProto(manifest, message.mutable_begin()->mutable_manifest());
+  proto::ToProto(manifest, message.mutable_begin()->mutable_manifest());
   message.mutable_begin()->set_resume(resume);
   return message;
 }
@@ -93,14 +93,14 @@ inline std::vector<v1::UploadMessage> ChunkMessages(const Checkpoint& checkpoint
 }
 // UploadEnd with the envelope `signer` signs over (task, nonce, manifest) for
 // `miner`.
-inline v1::UploadMessage EndMessage(const SigningKey& signer, const PublicKey& miner, const std::string& task,
-                                    const std::string& nonce, const CheckpointManifest& manifest,
+inline v1::UploadMessage EndMessage(const common::SigningKey& signer, const common::PublicKey& miner, const std::string& task,
+                                    const std::string& nonce, const common::CheckpointManifest& manifest,
                                     const std::string& validator_id = "validator-under-test") {
-  const Envelope body = CheckpointEnvelope(validator_id, task, miner,
+  const common::Envelope body = common::CheckpointEnvelope(validator_id, task, miner,
                                            std::span(reinterpret_cast<const uint8_t*>(nonce.data()), nonce.size()),
-                                           CheckpointManifestDigest(manifest), 1'700'000'000'000);
+                                           common::CheckpointManifestDigest(manifest), 1'700'000'000'000);
   v1::UploadMessage message;
-  EXPECT_TRUE(ToProto(*SignEnvelope(body, signer), message.mutable_end()->mutable_envelope()).ok());
+  EXPECT_TRUE(proto::ToProto(*common::SignEnvelope(body, signer), message.mutable_end()->mutable_envelope()).ok());
   return message;
 }
 // Begin, chunks and end of a whole honest upload.
@@ -117,12 +117,12 @@ inline std::vector<v1::UploadMessage> HonestUpload(const TestMiner& miner, const
 inline std::map<std::string, std::string> TinyLoraAdapter(float a_value, float b_value) {
   const nlohmann::json config = {{"peft_type", "LORA"}, {"r", 2}, {"lora_alpha", 4}, {"lora_dropout", 0.0},
                                  {"target_modules", {"q_proj"}}, {"bias", "none"}, {"task_type", "CAUSAL_LM"}};
-  SafetensorsWriter writer;
+  common::SafetensorsWriter writer;
   const auto add = [&](const std::string& name, std::vector<uint64_t> shape, float value) {
     std::vector<float> data(shape[0] * shape[1]);
     for (size_t i = 0; i < data.size(); ++i) data[i] = value * static_cast<float>((i % 7) + 1) / 7.0f;
     EXPECT_TRUE(writer
-                    .Add(name, DType::kF32, shape,
+                    .Add(name, common::DType::kF32, shape,
                          std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size() * sizeof(float)))
                     .ok());
   };
@@ -131,4 +131,4 @@ inline std::map<std::string, std::string> TinyLoraAdapter(float a_value, float b
   return {{"adapter_config.json", config.dump()}, {"adapter_model.safetensors", writer.Serialize()}};
 }
 
-}  // namespace gradients
+}  // namespace gradients::validator

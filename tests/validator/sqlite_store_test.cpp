@@ -16,7 +16,7 @@
 
 #include "tests/support/temp_dir.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 ModelRecord Model() {
@@ -49,7 +49,7 @@ TaskRecord Task(std::string id, int64_t created_at_ms = 2000) {
 }
 
 std::unique_ptr<SqliteStore> OpenWithModelAndDataset(const std::filesystem::path& path) {
-  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  common::Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_TRUE((*store)->AddModel(Model()).ok());
   EXPECT_TRUE((*store)->AddDataset(Dataset()).ok());
@@ -105,7 +105,7 @@ TEST(SqliteStore, AnAcknowledgedWriteSurvivesTheProcessBeingKilled) {
   ASSERT_TRUE(WIFSIGNALED(status));
   ASSERT_EQ(WTERMSIG(status), SIGKILL);
   std::unique_ptr<SqliteStore> store = *SqliteStore::Open(dir / "state.db");
-  Result<TaskRecord> task = store->GetTask("t1");
+  common::Result<TaskRecord> task = store->GetTask("t1");
   ASSERT_TRUE(task.ok()) << task.status().ToString();
   EXPECT_EQ(task->status, TaskStatus::kPending);
 }
@@ -121,7 +121,7 @@ TEST(SqliteStore, MigratesADatabaseOfTheFirstSchemaKeepingItsRows) {
                     .ok());
   }
   std::unique_ptr<SqliteStore> store = *SqliteStore::Open(dir / "state.db");
-  Result<TaskRecord> task = store->GetTask("t1");
+  common::Result<TaskRecord> task = store->GetTask("t1");
   ASSERT_TRUE(task.ok()) << task.status().ToString();
   EXPECT_EQ(task->status, TaskStatus::kOffering);
   EXPECT_EQ(task->split_seed, "5eed");  // a task keeps the seed it was prepared with
@@ -139,9 +139,9 @@ TEST(SqliteStore, RefusesADatabaseWrittenByANewerRelease) {
   sqlite3_open((dir / "state.db").c_str(), &db);
   sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr);
   sqlite3_close(db);
-  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(dir / "state.db");
+  common::Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(dir / "state.db");
   ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store.status().code(), common::StatusCode::kFailedPrecondition);
   EXPECT_NE(store.status().message().find("schema version 99 is newer"), std::string::npos) << store.status().message();
   EXPECT_EQ(Pragma(dir / "state.db", "user_version"), "99");  // untouched
 }
@@ -149,9 +149,9 @@ TEST(SqliteStore, RefusesADatabaseWrittenByANewerRelease) {
 TEST(SqliteStore, RefusesAFileThatIsNotADatabase) {
   testing::TempDir dir;
   std::ofstream(dir / "state.db") << std::string(4096, 'x');
-  Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(dir / "state.db");
+  common::Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(dir / "state.db");
   ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), StatusCode::kDataLoss) << store.status().ToString();
+  EXPECT_EQ(store.status().code(), common::StatusCode::kDataLoss) << store.status().ToString();
   EXPECT_NE(store.status().message().find("state.db"), std::string::npos);
 }
 
@@ -163,7 +163,7 @@ TEST(SqliteStore, RegisteringTheSameContentAgainKeepsTheFirstRecord) {
   renamed.files.pop_back();
   ASSERT_TRUE(store->AddModel(renamed).ok());
   EXPECT_EQ(*store->GetModel(Model().hash), Model());
-  EXPECT_EQ(store->GetModel(std::string(64, 'f')).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->GetModel(std::string(64, 'f')).status().code(), common::StatusCode::kNotFound);
 }
 
 TEST(SqliteStore, RefusesATaskOverUnregisteredContentOrAnIdInUse) {
@@ -171,13 +171,13 @@ TEST(SqliteStore, RefusesATaskOverUnregisteredContentOrAnIdInUse) {
   std::unique_ptr<SqliteStore> store = OpenWithModelAndDataset(dir / "state.db");
   TaskRecord unknown_model = Task("t1");
   unknown_model.model_hash = std::string(64, 'e');
-  Status refused = store->CreateTask(unknown_model);
-  EXPECT_EQ(refused.code(), StatusCode::kNotFound);
+  common::Status refused = store->CreateTask(unknown_model);
+  EXPECT_EQ(refused.code(), common::StatusCode::kNotFound);
   EXPECT_NE(refused.message().find("no registered model"), std::string::npos) << refused.message();
   EXPECT_EQ(store->ListTasks(std::nullopt)->size(), 0u);
 
   ASSERT_TRUE(store->CreateTask(Task("t1")).ok());
-  EXPECT_EQ(store->CreateTask(Task("t1", 3000)).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->CreateTask(Task("t1", 3000)).code(), common::StatusCode::kAlreadyExists);
   EXPECT_EQ(store->GetTask("t1")->created_at_ms, 2000);
 }
 
@@ -190,7 +190,7 @@ TEST(SqliteStore, EveryTaskOnADatasetTakesTheDatasetsSplitSeed) {
   EXPECT_EQ(store->GetTask("t2")->split_seed, "d5eed");
   TaskRecord own_seed = Task("t3");
   own_seed.split_seed = "chosen";
-  EXPECT_EQ(store->CreateTask(own_seed).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->CreateTask(own_seed).code(), common::StatusCode::kInvalidArgument);
 }
 
 TEST(SqliteStore, MovesATaskOnlyFromTheStatusItIsIn) {
@@ -199,13 +199,13 @@ TEST(SqliteStore, MovesATaskOnlyFromTheStatusItIsIn) {
   ASSERT_TRUE(store->CreateTask(Task("t1")).ok());
   ASSERT_TRUE(store->TransitionTask("t1", TaskStatus::kPending, TaskStatus::kPreparing, "", 2100).ok());
 
-  Status stale = store->TransitionTask("t1", TaskStatus::kPending, TaskStatus::kPreparing, "", 2200);
-  EXPECT_EQ(stale.code(), StatusCode::kFailedPrecondition);
+  common::Status stale = store->TransitionTask("t1", TaskStatus::kPending, TaskStatus::kPreparing, "", 2200);
+  EXPECT_EQ(stale.code(), common::StatusCode::kFailedPrecondition);
   EXPECT_NE(stale.message().find("is preparing, not pending"), std::string::npos) << stale.message();
-  Status skipping = store->TransitionTask("t1", TaskStatus::kPreparing, TaskStatus::kTraining, "", 2200);
-  EXPECT_EQ(skipping.code(), StatusCode::kFailedPrecondition);
+  common::Status skipping = store->TransitionTask("t1", TaskStatus::kPreparing, TaskStatus::kTraining, "", 2200);
+  EXPECT_EQ(skipping.code(), common::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store->TransitionTask("nope", TaskStatus::kPending, TaskStatus::kPreparing, "", 2200).code(),
-            StatusCode::kNotFound);
+            common::StatusCode::kNotFound);
 
   ASSERT_TRUE(store->OpenOffers("t1", 2300 + 3'600'000, 2300 + 600'000, "", 2300).ok());
   EXPECT_EQ(store->GetTask("t1")->deadline_ms, 2300 + 3'600'000);
@@ -215,7 +215,7 @@ TEST(SqliteStore, MovesATaskOnlyFromTheStatusItIsIn) {
   EXPECT_EQ(failed.status, TaskStatus::kFailed);
   EXPECT_EQ(failed.failure_reason, "no submissions");
   EXPECT_EQ(store->TransitionTask("t1", TaskStatus::kFailed, TaskStatus::kFailed, "", 2500).code(),
-            StatusCode::kFailedPrecondition);
+            common::StatusCode::kFailedPrecondition);
 
   const std::vector<TaskEvent> expected = {
       {.task_id = "t1", .from = std::nullopt, .to = TaskStatus::kPending, .reason = "created", .at_ms = 2000},
@@ -276,11 +276,11 @@ TEST(SqliteStore, ClaimsArrivingTogetherEachGetTheOutcomeTheyWouldGetOneByOne) {
   // and 4 repeats of a claim (a miner that retries). Committed in batches, each claim still sees
   // those before it.
   std::mutex mutex;
-  std::map<std::string, std::vector<Result<ClaimRecord>>> outcomes;
+  std::map<std::string, std::vector<common::Result<ClaimRecord>>> outcomes;
   std::vector<std::thread> threads;
   const auto claim = [&](std::string task, std::string miner) {
     threads.emplace_back([&, task, miner] {
-      Result<ClaimRecord> result = store->ClaimTask(task, miner, "nonce-" + miner, 3000);
+      common::Result<ClaimRecord> result = store->ClaimTask(task, miner, "nonce-" + miner, 3000);
       std::lock_guard lock(mutex);
       outcomes[task].push_back(std::move(result));
     });
@@ -297,7 +297,7 @@ TEST(SqliteStore, ClaimsArrivingTogetherEachGetTheOutcomeTheyWouldGetOneByOne) {
 
   for (const char* id : {"t1", "t2"}) {
     std::set<std::string> claimed;
-    for (const Result<ClaimRecord>& outcome : outcomes[id]) {
+    for (const common::Result<ClaimRecord>& outcome : outcomes[id]) {
       if (outcome.ok()) {
         claimed.insert(outcome->miner);
       } else {  // the pool filled, and the task went on to training
@@ -314,12 +314,12 @@ TEST(SqliteStore, ClaimsArrivingTogetherEachGetTheOutcomeTheyWouldGetOneByOne) {
   // a0's repeats got its claim when it had one, or the closed offers when it never did.
   const bool a0_claimed = store->GetClaim("t1", "a0").ok();
   int a0_answers = 0;
-  for (const Result<ClaimRecord>& outcome : outcomes["t1"]) {
+  for (const common::Result<ClaimRecord>& outcome : outcomes["t1"]) {
     if (outcome.ok() && outcome->miner == "a0") ++a0_answers;
   }
   EXPECT_EQ(a0_answers, a0_claimed ? 5 : 0);
   ASSERT_EQ(outcomes["t3"].size(), 4u);
-  for (const Result<ClaimRecord>& outcome : outcomes["t3"]) EXPECT_EQ(outcome.status().code(), StatusCode::kNotFound);
+  for (const common::Result<ClaimRecord>& outcome : outcomes["t3"]) EXPECT_EQ(outcome.status().code(), common::StatusCode::kNotFound);
 
   // Everything acknowledged is in the file.
   store.reset();
@@ -329,4 +329,4 @@ TEST(SqliteStore, ClaimsArrivingTogetherEachGetTheOutcomeTheyWouldGetOneByOne) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -10,7 +10,7 @@
 #include "validator/data_directory.h"
 #include "validator/registry.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 const std::filesystem::path kModel = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models" / "llama_mha";
@@ -28,14 +28,14 @@ class TaskCreation : public ::testing::Test {
                    .columns = {{"instruction", "question"}, {"output", "answer"}}, .duration_s = 1800,
                    .min_pool_size = 2, .max_pool_size = 5, .max_training_tokens = 0, .request_id = ""};
   }
-  Result<TaskRecord> Create(const NewTask& request) { return CreateTask(*data_.store, *data_.blobs, request, TaskLimits{}, 1000); }
+  common::Result<TaskRecord> Create(const NewTask& request) { return CreateTask(*data_.store, *data_.blobs, request, TaskLimits{}, 1000); }
 
   testing::TempDir dir_;
   DataDirectory data_;
 };
 
 TEST_F(TaskCreation, APendingTaskOverCatalogEntries) {
-  Result<TaskRecord> task = Create(Request());
+  common::Result<TaskRecord> task = Create(Request());
   ASSERT_TRUE(task.ok()) << task.status().ToString();
   EXPECT_TRUE(task->id.starts_with("task-"));
   EXPECT_EQ(task->status, TaskStatus::kPending);
@@ -54,7 +54,7 @@ TEST_F(TaskCreation, ContentNamedByAPathIsRegisteredOnTheWay) {
   request.base_model = kModel.string();
   request.dataset = (dir_ / "more.csv").string();
   request.columns = {};
-  Result<TaskRecord> task = Create(request);
+  common::Result<TaskRecord> task = Create(request);
   ASSERT_TRUE(task.ok()) << task.status().ToString();
   EXPECT_EQ(data_.store->GetDataset(task->dataset_hash)->name, "more");
   EXPECT_EQ(data_.store->ListModels()->size(), 1u);  // the same content as "llama"
@@ -63,28 +63,28 @@ TEST_F(TaskCreation, ContentNamedByAPathIsRegisteredOnTheWay) {
 TEST_F(TaskCreation, WhatDoesNotFitIsRefusedNamingTheField) {
   struct Case {
     std::function<void(NewTask&)> change;
-    StatusCode code;
+    common::StatusCode code;
     const char* message;
   };
   const Case cases[] = {
-      {[](NewTask& r) { r.type = "dpo"; }, StatusCode::kInvalidArgument, "type: \"dpo\" is not a task type miners train"},
-      {[](NewTask& r) { r.duration_s = 599; }, StatusCode::kInvalidArgument, "duration"},
-      {[](NewTask& r) { r.max_pool_size = 1; }, StatusCode::kInvalidArgument, "max_pool_size"},
-      {[](NewTask& r) { r.columns["answer"] = "x"; }, StatusCode::kInvalidArgument, "instruct tasks have no role \"answer\""},
-      {[](NewTask& r) { r.columns.erase("output"); }, StatusCode::kInvalidArgument,
+      {[](NewTask& r) { r.type = "dpo"; }, common::StatusCode::kInvalidArgument, "type: \"dpo\" is not a task type miners train"},
+      {[](NewTask& r) { r.duration_s = 599; }, common::StatusCode::kInvalidArgument, "duration"},
+      {[](NewTask& r) { r.max_pool_size = 1; }, common::StatusCode::kInvalidArgument, "max_pool_size"},
+      {[](NewTask& r) { r.columns["answer"] = "x"; }, common::StatusCode::kInvalidArgument, "instruct tasks have no role \"answer\""},
+      {[](NewTask& r) { r.columns.erase("output"); }, common::StatusCode::kInvalidArgument,
        "role \"output\" reads column \"output\", which dataset qa does not have (it has: answer, question)"},
-      {[](NewTask& r) { r.base_model = "gpt-5"; }, StatusCode::kNotFound, "base_model: no registered model named"},
+      {[](NewTask& r) { r.base_model = "gpt-5"; }, common::StatusCode::kNotFound, "base_model: no registered model named"},
       {[](NewTask& r) {
          r.type = "chat";
          r.columns = {{"system", "sys"}};
        },
-       StatusCode::kInvalidArgument, "chat tasks have no role \"system\""},
-      {[](NewTask& r) { r.dataset = "/no/such.jsonl"; }, StatusCode::kNotFound, "dataset: no registered dataset"},
+       common::StatusCode::kInvalidArgument, "chat tasks have no role \"system\""},
+      {[](NewTask& r) { r.dataset = "/no/such.jsonl"; }, common::StatusCode::kNotFound, "dataset: no registered dataset"},
   };
   for (const Case& c : cases) {
     NewTask request = Request();
     c.change(request);
-    Result<TaskRecord> task = Create(request);
+    common::Result<TaskRecord> task = Create(request);
     ASSERT_FALSE(task.ok()) << c.message;
     EXPECT_EQ(task.status().code(), c.code) << task.status().ToString();
     EXPECT_NE(task.status().message().find(c.message), std::string::npos) << task.status().message();
@@ -96,15 +96,15 @@ TEST_F(TaskCreation, ARepeatedRequestIdGivesTheSameTaskAndRefusesAnotherRequest)
   NewTask request = Request();
   request.request_id = "retry-me";
   const TaskRecord first = *Create(request);
-  Result<TaskRecord> again = Create(request);
+  common::Result<TaskRecord> again = Create(request);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->id, first.id);
   request.duration_s = 2700;
-  Result<TaskRecord> other = Create(request);
+  common::Result<TaskRecord> other = Create(request);
   ASSERT_FALSE(other.ok());
-  EXPECT_EQ(other.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(other.status().code(), common::StatusCode::kAlreadyExists);
   EXPECT_EQ(data_.store->ListTasks(std::nullopt)->size(), 1u);
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

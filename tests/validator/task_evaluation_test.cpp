@@ -20,7 +20,7 @@
 #include "validator/registry.h"
 #include "validator/task_preparation.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 const std::filesystem::path kData = GRADIENTS_TEST_DATA_DIR;
@@ -65,15 +65,15 @@ class TaskEvaluation : public ::testing::Test {
     int64_t received = 4000;
     for (const auto& [miner, files] : uploads) {
       SubmissionRecord submission{.task_id = id, .miner = miner, .receipt_id = "r-" + id + "-" + miner,
-                                  .manifest = {.kind = CheckpointKind::kLoraAdapter, .files = {}},
+                                  .manifest = {.kind = common::CheckpointKind::kLoraAdapter, .files = {}},
                                   .manifest_digest = {}, .file_blobs = {}, .received_at_ms = received};
       for (const auto& [name, content] : files) {
         const StoredBlob blob = *data_.blobs->Put(content);
         submission.manifest.files.push_back({.path = name, .size_bytes = content.size(), .algorithm = {},
-                                             .digest = ComputeDigest(DigestAlgorithm::kBlake2b256, content)});
+                                             .digest = common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, content)});
         submission.file_blobs.push_back(blob.hash);
       }
-      submission.manifest_digest = ToHex(CheckpointManifestDigest(submission.manifest));
+      submission.manifest_digest = common::ToHex(common::CheckpointManifestDigest(submission.manifest));
       ASSERT_TRUE(data_.store->RecordSubmission(submission, received).ok());
       received += 1000;
     }
@@ -83,13 +83,13 @@ class TaskEvaluation : public ::testing::Test {
     ASSERT_TRUE(StartEvaluations(*data_.store, 2000 + 10 * 60'000 + 1).ok());
     ASSERT_EQ(data_.store->GetTask(id)->status, TaskStatus::kEvaluating);
   }
-  Status Evaluate(const std::string& id, const std::atomic<bool>* cancel = nullptr) {
+  common::Status Evaluate(const std::string& id, const std::atomic<bool>* cancel = nullptr) {
     return EvaluateTask(*data_.store, *data_.blobs, options_, ScoringOptions{}, id, [] { return int64_t{9'000'000}; },
                         cancel);
   }
   std::map<std::string, EvaluationRecord> Evaluations(const std::string& id) {
     std::map<std::string, EvaluationRecord> out;
-    Result<std::vector<EvaluationRecord>> evaluations = data_.store->ListEvaluations(id);
+    common::Result<std::vector<EvaluationRecord>> evaluations = data_.store->ListEvaluations(id);
     EXPECT_TRUE(evaluations.ok());
     if (evaluations.ok()) {
       for (const EvaluationRecord& evaluation : *evaluations) out[evaluation.miner] = evaluation;
@@ -116,7 +116,7 @@ TEST_F(TaskEvaluation, EveryClaimGetsItsVerdictAndTheLowestLossWins) {
                      {"d-nan", TinyLoraAdapter(std::nanf(""), 0.1f)},
                      {"e-untrained", TinyLoraAdapter(0.1f, 0.0f)},
                      {"g-garbage", garbage}});
-  Status status = Evaluate("t1");
+  common::Status status = Evaluate("t1");
   ASSERT_TRUE(status.ok()) << status.message();
   const TaskRecord task = *data_.store->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kScored);
@@ -149,13 +149,13 @@ TEST_F(TaskEvaluation, EveryClaimGetsItsVerdictAndTheLowestLossWins) {
   EXPECT_EQ(evaluations["a-good"].test_blob, task.test_blob);
   EXPECT_EQ(evaluations["a-good"].split_seed, dataset_.split_seed);
   EXPECT_TRUE(evaluations["a-good"].evaluator.starts_with("gradients-eval/")) << evaluations["a-good"].evaluator;
-  EXPECT_FALSE(std::filesystem::exists(options_.work_dir / ToHex(std::span(reinterpret_cast<const uint8_t*>("t1"), 2))));
+  EXPECT_FALSE(std::filesystem::exists(options_.work_dir / common::ToHex(std::span(reinterpret_cast<const uint8_t*>("t1"), 2))));
 }
 
 TEST_F(TaskEvaluation, TheOperatorSeesEveryClaimAndEveryVerdictRankedFirst) {
-  const std::string winner = SigningKey::Generate().public_key().ToHex();
-  const std::string loser = SigningKey::Generate().public_key().ToHex();
-  const std::string absent = SigningKey::Generate().public_key().ToHex();
+  const std::string winner = common::SigningKey::Generate().public_key().ToHex();
+  const std::string loser = common::SigningKey::Generate().public_key().ToHex();
+  const std::string absent = common::SigningKey::Generate().public_key().ToHex();
   TaskAfterDeadline("t1", {absent, loser, winner},
                     {{loser, TinyLoraAdapter(0.3f, 0.3f)}, {winner, TinyLoraAdapter(0.01f, 0.01f)}});
   ASSERT_TRUE(data_.store->RecordProgress("t1", winner, R"({"step": "7", "trainLoss": 1.25})", 5000, 1000).ok());
@@ -188,7 +188,7 @@ TEST_F(TaskEvaluation, TheOperatorSeesEveryClaimAndEveryVerdictRankedFirst) {
 TEST_F(TaskEvaluation, AnInterruptedEvaluationResumesAndTheSameInputsGiveTheSameLossBitForBit) {
   TaskAfterDeadline("t1", {"a"}, {{"a", TinyLoraAdapter(0.05f, 0.05f)}});
   const std::atomic<bool> stop{true};
-  EXPECT_EQ(Evaluate("t1", &stop).code(), StatusCode::kAborted);  // the validator stopping
+  EXPECT_EQ(Evaluate("t1", &stop).code(), common::StatusCode::kAborted);  // the validator stopping
   EXPECT_TRUE(Evaluations("t1").empty());
   EXPECT_EQ(data_.store->GetTask("t1")->status, TaskStatus::kEvaluating);
   ASSERT_TRUE(Evaluate("t1").ok());
@@ -202,15 +202,15 @@ TEST_F(TaskEvaluation, AnInterruptedEvaluationResumesAndTheSameInputsGiveTheSame
 TEST_F(TaskEvaluation, AnEvaluatorThatCannotRunLeavesTheTaskEvaluating) {
   TaskAfterDeadline("t1", {"a"}, {{"a", TinyLoraAdapter(0.05f, 0.05f)}});
   options_.gradients_path = (work_ / "no-such-gradients").string();
-  EXPECT_EQ(Evaluate("t1").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Evaluate("t1").code(), common::StatusCode::kUnavailable);
   EXPECT_EQ(data_.store->GetTask("t1")->status, TaskStatus::kEvaluating);
 }
 
 TEST_F(TaskEvaluation, ABaseModelThatCannotBeEvaluatedWithinTheLimitsIsTheTasksFaultNotTheMiners) {
   TaskAfterDeadline("t1", {"a", "b"}, {{"a", TinyLoraAdapter(0.05f, 0.05f)}, {"b", TinyLoraAdapter(0.01f, 0.01f)}});
   options_.timeout_ms = 20;  // far too little to even load libtorch
-  Status status = Evaluate("t1");
-  EXPECT_EQ(status.code(), StatusCode::kInternal);
+  common::Status status = Evaluate("t1");
+  EXPECT_EQ(status.code(), common::StatusCode::kInternal);
   EXPECT_EQ(status.message(), "the base model cannot be evaluated on the test split within the limits: timed out");
   EXPECT_TRUE(Evaluations("t1").empty());  // nobody was judged
 }
@@ -239,4 +239,4 @@ TEST_F(TaskEvaluation, AnEvaluationThatCrashesFailsThatSubmissionOnly) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -5,7 +5,7 @@
 #include "tests/support/temp_dir.h"
 #include "validator/data_directory.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 class TaskPreparation : public ::testing::Test {
@@ -16,7 +16,7 @@ class TaskPreparation : public ::testing::Test {
   }
   // Registers `rows` as a JSONL dataset and creates a pending task over it.
   void CreateTask(const std::string& id, const std::string& rows) {
-    Result<StoredBlob> blob = data_.blobs->Put(rows);
+    common::Result<StoredBlob> blob = data_.blobs->Put(rows);
     ASSERT_TRUE(blob.ok());
     ASSERT_TRUE(data_.store
                     ->AddDataset({.hash = blob->hash, .name = "data", .format = "jsonl",
@@ -64,13 +64,13 @@ TEST_F(TaskPreparation, ATaskACrashLeftPreparingIsPreparedAgainToTheSameSplit) {
   EXPECT_EQ(task.status, TaskStatus::kOffering);
   EXPECT_EQ(*data_.blobs->Read(task.test_blob, 0, 1 << 20), SplitDataset(Rows(30), "jsonl", "secret-of-t1")->test);
   // Done: a second call refuses rather than splitting again.
-  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 30, 300'000).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 30, 300'000).code(), common::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(TaskPreparation, ADatasetThatCannotBeSplitFailsTheTaskWithTheReason) {
   CreateTask("t1", Rows(3) + "not json\n");
-  Status status = PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000);
-  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  common::Status status = PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000);
+  EXPECT_EQ(status.code(), common::StatusCode::kInvalidArgument);
   const TaskRecord task = *data_.store->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kFailed);
   EXPECT_TRUE(task.failure_reason.starts_with("dataset data: line 4: ")) << task.failure_reason;
@@ -78,20 +78,20 @@ TEST_F(TaskPreparation, ADatasetThatCannotBeSplitFailsTheTaskWithTheReason) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 TEST_F(TaskPreparation, ATaskWhoseDatasetBlobIsGoneFailsAndSaysSo) {
   CreateTask("t1", Rows(30));
   const TaskRecord task = *data_.store->GetTask("t1");
   std::filesystem::remove(*data_.blobs->PathOf(task.dataset_hash));
-  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000).code(), StatusCode::kNotFound);
+  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000).code(), common::StatusCode::kNotFound);
   const TaskRecord failed = *data_.store->GetTask("t1");
   EXPECT_EQ(failed.status, TaskStatus::kFailed);
   EXPECT_TRUE(failed.failure_reason.starts_with("dataset data: no blob ")) << failed.failure_reason;
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr TaskStatus kAll[] = {TaskStatus::kPending,  TaskStatus::kPreparing,  TaskStatus::kOffering, TaskStatus::kTraining,
@@ -10,11 +10,11 @@ constexpr TaskStatus kAll[] = {TaskStatus::kPending,  TaskStatus::kPreparing,  T
 
 TEST(TaskStatus, EveryStatusParsesFromItsName) {
   for (TaskStatus status : kAll) {
-    Result<TaskStatus> parsed = ParseTaskStatus(TaskStatusName(status));
+    common::Result<TaskStatus> parsed = ParseTaskStatus(TaskStatusName(status));
     ASSERT_TRUE(parsed.ok()) << TaskStatusName(status);
     EXPECT_EQ(*parsed, status);
   }
-  Result<TaskStatus> unknown = ParseTaskStatus("done");
+  common::Result<TaskStatus> unknown = ParseTaskStatus("done");
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("\"done\""), std::string::npos);
 }
@@ -34,4 +34,4 @@ TEST(TaskStatus, ATaskMovesOneStepForwardOrFails) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

@@ -27,7 +27,7 @@
 #include "validator/registry.h"
 #include "validator/task_preparation.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 using testing::BackgroundProcess;
@@ -48,17 +48,17 @@ class ValidatorDaemonProcess : public ::testing::Test {
                {"models", {{{"path", kModel.string()}}}},
                {"datasets", {{{"path", (dir_ / "train.jsonl").string()}, {"name", "qa"}}}}};
   }
-  std::unique_ptr<BackgroundProcess> Start() {
+  std::unique_ptr<testing::BackgroundProcess> Start() {
     std::ofstream(dir_ / "validator.json") << config_.dump(2);
-    return std::make_unique<BackgroundProcess>(
+    return std::make_unique<testing::BackgroundProcess>(
         std::vector<std::string>{GRADIENTS_VALIDATOR_PATH, "--config", (dir_ / "validator.json").string()},
         dir_ / "validator.log");
   }
   // A server's port ("gateway" or "admin"), once the daemon has written ports.json (it does so
   // when it serves).
-  int WaitForPort(BackgroundProcess& process, const char* server = "gateway") {
+  int WaitForPort(testing::BackgroundProcess& process, const char* server = "gateway") {
     for (int i = 0; i < 600; ++i) {
-      Result<std::string> ports = ReadFileToString(dir_ / "data" / "ports.json", 1024);
+      common::Result<std::string> ports = common::ReadFileToString(dir_ / "data" / "ports.json", 1024);
       if (ports.ok()) return nlohmann::json::parse(*ports)[server];
       if (process.WaitFor(std::chrono::milliseconds(50))) break;  // it exited
     }
@@ -68,7 +68,7 @@ class ValidatorDaemonProcess : public ::testing::Test {
   // weights.json once it holds weights (waiting up to 10 s); empty when it never does.
   nlohmann::json PublishedWeights() {
     for (int i = 0; i < 200; ++i) {
-      Result<std::string> file = ReadFileToString(dir_ / "data" / "weights.json", 1 << 20);
+      common::Result<std::string> file = common::ReadFileToString(dir_ / "data" / "weights.json", 1 << 20);
       if (file.ok()) {
         nlohmann::json json = nlohmann::json::parse(*file);
         if (!json["weights"].empty()) return json;
@@ -78,7 +78,7 @@ class ValidatorDaemonProcess : public ::testing::Test {
     return {};
   }
   std::string Log() {
-    Result<std::string> log = ReadFileToString(dir_ / "validator.log", 1 << 20);
+    common::Result<std::string> log = common::ReadFileToString(dir_ / "validator.log", 1 << 20);
     return log.ok() ? *log : "";
   }
 
@@ -87,12 +87,12 @@ class ValidatorDaemonProcess : public ::testing::Test {
 };
 
 TEST_F(ValidatorDaemonProcess, ServesMinerAuthenticationAndStopsCleanlyOnSigterm) {
-  std::unique_ptr<BackgroundProcess> validator = Start();
+  std::unique_ptr<testing::BackgroundProcess> validator = Start();
   const int port = WaitForPort(*validator);
   ASSERT_GT(port, 0);
   auto stub = v1::MinerGateway::NewStub(
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
-  const SigningKey miner = SigningKey::Generate();
+  const common::SigningKey miner = common::SigningKey::Generate();
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::GetChallengeRequest request;
@@ -137,7 +137,7 @@ TEST_F(ValidatorDaemonProcess, ATaskLeftPendingByTheLastRunIsPreparedAtStart) {
                                   .created_at_ms = 1, .updated_at_ms = 1})
                     .ok());
   }
-  std::unique_ptr<BackgroundProcess> validator = Start();
+  std::unique_ptr<testing::BackgroundProcess> validator = Start();
   ASSERT_GT(WaitForPort(*validator), 0);
   validator->Signal(SIGINT);
   EXPECT_EQ(validator->WaitFor(std::chrono::seconds(20)), 0) << Log();
@@ -163,7 +163,7 @@ TEST_F(ValidatorDaemonProcess, AdminBeyondLoopbackNeedsAPrivateTokenFileAndTheTo
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("printable ASCII without spaces or line breaks"), std::string::npos) << refused.err;
   std::ofstream(dir_ / "admin.token", std::ios::trunc) << "a-token-of-some-length\n";
-  std::unique_ptr<BackgroundProcess> validator = Start();
+  std::unique_ptr<testing::BackgroundProcess> validator = Start();
   const int port = WaitForPort(*validator, "admin");
   ASSERT_GT(port, 0);
   auto admin = v1::Admin::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
@@ -183,7 +183,7 @@ TEST_F(ValidatorDaemonProcess, WithTlsConfiguredMinersConnectOverTlsOnly) {
   const std::filesystem::path tls = std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "tls";
   config_["gateway"]["tls_certificate_file"] = (tls / "validator.crt").string();
   config_["gateway"]["tls_private_key_file"] = (tls / "validator.key").string();
-  std::unique_ptr<BackgroundProcess> validator = Start();
+  std::unique_ptr<testing::BackgroundProcess> validator = Start();
   const int port = WaitForPort(*validator);
   ASSERT_GT(port, 0);
   const auto challenge = [&](const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
@@ -191,13 +191,13 @@ TEST_F(ValidatorDaemonProcess, WithTlsConfiguredMinersConnectOverTlsOnly) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     v1::GetChallengeRequest request;
-    const SigningKey miner = SigningKey::Generate();
+    const common::SigningKey miner = common::SigningKey::Generate();
     request.set_miner_public_key(std::string(miner.public_key().bytes.begin(), miner.public_key().bytes.end()));
     v1::GetChallengeResponse response;
     return stub->GetChallenge(&context, request, &response);
   };
   grpc::SslCredentialsOptions trusted;
-  trusted.pem_root_certs = *ReadFileToString(tls / "validator.crt", 1 << 16);
+  trusted.pem_root_certs = *common::ReadFileToString(tls / "validator.crt", 1 << 16);
   const grpc::Status over_tls = challenge(grpc::SslCredentials(trusted));
   EXPECT_TRUE(over_tls.ok()) << over_tls.error_message();
   EXPECT_FALSE(challenge(grpc::InsecureChannelCredentials()).ok());  // plaintext is not served
@@ -260,7 +260,7 @@ class MinerClient {
 
 TEST_F(ValidatorDaemonProcess, AMinerTakesATaskFromOfferToReceiptAndNoAcknowledgedUploadIsLostToAKill) {
   config_["uploads"] = {{"sync_interval_bytes", 1 << 20}};
-  std::unique_ptr<BackgroundProcess> validator = Start();
+  std::unique_ptr<testing::BackgroundProcess> validator = Start();
   const int admin_port = WaitForPort(*validator, "admin");
   ASSERT_GT(admin_port, 0);
   auto admin = v1::Admin::NewStub(
@@ -367,7 +367,7 @@ TEST_F(ValidatorDaemonProcess, AMinerTakesATaskFromOfferToReceiptAndNoAcknowledg
     status = writer->Finish();
     ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << Log();
   }
-  EXPECT_EQ(receipt.bytes_received(), CheckpointBytes(checkpoint.manifest) - from[0] - from[1]);
+  EXPECT_EQ(receipt.bytes_received(), common::CheckpointBytes(checkpoint.manifest) - from[0] - from[1]);
 
   // Killed right after the receipt: the submission is there after the restart.
   validator->Signal(SIGKILL);
@@ -390,7 +390,7 @@ TEST_F(ValidatorDaemonProcess, AFullTaskWithHonestMinersGoesFromCreateToScoresAn
   config_["tasks"] = {{"min_duration_seconds", 1}};
   config_["evaluation"] = {{"gradients_path", GRADIENTS_CLI_PATH}, {"threads", 1}};
   config_["weights"] = {{"interval_ms", 1000}};
-  std::unique_ptr<BackgroundProcess> validator = Start();
+  std::unique_ptr<testing::BackgroundProcess> validator = Start();
   const std::string admin_address = "127.0.0.1:" + std::to_string(WaitForPort(*validator, "admin"));
   auto admin = v1::Admin::NewStub(grpc::CreateChannel(admin_address, grpc::InsecureChannelCredentials()));
   const auto admin_context = [] {
@@ -484,7 +484,7 @@ TEST_F(ValidatorDaemonProcess, AFullTaskWithHonestMinersGoesFromCreateToScoresAn
     }
   }
   const std::string& winner_key = task.submissions(0).miner_public_key();
-  const std::string winner = ToHex(std::span(reinterpret_cast<const uint8_t*>(winner_key.data()), winner_key.size()));
+  const std::string winner = common::ToHex(std::span(reinterpret_cast<const uint8_t*>(winner_key.data()), winner_key.size()));
 
   // Each miner reads its own result.
   for (size_t i = 0; i < miners.size(); ++i) {
@@ -521,9 +521,9 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
        (std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / "models/tokenizer_sp512/tokenizer.model").string()});
   ASSERT_EQ(init.exit_code, 0) << init.err;
   // A task whose deadline passed ten minutes ago, with three claims and two uploads.
-  const int64_t opened_at = SystemClockMs() - 20 * 60'000;
+  const int64_t opened_at = common::SystemClockMs() - 20 * 60'000;
   std::vector<std::string> miners;
-  for (int i = 0; i < 3; ++i) miners.push_back(SigningKey::Generate().public_key().ToHex());
+  for (int i = 0; i < 3; ++i) miners.push_back(common::SigningKey::Generate().public_key().ToHex());
   std::sort(miners.begin(), miners.end());  // evaluations are listed by miner
   {
     DataDirectory data = std::move(*OpenDataDirectory(dir_ / "data"));
@@ -542,14 +542,14 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
       ASSERT_TRUE(data.store->ClaimTask("t1", miner, "nonce", opened_at + 1000).ok());
       if (miner == miners[2]) continue;  // claims and never uploads
       SubmissionRecord submission{.task_id = "t1", .miner = miner, .receipt_id = "r-" + miner,
-                                  .manifest = {.kind = CheckpointKind::kLoraAdapter, .files = {}},
+                                  .manifest = {.kind = common::CheckpointKind::kLoraAdapter, .files = {}},
                                   .manifest_digest = {}, .file_blobs = {}, .received_at_ms = opened_at + 2000};
       for (const auto& [name, content] : TinyLoraAdapter(scale, scale)) {
         submission.manifest.files.push_back({.path = name, .size_bytes = content.size(), .algorithm = {},
-                                             .digest = ComputeDigest(DigestAlgorithm::kBlake2b256, content)});
+                                             .digest = common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, content)});
         submission.file_blobs.push_back(data.blobs->Put(content)->hash);
       }
-      submission.manifest_digest = ToHex(CheckpointManifestDigest(submission.manifest));
+      submission.manifest_digest = common::ToHex(common::CheckpointManifestDigest(submission.manifest));
       ASSERT_TRUE(data.store->RecordSubmission(submission, opened_at + 2000).ok());
       scale *= 4;
     }
@@ -571,7 +571,7 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
     return std::vector<EvaluationRecord>{};
   };
 
-  std::unique_ptr<BackgroundProcess> validator = Start();
+  std::unique_ptr<testing::BackgroundProcess> validator = Start();
   for (int i = 0; i < 1200 && Log().find("evaluating the upload") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -643,4 +643,4 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

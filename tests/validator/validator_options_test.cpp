@@ -2,11 +2,11 @@
 
 #include <gtest/gtest.h>
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 TEST(ValidatorOptions, TheExampleConfigIsValid) {
-  Result<ValidatorOptions> options = LoadConfigFile<ValidatorOptions>(
+  common::Result<ValidatorOptions> options = common::LoadConfigFile<ValidatorOptions>(
       std::filesystem::path(GRADIENTS_TEST_DATA_DIR) / ".." / ".." / "configs" / "validator.example.json", "validator");
   ASSERT_TRUE(options.ok()) << options.status().ToString();
   EXPECT_EQ(options->auth.validator_id, "my-validator");
@@ -21,7 +21,7 @@ TEST(ValidatorOptions, EveryProblemIsReportedWithItsField) {
                                  {"admin", {{"listen", "0.0.0.0:7401"}}},
                                  {"retention", {{"grace_ms", 10}, {"keep_finished_ms", -1}}},
                                  {"models", {{{"name", "no path"}}}}};
-  Result<ValidatorOptions> options = ParseConfig<ValidatorOptions>(config, "validator");
+  common::Result<ValidatorOptions> options = common::ParseConfig<ValidatorOptions>(config, "validator");
   ASSERT_FALSE(options.ok());
   const std::string message = options.status().message();
   for (const char* expected :
@@ -37,17 +37,17 @@ TEST(ValidatorOptions, TaskDurationsComeInMinutesOrSecondsWithinTheTasksLimits) 
   auto parse = [](const nlohmann::json& tasks, const nlohmann::json& durations) {
     nlohmann::json pattern = {{"model", "m"}, {"dataset", "d"}};
     pattern.update(durations);
-    return ParseConfig<ValidatorOptions>({{"data_dir", "/tmp/v"},
+    return common::ParseConfig<ValidatorOptions>({{"data_dir", "/tmp/v"},
                                           {"auth", {{"validator_id", "v"}}},
                                           {"tasks", tasks},
                                           {"scheduler", {{"tasks_in_flight", 1}, {"pool", {pattern}}}}},
                                          "validator");
   };
-  Result<ValidatorOptions> testnet = parse({{"min_duration_seconds", 30}}, {{"seconds", {45, 90}}});
+  common::Result<ValidatorOptions> testnet = parse({{"min_duration_seconds", 30}}, {{"seconds", {45, 90}}});
   ASSERT_TRUE(testnet.ok()) << testnet.status().ToString();
   EXPECT_EQ(testnet->tasks.min_duration_s, 30);
   EXPECT_EQ(testnet->scheduler.pool.at(0).durations_s, (std::vector<int64_t>{45, 90}));
-  Result<ValidatorOptions> hours = parse(nlohmann::json::object(), {{"minutes", {60, 180}}});
+  common::Result<ValidatorOptions> hours = parse(nlohmann::json::object(), {{"minutes", {60, 180}}});
   ASSERT_TRUE(hours.ok()) << hours.status().ToString();
   EXPECT_EQ(hours->scheduler.pool.at(0).durations_s, (std::vector<int64_t>{3600, 10800}));
 
@@ -62,11 +62,11 @@ TEST(ValidatorOptions, TaskDurationsComeInMinutesOrSecondsWithinTheTasksLimits) 
            {nlohmann::json::object(), {{"minutes", nlohmann::json::array()}}, "validator.scheduler.pool[0].minutes: at least"},
            {{{"min_duration_seconds", 0}}, {{"minutes", {60}}}, "validator.tasks.min_duration_seconds: must be"},
            {{{"max_duration_seconds", 604801}}, {{"minutes", {60}}}, "validator.tasks.max_duration_seconds: must be"}}) {
-    Result<ValidatorOptions> options = parse(bad.tasks, bad.durations);
+    common::Result<ValidatorOptions> options = parse(bad.tasks, bad.durations);
     ASSERT_FALSE(options.ok()) << bad.expected;
     EXPECT_NE(options.status().message().find(bad.expected), std::string::npos) << options.status().message();
   }
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator

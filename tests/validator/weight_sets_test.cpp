@@ -9,7 +9,7 @@
 #include "validator/sqlite_store.h"
 #include "validator/weight_publication.h"
 
-namespace gradients {
+namespace gradients::validator {
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
@@ -57,7 +57,7 @@ class WeightSets : public ::testing::Test {
 TEST_F(WeightSets, InputsAreTheScoredTasksOfTheLongestWindowWithTheirWork) {
   ScoredTask("old", 60, kNow - 8 * kDayMs, {{"a", 3}});  // outside 7 days
   ScoredTask("recent", 120, kNow - kDayMs / 2, {{"a", 3}, {"b", 0}, {"c", -1}});
-  Result<WeightInputs> inputs = GatherWeightInputs(*store_, scoring_, kNow);
+  common::Result<WeightInputs> inputs = GatherWeightInputs(*store_, scoring_, kNow);
   ASSERT_TRUE(inputs.ok()) << inputs.status().message();
   ASSERT_EQ(inputs->tasks.size(), 1u);
   EXPECT_EQ(inputs->tasks[0].task_id, "recent");
@@ -76,7 +76,7 @@ TEST_F(WeightSets, TheCanonicalInputsDecodeToThemselvesAndAnAuditLineRecomputesE
   ScoredTask("t2", 30, kNow - 2 * kDayMs, {{"b", 3}, {"a", 0}, {"c", -1}});
   const WeightInputs inputs = *GatherWeightInputs(*store_, scoring_, kNow);
   const std::string encoded = EncodeWeightInputs(inputs);
-  Result<WeightInputs> decoded = DecodeWeightInputs(encoded);
+  common::Result<WeightInputs> decoded = DecodeWeightInputs(encoded);
   ASSERT_TRUE(decoded.ok()) << decoded.status().message();
   EXPECT_EQ(EncodeWeightInputs(*decoded), encoded);
 
@@ -89,7 +89,7 @@ TEST_F(WeightSets, TheCanonicalInputsDecodeToThemselvesAndAnAuditLineRecomputesE
 
   nlohmann::json forged = nlohmann::json::parse(line);
   forged["weights"]["a"] = forged["weights"]["a"].get<double>() + 1e-9;
-  EXPECT_EQ(VerifyAuditLine(forged.dump()).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(VerifyAuditLine(forged.dump()).code(), common::StatusCode::kFailedPrecondition);
   forged = nlohmann::json::parse(line);
   forged["inputs"] = forged["inputs"].get<std::string>() + " ";
   EXPECT_EQ(VerifyAuditLine(forged.dump()).message(), "weight set 1: its inputs do not match their digest");
@@ -104,11 +104,11 @@ TEST_F(WeightSets, PublishingWritesWeightsJsonFeedsTheSinkAndKeepsTheHistory) {
   WeightPublicationOptions options{.interval_ms = 1000,
                                    .sink_command = {"/bin/sh", "-c", "cat > " + (dir_ / "sunk.json").string()},
                                    .sink_attempts = 2, .sink_backoff_ms = 10, .sink_timeout_ms = 10'000};
-  Result<WeightSetRecord> published =
+  common::Result<WeightSetRecord> published =
       PublishWeights(*store_, scoring_, options, dir_ / "weights.json", "validator-1", [] { return kNow; });
   ASSERT_TRUE(published.ok()) << published.status().message();
-  const std::string file = *ReadFileToString(dir_ / "weights.json", 1 << 20);
-  EXPECT_EQ(*ReadFileToString(dir_ / "sunk.json", 1 << 20), file);
+  const std::string file = *common::ReadFileToString(dir_ / "weights.json", 1 << 20);
+  EXPECT_EQ(*common::ReadFileToString(dir_ / "sunk.json", 1 << 20), file);
   const nlohmann::json json = nlohmann::json::parse(file);
   EXPECT_EQ(json["validator_id"], "validator-1");
   EXPECT_EQ(json["weights"][0]["miner"], "a");
@@ -121,14 +121,14 @@ TEST_F(WeightSets, PublishingWritesWeightsJsonFeedsTheSinkAndKeepsTheHistory) {
   published = PublishWeights(*store_, scoring_, options, dir_ / "weights.json", "validator-1", [] { return kNow + 1; });
   ASSERT_TRUE(published.ok());
   EXPECT_EQ(published->id, 2);
-  EXPECT_EQ(*ReadFileToString(dir_ / "attempts", 100), "tried\ntried\n");
+  EXPECT_EQ(*common::ReadFileToString(dir_ / "attempts", 100), "tried\ntried\n");
   EXPECT_EQ(published->published_to, "file:" + (dir_ / "weights.json").string());
   EXPECT_EQ(store_->ListWeightSets(0, 0, 10)->size(), 2u);
   EXPECT_EQ(store_->ListWeightSets(0, 2, 10)->size(), 1u);  // before id 2
 }
 
 TEST(Leaderboard, MinersRankByWorkWeightedPointsThenPoints) {
-  const std::vector<gradients::ScoredTask> tasks = {
+  const std::vector<gradients::validator::ScoredTask> tasks = {
       {.task_id = "big", .type = "instruct", .scored_at_ms = 1, .work = 2.0,
        .points = {{.miner = "a", .points = 3, .rank = 1}, {.miner = "b", .points = 0, .rank = 2}}},
       {.task_id = "small", .type = "chat", .scored_at_ms = 2, .work = 0.5,
@@ -144,4 +144,4 @@ TEST(Leaderboard, MinersRankByWorkWeightedPointsThenPoints) {
 }
 
 }  // namespace
-}  // namespace gradients
+}  // namespace gradients::validator
