@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "validator/sqlite_store.h"
+#include "validator/state/sqlite_store.h"
 
 namespace {
 

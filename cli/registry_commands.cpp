@@ -4,8 +4,8 @@
 
 #include "cli/command_failure.h"
 #include "common/clock.h"
-#include "validator/data_directory.h"
-#include "validator/registry.h"
+#include "validator/state/data_directory.h"
+#include "validator/state/registry.h"
 
 namespace gradients::cli {
 namespace {

@@ -1,5 +1,5 @@
 // `gradients model add|list` and `gradients dataset add|list`: register base models and datasets in
-// a validator's data directory (validator/registry.h) and list them. Each prints JSON and returns
+// a validator's data directory (validator/state/registry.h) and list them. Each prints JSON and returns
 // the process exit code; errors go to `err` as "gradients <command>: <message>".
 #pragma once
 

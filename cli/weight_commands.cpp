@@ -6,8 +6,8 @@
 
 #include "cli/command_failure.h"
 #include "common/durable_file.h"
-#include "validator/data_directory.h"
-#include "validator/weight_sets.h"
+#include "validator/rewards/weight_sets.h"
+#include "validator/state/data_directory.h"
 
 namespace gradients::cli {
 

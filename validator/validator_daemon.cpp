@@ -12,10 +12,10 @@
 
 #include "common/durable_file.h"
 #include "common/logging.h"
-#include "validator/offer_rounds.h"
-#include "validator/registry.h"
-#include "validator/task_evaluation.h"
-#include "validator/task_preparation.h"
+#include "validator/market/offer_rounds.h"
+#include "validator/state/registry.h"
+#include "validator/tasks/task_evaluation.h"
+#include "validator/tasks/task_preparation.h"
 
 namespace gradients::validator {
 namespace {

@@ -11,15 +11,15 @@
 #include <grpcpp/server.h>
 
 #include "common/status.h"
-#include "validator/admin_service.h"
-#include "validator/checkpoint_uploads.h"
-#include "validator/data_directory.h"
-#include "validator/miner_auth.h"
-#include "validator/metrics.h"
-#include "validator/metrics_server.h"
-#include "validator/miner_gateway_service.h"
+#include "validator/market/checkpoint_uploads.h"
+#include "validator/market/miner_auth.h"
+#include "validator/rewards/weight_publication.h"
+#include "validator/rpc/admin_service.h"
+#include "validator/rpc/metrics.h"
+#include "validator/rpc/metrics_server.h"
+#include "validator/rpc/miner_gateway_service.h"
+#include "validator/state/data_directory.h"
 #include "validator/validator_options.h"
-#include "validator/weight_publication.h"
 
 namespace gradients::validator {
 
@@ -68,9 +68,9 @@ class ValidatorDaemon {
   // child process; stopping kills the running child (the rest is evaluated after a restart).
   void RunEvaluations();
   common::Status EvaluateDueTasks();
-  // Publishes a weight set every interval (validator/weight_publication.h).
+  // Publishes a weight set every interval (validator/rewards/weight_publication.h).
   void RunWeightPublication();
-  // Removes the blobs no record needs any more, every interval (validator/blob_retention.h).
+  // Removes the blobs no record needs any more, every interval (validator/state/blob_retention.h).
   void RunBlobRemoval();
   // Waits `interval` or until the daemon stops; true when it stops.
   bool WaitUnlessStopping(std::chrono::milliseconds interval);

@@ -9,15 +9,15 @@
 
 #include "common/config.h"
 #include "common/logging.h"
-#include "validator/blob_retention.h"
-#include "validator/checkpoint_uploads.h"
-#include "validator/miner_auth.h"
-#include "validator/miner_limits.h"
-#include "validator/offer_board.h"
-#include "validator/scheduler.h"
-#include "validator/scoring.h"
-#include "validator/task_evaluation.h"
-#include "validator/weight_publication.h"
+#include "validator/market/checkpoint_uploads.h"
+#include "validator/market/miner_auth.h"
+#include "validator/market/miner_limits.h"
+#include "validator/market/offer_board.h"
+#include "validator/rewards/scoring.h"
+#include "validator/rewards/weight_publication.h"
+#include "validator/state/blob_retention.h"
+#include "validator/tasks/scheduler.h"
+#include "validator/tasks/task_evaluation.h"
 
 namespace gradients::validator {
 

@@ -1,8 +1,8 @@
 // One task of the market benchmark (bench/README.md, "The market benchmark"): the market's miners,
 // each a search strategy of the miner (miner/search_run.h) with the same budget of training tokens, train on the
 // task's training split; `gradients eval` judges each result on the hidden test split with the
-// flags the validator's evaluation uses (validator/task_evaluation.cpp), and the validator's
-// scoring (validator/scoring.h) ranks them. Prints one JSON object: the training split's tokens
+// flags the validator's evaluation uses (validator/tasks/task_evaluation.cpp), and the validator's
+// scoring (validator/rewards/scoring.h) ranks them. Prints one JSON object: the training split's tokens
 // per epoch (for the Optuna contender's budget), the base model's test loss, and each miner's test
 // loss, rank and points.
 //
@@ -32,9 +32,9 @@
 #include "miner/search_strategy.h"
 #include "text/dataset.h"
 #include "text/tokenizer.h"
-#include "validator/child_process.h"
-#include "validator/scoring.h"
-#include "validator/task_evaluation.h"
+#include "validator/rewards/scoring.h"
+#include "validator/tasks/child_process.h"
+#include "validator/tasks/task_evaluation.h"
 
 namespace gradients::bench {
 namespace {
@@ -103,7 +103,7 @@ common::Result<std::vector<miner::StrategyOptions>> MarketMiners(const std::file
   return miners;
 }
 
-// `gradients eval` as the validator runs it (validator/task_evaluation.h: the same command line, limits
+// `gradients eval` as the validator runs it (validator/tasks/task_evaluation.h: the same command line, limits
 // and environment, the BLAS on `threads`); the submission's verdict, or the base model's without one.
 common::Result<nlohmann::json> Evaluate(const Flags& flags, const std::optional<validator::JudgedCheckpoint>& submission) {
   const validator::EvaluationOptions options{.gradients_path = flags.gradients, .threads = flags.threads};

@@ -110,7 +110,7 @@ class Bench:
 
     def evaluate(self, base, test, task, submission, kind="lora"):
         """The submission's test loss as the validator judges it (market_task --judge: the command line,
-        limits and environment of validator/task_evaluation.h)."""
+        limits and environment of validator/tasks/task_evaluation.h)."""
         argv = [self.market_task, "--judge", submission, "--judge-kind", kind, "--gradients", self.gradients,
                 "--model", base, "--test", test, "--format", task["format"], "--threads", "1"]
         if task["columns"]:

@@ -11,8 +11,8 @@
 #include "common/durable_file.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
-#include "validator/data_directory.h"
-#include "validator/registry.h"
+#include "validator/state/data_directory.h"
+#include "validator/state/registry.h"
 
 namespace gradients::cli {
 namespace {

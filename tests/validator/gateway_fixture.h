@@ -15,10 +15,10 @@
 #include "proto/checkpoint_messages.h"
 #include "tests/support/temp_dir.h"
 #include "tests/validator/scripted_miner.h"
-#include "validator/blob_store.h"
-#include "validator/checkpoint_uploads.h"
-#include "validator/miner_gateway_service.h"
-#include "validator/sqlite_store.h"
+#include "validator/market/checkpoint_uploads.h"
+#include "validator/rpc/miner_gateway_service.h"
+#include "validator/state/blob_store.h"
+#include "validator/state/sqlite_store.h"
 
 namespace gradients::validator {
 

@@ -21,11 +21,11 @@
 #include "tests/support/temp_dir.h"
 #include "tests/validator/http_get.h"
 #include "tests/validator/scripted_miner.h"
-#include "validator/data_directory.h"
-#include "validator/miner_auth.h"
-#include "validator/offer_rounds.h"
-#include "validator/registry.h"
-#include "validator/task_preparation.h"
+#include "validator/market/miner_auth.h"
+#include "validator/market/offer_rounds.h"
+#include "validator/state/data_directory.h"
+#include "validator/state/registry.h"
+#include "validator/tasks/task_preparation.h"
 
 namespace gradients::validator {
 namespace {
