@@ -59,8 +59,10 @@ int ListRecords(const std::filesystem::path& data_dir, std::string_view command,
 int RunModelAdd(const RegisterArgs& args, std::ostream& out, std::ostream& err) {
   return Add<validator::ModelRecord>(
       args, "model add",
-      [](validator::Store& store, const validator::BlobStore& blobs, const std::filesystem::path& path, const std::string& name,
-         int64_t now_ms) { return validator::RegisterModel(store, blobs, path, name, now_ms); },
+      [](validator::CatalogStore& catalog_store, const validator::BlobStore& blobs, const std::filesystem::path& path,
+         const std::string& name, int64_t now_ms) {
+        return validator::RegisterModel(catalog_store, blobs, path, name, now_ms);
+      },
       out, err);
 }
 
@@ -69,11 +71,15 @@ int RunDatasetAdd(const RegisterArgs& args, std::ostream& out, std::ostream& err
 }
 
 int RunModelList(const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err) {
-  return ListRecords(data_dir, "model list", [](validator::Store& store) { return store.ListModels(); }, out, err);
+  return ListRecords(
+      data_dir, "model list", [](validator::CatalogStore& catalog_store) { return catalog_store.ListModels(); }, out,
+      err);
 }
 
 int RunDatasetList(const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err) {
-  return ListRecords(data_dir, "dataset list", [](validator::Store& store) { return store.ListDatasets(); }, out, err);
+  return ListRecords(
+      data_dir, "dataset list", [](validator::CatalogStore& catalog_store) { return catalog_store.ListDatasets(); },
+      out, err);
 }
 
 }  // namespace gradients::cli

@@ -69,14 +69,14 @@ common::Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const Va
   common::Result<DataDirectory> data = OpenDataDirectory(options.data_dir);
   if (!data.ok()) return data.status().WithContext("data_dir");
   const int64_t now = now_ms();
+  Store& store = *data->store;
   for (const ContentSource& model : options.models) {
-    common::Result<ModelRecord> record = RegisterModel(*data->store, *data->blobs, model.path, model.name, now);
+    common::Result<ModelRecord> record = RegisterModel(store, *data->blobs, model.path, model.name, now);
     if (!record.ok()) return record.status().WithContext("models");
     common::GetLogger("validator")->info("model {} ({}) registered", record->name, record->hash);
   }
   for (const ContentSource& dataset : options.datasets) {
-    common::Result<DatasetRecord> record =
-        RegisterDataset(*data->store, *data->blobs, dataset.path, dataset.name, now);
+    common::Result<DatasetRecord> record = RegisterDataset(store, *data->blobs, dataset.path, dataset.name, now);
     if (!record.ok()) return record.status().WithContext("datasets");
     common::GetLogger("validator")->info("dataset {} ({}) registered", record->name, record->hash);
   }
@@ -88,8 +88,9 @@ common::Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const Va
     if (!token.ok()) return token.status();
     admin.token = std::move(*token);
   }
-  common::Result<std::unique_ptr<CheckpointUploads>> uploads = CheckpointUploads::Open(
-      *data->store, *data->blobs, data->root / "uploads", options.auth.validator_id, options.uploads, now_ms);
+  common::Result<std::unique_ptr<CheckpointUploads>> uploads =
+      CheckpointUploads::Open(store, store, store, store, *data->blobs, data->root / "uploads",
+                              options.auth.validator_id, options.uploads, now_ms);
   if (!uploads.ok()) return uploads.status().WithContext("data_dir");
   std::unique_ptr<ValidatorDaemon> daemon(
       new ValidatorDaemon(std::move(*data), std::move(*uploads), options, std::move(admin), now_ms));
@@ -153,7 +154,8 @@ void ValidatorDaemon::RunTaskLoop() {
     // Errors are the disk's or the database's, not a task's: logged, and tried again next round.
     if (prepare) {
       next_preparation = std::chrono::steady_clock::now() + kPreparerInterval;
-      if (common::Result<int64_t> scheduled = scheduler_.FillPool(*data_.store, *data_.blobs, now_ms_()); !scheduled.ok()) {
+      common::Result<int64_t> scheduled = scheduler_.FillPool(*data_.store, *data_.store, *data_.blobs, now_ms_());
+      if (!scheduled.ok()) {
         common::GetLogger("validator")->error("scheduling tasks: {}", scheduled.status().message());
       }
       if (common::Status status = PrepareTasks(now_ms_()); !status.ok()) {
@@ -227,10 +229,11 @@ void ValidatorDaemon::RunWeightPublication() {
   // The first set soon after the start: a validator restarted more often than the interval still
   // publishes.
   int64_t wait_ms = std::min<int64_t>(weight_options_.interval_ms, kFirstWeightsAfterMs);
+  Store& store = *data_.store;
   while (!WaitUnlessStopping(std::chrono::milliseconds(wait_ms))) {
     wait_ms = weight_options_.interval_ms;
     common::Result<WeightSetRecord> published =
-        PublishWeights(*data_.store, scoring_options_, weight_options_, data_.root / "weights.json",
+        PublishWeights(store, store, store, store, scoring_options_, weight_options_, data_.root / "weights.json",
                        auth_.validator_id(), now_ms_, &stop_evaluating_);
     if (!published.ok() && published.status().code() != common::StatusCode::kAborted) {
       common::GetLogger("weights")->error("publishing weights: {}", published.status().message());  // next interval
@@ -248,13 +251,14 @@ void ValidatorDaemon::RunEvaluations() {
 }
 
 common::Status ValidatorDaemon::EvaluateDueTasks() {
-  GRADIENTS_RETURN_IF_ERROR(StartEvaluations(*data_.store, now_ms_()));
-  common::Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(TaskStatus::kEvaluating);
+  Store& store = *data_.store;
+  GRADIENTS_RETURN_IF_ERROR(StartEvaluations(store, now_ms_()));
+  common::Result<std::vector<TaskRecord>> tasks = store.ListTasks(TaskStatus::kEvaluating);
   if (!tasks.ok()) return tasks.status();
   for (const TaskRecord& task : *tasks) {
     if (stop_evaluating_) return common::Status::Aborted("stopping");
-    common::Status evaluated = EvaluateTask(*data_.store, *data_.blobs, evaluation_options_, scoring_options_, task.id,
-                                    now_ms_, &stop_evaluating_);
+    common::Status evaluated = EvaluateTask(store, store, store, store, store, *data_.blobs, evaluation_options_,
+                                            scoring_options_, task.id, now_ms_, &stop_evaluating_);
     if (evaluated.code() == common::StatusCode::kAborted) return evaluated;
     if (evaluated.code() == common::StatusCode::kInternal || evaluated.code() == common::StatusCode::kDataLoss ||
         evaluated.code() == common::StatusCode::kNotFound) {
@@ -262,7 +266,7 @@ common::Status ValidatorDaemon::EvaluateDueTasks() {
       // or their blobs are gone): no miner is to blame, none gets points.
       const std::string reason = "evaluation failed: " + evaluated.message();
       GRADIENTS_RETURN_IF_ERROR(
-          data_.store->TransitionTask(task.id, TaskStatus::kEvaluating, TaskStatus::kFailed, reason, now_ms_()));
+          store.TransitionTask(task.id, TaskStatus::kEvaluating, TaskStatus::kFailed, reason, now_ms_()));
       common::GetLogger("validator")->error("task {}: evaluating -> failed: {}", task.id, reason);
     } else if (!evaluated.ok()) {
       // Perhaps passing (the evaluator is not installed, a full disk): tried again next round;
@@ -279,28 +283,30 @@ common::Status ValidatorDaemon::EvaluateDueTasks() {
 }
 
 common::Status ValidatorDaemon::AdvanceOffers(int64_t now_ms) {
-  GRADIENTS_RETURN_IF_ERROR(CloseOfferWindows(*data_.store, offer_options_, now_ms));
-  common::Result<std::vector<Offer>> open = ListOpenOffers(*data_.store, now_ms);
+  Store& store = *data_.store;
+  GRADIENTS_RETURN_IF_ERROR(CloseOfferWindows(store, store, offer_options_, now_ms));
+  common::Result<std::vector<Offer>> open = ListOpenOffers(store, store, store, now_ms);
   if (!open.ok()) return open.status();
-  common::Result<std::vector<MinerClaims>> claims = data_.store->ListMinerClaims();
+  common::Result<std::vector<MinerClaims>> claims = store.ListMinerClaims();
   if (!claims.ok()) return claims.status();
   offers_.Update(*open, *claims, now_ms);
   return common::Status::Ok();
 }
 
 common::Status ValidatorDaemon::PrepareTasks(int64_t now_ms) {
+  Store& store = *data_.store;
   for (TaskStatus status : {TaskStatus::kPending, TaskStatus::kPreparing}) {
-    common::Result<std::vector<TaskRecord>> tasks = data_.store->ListTasks(status);
+    common::Result<std::vector<TaskRecord>> tasks = store.ListTasks(status);
     if (!tasks.ok()) return tasks.status();
     for (const TaskRecord& task : *tasks) {
-      common::Status prepared = PrepareTask(*data_.store, *data_.blobs, task.id, now_ms, offer_options_.window_ms);
+      common::Status prepared = PrepareTask(store, store, *data_.blobs, task.id, now_ms, offer_options_.window_ms);
       if (prepared.ok()) {
         common::GetLogger("validator")->info("task {}: {} -> offering", task.id, TaskStatusName(status));
         continue;
       }
       // A task that cannot be prepared fails with the reason; one that hit a passing trouble (a full
       // disk, say) is tried again at the next round. Neither holds up the others.
-      common::Result<TaskRecord> now = data_.store->GetTask(task.id);
+      common::Result<TaskRecord> now = store.GetTask(task.id);
       if (now.ok() && now->status == TaskStatus::kFailed) {
         common::GetLogger("validator")->warn("task {}: failed: {}", task.id, prepared.message());
       } else {

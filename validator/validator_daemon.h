@@ -54,7 +54,8 @@ class ValidatorDaemon {
         weight_options_(options.weights),
         retention_options_(options.retention),
         scheduler_(options.scheduler, options.tasks),
-        gateway_service_(auth_, *data_.store, *data_.blobs, *uploads_, offers_, now_ms, options.gateway.miner_limits),
+        gateway_service_(auth_, *data_.store, *data_.store, *data_.store, *data_.store, *data_.store, *data_.blobs,
+                         *uploads_, offers_, now_ms, options.gateway.miner_limits),
         admin_service_(*data_.store, *data_.blobs, WithWakeUp(std::move(admin)), now_ms) {}
   AdminServiceOptions WithWakeUp(AdminServiceOptions admin);
   // Prepares pending tasks (and those a stop left preparing); one that cannot be prepared fails.

@@ -144,16 +144,17 @@ class MinerGatewayFixture : public ::testing::Test {
   MinerAuthenticator auth_{MinerAuthOptions{.validator_id = "validator-under-test"}};
   std::unique_ptr<SqliteStore> store_ = std::move(*SqliteStore::Open(dir_ / "state.db"));
   BlobStore blobs_ = std::move(*BlobStore::Open(dir_ / "blobs"));
-  std::unique_ptr<CheckpointUploads> uploads_ =
-      std::move(*CheckpointUploads::Open(*store_, blobs_, dir_ / "uploads", "validator-under-test",
-                                         UploadOptions{.max_chunk_bytes = 1 << 20,
-                                                       .max_bytes_per_model_byte = 3.0,
-                                                       .max_bytes_allowance = 4 << 20,
-                                                       .sync_interval_bytes = 1 << 20},
-                                         [this] { return now_ms_.load(); }));
+  std::unique_ptr<CheckpointUploads> uploads_ = std::move(
+      *CheckpointUploads::Open(*store_, *store_, *store_, *store_, blobs_, dir_ / "uploads", "validator-under-test",
+                               UploadOptions{.max_chunk_bytes = 1 << 20,
+                                             .max_bytes_per_model_byte = 3.0,
+                                             .max_bytes_allowance = 4 << 20,
+                                             .sync_interval_bytes = 1 << 20},
+                               [this] { return now_ms_.load(); }));
   OfferBoard offers_{OfferOptions{.window_ms = 600'000, .rounds = 3, .wave_interval_ms = 10'000,
                                   .recent_ms = 86'400'000}};
-  MinerGatewayService service_{auth_, *store_, blobs_, *uploads_, offers_, [this] { return now_ms_.load(); }};
+  MinerGatewayService service_{auth_, *store_, *store_, *store_, *store_, *store_,
+                               blobs_, *uploads_, offers_, [this] { return now_ms_.load(); }};
   std::unique_ptr<grpc::Server> server_;
   std::string model_hash_, train_blob_, test_blob_;
   std::vector<std::string> model_blobs_;

@@ -536,7 +536,7 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
                                   .duration_s = 600, .pool_size = 3, .created_at_ms = opened_at,
                                   .updated_at_ms = opened_at})
                     .ok());
-    ASSERT_TRUE(PrepareTask(*data.store, *data.blobs, "t1", opened_at, 60'000).ok());
+    ASSERT_TRUE(PrepareTask(*data.store, *data.store, *data.blobs, "t1", opened_at, 60'000).ok());
     float scale = 0.01f;
     for (const std::string& miner : miners) {
       ASSERT_TRUE(data.store->ClaimTask("t1", miner, "nonce", opened_at + 1000).ok());
@@ -553,7 +553,7 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
       ASSERT_TRUE(data.store->RecordSubmission(submission, opened_at + 2000).ok());
       scale *= 4;
     }
-    ASSERT_TRUE(CloseOfferWindows(*data.store, OfferOptions{}, opened_at + 60'000).ok());
+    ASSERT_TRUE(CloseOfferWindows(*data.store, *data.store, OfferOptions{}, opened_at + 60'000).ok());
     ASSERT_EQ(data.store->GetTask("t1")->status, TaskStatus::kTraining);
   }
   // The same state for a run nobody interrupts.

@@ -95,16 +95,18 @@ class UploadStream::Hashing {
   std::thread thread_;  // last: starts once the members above exist
 };
 
-common::Result<std::unique_ptr<CheckpointUploads>> CheckpointUploads::Open(Store& store, const BlobStore& blobs,
-                                                                   std::filesystem::path dir, std::string validator_id,
-                                                                   UploadOptions options, common::ClockMs now_ms) {
+common::Result<std::unique_ptr<CheckpointUploads>> CheckpointUploads::Open(
+    CatalogStore& catalog_store, TaskStore& task_store, ClaimStore& claim_store, SubmissionStore& submission_store,
+    const BlobStore& blobs, std::filesystem::path dir, std::string validator_id, UploadOptions options,
+    common::ClockMs now_ms) {
   if (mkdir(dir.c_str(), 0700) == 0) {
     GRADIENTS_RETURN_IF_ERROR(common::SyncDirectory(dir.parent_path().empty() ? "." : dir.parent_path()));
   } else if (errno != EEXIST) {
     return common::ErrnoStatus("creating " + dir.string(), errno);
   }
-  return std::unique_ptr<CheckpointUploads>(
-      new CheckpointUploads(store, blobs, std::move(dir), std::move(validator_id), options, std::move(now_ms)));
+  return std::unique_ptr<CheckpointUploads>(new CheckpointUploads(catalog_store, task_store, claim_store,
+                                                                  submission_store, blobs, std::move(dir),
+                                                                  std::move(validator_id), options, std::move(now_ms)));
 }
 
 std::filesystem::path CheckpointUploads::PartDirectory(std::string_view task_id, std::string_view miner_hex) const {
@@ -113,7 +115,7 @@ std::filesystem::path CheckpointUploads::PartDirectory(std::string_view task_id,
 }
 
 common::Status CheckpointUploads::DiscardLeftovers(std::string_view task_id) {
-  common::Result<std::vector<std::string>> miners = store_.ListPartialUploadMiners(task_id);
+  common::Result<std::vector<std::string>> miners = submission_store_.ListPartialUploadMiners(task_id);
   if (!miners.ok()) return miners.status();
   std::lock_guard lock(mutex_);
   for (const std::string& miner : *miners) {
@@ -121,7 +123,7 @@ common::Status CheckpointUploads::DiscardLeftovers(std::string_view task_id) {
     // The files first: a record without its files is what a crash in between leaves, and nothing
     // resumes an upload to a finished task.
     GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(PartDirectory(task_id, miner)));
-    GRADIENTS_RETURN_IF_ERROR(store_.DeletePartialUpload(task_id, miner));
+    GRADIENTS_RETURN_IF_ERROR(submission_store_.DeletePartialUpload(task_id, miner));
   }
   return common::Status::Ok();
 }
@@ -135,9 +137,9 @@ common::Result<std::unique_ptr<UploadStream>> CheckpointUploads::Begin(const com
                                                                std::span<const uint8_t> claim_nonce,
                                                                const common::CheckpointManifest& manifest, bool resume) {
   GRADIENTS_RETURN_IF_ERROR(common::ValidateCheckpointManifest(manifest));
-  common::Result<TaskRecord> task = store_.GetTask(task_id);
+  common::Result<TaskRecord> task = task_store_.GetTask(task_id);
   if (!task.ok()) return task.status();
-  common::Result<ClaimRecord> claim = store_.GetClaim(task_id, miner.ToHex());
+  common::Result<ClaimRecord> claim = claim_store_.GetClaim(task_id, miner.ToHex());
   if (claim.status().code() == common::StatusCode::kNotFound) {
     return common::Status::FailedPrecondition(TaskName(task_id) + ": you hold no claim on it");
   }
@@ -154,7 +156,7 @@ common::Result<std::unique_ptr<UploadStream>> CheckpointUploads::Begin(const com
                                       ": it takes no uploads");
   }
   if (now_ms_() > task->deadline_ms) return common::Status::FailedPrecondition(TaskName(task_id) + ": its deadline has passed");
-  common::Result<ModelRecord> model = store_.GetModel(task->model_hash);
+  common::Result<ModelRecord> model = catalog_store_.GetModel(task->model_hash);
   if (!model.ok()) return model.status();
   const uint64_t limit =
       static_cast<uint64_t>(options_.max_bytes_per_model_byte * static_cast<double>(model->bytes())) +
@@ -185,7 +187,7 @@ common::Result<std::unique_ptr<UploadStream>> CheckpointUploads::Begin(const com
       PartDirectory(task_id, miner.ToHex())));
   stream->done_ = true;  // nothing to keep until the part files are open
 
-  common::Result<std::optional<PartialUpload>> stored = store_.GetPartialUpload(task_id, upload.miner);
+  common::Result<std::optional<PartialUpload>> stored = submission_store_.GetPartialUpload(task_id, upload.miner);
   if (!stored.ok()) return stored.status();
   if (resume && *stored && (*stored)->manifest != manifest) {
     return common::Status::FailedPrecondition("the stored part of your upload to " + TaskName(task_id) +
@@ -216,25 +218,25 @@ common::Result<std::unique_ptr<UploadStream>> CheckpointUploads::Begin(const com
                                                  [&](std::string_view block) { file.Update(block); }));
   }
   GRADIENTS_RETURN_IF_ERROR(common::SyncDirectory(stream->dir_));
-  GRADIENTS_RETURN_IF_ERROR(store_.SavePartialUpload(stream->upload_));
+  GRADIENTS_RETURN_IF_ERROR(submission_store_.SavePartialUpload(stream->upload_));
   stream->hashing_ = std::make_unique<UploadStream::Hashing>(stream->files_);
   stream->done_ = false;
   return stream;
 }
 
 common::Result<UploadProgress> CheckpointUploads::Progress(const common::PublicKey& miner, std::string_view task_id) {
-  common::Result<TaskRecord> task = store_.GetTask(task_id);
+  common::Result<TaskRecord> task = task_store_.GetTask(task_id);
   if (!task.ok()) return task.status();
-  common::Result<ClaimRecord> claim = store_.GetClaim(task_id, miner.ToHex());
+  common::Result<ClaimRecord> claim = claim_store_.GetClaim(task_id, miner.ToHex());
   if (claim.status().code() == common::StatusCode::kNotFound) {
     return common::Status::PermissionDenied(TaskName(task_id) + ": you hold no claim on it");
   }
   if (!claim.ok()) return claim.status();
   UploadProgress progress;
-  common::Result<std::optional<PartialUpload>> partial = store_.GetPartialUpload(task_id, miner.ToHex());
+  common::Result<std::optional<PartialUpload>> partial = submission_store_.GetPartialUpload(task_id, miner.ToHex());
   if (!partial.ok()) return partial.status();
   progress.partial = std::move(*partial);
-  common::Result<SubmissionRecord> submission = store_.GetSubmission(task_id, miner.ToHex());
+  common::Result<SubmissionRecord> submission = submission_store_.GetSubmission(task_id, miner.ToHex());
   if (submission.ok()) {
     progress.submission = std::move(*submission);
   } else if (submission.status().code() != common::StatusCode::kNotFound) {
@@ -289,7 +291,7 @@ common::Status UploadStream::Sync() {
   unsynced_bytes_ = 0;
   if (!changed) return common::Status::Ok();
   upload_.updated_at_ms = owner_.now_ms_();
-  return owner_.store_.SavePartialUpload(upload_);
+  return owner_.submission_store_.SavePartialUpload(upload_);
 }
 
 common::Status UploadStream::Append(uint32_t file_index, uint64_t offset, std::string data) {
@@ -385,7 +387,8 @@ void UploadStream::Discard() {
   done_ = true;
   if (open_fd_ >= 0) close(std::exchange(open_fd_, -1));
   if (common::Status status = common::RemoveTree(dir_); !status.ok()) common::GetLogger("uploads")->warn("{}", status.ToString());
-  if (common::Status status = owner_.store_.DeletePartialUpload(upload_.task_id, upload_.miner); !status.ok()) {
+  if (common::Status status = owner_.submission_store_.DeletePartialUpload(upload_.task_id, upload_.miner);
+      !status.ok()) {
     common::GetLogger("uploads")->warn("{}", status.ToString());
   }
 }
@@ -419,7 +422,7 @@ common::Result<SubmissionRecord> UploadStream::Finish(const common::SignedEnvelo
   }
   done_ = true;
   if (open_fd_ >= 0) close(std::exchange(open_fd_, -1));
-  common::Result<TaskRecord> task = owner_.store_.GetTask(upload_.task_id);
+  common::Result<TaskRecord> task = owner_.task_store_.GetTask(upload_.task_id);
   if (!task.ok()) return task.status();
   if (owner_.now_ms_() > task->deadline_ms) {
     Discard();
@@ -434,7 +437,7 @@ common::Result<SubmissionRecord> UploadStream::Finish(const common::SignedEnvelo
   SubmissionRecord submission{.task_id = upload_.task_id, .miner = upload_.miner, .receipt_id = "r-" + common::ToHex(receipt),
                               .manifest = manifest, .manifest_digest = common::ToHex(manifest_digest),
                               .file_blobs = std::move(blobs), .received_at_ms = owner_.now_ms_()};
-  common::Result<int64_t> recorded = owner_.store_.RecordSubmission(submission, submission.received_at_ms);
+  common::Result<int64_t> recorded = owner_.submission_store_.RecordSubmission(submission, submission.received_at_ms);
   if (!recorded.ok()) {
     Discard();
     return recorded.status();

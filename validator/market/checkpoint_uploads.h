@@ -24,7 +24,10 @@
 #include "common/keys.h"
 #include "common/status.h"
 #include "validator/state/blob_store.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/claim_store.h"
+#include "validator/state/submission_store.h"
+#include "validator/state/task_store.h"
 
 namespace gradients::validator {
 
@@ -109,9 +112,12 @@ struct UploadProgress {
 class CheckpointUploads {
  public:
   // `dir` holds the part files; it must be on the blob store's file system (files move by rename).
-  static common::Result<std::unique_ptr<CheckpointUploads>> Open(Store& store, const BlobStore& blobs,
-                                                         std::filesystem::path dir, std::string validator_id,
-                                                         UploadOptions options, common::ClockMs now_ms);
+  static common::Result<std::unique_ptr<CheckpointUploads>> Open(CatalogStore& catalog_store, TaskStore& task_store,
+                                                                 ClaimStore& claim_store,
+                                                                 SubmissionStore& submission_store,
+                                                                 const BlobStore& blobs, std::filesystem::path dir,
+                                                                 std::string validator_id, UploadOptions options,
+                                                                 common::ClockMs now_ms);
 
   // Opens a miner's upload to a task, or resumes the stored part of it when `resume` is set and
   // the manifest is the same. NotFound for an unknown task; FailedPrecondition without a claim,
@@ -135,14 +141,25 @@ class CheckpointUploads {
 
  private:
   friend class UploadStream;
-  CheckpointUploads(Store& store, const BlobStore& blobs, std::filesystem::path dir, std::string validator_id,
-                    UploadOptions options, common::ClockMs now_ms)
-      : store_(store), blobs_(blobs), dir_(std::move(dir)), validator_id_(std::move(validator_id)),
-        options_(options), now_ms_(std::move(now_ms)) {}
+  CheckpointUploads(CatalogStore& catalog_store, TaskStore& task_store, ClaimStore& claim_store,
+                    SubmissionStore& submission_store, const BlobStore& blobs, std::filesystem::path dir,
+                    std::string validator_id, UploadOptions options, common::ClockMs now_ms)
+      : catalog_store_(catalog_store),
+        task_store_(task_store),
+        claim_store_(claim_store),
+        submission_store_(submission_store),
+        blobs_(blobs),
+        dir_(std::move(dir)),
+        validator_id_(std::move(validator_id)),
+        options_(options),
+        now_ms_(std::move(now_ms)) {}
   void Release(const std::string& key);
   std::filesystem::path PartDirectory(std::string_view task_id, std::string_view miner_hex) const;
 
-  Store& store_;
+  CatalogStore& catalog_store_;
+  TaskStore& task_store_;
+  ClaimStore& claim_store_;
+  SubmissionStore& submission_store_;
   const BlobStore& blobs_;
   const std::filesystem::path dir_;
   const std::string validator_id_;

@@ -42,12 +42,13 @@ common::Result<std::string> KeyBytes(const std::string& hex) {
 
 }  // namespace
 
-common::Result<std::vector<ClaimOutcome>> ListClaimOutcomes(Store& store, const TaskRecord& task) {
-  common::Result<std::vector<ClaimRecord>> claims = store.ListClaims(task.id);
+common::Result<std::vector<ClaimOutcome>> ListClaimOutcomes(ClaimStore& claim_store, SubmissionStore& submission_store,
+                                                            EvaluationStore& evaluation_store, const TaskRecord& task) {
+  common::Result<std::vector<ClaimRecord>> claims = claim_store.ListClaims(task.id);
   if (!claims.ok()) return claims.status();
-  common::Result<std::vector<SubmissionRecord>> submissions = store.ListSubmissions(task.id);
+  common::Result<std::vector<SubmissionRecord>> submissions = submission_store.ListSubmissions(task.id);
   if (!submissions.ok()) return submissions.status();
-  common::Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task.id);
+  common::Result<std::vector<EvaluationRecord>> evaluations = evaluation_store.ListEvaluations(task.id);
   if (!evaluations.ok()) return evaluations.status();
   std::map<std::string, SubmissionRecord> by_miner;
   for (SubmissionRecord& submission : *submissions) by_miner[submission.miner] = std::move(submission);
@@ -62,15 +63,16 @@ common::Result<std::vector<ClaimOutcome>> ListClaimOutcomes(Store& store, const 
   return outcomes;
 }
 
-common::Result<ClaimOutcome> GetClaimOutcome(Store& store, const ClaimRecord& claim) {
+common::Result<ClaimOutcome> GetClaimOutcome(SubmissionStore& submission_store, EvaluationStore& evaluation_store,
+                                             const ClaimRecord& claim) {
   ClaimOutcome outcome{.claim = claim};
-  common::Result<SubmissionRecord> submission = store.GetSubmission(claim.task_id, claim.miner);
+  common::Result<SubmissionRecord> submission = submission_store.GetSubmission(claim.task_id, claim.miner);
   if (submission.ok()) {
     outcome.submission = std::move(*submission);
   } else if (submission.status().code() != common::StatusCode::kNotFound) {
     return submission.status();
   }
-  common::Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(claim.task_id);
+  common::Result<std::vector<EvaluationRecord>> evaluations = evaluation_store.ListEvaluations(claim.task_id);
   if (!evaluations.ok()) return evaluations.status();
   for (EvaluationRecord& evaluation : *evaluations) {
     if (evaluation.miner == claim.miner) outcome.evaluation = std::move(evaluation);

@@ -8,7 +8,10 @@
 #include "common/status.h"
 #include "gradients/v1/admin.pb.h"
 #include "gradients/v1/miner_gateway.pb.h"
-#include "validator/state/store.h"
+#include "validator/state/claim_store.h"
+#include "validator/state/evaluation_store.h"
+#include "validator/state/submission_store.h"
+#include "validator/state/task_store.h"
 
 namespace gradients::validator {
 
@@ -19,9 +22,11 @@ struct ClaimOutcome {
 };
 
 // Every claim of a task with its submission and evaluation, in claim order.
-common::Result<std::vector<ClaimOutcome>> ListClaimOutcomes(Store& store, const TaskRecord& task);
+common::Result<std::vector<ClaimOutcome>> ListClaimOutcomes(ClaimStore& claim_store, SubmissionStore& submission_store,
+                                                            EvaluationStore& evaluation_store, const TaskRecord& task);
 // One miner's claim on a task with its submission and evaluation.
-common::Result<ClaimOutcome> GetClaimOutcome(Store& store, const ClaimRecord& claim);
+common::Result<ClaimOutcome> GetClaimOutcome(SubmissionStore& submission_store, EvaluationStore& evaluation_store,
+                                             const ClaimRecord& claim);
 
 // Received before evaluation, evaluating while the task is, then the evaluation's verdict.
 v1::SubmissionStatus OutcomeStatus(const ClaimOutcome& outcome, TaskStatus task_status);

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "validator/state/store.h"
+#include "validator/state/claim_store.h"
 
 namespace gradients::validator {
 

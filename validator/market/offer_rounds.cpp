@@ -8,8 +8,9 @@
 
 namespace gradients::validator {
 
-common::Result<std::vector<Offer>> ListOpenOffers(Store& store, int64_t now_ms) {
-  common::Result<std::vector<TaskRecord>> tasks = store.ListTasks(TaskStatus::kOffering);
+common::Result<std::vector<Offer>> ListOpenOffers(CatalogStore& catalog_store, TaskStore& task_store,
+                                                  ClaimStore& claim_store, int64_t now_ms) {
+  common::Result<std::vector<TaskRecord>> tasks = task_store.ListTasks(TaskStatus::kOffering);
   if (!tasks.ok()) return tasks.status();
   std::map<std::string, ModelRecord> models;
   std::vector<Offer> offers;
@@ -17,11 +18,11 @@ common::Result<std::vector<Offer>> ListOpenOffers(Store& store, int64_t now_ms) 
     if (now_ms >= task.offer_closes_at_ms) continue;
     auto model = models.find(task.model_hash);
     if (model == models.end()) {
-      common::Result<ModelRecord> record = store.GetModel(task.model_hash);
+      common::Result<ModelRecord> record = catalog_store.GetModel(task.model_hash);
       if (!record.ok()) return record.status();
       model = models.emplace(task.model_hash, std::move(*record)).first;
     }
-    common::Result<std::vector<ClaimRecord>> claims = store.ListClaims(task.id);
+    common::Result<std::vector<ClaimRecord>> claims = claim_store.ListClaims(task.id);
     if (!claims.ok()) return claims.status();
     Offer& offer = offers.emplace_back(Offer{.task_id = task.id,
                                              .type = task.type,
@@ -43,18 +44,18 @@ common::Result<std::vector<Offer>> ListOpenOffers(Store& store, int64_t now_ms) 
 namespace {
 
 // One task whose window closed: training, another round, or failed.
-common::Status CloseOfferWindow(Store& store, const OfferOptions& options, const TaskRecord& task, int64_t now_ms) {
-  common::Result<std::vector<ClaimRecord>> claims = store.ListClaims(task.id);
+common::Status CloseOfferWindow(TaskStore& task_store, ClaimStore& claim_store, const OfferOptions& options,
+                                const TaskRecord& task, int64_t now_ms) {
+  common::Result<std::vector<ClaimRecord>> claims = claim_store.ListClaims(task.id);
   if (!claims.ok()) return claims.status();
   const int64_t accepted = static_cast<int64_t>(claims->size());
   const std::string tally = std::to_string(accepted) + " of the " + std::to_string(task.min_pool_size) +
                             " miners needed accepted";
   auto log = common::GetLogger("validator");
   if (accepted >= task.min_pool_size) {
-    GRADIENTS_RETURN_IF_ERROR(store.TransitionTask(task.id, TaskStatus::kOffering, TaskStatus::kTraining,
-                                                   "the offer window closed; " + std::to_string(accepted) +
-                                                       " miners train",
-                                                   now_ms));
+    GRADIENTS_RETURN_IF_ERROR(
+        task_store.TransitionTask(task.id, TaskStatus::kOffering, TaskStatus::kTraining,
+                                  "the offer window closed; " + std::to_string(accepted) + " miners train", now_ms));
     log->info("task {}: offering -> training ({} miners)", task.id, accepted);
     return common::Status::Ok();
   }
@@ -66,25 +67,27 @@ common::Status CloseOfferWindow(Store& store, const OfferOptions& options, const
     if (closes_at_ms > now_ms) {
       const std::string reason = "offered again (round " + std::to_string(task.offer_rounds + 1) + " of " +
                                  std::to_string(options.rounds) + "): " + tally;
-      GRADIENTS_RETURN_IF_ERROR(store.ReopenOffers(task.id, closes_at_ms, deadline_ms, reason, now_ms));
+      GRADIENTS_RETURN_IF_ERROR(task_store.ReopenOffers(task.id, closes_at_ms, deadline_ms, reason, now_ms));
       log->info("task {}: {}", task.id, reason);
       return common::Status::Ok();
     }
   }
   const std::string reason = "only " + tally + " in " + std::to_string(task.offer_rounds) + " offer windows";
-  GRADIENTS_RETURN_IF_ERROR(store.TransitionTask(task.id, TaskStatus::kOffering, TaskStatus::kFailed, reason, now_ms));
+  GRADIENTS_RETURN_IF_ERROR(
+      task_store.TransitionTask(task.id, TaskStatus::kOffering, TaskStatus::kFailed, reason, now_ms));
   log->warn("task {}: offering -> failed: {}", task.id, reason);
   return common::Status::Ok();
 }
 
 }  // namespace
 
-common::Status CloseOfferWindows(Store& store, const OfferOptions& options, int64_t now_ms) {
-  common::Result<std::vector<TaskRecord>> tasks = store.ListTasks(TaskStatus::kOffering);
+common::Status CloseOfferWindows(TaskStore& task_store, ClaimStore& claim_store, const OfferOptions& options,
+                                 int64_t now_ms) {
+  common::Result<std::vector<TaskRecord>> tasks = task_store.ListTasks(TaskStatus::kOffering);
   if (!tasks.ok()) return tasks.status();
   for (const TaskRecord& task : *tasks) {
     if (now_ms < task.offer_closes_at_ms) continue;
-    common::Status closed = CloseOfferWindow(store, options, task, now_ms);
+    common::Status closed = CloseOfferWindow(task_store, claim_store, options, task, now_ms);
     // A claim or a cancel got there first: the task is no longer offering, and that is fine.
     if (!closed.ok() && closed.code() != common::StatusCode::kFailedPrecondition) return closed;
   }

@@ -8,14 +8,18 @@
 
 #include "common/status.h"
 #include "validator/market/offer_board.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/claim_store.h"
+#include "validator/state/task_store.h"
 
 namespace gradients::validator {
 
 // Every task offering with its window still open, with its model's size and its claimants.
-common::Result<std::vector<Offer>> ListOpenOffers(Store& store, int64_t now_ms);
+common::Result<std::vector<Offer>> ListOpenOffers(CatalogStore& catalog_store, TaskStore& task_store,
+                                                  ClaimStore& claim_store, int64_t now_ms);
 
 // Settles every task whose offer window closed by `now_ms`, logging each transition.
-common::Status CloseOfferWindows(Store& store, const OfferOptions& options, int64_t now_ms);
+common::Status CloseOfferWindows(TaskStore& task_store, ClaimStore& claim_store, const OfferOptions& options,
+                                 int64_t now_ms);
 
 }  // namespace gradients::validator

@@ -17,13 +17,15 @@ constexpr int64_t kMaxBackoffMs = 300'000;
 
 }  // namespace
 
-common::Result<WeightSetRecord> PublishWeights(Store& store, const ScoringOptions& scoring,
-                                       const WeightPublicationOptions& options,
-                                       const std::filesystem::path& weights_file, std::string_view validator_id,
-                                       const common::ClockMs& now_ms, const std::atomic<bool>* stop) {
-  common::Result<WeightInputs> inputs = GatherWeightInputs(store, scoring, now_ms());
+common::Result<WeightSetRecord> PublishWeights(CatalogStore& catalog_store, TaskStore& task_store,
+                                               EvaluationStore& evaluation_store, WeightSetStore& weight_set_store,
+                                               const ScoringOptions& scoring, const WeightPublicationOptions& options,
+                                               const std::filesystem::path& weights_file, std::string_view validator_id,
+                                               const common::ClockMs& now_ms, const std::atomic<bool>* stop) {
+  common::Result<WeightInputs> inputs =
+      GatherWeightInputs(catalog_store, task_store, evaluation_store, scoring, now_ms());
   if (!inputs.ok()) return inputs.status();
-  common::Result<WeightSetRecord> stored = store.AddWeightSet(MakeWeightSet(*inputs));
+  common::Result<WeightSetRecord> stored = weight_set_store.AddWeightSet(MakeWeightSet(*inputs));
   if (!stored.ok()) return stored.status();
   WeightSetRecord weight_set = std::move(*stored);
   auto log = common::GetLogger("weights");
@@ -56,7 +58,8 @@ common::Result<WeightSetRecord> PublishWeights(Store& store, const ScoringOption
   }
   weight_set.published_to = published_to;
   weight_set.published_at_ms = now_ms();
-  GRADIENTS_RETURN_IF_ERROR(store.MarkWeightSetPublished(weight_set.id, published_to, weight_set.published_at_ms));
+  GRADIENTS_RETURN_IF_ERROR(
+      weight_set_store.MarkWeightSetPublished(weight_set.id, published_to, weight_set.published_at_ms));
   return weight_set;
 }
 

@@ -13,7 +13,10 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "validator/rewards/scoring.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/evaluation_store.h"
+#include "validator/state/task_store.h"
+#include "validator/state/weight_set_store.h"
 
 namespace gradients::validator {
 
@@ -28,9 +31,10 @@ struct WeightPublicationOptions {
 // Computes, stores and publishes one weight set; returns it as stored (with where it was
 // published). The set is kept even when the sink fails every attempt (its published_to then names
 // only the file); Aborted when `stop` turned true during the sink's backoff.
-common::Result<WeightSetRecord> PublishWeights(Store& store, const ScoringOptions& scoring,
-                                       const WeightPublicationOptions& options,
-                                       const std::filesystem::path& weights_file, std::string_view validator_id,
-                                       const common::ClockMs& now_ms, const std::atomic<bool>* stop = nullptr);
+common::Result<WeightSetRecord> PublishWeights(CatalogStore& catalog_store, TaskStore& task_store,
+                                               EvaluationStore& evaluation_store, WeightSetStore& weight_set_store,
+                                               const ScoringOptions& scoring, const WeightPublicationOptions& options,
+                                               const std::filesystem::path& weights_file, std::string_view validator_id,
+                                               const common::ClockMs& now_ms, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace gradients::validator

@@ -116,8 +116,10 @@ common::Result<WeightInputs> DecodeWeightInputs(std::string_view text) {
   return inputs;
 }
 
-common::Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, int64_t now_ms) {
-  common::Result<std::vector<TaskRecord>> scored = store.ListTasks(TaskStatus::kScored);  // oldest first
+common::Result<std::vector<ScoredTask>> ListScoredTasks(CatalogStore& catalog_store, TaskStore& task_store,
+                                                        EvaluationStore& evaluation_store, int64_t since_ms,
+                                                        int64_t now_ms) {
+  common::Result<std::vector<TaskRecord>> scored = task_store.ListTasks(TaskStatus::kScored);  // oldest first
   if (!scored.ok()) return scored.status();
   std::map<std::string, int64_t> parameters;  // by model hash
   std::vector<ScoredTask> tasks;
@@ -125,11 +127,11 @@ common::Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t si
     if (task.scored_at_ms <= since_ms || task.scored_at_ms > now_ms) continue;
     auto model = parameters.find(task.model_hash);
     if (model == parameters.end()) {
-      common::Result<ModelRecord> record = store.GetModel(task.model_hash);
+      common::Result<ModelRecord> record = catalog_store.GetModel(task.model_hash);
       if (!record.ok()) return record.status();
       model = parameters.emplace(task.model_hash, record->parameters).first;
     }
-    common::Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task.id);  // by miner
+    common::Result<std::vector<EvaluationRecord>> evaluations = evaluation_store.ListEvaluations(task.id);  // by miner
     if (!evaluations.ok()) return evaluations.status();
     ScoredTask entry{.task_id = task.id,
                      .type = task.type,
@@ -144,8 +146,11 @@ common::Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t si
   return tasks;
 }
 
-common::Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& options, int64_t now_ms) {
-  common::Result<std::vector<ScoredTask>> tasks = ListScoredTasks(store, now_ms - LongestWindowMs(options), now_ms);
+common::Result<WeightInputs> GatherWeightInputs(CatalogStore& catalog_store, TaskStore& task_store,
+                                                EvaluationStore& evaluation_store, const ScoringOptions& options,
+                                                int64_t now_ms) {
+  common::Result<std::vector<ScoredTask>> tasks =
+      ListScoredTasks(catalog_store, task_store, evaluation_store, now_ms - LongestWindowMs(options), now_ms);
   if (!tasks.ok()) return tasks.status();
   return WeightInputs{.now_ms = now_ms, .options = options, .tasks = std::move(*tasks)};
 }

@@ -12,7 +12,10 @@
 
 #include "common/status.h"
 #include "validator/rewards/scoring.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/evaluation_store.h"
+#include "validator/state/task_store.h"
+#include "validator/state/weight_set_store.h"
 
 namespace gradients::validator {
 
@@ -29,10 +32,14 @@ common::Result<WeightInputs> DecodeWeightInputs(std::string_view json);
 
 // Every task scored in (since_ms, now_ms], oldest first, with its work (base model parameters in
 // billions times training hours) and its points by miner.
-common::Result<std::vector<ScoredTask>> ListScoredTasks(Store& store, int64_t since_ms, int64_t now_ms);
+common::Result<std::vector<ScoredTask>> ListScoredTasks(CatalogStore& catalog_store, TaskStore& task_store,
+                                                        EvaluationStore& evaluation_store, int64_t since_ms,
+                                                        int64_t now_ms);
 
 // The scored tasks of the longest window before `now_ms` with the options.
-common::Result<WeightInputs> GatherWeightInputs(Store& store, const ScoringOptions& options, int64_t now_ms);
+common::Result<WeightInputs> GatherWeightInputs(CatalogStore& catalog_store, TaskStore& task_store,
+                                                EvaluationStore& evaluation_store, const ScoringOptions& options,
+                                                int64_t now_ms);
 
 // The weights of `inputs` as a record (not stored): computed_at = now, the window is the longest.
 WeightSetRecord MakeWeightSet(const WeightInputs& inputs);

@@ -93,7 +93,8 @@ grpc::Status AdminService::CreateTask(grpc::ServerContext* context, const v1::Cr
                .max_training_tokens = static_cast<int64_t>(std::min<uint64_t>(request->max_training_tokens(), LLONG_MAX)),
                .request_id = request->request_id()};
   task.type = proto::TaskTypeName(request->type());
-  common::Result<TaskRecord> created = gradients::validator::CreateTask(store_, blobs_, task, options_.task_limits, now_ms_());
+  common::Result<TaskRecord> created =
+      gradients::validator::CreateTask(store_, store_, blobs_, task, options_.task_limits, now_ms_());
   if (!created.ok()) return proto::ToGrpcStatus(created.status());
   options_.task_created();
   return proto::ToGrpcStatus(ToProto(*created, response->mutable_task()));
@@ -105,7 +106,7 @@ grpc::Status AdminService::GetTask(grpc::ServerContext* context, const v1::GetTa
   common::Result<TaskRecord> task = store_.GetTask(request->task_id());
   if (!task.ok()) return proto::ToGrpcStatus(task.status());
   if (common::Status status = ToProto(*task, response->mutable_task()); !status.ok()) return proto::ToGrpcStatus(status);
-  common::Result<std::vector<ClaimOutcome>> outcomes = ListClaimOutcomes(store_, *task);
+  common::Result<std::vector<ClaimOutcome>> outcomes = ListClaimOutcomes(store_, store_, store_, *task);
   if (!outcomes.ok()) return proto::ToGrpcStatus(outcomes.status());
   // Submissions by rank (the ranked first), then by receipt time; claims with nothing to show
   // (no upload yet, before the deadline) have no submission entry.
@@ -315,7 +316,7 @@ grpc::Status AdminService::GetLeaderboard(grpc::ServerContext* context, const v1
     if (type.empty()) return proto::ToGrpcStatus(common::Status::InvalidArgument("type: unknown"));
   }
   const int64_t now = now_ms_();
-  common::Result<std::vector<ScoredTask>> tasks = ListScoredTasks(store_, now - window_ms, now);
+  common::Result<std::vector<ScoredTask>> tasks = ListScoredTasks(store_, store_, store_, now - window_ms, now);
   if (!tasks.ok()) return proto::ToGrpcStatus(tasks.status());
   const std::vector<LeaderboardEntry> ranked = RankMiners(*tasks, type);
   const uint32_t limit = request->limit() == 0 ? kDefaultEntries : request->limit();

@@ -1,7 +1,7 @@
 // The Admin gRPC service (proto/gradients/v1/admin.proto) for the validator's operator: thin
-// handlers over the Store, serving every call of the service. When the validator listens for Admin
-// beyond loopback, every call must carry "authorization: Bearer <token>" (compared in constant
-// time); on loopback no token is needed.
+// handlers over the whole Store (the operator sees every record family), serving every call of the
+// service. When the validator listens for Admin beyond loopback, every call must carry
+// "authorization: Bearer <token>" (compared in constant time); on loopback no token is needed.
 #pragma once
 
 #include <functional>

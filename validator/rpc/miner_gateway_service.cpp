@@ -238,8 +238,8 @@ grpc::Status MinerGatewayService::Authenticate(grpc::ServerContext*, const v1::A
   response->set_session_token(session->token);
   proto::SetTimestampMs(session->expires_at_ms, response->mutable_expires_at());
   // For the operator's list of miners; a failure here costs the miner nothing.
-  if (common::Status seen = store_.RecordMinerSeen(session->miner.ToHex(), common::ToValidUtf8(request->client_version()), "",
-                                           now_ms_());
+  if (common::Status seen = claim_store_.RecordMinerSeen(session->miner.ToHex(),
+                                                         common::ToValidUtf8(request->client_version()), "", now_ms_());
       !seen.ok()) {
     common::GetLogger("gateway")->warn("recording miner {}: {}", session->miner.ToHex(), seen.message());
   }
@@ -274,7 +274,7 @@ grpc::ServerWriteReactor<v1::TaskOffer>* MinerGatewayService::SubscribeOffers(gr
   }
   std::string declared;
   if (google::protobuf::util::MessageToJsonString(request->capacity(), &declared).ok()) {
-    if (common::Status seen = store_.RecordMinerSeen(miner->ToHex(), "", declared, now_ms_()); !seen.ok()) {
+    if (common::Status seen = claim_store_.RecordMinerSeen(miner->ToHex(), "", declared, now_ms_()); !seen.ok()) {
       common::GetLogger("gateway")->warn("recording miner {}: {}", miner->ToHex(), seen.message());
     }
   }
@@ -300,9 +300,9 @@ grpc::Status MinerGatewayService::RespondToOffer(grpc::ServerContext* context, c
     if (request->decline_reason() == v1::DECLINE_REASON_UNSPECIFIED) {
       return Reply(common::Status::InvalidArgument("decline_reason: required with DECLINE"));
     }
-    common::Status recorded = store_.RecordDecline(request->task_id(), miner->ToHex(),
-                                           v1::DeclineReason_Name(request->decline_reason()),
-                                           common::ToValidUtf8(request->detail()), now);
+    common::Status recorded = claim_store_.RecordDecline(request->task_id(), miner->ToHex(),
+                                                         v1::DeclineReason_Name(request->decline_reason()),
+                                                         common::ToValidUtf8(request->detail()), now);
     if (recorded.ok()) offers_.Declined(request->task_id(), miner->ToHex());
     return Reply(recorded);
   }
@@ -312,9 +312,10 @@ grpc::Status MinerGatewayService::RespondToOffer(grpc::ServerContext* context, c
   }
   std::array<uint8_t, common::kNonceBytes> nonce{};
   common::FillRandom(nonce);
-  common::Result<ClaimRecord> claim = store_.ClaimTask(request->task_id(), miner->ToHex(), common::ToHex(nonce), now);
+  common::Result<ClaimRecord> claim =
+      claim_store_.ClaimTask(request->task_id(), miner->ToHex(), common::ToHex(nonce), now);
   if (!claim.ok()) return Reply(claim.status());
-  common::Result<TaskRecord> task = store_.GetTask(claim->task_id);
+  common::Result<TaskRecord> task = task_store_.GetTask(claim->task_id);
   if (!task.ok()) return Reply(task.status());
   common::Result<std::vector<uint8_t>> claim_nonce = common::FromHex(claim->nonce);
   if (!claim_nonce.ok()) return Reply(common::Status::DataLoss("stored claim nonce: " + claim_nonce.status().message()));
@@ -322,9 +323,9 @@ grpc::Status MinerGatewayService::RespondToOffer(grpc::ServerContext* context, c
   out->set_task_id(claim->task_id);
   out->set_claim_nonce(claim_nonce->data(), claim_nonce->size());
   proto::SetTimestampMs(task->deadline_ms, out->mutable_deadline());
-  common::Result<ModelRecord> model = store_.GetModel(task->model_hash);
+  common::Result<ModelRecord> model = catalog_store_.GetModel(task->model_hash);
   if (!model.ok()) return Reply(model.status());
-  common::Result<DatasetRecord> dataset = store_.GetDataset(task->dataset_hash);
+  common::Result<DatasetRecord> dataset = catalog_store_.GetDataset(task->dataset_hash);
   if (!dataset.ok()) return Reply(dataset.status());
   if (common::Status status = FillTaskSpec(*task, *model, *dataset, out->mutable_task()); !status.ok()) {
     return Reply(status);
@@ -347,7 +348,7 @@ grpc::Status MinerGatewayService::FetchBlob(grpc::ServerContext* context, const 
   if (!slot.ok()) return Reply(slot.status());
   // Permission first: a miner learns nothing about blobs outside its claims, not even whether
   // they exist (the hidden test splits are blobs too).
-  common::Result<bool> allowed = store_.MayFetchBlob(miner->ToHex(), hash);
+  common::Result<bool> allowed = claim_store_.MayFetchBlob(miner->ToHex(), hash);
   if (!allowed.ok()) return Reply(allowed.status());
   if (!*allowed) return Reply(common::Status::PermissionDenied("blob " + hash + " is not a file of a task you claimed"));
   common::Result<uint64_t> size = blobs_.Size(hash);
@@ -387,13 +388,13 @@ grpc::Status MinerGatewayService::ReportProgress(grpc::ServerContext* context, c
   if (common::Status status = CheckTaskId(request->task_id()); !status.ok()) return Reply(status);
   if (!request->has_progress()) return Reply(common::Status::InvalidArgument("progress: required"));
   if (common::Status status = CheckProgress(request->progress()); !status.ok()) return Reply(status);
-  common::Result<TaskRecord> task = store_.GetTask(request->task_id());
+  common::Result<TaskRecord> task = task_store_.GetTask(request->task_id());
   if (!task.ok()) return Reply(task.status());
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(request->progress(), &json).ok()) {
     return Reply(common::Status::InvalidArgument("progress: not representable"));
   }
-  common::Status recorded = store_.RecordProgress(task->id, miner->ToHex(), json, now_ms_(), kProgressIntervalMs);
+  common::Status recorded = claim_store_.RecordProgress(task->id, miner->ToHex(), json, now_ms_(), kProgressIntervalMs);
   if (recorded.code() == common::StatusCode::kNotFound) {
     return Reply(common::Status::PermissionDenied("task " + task->id + ": you hold no claim on it"));
   }
@@ -491,13 +492,13 @@ grpc::Status MinerGatewayService::GetMyResults(grpc::ServerContext* context, con
   common::Result<int64_t> before_token = ParseNumberPageToken(request->page_token());
   if (!before_token.ok()) return Reply(before_token.status());
   const int64_t before = *before_token;
-  common::Result<std::vector<ClaimRecord>> claims =
-      store_.ListClaimsOfMiner(miner->ToHex(), request->has_task_id() ? request->task_id() : "", before, page_size + 1);
+  common::Result<std::vector<ClaimRecord>> claims = claim_store_.ListClaimsOfMiner(
+      miner->ToHex(), request->has_task_id() ? request->task_id() : "", before, page_size + 1);
   if (!claims.ok()) return Reply(claims.status());
   for (size_t i = 0; i < claims->size() && static_cast<int64_t>(i) < page_size; ++i) {
-    common::Result<TaskRecord> task = store_.GetTask((*claims)[i].task_id);
+    common::Result<TaskRecord> task = task_store_.GetTask((*claims)[i].task_id);
     if (!task.ok()) return Reply(task.status());
-    common::Result<ClaimOutcome> outcome = GetClaimOutcome(store_, (*claims)[i]);
+    common::Result<ClaimOutcome> outcome = GetClaimOutcome(submission_store_, evaluation_store_, (*claims)[i]);
     if (!outcome.ok()) return Reply(outcome.status());
     if (common::Status status = FillMinerResult(*outcome, *task, response->add_results()); !status.ok()) return Reply(status);
   }

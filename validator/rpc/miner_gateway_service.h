@@ -13,7 +13,11 @@
 #include "validator/market/miner_limits.h"
 #include "validator/market/offer_board.h"
 #include "validator/state/blob_store.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/claim_store.h"
+#include "validator/state/evaluation_store.h"
+#include "validator/state/submission_store.h"
+#include "validator/state/task_store.h"
 
 namespace gradients::validator {
 
@@ -22,10 +26,16 @@ namespace gradients::validator {
 class MinerGatewayService final
     : public v1::MinerGateway::WithCallbackMethod_SubscribeOffers<v1::MinerGateway::Service> {
  public:
-  MinerGatewayService(MinerAuthenticator& auth, Store& store, const BlobStore& blobs, CheckpointUploads& uploads,
-                      OfferBoard& offers, common::ClockMs now_ms, MinerLimitOptions limits = {})
+  MinerGatewayService(MinerAuthenticator& auth, CatalogStore& catalog_store, TaskStore& task_store,
+                      ClaimStore& claim_store, SubmissionStore& submission_store, EvaluationStore& evaluation_store,
+                      const BlobStore& blobs, CheckpointUploads& uploads, OfferBoard& offers, common::ClockMs now_ms,
+                      MinerLimitOptions limits = {})
       : auth_(auth),
-        store_(store),
+        catalog_store_(catalog_store),
+        task_store_(task_store),
+        claim_store_(claim_store),
+        submission_store_(submission_store),
+        evaluation_store_(evaluation_store),
         blobs_(blobs),
         uploads_(uploads),
         offers_(offers),
@@ -57,7 +67,11 @@ class MinerGatewayService final
   common::Result<common::PublicKey> SessionMiner(const grpc::ServerContextBase& context);
 
   MinerAuthenticator& auth_;
-  Store& store_;
+  CatalogStore& catalog_store_;
+  TaskStore& task_store_;
+  ClaimStore& claim_store_;
+  SubmissionStore& submission_store_;
+  EvaluationStore& evaluation_store_;
   const BlobStore& blobs_;
   CheckpointUploads& uploads_;
   OfferBoard& offers_;

@@ -124,8 +124,9 @@ common::Result<std::string> ContentName(const std::string& name, const std::file
 
 }  // namespace
 
-common::Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const std::filesystem::path& dir,
-                                  const std::string& name, int64_t now_ms, const RegistryLimits& limits) {
+common::Result<ModelRecord> RegisterModel(CatalogStore& catalog_store, const BlobStore& blobs,
+                                          const std::filesystem::path& dir, const std::string& name, int64_t now_ms,
+                                          const RegistryLimits& limits) {
   common::Result<std::string> model_name = ContentName(name, dir);
   if (!model_name.ok()) return model_name.status();
   common::Result<std::vector<std::string>> paths = ListModelFiles(dir, limits);
@@ -140,12 +141,13 @@ common::Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, 
   if (!parameters.ok()) return parameters.status();
   model.parameters = *parameters;
   model.hash = ModelHash(model.files);
-  GRADIENTS_RETURN_IF_ERROR(store.AddModel(model));
-  return store.GetModel(model.hash);
+  GRADIENTS_RETURN_IF_ERROR(catalog_store.AddModel(model));
+  return catalog_store.GetModel(model.hash);
 }
 
-common::Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
-                                      const std::string& name, int64_t now_ms) {
+common::Result<DatasetRecord> RegisterDataset(CatalogStore& catalog_store, const BlobStore& blobs,
+                                              const std::filesystem::path& file, const std::string& name,
+                                              int64_t now_ms) {
   common::Result<std::string> dataset_name = ContentName(name, file);
   if (!dataset_name.ok()) return dataset_name.status();
   const std::string extension = file.extension().string();
@@ -163,13 +165,13 @@ common::Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blo
   if (!blob.ok()) return blob.status();
   std::array<uint8_t, 32> seed{};
   common::FillRandom(seed);
-  GRADIENTS_RETURN_IF_ERROR(store.AddDataset(DatasetRecord{.hash = blob->hash,
-                                                           .name = *dataset_name,
-                                                           .format = extension.substr(1),
-                                                           .bytes = static_cast<int64_t>(blob->bytes),
-                                                           .split_seed = common::ToHex(seed),
-                                                           .added_at_ms = now_ms}));
-  return store.GetDataset(blob->hash);
+  GRADIENTS_RETURN_IF_ERROR(catalog_store.AddDataset(DatasetRecord{.hash = blob->hash,
+                                                                   .name = *dataset_name,
+                                                                   .format = extension.substr(1),
+                                                                   .bytes = static_cast<int64_t>(blob->bytes),
+                                                                   .split_seed = common::ToHex(seed),
+                                                                   .added_at_ms = now_ms}));
+  return catalog_store.GetDataset(blob->hash);
 }
 
 }  // namespace gradients::validator

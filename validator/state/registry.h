@@ -10,7 +10,7 @@
 
 #include "common/status.h"
 #include "validator/state/blob_store.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
 
 namespace gradients::validator {
 
@@ -23,8 +23,9 @@ struct RegistryLimits {
 // (.git, .cache) skipped. The model's hash is the BLAKE2b-256 of its sorted file list (path, size,
 // blob). Registering the same content again returns the existing record. An empty `name` stands for
 // DefaultContentName(dir); a name must be 1 to 200 bytes of UTF-8.
-common::Result<ModelRecord> RegisterModel(Store& store, const BlobStore& blobs, const std::filesystem::path& dir,
-                                  const std::string& name, int64_t now_ms, const RegistryLimits& limits = {});
+common::Result<ModelRecord> RegisterModel(CatalogStore& catalog_store, const BlobStore& blobs,
+                                          const std::filesystem::path& dir, const std::string& name, int64_t now_ms,
+                                          const RegistryLimits& limits = {});
 
 // The name a model directory or dataset file gets when none is given: the directory's name, or the
 // file's name without its extension ("data/alpaca.jsonl" -> "alpaca"; a trailing '/' is ignored).
@@ -33,7 +34,8 @@ std::string DefaultContentName(const std::filesystem::path& path);
 // A JSONL or CSV file (by extension), named by the hash of its bytes; it must be valid UTF-8 and not
 // empty. It gets a secret split seed (see DatasetRecord). Its rows are checked when a task splits it.
 // An empty `name` stands for DefaultContentName(file).
-common::Result<DatasetRecord> RegisterDataset(Store& store, const BlobStore& blobs, const std::filesystem::path& file,
-                                      const std::string& name, int64_t now_ms);
+common::Result<DatasetRecord> RegisterDataset(CatalogStore& catalog_store, const BlobStore& blobs,
+                                              const std::filesystem::path& file, const std::string& name,
+                                              int64_t now_ms);
 
 }  // namespace gradients::validator

@@ -56,10 +56,10 @@ bool DurationsWithin(const SchedulerOptions& options, const TaskLimits& limits) 
   });
 }
 
-common::Status TaskScheduler::ReviewLastTasks(Store& store, int64_t now_ms) {
+common::Status TaskScheduler::ReviewLastTasks(TaskStore& task_store, int64_t now_ms) {
   for (size_t index = 0; index < last_task_.size(); ++index) {
     if (last_task_[index].empty()) continue;
-    common::Result<std::vector<TaskEvent>> history = store.TaskHistory(last_task_[index]);
+    common::Result<std::vector<TaskEvent>> history = task_store.TaskHistory(last_task_[index]);
     if (!history.ok()) return history.status();
     if (history->empty()) continue;
     const TaskEvent& latest = history->back();
@@ -77,10 +77,11 @@ common::Status TaskScheduler::ReviewLastTasks(Store& store, int64_t now_ms) {
   return common::Status::Ok();
 }
 
-common::Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& blobs, int64_t now_ms) {
+common::Result<int64_t> TaskScheduler::FillPool(CatalogStore& catalog_store, TaskStore& task_store,
+                                                const BlobStore& blobs, int64_t now_ms) {
   if (options_.tasks_in_flight == 0 || options_.pool.empty()) return int64_t{0};
-  GRADIENTS_RETURN_IF_ERROR(ReviewLastTasks(store, now_ms));
-  common::Result<std::map<std::string, int64_t>> counts = store.CountTasksByStatus();
+  GRADIENTS_RETURN_IF_ERROR(ReviewLastTasks(task_store, now_ms));
+  common::Result<std::map<std::string, int64_t>> counts = task_store.CountTasksByStatus();
   if (!counts.ok()) return counts.status();
   int64_t in_flight = 0;
   for (TaskStatus status : {TaskStatus::kPending, TaskStatus::kPreparing, TaskStatus::kOffering,
@@ -107,7 +108,7 @@ common::Result<int64_t> TaskScheduler::FillPool(Store& store, const BlobStore& b
     if (!columns.ok()) {
       task = columns.status();
     } else {
-      task = CreateTask(store, blobs,
+      task = CreateTask(catalog_store, task_store, blobs,
                         NewTask{.type = pattern.type,
                                 .base_model = pattern.model,
                                 .dataset = pattern.dataset,

@@ -12,7 +12,8 @@
 #include "common/config.h"
 #include "common/status.h"
 #include "validator/state/blob_store.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/task_store.h"
 #include "validator/tasks/task_creation.h"
 
 namespace gradients::validator {
@@ -47,14 +48,15 @@ class TaskScheduler {
   // A template whose last task failed in preparation (its dataset lacks a mapped column, say) is
   // rested, a minute at first and twice as long after each further failure up to an hour, so that
   // a mistake in the config does not fill the database with failed tasks.
-  common::Result<int64_t> FillPool(Store& store, const BlobStore& blobs, int64_t now_ms);
+  common::Result<int64_t> FillPool(CatalogStore& catalog_store, TaskStore& task_store, const BlobStore& blobs,
+                                   int64_t now_ms);
 
   static constexpr int64_t kFirstRestMs = 60'000;
   static constexpr int64_t kLongestRestMs = 3'600'000;
 
  private:
   // Looks at each template's last task: one that failed in preparation rests its template.
-  common::Status ReviewLastTasks(Store& store, int64_t now_ms);
+  common::Status ReviewLastTasks(TaskStore& task_store, int64_t now_ms);
 
   const SchedulerOptions options_;
   const TaskLimits limits_;

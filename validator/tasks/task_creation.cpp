@@ -93,26 +93,28 @@ common::Status CheckRequest(const NewTask& request, const TaskLimits& limits, co
 
 // The registered model or dataset of this name (the newest of that name), or the content at this
 // path, registered now.
-common::Result<ModelRecord> ResolveModel(Store& store, const BlobStore& blobs, const std::string& name, int64_t now_ms) {
-  common::Result<std::vector<ModelRecord>> models = store.ListModels();
+common::Result<ModelRecord> ResolveModel(CatalogStore& catalog_store, const BlobStore& blobs, const std::string& name,
+                                         int64_t now_ms) {
+  common::Result<std::vector<ModelRecord>> models = catalog_store.ListModels();
   if (!models.ok()) return models.status();
   for (auto it = models->rbegin(); it != models->rend(); ++it) {
     if (it->name == name) return *it;
   }
   std::error_code error;
-  if (std::filesystem::is_directory(name, error)) return RegisterModel(store, blobs, name, "", now_ms);
+  if (std::filesystem::is_directory(name, error)) return RegisterModel(catalog_store, blobs, name, "", now_ms);
   return common::Status::NotFound("base_model: no registered model named \"" + name.substr(0, 200) + "\" and no such directory");
 }
 
-common::Result<DatasetRecord> ResolveDataset(Store& store, const BlobStore& blobs, const std::string& name, int64_t now_ms) {
-  common::Result<std::vector<DatasetRecord>> datasets = store.ListDatasets();
+common::Result<DatasetRecord> ResolveDataset(CatalogStore& catalog_store, const BlobStore& blobs,
+                                             const std::string& name, int64_t now_ms) {
+  common::Result<std::vector<DatasetRecord>> datasets = catalog_store.ListDatasets();
   if (!datasets.ok()) return datasets.status();
   for (auto it = datasets->rbegin(); it != datasets->rend(); ++it) {
     if (it->name == name) return *it;
   }
   std::error_code error;
   if (std::filesystem::is_regular_file(name, error)) {
-    return RegisterDataset(store, blobs, name, "", now_ms);
+    return RegisterDataset(catalog_store, blobs, name, "", now_ms);
   }
   return common::Status::NotFound("dataset: no registered dataset named \"" + name.substr(0, 200) + "\" and no such file");
 }
@@ -161,13 +163,13 @@ void ReadConfig(common::ConfigReader& reader, TaskLimits& limits) {
              "must be between min_duration_seconds and 604800 (a week)");
 }
 
-common::Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, const TaskLimits& limits,
-                              int64_t now_ms) {
+common::Result<TaskRecord> CreateTask(CatalogStore& catalog_store, TaskStore& task_store, const BlobStore& blobs,
+                                      const NewTask& request, const TaskLimits& limits, int64_t now_ms) {
   const TypeRoles* roles = nullptr;
   GRADIENTS_RETURN_IF_ERROR(CheckRequest(request, limits, roles));
   const std::string fingerprint = Fingerprint(request);
   auto earlier = [&]() -> common::Result<TaskRecord> {
-    common::Result<TaskRecord> task = store.GetTaskByRequestId(request.request_id);
+    common::Result<TaskRecord> task = task_store.GetTaskByRequestId(request.request_id);
     if (!task.ok()) return task.status();
     if (task->request_fingerprint != fingerprint) {
       return common::Status::AlreadyExists("request_id \"" + request.request_id + "\" was used for another request (task " +
@@ -179,9 +181,9 @@ common::Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, cons
     common::Result<TaskRecord> task = earlier();
     if (task.ok() || task.status().code() != common::StatusCode::kNotFound) return task;
   }
-  common::Result<ModelRecord> model = ResolveModel(store, blobs, request.base_model, now_ms);
+  common::Result<ModelRecord> model = ResolveModel(catalog_store, blobs, request.base_model, now_ms);
   if (!model.ok()) return model.status();
-  common::Result<DatasetRecord> dataset = ResolveDataset(store, blobs, request.dataset, now_ms);
+  common::Result<DatasetRecord> dataset = ResolveDataset(catalog_store, blobs, request.dataset, now_ms);
   if (!dataset.ok()) return dataset.status();
   GRADIENTS_RETURN_IF_ERROR(CheckColumns(request, *roles, *dataset, blobs));
 
@@ -200,11 +202,11 @@ common::Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, cons
                         .updated_at_ms = now_ms,
                         .request_id = request.request_id,
                         .request_fingerprint = fingerprint};
-  common::Status created = store.CreateTask(task);
+  common::Status created = task_store.CreateTask(task);
   // Another create under the same key may have won the race: its task is the answer.
   if (!created.ok() && !request.request_id.empty() && created.code() == common::StatusCode::kFailedPrecondition) return earlier();
   if (!created.ok()) return created;
-  return store.GetTask(task.id);
+  return task_store.GetTask(task.id);
 }
 
 }  // namespace gradients::validator

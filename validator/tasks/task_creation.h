@@ -11,7 +11,8 @@
 #include "common/config.h"
 #include "common/status.h"
 #include "validator/state/blob_store.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/task_store.h"
 
 namespace gradients::validator {
 
@@ -37,7 +38,7 @@ struct NewTask {
 
 // InvalidArgument names the field; NotFound an unknown model or dataset; AlreadyExists a
 // request_id used before for a different request (the same request returns the task it created).
-common::Result<TaskRecord> CreateTask(Store& store, const BlobStore& blobs, const NewTask& request, const TaskLimits& limits,
-                              int64_t now_ms);
+common::Result<TaskRecord> CreateTask(CatalogStore& catalog_store, TaskStore& task_store, const BlobStore& blobs,
+                                      const NewTask& request, const TaskLimits& limits, int64_t now_ms);
 
 }  // namespace gradients::validator

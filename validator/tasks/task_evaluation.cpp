@@ -155,13 +155,13 @@ std::vector<std::string> EvaluationCommand(const EvaluationOptions& options, con
   return argv;
 }
 
-common::Status StartEvaluations(Store& store, int64_t now_ms) {
-  common::Result<std::vector<TaskRecord>> training = store.ListTasks(TaskStatus::kTraining);
+common::Status StartEvaluations(TaskStore& task_store, int64_t now_ms) {
+  common::Result<std::vector<TaskRecord>> training = task_store.ListTasks(TaskStatus::kTraining);
   if (!training.ok()) return training.status();
   for (const TaskRecord& task : *training) {
     if (now_ms <= task.deadline_ms) continue;
-    common::Status moved = store.TransitionTask(task.id, TaskStatus::kTraining, TaskStatus::kEvaluating,
-                                        "the deadline passed", now_ms);
+    common::Status moved = task_store.TransitionTask(task.id, TaskStatus::kTraining, TaskStatus::kEvaluating,
+                                                     "the deadline passed", now_ms);
     if (moved.ok()) {
       common::GetLogger("validator")->info("task {}: training -> evaluating", task.id);
     } else if (moved.code() != common::StatusCode::kFailedPrecondition) {  // cancelled meanwhile: fine
@@ -171,17 +171,19 @@ common::Status StartEvaluations(Store& store, int64_t now_ms) {
   return common::Status::Ok();
 }
 
-common::Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOptions& options,
-                    const ScoringOptions& scoring, std::string_view task_id, const common::ClockMs& now_ms,
-                    const std::atomic<bool>* cancel) {
-  common::Result<TaskRecord> task = store.GetTask(task_id);
+common::Status EvaluateTask(CatalogStore& catalog_store, TaskStore& task_store, ClaimStore& claim_store,
+                            SubmissionStore& submission_store, EvaluationStore& evaluation_store,
+                            const BlobStore& blobs, const EvaluationOptions& options, const ScoringOptions& scoring,
+                            std::string_view task_id, const common::ClockMs& now_ms, const std::atomic<bool>* cancel) {
+  common::Result<TaskRecord> task = task_store.GetTask(task_id);
   if (!task.ok()) return task.status();
   if (task->status != TaskStatus::kEvaluating) return common::Status::FailedPrecondition("task " + task->id + " is not evaluating");
-  common::Result<std::vector<ClaimRecord>> claims = store.ListClaims(task->id);
+  common::Result<std::vector<ClaimRecord>> claims = claim_store.ListClaims(task->id);
   if (!claims.ok()) return claims.status();
-  common::Result<std::vector<SubmissionRecord>> submissions = store.ListSubmissions(task->id);  // oldest first
+  // Oldest first.
+  common::Result<std::vector<SubmissionRecord>> submissions = submission_store.ListSubmissions(task->id);
   if (!submissions.ok()) return submissions.status();
-  common::Result<std::vector<EvaluationRecord>> done = store.ListEvaluations(task->id);
+  common::Result<std::vector<EvaluationRecord>> done = evaluation_store.ListEvaluations(task->id);
   if (!done.ok()) return done.status();
   std::set<std::string> evaluated;
   for (const EvaluationRecord& evaluation : *done) evaluated.insert(evaluation.miner);
@@ -203,7 +205,7 @@ common::Status EvaluateTask(Store& store, const BlobStore& blobs, const Evaluati
     EvaluationRecord missing = record(claim.miner);
     missing.outcome = "missing";
     missing.reason = "nothing was uploaded before the deadline";
-    GRADIENTS_RETURN_IF_ERROR(store.RecordEvaluation(missing));
+    GRADIENTS_RETURN_IF_ERROR(evaluation_store.RecordEvaluation(missing));
     evaluated.insert(claim.miner);
   }
 
@@ -224,19 +226,19 @@ common::Status EvaluateTask(Store& store, const BlobStore& blobs, const Evaluati
     if (!is_first) {
       evaluation.outcome = "duplicate";
       evaluation.reason = "the same checkpoint as an earlier upload by another miner";
-      GRADIENTS_RETURN_IF_ERROR(store.RecordEvaluation(evaluation));
+      GRADIENTS_RETURN_IF_ERROR(evaluation_store.RecordEvaluation(evaluation));
       continue;
     }
     if (!laid_out) {
       // The base model and the hidden split, once per task.
       GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(work));
-      common::Result<ModelRecord> model = store.GetModel(task->model_hash);
+      common::Result<ModelRecord> model = catalog_store.GetModel(task->model_hash);
       if (!model.ok()) return model.status();
       for (const ModelFile& file : model->files) {
         if (!IsContainedPath(file.path)) return common::Status::DataLoss("model file path \"" + file.path + "\"");
         GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, file.blob, work / "base" / file.path));
       }
-      common::Result<DatasetRecord> dataset = store.GetDataset(task->dataset_hash);
+      common::Result<DatasetRecord> dataset = catalog_store.GetDataset(task->dataset_hash);
       if (!dataset.ok()) return dataset.status();
       inputs.test_data = work / ("test." + dataset->format);
       GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, task->test_blob, inputs.test_data));
@@ -275,7 +277,7 @@ common::Status EvaluateTask(Store& store, const BlobStore& blobs, const Evaluati
     options.on_evaluated(evaluation.outcome,
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     evaluation.evaluated_at_ms = now_ms();
-    GRADIENTS_RETURN_IF_ERROR(store.RecordEvaluation(evaluation));
+    GRADIENTS_RETURN_IF_ERROR(evaluation_store.RecordEvaluation(evaluation));
     log->info("task {}: miner {}: {}{}", task->id, submission.miner, evaluation.outcome,
               evaluation.test_loss ? " (loss " + std::to_string(*evaluation.test_loss) + ")" : " " + evaluation.reason);
     GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(checkpoint));
@@ -283,7 +285,7 @@ common::Status EvaluateTask(Store& store, const BlobStore& blobs, const Evaluati
   GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(work));
 
   // Every claim has its verdict: rank and score.
-  common::Result<std::vector<EvaluationRecord>> evaluations = store.ListEvaluations(task->id);
+  common::Result<std::vector<EvaluationRecord>> evaluations = evaluation_store.ListEvaluations(task->id);
   if (!evaluations.ok()) return evaluations.status();
   std::vector<SubmissionResult> results;
   for (const EvaluationRecord& evaluation : *evaluations) {
@@ -297,7 +299,7 @@ common::Status EvaluateTask(Store& store, const BlobStore& blobs, const Evaluati
     score.points = points.points;
     scores.push_back(std::move(score));
   }
-  GRADIENTS_RETURN_IF_ERROR(store.RecordScores(task->id, scores, now_ms()));
+  GRADIENTS_RETURN_IF_ERROR(evaluation_store.RecordScores(task->id, scores, now_ms()));
   log->info("task {}: evaluating -> scored ({} claims)", task->id, scores.size());
   return common::Status::Ok();
 }

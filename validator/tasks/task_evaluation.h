@@ -24,7 +24,11 @@
 #include "common/status.h"
 #include "validator/rewards/scoring.h"
 #include "validator/state/blob_store.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/claim_store.h"
+#include "validator/state/evaluation_store.h"
+#include "validator/state/submission_store.h"
+#include "validator/state/task_store.h"
 #include "validator/tasks/child_process.h"
 
 namespace gradients::validator {
@@ -69,14 +73,16 @@ std::vector<std::string> EvaluationCommand(const EvaluationOptions& options, con
 ChildLimits EvaluationLimits(const EvaluationOptions& options, uint64_t model_bytes);
 
 // Training tasks whose deadline has passed move to evaluating.
-common::Status StartEvaluations(Store& store, int64_t now_ms);
+common::Status StartEvaluations(TaskStore& task_store, int64_t now_ms);
 
 // Evaluates what of an evaluating task is not evaluated yet, then scores it. Unavailable when the
 // evaluator cannot be run at all (the task stays evaluating); Aborted when `cancel` turned true (the
 // rest is evaluated after a restart); Internal when the evaluator failed on the task's own inputs
 // (its base model or test split; the caller fails the task, since no miner is to blame).
-common::Status EvaluateTask(Store& store, const BlobStore& blobs, const EvaluationOptions& options,
-                    const ScoringOptions& scoring, std::string_view task_id, const common::ClockMs& now_ms,
-                    const std::atomic<bool>* cancel = nullptr);
+common::Status EvaluateTask(CatalogStore& catalog_store, TaskStore& task_store, ClaimStore& claim_store,
+                            SubmissionStore& submission_store, EvaluationStore& evaluation_store,
+                            const BlobStore& blobs, const EvaluationOptions& options, const ScoringOptions& scoring,
+                            std::string_view task_id, const common::ClockMs& now_ms,
+                            const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace gradients::validator

@@ -8,7 +8,8 @@
 
 #include "common/status.h"
 #include "validator/state/blob_store.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/task_store.h"
 #include "validator/tasks/dataset_split.h"
 
 namespace gradients::validator {
@@ -18,7 +19,8 @@ namespace gradients::validator {
 // dataset that cannot be split, or whose blob is missing or corrupt, fails the task with the
 // reason, which is then the returned error (the task's status says which happened). The first
 // offer window lasts `offer_window_ms` (at most until the deadline).
-common::Status PrepareTask(Store& store, const BlobStore& blobs, std::string_view task_id, int64_t now_ms,
-                   int64_t offer_window_ms, const SplitOptions& options = {});
+common::Status PrepareTask(CatalogStore& catalog_store, TaskStore& task_store, const BlobStore& blobs,
+                           std::string_view task_id, int64_t now_ms, int64_t offer_window_ms,
+                           const SplitOptions& options = {});
 
 }  // namespace gradients::validator

@@ -8,7 +8,8 @@
 #include "common/status.h"
 #include "gradients/v1/task.pb.h"
 #include "proto/task_types.h"
-#include "validator/state/store.h"
+#include "validator/state/catalog_store.h"
+#include "validator/state/task_store.h"
 
 namespace gradients::validator {
 

@@ -500,8 +500,8 @@ TEST_F(ClaimedTask, AnUploadResumesAfterTheValidatorWasKilledFromWhatWasSynced) 
   // The restarted validator: a new store and uploads over the same files.
   std::unique_ptr<SqliteStore> store = std::move(*SqliteStore::Open(dir_ / "state.db"));
   std::unique_ptr<CheckpointUploads> uploads =
-      std::move(*CheckpointUploads::Open(*store, blobs_, dir_ / "uploads", "validator-under-test", UploadOptions{},
-                                         [this] { return now_ms_.load(); }));
+      std::move(*CheckpointUploads::Open(*store, *store, *store, *store, blobs_, dir_ / "uploads",
+                                         "validator-under-test", UploadOptions{}, [this] { return now_ms_.load(); }));
   common::Result<UploadProgress> progress = uploads->Progress(key, "t1");
   ASSERT_TRUE(progress.ok()) << progress.status().message();
   ASSERT_EQ(progress->state, UploadState::kPartial);
@@ -533,8 +533,8 @@ TEST_F(ClaimedTask, ALargeUploadLeavesThePageCacheBehindItAndKeepsEveryByte) {
   const Checkpoint checkpoint =
       LoraCheckpointOf({{"adapter_config.json", R"({"peft_type": "LORA"})"}, {"adapter_model.safetensors", weights}});
   std::unique_ptr<CheckpointUploads> uploads =
-      std::move(*CheckpointUploads::Open(*store_, blobs_, dir_ / "large-uploads", "validator-under-test",
-                                         UploadOptions{}, [this] { return now_ms_.load(); }));
+      std::move(*CheckpointUploads::Open(*store_, *store_, *store_, *store_, blobs_, dir_ / "large-uploads",
+                                         "validator-under-test", UploadOptions{}, [this] { return now_ms_.load(); }));
   const common::PublicKey& key = honest_.key.public_key();
   const auto nonce = std::span(reinterpret_cast<const uint8_t*>(honest_.claim_nonce.data()), honest_.claim_nonce.size());
   common::Result<std::unique_ptr<UploadStream>> stream = uploads->Begin(key, "t1", nonce, checkpoint.manifest, false);

@@ -46,7 +46,7 @@ class OfferRounds : public ::testing::Test {
 TEST_F(OfferRounds, OpenOffersAreListedAsMinersSeeThemWithTheirClaimants) {
   Offering("t1", 1, 3);
   Claim("t1", "miner-a");
-  common::Result<std::vector<Offer>> offers = ListOpenOffers(*store_, kOpenedAt + 2000);
+  common::Result<std::vector<Offer>> offers = ListOpenOffers(*store_, *store_, *store_, kOpenedAt + 2000);
   ASSERT_TRUE(offers.ok()) << offers.status().message();
   ASSERT_EQ(offers->size(), 1u);
   const Offer& offer = (*offers)[0];
@@ -56,16 +56,16 @@ TEST_F(OfferRounds, OpenOffersAreListedAsMinersSeeThemWithTheirClaimants) {
   EXPECT_EQ(offer.respond_by_ms, kOpenedAt + kWindow);
   EXPECT_EQ(offer.deadline_ms, kOpenedAt + 3'600'000);
   EXPECT_EQ(offer.claimants, std::set<std::string>{"miner-a"});
-  EXPECT_TRUE(ListOpenOffers(*store_, kOpenedAt + kWindow)->empty());  // the window closed
+  EXPECT_TRUE(ListOpenOffers(*store_, *store_, *store_, kOpenedAt + kWindow)->empty());  // the window closed
 }
 
 TEST_F(OfferRounds, AWindowThatClosesWithEnoughMinersStartsTraining) {
   Offering("t1", 2, 3);
   Claim("t1", "miner-a");
   Claim("t1", "miner-b");
-  ASSERT_TRUE(CloseOfferWindows(*store_, options_, kOpenedAt + kWindow - 1).ok());
+  ASSERT_TRUE(CloseOfferWindows(*store_, *store_, options_, kOpenedAt + kWindow - 1).ok());
   EXPECT_EQ(store_->GetTask("t1")->status, TaskStatus::kOffering);  // not closed yet
-  ASSERT_TRUE(CloseOfferWindows(*store_, options_, kOpenedAt + kWindow).ok());
+  ASSERT_TRUE(CloseOfferWindows(*store_, *store_, options_, kOpenedAt + kWindow).ok());
   const TaskRecord task = *store_->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kTraining);
   EXPECT_EQ(task.deadline_ms, kOpenedAt + 3'600'000);
@@ -80,7 +80,7 @@ TEST_F(OfferRounds, ATaskNobodyTookIsOfferedAgainWithItsWholeTrainingTimeThenFai
   EXPECT_EQ(store_->ClaimTask("t1", "late", "n", kOpenedAt + kWindow).status().message(),
             "task t1: its offer window has closed");
   const int64_t closed_at = kOpenedAt + kWindow + 500;
-  ASSERT_TRUE(CloseOfferWindows(*store_, options_, closed_at).ok());
+  ASSERT_TRUE(CloseOfferWindows(*store_, *store_, options_, closed_at).ok());
   TaskRecord task = *store_->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kOffering);
   EXPECT_EQ(task.offer_rounds, 2);
@@ -89,7 +89,7 @@ TEST_F(OfferRounds, ATaskNobodyTookIsOfferedAgainWithItsWholeTrainingTimeThenFai
   EXPECT_EQ(store_->TaskHistory("t1")->back().reason,
             "offered again (round 2 of 2): 0 of the 1 miners needed accepted");
 
-  ASSERT_TRUE(CloseOfferWindows(*store_, options_, closed_at + kWindow).ok());
+  ASSERT_TRUE(CloseOfferWindows(*store_, *store_, options_, closed_at + kWindow).ok());
   task = *store_->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kFailed);
   EXPECT_EQ(task.failure_reason, "only 0 of the 1 miners needed accepted in 2 offer windows");
@@ -98,7 +98,7 @@ TEST_F(OfferRounds, ATaskNobodyTookIsOfferedAgainWithItsWholeTrainingTimeThenFai
 TEST_F(OfferRounds, ATaskShortOfItsMinimumKeepsTheDeadlineItsClaimantsHold) {
   Offering("t1", 3, 4);
   Claim("t1", "miner-a");
-  ASSERT_TRUE(CloseOfferWindows(*store_, options_, kOpenedAt + kWindow).ok());
+  ASSERT_TRUE(CloseOfferWindows(*store_, *store_, options_, kOpenedAt + kWindow).ok());
   const TaskRecord task = *store_->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kOffering);
   EXPECT_EQ(task.deadline_ms, kOpenedAt + 3'600'000);

@@ -57,7 +57,7 @@ class WeightSets : public ::testing::Test {
 TEST_F(WeightSets, InputsAreTheScoredTasksOfTheLongestWindowWithTheirWork) {
   ScoredTask("old", 60, kNow - 8 * kDayMs, {{"a", 3}});  // outside 7 days
   ScoredTask("recent", 120, kNow - kDayMs / 2, {{"a", 3}, {"b", 0}, {"c", -1}});
-  common::Result<WeightInputs> inputs = GatherWeightInputs(*store_, scoring_, kNow);
+  common::Result<WeightInputs> inputs = GatherWeightInputs(*store_, *store_, *store_, scoring_, kNow);
   ASSERT_TRUE(inputs.ok()) << inputs.status().message();
   ASSERT_EQ(inputs->tasks.size(), 1u);
   EXPECT_EQ(inputs->tasks[0].task_id, "recent");
@@ -74,7 +74,7 @@ TEST_F(WeightSets, InputsAreTheScoredTasksOfTheLongestWindowWithTheirWork) {
 TEST_F(WeightSets, TheCanonicalInputsDecodeToThemselvesAndAnAuditLineRecomputesExactly) {
   ScoredTask("t1", 60, kNow - kDayMs / 3, {{"a", 3}, {"b", 0}});
   ScoredTask("t2", 30, kNow - 2 * kDayMs, {{"b", 3}, {"a", 0}, {"c", -1}});
-  const WeightInputs inputs = *GatherWeightInputs(*store_, scoring_, kNow);
+  const WeightInputs inputs = *GatherWeightInputs(*store_, *store_, *store_, scoring_, kNow);
   const std::string encoded = EncodeWeightInputs(inputs);
   common::Result<WeightInputs> decoded = DecodeWeightInputs(encoded);
   ASSERT_TRUE(decoded.ok()) << decoded.status().message();
@@ -104,8 +104,8 @@ TEST_F(WeightSets, PublishingWritesWeightsJsonFeedsTheSinkAndKeepsTheHistory) {
   WeightPublicationOptions options{.interval_ms = 1000,
                                    .sink_command = {"/bin/sh", "-c", "cat > " + (dir_ / "sunk.json").string()},
                                    .sink_attempts = 2, .sink_backoff_ms = 10, .sink_timeout_ms = 10'000};
-  common::Result<WeightSetRecord> published =
-      PublishWeights(*store_, scoring_, options, dir_ / "weights.json", "validator-1", [] { return kNow; });
+  common::Result<WeightSetRecord> published = PublishWeights(*store_, *store_, *store_, *store_, scoring_, options,
+                                                             dir_ / "weights.json", "validator-1", [] { return kNow; });
   ASSERT_TRUE(published.ok()) << published.status().message();
   const std::string file = *common::ReadFileToString(dir_ / "weights.json", 1 << 20);
   EXPECT_EQ(*common::ReadFileToString(dir_ / "sunk.json", 1 << 20), file);
@@ -118,7 +118,8 @@ TEST_F(WeightSets, PublishingWritesWeightsJsonFeedsTheSinkAndKeepsTheHistory) {
 
   // A sink that keeps failing is tried `sink_attempts` times; the set is kept and the file written.
   options.sink_command = {"/bin/sh", "-c", "echo tried >> " + (dir_ / "attempts").string() + "; exit 3"};
-  published = PublishWeights(*store_, scoring_, options, dir_ / "weights.json", "validator-1", [] { return kNow + 1; });
+  published = PublishWeights(*store_, *store_, *store_, *store_, scoring_, options, dir_ / "weights.json",
+                             "validator-1", [] { return kNow + 1; });
   ASSERT_TRUE(published.ok());
   EXPECT_EQ(published->id, 2);
   EXPECT_EQ(*common::ReadFileToString(dir_ / "attempts", 100), "tried\ntried\n");

@@ -168,7 +168,7 @@ class OfferStreams : public MinerGatewayFixture {
     return offers_.connected() == count;
   }
   void PublishOffers() {
-    common::Result<std::vector<Offer>> open = ListOpenOffers(*store_, now_ms_);
+    common::Result<std::vector<Offer>> open = ListOpenOffers(*store_, *store_, *store_, now_ms_);
     ASSERT_TRUE(open.ok());
     offers_.Update(*open, {}, now_ms_);
   }

@@ -34,7 +34,7 @@ TEST_F(Scheduler, KeepsTheConfiguredTasksInFlightTakingTemplatesAndDurationsInTu
                                     {.type = "text", .model = "llama", .dataset = "qa", .columns = "text=q",
                                      .durations_s = {1800}}}},
                           TaskLimits{});
-  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 1000), 3);
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 1000), 3);
   std::vector<TaskRecord> tasks = Tasks();
   ASSERT_EQ(tasks.size(), 3u);
   EXPECT_EQ(tasks[0].type, "instruct");
@@ -42,11 +42,11 @@ TEST_F(Scheduler, KeepsTheConfiguredTasksInFlightTakingTemplatesAndDurationsInTu
   EXPECT_EQ(tasks[0].columns_json, R"({"instruction":"q","output":"a"})");
   EXPECT_EQ(tasks[1].type, "text");
   EXPECT_EQ(tasks[2].duration_s, 1200);
-  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 2000), 0);  // full
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 2000), 0);  // full
 
   // One task ends: one more takes its place.
   ASSERT_TRUE(data_.store->TransitionTask(tasks[1].id, TaskStatus::kPending, TaskStatus::kFailed, "cancelled", 3000).ok());
-  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 4000), 1);
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 4000), 1);
   EXPECT_EQ(Tasks().back().type, "text");
 }
 
@@ -55,7 +55,7 @@ TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingItAndHoldsUpNoOther
                            .pool = {{.type = "instruct", .model = "no-such-model", .dataset = "qa",
                                      .columns = "instruction=q,output=a", .durations_s = {600}}}},
                           TaskLimits{});
-  common::Result<int64_t> created = scheduler.FillPool(*data_.store, *data_.blobs, 1000);
+  common::Result<int64_t> created = scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 1000);
   EXPECT_EQ(created.status().code(), common::StatusCode::kNotFound);
   EXPECT_TRUE(created.status().message().starts_with("scheduler.pool[0]: ")) << created.status().message();
   EXPECT_TRUE(Tasks().empty());
@@ -67,7 +67,7 @@ TEST_F(Scheduler, ATemplateThatCannotBeCreatedIsAnErrorNamingItAndHoldsUpNoOther
                                 {.type = "text", .model = "llama", .dataset = "qa", .columns = "text=q",
                                  .durations_s = {1800}}}},
                       TaskLimits{});
-  EXPECT_EQ(*mixed.FillPool(*data_.store, *data_.blobs, 1000), 2);
+  EXPECT_EQ(*mixed.FillPool(*data_.store, *data_.store, *data_.blobs, 1000), 2);
   EXPECT_EQ(Tasks().size(), 2u);
 }
 
@@ -81,29 +81,32 @@ TEST_F(Scheduler, ATemplateWhoseTaskFailsInPreparationRestsLongerEachTime) {
     ASSERT_TRUE(data_.store->TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", at_ms).ok());
     ASSERT_TRUE(data_.store->TransitionTask(id, TaskStatus::kPreparing, TaskStatus::kFailed, "no rows", at_ms).ok());
   };
-  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 1000), 1);
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 1000), 1);
   fail_in_preparation(1500);
   // Rests a minute from when the failure is seen...
-  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 2000), 0);
-  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 2000 + TaskScheduler::kFirstRestMs - 1), 0);
-  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 2000 + TaskScheduler::kFirstRestMs), 1);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 2000), 0);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 2000 + TaskScheduler::kFirstRestMs - 1), 0);
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 2000 + TaskScheduler::kFirstRestMs), 1);
   // ...then two after a second failure.
   fail_in_preparation(70'000);
-  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 100'000), 0);
-  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 100'000 + 2 * TaskScheduler::kFirstRestMs - 1), 0);
-  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 100'000 + 2 * TaskScheduler::kFirstRestMs), 1);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 100'000), 0);
+  EXPECT_EQ(
+      *scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 100'000 + 2 * TaskScheduler::kFirstRestMs - 1), 0);
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 100'000 + 2 * TaskScheduler::kFirstRestMs),
+            1);
   EXPECT_EQ(Tasks().size(), 3u);
 
   // A task that was prepared shows the template works: the next failure rests it a minute again.
   const std::string prepared = Tasks().back().id;
   ASSERT_TRUE(data_.store->TransitionTask(prepared, TaskStatus::kPending, TaskStatus::kPreparing, "", 300'000).ok());
   ASSERT_TRUE(data_.store->OpenOffers(prepared, 10'000'000, 400'000, "", 300'000).ok());
-  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 310'000), 0);  // in flight
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 310'000), 0);  // in flight
   ASSERT_TRUE(data_.store->TransitionTask(prepared, TaskStatus::kOffering, TaskStatus::kFailed, "cancelled", 320'000).ok());
-  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 330'000), 1);  // no rest after a failure elsewhere
+  // No rest after a failure elsewhere.
+  ASSERT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 330'000), 1);
   fail_in_preparation(340'000);
-  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 350'000), 0);
-  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.blobs, 350'000 + TaskScheduler::kFirstRestMs), 1);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 350'000), 0);
+  EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 350'000 + TaskScheduler::kFirstRestMs), 1);
 }
 
 }  // namespace

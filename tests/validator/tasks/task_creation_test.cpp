@@ -28,7 +28,9 @@ class TaskCreation : public ::testing::Test {
                    .columns = {{"instruction", "question"}, {"output", "answer"}}, .duration_s = 1800,
                    .min_pool_size = 2, .max_pool_size = 5, .max_training_tokens = 0, .request_id = ""};
   }
-  common::Result<TaskRecord> Create(const NewTask& request) { return CreateTask(*data_.store, *data_.blobs, request, TaskLimits{}, 1000); }
+  common::Result<TaskRecord> Create(const NewTask& request) {
+    return CreateTask(*data_.store, *data_.store, *data_.blobs, request, TaskLimits{}, 1000);
+  }
 
   testing::TempDir dir_;
   DataDirectory data_;

@@ -60,7 +60,7 @@ class TaskEvaluation : public ::testing::Test {
                                   .columns_json = R"({"instruction": "question", "output": "answer"})",
                                   .duration_s = 600, .pool_size = 8, .created_at_ms = 1000, .updated_at_ms = 1000})
                     .ok());
-    ASSERT_TRUE(PrepareTask(*data_.store, *data_.blobs, id, 2000, 60'000).ok());
+    ASSERT_TRUE(PrepareTask(*data_.store, *data_.store, *data_.blobs, id, 2000, 60'000).ok());
     for (const std::string& miner : miners) ASSERT_TRUE(data_.store->ClaimTask(id, miner, "nonce", 3000).ok());
     int64_t received = 4000;
     for (const auto& [miner, files] : uploads) {
@@ -77,15 +77,16 @@ class TaskEvaluation : public ::testing::Test {
       ASSERT_TRUE(data_.store->RecordSubmission(submission, received).ok());
       received += 1000;
     }
-    ASSERT_TRUE(CloseOfferWindows(*data_.store, OfferOptions{}, 2000 + 60'000).ok());  // training now
+    ASSERT_TRUE(CloseOfferWindows(*data_.store, *data_.store, OfferOptions{}, 2000 + 60'000).ok());  // training now
     ASSERT_TRUE(StartEvaluations(*data_.store, 2000 + 10 * 60'000).ok());
     ASSERT_EQ(data_.store->GetTask(id)->status, TaskStatus::kTraining);  // not past the deadline yet
     ASSERT_TRUE(StartEvaluations(*data_.store, 2000 + 10 * 60'000 + 1).ok());
     ASSERT_EQ(data_.store->GetTask(id)->status, TaskStatus::kEvaluating);
   }
   common::Status Evaluate(const std::string& id, const std::atomic<bool>* cancel = nullptr) {
-    return EvaluateTask(*data_.store, *data_.blobs, options_, ScoringOptions{}, id, [] { return int64_t{9'000'000}; },
-                        cancel);
+    return EvaluateTask(
+        *data_.store, *data_.store, *data_.store, *data_.store, *data_.store, *data_.blobs, options_, ScoringOptions{},
+        id, [] { return int64_t{9'000'000}; }, cancel);
   }
   std::map<std::string, EvaluationRecord> Evaluations(const std::string& id) {
     std::map<std::string, EvaluationRecord> out;

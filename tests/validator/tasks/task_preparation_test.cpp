@@ -41,7 +41,7 @@ class TaskPreparation : public ::testing::Test {
 
 TEST_F(TaskPreparation, SplitsTheDatasetAndOpensTheTaskForOffers) {
   CreateTask("t1", Rows(30));
-  ASSERT_TRUE(PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000).ok());
+  ASSERT_TRUE(PrepareTask(*data_.store, *data_.store, *data_.blobs, "t1", 20, 300'000).ok());
   const TaskRecord task = *data_.store->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kOffering);
   EXPECT_EQ(task.train_rows, 27);
@@ -59,17 +59,18 @@ TEST_F(TaskPreparation, SplitsTheDatasetAndOpensTheTaskForOffers) {
 TEST_F(TaskPreparation, ATaskACrashLeftPreparingIsPreparedAgainToTheSameSplit) {
   CreateTask("t1", Rows(30));
   ASSERT_TRUE(data_.store->TransitionTask("t1", TaskStatus::kPending, TaskStatus::kPreparing, "", 15).ok());
-  ASSERT_TRUE(PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000).ok());
+  ASSERT_TRUE(PrepareTask(*data_.store, *data_.store, *data_.blobs, "t1", 20, 300'000).ok());
   const TaskRecord task = *data_.store->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kOffering);
   EXPECT_EQ(*data_.blobs->Read(task.test_blob, 0, 1 << 20), SplitDataset(Rows(30), "jsonl", "secret-of-t1")->test);
   // Done: a second call refuses rather than splitting again.
-  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 30, 300'000).code(), common::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(PrepareTask(*data_.store, *data_.store, *data_.blobs, "t1", 30, 300'000).code(),
+            common::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(TaskPreparation, ADatasetThatCannotBeSplitFailsTheTaskWithTheReason) {
   CreateTask("t1", Rows(3) + "not json\n");
-  common::Status status = PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000);
+  common::Status status = PrepareTask(*data_.store, *data_.store, *data_.blobs, "t1", 20, 300'000);
   EXPECT_EQ(status.code(), common::StatusCode::kInvalidArgument);
   const TaskRecord task = *data_.store->GetTask("t1");
   EXPECT_EQ(task.status, TaskStatus::kFailed);
@@ -87,7 +88,8 @@ TEST_F(TaskPreparation, ATaskWhoseDatasetBlobIsGoneFailsAndSaysSo) {
   CreateTask("t1", Rows(30));
   const TaskRecord task = *data_.store->GetTask("t1");
   std::filesystem::remove(*data_.blobs->PathOf(task.dataset_hash));
-  EXPECT_EQ(PrepareTask(*data_.store, *data_.blobs, "t1", 20, 300'000).code(), common::StatusCode::kNotFound);
+  EXPECT_EQ(PrepareTask(*data_.store, *data_.store, *data_.blobs, "t1", 20, 300'000).code(),
+            common::StatusCode::kNotFound);
   const TaskRecord failed = *data_.store->GetTask("t1");
   EXPECT_EQ(failed.status, TaskStatus::kFailed);
   EXPECT_TRUE(failed.failure_reason.starts_with("dataset data: no blob ")) << failed.failure_reason;
