@@ -54,7 +54,7 @@ class ClaimStore {
   // A miner's claim on a task, in one transaction. The same miner again gets its existing claim
   // (also after the pool closed); a new claim needs the task offering, its offer window open,
   // before its deadline, with room in its pool, and the claim that fills the pool moves the task to
-  // training.
+  // training (the rules: DecideClaim, validator/market/claim_rules.h).
   // FailedPrecondition says which does not hold; NotFound for an unknown task.
   virtual common::Result<ClaimRecord> ClaimTask(std::string_view task_id, std::string_view miner,
                                                 std::string_view nonce, int64_t now_ms) = 0;

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "validator/market/claim_rules.h"
 #include "validator/state/sqlite_rows.h"
 
 namespace gradients::validator {
@@ -143,28 +144,25 @@ common::Result<ClaimRecord> SqliteStore::ClaimInTransaction(std::string_view tas
   common::Result<std::optional<ClaimRecord>> existing = FindClaim(task_id, miner);
   if (!existing.ok()) return existing.status();
   if (*existing) return **existing;  // idempotent: a miner that restarts loses nothing
-  const std::string task = "task " + std::string(task_id.substr(0, 80));
-  common::Result<SqliteStatement> select = db_->Prepare(
-      "SELECT status, deadline_ms, pool_size, (SELECT COUNT(*) FROM claims WHERE task_id = ?1), offer_closes_at_ms "
-      "FROM tasks WHERE id = ?1");
+  // The task and its claims so far, read in the transaction that adds the claim: the rules decide
+  // on what the insert below is made against.
+  common::Result<SqliteStatement> select = db_->Prepare("SELECT " + std::string(kTaskColumns) +
+                                                        ", (SELECT COUNT(*) FROM claims WHERE task_id = ?1) "
+                                                        "FROM tasks WHERE id = ?1");
   if (!select.ok()) return select.status();
   common::Result<bool> row = select->Bind(1, task_id).Step();
   if (!row.ok()) return row.status();
-  if (!*row) return common::Status::NotFound("no " + task);
-  const std::string status = select->Text(0);
-  const int64_t deadline_ms = select->Integer(1), pool_size = select->Integer(2), claims = select->Integer(3);
-  if (status != TaskStatusName(TaskStatus::kOffering)) {
-    return common::Status::FailedPrecondition(task + " is " + status + ": its offers are closed");
-  }
-  if (now_ms >= deadline_ms) return common::Status::FailedPrecondition(task + ": its deadline has passed");
-  if (now_ms >= select->Integer(4)) return common::Status::FailedPrecondition(task + ": its offer window has closed");
-  if (claims >= pool_size) return common::Status::FailedPrecondition(task + ": its pool is full");
+  if (!*row) return common::Status::NotFound("no task " + std::string(task_id.substr(0, 80)));
+  common::Result<TaskRecord> task = ReadTask(*select);
+  if (!task.ok()) return task.status();
+  const ClaimDecision decision = DecideClaim(*task, select->Integer(kTaskColumnCount), now_ms);
+  if (!decision.allowed()) return decision.status();
   common::Result<SqliteStatement> insert =
       db_->Prepare("INSERT INTO claims (task_id, miner, nonce, claimed_at_ms) VALUES (?1, ?2, ?3, ?4)");
   if (!insert.ok()) return insert.status();
   GRADIENTS_RETURN_IF_ERROR(insert->Bind(1, task_id).Bind(2, miner).Bind(3, nonce).Bind(4, now_ms).Run());
   const int64_t sequence = db_->LastInsertRowId();
-  if (claims + 1 == pool_size) {
+  if (decision.fills_pool) {
     common::Result<SqliteStatement> update = db_->Prepare(
         "UPDATE tasks SET status = ?1, updated_at_ms = ?2 WHERE id = ?3 AND status = ?4");
     if (!update.ok()) return update.status();

@@ -18,6 +18,19 @@ constexpr std::string_view kTaskColumns =
     "created_at_ms, deadline_ms, updated_at_ms, train_blob, test_blob, train_rows, test_rows, min_pool_size, "
     "max_training_tokens, COALESCE(request_id, ''), request_fingerprint, train_bytes, offer_closes_at_ms, offer_rounds, scored_at_ms";
 
+// The columns of a SELECT list (commas inside parentheses do not count).
+constexpr int CountColumns(std::string_view columns) {
+  int count = 1, depth = 0;
+  for (char c : columns) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == ',' && depth == 0) ++count;
+  }
+  return count;
+}
+// A statement's columns after kTaskColumns are numbered from here.
+constexpr int kTaskColumnCount = CountColumns(kTaskColumns);
+
 // A task row of kTaskColumns; DataLoss for a status that does not parse.
 common::Result<TaskRecord> ReadTask(const SqliteStatement& row);
 

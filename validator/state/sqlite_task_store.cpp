@@ -8,6 +8,8 @@
 
 namespace gradients::validator {
 
+static_assert(kTaskColumnCount == 25, "ReadTask reads every column of kTaskColumns");
+
 common::Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   TaskRecord task;
   task.id = row.Text(0);

@@ -1,7 +1,9 @@
 // The validator's durable state (DESIGN.md, State): one interface per record family, and the Store
 // that holds them all. SQLite is the embedded implementation (validator/state/sqlite_store.h); a
 // PostgreSQL backend for multi-node deployments implements the same interfaces. A component takes
-// the families it uses (a claim handler a ClaimStore, not every table).
+// the families it uses (a claim handler a ClaimStore, not every table). The rules of the domain a
+// write must respect are plain functions every backend calls (who may claim a task, when its pool
+// is full: validator/market/claim_rules.h), so that two backends cannot drift apart.
 // Records hold content hashes, never file contents: the bytes live in the blob store
 // (validator/state/blob_store.h).
 //
