@@ -1,5 +1,7 @@
 #include "validator/market/claim_rules.h"
 
+#include <utility>
+
 namespace gradients::validator {
 
 common::Status ClaimDecision::status() const {
@@ -20,7 +22,8 @@ ClaimDecision DecideClaim(const TaskRecord& task, int64_t claims_on_task, int64_
     return refuse(ClaimRefusal::kOfferWindowClosed, name + ": its offer window has closed");
   }
   if (claims_on_task >= task.pool_size) return refuse(ClaimRefusal::kPoolFull, name + ": its pool is full");
-  return ClaimDecision{.refusal = ClaimRefusal::kNone, .reason = {}, .fills_pool = claims_on_task + 1 == task.pool_size};
+  return ClaimDecision{
+      .refusal = ClaimRefusal::kNone, .reason = {}, .fills_pool = claims_on_task + 1 == task.pool_size};
 }
 
 }  // namespace gradients::validator

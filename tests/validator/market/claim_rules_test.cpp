@@ -36,7 +36,8 @@ TEST(ClaimRules, ATaskThatIsNotOfferingRefusesClaimsNamingItsStatus) {
     const ClaimDecision decision = DecideClaim(task, 0, kNow);
     EXPECT_EQ(decision.refusal, ClaimRefusal::kOffersClosed) << TaskStatusName(status);
     EXPECT_EQ(decision.status().code(), common::StatusCode::kFailedPrecondition);
-    EXPECT_EQ(decision.status().message(), "task t1 is " + std::string(TaskStatusName(status)) + ": its offers are closed");
+    EXPECT_EQ(decision.status().message(),
+              "task t1 is " + std::string(TaskStatusName(status)) + ": its offers are closed");
   }
 }
 
@@ -99,7 +100,8 @@ TEST(ClaimRules, ARefusalNamesAtMostEightyBytesOfTheTaskId) {
   TaskRecord task = OpenTask();
   task.id = std::string(200, 'x');
   task.offer_closes_at_ms = kNow;
-  EXPECT_EQ(DecideClaim(task, 0, kNow).status().message(), "task " + std::string(80, 'x') + ": its offer window has closed");
+  EXPECT_EQ(DecideClaim(task, 0, kNow).status().message(),
+            "task " + std::string(80, 'x') + ": its offer window has closed");
 }
 
 }  // namespace
