@@ -38,7 +38,7 @@
 
 namespace {
 
-using gradients::CausalLm;
+using gradients::train::CausalLm;
 
 std::map<std::string, std::string> ParseFlags(int argc, char** argv) {
   std::map<std::string, std::string> flags = {

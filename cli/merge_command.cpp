@@ -31,7 +31,7 @@ common::Status WriteMergedModel(const MergeArgs& args, at::ScalarType dtype, con
     return common::Status::NotFound("--adapter " + args.adapter.string() + ": no such directory");
   }
   // Merged in float32 whatever the output dtype, as `gradients eval --adapter` merges.
-  GRADIENTS_ASSIGN_OR_RETURN(CausalLm model, train::LoadCausalLm(args.model, {.adapter = args.adapter}));
+  GRADIENTS_ASSIGN_OR_RETURN(train::CausalLm model, train::LoadCausalLm(args.model, {.adapter = args.adapter}));
   GRADIENTS_RETURN_IF_ERROR(train::SaveCausalLm(model, dir, train::ModelSaveOptions{.dtype = dtype}));
   return train::CopyTokenizerFiles(args.model, dir);
 }

@@ -19,7 +19,7 @@
 namespace gradients::cli {
 namespace {
 
-common::Result<CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
+common::Result<train::CausalLm> LoadOnDevice(const std::filesystem::path& model_dir, const std::filesystem::path& adapter,
                               const std::string& device_name, at::ScalarType dtype = at::kFloat, int threads = 0) {
   GRADIENTS_ASSIGN_OR_RETURN(c10::Device device, train::ResolveComputeDevice(device_name));
   if (device.is_cpu()) train::ConfigureCpuThreads(threads);
@@ -84,7 +84,7 @@ int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
   common::Result<std::vector<text::TokenizedExample>> examples = text::LoadTokenizedDataset(args.data, **tokenizer, *options);
   if (!examples.ok()) return Fail(err, "eval", examples.status());
   if (!args.submission.empty()) return EvalSubmission(args, *dtype, *examples, out, err);
-  common::Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device, *dtype, args.threads);
+  common::Result<train::CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device, *dtype, args.threads);
   if (!model.ok()) return Fail(err, "eval", model.status());
   train::EvalOptions eval_options;
   eval_options.max_batch_tokens = args.batch_tokens;
@@ -98,7 +98,7 @@ int RunEval(const EvalArgs& args, std::ostream& out, std::ostream& err) {
 int RunGenerate(const GenerateArgs& args, std::ostream& out, std::ostream& err) {
   common::Result<std::unique_ptr<text::Tokenizer>> tokenizer = text::LoadTokenizer(args.model);
   if (!tokenizer.ok()) return Fail(err, "generate", tokenizer.status());
-  common::Result<CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device);
+  common::Result<train::CausalLm> model = LoadOnDevice(args.model, args.adapter, args.device);
   if (!model.ok()) return Fail(err, "generate", model.status());
   train::GenerateOptions options;
   options.max_new_tokens = args.max_new_tokens;

@@ -224,12 +224,12 @@ common::Status Run(const Flags& flags) {
 }  // namespace gradients::bench
 
 int main(int argc, char** argv) {
-  gradients::common::Result<gradients::Flags> flags = gradients::ParseFlags(argc, argv);
+  gradients::common::Result<gradients::bench::Flags> flags = gradients::bench::ParseFlags(argc, argv);
   if (!flags.ok()) {
     std::fprintf(stderr, "market_task: %s\n", flags.status().ToString().c_str());
     return 2;
   }
-  const gradients::common::Status status = flags->judge.empty() ? gradients::Run(*flags) : gradients::Judge(*flags);
+  const gradients::common::Status status = flags->judge.empty() ? gradients::bench::Run(*flags) : gradients::bench::Judge(*flags);
   if (!status.ok()) {
     std::fprintf(stderr, "market_task: %s\n", status.ToString().c_str());
     return 1;
