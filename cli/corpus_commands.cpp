@@ -24,13 +24,13 @@ int RunCorpus(const CorpusArgs& args, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-int RunBaseModel(const BaseModelOptions& options, std::ostream& out, std::ostream& err) {
-  BaseModelOptions with_progress = options;
+int RunBaseModel(const testnet::BaseModelOptions& options, std::ostream& out, std::ostream& err) {
+  testnet::BaseModelOptions with_progress = options;
   with_progress.on_progress = [&](const train::TrainProgress& progress) {
     err << "step " << progress.step << "/" << progress.total_steps << "  loss " << progress.loss << "  "
         << static_cast<int64_t>(progress.tokens_per_second) << " tok/s\n";
   };
-  common::Result<BaseModelResult> made = MakeBaseModel(with_progress);
+  common::Result<testnet::BaseModelResult> made = testnet::MakeBaseModel(with_progress);
   if (!made.ok()) return Fail(err, "base-model", made.status());
   out << nlohmann::json{{"out", options.out.string()},
                         {"recipe_digest", made->recipe_digest},

@@ -21,7 +21,7 @@
 #include "cli/miner_commands.h"
 #endif
 #ifdef GRADIENTS_CLI_TESTNET
-#include "cli/testnet.h"
+#include "testnet/testnet.h"
 #endif
 #include "cli/tokenize_command.h"
 #include "cli/train_command.h"
@@ -34,7 +34,7 @@ namespace {
 #ifdef GRADIENTS_CLI_TESTNET
 // `gradients testnet run|watch|prepare`: the first Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops cleanly,
 // a second one kills the daemons at once.
-gradients::cli::TestnetSignals testnet_signals;
+gradients::testnet::TestnetSignals testnet_signals;
 
 extern "C" void StopTestnet(int) {
   if (testnet_signals.stop.exchange(true)) testnet_signals.force = true;
@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
   corpus->add_option("--freedict", corpus_args.options.freedict_dir, "FreeDict dictionaries (dict-freedict-eng-*)")
       ->capture_default_str();
 
-  gradients::cli::BaseModelOptions base_model_args;
+  gradients::testnet::BaseModelOptions base_model_args;
   CLI::App* base_model = app.add_subcommand(
       "base-model", "Pretrain a base model on a text corpus: a SentencePiece tokenizer, a preset, full training");
   base_model->add_option("--corpus", base_model_args.corpus, "JSONL of {\"text\": ...} documents")->required();
@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
   base_model->add_option("--cache", base_model_args.cache_dir, "Keep made models here, by recipe, and reuse them");
 
 #ifdef GRADIENTS_CLI_TESTNET
-  gradients::cli::TestnetOptions testnet_options;
+  gradients::testnet::TestnetOptions testnet_options;
   CLI::App* testnet = app.add_subcommand("testnet", "A local testnet: a validator and miners on loopback");
   testnet->require_subcommand(1);
   for (CLI::App* command :
@@ -356,9 +356,9 @@ int main(int argc, char** argv) {
     for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal_number, StopTestnet);
     const std::string command = testnet->get_subcommands().front()->get_name();
     try {
-      if (command == "prepare") return gradients::cli::PrepareTestnet(testnet_options, testnet_signals, std::cout, std::cerr);
-      if (command == "watch") return gradients::cli::WatchTestnet(testnet_options, testnet_signals, std::cout, std::cerr);
-      return gradients::cli::RunTestnet(testnet_options, testnet_signals, std::cout, std::cerr);
+      if (command == "prepare") return gradients::testnet::PrepareTestnet(testnet_options, testnet_signals, std::cout, std::cerr);
+      if (command == "watch") return gradients::testnet::WatchTestnet(testnet_options, testnet_signals, std::cout, std::cerr);
+      return gradients::testnet::RunTestnet(testnet_options, testnet_signals, std::cout, std::cerr);
     } catch (const std::exception& error) {  // the daemons were stopped as the stack unwound
       std::cerr << "gradients testnet " << command << ": " << error.what() << "\n";
       return 1;

@@ -1,4 +1,4 @@
-#include "cli/base_model.h"
+#include "testnet/base_model.h"
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -20,7 +20,7 @@
 
 extern char** environ;
 
-namespace gradients::cli {
+namespace gradients::testnet {
 namespace {
 
 constexpr char kRecipeFile[] = "base_model.json";
@@ -330,4 +330,4 @@ common::Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options) {
   return made;
 }
 
-}  // namespace gradients::cli
+}  // namespace gradients::testnet
