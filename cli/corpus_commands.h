@@ -10,6 +10,10 @@
 #include "corpora/task_datasets.h"
 #include "testnet/base_model.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 struct CorpusArgs {
@@ -20,5 +24,9 @@ struct CorpusArgs {
 int RunCorpus(const CorpusArgs& args, std::ostream& out, std::ostream& err);
 
 int RunBaseModel(const testnet::BaseModelOptions& options, std::ostream& out, std::ostream& err);
+
+// Declares `gradients corpus` and `gradients base-model` on `app`; each runs from its CLI11 callback
+// and ends with its exit code.
+void AddCorpusCommands(CLI::App& app);
 
 }  // namespace gradients::cli
