@@ -3,7 +3,9 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <iostream>
 #include <map>
+#include <memory>
 #include <stdexcept>
 
 #include <google/protobuf/util/json_util.h>
@@ -268,6 +270,110 @@ int RunLeaderboard(const AdminConnection& connection, const std::string& type, i
         return client.stub->GetLeaderboard(client.Context().get(), request, &response);
       },
       out, err);
+}
+
+void AddConnectionOptions(CLI::App& command, AdminConnection& connection) {
+  command.add_option("--validator", connection.validator, "The validator's admin address (admin.listen)")
+      ->capture_default_str();
+  command.add_option("--token-file", connection.token_file, "The admin token, when the validator is beyond loopback");
+  command.add_option("--timeout", connection.timeout_seconds, "Seconds the call may take")->capture_default_str();
+}
+
+void AddAdminCommands(CLI::App& app) {
+  CLI::App* task = app.add_subcommand("task", "A running validator's tasks");
+  task->require_subcommand(1);
+  auto task_list_args = std::make_shared<TaskListArgs>();
+  CLI::App* task_list = task->add_subcommand("list", "List tasks, newest first, as JSON");
+  AddConnectionOptions(*task_list, task_list_args->connection);
+  task_list->add_option("--status", task_list_args->statuses,
+                        "Only these statuses (pending, preparing, offering, "
+                        "training, evaluating, scored, failed); repeatable");
+  task_list->add_option("--type", task_list_args->type, "Only this type (instruct, chat, text, ...)");
+  task_list->add_option("--limit", task_list_args->limit, "Most tasks to list (1 to 500)")->capture_default_str();
+  task_list->callback([task_list_args] { ExitWith(RunTaskList(*task_list_args, std::cout, std::cerr)); });
+
+  auto task_create_args = std::make_shared<TaskCreateArgs>();
+  // Registering a model given by path copies and hashes it inside the call: minutes, not seconds.
+  task_create_args->connection.timeout_seconds = 600;
+  CLI::App* task_create = task->add_subcommand(
+      "create", "Create a task; the validator splits its dataset and offers it to miners (prints it as JSON)");
+  AddConnectionOptions(*task_create, task_create_args->connection);
+  task_create->add_option("--type", task_create_args->type, "instruct, chat or text")->required();
+  task_create
+      ->add_option("--model", task_create_args->model,
+                   "A registered model's name, or a model directory on the validator's host")
+      ->required();
+  task_create
+      ->add_option("--dataset", task_create_args->dataset,
+                   "A registered dataset's name, or a .jsonl/.csv file on the validator's host")
+      ->required();
+  task_create->add_option("--columns", task_create_args->columns,
+                          "Role to column mapping, e.g. instruction=q,output=a (roles not mapped read their own name)");
+  CLI::Option* minutes = task_create
+                             ->add_option("--minutes", task_create_args->minutes,
+                                          "Training time miners get (10 to 10080 unless the validator allows "
+                                          "shorter tasks)")
+                             ->capture_default_str();
+  task_create->add_option("--seconds", task_create_args->seconds, "Training time in seconds, instead of --minutes")
+      ->excludes(minutes);
+  task_create->add_option("--pool", task_create_args->pool, "Miners per task, MIN..MAX (or one number)")
+      ->capture_default_str();
+  task_create->add_option("--max-tokens", task_create_args->max_tokens, "A training-token budget for miners (0: none)")
+      ->capture_default_str();
+  task_create->add_option("--request-id", task_create_args->request_id,
+                          "An idempotency key: repeating the same create returns the same task (default: a new "
+                          "random one, printed on stderr)");
+  task_create->callback([task_create_args] { ExitWith(RunTaskCreate(*task_create_args, std::cout, std::cerr)); });
+
+  struct TaskCall {
+    AdminConnection connection;
+    std::string task_id;
+    std::string cancel_reason;
+  };
+  auto show = std::make_shared<TaskCall>();
+  CLI::App* task_show = task->add_subcommand("show", "Show one task as JSON");
+  AddConnectionOptions(*task_show, show->connection);
+  task_show->add_option("id", show->task_id, "The task")->required();
+  task_show->callback([show] { ExitWith(RunTaskShow(show->connection, show->task_id, std::cout, std::cerr)); });
+  auto cancel = std::make_shared<TaskCall>();
+  CLI::App* task_cancel = task->add_subcommand("cancel", "Cancel a task: it fails with the reason");
+  AddConnectionOptions(*task_cancel, cancel->connection);
+  task_cancel->add_option("id", cancel->task_id, "The task")->required();
+  task_cancel->add_option("--reason", cancel->cancel_reason, "Why (stored as the failure reason)");
+  task_cancel->callback([cancel] {
+    ExitWith(RunTaskCancel(cancel->connection, cancel->task_id, cancel->cancel_reason, std::cout, std::cerr));
+  });
+
+  auto health_connection = std::make_shared<AdminConnection>();
+  CLI::App* health = app.add_subcommand("health", "A running validator's health, version and uptime as JSON");
+  AddConnectionOptions(*health, *health_connection);
+  health->callback([health_connection] { ExitWith(RunHealth(*health_connection, std::cout, std::cerr)); });
+
+  struct ListCall {
+    AdminConnection connection;
+    std::string type;
+    int64_t days = 0;
+    int64_t limit = 0;
+  };
+  auto miners_call = std::make_shared<ListCall>();
+  miners_call->limit = 50;
+  CLI::App* miners = app.add_subcommand("miners", "The miners a running validator has seen, as JSON");
+  AddConnectionOptions(*miners, miners_call->connection);
+  miners->add_option("--limit", miners_call->limit, "Most miners to list")->capture_default_str();
+  miners->callback([miners_call] {
+    ExitWith(RunMiners(miners_call->connection, miners_call->limit, std::cout, std::cerr));
+  });
+  auto leaderboard_call = std::make_shared<ListCall>();
+  leaderboard_call->limit = 100;
+  CLI::App* leaderboard = app.add_subcommand("leaderboard", "Miners ranked by work-weighted points, as JSON");
+  AddConnectionOptions(*leaderboard, leaderboard_call->connection);
+  leaderboard->add_option("--type", leaderboard_call->type, "Only tasks of this type (instruct, chat, text)");
+  leaderboard->add_option("--days", leaderboard_call->days, "The window in days (default: the weights' window)");
+  leaderboard->add_option("--limit", leaderboard_call->limit, "Most entries")->capture_default_str();
+  leaderboard->callback([leaderboard_call] {
+    ExitWith(RunLeaderboard(leaderboard_call->connection, leaderboard_call->type, leaderboard_call->days,
+                            leaderboard_call->limit, std::cout, std::cerr));
+  });
 }
 
 }  // namespace gradients::cli

@@ -11,6 +11,10 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 struct AdminConnection {
@@ -53,5 +57,12 @@ int RunLeaderboard(const AdminConnection& connection, const std::string& type, i
                    std::ostream& out, std::ostream& err);
 // The latest weight set; with `history` > 0 the last `history` sets, newest first.
 int RunWeights(const AdminConnection& connection, int64_t history, std::ostream& out, std::ostream& err);
+
+// --validator, --token-file and --timeout on `command`, into `connection`.
+void AddConnectionOptions(CLI::App& command, AdminConnection& connection);
+
+// Declares `gradients task create|list|show|cancel`, `health`, `miners` and `leaderboard` on `app`
+// (`weights`: weight_commands.h); each runs from its CLI11 callback and ends with its exit code.
+void AddAdminCommands(CLI::App& app);
 
 }  // namespace gradients::cli

@@ -1,5 +1,9 @@
 #include "cli/inspect_command.h"
 
+#include <iostream>
+#include <memory>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/command_failure.h"
@@ -25,6 +29,13 @@ int RunInspect(const std::filesystem::path& path, std::ostream& out, std::ostrea
   // Tensor names come from the file: replace invalid UTF-8 rather than throw.
   out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return 0;
+}
+
+void AddInspectCommand(CLI::App& app) {
+  auto file = std::make_shared<std::string>();
+  CLI::App* inspect = app.add_subcommand("inspect", "Validate a .safetensors file and print its tensors as JSON");
+  inspect->add_option("file", *file, "The .safetensors file")->required();
+  inspect->callback([file] { ExitWith(RunInspect(*file, std::cout, std::cerr)); });
 }
 
 }  // namespace gradients::cli

@@ -5,10 +5,17 @@
 #include <filesystem>
 #include <ostream>
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 // On success prints {"file", "header_bytes", "metadata", "tensors": [{"name", "dtype", "shape",
 // "data_offsets"}]} and returns 0; otherwise prints the reader's error to `err` and returns 1.
 int RunInspect(const std::filesystem::path& path, std::ostream& out, std::ostream& err);
+
+// Declares `gradients inspect` on `app`; it runs from its CLI11 callback and ends with its exit code.
+void AddInspectCommand(CLI::App& app);
 
 }  // namespace gradients::cli

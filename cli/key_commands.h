@@ -4,6 +4,10 @@
 #include <filesystem>
 #include <ostream>
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 // Writes a new ed25519 seed to `out_path` (mode 0600; never overwrites) and prints the public
@@ -12,5 +16,8 @@ int RunKeygen(const std::filesystem::path& out_path, std::ostream& out, std::ost
 
 // Prints the hex public key of the key file at `key_path`.
 int RunPubkey(const std::filesystem::path& key_path, std::ostream& out, std::ostream& err);
+
+// Declares both on `app`; each runs from its CLI11 callback and ends with its exit code.
+void AddKeyCommands(CLI::App& app);
 
 }  // namespace gradients::cli

@@ -1,5 +1,8 @@
 #include "cli/merge_command.h"
 
+#include <iostream>
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/command_failure.h"
@@ -71,6 +74,17 @@ int RunMerge(const MergeArgs& args, std::ostream& out, std::ostream& err) {
              .dump()
       << "\n";
   return 0;
+}
+
+void AddMergeCommand(CLI::App& app) {
+  auto args = std::make_shared<MergeArgs>();
+  CLI::App* merge = app.add_subcommand(
+      "merge", "Merge a LoRA adapter into its base model; writes a full model in Hugging Face layout");
+  merge->add_option("--model", args->model, "Base model directory")->required();
+  merge->add_option("--adapter", args->adapter, "PEFT LoRA adapter directory")->required();
+  merge->add_option("--out", args->out, "Output directory; must not exist or be empty")->required();
+  merge->add_option("--dtype", args->dtype, "float32 or bfloat16")->capture_default_str();
+  merge->callback([args] { ExitWith(RunMerge(*args, std::cout, std::cerr)); });
 }
 
 }  // namespace gradients::cli

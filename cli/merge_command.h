@@ -6,6 +6,10 @@
 #include <ostream>
 #include <string>
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 struct MergeArgs {
@@ -21,5 +25,8 @@ struct MergeArgs {
 // whole merged model or nothing. Prints {"out": DIR, "dtype": D, "parameters": N}; returns 0, or 1
 // with "gradients merge: <message>" on `err`.
 int RunMerge(const MergeArgs& args, std::ostream& out, std::ostream& err);
+
+// Declares `gradients merge` on `app`; it runs from its CLI11 callback and ends with its exit code.
+void AddMergeCommand(CLI::App& app);
 
 }  // namespace gradients::cli

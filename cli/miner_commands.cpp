@@ -1,8 +1,11 @@
 #include "cli/miner_commands.h"
 
 #include <algorithm>
+#include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cli/command_failure.h"
 #include "common/config.h"
 #include "miner/job_journal.h"
 #include "miner/miner_options.h"
@@ -32,6 +35,18 @@ int RunMinerStatus(const std::filesystem::path& config_path, std::ostream& out, 
   });
   out << nlohmann::json(jobs).dump(2) << "\n";
   return 0;
+}
+
+void AddMinerCommands(CLI::App& app) {
+  auto miner_config = std::make_shared<std::filesystem::path>();
+  CLI::App* miner = app.add_subcommand("miner", "A miner's jobs, read from its work directory");
+  miner->require_subcommand(1);
+  CLI::App* miner_status =
+      miner->add_subcommand("status", "Each job's phase, trials, best validation loss and time left, as JSON");
+  miner_status->add_option("--config", *miner_config, "The miner's JSON config")->required();
+  miner_status->callback([miner_config] {
+    ExitWith(RunMinerStatus(*miner_config, std::cout, std::cerr, common::SystemClockMs));
+  });
 }
 
 }  // namespace gradients::cli

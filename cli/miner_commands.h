@@ -10,8 +10,16 @@
 
 #include "common/clock.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 int RunMinerStatus(const std::filesystem::path& config_path, std::ostream& out, std::ostream& err, common::ClockMs now_ms);
+
+// Declares `gradients miner status` on `app`; it runs from its CLI11 callback and ends with its exit
+// code.
+void AddMinerCommands(CLI::App& app);
 
 }  // namespace gradients::cli

@@ -1,6 +1,8 @@
 #include "cli/model_commands.h"
 
 #include <cmath>
+#include <iostream>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -131,6 +133,55 @@ int RunInitModel(const InitModelArgs& args, std::ostream& out, std::ostream& err
              .dump()
       << "\n";
   return 0;
+}
+
+void AddModelCommands(CLI::App& app) {
+  auto eval_args = std::make_shared<EvalArgs>();
+  CLI::App* eval = app.add_subcommand("eval", "Mean next-token loss of a model on a dataset; prints JSON");
+  eval->add_option("--model", eval_args->model, "Hugging Face model directory (config.json, safetensors, tokenizer)")
+      ->required();
+  eval->add_option("--adapter", eval_args->adapter, "PEFT LoRA adapter directory, merged into the model");
+  eval->add_option("--data", eval_args->data, "Dataset file (.jsonl or .csv)")->required();
+  eval->add_option("--format", eval_args->format, "text, instruct or chat")->capture_default_str();
+  eval->add_option("--field", eval_args->field, "Text format: the column holding the text (default: text)");
+  eval->add_option("--columns", eval_args->columns, "Role to column mapping, e.g. instruction=q,output=a");
+  eval->add_option("--max-len", eval_args->max_length, "Tokens per document; longer ones are truncated")
+      ->capture_default_str();
+  eval->add_option("--device", eval_args->device, "auto (a GPU when present), cpu, cuda or cuda:N")
+      ->capture_default_str();
+  eval->add_option("--dtype", eval_args->dtype, "Compute dtype: float32 or bfloat16")->capture_default_str();
+  eval->add_option("--batch-tokens", eval_args->batch_tokens, "Padded tokens per forward pass")->capture_default_str();
+  eval->add_option("--submission", eval_args->submission,
+                   "A miner's checkpoint to judge against --model as its base, then evaluate (prints a verdict)");
+  eval->add_option("--submission-kind", eval_args->submission_kind, "lora (a PEFT adapter) or full (a model directory)");
+  eval->add_option("--threads", eval_args->threads, "CPU threads (0: chosen for the machine)")->capture_default_str();
+  eval->callback([eval_args] { ExitWith(RunEval(*eval_args, std::cout, std::cerr)); });
+
+  auto generate_args = std::make_shared<GenerateArgs>();
+  CLI::App* generate = app.add_subcommand("generate", "Continue a prompt with a model (KV cache; greedy or sampled)");
+  generate->add_option("--model", generate_args->model, "Hugging Face model directory")->required();
+  generate->add_option("--adapter", generate_args->adapter, "PEFT LoRA adapter directory, merged into the model");
+  generate->add_option("--prompt", generate_args->prompt, "The text to continue")->required();
+  generate->add_option("--max-new", generate_args->max_new_tokens, "Most tokens to generate")->capture_default_str();
+  generate->add_option("--temperature", generate_args->temperature, "0 for greedy decoding")->capture_default_str();
+  generate->add_option("--top-p", generate_args->top_p, "Nucleus sampling mass")->capture_default_str();
+  generate->add_option("--seed", generate_args->seed, "Sampling seed")->capture_default_str();
+  generate->add_option("--device", generate_args->device, "auto (a GPU when present), cpu, cuda or cuda:N")
+      ->capture_default_str();
+  generate->callback([generate_args] { ExitWith(RunGenerate(*generate_args, std::cout, std::cerr)); });
+
+  auto init_args = std::make_shared<InitModelArgs>();
+  CLI::App* init_model =
+      app.add_subcommand("init-model",
+                         "Write a randomly initialised model in Hugging Face layout (presets: tiny, small, base, "
+                         "tinyllama-1.1b)");
+  init_model->add_option("--preset", init_args->preset, "Model shape")->capture_default_str();
+  init_model->add_option("--out", init_args->out, "Output directory")->required();
+  init_model->add_option("--tokenizer", init_args->tokenizer,
+                         "tokenizer.json, tokenizer.model or a directory; sets the vocabulary and is copied");
+  init_model->add_option("--seed", init_args->seed, "Initialisation seed")->capture_default_str();
+  init_model->add_option("--dtype", init_args->dtype, "float32 or bfloat16")->capture_default_str();
+  init_model->callback([init_args] { ExitWith(RunInitModel(*init_args, std::cout, std::cerr)); });
 }
 
 }  // namespace gradients::cli

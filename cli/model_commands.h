@@ -7,6 +7,10 @@
 #include <ostream>
 #include <string>
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 struct EvalArgs {
@@ -53,5 +57,8 @@ struct InitModelArgs {
   std::string dtype = "float32";
 };
 int RunInitModel(const InitModelArgs& args, std::ostream& out, std::ostream& err);
+
+// Declares the three on `app`; each runs from its CLI11 callback and ends with its exit code.
+void AddModelCommands(CLI::App& app);
 
 }  // namespace gradients::cli

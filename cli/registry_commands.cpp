@@ -1,5 +1,8 @@
 #include "cli/registry_commands.h"
 
+#include <iostream>
+#include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/command_failure.h"
@@ -80,6 +83,33 @@ int RunDatasetList(const std::filesystem::path& data_dir, std::ostream& out, std
   return ListRecords(
       data_dir, "dataset list", [](validator::CatalogStore& catalog_store) { return catalog_store.ListDatasets(); },
       out, err);
+}
+
+void AddRegistryCommands(CLI::App& app) {
+  auto model_add_args = std::make_shared<RegisterArgs>();
+  auto dataset_add_args = std::make_shared<RegisterArgs>();
+  auto list_data_dir = std::make_shared<std::filesystem::path>();
+  CLI::App* model = app.add_subcommand("model", "Base models registered in a validator's data directory");
+  model->require_subcommand(1);
+  CLI::App* model_add = model->add_subcommand(
+      "add", "Register a Hugging Face model directory (config.json, *.safetensors; pickles are refused)");
+  model_add->add_option("--data-dir", model_add_args->data_dir, "The validator's data directory")->required();
+  model_add->add_option("--name", model_add_args->name, "A name for people (default: the directory's name)");
+  model_add->add_option("dir", model_add_args->path, "The model directory")->required();
+  model_add->callback([model_add_args] { ExitWith(RunModelAdd(*model_add_args, std::cout, std::cerr)); });
+  CLI::App* model_list = model->add_subcommand("list", "List the registered models as JSON");
+  model_list->add_option("--data-dir", *list_data_dir, "The validator's data directory")->required();
+  model_list->callback([list_data_dir] { ExitWith(RunModelList(*list_data_dir, std::cout, std::cerr)); });
+  CLI::App* dataset = app.add_subcommand("dataset", "Datasets registered in a validator's data directory");
+  dataset->require_subcommand(1);
+  CLI::App* dataset_add = dataset->add_subcommand("add", "Register a .jsonl or .csv dataset file");
+  dataset_add->add_option("--data-dir", dataset_add_args->data_dir, "The validator's data directory")->required();
+  dataset_add->add_option("--name", dataset_add_args->name, "A name for people (default: the file's name)");
+  dataset_add->add_option("file", dataset_add_args->path, "The dataset file")->required();
+  dataset_add->callback([dataset_add_args] { ExitWith(RunDatasetAdd(*dataset_add_args, std::cout, std::cerr)); });
+  CLI::App* dataset_list = dataset->add_subcommand("list", "List the registered datasets as JSON");
+  dataset_list->add_option("--data-dir", *list_data_dir, "The validator's data directory")->required();
+  dataset_list->callback([list_data_dir] { ExitWith(RunDatasetList(*list_data_dir, std::cout, std::cerr)); });
 }
 
 }  // namespace gradients::cli

@@ -7,6 +7,10 @@
 #include <ostream>
 #include <string>
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 struct RegisterArgs {
@@ -22,5 +26,9 @@ int RunDatasetAdd(const RegisterArgs& args, std::ostream& out, std::ostream& err
 // Print a JSON array of the records, oldest first.
 int RunModelList(const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err);
 int RunDatasetList(const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err);
+
+// Declares `gradients model add|list` and `gradients dataset add|list` on `app`; each runs from its
+// CLI11 callback and ends with its exit code.
+void AddRegistryCommands(CLI::App& app);
 
 }  // namespace gradients::cli

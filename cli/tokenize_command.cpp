@@ -1,9 +1,12 @@
 #include "cli/tokenize_command.h"
 
+#include <iostream>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "cli/command_failure.h"
 #include "common/strict_json.h"
 #include "text/tokenizer.h"
 
@@ -45,6 +48,19 @@ int RunTokenize(const std::filesystem::path& tokenizer_path, bool add_special, s
     return 1;
   }
   return 0;
+}
+
+void AddTokenizeCommand(CLI::App& app) {
+  auto tokenizer_path = std::make_shared<std::string>();
+  auto add_special = std::make_shared<bool>(false);
+  CLI::App* tokenize =
+      app.add_subcommand("tokenize", "Encode stdin (one JSON string per line) to token ids (one JSON array per line)");
+  tokenize->add_option("--tokenizer", *tokenizer_path, "tokenizer.json, tokenizer.model or a model directory")
+      ->required();
+  tokenize->add_flag("--add-special", *add_special, "Add what the tokenizer's post-processor adds (BOS/EOS)");
+  tokenize->callback([tokenizer_path, add_special] {
+    ExitWith(RunTokenize(*tokenizer_path, *add_special, std::cin, std::cout, std::cerr));
+  });
 }
 
 }  // namespace gradients::cli

@@ -6,6 +6,10 @@
 #include <istream>
 #include <ostream>
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 // Reads `in` one JSON string per line and writes, per line, the JSON array of its ids to `out`
@@ -14,5 +18,9 @@ namespace gradients::cli {
 // returns 1.
 int RunTokenize(const std::filesystem::path& tokenizer_path, bool add_special, std::istream& in, std::ostream& out,
                 std::ostream& err);
+
+// Declares `gradients tokenize` on `app`: stdin to stdout, from its CLI11 callback, ending with its
+// exit code.
+void AddTokenizeCommand(CLI::App& app);
 
 }  // namespace gradients::cli

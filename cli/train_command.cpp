@@ -1,10 +1,14 @@
 #include "cli/train_command.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cmath>
 #include <fstream>
+#include <iostream>
+#include <memory>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -172,6 +176,42 @@ int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool p
   if (result->best_validation_loss) summary["best_validation_loss"] = *result->best_validation_loss;
   out << summary.dump() << "\n";
   return 0;
+}
+
+void AddTrainCommand(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* train = app.add_subcommand(
+      "train", "Fine-tune a model (LoRA or full) on a dataset; writes a PEFT adapter or a full model");
+  train->add_option("--model", args->model, "Base model directory (config.json, safetensors, tokenizer)")
+      ->required();
+  train->add_option("--data", args->data, "Dataset file (.jsonl or .csv)")->required();
+  train->add_option("--format", args->format, "text, instruct or chat")->capture_default_str();
+  train->add_option("--field", args->field, "Text format: the column holding the text (default: text)");
+  train->add_option("--columns", args->columns, "Role to column mapping, e.g. instruction=q,output=a");
+  train->add_option("--out", args->out, "Output directory (the result, training_summary.json, checkpoint/)")
+      ->required();
+  train->add_option("--config", args->config, "Hyperparameters JSON (configs/hyperparameters.example.json)");
+  train->add_option("--mode", args->mode, "lora or full (overrides the config's mode)");
+  train->add_flag("--resume", args->resume, "Continue the run checkpointed in --out");
+  train->add_option("--metrics", args->metrics, "Append progress as JSON lines to this file");
+  train->add_option("--device", args->device, "auto (a GPU when present), cpu, cuda or cuda:N")
+      ->capture_default_str();
+  train->add_option("--time-limit", args->time_limit_seconds,
+                    "Seconds the run may take; it stops in time to write its result (0: no limit)");
+  train->add_option("--log-every", args->log_every, "Optimizer steps between progress reports")
+      ->capture_default_str();
+  train
+      ->add_option("--checkpoint-every", args->checkpoint_every,
+                   "Optimizer steps between checkpoints (0: at evaluations and at the end)")
+      ->capture_default_str();
+  train->add_flag("--activation-checkpointing", args->activation_checkpointing,
+                  "Recompute activations in the backward pass (less memory for long sequences)");
+  train
+      ->add_option("--cpu-threads", args->cpu_threads,
+                   "libtorch's threads on the CPU (0: one with an external BLAS such as OpenBLAS, which "
+                   "threads itself)")
+      ->capture_default_str();
+  train->callback([args] { ExitWith(RunTrain(*args, std::cout, std::cerr, isatty(STDERR_FILENO) == 1)); });
 }
 
 }  // namespace gradients::cli

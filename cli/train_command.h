@@ -8,6 +8,10 @@
 #include <ostream>
 #include <string>
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace gradients::cli {
 
 struct TrainArgs {
@@ -31,5 +35,9 @@ struct TrainArgs {
 
 // `progress_is_terminal` draws a progress bar (rewritten in place) instead of one line per report.
 int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool progress_is_terminal);
+
+// Declares `gradients train` on `app`; it runs from its CLI11 callback (a progress bar when stderr
+// is a terminal) and ends with its exit code.
+void AddTrainCommand(CLI::App& app);
 
 }  // namespace gradients::cli

@@ -36,8 +36,8 @@ struct ChildResult {
 
 // Runs argv[0] (a path) with argv, stdin from limits.stdin_file, in its own process group (killed whole at
 // the timeout, or within a second of `*cancel` turning true), with no signals blocked and killed if
-// the validator dies. An error only when the child cannot
-// be started.
+// the validator dies (common/subprocess.h). An error only when no child can be made (pipe, fork); a
+// program that cannot be started in it ends with exit code 127, the reason in err_tail.
 common::Result<ChildResult> RunLimitedChild(const std::vector<std::string>& argv, const ChildLimits& limits,
                                     const std::atomic<bool>* cancel = nullptr);
 

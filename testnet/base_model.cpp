@@ -1,7 +1,5 @@
-#include "cli/base_model.h"
+#include "testnet/base_model.h"
 
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,14 +11,13 @@
 #include "common/digest.h"
 #include "common/durable_file.h"
 #include "common/hex.h"
+#include "common/subprocess.h"
 #include "text/dataset.h"
 #include "trainers/init_model.h"
 #include "text/tokenizer.h"
 #include "trainers/trainer.h"
 
-extern char** environ;
-
-namespace gradients::cli {
+namespace gradients::testnet {
 namespace {
 
 constexpr char kRecipeFile[] = "base_model.json";
@@ -51,30 +48,26 @@ std::vector<std::string> SpmTrainFlags(int64_t vocab_size) {
           "--minloglevel=2"};
 }
 
-// Runs a program found on PATH in `cwd`; its output goes where ours goes.
+// Runs a program found on PATH in `cwd`; its output goes where ours goes, and it stays in our
+// process group.
 common::Status RunProgram(const std::vector<std::string>& argv, const std::filesystem::path& cwd) {
-  std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  pid_t pid = 0;
-  const int error = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (error != 0) {
-    return common::Status::NotFound("cannot run " + argv[0] + ": " + std::strerror(error) +
-                            (argv[0] == "spm_train" ? " (Debian package sentencepiece)" : ""));
+  common::SubprocessOptions options;
+  options.argv = argv;
+  options.search_path = true;
+  options.working_directory = cwd;
+  options.stdin_file.clear();
+  options.own_process_group = false;
+  common::Result<common::SubprocessResult> run = common::RunSubprocess(options);
+  if (!run.ok()) {
+    return common::Status::NotFound(run.status().message() +
+                                    (argv[0] == "spm_train" ? " (Debian package sentencepiece)" : ""));
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return common::Status::IoError("waiting for " + argv[0] + ": " + std::strerror(errno));
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  const common::ExitStatus& ended = run->ended;
+  if (ended.signal != 0 || ended.exit_code != 0) {
     return common::Status::Internal(argv[0] + " failed (" +
-                            (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-                                               : "signal " + std::to_string(WTERMSIG(status))) +
-                            ")");
+                                    (ended.signal == 0 ? "exit " + std::to_string(ended.exit_code)
+                                                       : "signal " + std::to_string(ended.signal)) +
+                                    ")");
   }
   return common::Status::Ok();
 }
@@ -330,4 +323,4 @@ common::Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options) {
   return made;
 }
 
-}  // namespace gradients::cli
+}  // namespace gradients::testnet

@@ -9,7 +9,7 @@
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
-namespace gradients::cli {
+namespace gradients::testnet {
 namespace {
 
 using testing::ProcessResult;
@@ -94,4 +94,4 @@ TEST(BaseModel, ACorpusThatIsNotTextDocumentsOrAnOccupiedOutputIsRefusedWithTheR
 }
 
 }  // namespace
-}  // namespace gradients::cli
+}  // namespace gradients::testnet

@@ -18,7 +18,7 @@ namespace gradients::train {
 struct TrainProgress;
 }  // namespace gradients::train
 
-namespace gradients::cli {
+namespace gradients::testnet {
 
 // Everything that decides the model besides the corpus: with the corpus' digest, the model's name.
 struct BaseModelRecipe {
@@ -59,4 +59,4 @@ struct BaseModelResult {
 // recipe's model, which is then kept as it is).
 common::Result<BaseModelResult> MakeBaseModel(const BaseModelOptions& options);
 
-}  // namespace gradients::cli
+}  // namespace gradients::testnet
