@@ -1,5 +1,5 @@
 // Child processes, started and waited for in one way: the evaluator's confined child
-// (validator/child_process.h), the local testnet's daemons and base-model's spm_train.
+// (validator/tasks/child_process.h), the local testnet's daemons and base-model's spm_train.
 //
 // A child gets its argv, a working directory, an environment (ours, ours with some variables set,
 // or one of its own), stdin from /dev/null or a file, stdout and stderr each inherited, discarded,
