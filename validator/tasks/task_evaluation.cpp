@@ -53,30 +53,26 @@ bool IsContainedPath(const std::string& path) {
 }
 
 // "role=column,..." for --columns.
-common::Result<std::string> ColumnsFlag(const std::string& columns_json) {
-  const nlohmann::json columns = nlohmann::json::parse(columns_json, nullptr, /*allow_exceptions=*/false);
-  if (!columns.is_object()) return common::Status::DataLoss("stored column mapping does not parse");
+std::string ColumnsFlag(const text::ColumnMapping& mapping) {
   std::string flag;
-  for (const auto& [role, column] : columns.items()) {
-    if (!column.is_string()) return common::Status::DataLoss("stored column mapping does not parse");
+  for (const auto& [role, column] : mapping.columns) {
     if (!flag.empty()) flag += ',';
-    flag += role + "=" + column.get<std::string>();
+    flag += role + "=" + column;
   }
   return flag;
 }
-
 
 // What the child's run says about the submission; Internal / Unavailable for the evaluator's own
 // failures.
 common::Status ReadVerdict(const ChildResult& run, const EvaluationOptions& options, EvaluationRecord& evaluation) {
   if (run.cancelled) return common::Status::Aborted("evaluation cancelled");
   if (run.timed_out) {
-    evaluation.outcome = "failed";
+    evaluation.outcome = EvaluationOutcome::kFailed;
     evaluation.reason = "evaluation ran past its limit of " + std::to_string(options.timeout_ms) + " ms";
     return common::Status::Ok();
   }
   if (run.signal != 0) {
-    evaluation.outcome = "failed";
+    evaluation.outcome = EvaluationOutcome::kFailed;
     evaluation.reason = run.signal == SIGXCPU || run.signal == SIGKILL
                             ? "evaluation exceeded its CPU-time limit or was killed"
                             : "evaluation crashed (signal " + std::to_string(run.signal) + ")";
@@ -88,7 +84,7 @@ common::Status ReadVerdict(const ChildResult& run, const EvaluationOptions& opti
   }
   const nlohmann::json verdict = nlohmann::json::parse(run.out, nullptr, /*allow_exceptions=*/false);
   const auto failed = [&] {
-    evaluation.outcome = "failed";
+    evaluation.outcome = EvaluationOutcome::kFailed;
     evaluation.reason = "the evaluator's answer was not understood";
     return common::Status::Ok();
   };
@@ -101,13 +97,13 @@ common::Status ReadVerdict(const ChildResult& run, const EvaluationOptions& opti
     }
     const double loss = verdict["loss"].get<double>();
     if (!std::isfinite(loss)) return failed();
-    evaluation.outcome = "scored";
+    evaluation.outcome = EvaluationOutcome::kScored;
     evaluation.test_loss = loss;
     evaluation.tokens = verdict["tokens"].get<int64_t>();
     return common::Status::Ok();
   }
   if (status != "invalid" && status != "not_finetuned") return failed();
-  evaluation.outcome = status;
+  evaluation.outcome = status == "invalid" ? EvaluationOutcome::kInvalid : EvaluationOutcome::kNotFinetuned;
   evaluation.reason =
       verdict.contains("reason") && verdict["reason"].is_string() ? Bounded(verdict["reason"].get<std::string>()) : "";
   return common::Status::Ok();
@@ -190,7 +186,7 @@ common::Status EvaluateTask(CatalogStore& catalog_store, TaskStore& task_store, 
   const std::string evaluator = "gradients-eval/" GRADIENTS_VERSION " blas_threads=" + std::to_string(options.threads) +
                                 " max_len=" + std::to_string(options.max_length) + " float32 cpu";
   const auto record = [&](const std::string& miner) {
-    return EvaluationRecord{.task_id = task->id, .miner = miner, .outcome = {}, .test_loss = std::nullopt,
+    return EvaluationRecord{.task_id = task->id, .miner = miner, .outcome = EvaluationOutcome::kMissing, .test_loss = std::nullopt,
                             .tokens = 0, .reason = {}, .receipt_id = {}, .manifest_digest = {},
                             .received_at_ms = 0, .model_hash = task->model_hash, .test_blob = task->test_blob,
                             .split_seed = task->split_seed, .evaluator = evaluator, .evaluated_at_ms = now_ms(),
@@ -203,7 +199,7 @@ common::Status EvaluateTask(CatalogStore& catalog_store, TaskStore& task_store, 
   for (const ClaimRecord& claim : *claims) {
     if (evaluated.contains(claim.miner) || by_miner.contains(claim.miner)) continue;
     EvaluationRecord missing = record(claim.miner);
-    missing.outcome = "missing";
+    missing.outcome = EvaluationOutcome::kMissing;
     missing.reason = "nothing was uploaded before the deadline";
     GRADIENTS_RETURN_IF_ERROR(evaluation_store.RecordEvaluation(missing));
     evaluated.insert(claim.miner);
@@ -224,7 +220,7 @@ common::Status EvaluateTask(CatalogStore& catalog_store, TaskStore& task_store, 
     evaluation.manifest_digest = submission.manifest_digest;
     evaluation.received_at_ms = submission.received_at_ms;
     if (!is_first) {
-      evaluation.outcome = "duplicate";
+      evaluation.outcome = EvaluationOutcome::kDuplicate;
       evaluation.reason = "the same checkpoint as an earlier upload by another miner";
       GRADIENTS_RETURN_IF_ERROR(evaluation_store.RecordEvaluation(evaluation));
       continue;
@@ -242,9 +238,7 @@ common::Status EvaluateTask(CatalogStore& catalog_store, TaskStore& task_store, 
       if (!dataset.ok()) return dataset.status();
       inputs.test_data = work / ("test." + dataset->format);
       GRADIENTS_RETURN_IF_ERROR(PlaceBlob(blobs, task->test_blob, inputs.test_data));
-      common::Result<std::string> flag = ColumnsFlag(task->columns_json);
-      if (!flag.ok()) return flag.status();
-      inputs.columns = *flag;
+      inputs.columns = ColumnsFlag(task->columns);
       limits = EvaluationLimits(options, static_cast<uint64_t>(model->bytes()));
       // The base alone, under the same limits: what fails here is the task's, not a miner's.
       common::Result<ChildResult> run = RunLimitedChild(EvaluationCommand(options, inputs, std::nullopt), limits, cancel);
@@ -278,7 +272,7 @@ common::Status EvaluateTask(CatalogStore& catalog_store, TaskStore& task_store, 
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     evaluation.evaluated_at_ms = now_ms();
     GRADIENTS_RETURN_IF_ERROR(evaluation_store.RecordEvaluation(evaluation));
-    log->info("task {}: miner {}: {}{}", task->id, submission.miner, evaluation.outcome,
+    log->info("task {}: miner {}: {}{}", task->id, submission.miner, EvaluationOutcomeName(evaluation.outcome),
               evaluation.test_loss ? " (loss " + std::to_string(*evaluation.test_loss) + ")" : " " + evaluation.reason);
     GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(checkpoint));
   }
@@ -289,7 +283,7 @@ common::Status EvaluateTask(CatalogStore& catalog_store, TaskStore& task_store, 
   if (!evaluations.ok()) return evaluations.status();
   std::vector<SubmissionResult> results;
   for (const EvaluationRecord& evaluation : *evaluations) {
-    results.push_back({.miner = evaluation.miner, .outcome = ParseSubmissionOutcome(evaluation.outcome),
+    results.push_back({.miner = evaluation.miner, .outcome = evaluation.outcome,
                        .test_loss = evaluation.test_loss.value_or(0), .received_at_ms = evaluation.received_at_ms});
   }
   std::vector<EvaluationRecord> scores;
