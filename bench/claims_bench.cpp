@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   for (int t = 0; t < 2 * threads; ++t) {
     const std::string id = "t" + std::to_string(t);
     gradients::common::Status status = db.CreateTask({.id = id, .type = "instruct", .model_hash = "m", .dataset_hash = "d",
-                                              .columns_json = "{}", .duration_s = 3600, .pool_size = claims,
+                                              .columns = {}, .duration_s = 3600, .pool_size = claims,
                                               .created_at_ms = 1, .updated_at_ms = 1});
     if (status.ok()) status = db.TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", 2);
     if (status.ok()) status = db.OpenOffers(id, 1'000'000, 900'000, "", 3);

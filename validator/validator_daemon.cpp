@@ -95,9 +95,9 @@ common::Result<std::unique_ptr<ValidatorDaemon>> ValidatorDaemon::Start(const Va
   std::unique_ptr<ValidatorDaemon> daemon(
       new ValidatorDaemon(std::move(*data), std::move(*uploads), options, std::move(admin), now_ms));
   daemon->evaluation_options_.work_dir = daemon->data_.root / "eval";
-  daemon->evaluation_options_.on_evaluated = [raw = daemon.get()](const std::string& outcome, double seconds) {
+  daemon->evaluation_options_.on_evaluated = [raw = daemon.get()](EvaluationOutcome outcome, double seconds) {
     raw->metrics_.Add("gradients_evaluations_run_total", "Submissions evaluated in a child process, by outcome", 1,
-                      "outcome=\"" + outcome + "\"");
+                      "outcome=\"" + std::string(EvaluationOutcomeName(outcome)) + "\"");
     raw->metrics_.Add("gradients_evaluation_seconds_sum", "Seconds spent evaluating submissions", seconds);
     raw->metrics_.Add("gradients_evaluation_seconds_count", "Submissions whose evaluation time is summed", 1);
   };
@@ -181,8 +181,11 @@ void ValidatorDaemon::RegisterMetrics() {
     return counts.ok() ? labelled("status", *counts) : std::map<std::string, double>{};
   });
   metrics_.CounterFrom("gradients_evaluations_total", "Verdicts stored, by outcome", [&store, labelled] {
-    common::Result<std::map<std::string, int64_t>> counts = store.CountEvaluationsByOutcome();
-    return counts.ok() ? labelled("outcome", *counts) : std::map<std::string, double>{};
+    common::Result<std::map<EvaluationOutcome, int64_t>> counts = store.CountEvaluationsByOutcome();
+    if (!counts.ok()) return std::map<std::string, double>{};
+    std::map<std::string, int64_t> by_name;
+    for (const auto& [outcome, count] : *counts) by_name[std::string(EvaluationOutcomeName(outcome))] = count;
+    return labelled("outcome", by_name);
   });
   metrics_.Gauge("gradients_miners_connected", "Miners with an open offer stream", [this] {
     return std::map<std::string, double>{{"", static_cast<double>(offers_.connected())}};

@@ -183,7 +183,7 @@ common::Status Run(const Flags& flags) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     nlohmann::json entry = {{"miner", strategy.name}, {"seconds", seconds}};
     validator::SubmissionResult submission{.miner = strategy.name,
-                                .outcome = validator::SubmissionOutcome::kFailed,
+                                .outcome = validator::EvaluationOutcome::kFailed,
                                 .test_loss = 0,
                                 .received_at_ms = static_cast<int64_t>(submissions.size())};
     if (!outcome.ok()) {
@@ -196,8 +196,11 @@ common::Status Run(const Flags& flags) {
       common::Result<nlohmann::json> verdict = Evaluate(flags, Judged(outcome->result_dir.string(), outcome->mode));
       if (!verdict.ok()) return verdict.status().WithContext(strategy.name);
       entry["verdict"] = *verdict;
-      submission.outcome = validator::ParseSubmissionOutcome(verdict->value("status", ""));
-      if (submission.outcome == validator::SubmissionOutcome::kScored) {
+      // A status of no known name counts as invalid, as the validator counts it.
+      common::Result<validator::EvaluationOutcome> status =
+          validator::ParseEvaluationOutcome(verdict->value("status", ""));
+      submission.outcome = status.ok() ? *status : validator::EvaluationOutcome::kInvalid;
+      if (submission.outcome == validator::EvaluationOutcome::kScored) {
         submission.test_loss = (*verdict)["loss"].get<double>();
         entry["test_loss"] = submission.test_loss;
       }

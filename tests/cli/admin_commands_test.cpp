@@ -34,7 +34,7 @@ class AdminCommands : public ::testing::Test {
       for (const char* id : {"t1", "t2"}) {
         ASSERT_TRUE(data.store
                         ->CreateTask({.id = id, .type = "instruct", .model_hash = model.hash,
-                                      .dataset_hash = dataset.hash, .columns_json = R"({"instruction":"instruction"})",
+                                      .dataset_hash = dataset.hash, .columns = {.columns = {{"instruction", "instruction"}}},
                                       .duration_s = 600, .pool_size = 3, .created_at_ms = 1, .updated_at_ms = 1})
                         .ok());
       }

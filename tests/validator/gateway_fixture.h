@@ -88,7 +88,7 @@ class MinerGatewayFixture : public ::testing::Test {
                                     .split_seed = "seed", .added_at_ms = 1})
                     .ok());
     ASSERT_TRUE(store_->CreateTask({.id = id, .type = "instruct", .model_hash = model_hash_,
-                                    .dataset_hash = std::string(64, 'd'), .columns_json = "{}", .duration_s = 3600,
+                                    .dataset_hash = std::string(64, 'd'), .columns = {}, .duration_s = 3600,
                                     .pool_size = pool_size, .created_at_ms = now_ms_, .updated_at_ms = now_ms_})
                     .ok());
     ASSERT_TRUE(store_->TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", now_ms_).ok());

@@ -133,7 +133,7 @@ TEST_F(ValidatorDaemonProcess, ATaskLeftPendingByTheLastRunIsPreparedAtStart) {
     const DatasetRecord dataset = *RegisterDataset(*data.store, *data.blobs, dir_ / "train.jsonl", "qa", 1);
     ASSERT_TRUE(data.store
                     ->CreateTask({.id = task_id, .type = "instruct", .model_hash = model.hash,
-                                  .dataset_hash = dataset.hash, .columns_json = "{}", .duration_s = 600, .pool_size = 3,
+                                  .dataset_hash = dataset.hash, .columns = {}, .duration_s = 600, .pool_size = 3,
                                   .created_at_ms = 1, .updated_at_ms = 1})
                     .ok());
   }
@@ -532,7 +532,7 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
     ASSERT_TRUE(data.store
                     ->CreateTask({.id = "t1", .type = "instruct", .model_hash = model.hash,
                                   .dataset_hash = dataset.hash,
-                                  .columns_json = R"({"instruction": "instruction", "output": "output"})",
+                                  .columns = {.columns = {{"instruction", "instruction"}, {"output", "output"}}},
                                   .duration_s = 600, .pool_size = 3, .created_at_ms = opened_at,
                                   .updated_at_ms = opened_at})
                     .ok());
@@ -636,8 +636,8 @@ TEST_F(ValidatorDaemonProcess, ATaskPastItsDeadlineIsScoredWeightedAndAuditedAnd
   }
   std::map<std::string, EvaluationRecord> by_miner;
   for (const EvaluationRecord& evaluation : after_kill) by_miner[evaluation.miner] = evaluation;
-  EXPECT_EQ(by_miner[miners[0]].outcome, "scored");
-  EXPECT_EQ(by_miner[miners[2]].outcome, "missing");
+  EXPECT_EQ(by_miner[miners[0]].outcome, EvaluationOutcome::kScored);
+  EXPECT_EQ(by_miner[miners[2]].outcome, EvaluationOutcome::kMissing);
   EXPECT_EQ(by_miner[miners[2]].points, -1);
   EXPECT_EQ(by_miner[miners[0]].points + by_miner[miners[1]].points, 3);  // one of the two won
 }

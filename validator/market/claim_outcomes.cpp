@@ -16,19 +16,19 @@ namespace {
 
 constexpr size_t kMaxReasonBytes = 256;
 
-v1::SubmissionStatus VerdictStatus(const std::string& outcome) {
-  switch (ParseSubmissionOutcome(outcome)) {
-    case SubmissionOutcome::kScored:
+v1::SubmissionStatus VerdictStatus(EvaluationOutcome outcome) {
+  switch (outcome) {
+    case EvaluationOutcome::kScored:
       return v1::SUBMISSION_STATUS_SCORED;
-    case SubmissionOutcome::kNotFinetuned:
+    case EvaluationOutcome::kNotFinetuned:
       return v1::SUBMISSION_STATUS_NOT_FINETUNED;
-    case SubmissionOutcome::kDuplicate:
+    case EvaluationOutcome::kDuplicate:
       return v1::SUBMISSION_STATUS_DUPLICATE;
-    case SubmissionOutcome::kFailed:
+    case EvaluationOutcome::kFailed:
       return v1::SUBMISSION_STATUS_FAILED;
-    case SubmissionOutcome::kMissing:
+    case EvaluationOutcome::kMissing:
       return v1::SUBMISSION_STATUS_MISSING;
-    case SubmissionOutcome::kInvalid:
+    case EvaluationOutcome::kInvalid:
       break;
   }
   return v1::SUBMISSION_STATUS_INVALID;

@@ -6,20 +6,12 @@
 
 namespace gradients::validator {
 
-SubmissionOutcome ParseSubmissionOutcome(std::string_view name) {
-  if (name == "scored") return SubmissionOutcome::kScored;
-  if (name == "not_finetuned") return SubmissionOutcome::kNotFinetuned;
-  if (name == "duplicate") return SubmissionOutcome::kDuplicate;
-  if (name == "failed") return SubmissionOutcome::kFailed;
-  if (name == "missing") return SubmissionOutcome::kMissing;
-  return SubmissionOutcome::kInvalid;
-}
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
 
 bool Ranked(const SubmissionResult& submission) {
-  return submission.outcome == SubmissionOutcome::kScored && std::isfinite(submission.test_loss);
+  return submission.outcome == EvaluationOutcome::kScored && std::isfinite(submission.test_loss);
 }
 
 double TypeWeight(const ScoringOptions& options, const std::string& type) {

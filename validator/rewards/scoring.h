@@ -12,24 +12,13 @@
 #include <string_view>
 #include <vector>
 
+#include "validator/state/evaluation_outcome.h"
+
 namespace gradients::validator {
-
-enum class SubmissionOutcome {
-  kScored,        // evaluated: test_loss is set
-  kInvalid,       // could not be loaded, or does not derive from the base model
-  kNotFinetuned,  // equals the base model
-  kDuplicate,     // the same checkpoint as an earlier upload by another miner
-  kFailed,        // evaluation crashed or ran out of time or memory
-  kMissing,       // claimed, but nothing valid arrived before the deadline
-};
-
-// A stored evaluation outcome ("scored", "not_finetuned", "duplicate", "failed", "missing");
-// anything else counts as invalid.
-SubmissionOutcome ParseSubmissionOutcome(std::string_view name);
 
 struct SubmissionResult {
   std::string miner;  // public key, hex
-  SubmissionOutcome outcome = SubmissionOutcome::kMissing;
+  EvaluationOutcome outcome = EvaluationOutcome::kMissing;
   double test_loss = 0;         // for kScored; a non-finite loss counts as invalid
   int64_t received_at_ms = 0;   // equal losses: the earlier upload ranks first
 };

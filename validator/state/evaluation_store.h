@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "validator/state/evaluation_outcome.h"
 
 namespace gradients::validator {
 
@@ -20,8 +21,7 @@ namespace gradients::validator {
 struct EvaluationRecord {
   std::string task_id{};
   std::string miner{};
-  // scored | invalid | not_finetuned | duplicate | failed | missing
-  std::string outcome{};
+  EvaluationOutcome outcome = EvaluationOutcome::kMissing;
   std::optional<double> test_loss{};  // for scored
   int64_t tokens = 0;                 // test tokens the loss is the mean over
   std::string reason{};               // why not scored
@@ -51,8 +51,8 @@ class EvaluationStore {
   // claim must have its evaluation (FailedPrecondition otherwise).
   virtual common::Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores,
                                       int64_t at_ms) = 0;
-  // For monitoring: evaluations by outcome.
-  virtual common::Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() = 0;
+  // For monitoring: evaluations by outcome (DataLoss for a stored outcome of no known name).
+  virtual common::Result<std::map<EvaluationOutcome, int64_t>> CountEvaluationsByOutcome() = 0;
 };
 
 }  // namespace gradients::validator

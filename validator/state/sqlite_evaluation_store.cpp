@@ -14,8 +14,17 @@ constexpr std::string_view kEvaluationColumns =
     "task_id, miner, outcome, test_loss, tokens, reason, receipt_id, manifest_digest, received_at_ms, model_hash, "
     "test_blob, split_seed, evaluator, evaluated_at_ms, rank, points";
 
-EvaluationRecord ReadEvaluation(const SqliteStatement& row) {
-  EvaluationRecord evaluation{.task_id = row.Text(0), .miner = row.Text(1), .outcome = row.Text(2),
+// DataLoss naming the value for an outcome of no known name.
+common::Result<EvaluationOutcome> ReadOutcome(const std::string& name) {
+  common::Result<EvaluationOutcome> outcome = ParseEvaluationOutcome(name);
+  if (!outcome.ok()) return common::Status::DataLoss("stored " + outcome.status().message());
+  return outcome;
+}
+
+common::Result<EvaluationRecord> ReadEvaluation(const SqliteStatement& row) {
+  common::Result<EvaluationOutcome> outcome = ReadOutcome(row.Text(2));
+  if (!outcome.ok()) return outcome.status().WithContext("task " + row.Text(0) + ", miner " + row.Text(1));
+  EvaluationRecord evaluation{.task_id = row.Text(0), .miner = row.Text(1), .outcome = *outcome,
                               .test_loss = std::nullopt, .tokens = row.Integer(4), .reason = row.Text(5),
                               .receipt_id = row.Text(6), .manifest_digest = row.Text(7),
                               .received_at_ms = row.Integer(8), .model_hash = row.Text(9), .test_blob = row.Text(10),
@@ -27,8 +36,17 @@ EvaluationRecord ReadEvaluation(const SqliteStatement& row) {
 
 }  // namespace
 
-common::Result<std::map<std::string, int64_t>> SqliteStore::CountEvaluationsByOutcome() {
-  return CountGroups("SELECT outcome, COUNT(*) FROM evaluations GROUP BY outcome");
+common::Result<std::map<EvaluationOutcome, int64_t>> SqliteStore::CountEvaluationsByOutcome() {
+  common::Result<std::map<std::string, int64_t>> counts =
+      CountGroups("SELECT outcome, COUNT(*) FROM evaluations GROUP BY outcome");
+  if (!counts.ok()) return counts.status();
+  std::map<EvaluationOutcome, int64_t> by_outcome;
+  for (const auto& [name, count] : *counts) {
+    common::Result<EvaluationOutcome> outcome = ReadOutcome(name);
+    if (!outcome.ok()) return outcome.status();
+    by_outcome[*outcome] = count;
+  }
+  return by_outcome;
 }
 
 common::Status SqliteStore::RecordEvaluation(const EvaluationRecord& evaluation) {
@@ -44,7 +62,7 @@ common::Status SqliteStore::RecordEvaluation(const EvaluationRecord& evaluation)
   if (!upsert.ok()) return upsert.status();
   upsert->Bind(1, evaluation.task_id)
       .Bind(2, evaluation.miner)
-      .Bind(3, evaluation.outcome)
+      .Bind(3, EvaluationOutcomeName(evaluation.outcome))
       .Bind(5, evaluation.tokens)
       .Bind(6, evaluation.reason)
       .Bind(7, evaluation.receipt_id)

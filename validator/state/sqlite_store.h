@@ -84,7 +84,7 @@ class SqliteStore final : public Store {
   common::Result<std::vector<EvaluationRecord>> ListEvaluations(std::string_view task_id) override;
   common::Status RecordScores(std::string_view task_id, const std::vector<EvaluationRecord>& scores,
                               int64_t at_ms) override;
-  common::Result<std::map<std::string, int64_t>> CountEvaluationsByOutcome() override;
+  common::Result<std::map<EvaluationOutcome, int64_t>> CountEvaluationsByOutcome() override;
 
   // WeightSetStore (sqlite_weight_set_store.cpp)
   common::Result<WeightSetRecord> AddWeightSet(WeightSetRecord weight_set) override;

@@ -4,11 +4,31 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "validator/state/sqlite_rows.h"
 
 namespace gradients::validator {
 
 static_assert(kTaskColumnCount == 25, "ReadTask reads every column of kTaskColumns");
+
+namespace {
+
+// The columns_json column: a JSON object of role -> column.
+std::string EncodeColumns(const text::ColumnMapping& mapping) { return nlohmann::json(mapping.columns).dump(); }
+
+common::Result<text::ColumnMapping> DecodeColumns(const std::string& json) {
+  const nlohmann::json columns = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!columns.is_object()) return common::Status::DataLoss("stored column mapping does not parse");
+  text::ColumnMapping mapping;
+  for (const auto& [role, column] : columns.items()) {
+    if (!column.is_string()) return common::Status::DataLoss("stored column mapping does not parse");
+    mapping.columns.emplace(role, column.get<std::string>());
+  }
+  return mapping;
+}
+
+}  // namespace
 
 common::Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   TaskRecord task;
@@ -16,7 +36,9 @@ common::Result<TaskRecord> ReadTask(const SqliteStatement& row) {
   task.type = row.Text(1);
   task.model_hash = row.Text(2);
   task.dataset_hash = row.Text(3);
-  task.columns_json = row.Text(4);
+  common::Result<text::ColumnMapping> columns = DecodeColumns(row.Text(4));
+  if (!columns.ok()) return columns.status().WithContext("task " + task.id);
+  task.columns = std::move(*columns);
   task.duration_s = row.Integer(5);
   task.pool_size = row.Integer(6);
   task.split_seed = row.Text(7);
@@ -88,7 +110,7 @@ common::Status SqliteStore::CreateTask(const TaskRecord& task) {
                                 .Bind(2, task.type)
                                 .Bind(3, task.model_hash)
                                 .Bind(4, task.dataset_hash)
-                                .Bind(5, task.columns_json)
+                                .Bind(5, EncodeColumns(task.columns))
                                 .Bind(6, task.duration_s)
                                 .Bind(7, task.pool_size)
                                 .Bind(9, TaskStatusName(TaskStatus::kPending))

@@ -12,16 +12,20 @@
 #include <vector>
 
 #include "common/status.h"
+#include "text/dataset.h"
 #include "validator/tasks/task_status.h"
 
 namespace gradients::validator {
+
+// Records compare their column mappings by entry (text::ColumnMapping declares no equality).
+inline bool operator==(const text::ColumnMapping& a, const text::ColumnMapping& b) { return a.columns == b.columns; }
 
 struct TaskRecord {
   std::string id{};
   std::string type{};  // instruct | chat | text | dpo | grpo | image
   std::string model_hash{};
   std::string dataset_hash{};
-  std::string columns_json{};  // the column mapping, as a JSON object
+  text::ColumnMapping columns{};  // role -> column; roles not mapped read their own name
   int64_t duration_s = 0;      // training time miners get, in seconds
   int64_t pool_size = 0;       // offers close once this many miners accepted
   int64_t min_pool_size = 1;   // fewer when the offer window closes: the task fails

@@ -193,7 +193,7 @@ common::Result<TaskRecord> CreateTask(CatalogStore& catalog_store, TaskStore& ta
                         .type = request.type,
                         .model_hash = model->hash,
                         .dataset_hash = dataset->hash,
-                        .columns_json = nlohmann::json(request.columns).dump(),
+                        .columns = text::ColumnMapping{.columns = request.columns},
                         .duration_s = request.duration_s,
                         .pool_size = request.max_pool_size,
                         .min_pool_size = request.min_pool_size,

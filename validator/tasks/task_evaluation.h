@@ -45,7 +45,7 @@ struct EvaluationOptions {
   int64_t max_length = 2048;
   std::filesystem::path work_dir{};  // where base models, splits and submissions are laid out
   // Told of each submission's evaluation in a child: its outcome and how long it took.
-  std::function<void(const std::string& outcome, double seconds)> on_evaluated = [](const std::string&, double) {};
+  std::function<void(EvaluationOutcome outcome, double seconds)> on_evaluated = [](EvaluationOutcome, double) {};
 };
 
 // What one evaluation judges on, laid out as files: the base model's directory and the hidden

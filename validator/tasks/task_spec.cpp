@@ -1,7 +1,5 @@
 #include "validator/tasks/task_spec.h"
 
-#include <nlohmann/json.hpp>
-
 #include "common/hex.h"
 #include "common/utf8.h"
 #include "proto/timestamps.h"
@@ -42,13 +40,8 @@ common::Status FillTaskSpec(const TaskRecord& task, const ModelRecord& model, co
     spec->set_training_split_format(dataset.format == "csv" ? v1::DATASET_FORMAT_CSV : v1::DATASET_FORMAT_JSONL);
     spec->set_training_rows(static_cast<uint64_t>(task.train_rows));
   }
-  const nlohmann::json columns = nlohmann::json::parse(task.columns_json, nullptr, /*allow_exceptions=*/false);
-  if (columns.is_object()) {
-    for (const auto& [role, column] : columns.items()) {
-      if (column.is_string()) {
-        (*spec->mutable_column_mapping()->mutable_columns())[common::ToValidUtf8(role)] = common::ToValidUtf8(column.get<std::string>());
-      }
-    }
+  for (const auto& [role, column] : task.columns.columns) {
+    (*spec->mutable_column_mapping()->mutable_columns())[common::ToValidUtf8(role)] = common::ToValidUtf8(column);
   }
   proto::SetTimestampMs(task.created_at_ms, spec->mutable_created_at());
   if (task.deadline_ms > 0) proto::SetTimestampMs(task.deadline_ms, spec->mutable_deadline());

@@ -25,7 +25,7 @@ class OfferRounds : public ::testing::Test {
   // A task offering since kOpenedAt: 60 minutes of training, `min_pool` of `pool` miners needed.
   void Offering(const std::string& id, int64_t min_pool, int64_t pool) {
     ASSERT_TRUE(store_->CreateTask({.id = id, .type = "instruct", .model_hash = "m", .dataset_hash = "d",
-                                    .columns_json = "{}", .duration_s = 3600, .pool_size = pool, .min_pool_size = min_pool,
+                                    .columns = {}, .duration_s = 3600, .pool_size = pool, .min_pool_size = min_pool,
                                     .created_at_ms = 1, .updated_at_ms = 1})
                     .ok());
     ASSERT_TRUE(store_->TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", 2).ok());

@@ -13,11 +13,11 @@ constexpr int64_t kDay = 86'400'000;
 constexpr int64_t kNow = 100 * kDay;
 
 SubmissionResult Scored(std::string miner, double loss, int64_t received_at_ms = 0) {
-  return {.miner = std::move(miner), .outcome = SubmissionOutcome::kScored, .test_loss = loss,
+  return {.miner = std::move(miner), .outcome = EvaluationOutcome::kScored, .test_loss = loss,
           .received_at_ms = received_at_ms};
 }
 
-SubmissionResult Outcome(std::string miner, SubmissionOutcome outcome) {
+SubmissionResult Outcome(std::string miner, EvaluationOutcome outcome) {
   return {.miner = std::move(miner), .outcome = outcome, .test_loss = 0, .received_at_ms = 0};
 }
 
@@ -39,9 +39,9 @@ double Sum(const std::map<std::string, double>& weights) {
 
 TEST(ScoreTask, TheLowestLossWinsAndEveryFailureCostsAPoint) {
   const std::vector<MinerPoints> points = ScoreTask(
-      {Scored("b", 2.5), Outcome("c", SubmissionOutcome::kDuplicate), Scored("a", 2.1),
-       Outcome("d", SubmissionOutcome::kMissing), Scored("e", std::numeric_limits<double>::quiet_NaN()),
-       Outcome("f", SubmissionOutcome::kNotFinetuned), Scored("g", 3.0)},
+      {Scored("b", 2.5), Outcome("c", EvaluationOutcome::kDuplicate), Scored("a", 2.1),
+       Outcome("d", EvaluationOutcome::kMissing), Scored("e", std::numeric_limits<double>::quiet_NaN()),
+       Outcome("f", EvaluationOutcome::kNotFinetuned), Scored("g", 3.0)},
       {});
   const std::vector<MinerPoints> expected = {
       {.miner = "a", .points = 3, .rank = 1},  {.miner = "b", .points = 0, .rank = 2},
@@ -61,7 +61,7 @@ TEST(ScoreTask, OfEqualLossesTheEarlierUploadRanksFirst) {
 TEST(ScoreTask, TheConstantsComeFromTheOptions) {
   const ScoringOptions options{.first_place_points = 5, .other_points = 1, .penalty_points = -2};
   const std::vector<MinerPoints> points =
-      ScoreTask({Scored("a", 1.0), Scored("b", 2.0), Outcome("c", SubmissionOutcome::kFailed)}, options);
+      ScoreTask({Scored("a", 1.0), Scored("b", 2.0), Outcome("c", EvaluationOutcome::kFailed)}, options);
   EXPECT_EQ(points[0].points, 5);
   EXPECT_EQ(points[1].points, 1);
   EXPECT_EQ(points[2].points, -2);
@@ -79,11 +79,11 @@ TEST(ComputeWeights, WeightsSumToOneAndTheWinnerLeads) {
 
 TEST(ComputeWeights, ClaimingWithoutDeliveringEarnsNothing) {
   ScoredTask task = Won("a", {}, 0.5);
-  task.points = ScoreTask({Scored("a", 1.0), Outcome("lazy", SubmissionOutcome::kMissing)}, {});
+  task.points = ScoreTask({Scored("a", 1.0), Outcome("lazy", EvaluationOutcome::kMissing)}, {});
   const std::map<std::string, double> weights = ComputeWeights({task}, kNow, {});
   EXPECT_EQ(weights.at("a"), 1.0);
   EXPECT_EQ(weights.at("lazy"), 0.0);
-  task.points = ScoreTask({Outcome("lazy", SubmissionOutcome::kMissing)}, {});
+  task.points = ScoreTask({Outcome("lazy", EvaluationOutcome::kMissing)}, {});
   EXPECT_TRUE(ComputeWeights({task}, kNow, {}).empty());  // nobody earned anything
 }
 

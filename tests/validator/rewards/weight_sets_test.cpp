@@ -29,7 +29,7 @@ class WeightSets : public ::testing::Test {
   void ScoredTask(const std::string& id, int64_t minutes, int64_t scored_at_ms,
                   const std::vector<std::pair<std::string, double>>& points) {
     ASSERT_TRUE(store_->CreateTask({.id = id, .type = "instruct", .model_hash = "m", .dataset_hash = "d",
-                                    .columns_json = "{}", .duration_s = minutes * 60, .pool_size = 8, .created_at_ms = 1,
+                                    .columns = {}, .duration_s = minutes * 60, .pool_size = 8, .created_at_ms = 1,
                                     .updated_at_ms = 1})
                     .ok());
     ASSERT_TRUE(store_->TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", 2).ok());
@@ -40,7 +40,7 @@ class WeightSets : public ::testing::Test {
     std::vector<EvaluationRecord> scores;
     int64_t rank = 0;
     for (const auto& [miner, value] : points) {
-      EvaluationRecord evaluation{.task_id = id, .miner = miner, .outcome = value >= 0 ? "scored" : "missing"};
+      EvaluationRecord evaluation{.task_id = id, .miner = miner, .outcome = value >= 0 ? EvaluationOutcome::kScored : EvaluationOutcome::kMissing};
       ASSERT_TRUE(store_->RecordEvaluation(evaluation).ok());
       evaluation.rank = value >= 0 ? ++rank : 0;
       evaluation.points = value;

@@ -41,7 +41,7 @@ class Admin : public ::testing::Test {
   }
   void CreateTask(const std::string& id, const std::string& type = "instruct") {
     ASSERT_TRUE(store_->CreateTask({.id = id, .type = type, .model_hash = std::string(64, 'a'),
-                                    .dataset_hash = std::string(64, 'd'), .columns_json = R"({"instruction":"q"})",
+                                    .dataset_hash = std::string(64, 'd'), .columns = {.columns = {{"instruction", "q"}}},
                                     .duration_s = 1800, .pool_size = 3, .created_at_ms = now_ms_, .updated_at_ms = now_ms_})
                     .ok());
   }

@@ -90,7 +90,7 @@ class Offers : public MinerGateway {
                                     .split_seed = "seed", .added_at_ms = 1})
                     .ok());
     ASSERT_TRUE(store_->CreateTask({.id = "t1", .type = "instruct", .model_hash = std::string(64, 'a'),
-                                    .dataset_hash = std::string(64, 'd'), .columns_json = "{}", .duration_s = 3600,
+                                    .dataset_hash = std::string(64, 'd'), .columns = {}, .duration_s = 3600,
                                     .pool_size = 2, .created_at_ms = now_ms_, .updated_at_ms = now_ms_})
                     .ok());
     ASSERT_TRUE(store_->TransitionTask("t1", TaskStatus::kPending, TaskStatus::kPreparing, "", now_ms_).ok());

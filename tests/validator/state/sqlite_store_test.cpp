@@ -37,7 +37,7 @@ TaskRecord Task(std::string id, int64_t created_at_ms = 2000) {
                     .type = "instruct",
                     .model_hash = Model().hash,
                     .dataset_hash = Dataset().hash,
-                    .columns_json = R"({"instruction":"prompt","output":"answer"})",
+                    .columns = {.columns = {{"instruction", "prompt"}, {"output", "answer"}}},
                     .duration_s = 3600,
                     .pool_size = 3,
                     .split_seed = "",
@@ -64,6 +64,21 @@ std::string Pragma(const std::filesystem::path& path, const std::string& pragma)
   sqlite3_prepare_v2(db, ("PRAGMA " + pragma).c_str(), -1, &statement, nullptr);
   std::string value;
   if (sqlite3_step(statement) == SQLITE_ROW) value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return value;
+}
+
+// Runs `sql` through a connection of its own; the first column of its first row, if any.
+std::string Sql(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* statement = nullptr;
+  sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr);
+  std::string value;
+  if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr) {
+    value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+  }
   sqlite3_finalize(statement);
   sqlite3_close(db);
   return value;
@@ -227,6 +242,50 @@ TEST(SqliteStore, MovesATaskOnlyFromTheStatusItIsIn) {
        .at_ms = 2400},
   };
   EXPECT_EQ(*store->TaskHistory("t1"), expected);
+}
+
+// Task `id` created, offered, claimed by `miner` and evaluating.
+void EvaluateWithAClaimOf(SqliteStore& store, const std::string& id, const std::string& miner) {
+  ASSERT_TRUE(store.CreateTask(Task(id)).ok());
+  ASSERT_TRUE(store.TransitionTask(id, TaskStatus::kPending, TaskStatus::kPreparing, "", 2100).ok());
+  ASSERT_TRUE(store.OpenOffers(id, 2300 + 3'600'000, 2300 + 600'000, "", 2300).ok());
+  ASSERT_TRUE(store.ClaimTask(id, miner, "n", 2400).ok());
+  ASSERT_TRUE(store.TransitionTask(id, TaskStatus::kOffering, TaskStatus::kTraining, "", 2500).ok());
+  ASSERT_TRUE(store.TransitionTask(id, TaskStatus::kTraining, TaskStatus::kEvaluating, "", 2600).ok());
+}
+
+TEST(SqliteStore, StoresColumnMappingsAsJsonAndOutcomesByName) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenWithModelAndDataset(dir / "state.db");
+  EvaluateWithAClaimOf(*store, "t1", "m1");
+  EXPECT_EQ(store->GetTask("t1")->columns.columns, Task("t1").columns.columns);
+  EXPECT_EQ(Sql(dir / "state.db", "SELECT columns_json FROM tasks WHERE id = 't1'"),
+            R"({"instruction":"prompt","output":"answer"})");
+  ASSERT_TRUE(
+      store->RecordEvaluation({.task_id = "t1", .miner = "m1", .outcome = EvaluationOutcome::kNotFinetuned}).ok());
+  EXPECT_EQ(Sql(dir / "state.db", "SELECT outcome FROM evaluations WHERE miner = 'm1'"), "not_finetuned");
+  EXPECT_EQ(store->ListEvaluations("t1")->at(0).outcome, EvaluationOutcome::kNotFinetuned);
+  EXPECT_EQ(*store->CountEvaluationsByOutcome(),
+            (std::map<EvaluationOutcome, int64_t>{{EvaluationOutcome::kNotFinetuned, 1}}));
+}
+
+TEST(SqliteStore, AStoredOutcomeOrColumnMappingOfNoKnownFormIsDataLoss) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenWithModelAndDataset(dir / "state.db");
+  EvaluateWithAClaimOf(*store, "t1", "m1");
+  ASSERT_TRUE(store->RecordEvaluation({.task_id = "t1", .miner = "m1", .outcome = EvaluationOutcome::kScored}).ok());
+  Sql(dir / "state.db", "UPDATE evaluations SET outcome = 'bogus'");
+  common::Result<std::vector<EvaluationRecord>> evaluations = store->ListEvaluations("t1");
+  ASSERT_FALSE(evaluations.ok());
+  EXPECT_EQ(evaluations.status().code(), common::StatusCode::kDataLoss);
+  EXPECT_NE(evaluations.status().message().find("\"bogus\""), std::string::npos) << evaluations.status().message();
+  EXPECT_EQ(store->CountEvaluationsByOutcome().status().code(), common::StatusCode::kDataLoss);
+
+  Sql(dir / "state.db", "UPDATE tasks SET columns_json = '[1]'");
+  common::Result<TaskRecord> task = store->GetTask("t1");
+  ASSERT_FALSE(task.ok());
+  EXPECT_EQ(task.status().code(), common::StatusCode::kDataLoss);
+  EXPECT_EQ(task.status().message(), "task t1: stored column mapping does not parse");
 }
 
 TEST(SqliteStore, ListsTasksInCreationOrderAndByStatus) {

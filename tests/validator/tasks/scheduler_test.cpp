@@ -1,6 +1,8 @@
 #include "validator/tasks/scheduler.h"
 
 #include <fstream>
+#include <map>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -39,7 +41,7 @@ TEST_F(Scheduler, KeepsTheConfiguredTasksInFlightTakingTemplatesAndDurationsInTu
   ASSERT_EQ(tasks.size(), 3u);
   EXPECT_EQ(tasks[0].type, "instruct");
   EXPECT_EQ(tasks[0].duration_s, 600);
-  EXPECT_EQ(tasks[0].columns_json, R"({"instruction":"q","output":"a"})");
+  EXPECT_EQ(tasks[0].columns.columns, (std::map<std::string, std::string>{{"instruction", "q"}, {"output", "a"}}));
   EXPECT_EQ(tasks[1].type, "text");
   EXPECT_EQ(tasks[2].duration_s, 1200);
   EXPECT_EQ(*scheduler.FillPool(*data_.store, *data_.store, *data_.blobs, 2000), 0);  // full

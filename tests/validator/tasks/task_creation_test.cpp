@@ -46,7 +46,8 @@ TEST_F(TaskCreation, APendingTaskOverCatalogEntries) {
   EXPECT_EQ(task->duration_s, 1800);
   EXPECT_EQ(task->min_pool_size, 2);
   EXPECT_EQ(task->pool_size, 5);
-  EXPECT_EQ(nlohmann::json::parse(task->columns_json), (nlohmann::json{{"instruction", "question"}, {"output", "answer"}}));
+  EXPECT_EQ(task->columns.columns,
+            (std::map<std::string, std::string>{{"instruction", "question"}, {"output", "answer"}}));
   EXPECT_NE(Create(Request())->id, task->id);  // without a request id, each create is a new task
 }
 

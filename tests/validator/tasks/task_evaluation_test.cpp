@@ -57,7 +57,7 @@ class TaskEvaluation : public ::testing::Test {
     ASSERT_TRUE(data_.store
                     ->CreateTask({.id = id, .type = "instruct", .model_hash = model_.hash,
                                   .dataset_hash = dataset_.hash,
-                                  .columns_json = R"({"instruction": "question", "output": "answer"})",
+                                  .columns = {.columns = {{"instruction", "question"}, {"output", "answer"}}},
                                   .duration_s = 600, .pool_size = 8, .created_at_ms = 1000, .updated_at_ms = 1000})
                     .ok());
     ASSERT_TRUE(PrepareTask(*data_.store, *data_.store, *data_.blobs, id, 2000, 60'000).ok());
@@ -125,10 +125,10 @@ TEST_F(TaskEvaluation, EveryClaimGetsItsVerdictAndTheLowestLossWins) {
 
   std::map<std::string, EvaluationRecord> evaluations = Evaluations("t1");
   ASSERT_EQ(evaluations.size(), 7u);
-  EXPECT_EQ(evaluations["g-garbage"].outcome, "invalid");  // a malformed safetensors header
+  EXPECT_EQ(evaluations["g-garbage"].outcome, EvaluationOutcome::kInvalid);  // a malformed safetensors header
   EXPECT_FALSE(evaluations["g-garbage"].reason.empty());
-  EXPECT_EQ(evaluations["a-good"].outcome, "scored");
-  EXPECT_EQ(evaluations["b-better"].outcome, "scored");
+  EXPECT_EQ(evaluations["a-good"].outcome, EvaluationOutcome::kScored);
+  EXPECT_EQ(evaluations["b-better"].outcome, EvaluationOutcome::kScored);
   ASSERT_TRUE(evaluations["a-good"].test_loss && evaluations["b-better"].test_loss);
   EXPECT_GT(evaluations["a-good"].tokens, 0);
   const bool a_wins = *evaluations["a-good"].test_loss < *evaluations["b-better"].test_loss;
@@ -136,11 +136,11 @@ TEST_F(TaskEvaluation, EveryClaimGetsItsVerdictAndTheLowestLossWins) {
   EXPECT_EQ(evaluations[a_wins ? "a-good" : "b-better"].points, 3);
   EXPECT_EQ(evaluations[a_wins ? "b-better" : "a-good"].rank, 2);
   EXPECT_EQ(evaluations[a_wins ? "b-better" : "a-good"].points, 0);
-  EXPECT_EQ(evaluations["c-copy"].outcome, "duplicate");
-  EXPECT_EQ(evaluations["d-nan"].outcome, "invalid");
+  EXPECT_EQ(evaluations["c-copy"].outcome, EvaluationOutcome::kDuplicate);
+  EXPECT_EQ(evaluations["d-nan"].outcome, EvaluationOutcome::kInvalid);
   EXPECT_NE(evaluations["d-nan"].reason.find("NaN"), std::string::npos) << evaluations["d-nan"].reason;
-  EXPECT_EQ(evaluations["e-untrained"].outcome, "not_finetuned");
-  EXPECT_EQ(evaluations["f-absent"].outcome, "missing");
+  EXPECT_EQ(evaluations["e-untrained"].outcome, EvaluationOutcome::kNotFinetuned);
+  EXPECT_EQ(evaluations["f-absent"].outcome, EvaluationOutcome::kMissing);
   for (const char* loser : {"c-copy", "d-nan", "e-untrained", "f-absent", "g-garbage"}) {
     EXPECT_EQ(evaluations[loser].points, -1) << loser;
     EXPECT_EQ(evaluations[loser].rank, 0) << loser;
@@ -230,10 +230,10 @@ TEST_F(TaskEvaluation, AnEvaluationThatCrashesFailsThatSubmissionOnly) {
   options_.gradients_path = evaluator.string();
   ASSERT_TRUE(Evaluate("t1").ok());
   std::map<std::string, EvaluationRecord> evaluations = Evaluations("t1");
-  EXPECT_EQ(evaluations["a"].outcome, "failed");
+  EXPECT_EQ(evaluations["a"].outcome, EvaluationOutcome::kFailed);
   EXPECT_EQ(evaluations["a"].reason, "evaluation crashed (signal 11)");
   EXPECT_EQ(evaluations["a"].points, -1);
-  EXPECT_EQ(evaluations["b"].outcome, "scored");
+  EXPECT_EQ(evaluations["b"].outcome, EvaluationOutcome::kScored);
   EXPECT_EQ(evaluations["b"].test_loss, 1.5);
   EXPECT_EQ(evaluations["b"].points, 3);
   EXPECT_EQ(data_.store->GetTask("t1")->status, TaskStatus::kScored);

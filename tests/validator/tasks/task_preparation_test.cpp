@@ -25,7 +25,7 @@ class TaskPreparation : public ::testing::Test {
                     .ok());
     ASSERT_TRUE(data_.store
                     ->CreateTask({.id = id, .type = "instruct", .model_hash = "m", .dataset_hash = blob->hash,
-                                  .columns_json = "{}", .duration_s = 600, .pool_size = 3,
+                                  .columns = {}, .duration_s = 600, .pool_size = 3,
                                   .created_at_ms = 10, .updated_at_ms = 10})
                     .ok());
   }
