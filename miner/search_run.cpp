@@ -278,7 +278,7 @@ common::Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
   common::Result<train::TrainResult> trained = TrainRun(trial, TrialDir(plan.index), "trial", plan.index, plan.assignment);
   record.seconds = SecondsSince(start);
   if (!trained.ok()) {
-    const bool diverged = trained.status().message().starts_with("training diverged");
+    const bool diverged = trained.status().code() == common::StatusCode::kDiverged;
     record.outcome = diverged ? "diverged" : "failed";
     record.detail = trained.status().message();
     logger->warn("trial {} {}: {}", plan.index, record.outcome, record.detail);

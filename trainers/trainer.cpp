@@ -81,7 +81,7 @@ struct Trainable {
 // The error of a run whose numbers left the finite range; it is returned before anything
 // non-finite is written, so the checkpoint and the result keep the last finite weights.
 common::Status Diverged(const std::string& what) {
-  return common::Status::FailedPrecondition("training diverged: " + what + "; lower the learning rate");
+  return common::Status::Diverged("training diverged: " + what + "; lower the learning rate");
 }
 
 bool IsNormOrBias(const std::string& name) { return name.ends_with("norm.weight") || name.ends_with(".bias"); }

@@ -103,7 +103,9 @@ struct TrainResult {
 
 // Splits `examples` (a validation share per the hyperparameters), trains and writes the result to
 // out_dir. `pad_id` fills the padding of short rows; it is never a label, so any id serves (the
-// CLI passes the tokenizer's EOS, as Hugging Face trainers do, else 0).
+// CLI passes the tokenizer's EOS, as Hugging Face trainers do, else 0). A run whose loss or weights
+// stop being finite fails with StatusCode::kDiverged ("training diverged: ..."), before anything
+// non-finite is written: its checkpoint keeps the last finite weights.
 common::Result<TrainResult> Train(const TrainOptions& options, std::vector<text::TokenizedExample> examples, int32_t pad_id);
 
 }  // namespace gradients::train

@@ -320,6 +320,7 @@ TEST_F(TrainerTest, ADivergingRunStopsWithAnErrorInsteadOfWritingBrokenWeights) 
   hp.max_steps = 8;
   common::Result<Run> run = Train(hp, dir_ / "out", data);
   ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().code(), common::StatusCode::kDiverged);
   EXPECT_NE(run.status().message().find("training diverged: the loss is "), std::string::npos)
       << run.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / "model.safetensors"));
