@@ -130,7 +130,7 @@ class TrainingRun {
   common::Status LoadTrainables(const NamedTensors& tensors, const std::string& what);
   common::Status Export();
   // Reports progress; the loss reaches the host here, so a non-finite one is found here (an error).
-  common::Status Report(const std::string& event, std::optional<double> validation_loss);
+  common::Status Report(ProgressEvent event, std::optional<double> validation_loss);
 
   const TrainOptions& options_;
   const Hyperparameters& hp_;
@@ -171,7 +171,7 @@ class TrainingRun {
 common::Status TrainingRun::Setup() {
   GRADIENTS_ASSIGN_OR_RETURN(device_, ResolveComputeDevice(options_.device));
   const bool cuda = device_.is_cuda();
-  const bool lora = hp_.mode == "lora";
+  const bool lora = hp_.mode == TrainingMode::kLora;
   if (!cuda) ConfigureCpuThreads(options_.cpu_threads);
   const TrainingPrecision precision = PrecisionFor(device_, hp_.mode);
   ModelLoadOptions load;
@@ -346,7 +346,7 @@ common::Result<double> TrainingRun::Validate() {
   return result->loss;
 }
 
-common::Status TrainingRun::Report(const std::string& event, std::optional<double> validation_loss) {
+common::Status TrainingRun::Report(ProgressEvent event, std::optional<double> validation_loss) {
   const Clock::time_point now = Clock::now();
   TrainProgress progress;
   progress.event = event;
@@ -370,7 +370,7 @@ common::Status TrainingRun::Report(const std::string& event, std::optional<doubl
                                               static_cast<double>(total_steps_ - state_.step)
                                         : 0;
   progress.validation_loss = validation_loss;
-  if (event == "step") {
+  if (event == ProgressEvent::kStep) {
     interval_loss_ = at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(device_));
     interval_steps_ = 0;
     interval_tokens_ = 0;
@@ -385,7 +385,7 @@ common::Status TrainingRun::Report(const std::string& event, std::optional<doubl
 
 common::Status TrainingRun::Export() {
   GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(options_.out_dir / "checkpoint.new"));
-  if (hp_.mode == "lora") {
+  if (hp_.mode == TrainingMode::kLora) {
     LoraAdapter adapter =
         ExtractLoraAdapter(model_, MakeLoraAdapterConfig(hp_.lora, options_.model_dir.string()));
     return SaveLoraAdapter(adapter, options_.out_dir);
@@ -425,7 +425,8 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
   GRADIENTS_RETURN_IF_ERROR(Setup());
   if (options_.resume) GRADIENTS_RETURN_IF_ERROR(Resume());
   logger->info("training {} ({} examples, {} for validation), {} micro-batches per epoch, {} optimizer steps",
-               hp_.mode, split_.train.size(), split_.validation.size(), batches_per_epoch_, total_steps_);
+               common::EnumName(hp_.mode), split_.train.size(), split_.validation.size(), batches_per_epoch_,
+               total_steps_);
 
   const int64_t warmup = hp_.WarmupSteps(total_steps_);
   const auto float_options = at::TensorOptions().dtype(at::kFloat).device(device_);
@@ -433,7 +434,7 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
   run_start_ = interval_start_ = Clock::now();
   steps_at_start_ = state_.step;
   tokens_at_start_ = state_.tokens;
-  std::string stop_reason;
+  StopReason stop_reason = StopReason::kCompleted;
   int64_t evaluated_at = -1;
 
   auto evaluate = [&]() -> common::Status {
@@ -452,20 +453,20 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
     } else {
       ++state_.evaluations_without_improvement;
     }
-    return Report("eval", loss);
+    return Report(ProgressEvent::kEval, loss);
   };
 
   while (true) {
     if (state_.step >= total_steps_) {
-      stop_reason = hp_.max_steps > 0 ? "max_steps" : "completed";
+      stop_reason = hp_.max_steps > 0 ? StopReason::kMaxSteps : StopReason::kCompleted;
       break;
     }
     if (options_.cancel != nullptr && options_.cancel->load()) {
-      stop_reason = "cancelled";
+      stop_reason = StopReason::kCancelled;
       break;
     }
     if (hp_.max_train_tokens > 0 && state_.tokens >= hp_.max_train_tokens) {
-      stop_reason = "max_train_tokens";
+      stop_reason = StopReason::kMaxTrainTokens;
       break;
     }
     if (options_.deadline) {
@@ -475,12 +476,12 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
       const double step_seconds = steps_here > 0 ? Seconds(Clock::now() - run_start_) / static_cast<double>(steps_here) : 0;
       const auto remaining = std::chrono::duration<double>(*options_.deadline - std::chrono::system_clock::now());
       if (remaining.count() <= 2 * step_seconds + StopReserveSeconds()) {
-        stop_reason = "deadline";
+        stop_reason = StopReason::kDeadline;
         break;
       }
     }
     if (hp_.early_stopping_patience > 0 && state_.evaluations_without_improvement >= hp_.early_stopping_patience) {
-      stop_reason = "early_stopping";
+      stop_reason = StopReason::kEarlyStopping;
       break;
     }
 
@@ -534,7 +535,7 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
     seconds_in_steps_ += Seconds(Clock::now() - step_start);
 
     if (state_.step % options_.log_every_steps == 0 || state_.step == total_steps_) {
-      GRADIENTS_RETURN_IF_ERROR(Report("step", std::nullopt));
+      GRADIENTS_RETURN_IF_ERROR(Report(ProgressEvent::kStep, std::nullopt));
     }
     const bool evaluation_due = !split_.validation.empty() && hp_.eval_every_steps > 0 &&
                                 state_.step % hp_.eval_every_steps == 0;
@@ -544,7 +545,7 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
       GRADIENTS_RETURN_IF_ERROR(CheckpointNow());
     }
   }
-  if (interval_steps_ > 0) GRADIENTS_RETURN_IF_ERROR(Report("step", std::nullopt));
+  if (interval_steps_ > 0) GRADIENTS_RETURN_IF_ERROR(Report(ProgressEvent::kStep, std::nullopt));
 
   // The checkpoint is copied before the closing evaluation: an uninterrupted run would not have
   // evaluated here, so a resume from it continues exactly as if there had been no stop. The result
@@ -573,7 +574,7 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
   nlohmann::json summary = {{"steps", result.steps},
                             {"total_steps", result.total_steps},
                             {"tokens", result.tokens},
-                            {"stop_reason", result.stop_reason},
+                            {"stop_reason", common::EnumName(result.stop_reason)},
                             {"train_loss", result.train_loss},
                             {"best_validation_loss", nullptr},
                             {"best_step", result.best_step},
@@ -587,9 +588,9 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
 
 }  // namespace
 
-TrainingPrecision PrecisionFor(const c10::Device& device, const std::string& mode) {
+TrainingPrecision PrecisionFor(const c10::Device& device, TrainingMode mode) {
   if (!device.is_cuda()) return {};
-  return {.weights = mode == "lora" ? at::kBFloat16 : at::kFloat, .compute = at::kBFloat16};
+  return {.weights = mode == TrainingMode::kLora ? at::kBFloat16 : at::kFloat, .compute = at::kBFloat16};
 }
 
 common::Result<TrainResult> Train(const TrainOptions& options, std::vector<text::TokenizedExample> examples, int32_t pad_id) {
