@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
   CausalLm model(config);
   gradients::train::InitializeWeights(model, 0);
   // As gradients train keeps and computes them.
-  const gradients::train::TrainingPrecision precision = gradients::train::PrecisionFor(*device, flags["mode"]);
+  const gradients::train::TrainingPrecision precision = gradients::train::PrecisionFor(
+      *device, lora ? gradients::train::TrainingMode::kLora : gradients::train::TrainingMode::kFull);
   model->to(*device, precision.weights);
   model->SetComputeDtype(precision.compute);
   model->train();

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -31,7 +32,7 @@ std::string Duration(double seconds) {
 }
 
 nlohmann::json ProgressJson(const train::TrainProgress& progress) {
-  nlohmann::json json = {{"event", progress.event},
+  nlohmann::json json = {{"event", common::EnumName(progress.event)},
                          {"step", progress.step},
                          {"total_steps", progress.total_steps},
                          {"epoch", progress.epoch},
@@ -107,11 +108,12 @@ int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool p
     hyperparameters = *loaded;
   }
   if (!args.mode.empty()) {
-    if (args.mode != "lora" && args.mode != "full") {
+    const std::optional<train::TrainingMode> mode = common::EnumFromName<train::TrainingMode>(args.mode);
+    if (!mode) {
       return Fail(err, "train",
                   common::Status::InvalidArgument("--mode must be lora or full, got \"" + args.mode.substr(0, 20) + "\""));
     }
-    hyperparameters.mode = args.mode;
+    hyperparameters.mode = *mode;
   }
   if (args.time_limit_seconds < 0) {
     return Fail(err, "train", common::Status::InvalidArgument("--time-limit must not be negative"));
@@ -165,11 +167,11 @@ int RunTrain(const TrainArgs& args, std::ostream& out, std::ostream& err, bool p
   if (bar_drawn) err << "\n";
   if (!result.ok()) return Fail(err, "train", result.status());
   nlohmann::json summary = {{"out", args.out.string()},
-                            {"mode", hyperparameters.mode},
+                            {"mode", common::EnumName(hyperparameters.mode)},
                             {"steps", result->steps},
                             {"total_steps", result->total_steps},
                             {"tokens", result->tokens},
-                            {"stop_reason", result->stop_reason},
+                            {"stop_reason", common::EnumName(result->stop_reason)},
                             {"train_loss", result->train_loss},
                             {"best_validation_loss", nullptr},
                             {"best_step", result->best_step}};

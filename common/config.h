@@ -4,12 +4,14 @@
 //   void ReadConfig(ConfigReader& reader, MyOptions& options);
 // that names every key it accepts. Absent keys keep their defaults; keys nobody asked for are
 // rejected (a typo must not silently fall back to a default); every error names the JSON path
-// and the problem: `miner.strategy.max_trials: expected an integer, got "ten"`.
+// and the problem: `miner.strategy.max_trials: expected an integer, got "ten"`. An enum with a name
+// table (common/enum_names.h) is read from its name.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -17,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/enum_names.h"
 #include "common/status.h"
 
 namespace gradients::common {
@@ -82,6 +85,13 @@ class ConfigReader {
     std::vector<T> items(value.size());
     for (size_t i = 0; i < value.size(); ++i) ReadValue(value[i], path + "[" + std::to_string(i) + "]", items[i]);
     out = std::move(items);
+  }
+
+  template <NamedEnum Enum>
+  void ReadValue(const nlohmann::json& value, const std::string& path, Enum& out) {
+    const std::optional<Enum> named = value.is_string() ? EnumFromName<Enum>(value.get<std::string>()) : std::nullopt;
+    if (!named) return ExpectedButGot(path, "one of " + EnumNameList<Enum>(), value);
+    out = *named;
   }
 
   template <ConfigStruct T>

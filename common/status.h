@@ -30,6 +30,7 @@ enum class StatusCode {
   kIoError,             // the operating system refused an I/O operation
   kUnavailable,         // a transient failure; retrying may help
   kInternal,            // a bug: an invariant did not hold
+  kDiverged,            // a computation's numbers left the finite range (a training run diverged)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -54,6 +55,7 @@ class [[nodiscard]] Status {
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status Diverged(std::string m) { return {StatusCode::kDiverged, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

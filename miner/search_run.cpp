@@ -278,13 +278,15 @@ common::Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
   common::Result<train::TrainResult> trained = TrainRun(trial, TrialDir(plan.index), "trial", plan.index, plan.assignment);
   record.seconds = SecondsSince(start);
   if (!trained.ok()) {
-    const bool diverged = trained.status().message().starts_with("training diverged");
+    const bool diverged = trained.status().code() == common::StatusCode::kDiverged;
     record.outcome = diverged ? "diverged" : "failed";
     record.detail = trained.status().message();
     logger->warn("trial {} {}: {}", plan.index, record.outcome, record.detail);
     return record;
   }
-  if (trained->stop_reason == "cancelled") return common::Status::Aborted("stopped during trial " + std::to_string(plan.index));
+  if (trained->stop_reason == train::StopReason::kCancelled) {
+    return common::Status::Aborted("stopped during trial " + std::to_string(plan.index));
+  }
   record.tokens = trained->tokens;
   record.timed_tokens = trained->tokens - trained->resumed_tokens;
   record.seconds_in_steps = trained->seconds_in_steps;
@@ -292,7 +294,7 @@ common::Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
   record.validation_loss = trained->best_validation_loss;
   logger->info("trial {}: validation loss {} after {} steps ({})", plan.index,
                record.validation_loss ? std::to_string(*record.validation_loss) : "not measured", trained->steps,
-               trained->stop_reason);
+               common::EnumName(trained->stop_reason));
   return record;
 }
 
@@ -381,17 +383,20 @@ common::Result<SearchOutcome> SearchRun::Run() {
   logger->info("retraining {} on the whole split", assignment.dump());
   common::Result<train::TrainResult> trained =
       TrainRun(final_hyperparameters, options_.run_dir / "final", "retrain", strategy_.PlannedTrials(), assignment);
-  if (trained.ok() && trained->stop_reason == "cancelled") return common::Status::Aborted("stopped during the retraining");
+  if (trained.ok() && trained->stop_reason == train::StopReason::kCancelled) {
+    return common::Status::Aborted("stopped during the retraining");
+  }
   if (!trained.ok() && best == nullptr) return trained.status();
-  const bool complete = trained.ok() && (best == nullptr || trained->stop_reason == "completed" ||
-                                         trained->stop_reason == "max_train_tokens");
+  const bool complete = trained.ok() && (best == nullptr || trained->stop_reason == train::StopReason::kCompleted ||
+                                         trained->stop_reason == train::StopReason::kMaxTrainTokens);
   if (complete) {
     outcome_.result_dir = options_.run_dir / "final";
     outcome_.retrained = true;
     // A retraining on the whole split has nothing held back: the best trial's loss stands for it.
     if (trained->best_validation_loss) outcome_.best_validation_loss = trained->best_validation_loss;
   } else if (best != nullptr) {
-    outcome_.retrain_note = trained.ok() ? "the retraining stopped early (" + trained->stop_reason + ")"
+    outcome_.retrain_note = trained.ok() ? "the retraining stopped early (" +
+                                               std::string(common::EnumName(trained->stop_reason)) + ")"
                                          : "the retraining failed: " + trained.status().message();
     logger->warn("{}; sending trial {}'s result", outcome_.retrain_note, best->plan.index);
     outcome_.result_dir = TrialDir(best->plan.index);

@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "miner/search_strategy.h"
 #include "text/dataset.h"
+#include "trainers/hyperparameters.h"
 
 namespace gradients::miner {
 
@@ -63,7 +64,7 @@ struct SearchRunOptions {
 
 struct SearchOutcome {
   std::filesystem::path result_dir;  // what to upload: an adapter, or a full model with its tokenizer
-  std::string mode;                  // "lora" or "full"
+  train::TrainingMode mode = train::TrainingMode::kLora;
   std::vector<TrialRecord> trials;
   std::optional<double> best_validation_loss;
   bool retrained = false;

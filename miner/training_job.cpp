@@ -272,7 +272,7 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
       status.tokens_per_second = static_cast<double>(outcome->timed_tokens) / outcome->seconds;
     }
     status.detail = (outcome->retrained ? "retrained the best configuration" : outcome->retrain_note) + "; " +
-                    std::to_string(failed) + " trial(s) failed; mode " + outcome->mode;
+                    std::to_string(failed) + " trial(s) failed; mode " + std::string(common::EnumName(outcome->mode));
     status.updated_ms = now_ms();
     GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(options.job_dir, status));
     logger->info("{}: search done ({} trials, best validation loss {}); uploading", where, outcome->trials.size(),

@@ -6,7 +6,7 @@
 namespace gradients::proto {
 namespace {
 
-constexpr std::array<std::pair<common::StatusCode, grpc::StatusCode>, 15> kCodes = {{
+constexpr std::array<std::pair<common::StatusCode, grpc::StatusCode>, 16> kCodes = {{
     {common::StatusCode::kOk, grpc::StatusCode::OK},
     {common::StatusCode::kInvalidArgument, grpc::StatusCode::INVALID_ARGUMENT},
     {common::StatusCode::kNotFound, grpc::StatusCode::NOT_FOUND},
@@ -23,6 +23,8 @@ constexpr std::array<std::pair<common::StatusCode, grpc::StatusCode>, 15> kCodes
     {common::StatusCode::kInternal, grpc::StatusCode::INTERNAL},
     // The server's own failure, not the caller's; INTERNAL reads back as kInternal (the entry above).
     {common::StatusCode::kIoError, grpc::StatusCode::INTERNAL},
+    // A run that diverged cannot go on as it is; FAILED_PRECONDITION reads back as kFailedPrecondition.
+    {common::StatusCode::kDiverged, grpc::StatusCode::FAILED_PRECONDITION},
 }};
 
 }  // namespace

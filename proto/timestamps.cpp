@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/clock.h"
+
 namespace gradients::proto {
 
 void SetTimestampMs(int64_t ms, google::protobuf::Timestamp* timestamp) {
@@ -34,6 +36,10 @@ int64_t DeadlineMsOf(const google::protobuf::Timestamp& timestamp) {
   constexpr int64_t kYear2200Ms = 7'258'118'400'000;
   const common::Result<int64_t> ms = TimestampMs(timestamp);
   return ms.ok() ? std::clamp<int64_t>(*ms, 0, kYear2200Ms) : 0;
+}
+
+std::chrono::system_clock::time_point DeadlineOf(const google::protobuf::Timestamp& timestamp) {
+  return common::TimePointOfMs(DeadlineMsOf(timestamp));
 }
 
 }  // namespace gradients::proto

@@ -1,7 +1,8 @@
 // Milliseconds since the Unix epoch (this project's clock values) to and from the protocol's
-// google.protobuf.Timestamp and Duration.
+// google.protobuf.Timestamp and Duration; a peer's deadline also as a time point.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include <google/protobuf/duration.pb.h>
@@ -19,5 +20,7 @@ common::Result<int64_t> TimestampMs(const google::protobuf::Timestamp& timestamp
 // before 1970 counts as 0 (passed), one after 2200 as 2200 (std::chrono::system_clock's nanoseconds
 // end in 2262).
 int64_t DeadlineMsOf(const google::protobuf::Timestamp& timestamp);
+// The same deadline as a time point: where a peer's deadline enters, converted once.
+std::chrono::system_clock::time_point DeadlineOf(const google::protobuf::Timestamp& timestamp);
 
 }  // namespace gradients::proto

@@ -190,9 +190,9 @@ common::Result<BaseModelResult> Train(const BaseModelOptions& options, const nlo
 
   train::TrainOptions train;
   train::Hyperparameters& hp = train.hyperparameters;
-  hp.mode = "full";
+  hp.mode = train::TrainingMode::kFull;
   hp.learning_rate = options.recipe.learning_rate;
-  hp.lr_scheduler = "cosine";
+  hp.lr_scheduler = train::LearningRateSchedule::kCosine;
   hp.warmup_steps = 0;
   hp.warmup_ratio = kWarmupRatio;
   // The schedule spans the budget: as many epochs (a fraction of one, or several) as it buys.
@@ -214,7 +214,7 @@ common::Result<BaseModelResult> Train(const BaseModelOptions& options, const nlo
   const int32_t pad_id = (*tokenizer)->eos_id().value_or(0);
   common::Result<train::TrainResult> trained = gradients::train::Train(train, std::move(*examples), pad_id);
   if (!trained.ok()) return trained.status();
-  if (trained->stop_reason == "cancelled") return common::Status::Aborted("stopped");
+  if (trained->stop_reason == train::StopReason::kCancelled) return common::Status::Aborted("stopped");
 
   GRADIENTS_RETURN_IF_ERROR(CopyModelFiles(dir / "trained", dir / "model"));
   nlohmann::json record = {{"recipe", recipe},

@@ -20,9 +20,9 @@ void ReadConfig(common::ConfigReader& reader, LoraHyperparameters& lora) {
 }
 
 void ReadConfig(common::ConfigReader& reader, Hyperparameters& h) {
-  reader.OptionalChoice("mode", h.mode, {"lora", "full"})
+  reader.Optional("mode", h.mode)
       .Optional("learning_rate", h.learning_rate)
-      .OptionalChoice("lr_scheduler", h.lr_scheduler, {"constant", "linear", "cosine"})
+      .Optional("lr_scheduler", h.lr_scheduler)
       .Optional("warmup_steps", h.warmup_steps)
       .Optional("warmup_ratio", h.warmup_ratio)
       .Optional("epochs", h.epochs)
@@ -68,9 +68,9 @@ int64_t Hyperparameters::WarmupSteps(int64_t total_steps) const {
 }
 
 nlohmann::json Hyperparameters::ToJson() const {
-  return {{"mode", mode},
+  return {{"mode", common::EnumName(mode)},
           {"learning_rate", learning_rate},
-          {"lr_scheduler", lr_scheduler},
+          {"lr_scheduler", common::EnumName(lr_scheduler)},
           {"warmup_steps", warmup_steps},
           {"warmup_ratio", warmup_ratio},
           {"epochs", epochs},
@@ -98,12 +98,15 @@ nlohmann::json Hyperparameters::ToJson() const {
           {"max_train_tokens", max_train_tokens}};
 }
 
-double LearningRateMultiplier(const std::string& scheduler, int64_t step, int64_t warmup_steps, int64_t total_steps) {
+double LearningRateMultiplier(LearningRateSchedule schedule, int64_t step, int64_t warmup_steps, int64_t total_steps) {
   if (step < warmup_steps) return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_steps));
-  if (scheduler == "constant") return 1.0;
-  double progress =
+  const double progress =
       static_cast<double>(step - warmup_steps) / static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps));
-  if (scheduler == "linear") return std::max(0.0, 1.0 - progress);
+  switch (schedule) {
+    case LearningRateSchedule::kConstant: return 1.0;
+    case LearningRateSchedule::kLinear: return std::max(0.0, 1.0 - progress);
+    case LearningRateSchedule::kCosine: break;
+  }
   return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 

@@ -5,6 +5,7 @@
 // micro-batch 2 x accumulation 4, one epoch.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,8 +13,24 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "common/enum_names.h"
 
 namespace gradients::train {
+
+// What a run trains: LoRA adapters on a frozen base, or every weight of the model.
+enum class TrainingMode { kLora, kFull };
+constexpr auto EnumNames(TrainingMode) {
+  return std::to_array<common::EnumNameEntry<TrainingMode>>(
+      {{TrainingMode::kLora, "lora"}, {TrainingMode::kFull, "full"}});
+}
+
+// How the learning rate goes after warmup: held, or decayed to 0 linearly or along a half cosine.
+enum class LearningRateSchedule { kConstant, kLinear, kCosine };
+constexpr auto EnumNames(LearningRateSchedule) {
+  return std::to_array<common::EnumNameEntry<LearningRateSchedule>>({{LearningRateSchedule::kConstant, "constant"},
+                                                                     {LearningRateSchedule::kLinear, "linear"},
+                                                                     {LearningRateSchedule::kCosine, "cosine"}});
+}
 
 struct LoraHyperparameters {
   int64_t r = 8;
@@ -27,9 +44,9 @@ struct LoraHyperparameters {
 };
 
 struct Hyperparameters {
-  std::string mode = "lora";             // "lora" or "full"
+  TrainingMode mode = TrainingMode::kLora;
   double learning_rate = 2e-4;
-  std::string lr_scheduler = "cosine";   // "constant", "linear" or "cosine", after warmup
+  LearningRateSchedule lr_scheduler = LearningRateSchedule::kCosine;  // after warmup
   int64_t warmup_steps = 10;
   double warmup_ratio = 0;               // of the total optimizer steps; used instead of warmup_steps when > 0
   double epochs = 1;
@@ -66,6 +83,6 @@ void ReadConfig(common::ConfigReader& reader, Hyperparameters& hyperparameters);
 // The learning-rate multiplier transformers' schedulers apply before optimizer step `step`
 // (0-based) of `total_steps`: linear warmup from 0, then constant, linear decay to 0 or a half
 // cosine to 0.
-double LearningRateMultiplier(const std::string& scheduler, int64_t step, int64_t warmup_steps, int64_t total_steps);
+double LearningRateMultiplier(LearningRateSchedule schedule, int64_t step, int64_t warmup_steps, int64_t total_steps);
 
 }  // namespace gradients::train

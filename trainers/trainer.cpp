@@ -2,24 +2,23 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 
 #include <ATen/core/grad_mode.h>
 #include <ATen/core/Generator.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/types.h>
 
-#include "common/digest.h"
 #include "common/durable_file.h"
 #include "common/hex.h"
 #include "common/logging.h"
+#include "text/training_batches.h"
 #include "trainers/adamw.h"
 #include "trainers/compute_device.h"
 #include "trainers/evaluate.h"
 #include "trainers/lora_training.h"
 #include "trainers/model_loader.h"
+#include "trainers/run_inputs.h"
 #include "trainers/train_checkpoint.h"
-#include "text/training_batches.h"
 #include "trainers/training_loss.h"
 
 namespace gradients::train {
@@ -29,50 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
 
-// A digest of the examples, so a resume on other data (or other tokenization) is refused.
-std::string DataDigest(const std::vector<text::TokenizedExample>& examples) {
-  std::string bytes;
-  auto append = [&bytes](int64_t value) { bytes.append(reinterpret_cast<const char*>(&value), sizeof(value)); };
-  for (const text::TokenizedExample& example : examples) {
-    append(static_cast<int64_t>(example.input_ids.size()));
-    for (int32_t id : example.input_ids) append(id);
-    for (int32_t label : example.labels) append(label);
-  }
-  return common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, bytes));
-}
-
-// Up to `bytes` bytes at both ends of a file (its whole content when it is short).
-std::string FileEnds(const std::filesystem::path& path, uint64_t size, uint64_t bytes) {
-  std::ifstream file(path, std::ios::binary);
-  std::string head(static_cast<size_t>(std::min(size, bytes)), '\0');
-  file.read(head.data(), static_cast<std::streamsize>(head.size()));
-  if (size <= 2 * bytes) return head;
-  std::string tail(static_cast<size_t>(bytes), '\0');
-  file.seekg(static_cast<std::streamoff>(size - bytes));
-  file.read(tail.data(), static_cast<std::streamsize>(tail.size()));
-  return head + tail;
-}
-
-// What identifies the base model for a resume: its config.json and, for each weight file, its
-// name, size and first and last MiB (the header and some of the weights: another model of the
-// same shape differs there; hashing gigabytes at every start would cost more than it protects).
-common::Result<std::string> ModelFingerprint(const std::filesystem::path& model_dir) {
-  GRADIENTS_ASSIGN_OR_RETURN(std::string identity, common::ReadFileToString(model_dir / "config.json", 16 << 20));
-  std::error_code error;
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(model_dir, error)) {
-    if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
-  }
-  if (error) return common::Status::IoError("reading " + model_dir.string() + ": " + error.message());
-  std::sort(files.begin(), files.end());
-  for (const std::filesystem::path& file : files) {
-    const uint64_t size = std::filesystem::file_size(file, error);
-    if (error) return common::Status::IoError("reading " + file.string() + ": " + error.message());
-    identity += "\n" + file.filename().string() + ":" + std::to_string(size) + ":" + FileEnds(file, size, 1 << 20);
-  }
-  return common::ToHex(common::ComputeDigest(common::DigestAlgorithm::kBlake2b256, identity));
-}
-
 struct Trainable {
   std::string name;
   at::Tensor tensor;
@@ -81,30 +36,10 @@ struct Trainable {
 // The error of a run whose numbers left the finite range; it is returned before anything
 // non-finite is written, so the checkpoint and the result keep the last finite weights.
 common::Status Diverged(const std::string& what) {
-  return common::Status::FailedPrecondition("training diverged: " + what + "; lower the learning rate");
+  return common::Status::Diverged("training diverged: " + what + "; lower the learning rate");
 }
 
 bool IsNormOrBias(const std::string& name) { return name.ends_with("norm.weight") || name.ends_with(".bias"); }
-
-// Token ids the model's embeddings cannot look up (a tokenizer that does not belong to the model)
-// are an error naming the example, before anything is trained.
-common::Status CheckVocabulary(const std::vector<text::TokenizedExample>& examples, int64_t vocab_size) {
-  for (size_t i = 0; i < examples.size(); ++i) {
-    for (int32_t id : examples[i].input_ids) {
-      if (id < 0 || id >= vocab_size) {
-        return common::Status::InvalidArgument("example " + std::to_string(i + 1) + ": token id " + std::to_string(id) +
-                                       " is outside the model's vocabulary of " + std::to_string(vocab_size));
-      }
-    }
-    for (int32_t label : examples[i].labels) {
-      if (label != text::kIgnoredLabel && (label < 0 || label >= vocab_size)) {
-        return common::Status::InvalidArgument("example " + std::to_string(i + 1) + ": label " + std::to_string(label) +
-                                       " is outside the model's vocabulary of " + std::to_string(vocab_size));
-      }
-    }
-  }
-  return common::Status::Ok();
-}
 
 // One run: the model, its trainable tensors, the optimizer, the data plan and the counters that a
 // checkpoint saves.
@@ -112,11 +47,38 @@ class TrainingRun {
  public:
   explicit TrainingRun(const TrainOptions& options) : options_(options), hp_(options.hyperparameters) {}
 
+  // Plans the run, sets the model up (resumed when asked), steps until a stop rule holds, and
+  // finishes: the result, its checkpoint and training_summary.json.
   common::Result<TrainResult> Run(std::vector<text::TokenizedExample> examples, int32_t pad_id);
 
  private:
+  // What the run trains on and for how long: the inputs' identities, the split, the batching and
+  // the totals of micro-batches and optimizer steps.
+  common::Status PlanRun(std::vector<text::TokenizedExample> examples, int32_t pad_id);
   common::Status Setup();
   common::Status Resume();
+  // The counters the reports, the speed and the deadline rule measure this call from.
+  void StartClocks();
+  // The first stop rule that holds before the next step, in order: the schedule done,
+  // cancellation, the token budget, the deadline, early stopping.
+  std::optional<StopReason> DueStop() const;
+  bool DeadlineTooClose() const;
+  // One optimizer step: the gradients of its micro-batches, clipped, then AdamW at the schedule's
+  // learning rate.
+  void Step();
+  // The step's summed loss (on the device); every micro-batch's gradient is scaled for the whole step.
+  at::Tensor AccumulateGradients();
+  void ClipGradients();
+  // After a step: a report every log_every_steps (and at the last step), an evaluation every
+  // eval_every_steps, a checkpoint at each evaluation and every checkpoint_every_steps.
+  common::Status AfterStep();
+  // Evaluates the validation split, keeps the best weights and counts evaluations without improvement.
+  common::Status Evaluate();
+  // The last report, the result (the best evaluation's weights), the checkpoint of where the run
+  // stopped, and training_summary.json.
+  common::Result<TrainResult> Finish(StopReason stop_reason);
+  TrainResult MakeResult(StopReason stop_reason) const;
+  common::Status WriteSummary(const TrainResult& result) const;
   // A copy of everything a resume needs, taken now (refused if a trained tensor is not finite).
   common::Result<TrainCheckpoint> MakeCheckpoint();
   common::Status SaveCheckpoint(const TrainCheckpoint& checkpoint);
@@ -130,7 +92,8 @@ class TrainingRun {
   common::Status LoadTrainables(const NamedTensors& tensors, const std::string& what);
   common::Status Export();
   // Reports progress; the loss reaches the host here, so a non-finite one is found here (an error).
-  common::Status Report(const std::string& event, std::optional<double> validation_loss);
+  common::Status Report(ProgressEvent event, std::optional<double> validation_loss);
+  at::Tensor FloatZero() const { return at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(device_)); }
 
   const TrainOptions& options_;
   const Hyperparameters& hp_;
@@ -148,9 +111,11 @@ class TrainingRun {
   int64_t batches_per_epoch_ = 0;
   int64_t total_micro_batches_ = 0;
   int64_t total_steps_ = 0;
+  int64_t warmup_steps_ = 0;
 
   TrainState state_;
   NamedTensors best_;
+  int64_t evaluated_at_ = -1;  // the step of the last evaluation
   // Since the last report.
   at::Tensor interval_loss_;
   int64_t interval_steps_ = 0;
@@ -171,7 +136,7 @@ class TrainingRun {
 common::Status TrainingRun::Setup() {
   GRADIENTS_ASSIGN_OR_RETURN(device_, ResolveComputeDevice(options_.device));
   const bool cuda = device_.is_cuda();
-  const bool lora = hp_.mode == "lora";
+  const bool lora = hp_.mode == TrainingMode::kLora;
   if (!cuda) ConfigureCpuThreads(options_.cpu_threads);
   const TrainingPrecision precision = PrecisionFor(device_, hp_.mode);
   ModelLoadOptions load;
@@ -346,7 +311,7 @@ common::Result<double> TrainingRun::Validate() {
   return result->loss;
 }
 
-common::Status TrainingRun::Report(const std::string& event, std::optional<double> validation_loss) {
+common::Status TrainingRun::Report(ProgressEvent event, std::optional<double> validation_loss) {
   const Clock::time_point now = Clock::now();
   TrainProgress progress;
   progress.event = event;
@@ -370,8 +335,8 @@ common::Status TrainingRun::Report(const std::string& event, std::optional<doubl
                                               static_cast<double>(total_steps_ - state_.step)
                                         : 0;
   progress.validation_loss = validation_loss;
-  if (event == "step") {
-    interval_loss_ = at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(device_));
+  if (event == ProgressEvent::kStep) {
+    interval_loss_ = FloatZero();
     interval_steps_ = 0;
     interval_tokens_ = 0;
     interval_start_ = now;
@@ -385,7 +350,7 @@ common::Status TrainingRun::Report(const std::string& event, std::optional<doubl
 
 common::Status TrainingRun::Export() {
   GRADIENTS_RETURN_IF_ERROR(common::RemoveTree(options_.out_dir / "checkpoint.new"));
-  if (hp_.mode == "lora") {
+  if (hp_.mode == TrainingMode::kLora) {
     LoraAdapter adapter =
         ExtractLoraAdapter(model_, MakeLoraAdapterConfig(hp_.lora, options_.model_dir.string()));
     return SaveLoraAdapter(adapter, options_.out_dir);
@@ -397,18 +362,17 @@ common::Status TrainingRun::Export() {
   return CopyTokenizerFiles(options_.model_dir, options_.out_dir);
 }
 
-common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample> examples, int32_t pad_id) {
-  auto logger = common::GetLogger("trainer");
+common::Status TrainingRun::PlanRun(std::vector<text::TokenizedExample> examples, int32_t pad_id) {
   data_digest_ = DataDigest(examples);
   GRADIENTS_ASSIGN_OR_RETURN(model_fingerprint_, ModelFingerprint(options_.model_dir));
   GRADIENTS_ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(options_.model_dir));
   GRADIENTS_RETURN_IF_ERROR(CheckVocabulary(examples, config.vocab_size));
   split_ = text::SplitValidation(std::move(examples), hp_.validation_fraction, hp_.seed);
   batching_ = text::BatchingOptions{.micro_batch_size = hp_.micro_batch_size,
-                              .max_length = hp_.max_length,
-                              .packing = hp_.packing,
-                              .pad_id = pad_id,
-                              .seed = hp_.seed};
+                                    .max_length = hp_.max_length,
+                                    .packing = hp_.packing,
+                                    .pad_id = pad_id,
+                                    .seed = hp_.seed};
   GRADIENTS_ASSIGN_OR_RETURN(batches_per_epoch_, text::MicroBatchesPerEpoch(split_.train, batching_));
   if (batches_per_epoch_ == 0) {
     return common::Status::InvalidArgument("no training example has a token to learn (after the validation split)");
@@ -422,142 +386,144 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
         std::max<int64_t>(1, static_cast<int64_t>(std::ceil(hp_.epochs * static_cast<double>(batches_per_epoch_))));
     total_steps_ = (total_micro_batches_ + accumulation - 1) / accumulation;
   }
-  GRADIENTS_RETURN_IF_ERROR(Setup());
-  if (options_.resume) GRADIENTS_RETURN_IF_ERROR(Resume());
-  logger->info("training {} ({} examples, {} for validation), {} micro-batches per epoch, {} optimizer steps",
-               hp_.mode, split_.train.size(), split_.validation.size(), batches_per_epoch_, total_steps_);
+  warmup_steps_ = hp_.WarmupSteps(total_steps_);
+  return common::Status::Ok();
+}
 
-  const int64_t warmup = hp_.WarmupSteps(total_steps_);
-  const auto float_options = at::TensorOptions().dtype(at::kFloat).device(device_);
-  interval_loss_ = at::zeros({}, float_options);
+void TrainingRun::StartClocks() {
+  interval_loss_ = FloatZero();
   run_start_ = interval_start_ = Clock::now();
   steps_at_start_ = state_.step;
   tokens_at_start_ = state_.tokens;
-  std::string stop_reason;
-  int64_t evaluated_at = -1;
+}
 
-  auto evaluate = [&]() -> common::Status {
-    const Clock::time_point start = Clock::now();
-    GRADIENTS_ASSIGN_OR_RETURN(double loss, Validate());
-    last_eval_seconds_ = Seconds(Clock::now() - start);
-    if (!std::isfinite(loss)) {
-      return Diverged("the validation loss is " + std::to_string(loss) + " at step " + std::to_string(state_.step));
-    }
-    evaluated_at = state_.step;
-    if (!state_.best_validation_loss || loss < *state_.best_validation_loss) {
-      state_.best_validation_loss = loss;
-      state_.best_step = state_.step;
-      state_.evaluations_without_improvement = 0;
-      best_ = TrainableCopies();
-    } else {
-      ++state_.evaluations_without_improvement;
-    }
-    return Report("eval", loss);
-  };
-
-  while (true) {
-    if (state_.step >= total_steps_) {
-      stop_reason = hp_.max_steps > 0 ? "max_steps" : "completed";
-      break;
-    }
-    if (options_.cancel != nullptr && options_.cancel->load()) {
-      stop_reason = "cancelled";
-      break;
-    }
-    if (hp_.max_train_tokens > 0 && state_.tokens >= hp_.max_train_tokens) {
-      stop_reason = "max_train_tokens";
-      break;
-    }
-    if (options_.deadline) {
-      // Stop when one more step (twice the average, for safety) and then stopping (the closing
-      // evaluation, writing the result and the checkpoint) would pass the deadline.
-      const int64_t steps_here = state_.step - steps_at_start_;
-      const double step_seconds = steps_here > 0 ? Seconds(Clock::now() - run_start_) / static_cast<double>(steps_here) : 0;
-      const auto remaining = std::chrono::duration<double>(*options_.deadline - std::chrono::system_clock::now());
-      if (remaining.count() <= 2 * step_seconds + StopReserveSeconds()) {
-        stop_reason = "deadline";
-        break;
-      }
-    }
-    if (hp_.early_stopping_patience > 0 && state_.evaluations_without_improvement >= hp_.early_stopping_patience) {
-      stop_reason = "early_stopping";
-      break;
-    }
-
-    const Clock::time_point step_start = Clock::now();
-    // The step's micro-batches, and the tokens its loss averages over (known before any compute,
-    // so every micro-batch's gradient is already scaled for the whole step).
-    const int64_t first = state_.micro_batches;
-    const int64_t last = std::min(first + accumulation, std::max(total_micro_batches_, first + 1));
-    std::vector<text::TrainingBatch> batches;
-    int64_t predicted = 0;
-    for (int64_t m = first; m < last; ++m) {
-      batches.push_back(BatchAt(m));
-      predicted += batches.back().predicted_tokens;
-    }
-    at::Tensor step_loss = at::zeros({}, float_options);
-    for (const text::TrainingBatch& batch : batches) {
-      if (batch.predicted_tokens == 0) continue;
-      at::Tensor loss =
-          TrainingLoss(model_, batch, static_cast<double>(predicted), options_.activation_checkpointing);
-      loss.backward();
-      step_loss.add_(loss.detach());
-      state_.tokens += batch.tokens;
-      interval_tokens_ += batch.tokens;
-    }
-    state_.micro_batches = last;
-
-    {
-      at::NoGradGuard no_grad;
-      std::vector<at::Tensor> grads;
-      for (Trainable& trainable : trainables_) {
-        if (trainable.tensor.grad().defined()) grads.push_back(trainable.tensor.grad());
-      }
-      // One multi-tensor kernel for all the norms on a GPU rather than one launch per parameter.
-      last_grad_norm_ = grads.empty() ? at::zeros({}, float_options) : at::stack(at::_foreach_norm(grads)).norm();
-      if (hp_.max_grad_norm > 0) {
-        // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1, as a
-        // tensor, so no value has to come back to the host.
-        at::Tensor factor = (hp_.max_grad_norm / (last_grad_norm_ + 1e-6)).clamp_max(1.0);
-        for (Trainable& trainable : trainables_) {
-          if (trainable.tensor.grad().defined()) trainable.tensor.mutable_grad().mul_(factor);
-        }
-      }
-    }
-    last_learning_rate_ =
-        hp_.learning_rate * LearningRateMultiplier(hp_.lr_scheduler, state_.step, warmup, total_steps_);
-    optimizer_->Step(last_learning_rate_);
-    optimizer_->ZeroGrad();
-    ++state_.step;
-    interval_loss_.add_(step_loss);
-    ++interval_steps_;
-    seconds_in_steps_ += Seconds(Clock::now() - step_start);
-
-    if (state_.step % options_.log_every_steps == 0 || state_.step == total_steps_) {
-      GRADIENTS_RETURN_IF_ERROR(Report("step", std::nullopt));
-    }
-    const bool evaluation_due = !split_.validation.empty() && hp_.eval_every_steps > 0 &&
-                                state_.step % hp_.eval_every_steps == 0;
-    if (evaluation_due) GRADIENTS_RETURN_IF_ERROR(evaluate());
-    if (evaluation_due ||
-        (options_.checkpoint_every_steps > 0 && state_.step % options_.checkpoint_every_steps == 0)) {
-      GRADIENTS_RETURN_IF_ERROR(CheckpointNow());
-    }
+std::optional<StopReason> TrainingRun::DueStop() const {
+  if (state_.step >= total_steps_) return hp_.max_steps > 0 ? StopReason::kMaxSteps : StopReason::kCompleted;
+  if (options_.cancel != nullptr && options_.cancel->load()) return StopReason::kCancelled;
+  if (hp_.max_train_tokens > 0 && state_.tokens >= hp_.max_train_tokens) return StopReason::kMaxTrainTokens;
+  if (DeadlineTooClose()) return StopReason::kDeadline;
+  if (hp_.early_stopping_patience > 0 && state_.evaluations_without_improvement >= hp_.early_stopping_patience) {
+    return StopReason::kEarlyStopping;
   }
-  if (interval_steps_ > 0) GRADIENTS_RETURN_IF_ERROR(Report("step", std::nullopt));
+  return std::nullopt;
+}
 
+// When one more step (twice the average, for safety) and then stopping (the closing evaluation,
+// writing the result and the checkpoint) would pass the deadline.
+bool TrainingRun::DeadlineTooClose() const {
+  if (!options_.deadline) return false;
+  const int64_t steps_here = state_.step - steps_at_start_;
+  const double step_seconds = steps_here > 0 ? Seconds(Clock::now() - run_start_) / static_cast<double>(steps_here) : 0;
+  const auto remaining = std::chrono::duration<double>(*options_.deadline - std::chrono::system_clock::now());
+  return remaining.count() <= 2 * step_seconds + StopReserveSeconds();
+}
+
+void TrainingRun::Step() {
+  const Clock::time_point step_start = Clock::now();
+  at::Tensor step_loss = AccumulateGradients();
+  ClipGradients();
+  last_learning_rate_ =
+      hp_.learning_rate * LearningRateMultiplier(hp_.lr_scheduler, state_.step, warmup_steps_, total_steps_);
+  optimizer_->Step(last_learning_rate_);
+  optimizer_->ZeroGrad();
+  ++state_.step;
+  interval_loss_.add_(step_loss);
+  ++interval_steps_;
+  seconds_in_steps_ += Seconds(Clock::now() - step_start);
+}
+
+at::Tensor TrainingRun::AccumulateGradients() {
+  // The step's micro-batches, and the tokens its loss averages over (known before any compute).
+  const int64_t first = state_.micro_batches;
+  const int64_t last =
+      std::min(first + hp_.gradient_accumulation_steps, std::max(total_micro_batches_, first + 1));
+  std::vector<text::TrainingBatch> batches;
+  int64_t predicted = 0;
+  for (int64_t m = first; m < last; ++m) {
+    batches.push_back(BatchAt(m));
+    predicted += batches.back().predicted_tokens;
+  }
+  at::Tensor step_loss = FloatZero();
+  for (const text::TrainingBatch& batch : batches) {
+    if (batch.predicted_tokens == 0) continue;
+    at::Tensor loss = TrainingLoss(model_, batch, static_cast<double>(predicted), options_.activation_checkpointing);
+    loss.backward();
+    step_loss.add_(loss.detach());
+    state_.tokens += batch.tokens;
+    interval_tokens_ += batch.tokens;
+  }
+  state_.micro_batches = last;
+  return step_loss;
+}
+
+void TrainingRun::ClipGradients() {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> grads;
+  for (Trainable& trainable : trainables_) {
+    if (trainable.tensor.grad().defined()) grads.push_back(trainable.tensor.grad());
+  }
+  // One multi-tensor kernel for all the norms on a GPU rather than one launch per parameter.
+  last_grad_norm_ = grads.empty() ? FloatZero() : at::stack(at::_foreach_norm(grads)).norm();
+  if (hp_.max_grad_norm <= 0) return;
+  // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1, as a
+  // tensor, so no value has to come back to the host.
+  at::Tensor factor = (hp_.max_grad_norm / (last_grad_norm_ + 1e-6)).clamp_max(1.0);
+  for (Trainable& trainable : trainables_) {
+    if (trainable.tensor.grad().defined()) trainable.tensor.mutable_grad().mul_(factor);
+  }
+}
+
+common::Status TrainingRun::AfterStep() {
+  if (state_.step % options_.log_every_steps == 0 || state_.step == total_steps_) {
+    GRADIENTS_RETURN_IF_ERROR(Report(ProgressEvent::kStep, std::nullopt));
+  }
+  const bool evaluation_due =
+      !split_.validation.empty() && hp_.eval_every_steps > 0 && state_.step % hp_.eval_every_steps == 0;
+  if (evaluation_due) GRADIENTS_RETURN_IF_ERROR(Evaluate());
+  if (evaluation_due || (options_.checkpoint_every_steps > 0 && state_.step % options_.checkpoint_every_steps == 0)) {
+    GRADIENTS_RETURN_IF_ERROR(CheckpointNow());
+  }
+  return common::Status::Ok();
+}
+
+common::Status TrainingRun::Evaluate() {
+  const Clock::time_point start = Clock::now();
+  GRADIENTS_ASSIGN_OR_RETURN(double loss, Validate());
+  last_eval_seconds_ = Seconds(Clock::now() - start);
+  if (!std::isfinite(loss)) {
+    return Diverged("the validation loss is " + std::to_string(loss) + " at step " + std::to_string(state_.step));
+  }
+  evaluated_at_ = state_.step;
+  if (!state_.best_validation_loss || loss < *state_.best_validation_loss) {
+    state_.best_validation_loss = loss;
+    state_.best_step = state_.step;
+    state_.evaluations_without_improvement = 0;
+    best_ = TrainableCopies();
+  } else {
+    ++state_.evaluations_without_improvement;
+  }
+  return Report(ProgressEvent::kEval, loss);
+}
+
+common::Result<TrainResult> TrainingRun::Finish(StopReason stop_reason) {
+  if (interval_steps_ > 0) GRADIENTS_RETURN_IF_ERROR(Report(ProgressEvent::kStep, std::nullopt));
   // The checkpoint is copied before the closing evaluation: an uninterrupted run would not have
   // evaluated here, so a resume from it continues exactly as if there had been no stop. The result
   // (the best evaluation's weights) is written before the checkpoint: near a deadline it is what
   // must not be missing.
   GRADIENTS_ASSIGN_OR_RETURN(TrainCheckpoint last_state, MakeCheckpoint());
-  if (!split_.validation.empty() && evaluated_at != state_.step) GRADIENTS_RETURN_IF_ERROR(evaluate());
+  if (!split_.validation.empty() && evaluated_at_ != state_.step) GRADIENTS_RETURN_IF_ERROR(Evaluate());
   if (!best_.empty() && state_.best_step != state_.step) {
     GRADIENTS_RETURN_IF_ERROR(LoadTrainables(best_, "the best weights"));
   }
   GRADIENTS_RETURN_IF_ERROR(Export());
   GRADIENTS_RETURN_IF_ERROR(SaveCheckpoint(last_state));
+  TrainResult result = MakeResult(stop_reason);
+  GRADIENTS_RETURN_IF_ERROR(WriteSummary(result));
+  return result;
+}
 
+TrainResult TrainingRun::MakeResult(StopReason stop_reason) const {
   TrainResult result;
   result.steps = state_.step;
   result.total_steps = total_steps_;
@@ -570,10 +536,14 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
   result.best_step = best_.empty() ? state_.step : state_.best_step;
   result.train_examples = static_cast<int64_t>(split_.train.size());
   result.validation_examples = static_cast<int64_t>(split_.validation.size());
+  return result;
+}
+
+common::Status TrainingRun::WriteSummary(const TrainResult& result) const {
   nlohmann::json summary = {{"steps", result.steps},
                             {"total_steps", result.total_steps},
                             {"tokens", result.tokens},
-                            {"stop_reason", result.stop_reason},
+                            {"stop_reason", common::EnumName(result.stop_reason)},
                             {"train_loss", result.train_loss},
                             {"best_validation_loss", nullptr},
                             {"best_step", result.best_step},
@@ -581,15 +551,30 @@ common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample>
                             {"validation_examples", result.validation_examples},
                             {"hyperparameters", hp_.ToJson()}};
   if (result.best_validation_loss) summary["best_validation_loss"] = *result.best_validation_loss;
-  GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(options_.out_dir / "training_summary.json", summary.dump(2) + "\n"));
-  return result;
+  return common::WriteFileDurably(options_.out_dir / "training_summary.json", summary.dump(2) + "\n");
+}
+
+common::Result<TrainResult> TrainingRun::Run(std::vector<text::TokenizedExample> examples, int32_t pad_id) {
+  GRADIENTS_RETURN_IF_ERROR(PlanRun(std::move(examples), pad_id));
+  GRADIENTS_RETURN_IF_ERROR(Setup());
+  if (options_.resume) GRADIENTS_RETURN_IF_ERROR(Resume());
+  common::GetLogger("trainer")->info(
+      "training {} ({} examples, {} for validation), {} micro-batches per epoch, {} optimizer steps",
+      common::EnumName(hp_.mode), split_.train.size(), split_.validation.size(), batches_per_epoch_, total_steps_);
+  StartClocks();
+  std::optional<StopReason> stop;
+  while (!(stop = DueStop())) {
+    Step();
+    GRADIENTS_RETURN_IF_ERROR(AfterStep());
+  }
+  return Finish(*stop);
 }
 
 }  // namespace
 
-TrainingPrecision PrecisionFor(const c10::Device& device, const std::string& mode) {
+TrainingPrecision PrecisionFor(const c10::Device& device, TrainingMode mode) {
   if (!device.is_cuda()) return {};
-  return {.weights = mode == "lora" ? at::kBFloat16 : at::kFloat, .compute = at::kBFloat16};
+  return {.weights = mode == TrainingMode::kLora ? at::kBFloat16 : at::kFloat, .compute = at::kBFloat16};
 }
 
 common::Result<TrainResult> Train(const TrainOptions& options, std::vector<text::TokenizedExample> examples, int32_t pad_id) {

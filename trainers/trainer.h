@@ -15,6 +15,7 @@
 // complete one.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -27,6 +28,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include "common/enum_names.h"
 #include "common/status.h"
 #include "text/dataset.h"
 #include "trainers/hyperparameters.h"
@@ -41,11 +43,18 @@ struct TrainingPrecision {
   at::ScalarType weights = at::kFloat;
   std::optional<at::ScalarType> compute;  // none: the weights' dtype
 };
-TrainingPrecision PrecisionFor(const c10::Device& device, const std::string& mode);
+TrainingPrecision PrecisionFor(const c10::Device& device, TrainingMode mode);
+
+// Why a report was made: optimizer steps done, or an evaluation of the validation split.
+enum class ProgressEvent { kStep, kEval };
+constexpr auto EnumNames(ProgressEvent) {
+  return std::to_array<common::EnumNameEntry<ProgressEvent>>(
+      {{ProgressEvent::kStep, "step"}, {ProgressEvent::kEval, "eval"}});
+}
 
 // What a progress report carries; the loss and speed are averages since the previous report.
 struct TrainProgress {
-  std::string event;  // "step" or "eval"
+  ProgressEvent event = ProgressEvent::kStep;
   int64_t step = 0;
   int64_t total_steps = 0;
   double epoch = 0;  // fractional epochs done
@@ -84,6 +93,18 @@ struct TrainOptions {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+// Why a run stopped without an error: its schedule done, a budget spent, no improvement for the
+// patience, or cancelled. Spelled as training_summary.json and `gradients train` write it.
+enum class StopReason { kCompleted, kMaxSteps, kMaxTrainTokens, kDeadline, kEarlyStopping, kCancelled };
+constexpr auto EnumNames(StopReason) {
+  return std::to_array<common::EnumNameEntry<StopReason>>({{StopReason::kCompleted, "completed"},
+                                                           {StopReason::kMaxSteps, "max_steps"},
+                                                           {StopReason::kMaxTrainTokens, "max_train_tokens"},
+                                                           {StopReason::kDeadline, "deadline"},
+                                                           {StopReason::kEarlyStopping, "early_stopping"},
+                                                           {StopReason::kCancelled, "cancelled"}});
+}
+
 struct TrainResult {
   int64_t steps = 0;
   int64_t total_steps = 0;
@@ -92,8 +113,7 @@ struct TrainResult {
   // Wall time this call spent in training steps (loading, evaluation and checkpoints excluded); on a
   // GPU it counts queued work only where a report or a checkpoint waited for it.
   double seconds_in_steps = 0;
-  // "completed", "max_steps", "max_train_tokens", "deadline", "early_stopping" or "cancelled".
-  std::string stop_reason;
+  StopReason stop_reason = StopReason::kCompleted;
   double train_loss = 0;  // mean over the last reporting interval
   std::optional<double> best_validation_loss;
   int64_t best_step = 0;  // the step whose weights were saved when keep-best applied
@@ -103,7 +123,9 @@ struct TrainResult {
 
 // Splits `examples` (a validation share per the hyperparameters), trains and writes the result to
 // out_dir. `pad_id` fills the padding of short rows; it is never a label, so any id serves (the
-// CLI passes the tokenizer's EOS, as Hugging Face trainers do, else 0).
+// CLI passes the tokenizer's EOS, as Hugging Face trainers do, else 0). A run whose loss or weights
+// stop being finite fails with StatusCode::kDiverged ("training diverged: ..."), before anything
+// non-finite is written: its checkpoint keeps the last finite weights.
 common::Result<TrainResult> Train(const TrainOptions& options, std::vector<text::TokenizedExample> examples, int32_t pad_id);
 
 }  // namespace gradients::train

@@ -38,7 +38,7 @@ common::Result<TrainingSpeed> MeasureTrainingSpeed(const TrainingSpeedProbe& pro
     config.max_position_embeddings = probe.sequence;
     CausalLm model(config);
     InitializeWeights(model, 0);
-    const TrainingPrecision precision = PrecisionFor(*device, "full");
+    const TrainingPrecision precision = PrecisionFor(*device, TrainingMode::kFull);
     model->to(*device, precision.weights);
     model->SetComputeDtype(precision.compute);
     model->train();

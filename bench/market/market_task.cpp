@@ -193,7 +193,8 @@ common::Status Run(const Flags& flags) {
       entry["trials"] = outcome->trials.size();
       entry["retrained"] = outcome->retrained;
       if (outcome->best_validation_loss) entry["best_validation_loss"] = *outcome->best_validation_loss;
-      common::Result<nlohmann::json> verdict = Evaluate(flags, Judged(outcome->result_dir.string(), outcome->mode));
+      common::Result<nlohmann::json> verdict =
+          Evaluate(flags, Judged(outcome->result_dir.string(), std::string(common::EnumName(outcome->mode))));
       if (!verdict.ok()) return verdict.status().WithContext(strategy.name);
       entry["verdict"] = *verdict;
       // A status of no known name counts as invalid, as the validator counts it.

@@ -140,6 +140,7 @@ TEST_F(SearchRunTest, DivergingTrialsAreRecordedAsDivergedWithTheTrainersReason)
   options.model_dir = blown;
   common::Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
   ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.status().code(), common::StatusCode::kFailedPrecondition);
   EXPECT_NE(outcome.status().message().find("every trial failed; the last (2, diverged): training diverged"),
             std::string::npos)
       << outcome.status().ToString();

@@ -77,7 +77,7 @@ TEST(SearchSpace, AnAssignmentLandsInTheHyperparametersAndIsValidatedAsAConfigur
   EXPECT_EQ(applied->lora.r, 32);
   EXPECT_DOUBLE_EQ(applied->lora.dropout, 0.1);
   EXPECT_DOUBLE_EQ(applied->learning_rate, 1e-4);
-  EXPECT_EQ(applied->mode, "full");
+  EXPECT_EQ(applied->mode, train::TrainingMode::kFull);
   EXPECT_EQ(applied->micro_batch_size, base.micro_batch_size);
   EXPECT_EQ(ApplyAssignment(base, {{"lora_dropout", 1.0}}).status().message(), "trial.lora.dropout: must be in [0, 1)");
   EXPECT_FALSE(ApplyAssignment(base, {{"seed", 3}}).ok());

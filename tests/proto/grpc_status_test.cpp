@@ -23,6 +23,12 @@ TEST(GrpcStatus, TheServersOwnIoFailureIsInternalToTheCaller) {
   EXPECT_EQ(ToGrpcStatus(common::Status::IoError("disk full")).error_code(), grpc::StatusCode::INTERNAL);
 }
 
+TEST(GrpcStatus, ADivergedRunIsAFailedPreconditionToThePeer) {
+  const grpc::Status wire = ToGrpcStatus(common::Status::Diverged("training diverged"));
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(FromGrpcStatus(wire).code(), common::StatusCode::kFailedPrecondition);
+}
+
 TEST(GrpcStatus, AnUnservedCallIsNotRetriedButOtherUnmappedCodesAre) {
   const common::Status unserved = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not served"));
   EXPECT_EQ(unserved.code(), common::StatusCode::kFailedPrecondition);

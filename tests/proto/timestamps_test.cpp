@@ -39,5 +39,15 @@ TEST(Timestamps, APeersDeadlineIsKeptWithinWhatTheClocksHold) {
   EXPECT_EQ(DeadlineMsOf(deadline), 0);  // not a timestamp: counts as passed
 }
 
+TEST(Timestamps, APeersDeadlineIsATimePointOfTheSameMillisecond) {
+  google::protobuf::Timestamp deadline;
+  SetTimestampMs(1'800'000'000'123, &deadline);
+  EXPECT_EQ(DeadlineOf(deadline), std::chrono::system_clock::time_point(std::chrono::milliseconds(1'800'000'000'123)));
+  deadline.set_seconds(253'402'300'799);
+  EXPECT_EQ(DeadlineOf(deadline), std::chrono::system_clock::time_point(std::chrono::milliseconds(7'258'118'400'000)));
+  deadline.set_seconds(INT64_MAX);
+  EXPECT_EQ(DeadlineOf(deadline), std::chrono::system_clock::time_point());
+}
+
 }  // namespace
 }  // namespace gradients::proto

@@ -87,7 +87,7 @@ class TrainerTest : public ::testing::Test {
     options.resume = resume;
     options.cancel = &cancel;
     options.on_progress = [&](const TrainProgress& progress) {
-      if (progress.event != "step") return;
+      if (progress.event != ProgressEvent::kStep) return;
       run.losses.push_back(progress.loss);
       if (progress.step == cancel_at_step) cancel = true;
     };
@@ -117,14 +117,14 @@ TEST_F(TrainerTest, FineTuningTheTinyPresetOnInstructionsLowersTheHeldOutLoss) {
   hp.learning_rate = 1e-2;
   common::Result<Run> run = Train(hp, dir_ / "out", train);
   ASSERT_TRUE(run.ok()) << run.status().message();
-  EXPECT_EQ(run->result.stop_reason, "completed");
+  EXPECT_EQ(run->result.stop_reason, StopReason::kCompleted);
   EXPECT_EQ(run->result.steps, 48);  // 96 rows / 4 per micro-batch / 2 per step * 4 epochs
   const double before = HeldOutLoss(held_out);
   const double after = HeldOutLoss(held_out, dir_ / "out");
   // From about ln(512) = 6.24 (a random model) by more than half a nat.
   EXPECT_LT(after, before - 0.5) << "before " << before << ", after " << after;
 
-  hp.mode = "full";
+  hp.mode = TrainingMode::kFull;
   hp.learning_rate = 3e-3;
   hp.epochs = 2;
   ASSERT_TRUE(Train(hp, dir_ / "full", train).ok());
@@ -135,7 +135,8 @@ TEST_F(TrainerTest, FineTuningTheTinyPresetOnInstructionsLowersTheHeldOutLoss) {
 
 TEST_F(TrainerTest, AResumedRunHasTheLossCurveAndResultOfAnUninterruptedOne) {
   std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 40), text::DatasetFormat::kInstruct);
-  for (std::string mode : {"lora", "full"}) {
+  for (TrainingMode mode : {TrainingMode::kLora, TrainingMode::kFull}) {
+    const std::string mode_name(common::EnumName(mode));
     Hyperparameters hp = SmallRun();
     hp.mode = mode;
     hp.max_steps = 6;
@@ -146,25 +147,25 @@ TEST_F(TrainerTest, AResumedRunHasTheLossCurveAndResultOfAnUninterruptedOne) {
     hp.validation_fraction = 0.2;
     hp.eval_every_steps = 2;
     hp.early_stopping_patience = 3;
-    common::Result<Run> whole = Train(hp, dir_ / (mode + "-whole"), data);
+    common::Result<Run> whole = Train(hp, dir_ / (mode_name + "-whole"), data);
     ASSERT_TRUE(whole.ok()) << whole.status().message();
-    common::Result<Run> first = Train(hp, dir_ / (mode + "-parts"), data, false, /*cancel_at_step=*/3);
+    common::Result<Run> first = Train(hp, dir_ / (mode_name + "-parts"), data, false, /*cancel_at_step=*/3);
     ASSERT_TRUE(first.ok()) << first.status().message();
-    EXPECT_EQ(first->result.stop_reason, "cancelled");
+    EXPECT_EQ(first->result.stop_reason, StopReason::kCancelled);
     EXPECT_EQ(first->result.steps, 3);
-    common::Result<Run> second = Train(hp, dir_ / (mode + "-parts"), data, /*resume=*/true);
+    common::Result<Run> second = Train(hp, dir_ / (mode_name + "-parts"), data, /*resume=*/true);
     ASSERT_TRUE(second.ok()) << second.status().message();
     EXPECT_EQ(second->result.steps, 6);
     std::vector<double> resumed = first->losses;
     resumed.insert(resumed.end(), second->losses.begin(), second->losses.end());
-    ASSERT_EQ(whole->losses.size(), 6u) << mode;
-    EXPECT_EQ(resumed, whole->losses) << mode;  // exactly: same data, weights, moments and dropout masks
-    NamedTensors a = *ReadTensorFile(dir_ / (mode + "-whole") / "checkpoint" / "trainable.safetensors");
-    NamedTensors b = *ReadTensorFile(dir_ / (mode + "-parts") / "checkpoint" / "trainable.safetensors");
+    ASSERT_EQ(whole->losses.size(), 6u) << mode_name;
+    EXPECT_EQ(resumed, whole->losses) << mode_name;  // exactly: same data, weights, moments and dropout masks
+    NamedTensors a = *ReadTensorFile(dir_ / (mode_name + "-whole") / "checkpoint" / "trainable.safetensors");
+    NamedTensors b = *ReadTensorFile(dir_ / (mode_name + "-parts") / "checkpoint" / "trainable.safetensors");
     ASSERT_EQ(a.size(), b.size());
-    for (const auto& [name, tensor] : a) EXPECT_TRUE(torch::equal(tensor, b.at(name))) << mode << " " << name;
-    EXPECT_EQ(second->result.best_step, whole->result.best_step) << mode;
-    EXPECT_EQ(second->result.best_validation_loss, whole->result.best_validation_loss) << mode;
+    for (const auto& [name, tensor] : a) EXPECT_TRUE(torch::equal(tensor, b.at(name))) << mode_name << " " << name;
+    EXPECT_EQ(second->result.best_step, whole->result.best_step) << mode_name;
+    EXPECT_EQ(second->result.best_validation_loss, whole->result.best_validation_loss) << mode_name;
   }
 }
 
@@ -205,7 +206,7 @@ TEST_F(TrainerTest, BudgetsStopTheRunAndTheResultIsStillWritten) {
   hp.max_train_tokens = 300;
   common::Result<Run> by_tokens = Train(hp, dir_ / "tokens", data);
   ASSERT_TRUE(by_tokens.ok()) << by_tokens.status().message();
-  EXPECT_EQ(by_tokens->result.stop_reason, "max_train_tokens");
+  EXPECT_EQ(by_tokens->result.stop_reason, StopReason::kMaxTrainTokens);
   EXPECT_GE(by_tokens->result.tokens, 300);
   EXPECT_LT(by_tokens->result.steps, by_tokens->result.total_steps);
 
@@ -213,7 +214,7 @@ TEST_F(TrainerTest, BudgetsStopTheRunAndTheResultIsStillWritten) {
   hp.max_steps = 3;
   common::Result<Run> by_steps = Train(hp, dir_ / "steps", data);
   ASSERT_TRUE(by_steps.ok());
-  EXPECT_EQ(by_steps->result.stop_reason, "max_steps");
+  EXPECT_EQ(by_steps->result.stop_reason, StopReason::kMaxSteps);
   EXPECT_EQ(by_steps->result.steps, 3);
 
   TrainOptions options;
@@ -223,7 +224,7 @@ TEST_F(TrainerTest, BudgetsStopTheRunAndTheResultIsStillWritten) {
   options.deadline = std::chrono::system_clock::now() - std::chrono::seconds(1);
   common::Result<TrainResult> late = gradients::train::Train(options, data, 0);
   ASSERT_TRUE(late.ok()) << late.status().message();
-  EXPECT_EQ(late->stop_reason, "deadline");
+  EXPECT_EQ(late->stop_reason, StopReason::kDeadline);
   EXPECT_EQ(late->steps, 0);
   // A fresh adapter (B = 0) is still a valid result.
   EXPECT_TRUE(LoadLoraAdapter(dir_ / "late").ok());
@@ -239,7 +240,7 @@ TEST_F(TrainerTest, EarlyStoppingEndsARunWhoseValidationLossStopsImproving) {
   hp.epochs = 10;
   common::Result<Run> run = Train(hp, dir_ / "out", data);
   ASSERT_TRUE(run.ok()) << run.status().message();
-  EXPECT_EQ(run->result.stop_reason, "early_stopping");
+  EXPECT_EQ(run->result.stop_reason, StopReason::kEarlyStopping);
   EXPECT_EQ(run->result.steps, 3);
   EXPECT_EQ(run->result.best_step, 1);
   EXPECT_EQ(run->result.validation_examples, 8);
@@ -249,9 +250,9 @@ TEST_F(TrainerTest, EarlyStoppingEndsARunWhoseValidationLossStopsImproving) {
 TEST_F(TrainerTest, KeepBestWritesTheWeightsOfTheBestEvaluation) {
   std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 40), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
-  hp.mode = "full";
+  hp.mode = TrainingMode::kFull;
   hp.learning_rate = 0.05;  // far too large: the validation loss gets worse after the first step
-  hp.lr_scheduler = "constant";
+  hp.lr_scheduler = LearningRateSchedule::kConstant;
   hp.warmup_steps = 0;
   hp.validation_fraction = 0.2;
   hp.eval_every_steps = 1;
@@ -268,6 +269,9 @@ TEST_F(TrainerTest, KeepBestWritesTheWeightsOfTheBestEvaluation) {
   EXPECT_FALSE(torch::equal(written->model->norm->weight, last.at("model.norm.weight")));
   nlohmann::json summary = *common::ReadJsonFile(dir_ / "out" / "training_summary.json");
   EXPECT_EQ(summary["best_step"], run->result.best_step);
+  EXPECT_EQ(summary["stop_reason"], "max_steps");
+  EXPECT_EQ(summary["hyperparameters"]["mode"], "full");
+  EXPECT_EQ(summary["hyperparameters"]["lr_scheduler"], "constant");
 }
 
 TEST_F(TrainerTest, AnAdapterInTheForwardPassEvaluatesAsTheMergedModel) {
@@ -290,7 +294,7 @@ TEST_F(TrainerTest, AnAdapterInTheForwardPassEvaluatesAsTheMergedModel) {
 TEST_F(TrainerTest, FullFineTuningWritesAModelThatLoadsWithItsTokenizer) {
   std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 24), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
-  hp.mode = "full";
+  hp.mode = TrainingMode::kFull;
   hp.max_steps = 3;
   ASSERT_TRUE(Train(hp, dir_ / "out", data).ok());
   common::Result<CausalLm> model = LoadCausalLm(dir_ / "out");
@@ -312,14 +316,15 @@ TEST_F(TrainerTest, TokenIdsOutsideTheModelsVocabularyAreAnErrorBeforeTraining) 
 TEST_F(TrainerTest, ADivergingRunStopsWithAnErrorInsteadOfWritingBrokenWeights) {
   std::vector<text::TokenizedExample> data = Tokenize(InstructRows(0, 16), text::DatasetFormat::kInstruct);
   Hyperparameters hp = SmallRun();
-  hp.mode = "full";
+  hp.mode = TrainingMode::kFull;
   hp.learning_rate = 1e30;  // weights overflow float32 within a few steps
-  hp.lr_scheduler = "constant";
+  hp.lr_scheduler = LearningRateSchedule::kConstant;
   hp.warmup_steps = 0;
   hp.max_grad_norm = 0;
   hp.max_steps = 8;
   common::Result<Run> run = Train(hp, dir_ / "out", data);
   ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().code(), common::StatusCode::kDiverged);
   EXPECT_NE(run.status().message().find("training diverged: the loss is "), std::string::npos)
       << run.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir_ / "out" / "model.safetensors"));
