@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "proto/admin_address.h"
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -18,7 +20,7 @@ class App;
 namespace gradients::cli {
 
 struct AdminConnection {
-  std::string validator = "127.0.0.1:7401";  // the validator's admin.listen
+  std::string validator{proto::kDefaultAdminAddress};  // the validator's admin.listen
   std::filesystem::path token_file;          // needed when the validator listens beyond loopback
   int64_t timeout_seconds = 30;              // every call's deadline
 };

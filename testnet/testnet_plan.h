@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/status.h"
 #include "miner/miner_options.h"
+#include "proto/admin_address.h"
 #include "testnet/base_model.h"
 
 namespace gradients::testnet {
@@ -60,7 +61,7 @@ struct TestnetMiner {
 // What the testnet needs of the validator's config; the validator itself checks the rest.
 struct TestnetValidator {
   std::string data_dir;
-  std::string admin_listen = "127.0.0.1:7401";
+  std::string admin_listen{proto::kDefaultAdminAddress};
 };
 
 struct LoadedTestnet {

@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "proto/admin_address.h"
 #include "validator/market/checkpoint_uploads.h"
 #include "validator/market/miner_auth.h"
 #include "validator/market/miner_limits.h"
@@ -36,7 +37,7 @@ void ReadConfig(common::ConfigReader& reader, GatewayOptions& options);
 
 // The Admin server the operator's `gradients` commands call.
 struct AdminOptions {
-  std::string listen = "127.0.0.1:7401";  // loopback: no token needed
+  std::string listen{proto::kDefaultAdminAddress};  // loopback: no token needed
   // Required when `listen` is not a loopback address: the token callers must send, in a file only
   // its owner may read (a group- or world-readable one is refused).
   std::string token_file;

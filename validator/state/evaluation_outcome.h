@@ -3,8 +3,10 @@
 // `gradients eval`'s status.
 #pragma once
 
+#include <array>
 #include <string_view>
 
+#include "common/enum_names.h"
 #include "common/status.h"
 
 namespace gradients::validator {
@@ -17,6 +19,18 @@ enum class EvaluationOutcome {
   kFailed,        // evaluation crashed or ran out of time or memory
   kMissing,       // claimed, but nothing valid arrived before the deadline
 };
+
+// The names, in the order an error lists them (common/enum_names.h).
+constexpr auto EnumNames(EvaluationOutcome) {
+  return std::to_array<common::EnumNameEntry<EvaluationOutcome>>({
+      {EvaluationOutcome::kScored, "scored"},
+      {EvaluationOutcome::kInvalid, "invalid"},
+      {EvaluationOutcome::kNotFinetuned, "not_finetuned"},
+      {EvaluationOutcome::kDuplicate, "duplicate"},
+      {EvaluationOutcome::kFailed, "failed"},
+      {EvaluationOutcome::kMissing, "missing"},
+  });
+}
 
 std::string_view EvaluationOutcomeName(EvaluationOutcome outcome);  // "scored", "not_finetuned", ...
 // InvalidArgument naming the value and the accepted names for anything else.
