@@ -41,7 +41,7 @@ common::Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Clai
   JobStatus status;
   status.task_id = claim.task_id();
   status.validator_id = validator_id;
-  status.phase = "fetching";
+  status.phase = JobPhase::kFetching;
   status.deadline_ms = proto::DeadlineMsOf(claim.task().deadline());
   status.strategy = strategy;
   return SaveJobStatus(job_dir, status);
@@ -50,7 +50,7 @@ common::Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Clai
 nlohmann::json JobStatusJson(const JobStatus& status) {
   nlohmann::json json = {{"task_id", status.task_id},
                          {"validator_id", status.validator_id},
-                         {"phase", status.phase},
+                         {"phase", common::EnumName(status.phase)},
                          {"detail", status.detail},
                          {"deadline_ms", status.deadline_ms},
                          {"strategy", status.strategy},
@@ -72,12 +72,15 @@ common::Status SaveJobStatus(const std::filesystem::path& job_dir, const JobStat
 }
 
 common::Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir) {
-  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, common::ReadJsonFile(job_dir / "job.json"));
+  const std::filesystem::path path = job_dir / "job.json";
+  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, common::ReadJsonFile(path));
   JobStatus status;
   try {
     status.task_id = json.at("task_id").get<std::string>();
     status.validator_id = json.at("validator_id").get<std::string>();
-    status.phase = json.at("phase").get<std::string>();
+    common::Result<JobPhase> phase = common::ParseEnum<JobPhase>(json.at("phase").get<std::string>());
+    if (!phase.ok()) return common::Status::DataLoss(path.string() + ": phase: " + phase.status().message());
+    status.phase = *phase;
     status.detail = json.at("detail").get<std::string>();
     status.deadline_ms = json.at("deadline_ms").get<int64_t>();
     status.strategy = json.at("strategy").get<std::string>();
@@ -93,7 +96,7 @@ common::Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir) {
     status.receipt_id = json.at("receipt_id").get<std::string>();
     status.updated_ms = json.at("updated_ms").get<int64_t>();
   } catch (const nlohmann::json::exception& error) {
-    return common::Status::DataLoss((job_dir / "job.json").string() + ": " + error.what());
+    return common::Status::DataLoss(path.string() + ": " + error.what());
   }
   return status;
 }

@@ -60,7 +60,7 @@ common::Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptio
       if (validator->validator_id != job.validator_id) continue;
       known = true;
       logger->info("task {}: resuming ({})", claim->task_id(),
-                   job.status.ok() ? job.status->phase : job.status.status().message());
+                   job.status.ok() ? std::string(common::EnumName(job.status->phase)) : job.status.status().message());
       daemon->StartJob(*validator, *claim);
     }
     if (!known) logger->warn("{}: its validator is no longer configured; not resumed", job.dir.string());
@@ -224,7 +224,7 @@ common::Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Clai
   for (;;) {
     common::Result<JobStatus> result = RunTrainingJob(*validator.connection, cache_, claim, job, now_ms_);
     if (result.ok()) {
-      logger->info("task {}: {}", task_id, result->phase);
+      logger->info("task {}: {}", task_id, common::EnumName(result->phase));
       if (result->tokens_per_second > 0 && parameters > 0) {
         std::lock_guard lock(mutex_);  // one writer of calibration.json at a time
         RecordJobSpeed(options_.work_dir, options_.device, parameters, result->tokens_per_second);
@@ -239,7 +239,7 @@ common::Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Clai
     if (now_ms_() + wait.count() >= proto::DeadlineMsOf(claim.task().deadline())) {
       common::Result<JobStatus> status = LoadJobStatus(job.job_dir);
       if (status.ok()) {
-        status->phase = "failed";
+        status->phase = JobPhase::kFailed;
         status->detail = "the validator stayed out of reach until the deadline: " + result.status().message();
         status->updated_ms = now_ms_();
         GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(job.job_dir, *status));

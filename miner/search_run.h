@@ -31,8 +31,11 @@
 
 namespace gradients::miner {
 
+// What a search is doing: a trial, or the best configuration's retraining on the whole split.
+enum class SearchPhase { kTrial, kRetrain };
+
 struct SearchProgress {
-  std::string phase;  // "trial" or "retrain"
+  SearchPhase phase = SearchPhase::kTrial;
   int64_t trial_index = 0;
   int64_t trial_count = 0;  // planned
   nlohmann::json assignment = nlohmann::json::object();

@@ -126,14 +126,14 @@ class ProgressReporter {
       const SearchProgress progress = *pending_;
       pending_.reset();
       last_ms = now_ms_();
-      status_.trials_done = progress.phase == "trial" ? progress.trial_index : progress.trial_count;
+      status_.trials_done = progress.phase == SearchPhase::kTrial ? progress.trial_index : progress.trial_count;
       status_.trials_planned = progress.trial_count;
       status_.best_validation_loss = progress.best_validation_loss;
       status_.step = progress.step;
       status_.total_steps = progress.total_steps;
       status_.tokens_seen = progress.tokens_seen;
-      status_.detail = progress.phase == "retrain" ? "retraining the best configuration on the whole split"
-                                                   : "trial " + std::to_string(progress.trial_index);
+      status_.detail = progress.phase == SearchPhase::kRetrain ? "retraining the best configuration on the whole split"
+                                                               : "trial " + std::to_string(progress.trial_index);
       status_.updated_ms = last_ms;
       const JobStatus snapshot = status_;
       lock.unlock();
@@ -195,7 +195,7 @@ class ProgressReporter {
 
 common::Result<JobStatus> Fail(const std::filesystem::path& job_dir, JobStatus status, const common::Status& error, int64_t now_ms) {
   if (KeepsJobPhase(error.code())) return error;
-  status.phase = "failed";
+  status.phase = JobPhase::kFailed;
   status.detail = error.message();
   status.updated_ms = now_ms;
   if (common::Status saved = SaveJobStatus(job_dir, status); !saved.ok()) common::GetLogger("miner")->warn("{}", saved.message());
@@ -224,10 +224,10 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
   }
   if (status.finished()) return status;
 
-  if (status.phase != "uploading") {
+  if (status.phase != JobPhase::kUploading) {
     common::Result<TaskInputs> inputs = PrepareInputs(connection, cache, claim, options);
     if (!inputs.ok()) return Fail(options.job_dir, status, inputs.status().WithContext(where), now_ms());
-    status.phase = "training";
+    status.phase = JobPhase::kTraining;
     status.updated_ms = now_ms();
     GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(options.job_dir, status));
 
@@ -264,7 +264,7 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
     }
     int64_t failed = 0;
     for (const TrialRecord& trial : outcome->trials) failed += trial.ok() ? 0 : 1;
-    status.phase = "uploading";
+    status.phase = JobPhase::kUploading;
     status.trials_done = static_cast<int64_t>(outcome->trials.size());
     status.best_validation_loss = outcome->best_validation_loss;
     status.tokens_seen = outcome->tokens;
@@ -288,7 +288,7 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
   common::Result<UploadedCheckpoint> uploaded =
       UploadCheckpoint(connection, claim.task_id(), claim.claim_nonce(), options.job_dir / "export", kind, upload);
   if (!uploaded.ok()) return Fail(options.job_dir, status, uploaded.status().WithContext(where), now_ms());
-  status.phase = "submitted";
+  status.phase = JobPhase::kSubmitted;
   status.receipt_id = uploaded->receipt_id;
   status.updated_ms = now_ms();
   GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(options.job_dir, status));

@@ -4,6 +4,8 @@
 
 #include <fstream>
 
+#include "common/config.h"
+#include "common/durable_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace gradients::miner {
@@ -29,7 +31,7 @@ TEST(JobJournal, AJobIsListedUnderItsValidatorAndABrokenFileIsReportedNotTrusted
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].validator_id, "validator/with odd id");
   ASSERT_TRUE(jobs[0].status.ok()) << jobs[0].status.status().ToString();
-  EXPECT_EQ(jobs[0].status->phase, "fetching");
+  EXPECT_EQ(jobs[0].status->phase, JobPhase::kFetching);
   EXPECT_EQ(jobs[0].status->deadline_ms, 1'800'000'000'000);
   EXPECT_EQ(LoadJobClaim(job)->task_id(), "task-1");
 
@@ -42,6 +44,30 @@ TEST(JobJournal, AJobIsListedUnderItsValidatorAndABrokenFileIsReportedNotTrusted
   EXPECT_TRUE(LoadJobClaim(job).ok());
   std::ofstream(job / "claim.pb") << "not a claim";
   EXPECT_EQ(LoadJobClaim(job).status().code(), common::StatusCode::kDataLoss);
+}
+
+TEST(JobJournal, JobJsonKeepsItsSpellingsAndAnUnknownPhaseIsAnErrorNamingTheFileAndTheValue) {
+  testing::TempDir dir;
+  JobStatus status;
+  status.task_id = "task-1";
+  status.phase = JobPhase::kUploading;
+  status.deadline_ms = 1'800'000'000'123;
+  ASSERT_TRUE(SaveJobStatus(dir.path(), status).ok());
+  nlohmann::json json = *common::ReadJsonFile(dir.path() / "job.json");
+  EXPECT_EQ(json["phase"], "uploading");
+  EXPECT_EQ(json["deadline_ms"], 1'800'000'000'123);
+  common::Result<JobStatus> loaded = LoadJobStatus(dir.path());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->phase, JobPhase::kUploading);
+  EXPECT_EQ(loaded->deadline_ms, status.deadline_ms);
+
+  json["phase"] = "dreaming";
+  ASSERT_TRUE(common::WriteFileDurably(dir.path() / "job.json", json.dump()).ok());
+  EXPECT_EQ(LoadJobStatus(dir.path()).status().code(), common::StatusCode::kDataLoss);
+  EXPECT_EQ(LoadJobStatus(dir.path()).status().message(),
+            (dir.path() / "job.json").string() +
+                ": phase: expected one of \"fetching\", \"training\", \"uploading\", \"submitted\", \"failed\", got "
+                "\"dreaming\"");
 }
 
 }  // namespace
