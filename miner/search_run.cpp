@@ -11,13 +11,9 @@
 namespace gradients::miner {
 namespace {
 
-using SystemClock = std::chrono::system_clock;
+using TimePoint = std::chrono::system_clock::time_point;
 
 constexpr std::chrono::seconds kBookkeepingReserve{1};
-
-double SecondsSince(SystemClock::time_point start) {
-  return std::chrono::duration<double>(SystemClock::now() - start).count();
-}
 
 nlohmann::json PlanToJson(const TrialPlan& plan) {
   return {{"index", plan.index},
@@ -109,6 +105,8 @@ class SearchRun {
   common::Status LoadState();
   common::Status SaveState() const;
   std::filesystem::path TrialDir(int64_t index) const { return options_.run_dir / ("trial-" + std::to_string(index)); }
+  TimePoint Now() const { return common::TimePointOfMs(options_.now_ms()); }
+  double SecondsSince(TimePoint start) const { return std::chrono::duration<double>(Now() - start).count(); }
   double TokensPerSecond() const;
   double SecondsLeft() const;           // until the runs' own deadline
   double TrialOverheadSeconds() const;  // the most a trial so far cost besides its steps
@@ -193,7 +191,7 @@ double SearchRun::RetrainEpochs() const {
 }
 
 double SearchRun::SecondsLeft() const {
-  return std::chrono::duration<double>(options_.deadline - kBookkeepingReserve - SystemClock::now()).count();
+  return std::chrono::duration<double>(options_.deadline - kBookkeepingReserve - Now()).count();
 }
 
 double SearchRun::TrialOverheadSeconds() const {
@@ -232,6 +230,7 @@ common::Result<train::TrainResult> SearchRun::TrainRun(const train::Hyperparamet
   train.resume = std::filesystem::exists(out_dir / "checkpoint" / "state.json");
   // What follows a run (recording it, choosing the next) must fit before the deadline too.
   train.deadline = options_.deadline - kBookkeepingReserve;
+  train.now_ms = options_.now_ms;
   train.log_every_steps = options_.log_every_steps;
   train.checkpoint_every_steps = options_.checkpoint_every_steps;
   train.cpu_threads = options_.cpu_threads;
@@ -265,7 +264,7 @@ common::Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
   auto logger = common::GetLogger("miner");
   TrialRecord record;
   record.plan = plan;
-  const SystemClock::time_point start = SystemClock::now();
+  const TimePoint start = Now();
   common::Result<train::Hyperparameters> hyperparameters = ApplyAssignment(options_.strategy.hyperparameters, plan.assignment);
   if (!hyperparameters.ok()) {
     record.outcome = TrialOutcome::kFailed;
@@ -321,7 +320,7 @@ void SearchRun::KeepBestTrialOnly() {
 
 common::Result<SearchOutcome> SearchRun::Run() {
   auto logger = common::GetLogger("miner");
-  const SystemClock::time_point start = SystemClock::now();
+  const TimePoint start = Now();
   std::error_code error;
   std::filesystem::create_directories(options_.run_dir, error);
   if (error) return common::Status::IoError("creating " + options_.run_dir.string() + ": " + error.message());
@@ -365,7 +364,7 @@ common::Result<SearchOutcome> SearchRun::Run() {
   if (retrain && best != nullptr && !state_.retraining) {
     const double tokens_per_second = TokensPerSecond();
     const double needed = final_hyperparameters.epochs * split_tokens_;
-    const double seconds_left = std::chrono::duration<double>(options_.deadline - SystemClock::now()).count();
+    const double seconds_left = std::chrono::duration<double>(options_.deadline - Now()).count();
     if (options_.strategy.max_train_tokens > 0 &&
         needed > static_cast<double>(options_.strategy.max_train_tokens - TokensUsed())) {
       retrain = false;

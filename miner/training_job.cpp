@@ -13,7 +13,6 @@
 #include "miner/model_directory.h"
 #include "miner/search_run.h"
 #include "proto/task_types.h"
-#include "proto/timestamps.h"
 #include "text/dataset.h"
 #include "text/tokenizer.h"
 
@@ -27,8 +26,8 @@ struct TaskInputs {
   int32_t pad_id = 0;
 };
 
-common::Result<TaskInputs> PrepareInputs(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
-                                 const TrainingJobOptions& options) {
+common::Result<TaskInputs> PrepareInputs(ValidatorConnection& connection, const BlobCache& cache, const JobClaim& claim,
+                                         const TrainingJobOptions& options) {
   const v1::TaskSpec& task = claim.task();
   GRADIENTS_ASSIGN_OR_RETURN(text::DatasetFormat format, text::ParseDatasetFormat(proto::TaskTypeName(task.type())));
   GRADIENTS_RETURN_IF_ERROR(CheckTaskFileName(task.training_split().file_name()));
@@ -209,8 +208,8 @@ bool KeepsJobPhase(common::StatusCode code) {
          code == common::StatusCode::kResourceExhausted;
 }
 
-common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
-                                 const TrainingJobOptions& options, common::ClockMs now_ms) {
+common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const JobClaim& claim,
+                                         const TrainingJobOptions& options, common::ClockMs now_ms) {
   auto logger = common::GetLogger("miner");
   const std::string where = "task " + claim.task_id();
   GRADIENTS_RETURN_IF_ERROR(CheckJobTaskId(claim.task_id()));
@@ -242,8 +241,8 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
     search.model_dir = inputs->model_dir;
     search.run_dir = options.job_dir / "search";
     search.device = options.device;
-    search.deadline = std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(proto::DeadlineMsOf(claim.task().deadline()) - options.upload_reserve_ms));
+    search.deadline = claim.deadline - options.upload_reserve;
+    search.now_ms = now_ms;
     search.estimated_tokens_per_second = options.estimated_tokens_per_second;
     search.checkpoint_every_steps = options.checkpoint_every_steps;
     search.cpu_threads = options.cpu_threads;
@@ -285,8 +284,9 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
                                   : common::CheckpointKind::kFullModel;
   UploadOptions upload = options.upload;
   upload.stop = options.stop;
+  upload.now_ms = now_ms;
   common::Result<UploadedCheckpoint> uploaded =
-      UploadCheckpoint(connection, claim.task_id(), claim.claim_nonce(), options.job_dir / "export", kind, upload);
+      UploadCheckpoint(connection, claim.task_id(), claim.message.claim_nonce(), options.job_dir / "export", kind, upload);
   if (!uploaded.ok()) return Fail(options.job_dir, status, uploaded.status().WithContext(where), now_ms());
   status.phase = JobPhase::kSubmitted;
   status.receipt_id = uploaded->receipt_id;

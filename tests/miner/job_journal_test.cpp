@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/durable_file.h"
 #include "tests/support/temp_dir.h"
@@ -26,14 +27,15 @@ TEST(JobJournal, AJobIsListedUnderItsValidatorAndABrokenFileIsReportedNotTrusted
   claim.set_task_id("task-1");
   claim.mutable_task()->mutable_deadline()->set_seconds(1'800'000'000);
   const std::filesystem::path job = JobDir(dir.path(), "validator/with odd id", "task-1");
-  ASSERT_TRUE(RecordNewJob(job, claim, "validator/with odd id", "tpe").ok());
+  ASSERT_TRUE(RecordNewJob(job, ToJobClaim(claim), "validator/with odd id", "tpe").ok());
   std::vector<JobListing> jobs = ListJobs(dir.path());
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].validator_id, "validator/with odd id");
   ASSERT_TRUE(jobs[0].status.ok()) << jobs[0].status.status().ToString();
   EXPECT_EQ(jobs[0].status->phase, JobPhase::kFetching);
-  EXPECT_EQ(jobs[0].status->deadline_ms, 1'800'000'000'000);
+  EXPECT_EQ(common::MsOfTimePoint(jobs[0].status->deadline), 1'800'000'000'000);
   EXPECT_EQ(LoadJobClaim(job)->task_id(), "task-1");
+  EXPECT_EQ(LoadJobClaim(job)->deadline, common::TimePointOfMs(1'800'000'000'000));
 
   // A torn job.json is an error naming it; the claim beside it still loads (the daemon resumes from it).
   std::ofstream(job / "job.json") << "{\"task_id\": ";
@@ -51,7 +53,7 @@ TEST(JobJournal, JobJsonKeepsItsSpellingsAndAnUnknownPhaseIsAnErrorNamingTheFile
   JobStatus status;
   status.task_id = "task-1";
   status.phase = JobPhase::kUploading;
-  status.deadline_ms = 1'800'000'000'123;
+  status.deadline = common::TimePointOfMs(1'800'000'000'123);
   ASSERT_TRUE(SaveJobStatus(dir.path(), status).ok());
   nlohmann::json json = *common::ReadJsonFile(dir.path() / "job.json");
   EXPECT_EQ(json["phase"], "uploading");
@@ -59,7 +61,7 @@ TEST(JobJournal, JobJsonKeepsItsSpellingsAndAnUnknownPhaseIsAnErrorNamingTheFile
   common::Result<JobStatus> loaded = LoadJobStatus(dir.path());
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(loaded->phase, JobPhase::kUploading);
-  EXPECT_EQ(loaded->deadline_ms, status.deadline_ms);
+  EXPECT_EQ(loaded->deadline, status.deadline);
 
   json["phase"] = "dreaming";
   ASSERT_TRUE(common::WriteFileDurably(dir.path() / "job.json", json.dump()).ok());

@@ -169,6 +169,19 @@ TEST_F(SearchRunTest, ARecordedTrialOfAnUnknownOutcomeIsAnErrorNamingTheFileAndT
                                           "\"exploded\"");
 }
 
+TEST_F(SearchRunTest, TheSearchAndItsTrainingRunsTellTheTimeByTheInjectedClock) {
+  SearchRunOptions options = Options("random");
+  // By the system clock the deadline is minutes away; by the search's own clock it has passed.
+  options.now_ms = [deadline = options.deadline] { return common::MsOfTimePoint(deadline + std::chrono::hours(1)); };
+  common::Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_TRUE(outcome->trials.empty());  // no time for a trial
+  // The base configuration is trained as the result, and its run stops at once for the deadline.
+  nlohmann::json summary = *common::ReadJsonFile(outcome->result_dir / "training_summary.json");
+  EXPECT_EQ(summary["stop_reason"], "deadline");
+  EXPECT_EQ(summary["steps"], 0);
+}
+
 TEST_F(SearchRunTest, AStoppedSearchKeepsItsStateAndResumesTheTrialItWasIn) {
   SearchRunOptions options = Options("halving");
   std::atomic<bool> stop = false;

@@ -34,9 +34,9 @@ TEST(TrainingJob, TrainsUploadsAndIsScoredByTheValidator) {
   options.job_dir = JobDir(dir.path(), "validator-under-test", task_id);
   options.strategy.hyperparameters.max_steps = 3;
   options.strategy.hyperparameters.validation_fraction = 0;
-  options.upload_reserve_ms = 3000;
+  options.upload_reserve = std::chrono::seconds(3);
   BlobCache cache(dir.path() / "cache");
-  common::Result<JobStatus> result = RunTrainingJob(*connection, cache, *claim, options, common::SystemClockMs);
+  common::Result<JobStatus> result = RunTrainingJob(*connection, cache, ToJobClaim(*claim), options, common::SystemClockMs);
   ASSERT_TRUE(result.ok()) << result.status().ToString() << "\n" << validator.Log();
   EXPECT_EQ(result->phase, JobPhase::kSubmitted);
   EXPECT_EQ(result->trials_done, 1);
