@@ -27,7 +27,7 @@ int RunMinerStatus(const std::filesystem::path& config_path, std::ostream& out, 
     }
     const miner::JobStatus& status = *job.status;
     nlohmann::json entry = miner::JobStatusJson(status);
-    entry["seconds_left"] = std::max<int64_t>(0, status.deadline_ms - now) / 1000;
+    entry["seconds_left"] = std::max<int64_t>(0, common::MsOfTimePoint(status.deadline) - now) / 1000;
     jobs.push_back(std::move(entry));
   }
   std::stable_sort(jobs.begin(), jobs.end(), [](const nlohmann::json& a, const nlohmann::json& b) {

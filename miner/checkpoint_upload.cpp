@@ -9,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/clock.h"
 #include "common/durable_file.h"
 #include "common/logging.h"
 #include "common/protocol_envelopes.h"
@@ -69,7 +68,7 @@ common::Result<UploadedCheckpoint> SendOnce(ValidatorConnection& connection, con
   const std::span<const uint8_t> nonce(reinterpret_cast<const uint8_t*>(claim_nonce.data()), claim_nonce.size());
   common::Result<common::SignedEnvelope> envelope =
       common::SignEnvelope(common::CheckpointEnvelope(connection.validator_id(), task_id, connection.key().public_key(), nonce,
-                                      manifest_digest, common::SystemClockMs()),
+                                      manifest_digest, options.now_ms()),
                    connection.key());
   if (!envelope.ok()) return envelope.status();
   v1::UploadMessage begin;

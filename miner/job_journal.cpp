@@ -4,10 +4,10 @@
 #include <nlohmann/json.hpp>
 #include <span>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/durable_file.h"
 #include "common/hex.h"
-#include "proto/timestamps.h"
 
 namespace gradients::miner {
 namespace {
@@ -32,17 +32,17 @@ std::filesystem::path JobDir(const std::filesystem::path& work_dir, const std::s
   return work_dir / "jobs" / common::ToHex(id) / task_id;
 }
 
-common::Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Claim& claim, const std::string& validator_id,
-                    const std::string& strategy) {
+common::Status RecordNewJob(const std::filesystem::path& job_dir, const JobClaim& claim,
+                            const std::string& validator_id, const std::string& strategy) {
   std::error_code error;
   std::filesystem::create_directories(job_dir, error);
   if (error) return common::Status::IoError("creating " + job_dir.string() + ": " + error.message());
-  GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(job_dir / "claim.pb", claim.SerializeAsString(), 0600));
+  GRADIENTS_RETURN_IF_ERROR(common::WriteFileDurably(job_dir / "claim.pb", claim.message.SerializeAsString(), 0600));
   JobStatus status;
   status.task_id = claim.task_id();
   status.validator_id = validator_id;
-  status.phase = "fetching";
-  status.deadline_ms = proto::DeadlineMsOf(claim.task().deadline());
+  status.phase = JobPhase::kFetching;
+  status.deadline = claim.deadline;
   status.strategy = strategy;
   return SaveJobStatus(job_dir, status);
 }
@@ -50,9 +50,9 @@ common::Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Clai
 nlohmann::json JobStatusJson(const JobStatus& status) {
   nlohmann::json json = {{"task_id", status.task_id},
                          {"validator_id", status.validator_id},
-                         {"phase", status.phase},
+                         {"phase", common::EnumName(status.phase)},
                          {"detail", status.detail},
-                         {"deadline_ms", status.deadline_ms},
+                         {"deadline_ms", common::MsOfTimePoint(status.deadline)},
                          {"strategy", status.strategy},
                          {"trials_done", status.trials_done},
                          {"trials_planned", status.trials_planned},
@@ -72,14 +72,17 @@ common::Status SaveJobStatus(const std::filesystem::path& job_dir, const JobStat
 }
 
 common::Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir) {
-  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, common::ReadJsonFile(job_dir / "job.json"));
+  const std::filesystem::path path = job_dir / "job.json";
+  GRADIENTS_ASSIGN_OR_RETURN(nlohmann::json json, common::ReadJsonFile(path));
   JobStatus status;
   try {
     status.task_id = json.at("task_id").get<std::string>();
     status.validator_id = json.at("validator_id").get<std::string>();
-    status.phase = json.at("phase").get<std::string>();
+    common::Result<JobPhase> phase = common::ParseEnum<JobPhase>(json.at("phase").get<std::string>());
+    if (!phase.ok()) return common::Status::DataLoss(path.string() + ": phase: " + phase.status().message());
+    status.phase = *phase;
     status.detail = json.at("detail").get<std::string>();
-    status.deadline_ms = json.at("deadline_ms").get<int64_t>();
+    status.deadline = common::TimePointOfMs(json.at("deadline_ms").get<int64_t>());
     status.strategy = json.at("strategy").get<std::string>();
     status.trials_done = json.at("trials_done").get<int64_t>();
     status.trials_planned = json.at("trials_planned").get<int64_t>();
@@ -93,18 +96,18 @@ common::Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir) {
     status.receipt_id = json.at("receipt_id").get<std::string>();
     status.updated_ms = json.at("updated_ms").get<int64_t>();
   } catch (const nlohmann::json::exception& error) {
-    return common::Status::DataLoss((job_dir / "job.json").string() + ": " + error.what());
+    return common::Status::DataLoss(path.string() + ": " + error.what());
   }
   return status;
 }
 
-common::Result<v1::Claim> LoadJobClaim(const std::filesystem::path& job_dir) {
+common::Result<JobClaim> LoadJobClaim(const std::filesystem::path& job_dir) {
   GRADIENTS_ASSIGN_OR_RETURN(std::string bytes, common::ReadFileToString(job_dir / "claim.pb", kMaxClaimBytes));
   v1::Claim claim;
   if (!claim.ParseFromString(bytes) || claim.task_id().empty()) {
     return common::Status::DataLoss((job_dir / "claim.pb").string() + ": not a claim");
   }
-  return claim;
+  return ToJobClaim(std::move(claim));
 }
 
 std::vector<JobListing> ListJobs(const std::filesystem::path& work_dir) {

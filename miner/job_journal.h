@@ -4,10 +4,12 @@
 //   claim.pb   the claim as the validator sent it (what a restarted miner resumes the job from)
 //   job.json   the validator it came from, the phase, and what the status command shows: trials,
 //              the best validation loss, the current run's step, the deadline
-// Phases: "fetching", "training", "uploading" (export/ is complete), then "submitted" or "failed";
-// a job in one of the first three is resumed when the miner starts again.
+// job.json spells the deadline as deadline_ms (milliseconds since the Unix epoch), and reading one
+// whose phase has no known name is an error naming the file and the value.
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -15,17 +17,29 @@
 #include <string>
 #include <vector>
 
+#include "common/enum_names.h"
 #include "common/status.h"
-#include "gradients/v1/miner_gateway.pb.h"
+#include "miner/job_claim.h"
 
 namespace gradients::miner {
+
+// Where a job stands: fetching, training, uploading (export/ is complete), then submitted or
+// failed. A job in one of the first three is resumed when the miner starts again.
+enum class JobPhase { kFetching, kTraining, kUploading, kSubmitted, kFailed };
+constexpr auto EnumNames(JobPhase) {
+  return std::to_array<common::EnumNameEntry<JobPhase>>({{JobPhase::kFetching, "fetching"},
+                                                         {JobPhase::kTraining, "training"},
+                                                         {JobPhase::kUploading, "uploading"},
+                                                         {JobPhase::kSubmitted, "submitted"},
+                                                         {JobPhase::kFailed, "failed"}});
+}
 
 struct JobStatus {
   std::string task_id;
   std::string validator_id;  // of the validator that issued the claim
-  std::string phase;
+  JobPhase phase = JobPhase::kFetching;
   std::string detail;  // why it failed, or a note on the result
-  int64_t deadline_ms = 0;
+  std::chrono::system_clock::time_point deadline;  // the claim's
   std::string strategy;
   int64_t trials_done = 0;
   int64_t trials_planned = 0;
@@ -37,7 +51,7 @@ struct JobStatus {
   std::string receipt_id;
   int64_t updated_ms = 0;
 
-  bool finished() const { return phase == "submitted" || phase == "failed"; }
+  bool finished() const { return phase == JobPhase::kSubmitted || phase == JobPhase::kFailed; }
 };
 
 // A task id the validator sent names a directory: letters, digits, '-', '_' and '.' only, not
@@ -46,14 +60,14 @@ common::Status CheckJobTaskId(const std::string& task_id);
 std::filesystem::path JobDir(const std::filesystem::path& work_dir, const std::string& validator_id,
                              const std::string& task_id);
 
-// Writes claim.pb and a first job.json ("fetching"); the claim is validated by its id only.
-common::Status RecordNewJob(const std::filesystem::path& job_dir, const v1::Claim& claim, const std::string& validator_id,
-                    const std::string& strategy);
+// Writes claim.pb and a first job.json (fetching); the claim is validated by its id only.
+common::Status RecordNewJob(const std::filesystem::path& job_dir, const JobClaim& claim,
+                            const std::string& validator_id, const std::string& strategy);
 // As job.json holds it.
 nlohmann::json JobStatusJson(const JobStatus& status);
 common::Status SaveJobStatus(const std::filesystem::path& job_dir, const JobStatus& status);
 common::Result<JobStatus> LoadJobStatus(const std::filesystem::path& job_dir);
-common::Result<v1::Claim> LoadJobClaim(const std::filesystem::path& job_dir);
+common::Result<JobClaim> LoadJobClaim(const std::filesystem::path& job_dir);
 
 // Every job under <work_dir>/jobs; a job.json that cannot be read is reported with its error (the
 // claim beside it may still resume the job).

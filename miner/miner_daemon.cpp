@@ -7,7 +7,6 @@
 #include "miner/calibration.h"
 #include "miner/job_journal.h"
 #include "miner/training_job.h"
-#include "proto/timestamps.h"
 #include "trainers/compute_device.h"
 
 namespace gradients::miner {
@@ -50,7 +49,7 @@ common::Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptio
   // The claim is what a job resumes from; a job.json that cannot be read is written again.
   for (const JobListing& job : ListJobs(options.work_dir)) {
     if (job.status.ok() && job.status->finished()) continue;
-    common::Result<v1::Claim> claim = LoadJobClaim(job.dir);
+    common::Result<JobClaim> claim = LoadJobClaim(job.dir);
     if (!claim.ok()) {
       logger->warn("{}: not resumed: {}", job.dir.string(), claim.status().message());
       continue;
@@ -60,7 +59,7 @@ common::Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptio
       if (validator->validator_id != job.validator_id) continue;
       known = true;
       logger->info("task {}: resuming ({})", claim->task_id(),
-                   job.status.ok() ? job.status->phase : job.status.status().message());
+                   job.status.ok() ? std::string(common::EnumName(job.status->phase)) : job.status.status().message());
       daemon->StartJob(*validator, *claim);
     }
     if (!known) logger->warn("{}: its validator is no longer configured; not resumed", job.dir.string());
@@ -83,7 +82,7 @@ common::Result<std::unique_ptr<MinerDaemon>> MinerDaemon::Start(const MinerOptio
       return 6.0 * static_cast<double>(parameters) * tokens_per_second;
     };
     Validator* raw = validator.get();
-    hooks.on_claim = [self, raw](const v1::Claim& claim) { self->TakeClaim(*raw, claim); };
+    hooks.on_claim = [self, raw](const JobClaim& claim) { self->TakeClaim(*raw, claim); };
     validator->offers = std::make_unique<OfferLoop>(*validator->connection, loop, hooks, now_ms);
     validator->thread = std::thread([raw, logger] {
       try {
@@ -151,7 +150,7 @@ bool MinerDaemon::ModelCached(const v1::TaskOffer& offer) const {
   return true;
 }
 
-void MinerDaemon::TakeClaim(Validator& validator, const v1::Claim& claim) {
+void MinerDaemon::TakeClaim(Validator& validator, const JobClaim& claim) {
   auto logger = common::GetLogger("miner");
   const common::Status checked = CheckJobTaskId(claim.task_id());
   const std::filesystem::path dir = JobDir(options_.work_dir, validator.validator_id, claim.task_id());
@@ -167,7 +166,7 @@ void MinerDaemon::TakeClaim(Validator& validator, const v1::Claim& claim) {
   StartJob(validator, claim);
 }
 
-void MinerDaemon::StartJob(Validator& validator, const v1::Claim& claim) {
+void MinerDaemon::StartJob(Validator& validator, const JobClaim& claim) {
   const std::string dir = JobDir(options_.work_dir, validator.validator_id, claim.task_id()).string();
   std::lock_guard lock(mutex_);
   if (stop_) return;  // recorded: the next start resumes it
@@ -186,7 +185,7 @@ void MinerDaemon::StartJob(Validator& validator, const v1::Claim& claim) {
   jobs_[dir].thread = std::thread(&MinerDaemon::RunJob, this, std::ref(validator), claim);
 }
 
-void MinerDaemon::RunJob(Validator& validator, const v1::Claim& claim) {
+void MinerDaemon::RunJob(Validator& validator, const JobClaim& claim) {
   auto logger = common::GetLogger("miner");
   common::Status status = common::Status::Ok();
   try {
@@ -199,7 +198,7 @@ void MinerDaemon::RunJob(Validator& validator, const v1::Claim& claim) {
   jobs_[JobDir(options_.work_dir, validator.validator_id, claim.task_id()).string()].done = true;
 }
 
-common::Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Claim& claim) {
+common::Status MinerDaemon::RunJobUntilDone(Validator& validator, const JobClaim& claim) {
   auto logger = common::GetLogger("miner");
   const std::string task_id = claim.task_id();
   TrainingJobOptions job;
@@ -212,7 +211,7 @@ common::Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Clai
   if (job.estimated_tokens_per_second == 0 && parameters > 0) {
     job.estimated_tokens_per_second = flops_per_second_ / (6.0 * static_cast<double>(parameters));
   }
-  job.upload_reserve_ms = options_.jobs.upload_reserve_seconds * 1000;
+  job.upload_reserve = std::chrono::seconds(options_.jobs.upload_reserve_seconds);
   job.checkpoint_every_steps = options_.jobs.checkpoint_every_steps;
   job.progress_interval_ms = options_.jobs.progress_interval_seconds * 1000;
   job.cpu_threads = options_.jobs.cpu_threads;
@@ -224,7 +223,7 @@ common::Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Clai
   for (;;) {
     common::Result<JobStatus> result = RunTrainingJob(*validator.connection, cache_, claim, job, now_ms_);
     if (result.ok()) {
-      logger->info("task {}: {}", task_id, result->phase);
+      logger->info("task {}: {}", task_id, common::EnumName(result->phase));
       if (result->tokens_per_second > 0 && parameters > 0) {
         std::lock_guard lock(mutex_);  // one writer of calibration.json at a time
         RecordJobSpeed(options_.work_dir, options_.device, parameters, result->tokens_per_second);
@@ -236,10 +235,10 @@ common::Status MinerDaemon::RunJobUntilDone(Validator& validator, const v1::Clai
       return common::Status::Ok();
     }
     if (!KeepsJobPhase(result.status().code())) return result.status();  // the job recorded it as failed
-    if (now_ms_() + wait.count() >= proto::DeadlineMsOf(claim.task().deadline())) {
+    if (common::TimePointOfMs(now_ms_()) + wait >= claim.deadline) {
       common::Result<JobStatus> status = LoadJobStatus(job.job_dir);
       if (status.ok()) {
-        status->phase = "failed";
+        status->phase = JobPhase::kFailed;
         status->detail = "the validator stayed out of reach until the deadline: " + result.status().message();
         status->updated_ms = now_ms_();
         GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(job.job_dir, *status));

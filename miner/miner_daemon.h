@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "miner/blob_cache.h"
+#include "miner/job_claim.h"
 #include "miner/miner_options.h"
 #include "miner/offer_loop.h"
 #include "miner/validator_connection.h"
@@ -46,10 +47,10 @@ class MinerDaemon {
 
   MinerDaemon(const MinerOptions& options, common::ClockMs now_ms);
   // Records the claim and starts its job (unless stopping: the next start resumes it).
-  void TakeClaim(Validator& validator, const v1::Claim& claim);
-  void StartJob(Validator& validator, const v1::Claim& claim);
-  void RunJob(Validator& validator, const v1::Claim& claim);
-  common::Status RunJobUntilDone(Validator& validator, const v1::Claim& claim);
+  void TakeClaim(Validator& validator, const JobClaim& claim);
+  void StartJob(Validator& validator, const JobClaim& claim);
+  void RunJob(Validator& validator, const JobClaim& claim);
+  common::Status RunJobUntilDone(Validator& validator, const JobClaim& claim);
   int64_t ActiveJobs() const;
   bool ModelCached(const v1::TaskOffer& offer) const;
   // What earlier jobs on this device reached for a base model of that size (0: none yet).

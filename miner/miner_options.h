@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "miner/search_strategy.h"
@@ -46,6 +47,8 @@ struct UploadOptions {
   uint64_t max_bytes_per_second = 0;  // paced below this, for a link shared with others; 0: no pacing
   // Shutdown: the stream is cancelled (ABORTED); what the validator holds stays for a resume.
   const std::atomic<bool>* stop = nullptr;
+  // The clock the signed envelope's creation time is read from (a job passes its own).
+  common::ClockMs now_ms = common::SystemClockMs;
 };
 void ReadConfig(common::ConfigReader& reader, UploadOptions& options);
 

@@ -131,7 +131,7 @@ void OfferLoop::Answer(const v1::TaskOffer& offer) {
     return;
   }
   log->info("task {}: claimed (estimated {} s of work)", task, admission.estimated_ms / 1000);
-  hooks_.on_claim(response.claim());
+  hooks_.on_claim(ToJobClaim(response.claim()));
 }
 
 }  // namespace gradients::miner

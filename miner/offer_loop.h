@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "miner/job_claim.h"
 #include "miner/miner_options.h"
 #include "miner/offer_admission.h"
 #include "miner/validator_connection.h"
@@ -26,8 +27,9 @@ struct OfferLoopHooks {
   // The training compute rate to admit `offer` with, when the miner measured one for its model
   // (0: the calibration's, OfferLoopOptions.throughput).
   std::function<double(const v1::TaskOffer&)> flops_per_second = [](const v1::TaskOffer&) { return 0.0; };
-  // A claim this miner won: the job starts from it. Called on the loop's thread.
-  std::function<void(const v1::Claim&)> on_claim = [](const v1::Claim&) {};
+  // A claim this miner won (its deadline converted here, where it arrives): the job starts from it.
+  // Called on the loop's thread.
+  std::function<void(const JobClaim&)> on_claim = [](const JobClaim&) {};
 };
 
 struct OfferLoopOptions {

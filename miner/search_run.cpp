@@ -11,13 +11,9 @@
 namespace gradients::miner {
 namespace {
 
-using SystemClock = std::chrono::system_clock;
+using TimePoint = std::chrono::system_clock::time_point;
 
 constexpr std::chrono::seconds kBookkeepingReserve{1};
-
-double SecondsSince(SystemClock::time_point start) {
-  return std::chrono::duration<double>(SystemClock::now() - start).count();
-}
 
 nlohmann::json PlanToJson(const TrialPlan& plan) {
   return {{"index", plan.index},
@@ -36,7 +32,7 @@ TrialPlan PlanFromJson(const nlohmann::json& json) {
 }
 
 nlohmann::json RecordToJson(const TrialRecord& record) {
-  nlohmann::json json = {{"plan", PlanToJson(record.plan)}, {"outcome", record.outcome},
+  nlohmann::json json = {{"plan", PlanToJson(record.plan)}, {"outcome", common::EnumName(record.outcome)},
                          {"detail", record.detail},         {"validation_loss", nullptr},
                          {"tokens", record.tokens},         {"timed_tokens", record.timed_tokens},
                          {"seconds", record.seconds},       {"seconds_in_steps", record.seconds_in_steps}};
@@ -44,10 +40,14 @@ nlohmann::json RecordToJson(const TrialRecord& record) {
   return json;
 }
 
-TrialRecord RecordFromJson(const nlohmann::json& json) {
+// Throws nlohmann's exceptions for a missing or mistyped field; an outcome of no known name is an
+// error naming it.
+common::Result<TrialRecord> RecordFromJson(const nlohmann::json& json) {
   TrialRecord record;
   record.plan = PlanFromJson(json.at("plan"));
-  record.outcome = json.at("outcome").get<std::string>();
+  common::Result<TrialOutcome> outcome = common::ParseEnum<TrialOutcome>(json.at("outcome").get<std::string>());
+  if (!outcome.ok()) return outcome.status().WithContext("trial outcome");
+  record.outcome = *outcome;
   record.detail = json.at("detail").get<std::string>();
   if (!json.at("validation_loss").is_null()) record.validation_loss = json.at("validation_loss").get<double>();
   record.tokens = json.at("tokens").get<int64_t>();
@@ -105,6 +105,8 @@ class SearchRun {
   common::Status LoadState();
   common::Status SaveState() const;
   std::filesystem::path TrialDir(int64_t index) const { return options_.run_dir / ("trial-" + std::to_string(index)); }
+  TimePoint Now() const { return common::TimePointOfMs(options_.now_ms()); }
+  double SecondsSince(TimePoint start) const { return std::chrono::duration<double>(Now() - start).count(); }
   double TokensPerSecond() const;
   double SecondsLeft() const;           // until the runs' own deadline
   double TrialOverheadSeconds() const;  // the most a trial so far cost besides its steps
@@ -116,8 +118,9 @@ class SearchRun {
   double EpochsLeft() const;
   double RetrainEpochs() const;  // in trial epochs
   common::Result<TrialRecord> RunTrial(const TrialPlan& plan);
-  common::Result<train::TrainResult> TrainRun(const train::Hyperparameters& hyperparameters, const std::filesystem::path& out_dir,
-                               const std::string& phase, int64_t trial_index, const nlohmann::json& assignment);
+  common::Result<train::TrainResult> TrainRun(const train::Hyperparameters& hyperparameters,
+                                              const std::filesystem::path& out_dir, SearchPhase phase,
+                                              int64_t trial_index, const nlohmann::json& assignment);
   void KeepBestTrialOnly();
 
   const SearchRunOptions& options_;
@@ -145,7 +148,11 @@ common::Status SearchRun::LoadState() {
     return common::Status::Ok();
   }
   try {
-    for (const nlohmann::json& record : json->at("trials")) state_.trials.push_back(RecordFromJson(record));
+    for (const nlohmann::json& record : json->at("trials")) {
+      common::Result<TrialRecord> read = RecordFromJson(record);
+      if (!read.ok()) return common::Status::DataLoss(path.string() + ": " + read.status().message());
+      state_.trials.push_back(std::move(*read));
+    }
     if (!json->at("current").is_null()) state_.current = PlanFromJson(json->at("current"));
     state_.retraining = json->at("retraining").get<bool>();
   } catch (const nlohmann::json::exception& error) {
@@ -184,7 +191,7 @@ double SearchRun::RetrainEpochs() const {
 }
 
 double SearchRun::SecondsLeft() const {
-  return std::chrono::duration<double>(options_.deadline - kBookkeepingReserve - SystemClock::now()).count();
+  return std::chrono::duration<double>(options_.deadline - kBookkeepingReserve - Now()).count();
 }
 
 double SearchRun::TrialOverheadSeconds() const {
@@ -212,9 +219,9 @@ double SearchRun::EpochsLeft() const {
   return epochs - RetrainEpochs();
 }
 
-common::Result<train::TrainResult> SearchRun::TrainRun(const train::Hyperparameters& hyperparameters, const std::filesystem::path& out_dir,
-                                        const std::string& phase, int64_t trial_index,
-                                        const nlohmann::json& assignment) {
+common::Result<train::TrainResult> SearchRun::TrainRun(const train::Hyperparameters& hyperparameters,
+                                                       const std::filesystem::path& out_dir, SearchPhase phase,
+                                                       int64_t trial_index, const nlohmann::json& assignment) {
   train::TrainOptions train;
   train.hyperparameters = hyperparameters;
   train.model_dir = options_.model_dir;
@@ -223,6 +230,7 @@ common::Result<train::TrainResult> SearchRun::TrainRun(const train::Hyperparamet
   train.resume = std::filesystem::exists(out_dir / "checkpoint" / "state.json");
   // What follows a run (recording it, choosing the next) must fit before the deadline too.
   train.deadline = options_.deadline - kBookkeepingReserve;
+  train.now_ms = options_.now_ms;
   train.log_every_steps = options_.log_every_steps;
   train.checkpoint_every_steps = options_.checkpoint_every_steps;
   train.cpu_threads = options_.cpu_threads;
@@ -256,10 +264,10 @@ common::Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
   auto logger = common::GetLogger("miner");
   TrialRecord record;
   record.plan = plan;
-  const SystemClock::time_point start = SystemClock::now();
+  const TimePoint start = Now();
   common::Result<train::Hyperparameters> hyperparameters = ApplyAssignment(options_.strategy.hyperparameters, plan.assignment);
   if (!hyperparameters.ok()) {
-    record.outcome = "failed";
+    record.outcome = TrialOutcome::kFailed;
     record.detail = hyperparameters.status().message();
     return record;
   }
@@ -275,13 +283,14 @@ common::Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
     trial.max_train_tokens = std::max<int64_t>(1, options_.strategy.max_train_tokens - TokensUsed());
   }
   logger->info("trial {}: {} for {:.3g} epochs", plan.index, plan.assignment.dump(), plan.epochs);
-  common::Result<train::TrainResult> trained = TrainRun(trial, TrialDir(plan.index), "trial", plan.index, plan.assignment);
+  common::Result<train::TrainResult> trained =
+      TrainRun(trial, TrialDir(plan.index), SearchPhase::kTrial, plan.index, plan.assignment);
   record.seconds = SecondsSince(start);
   if (!trained.ok()) {
     const bool diverged = trained.status().code() == common::StatusCode::kDiverged;
-    record.outcome = diverged ? "diverged" : "failed";
+    record.outcome = diverged ? TrialOutcome::kDiverged : TrialOutcome::kFailed;
     record.detail = trained.status().message();
-    logger->warn("trial {} {}: {}", plan.index, record.outcome, record.detail);
+    logger->warn("trial {} {}: {}", plan.index, common::EnumName(record.outcome), record.detail);
     return record;
   }
   if (trained->stop_reason == train::StopReason::kCancelled) {
@@ -290,7 +299,7 @@ common::Result<TrialRecord> SearchRun::RunTrial(const TrialPlan& plan) {
   record.tokens = trained->tokens;
   record.timed_tokens = trained->tokens - trained->resumed_tokens;
   record.seconds_in_steps = trained->seconds_in_steps;
-  record.outcome = "ok";
+  record.outcome = TrialOutcome::kOk;
   record.validation_loss = trained->best_validation_loss;
   logger->info("trial {}: validation loss {} after {} steps ({})", plan.index,
                record.validation_loss ? std::to_string(*record.validation_loss) : "not measured", trained->steps,
@@ -311,7 +320,7 @@ void SearchRun::KeepBestTrialOnly() {
 
 common::Result<SearchOutcome> SearchRun::Run() {
   auto logger = common::GetLogger("miner");
-  const SystemClock::time_point start = SystemClock::now();
+  const TimePoint start = Now();
   std::error_code error;
   std::filesystem::create_directories(options_.run_dir, error);
   if (error) return common::Status::IoError("creating " + options_.run_dir.string() + ": " + error.message());
@@ -339,7 +348,7 @@ common::Result<SearchOutcome> SearchRun::Run() {
   if (best == nullptr && !state_.trials.empty()) {
     const TrialRecord& last = state_.trials.back();
     return common::Status::FailedPrecondition("every trial failed; the last (" + std::to_string(last.plan.index) + ", " +
-                                      last.outcome + "): " + last.detail);
+                                              std::string(common::EnumName(last.outcome)) + "): " + last.detail);
   }
   outcome_.trials = state_.trials;
   if (best != nullptr) outcome_.best_validation_loss = best->validation_loss;
@@ -355,7 +364,7 @@ common::Result<SearchOutcome> SearchRun::Run() {
   if (retrain && best != nullptr && !state_.retraining) {
     const double tokens_per_second = TokensPerSecond();
     const double needed = final_hyperparameters.epochs * split_tokens_;
-    const double seconds_left = std::chrono::duration<double>(options_.deadline - SystemClock::now()).count();
+    const double seconds_left = std::chrono::duration<double>(options_.deadline - Now()).count();
     if (options_.strategy.max_train_tokens > 0 &&
         needed > static_cast<double>(options_.strategy.max_train_tokens - TokensUsed())) {
       retrain = false;
@@ -382,7 +391,8 @@ common::Result<SearchOutcome> SearchRun::Run() {
   const nlohmann::json assignment = best != nullptr ? best->plan.assignment : nlohmann::json::object();
   logger->info("retraining {} on the whole split", assignment.dump());
   common::Result<train::TrainResult> trained =
-      TrainRun(final_hyperparameters, options_.run_dir / "final", "retrain", strategy_.PlannedTrials(), assignment);
+      TrainRun(final_hyperparameters, options_.run_dir / "final", SearchPhase::kRetrain, strategy_.PlannedTrials(),
+               assignment);
   if (trained.ok() && trained->stop_reason == train::StopReason::kCancelled) {
     return common::Status::Aborted("stopped during the retraining");
   }

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "miner/search_strategy.h"
 #include "text/dataset.h"
@@ -31,8 +32,11 @@
 
 namespace gradients::miner {
 
+// What a search is doing: a trial, or the best configuration's retraining on the whole split.
+enum class SearchPhase { kTrial, kRetrain };
+
 struct SearchProgress {
-  std::string phase;  // "trial" or "retrain"
+  SearchPhase phase = SearchPhase::kTrial;
   int64_t trial_index = 0;
   int64_t trial_count = 0;  // planned
   nlohmann::json assignment = nlohmann::json::object();
@@ -49,8 +53,10 @@ struct SearchRunOptions {
   std::filesystem::path model_dir;
   std::filesystem::path run_dir;
   std::string device = "cpu";
-  // Everything, the result included, is written by then.
+  // Everything, the result included, is written by then, as `now_ms` tells the time (the trials'
+  // training runs take the same clock).
   std::chrono::system_clock::time_point deadline{};
+  common::ClockMs now_ms = common::SystemClockMs;
   // Training tokens per second assumed until the first trial measures it; 0: unknown (the budget
   // is then the token cap, and the deadline alone stops a trial that would not fit).
   double estimated_tokens_per_second = 0;

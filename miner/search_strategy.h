@@ -12,6 +12,7 @@
 //            the candidate that best separates the good quarter of the results from the rest
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/enum_names.h"
 #include "common/status.h"
 #include "miner/search_space.h"
 #include "trainers/hyperparameters.h"
@@ -59,10 +61,18 @@ struct TrialPlan {
   bool whole_split = false;
 };
 
+// How a trial ended, as search.json spells it: trained, diverged (its loss or weights stopped being
+// finite), or failed otherwise.
+enum class TrialOutcome { kOk, kDiverged, kFailed };
+constexpr auto EnumNames(TrialOutcome) {
+  return std::to_array<common::EnumNameEntry<TrialOutcome>>(
+      {{TrialOutcome::kOk, "ok"}, {TrialOutcome::kDiverged, "diverged"}, {TrialOutcome::kFailed, "failed"}});
+}
+
 struct TrialRecord {
   TrialPlan plan;
-  std::string outcome;  // "ok", "diverged" or "failed"
-  std::string detail;   // why it failed
+  TrialOutcome outcome = TrialOutcome::kFailed;  // until the trial shows otherwise
+  std::string detail;  // why it failed
   // Set when ok, unless the configuration holds no validation share back (possible for fixed only).
   std::optional<double> validation_loss;
   int64_t tokens = 0;
@@ -70,7 +80,7 @@ struct TrialRecord {
   int64_t timed_tokens = 0;
   double seconds = 0;           // the whole trial, model loading and evaluation included
   double seconds_in_steps = 0;  // of which in training steps
-  bool ok() const { return outcome == "ok"; }
+  bool ok() const { return outcome == TrialOutcome::kOk; }
   // What strategies rank trials by: lower is better, a trial without a loss after all others.
   double rank_loss() const { return validation_loss.value_or(std::numeric_limits<double>::infinity()); }
 };

@@ -13,7 +13,6 @@
 #include "miner/model_directory.h"
 #include "miner/search_run.h"
 #include "proto/task_types.h"
-#include "proto/timestamps.h"
 #include "text/dataset.h"
 #include "text/tokenizer.h"
 
@@ -27,8 +26,8 @@ struct TaskInputs {
   int32_t pad_id = 0;
 };
 
-common::Result<TaskInputs> PrepareInputs(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
-                                 const TrainingJobOptions& options) {
+common::Result<TaskInputs> PrepareInputs(ValidatorConnection& connection, const BlobCache& cache, const JobClaim& claim,
+                                         const TrainingJobOptions& options) {
   const v1::TaskSpec& task = claim.task();
   GRADIENTS_ASSIGN_OR_RETURN(text::DatasetFormat format, text::ParseDatasetFormat(proto::TaskTypeName(task.type())));
   GRADIENTS_RETURN_IF_ERROR(CheckTaskFileName(task.training_split().file_name()));
@@ -126,14 +125,14 @@ class ProgressReporter {
       const SearchProgress progress = *pending_;
       pending_.reset();
       last_ms = now_ms_();
-      status_.trials_done = progress.phase == "trial" ? progress.trial_index : progress.trial_count;
+      status_.trials_done = progress.phase == SearchPhase::kTrial ? progress.trial_index : progress.trial_count;
       status_.trials_planned = progress.trial_count;
       status_.best_validation_loss = progress.best_validation_loss;
       status_.step = progress.step;
       status_.total_steps = progress.total_steps;
       status_.tokens_seen = progress.tokens_seen;
-      status_.detail = progress.phase == "retrain" ? "retraining the best configuration on the whole split"
-                                                   : "trial " + std::to_string(progress.trial_index);
+      status_.detail = progress.phase == SearchPhase::kRetrain ? "retraining the best configuration on the whole split"
+                                                               : "trial " + std::to_string(progress.trial_index);
       status_.updated_ms = last_ms;
       const JobStatus snapshot = status_;
       lock.unlock();
@@ -195,7 +194,7 @@ class ProgressReporter {
 
 common::Result<JobStatus> Fail(const std::filesystem::path& job_dir, JobStatus status, const common::Status& error, int64_t now_ms) {
   if (KeepsJobPhase(error.code())) return error;
-  status.phase = "failed";
+  status.phase = JobPhase::kFailed;
   status.detail = error.message();
   status.updated_ms = now_ms;
   if (common::Status saved = SaveJobStatus(job_dir, status); !saved.ok()) common::GetLogger("miner")->warn("{}", saved.message());
@@ -209,8 +208,8 @@ bool KeepsJobPhase(common::StatusCode code) {
          code == common::StatusCode::kResourceExhausted;
 }
 
-common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
-                                 const TrainingJobOptions& options, common::ClockMs now_ms) {
+common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const JobClaim& claim,
+                                         const TrainingJobOptions& options, common::ClockMs now_ms) {
   auto logger = common::GetLogger("miner");
   const std::string where = "task " + claim.task_id();
   GRADIENTS_RETURN_IF_ERROR(CheckJobTaskId(claim.task_id()));
@@ -224,10 +223,10 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
   }
   if (status.finished()) return status;
 
-  if (status.phase != "uploading") {
+  if (status.phase != JobPhase::kUploading) {
     common::Result<TaskInputs> inputs = PrepareInputs(connection, cache, claim, options);
     if (!inputs.ok()) return Fail(options.job_dir, status, inputs.status().WithContext(where), now_ms());
-    status.phase = "training";
+    status.phase = JobPhase::kTraining;
     status.updated_ms = now_ms();
     GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(options.job_dir, status));
 
@@ -242,8 +241,8 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
     search.model_dir = inputs->model_dir;
     search.run_dir = options.job_dir / "search";
     search.device = options.device;
-    search.deadline = std::chrono::system_clock::time_point(
-        std::chrono::milliseconds(proto::DeadlineMsOf(claim.task().deadline()) - options.upload_reserve_ms));
+    search.deadline = claim.deadline - options.upload_reserve;
+    search.now_ms = now_ms;
     search.estimated_tokens_per_second = options.estimated_tokens_per_second;
     search.checkpoint_every_steps = options.checkpoint_every_steps;
     search.cpu_threads = options.cpu_threads;
@@ -264,7 +263,7 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
     }
     int64_t failed = 0;
     for (const TrialRecord& trial : outcome->trials) failed += trial.ok() ? 0 : 1;
-    status.phase = "uploading";
+    status.phase = JobPhase::kUploading;
     status.trials_done = static_cast<int64_t>(outcome->trials.size());
     status.best_validation_loss = outcome->best_validation_loss;
     status.tokens_seen = outcome->tokens;
@@ -285,10 +284,11 @@ common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const 
                                   : common::CheckpointKind::kFullModel;
   UploadOptions upload = options.upload;
   upload.stop = options.stop;
+  upload.now_ms = now_ms;
   common::Result<UploadedCheckpoint> uploaded =
-      UploadCheckpoint(connection, claim.task_id(), claim.claim_nonce(), options.job_dir / "export", kind, upload);
+      UploadCheckpoint(connection, claim.task_id(), claim.message.claim_nonce(), options.job_dir / "export", kind, upload);
   if (!uploaded.ok()) return Fail(options.job_dir, status, uploaded.status().WithContext(where), now_ms());
-  status.phase = "submitted";
+  status.phase = JobPhase::kSubmitted;
   status.receipt_id = uploaded->receipt_id;
   status.updated_ms = now_ms();
   GRADIENTS_RETURN_IF_ERROR(SaveJobStatus(options.job_dir, status));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -15,9 +16,9 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "gradients/v1/miner_gateway.pb.h"
 #include "miner/blob_cache.h"
 #include "miner/checkpoint_upload.h"
+#include "miner/job_claim.h"
 #include "miner/job_journal.h"
 #include "miner/search_strategy.h"
 #include "miner/validator_connection.h"
@@ -32,7 +33,7 @@ struct TrainingJobOptions {
   // Training tokens per second the search assumes until its first trial measured it (0: unknown).
   double estimated_tokens_per_second = 0;
   // Training stops this long before the deadline: the upload and a margin.
-  int64_t upload_reserve_ms = 60'000;
+  std::chrono::milliseconds upload_reserve{60'000};
   int64_t checkpoint_every_steps = 10;  // a killed miner loses at most this many steps of a run
   int64_t progress_interval_ms = 5000;  // to the validator and job.json
   int cpu_threads = 0;
@@ -45,9 +46,10 @@ struct TrainingJobOptions {
 // validator out of reach, slow or busy (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED).
 bool KeepsJobPhase(common::StatusCode code);
 
-// The job's status as it ends; on error, the status says why, and the job is "failed" unless the
-// failure KeepsJobPhase.
-common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const v1::Claim& claim,
-                                 const TrainingJobOptions& options, common::ClockMs now_ms);
+// The job's status as it ends; on error, the status says why, and the job is failed unless the
+// failure KeepsJobPhase. `now_ms` is the one clock of the job: job.json's times, the search's and
+// its training runs' deadline, the upload's envelope.
+common::Result<JobStatus> RunTrainingJob(ValidatorConnection& connection, const BlobCache& cache, const JobClaim& claim,
+                                         const TrainingJobOptions& options, common::ClockMs now_ms);
 
 }  // namespace gradients::miner

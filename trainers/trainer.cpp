@@ -414,7 +414,8 @@ bool TrainingRun::DeadlineTooClose() const {
   if (!options_.deadline) return false;
   const int64_t steps_here = state_.step - steps_at_start_;
   const double step_seconds = steps_here > 0 ? Seconds(Clock::now() - run_start_) / static_cast<double>(steps_here) : 0;
-  const auto remaining = std::chrono::duration<double>(*options_.deadline - std::chrono::system_clock::now());
+  const auto remaining =
+      std::chrono::duration<double>(*options_.deadline - common::TimePointOfMs(options_.now_ms()));
   return remaining.count() <= 2 * step_seconds + StopReserveSeconds();
 }
 

@@ -28,6 +28,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include "common/clock.h"
 #include "common/enum_names.h"
 #include "common/status.h"
 #include "text/dataset.h"
@@ -75,8 +76,9 @@ struct TrainOptions {
   std::string device = "cpu";  // see trainers/compute_device.h
   // Continue from out_dir/checkpoint; refused when the hyperparameters or the data differ.
   bool resume = false;
-  // Stop in time to save the result before this moment.
+  // Stop in time to save the result before this moment, as `now_ms` tells the time.
   std::optional<std::chrono::system_clock::time_point> deadline;
+  common::ClockMs now_ms = common::SystemClockMs;
   // Reports (and the host synchronisation they cost on a GPU) every this many optimizer steps.
   int64_t log_every_steps = 1;
   // A checkpoint every this many optimizer steps (0: at evaluations and at the end only).

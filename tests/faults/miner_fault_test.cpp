@@ -36,11 +36,12 @@ TEST_F(MarketTest, AMinerKilledInTrainingAndStartedAgainResumesItsRunAndIsScored
   const std::string task_id = miner::CreateTestTask(validator_->admin(), kTaskSeconds, 3);
 
   ASSERT_TRUE(killed.WaitForJob(
-      task_id, [](const miner::JobStatus& job) { return job.phase == "training" && job.step >= 6; }, 60s))
+      task_id,
+      [](const miner::JobStatus& job) { return job.phase == miner::JobPhase::kTraining && job.step >= 6; }, 60s))
       << Logs(*validator_, miners);
   killed.Kill();
   const miner::JobStatus at_kill = *killed.Job(task_id);
-  ASSERT_EQ(at_kill.phase, "training") << "killed in training";
+  ASSERT_EQ(at_kill.phase, miner::JobPhase::kTraining) << "killed in training";
   killed.Start();
 
   const v1::GetTaskResponse task = WaitForScores(*validator_, task_id);
@@ -52,7 +53,7 @@ TEST_F(MarketTest, AMinerKilledInTrainingAndStartedAgainResumesItsRunAndIsScored
     EXPECT_EQ(submission.status(), v1::SUBMISSION_STATUS_SCORED) << submission.status_reason();
     const std::optional<miner::JobStatus> job = miner->Job(task_id);
     ASSERT_TRUE(job.has_value());
-    EXPECT_EQ(job->phase, "submitted") << job->detail;
+    EXPECT_EQ(job->phase, miner::JobPhase::kSubmitted) << job->detail;
     EXPECT_EQ(job->receipt_id, submission.receipt_id());
   }
 
@@ -95,7 +96,8 @@ TEST_F(MarketTest, AMinerFrozenPastTheDeadlineHasItsLateUploadRefusedWhileTheOth
   const std::string task_id = miner::CreateTestTask(validator_->admin(), kTaskSeconds, 3);
 
   ASSERT_TRUE(frozen.WaitForJob(
-      task_id, [](const miner::JobStatus& job) { return job.phase == "training" && job.step >= 1; }, 60s))
+      task_id,
+      [](const miner::JobStatus& job) { return job.phase == miner::JobPhase::kTraining && job.step >= 1; }, 60s))
       << Logs(*validator_, miners);
   std::this_thread::sleep_for(500ms);  // well into its training
   frozen.Signal(SIGSTOP);
@@ -112,7 +114,7 @@ TEST_F(MarketTest, AMinerFrozenPastTheDeadlineHasItsLateUploadRefusedWhileTheOth
       task_id, [](const miner::JobStatus& job) { return job.finished(); }, 60s))
       << frozen.Log();
   const miner::JobStatus job = *frozen.Job(task_id);
-  EXPECT_EQ(job.phase, "failed");
+  EXPECT_EQ(job.phase, miner::JobPhase::kFailed);
   EXPECT_NE(job.detail.find("UploadCheckpoint"), std::string::npos) << job.detail;
   EXPECT_TRUE(job.detail.find("it takes no uploads") != std::string::npos ||
               job.detail.find("its deadline has passed") != std::string::npos)
@@ -133,7 +135,7 @@ TEST_F(MarketTest, AMinerFrozenPastTheDeadlineHasItsLateUploadRefusedWhileTheOth
     EXPECT_EQ(submission.status(), v1::SUBMISSION_STATUS_SCORED) << submission.status_reason();
     if (submission.rank() == 1) winner = miners[i]->public_key();
     const std::optional<miner::JobStatus> steady = miners[i]->Job(task_id);
-    EXPECT_TRUE(steady && steady->phase == "submitted");
+    EXPECT_TRUE(steady && steady->phase == miner::JobPhase::kSubmitted);
   }
   ASSERT_FALSE(winner.empty());
 

@@ -49,7 +49,7 @@ class NetworkFaultTest : public MarketTest {
     return WaitUntil(
         [&] {
           const std::optional<miner::JobStatus> job = proxied().Job(task_id_);
-          return job && job->phase == "uploading" && ProxiedPart().has_value();
+          return job && job->phase == miner::JobPhase::kUploading && ProxiedPart().has_value();
         },
         60s);
   }
@@ -63,7 +63,7 @@ class NetworkFaultTest : public MarketTest {
     for (size_t i = 0; i < 2; ++i) {
       EXPECT_EQ(scores[miners_[i]->public_key()].status(), v1::SUBMISSION_STATUS_SCORED);
       const std::optional<miner::JobStatus> job = miners_[i]->Job(task_id_);
-      EXPECT_TRUE(job && job->phase == "submitted");
+      EXPECT_TRUE(job && job->phase == miner::JobPhase::kSubmitted);
     }
     return task;
   }
@@ -102,7 +102,7 @@ TEST_F(NetworkFaultTest, AnUploadWhoseConnectionIsDelayedTruncatedResetAndRefuse
   EXPECT_EQ(submission.status(), v1::SUBMISSION_STATUS_SCORED) << submission.status_reason();
   const std::optional<miner::JobStatus> job = proxied().Job(task_id_);
   ASSERT_TRUE(job.has_value());
-  EXPECT_EQ(job->phase, "submitted") << job->detail;
+  EXPECT_EQ(job->phase, miner::JobPhase::kSubmitted) << job->detail;
   EXPECT_EQ(job->receipt_id, submission.receipt_id());
   // Each new stream went on from the validator's durable offsets, and once complete the kept part
   // made way for the submission.
@@ -135,7 +135,7 @@ TEST_F(NetworkFaultTest, AnUploadCutOffUntilTheDeadlineFailsCleanlyAndNothingOfI
       task_id_, [](const miner::JobStatus& job) { return job.finished(); }, 60s))
       << proxied().Log();
   const miner::JobStatus job = *proxied().Job(task_id_);
-  EXPECT_EQ(job.phase, "failed");
+  EXPECT_EQ(job.phase, miner::JobPhase::kFailed);
   EXPECT_NE(job.detail.find("the validator stayed out of reach until the deadline"), std::string::npos) << job.detail;
   EXPECT_TRUE(job.receipt_id.empty());
 

@@ -85,7 +85,7 @@ TEST_F(MarketTest,
   const auto all_past_training = [&] {
     return std::all_of(miners.begin(), miners.end(), [&](const auto& miner) {
       const std::optional<miner::JobStatus> job = miner->Job(task_id);
-      return job && (job->phase == "uploading" || job->phase == "submitted");
+      return job && (job->phase == miner::JobPhase::kUploading || job->phase == miner::JobPhase::kSubmitted);
     });
   };
   bool receiving = false;
@@ -100,7 +100,7 @@ TEST_F(MarketTest,
   std::map<std::string, std::string> acknowledged;  // miner -> the receipt it held at the kill
   for (const auto& miner : miners) {
     const std::optional<miner::JobStatus> job = miner->Job(task_id);
-    if (job && job->phase == "submitted") acknowledged[miner->public_key()] = job->receipt_id;
+    if (job && job->phase == miner::JobPhase::kSubmitted) acknowledged[miner->public_key()] = job->receipt_id;
   }
   {
     Database database(validator_->database());  // as the killed validator left it
@@ -149,7 +149,7 @@ TEST_F(MarketTest,
     // What the miner holds a receipt for is what the validator recorded.
     const std::optional<miner::JobStatus> job = miners[i]->Job(task_id);
     ASSERT_TRUE(job.has_value());
-    EXPECT_EQ(job->phase, "submitted") << job->detail;
+    EXPECT_EQ(job->phase, miner::JobPhase::kSubmitted) << job->detail;
     EXPECT_EQ(job->receipt_id, submission.receipt_id());
     if (acknowledged.contains(key)) {
       EXPECT_EQ(acknowledged[key], submission.receipt_id());

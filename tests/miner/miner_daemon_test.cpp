@@ -73,7 +73,7 @@ TEST_F(MinerDaemonTest, EachStrategyCompletesTheTaskBeforeItsDeadlineAndItsSubmi
   for (size_t i = 0; i < miners.size(); ++i) {
     std::optional<JobStatus> job = miners[i]->Job(task_id);
     ASSERT_TRUE(job.has_value()) << strategies[i];
-    EXPECT_EQ(job->phase, "submitted") << strategies[i] << ": " << job->detail;
+    EXPECT_EQ(job->phase, JobPhase::kSubmitted) << strategies[i] << ": " << job->detail;
     EXPECT_EQ(job->strategy, strategies[i]);
     EXPECT_GE(job->trials_done, strategies[i] == "fixed" ? 1 : 2) << strategies[i] << "\n" << miners[i]->Log();
     // fixed trains its one configuration on the whole split: nothing held back, no validation loss.
@@ -103,7 +103,8 @@ TEST_F(MinerDaemonTest, AMinerKilledOrStoppedInTrainingAndKilledInTheUploadResum
                       {"jobs", {{"upload_reserve_seconds", 12}, {"checkpoint_every_steps", 2}, {"cpu_threads", 1}}}});
   miner.Start();
   const std::string task_id = CreateTestTask(validator_->admin(), 40);
-  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == "training" && job.step >= 4; }))
+  ASSERT_TRUE(miner.WaitForJob(task_id,
+                               [](const JobStatus& job) { return job.phase == JobPhase::kTraining && job.step >= 4; }))
       << miner.Log();
   // What the operator sees meanwhile.
   const nlohmann::json status = miner.Status();
@@ -123,15 +124,16 @@ TEST_F(MinerDaemonTest, AMinerKilledOrStoppedInTrainingAndKilledInTheUploadResum
       << miner.Log();
   EXPECT_EQ(miner.Stop(), 0);
   ASSERT_TRUE(miner.Job(task_id).has_value());
-  EXPECT_EQ(miner.Job(task_id)->phase, "training");
+  EXPECT_EQ(miner.Job(task_id)->phase, JobPhase::kTraining);
   EXPECT_NE(miner.Log().find("stopped; its state is kept for the next start"), std::string::npos) << miner.Log();
 
   miner.Start();
-  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == "uploading"; })) << miner.Log();
+  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == JobPhase::kUploading; }))
+      << miner.Log();
   std::this_thread::sleep_for(1s);  // some of it sent
   miner.Kill();
   ASSERT_TRUE(miner.Job(task_id).has_value());
-  ASSERT_EQ(miner.Job(task_id)->phase, "uploading");
+  ASSERT_EQ(miner.Job(task_id)->phase, JobPhase::kUploading);
 
   miner.Start();
   v1::GetTaskResponse task = WaitForScores(task_id);
@@ -139,7 +141,7 @@ TEST_F(MinerDaemonTest, AMinerKilledOrStoppedInTrainingAndKilledInTheUploadResum
   ASSERT_EQ(task.submissions_size(), 1);
   EXPECT_EQ(task.submissions(0).status(), v1::SUBMISSION_STATUS_SCORED) << task.submissions(0).status_reason();
   ASSERT_TRUE(miner.Job(task_id).has_value());
-  EXPECT_EQ(miner.Job(task_id)->phase, "submitted");
+  EXPECT_EQ(miner.Job(task_id)->phase, JobPhase::kSubmitted);
   const std::string log = miner.Log();
   // The second start went on from a checkpoint, not from the first step; the third sent only the rest.
   EXPECT_NE(log.find("resuming (training)"), std::string::npos) << log;
@@ -159,13 +161,15 @@ TEST_F(MinerDaemonTest, ATaskTheValidatorCancelsEndsTheJobWithTheReasonWhileTheM
   MinerProcess miner(dir_.path() / "miner", validator_->gateway(), strategy);
   miner.Start();
   const std::string task_id = CreateTestTask(validator_->admin(), 60);
-  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == "training" && job.step >= 2; }))
+  ASSERT_TRUE(miner.WaitForJob(task_id,
+                               [](const JobStatus& job) { return job.phase == JobPhase::kTraining && job.step >= 2; }))
       << miner.Log();
   testing::ProcessResult cancel = testing::RunProcess(
       {GRADIENTS_CLI_PATH, "task", "cancel", task_id, "--validator", validator_->admin(), "--reason", "operator test"});
   ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
   // The next progress report hears it: the job ends long before its deadline, saying why.
-  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == "failed"; })) << miner.Log();
+  ASSERT_TRUE(miner.WaitForJob(task_id, [](const JobStatus& job) { return job.phase == JobPhase::kFailed; }))
+      << miner.Log();
   EXPECT_NE(miner.Job(task_id)->detail.find("the validator cancelled the task"), std::string::npos)
       << miner.Job(task_id)->detail;
   EXPECT_EQ(miner.Stop(), 0);  // the daemon itself went on

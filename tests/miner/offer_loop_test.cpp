@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "proto/timestamps.h"
 #include "tests/miner/validator_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -66,8 +67,9 @@ TEST_F(OfferLoopTest, ClaimsWhatItCanFinishDeclinesTheRestWithReasonsAndComesBac
     std::lock_guard lock(mutex);
     return static_cast<int64_t>(claimed.size()) + elsewhere;
   };
-  hooks.on_claim = [&](const v1::Claim& claim) {
-    EXPECT_FALSE(claim.claim_nonce().empty());
+  hooks.on_claim = [&](const JobClaim& claim) {
+    EXPECT_FALSE(claim.message.claim_nonce().empty());
+    EXPECT_EQ(claim.deadline, proto::DeadlineOf(claim.task().deadline()));  // converted where it arrived
     std::lock_guard lock(mutex);
     claimed.push_back(claim.task_id());
   };

@@ -68,7 +68,7 @@ TEST_F(SearchRunTest, RandomSearchRecordsEveryTrialAndRetrainsTheBestOnTheWholeS
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   ASSERT_EQ(outcome->trials.size(), 3u);
   for (const TrialRecord& trial : outcome->trials) {
-    EXPECT_EQ(trial.outcome, "ok") << trial.detail;
+    EXPECT_EQ(trial.outcome, TrialOutcome::kOk) << trial.detail;
     ASSERT_TRUE(trial.validation_loss.has_value());
     EXPECT_LT(trial.plan.epochs, 1.0);  // the cap leaves the search less than a full epoch each
   }
@@ -87,7 +87,9 @@ TEST_F(SearchRunTest, RandomSearchRecordsEveryTrialAndRetrainsTheBestOnTheWholeS
   EXPECT_FALSE(std::filesystem::exists(options.run_dir / ("trial-" + std::to_string(best->plan.index)) / "checkpoint"));
   // Run again, it finds the search done and does not train the trials again.
   int64_t trial_reports = 0;
-  options.on_progress = [&](const SearchProgress& progress) { trial_reports += progress.phase == "trial" ? 1 : 0; };
+  options.on_progress = [&](const SearchProgress& progress) {
+    trial_reports += progress.phase == SearchPhase::kTrial ? 1 : 0;
+  };
   common::Result<SearchOutcome> again = RunSearch(options, examples_, 0);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   ASSERT_EQ(again->trials.size(), 3u);
@@ -102,10 +104,10 @@ TEST_F(SearchRunTest, AFailingTrialIsRecordedWithItsReasonAndTheSearchGoesOn) {
   common::Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   ASSERT_EQ(outcome->trials.size(), 3u);
-  EXPECT_EQ(outcome->trials[0].outcome, "ok");
-  EXPECT_EQ(outcome->trials[1].outcome, "failed");
+  EXPECT_EQ(outcome->trials[0].outcome, TrialOutcome::kOk);
+  EXPECT_EQ(outcome->trials[1].outcome, TrialOutcome::kFailed);
   EXPECT_NE(outcome->trials[1].detail.find("trial-1"), std::string::npos) << outcome->trials[1].detail;
-  EXPECT_EQ(outcome->trials[2].outcome, "ok");
+  EXPECT_EQ(outcome->trials[2].outcome, TrialOutcome::kOk);
   EXPECT_NE(BestTrial(outcome->trials), &outcome->trials[1]);
 }
 
@@ -152,6 +154,34 @@ TEST_F(SearchRunTest, DivergingTrialsAreRecordedAsDivergedWithTheTrainersReason)
   }
 }
 
+TEST_F(SearchRunTest, ARecordedTrialOfAnUnknownOutcomeIsAnErrorNamingTheFileAndTheValue) {
+  SearchRunOptions options = Options("random");
+  options.strategy.max_train_tokens = 3 * split_tokens_;
+  ASSERT_TRUE(RunSearch(options, examples_, 0).ok());
+  const std::filesystem::path path = options.run_dir / "search.json";
+  nlohmann::json state = *common::ReadJsonFile(path);
+  state["trials"][0]["outcome"] = "exploded";
+  ASSERT_TRUE(common::WriteFileDurably(path, state.dump()).ok());
+  common::Result<SearchOutcome> again = RunSearch(options, examples_, 0);
+  EXPECT_EQ(again.status().code(), common::StatusCode::kDataLoss);
+  EXPECT_EQ(again.status().message(), path.string() +
+                                          ": trial outcome: expected one of \"ok\", \"diverged\", \"failed\", got "
+                                          "\"exploded\"");
+}
+
+TEST_F(SearchRunTest, TheSearchAndItsTrainingRunsTellTheTimeByTheInjectedClock) {
+  SearchRunOptions options = Options("random");
+  // By the system clock the deadline is minutes away; by the search's own clock it has passed.
+  options.now_ms = [deadline = options.deadline] { return common::MsOfTimePoint(deadline + std::chrono::hours(1)); };
+  common::Result<SearchOutcome> outcome = RunSearch(options, examples_, 0);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  EXPECT_TRUE(outcome->trials.empty());  // no time for a trial
+  // The base configuration is trained as the result, and its run stops at once for the deadline.
+  nlohmann::json summary = *common::ReadJsonFile(outcome->result_dir / "training_summary.json");
+  EXPECT_EQ(summary["stop_reason"], "deadline");
+  EXPECT_EQ(summary["steps"], 0);
+}
+
 TEST_F(SearchRunTest, AStoppedSearchKeepsItsStateAndResumesTheTrialItWasIn) {
   SearchRunOptions options = Options("halving");
   std::atomic<bool> stop = false;
@@ -159,7 +189,7 @@ TEST_F(SearchRunTest, AStoppedSearchKeepsItsStateAndResumesTheTrialItWasIn) {
   options.checkpoint_every_steps = 1;
   int64_t reports_in_trial_1 = 0;
   options.on_progress = [&](const SearchProgress& progress) {
-    if (progress.phase == "trial" && progress.trial_index == 1 && ++reports_in_trial_1 == 2) stop = true;
+    if (progress.phase == SearchPhase::kTrial && progress.trial_index == 1 && ++reports_in_trial_1 == 2) stop = true;
   };
   common::Result<SearchOutcome> stopped = RunSearch(options, examples_, 0);
   ASSERT_EQ(stopped.status().code(), common::StatusCode::kAborted) << stopped.status().ToString();
@@ -171,7 +201,7 @@ TEST_F(SearchRunTest, AStoppedSearchKeepsItsStateAndResumesTheTrialItWasIn) {
   stop = false;
   int64_t first_step_of_trial_1 = -1;
   options.on_progress = [&](const SearchProgress& progress) {
-    if (progress.phase == "trial" && progress.trial_index == 1 && first_step_of_trial_1 < 0) {
+    if (progress.phase == SearchPhase::kTrial && progress.trial_index == 1 && first_step_of_trial_1 < 0) {
       first_step_of_trial_1 = progress.step;
     }
   };

@@ -43,9 +43,9 @@ std::vector<TrialRecord> Search(const SearchStrategy& strategy, double epochs, c
     TrialRecord record;
     record.plan = *plan;
     if (fail.contains(plan->index)) {
-      record.outcome = "diverged";
+      record.outcome = TrialOutcome::kDiverged;
     } else {
-      record.outcome = "ok";
+      record.outcome = TrialOutcome::kOk;
       record.validation_loss = plan->assignment.empty() ? 1.0 : Objective(plan->assignment);
     }
     left -= plan->epochs;

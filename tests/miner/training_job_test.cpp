@@ -34,17 +34,17 @@ TEST(TrainingJob, TrainsUploadsAndIsScoredByTheValidator) {
   options.job_dir = JobDir(dir.path(), "validator-under-test", task_id);
   options.strategy.hyperparameters.max_steps = 3;
   options.strategy.hyperparameters.validation_fraction = 0;
-  options.upload_reserve_ms = 3000;
+  options.upload_reserve = std::chrono::seconds(3);
   BlobCache cache(dir.path() / "cache");
-  common::Result<JobStatus> result = RunTrainingJob(*connection, cache, *claim, options, common::SystemClockMs);
+  common::Result<JobStatus> result = RunTrainingJob(*connection, cache, ToJobClaim(*claim), options, common::SystemClockMs);
   ASSERT_TRUE(result.ok()) << result.status().ToString() << "\n" << validator.Log();
-  EXPECT_EQ(result->phase, "submitted");
+  EXPECT_EQ(result->phase, JobPhase::kSubmitted);
   EXPECT_EQ(result->trials_done, 1);
   EXPECT_FALSE(result->receipt_id.empty());
   // What the status command reads says the same.
   common::Result<JobStatus> recorded = LoadJobStatus(options.job_dir);
   ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
-  EXPECT_EQ(recorded->phase, "submitted");
+  EXPECT_EQ(recorded->phase, JobPhase::kSubmitted);
   EXPECT_EQ(recorded->receipt_id, result->receipt_id);
 
   // After the deadline the validator evaluates it on the hidden split: scored, first of one.
